@@ -1,0 +1,67 @@
+/* config.c: pekonode's configuration fields and their defaults. */
+#include <errno.h>
+#include <string.h>
+
+#include "peko.h"
+#include "wire.h"
+
+/* Largest UDP payload over IPv4: a Size above it could never be sent. */
+#define PEKO_UDP_MAX_PAYLOAD 65507
+/* A sanity bound for TCP messages, so a config typo cannot make every node
+ * allocate gigabytes. */
+#define PEKO_TCP_MAX_MESSAGE (64 * 1024 * 1024)
+
+void peko_config_init(peko_config *config)
+{
+    memset(config, 0, sizeof *config);
+    peko_config_resolve(config, config);
+}
+
+int peko_config_resolve(const peko_config *in, peko_config *out)
+{
+    peko_config c = *in;
+
+    if (c.amount < 0 || c.cycle_us < 0 || c.buffer < 0 || c.size < 0 ||
+        c.timeout_us < 0 || c.seen_cache < 0)
+        return -EINVAL;
+    if (c.protocol != PEKO_PROTOCOL_UDP && c.protocol != PEKO_PROTOCOL_TCP)
+        return -EINVAL;
+    if (c.dissemination != PEKO_DISSEMINATION_RUMOR &&
+        c.dissemination != PEKO_DISSEMINATION_CLASSIC)
+        return -EINVAL;
+    if (c.accepted_key_count > 0 && c.accepted_keys == NULL)
+        return -EINVAL;
+    if (c.accepted_key_count + 1 > PEKO_MAX_KEYS)
+        return -EINVAL;
+
+    if (c.amount == 0)
+        c.amount = PEKO_DEFAULT_AMOUNT;
+    if (c.cycle_us == 0)
+        c.cycle_us = PEKO_DEFAULT_CYCLE_US;
+    if (c.buffer == 0)
+        c.buffer = c.amount * 3;
+    if (c.size == 0)
+        c.size = PEKO_DEFAULT_SIZE;
+    /* pekonode: a Timeout not larger than Cycle is replaced, so a node is
+     * never expired between two of its own heartbeats. */
+    if (c.timeout_us <= c.cycle_us)
+        c.timeout_us = c.cycle_us * 3 + PEKO_TIMEOUT_EXTRA_US;
+    if (c.listen_addr == NULL)
+        c.listen_addr = PEKO_DEFAULT_LISTEN_ADDR;
+    if (c.seen_cache == 0)
+        c.seen_cache = PEKO_DEFAULT_SEEN_CACHE;
+
+    if (c.size < PEKO__WIRE_MIN_SIZE)
+        return -EINVAL;
+    if (c.protocol == PEKO_PROTOCOL_UDP && c.size > PEKO_UDP_MAX_PAYLOAD)
+        return -EINVAL;
+    if (c.size > PEKO_TCP_MAX_MESSAGE)
+        return -EINVAL;
+    /* The fan-out can never usefully exceed what fits in one packet's
+     * infected set; this bound also keeps per-forward scratch small. */
+    if (c.amount > 1024)
+        return -EINVAL;
+
+    *out = c;
+    return 0;
+}
