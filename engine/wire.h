@@ -102,8 +102,11 @@ void peko__keyring_free(peko__keyring *keys);
  * empty accepted key), leaving the keyring unchanged on error. */
 int peko__keyring_set(peko__keyring *keys, const char *send_key,
                       const char *const *accepted, size_t accepted_count);
-/* True if packets are signed on send (and required to be on receipt). */
+/* True if the keyring holds any key, sending or accepted: packets are then
+ * required to be signed on receipt. */
 bool peko__keyring_has_keys(const peko__keyring *keys);
+/* True if packets are signed on send (there is a sending key). */
+bool peko__keyring_has_send_key(const peko__keyring *keys);
 /* The sending key's id (only meaningful when it has a sending key). */
 uint8_t peko__keyring_send_id(const peko__keyring *keys);
 /* Writes HMAC-SHA256(send key, bytes) into mac. */

@@ -1,0 +1,170 @@
+/* addr.c: node addresses, their fingerprint, and the names of message
+ * types and rejection reasons (peko.h).
+ *
+ * An address is a node's identity, so everything here is pure and
+ * deterministic: the fingerprint travels in infected sets (docs/wire.md)
+ * and must be the same on every machine that speaks the protocol.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "peko.h"
+
+/* Bytes of ip[] an address actually uses: 4 for IPv4, 16 otherwise (an
+ * unknown family is compared on all 16 bytes, so it still orders). */
+static inline size_t addr_ip_bytes(const peko_addr *addr)
+{
+    return addr->family == PEKO_AF_INET4 ? 4 : 16;
+}
+
+/* Accepts NULL like "" (the other string fields of peko_node treat NULL as
+ * ""), so a caller that leaves addr unset gets this machine, as pekonode's
+ * empty Addr does. On failure *out is all zero (family 0 is no family), so
+ * a caller that ignores the error cannot send to a half-parsed address. */
+int peko_addr_parse(const char *host, uint16_t port, peko_addr *out)
+{
+    memset(out, 0, sizeof *out);
+    if (host == NULL || host[0] == '\0')
+        host = "127.0.0.1";
+
+    /* inet_pton only converts text to bytes; it opens no socket and reads
+     * no resolver, so the engine stays pure. Names are not accepted:
+     * resolving them is the transport's business. */
+    uint8_t ip[16];
+    if (inet_pton(AF_INET, host, ip) == 1) {
+        out->family = PEKO_AF_INET4;
+        memcpy(out->ip, ip, 4);
+    } else if (inet_pton(AF_INET6, host, ip) == 1) {
+        out->family = PEKO_AF_INET6;
+        memcpy(out->ip, ip, 16);
+    } else {
+        return -EINVAL;
+    }
+    out->port = port;
+    return 0;
+}
+
+/* An address of unknown family (a zeroed one, say) prints as "invalid"
+ * rather than as something that looks routable. */
+void peko_addr_host(const peko_addr *addr, char buf[PEKO_HOST_STRLEN])
+{
+    const char *s = NULL;
+    if (addr->family == PEKO_AF_INET4)
+        s = inet_ntop(AF_INET, addr->ip, buf, PEKO_HOST_STRLEN);
+    else if (addr->family == PEKO_AF_INET6)
+        s = inet_ntop(AF_INET6, addr->ip, buf, PEKO_HOST_STRLEN);
+    if (s == NULL)
+        snprintf(buf, PEKO_HOST_STRLEN, "invalid");
+}
+
+void peko_addr_format(const peko_addr *addr, char buf[PEKO_ADDR_STRLEN])
+{
+    char host[PEKO_HOST_STRLEN];
+    peko_addr_host(addr, host);
+    /* Brackets keep the port separable from an IPv6 host (RFC 3986). */
+    if (addr->family == PEKO_AF_INET6)
+        snprintf(buf, PEKO_ADDR_STRLEN, "[%s]:%u", host, (unsigned)addr->port);
+    else
+        snprintf(buf, PEKO_ADDR_STRLEN, "%s:%u", host, (unsigned)addr->port);
+}
+
+/* Only the bytes the family uses take part, so an IPv4 address with stray
+ * bytes in ip[4..15] still equals its clean copy (the fingerprint agrees). */
+int peko_addr_compare(const peko_addr *a, const peko_addr *b)
+{
+    if (a->family != b->family)
+        return a->family < b->family ? -1 : 1;
+    int c = memcmp(a->ip, b->ip, addr_ip_bytes(a));
+    if (c != 0)
+        return c < 0 ? -1 : 1;
+    if (a->port != b->port)
+        return a->port < b->port ? -1 : 1;
+    return 0;
+}
+
+bool peko_addr_equal(const peko_addr *a, const peko_addr *b)
+{
+    return peko_addr_compare(a, b) == 0;
+}
+
+/* FNV-1a (32-bit) over the address as it is laid out on the wire (family,
+ * the 4 or 16 used ip bytes, port big-endian), then MurmurHash3's fmix32
+ * finalizer: FNV-1a alone leaves consecutive ports and hosts close in the
+ * high bits, and the infected set is searched and the node list hashed by
+ * this value. 0 is reserved ("no fingerprint") and maps to 1. Part of the
+ * wire format: docs/wire.md, pinned by tests/test-addr.c. */
+uint32_t peko_addr_fingerprint(const peko_addr *addr)
+{
+    uint8_t bytes[1 + 16 + 2];
+    size_t n = 0;
+    size_t n_ip = addr_ip_bytes(addr);
+    bytes[n++] = addr->family;
+    memcpy(bytes + n, addr->ip, n_ip);
+    n += n_ip;
+    bytes[n++] = (uint8_t)(addr->port >> 8);
+    bytes[n++] = (uint8_t)addr->port;
+
+    uint32_t h = 0x811c9dc5u; /* FNV offset basis */
+    for (size_t i = 0; i < n; i++) {
+        h ^= bytes[i];
+        h *= 0x01000193u; /* FNV prime */
+    }
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return h ? h : 1;
+}
+
+/* Names are stable identifiers (console lines, recorded rows), lower case
+ * with underscores; an out-of-range value gets "unknown", never NULL. */
+const char *peko_msg_type_name(peko_msg_type type)
+{
+    switch (type) {
+    case PEKO_MSG_HEARTBEAT:
+        return "heartbeat";
+    case PEKO_MSG_METADATA:
+        return "metadata";
+    case PEKO_MSG_SWAP_REQUEST:
+        return "swap_request";
+    case PEKO_MSG_SWAP_RESPONSE:
+        return "swap_response";
+    }
+    return "unknown";
+}
+
+const char *peko_reject_name(peko_reject reason)
+{
+    static const char *const names[PEKO_REJECT_COUNT] = {
+        [PEKO_REJECT_NONE] = "none",
+        [PEKO_REJECT_TRUNCATED] = "truncated",
+        [PEKO_REJECT_OVERSIZE] = "oversize",
+        [PEKO_REJECT_BAD_MAGIC] = "bad_magic",
+        [PEKO_REJECT_BAD_VERSION] = "bad_version",
+        [PEKO_REJECT_BAD_TYPE] = "bad_type",
+        [PEKO_REJECT_BAD_FLAGS] = "bad_flags",
+        [PEKO_REJECT_BAD_LENGTH] = "bad_length",
+        [PEKO_REJECT_BAD_ADDRESS] = "bad_address",
+        [PEKO_REJECT_BAD_SET] = "bad_set",
+        [PEKO_REJECT_TRAILING] = "trailing",
+        [PEKO_REJECT_NO_MAC] = "no_mac",
+        [PEKO_REJECT_UNEXPECTED_MAC] = "unexpected_mac",
+        [PEKO_REJECT_BAD_MAC] = "bad_mac",
+    };
+    if ((unsigned)reason >= PEKO_REJECT_COUNT)
+        return "unknown";
+    return names[reason];
+}
+
+/* Counter first: it is the logical clock. The origin only breaks ties
+ * between two nodes that published the same counter concurrently, so that
+ * every node picks the same winner. */
+int peko_version_compare(const peko_version *a, const peko_version *b)
+{
+    if (a->counter != b->counter)
+        return a->counter < b->counter ? -1 : 1;
+    return peko_addr_compare(&a->origin, &b->origin);
+}

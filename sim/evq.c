@@ -1,0 +1,529 @@
+/* evq.c: the event queue of evq.h.
+ *
+ * Keys are 128-bit integers: the high word is the time with its sign bit
+ * flipped (so unsigned order is signed time order), the low word is
+ * seq << 24 | slot. Sequences are unique, so keys are unique and the heap
+ * never has to break a tie itself: (time, seq) decides every comparison,
+ * and the slot rides along only to find the record.
+ *
+ * The heap is 4-ary with the root at index 0 and the children of i at
+ * 4i+1 .. 4i+4. The array starts 3 keys (48 bytes) before a 64-byte
+ * boundary, so every sibling group is exactly one cache line: a level of
+ * the sift-down costs one line, and a 4-ary heap has half the levels of a
+ * binary one. (Measured with tests/bench-evq.c; SIM_EVQ_ARITY=2 builds the
+ * binary layout for comparison.)
+ */
+#include "evq.h"
+
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SIM_EVQ_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SIM_EVQ_ASAN 1
+#endif
+#endif
+
+#ifdef SIM_EVQ_ASAN
+#include <sanitizer/asan_interface.h>
+/* Pooled packet bytes are poisoned while free, so a use after
+ * sim_evq_packet_free() still trips AddressSanitizer. */
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+#ifndef SIM_EVQ_ARITY
+#define SIM_EVQ_ARITY 4
+#endif
+#define ARITY SIM_EVQ_ARITY
+
+typedef __uint128_t key_t_;
+
+#define SLOT_BITS 24
+#define SLOT_MASK ((1u << SLOT_BITS) - 1)
+#define SEQ_LIMIT ((uint64_t)1 << (64 - SLOT_BITS)) /* 2^40 */
+#define TIME_FLIP ((uint64_t)1 << 63)
+#define FREE_END UINT32_MAX
+#define CACHE_LINE 64
+
+/* Below this many cancelled keys the heap is never compacted: a rebuild
+ * would cost more than the few dead keys do. */
+#define COMPACT_MIN 1024
+
+#define INITIAL_CAP 64
+
+/* Heaps at least this large (512 KiB of keys) prefetch a level ahead in
+ * the sift-down; smaller ones stay in L2 anyway. */
+#define PREFETCH_MIN_KEYS ((size_t)1 << 15)
+
+enum { REC_FREE = 0, REC_PENDING = 1, REC_CANCELLED = 2 };
+
+/* 32 bytes: two records per cache line, never straddling one. */
+struct sim_evq_record {
+    uint32_t gen;      /* bumped each time the record is freed; never 0 */
+    uint16_t kind;
+    uint8_t state;     /* REC_* */
+    uint8_t has_packet; /* ptr is a sim_packet the queue owns */
+    uint32_t node;
+    uint32_t arg;      /* while free: the next free slot */
+    uint64_t u64;
+    void *ptr;
+};
+
+G_STATIC_ASSERT(sizeof(struct sim_evq_record) == 32);
+G_STATIC_ASSERT(sizeof(key_t_) == 16);
+G_STATIC_ASSERT(SIM_EVQ_MAX_EVENTS == (1u << SLOT_BITS));
+
+/* ------------------------------------------------------------------ */
+/* Keys.                                                                */
+
+static inline key_t_ key_make(int64_t time_us, uint64_t seq, uint32_t slot)
+{
+    uint64_t hi = (uint64_t)time_us ^ TIME_FLIP;
+    uint64_t lo = (seq << SLOT_BITS) | slot;
+    return ((key_t_)hi << 64) | lo;
+}
+
+static inline uint32_t key_slot(key_t_ k)
+{
+    return (uint32_t)k & SLOT_MASK;
+}
+
+static inline uint64_t key_seq(key_t_ k)
+{
+    return (uint64_t)k >> SLOT_BITS;
+}
+
+static inline int64_t key_time(key_t_ k)
+{
+    return (int64_t)((uint64_t)(k >> 64) ^ TIME_FLIP);
+}
+
+/* ------------------------------------------------------------------ */
+/* Aligned arrays. aligned_alloc needs a size that is a multiple of the
+ * alignment; failure aborts like g_malloc. */
+
+static void *alloc_aligned(size_t n_bytes)
+{
+    size_t size = (n_bytes + CACHE_LINE - 1) & ~(size_t)(CACHE_LINE - 1);
+    void *p = aligned_alloc(CACHE_LINE, size ? size : CACHE_LINE);
+    if (p == NULL)
+        g_error("sim_evq: out of memory allocating %zu bytes", size);
+    return p;
+}
+
+static void heap_alloc(sim_evq *q, size_t cap)
+{
+    /* ARITY - 1 keys of padding put heap[1] on a boundary. */
+    key_t_ *base = alloc_aligned((cap + ARITY - 1) * sizeof(key_t_));
+    key_t_ *heap = base + (ARITY - 1);
+    if (q->n)
+        memcpy(heap, q->heap, q->n * sizeof(key_t_));
+    free(q->heap_base);
+    q->heap_base = base;
+    q->heap = heap;
+    q->heap_cap = cap;
+}
+
+static void recs_alloc(sim_evq *q, uint32_t cap)
+{
+    sim_evq_record *recs = alloc_aligned((size_t)cap * sizeof *recs);
+    if (q->n_recs)
+        memcpy(recs, q->recs, (size_t)q->n_recs * sizeof *recs);
+    free(q->recs);
+    q->recs = recs;
+    q->recs_cap = cap;
+}
+
+/* ------------------------------------------------------------------ */
+/* Heap.                                                                */
+
+static inline void sift_up(key_t_ *h, size_t i, key_t_ x)
+{
+    while (i > 0) {
+        size_t parent = (i - 1) / ARITY;
+        key_t_ p = h[parent];
+        if (p < x)
+            break;
+        h[i] = p;
+        i = parent;
+    }
+    h[i] = x;
+}
+
+/* Places x into the hole at index i of a heap of n keys. */
+static inline void sift_down(key_t_ *h, size_t n, size_t i, key_t_ x)
+{
+    for (;;) {
+        size_t c = ARITY * i + 1;
+        size_t m;
+        if (c + ARITY <= n) {
+            /* Fetch the next level while comparing this one: whichever
+             * child wins, its children are among these ARITY * ARITY
+             * consecutive keys (four lines for a 4-ary heap). This hides
+             * most of a cache miss per level once the heap outgrows the
+             * cache, and was the biggest single gain measured; on small
+             * heaps it only costs instructions. */
+            size_t g = ARITY * c + 1;
+            if (n >= PREFETCH_MIN_KEYS && g + ARITY * ARITY <= n)
+                for (size_t j = 0; j < ARITY * ARITY; j += 4)
+                    __builtin_prefetch(h + g + j);
+#if ARITY == 4
+            /* A tournament: two independent pairs, then the winners, so
+             * the comparisons do not wait on each other. */
+            size_t a = c + (h[c + 1] < h[c]);
+            size_t b = c + 2 + (h[c + 3] < h[c + 2]);
+            m = h[b] < h[a] ? b : a;
+#else
+            m = c;
+            for (size_t j = c + 1; j < c + ARITY; j++)
+                if (h[j] < h[m])
+                    m = j;
+#endif
+        } else {
+            if (c >= n)
+                break;
+            m = c;
+            for (size_t j = c + 1; j < n; j++)
+                if (h[j] < h[m])
+                    m = j;
+        }
+        key_t_ k = h[m];
+        if (x < k)
+            break;
+        h[i] = k;
+        i = m;
+    }
+    h[i] = x;
+}
+
+/* Floyd's bottom-up construction, O(n). */
+static void heapify(key_t_ *h, size_t n)
+{
+    if (n < 2)
+        return;
+    for (size_t i = (n - 2) / ARITY + 1; i-- > 0;)
+        sift_down(h, n, i, h[i]);
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    key_t_ x, y;
+    memcpy(&x, a, sizeof x);
+    memcpy(&y, b, sizeof y);
+    return (x > y) - (x < y);
+}
+
+/* The 40-bit sequence is about to wrap (after 2^40 pushes). Only the
+ * order of sequences matters, so renumber the pending keys 0..n-1 in
+ * (time, seq) order. A sorted array is itself a valid heap. */
+static void renumber(sim_evq *q)
+{
+    qsort(q->heap, q->n, sizeof(key_t_), key_cmp);
+    for (size_t i = 0; i < q->n; i++) {
+        key_t_ k = q->heap[i];
+        q->heap[i] = key_make(key_time(k), i, key_slot(k));
+    }
+    q->next_seq = q->n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Records.                                                             */
+
+static inline void rec_release(sim_evq *q, uint32_t slot)
+{
+    sim_evq_record *r = &q->recs[slot];
+    r->gen = r->gen + 1 ? r->gen + 1 : 1;
+    r->state = REC_FREE;
+    r->has_packet = 0;
+    r->ptr = NULL;
+    r->arg = q->free_head;
+    q->free_head = slot;
+}
+
+static inline uint32_t rec_acquire(sim_evq *q)
+{
+    uint32_t slot = q->free_head;
+    if (slot != FREE_END) {
+        q->free_head = q->recs[slot].arg;
+        return slot;
+    }
+    if (q->n_recs == q->recs_cap) {
+        uint64_t cap = (uint64_t)q->recs_cap * 2;
+        recs_alloc(q, (uint32_t)MIN(cap, (uint64_t)q->max_events));
+    }
+    slot = q->n_recs++;
+    q->recs[slot].gen = 1;
+    return slot;
+}
+
+/* Drops every cancelled key and rebuilds the heap: O(n), and only when
+ * dead keys outnumber live ones, so amortized O(1) per cancel. The walk
+ * is in heap order, which is deterministic, so the free list is too. */
+static void compact(sim_evq *q)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < q->n; i++) {
+        key_t_ k = q->heap[i];
+        uint32_t slot = key_slot(k);
+        if (q->recs[slot].state == REC_CANCELLED)
+            rec_release(q, slot);
+        else
+            q->heap[kept++] = k;
+    }
+    q->n = kept;
+    q->cancelled = 0;
+    q->compactions++;
+    heapify(q->heap, q->n);
+}
+
+/* ------------------------------------------------------------------ */
+/* Packets.                                                             */
+
+static inline size_t class_size(unsigned c)
+{
+    return (size_t)64 << c;
+}
+
+sim_packet *sim_evq_packet_new(sim_evq *q, size_t n_bytes)
+{
+    size_t total = sizeof(sim_packet) + n_bytes;
+    sim_packet *pkt;
+    if (n_bytes > UINT32_MAX)
+        g_error("sim_evq: packet of %zu bytes", n_bytes);
+    if (total > class_size(SIM_PACKET_CLASSES - 1)) {
+        pkt = g_malloc(total);
+        pkt->size_class = SIM_PACKET_UNPOOLED;
+        q->packet_bytes += total;
+    } else {
+        /* Smallest c with 64 << c >= total. */
+        unsigned c = total <= 64 ? 0
+                                 : (unsigned)(64 - __builtin_clzll(
+                                                       (total - 1) >> 6));
+        pkt = q->packet_free[c];
+        if (pkt) {
+            q->packet_free[c] = pkt->next_free;
+            q->packets_pooled--;
+            UNPOISON(pkt->bytes, class_size(c) - sizeof(sim_packet));
+        } else {
+            pkt = g_malloc(class_size(c));
+            pkt->size_class = (uint16_t)c;
+            q->packet_bytes += class_size(c);
+        }
+    }
+    pkt->next_free = NULL;
+    pkt->n_bytes = (uint32_t)n_bytes;
+    pkt->reserved = 0;
+    q->packets_out++;
+    return pkt;
+}
+
+void sim_evq_packet_free(sim_evq *q, sim_packet *pkt)
+{
+    if (pkt == NULL)
+        return;
+    g_assert(q->packets_out > 0);
+    q->packets_out--;
+    if (pkt->size_class == SIM_PACKET_UNPOOLED) {
+        q->packet_bytes -= sizeof(sim_packet) + pkt->n_bytes;
+        g_free(pkt);
+        return;
+    }
+    unsigned c = pkt->size_class;
+    g_assert(c < SIM_PACKET_CLASSES);
+    POISON(pkt->bytes, class_size(c) - sizeof(sim_packet));
+    pkt->next_free = q->packet_free[c];
+    q->packet_free[c] = pkt;
+    q->packets_pooled++;
+}
+
+/* ------------------------------------------------------------------ */
+/* Public API.                                                          */
+
+void sim_evq_init(sim_evq *q, size_t capacity_hint, size_t max_events)
+{
+    memset(q, 0, sizeof *q);
+    if (max_events == 0 || max_events > SIM_EVQ_MAX_EVENTS)
+        max_events = SIM_EVQ_MAX_EVENTS;
+    q->max_events = (uint32_t)max_events;
+    size_t cap = capacity_hint ? capacity_hint : INITIAL_CAP;
+    if (cap > max_events)
+        cap = max_events;
+    q->free_head = FREE_END;
+    heap_alloc(q, cap);
+    recs_alloc(q, (uint32_t)cap);
+}
+
+void sim_evq_clear(sim_evq *q)
+{
+    for (size_t i = 0; i < q->n; i++) {
+        sim_evq_record *r = &q->recs[key_slot(q->heap[i])];
+        if (r->has_packet) {
+            /* Counted as handed out while the event held it. */
+            sim_evq_packet_free(q, r->ptr);
+        }
+    }
+    for (unsigned c = 0; c < SIM_PACKET_CLASSES; c++) {
+        sim_packet *pkt = q->packet_free[c];
+        while (pkt) {
+            sim_packet *next = pkt->next_free;
+            UNPOISON(pkt->bytes, class_size(c) - sizeof(sim_packet));
+            g_free(pkt);
+            pkt = next;
+        }
+    }
+    /* A popped packet not yet freed would come back to a pool that no
+     * longer knows it: the caller must free popped packets first. */
+    g_assert(q->packets_out == 0);
+    free(q->heap_base);
+    free(q->recs);
+    memset(q, 0, sizeof *q);
+}
+
+sim_evq_handle sim_evq_push(sim_evq *q, int64_t time_us, const sim_payload *p)
+{
+    g_assert(p->packet == NULL || p->ptr == NULL);
+    if (q->n >= q->max_events) {
+        if (q->cancelled)
+            compact(q);
+        if (q->n >= q->max_events)
+            return SIM_EVQ_NONE;
+    }
+    if (G_UNLIKELY(q->next_seq >= SEQ_LIMIT))
+        renumber(q);
+    if (q->n == q->heap_cap)
+        heap_alloc(q, MIN(q->heap_cap * 2, (size_t)q->max_events));
+
+    uint32_t slot = rec_acquire(q);
+    sim_evq_record *r = &q->recs[slot];
+    r->kind = p->kind;
+    r->state = REC_PENDING;
+    r->has_packet = p->packet != NULL;
+    r->node = p->node;
+    r->arg = p->arg;
+    r->u64 = p->u64;
+    r->ptr = p->packet ? (void *)p->packet : p->ptr;
+
+    sift_up(q->heap, q->n++, key_make(time_us, q->next_seq++, slot));
+    q->live++;
+    q->pushed++;
+    return ((uint64_t)r->gen << 32) | slot;
+}
+
+/* Removes the top key (the caller has read it). */
+static inline void pop_top(sim_evq *q)
+{
+    size_t n = --q->n;
+    /* The next top is the least of the root's children (one cache line,
+     * already hot): start fetching its record now, so the fetch overlaps
+     * this sift-down and whatever the caller does before the next pop. */
+    if (n >= ARITY + 1) {
+        key_t_ *h = q->heap;
+        size_t a = 1 + (h[2] < h[1]);
+        size_t b = 3 + (h[4] < h[3]);
+        size_t m = h[b] < h[a] ? b : a;
+        __builtin_prefetch(&q->recs[key_slot(h[m])]);
+    }
+    if (n)
+        sift_down(q->heap, n, 0, q->heap[n]);
+}
+
+bool sim_evq_pop(sim_evq *q, sim_event *out)
+{
+    while (q->n) {
+        key_t_ top = q->heap[0];
+        uint32_t slot = key_slot(top);
+        sim_evq_record *r = &q->recs[slot];
+        /* The record was written when the event was pushed, long ago:
+         * start fetching it while the sift-down runs. */
+        __builtin_prefetch(r);
+        pop_top(q);
+        if (r->state == REC_CANCELLED) {
+            rec_release(q, slot);
+            q->cancelled--;
+            continue;
+        }
+        g_assert(r->state == REC_PENDING);
+        out->time_us = key_time(top);
+        out->seq = key_seq(top);
+        out->p.kind = r->kind;
+        out->p.node = r->node;
+        out->p.arg = r->arg;
+        out->p.u64 = r->u64;
+        out->p.ptr = r->has_packet ? NULL : r->ptr;
+        out->p.packet = r->has_packet ? r->ptr : NULL;
+        rec_release(q, slot);
+        q->live--;
+        return true;
+    }
+    return false;
+}
+
+bool sim_evq_peek_time(sim_evq *q, int64_t *time_us)
+{
+    while (q->n) {
+        key_t_ top = q->heap[0];
+        uint32_t slot = key_slot(top);
+        if (q->recs[slot].state != REC_CANCELLED) {
+            *time_us = key_time(top);
+            return true;
+        }
+        pop_top(q);
+        rec_release(q, slot);
+        q->cancelled--;
+    }
+    return false;
+}
+
+bool sim_evq_cancel(sim_evq *q, sim_evq_handle handle)
+{
+    uint32_t slot = (uint32_t)handle;
+    uint32_t gen = (uint32_t)(handle >> 32);
+    if (handle == SIM_EVQ_NONE || slot >= q->n_recs)
+        return false;
+    sim_evq_record *r = &q->recs[slot];
+    if (r->gen != gen || r->state != REC_PENDING)
+        return false;
+    r->state = REC_CANCELLED;
+    if (r->has_packet) {
+        sim_evq_packet_free(q, r->ptr);
+        r->has_packet = 0;
+        r->ptr = NULL;
+    }
+    q->live--;
+    q->cancelled++;
+    if (q->cancelled >= COMPACT_MIN && q->cancelled > q->live)
+        compact(q);
+    return true;
+}
+
+size_t sim_evq_size(const sim_evq *q)
+{
+    return q->live;
+}
+
+void sim_evq_stats_get(const sim_evq *q, sim_evq_stats *out)
+{
+    out->live = q->live;
+    out->cancelled = q->cancelled;
+    out->heap_cap = q->heap_cap;
+    out->records_cap = q->recs_cap;
+    out->packets_out = q->packets_out;
+    out->packets_pooled = q->packets_pooled;
+    out->bytes = (q->heap_cap + ARITY - 1) * sizeof(key_t_) +
+                 (size_t)q->recs_cap * sizeof(sim_evq_record) +
+                 q->packet_bytes;
+    out->pushed = q->pushed;
+    out->compactions = q->compactions;
+}
+
+void sim_evq__set_next_seq(sim_evq *q, uint64_t seq)
+{
+    q->next_seq = seq;
+}

@@ -1,0 +1,169 @@
+/* evq.h: the simulator's event queue.
+ *
+ * A priority queue of events in virtual time (microseconds). Events are
+ * ordered by (time, insertion sequence): events at equal times come out in
+ * the order they were pushed, so a run never depends on pointer values or
+ * on how the heap happens to break ties (DESIGN.md section 4).
+ *
+ * Layout, for speed at a million pending events:
+ * - the heap holds only 16-byte keys (time, then sequence << 24 | slot),
+ *   compared as one 128-bit integer, in a 4-ary heap whose sibling groups
+ *   fill one 64-byte cache line each;
+ * - the payload of each event lives in a 32-byte record in a pool indexed
+ *   by the key's slot; freed records are reused last-in first-out, so a
+ *   pop followed by a push touches memory that is already in cache;
+ * - packet bytes carried by delivery events live in pooled buffers
+ *   (sim_packet), recycled by power-of-two size class.
+ * Nothing is allocated per event in steady state.
+ *
+ * Bound: memory. The key array and the record pool grow by doubling when
+ * full and never shrink before sim_evq_clear(); at most max_events events
+ * (live plus cancelled-but-not-yet-dropped) are held, and a push beyond
+ * that fails. Cancellation is lazy (the key stays in the heap until it
+ * reaches the top), but when cancelled events outnumber live ones the
+ * heap is compacted, so the heap never holds more than about twice the
+ * live events. Packet buffers are cached up to the high-water mark of
+ * packets in flight.
+ *
+ * Not thread-safe: one queue is driven by one thread.
+ */
+#ifndef SIM_EVQ_H
+#define SIM_EVQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The hard ceiling on events held at once: the key's slot field is 24
+ * bits. At 48 bytes per event (key plus record) this is 768 MiB. */
+#define SIM_EVQ_MAX_EVENTS (1u << 24)
+
+/* Identifies one pushed event, for sim_evq_cancel(). Stays unambiguous
+ * until its record has been reused 2^32 times. 0 is never a handle. */
+typedef uint64_t sim_evq_handle;
+#define SIM_EVQ_NONE ((sim_evq_handle)0)
+
+/* A pooled packet buffer: n_bytes of bytes[], capacity fixed by its size
+ * class. Obtain with sim_evq_packet_new(), hand to an event (the queue
+ * then owns it), get it back from sim_evq_pop() (the caller then owns it)
+ * and return it with sim_evq_packet_free(). */
+#define SIM_PACKET_CLASSES 11           /* 64 B, 128 B, ... 64 KiB */
+#define SIM_PACKET_UNPOOLED UINT16_MAX /* larger: its own allocation */
+typedef struct sim_packet {
+    struct sim_packet *next_free; /* free-list link while pooled */
+    uint32_t n_bytes;             /* bytes used */
+    uint16_t size_class;          /* pool class, or SIM_PACKET_UNPOOLED */
+    uint16_t reserved;
+    uint8_t bytes[];              /* capacity: the class's size */
+} sim_packet;
+
+/* What an event carries. The queue interprets none of it except
+ * `packet`, which it owns while the event is pending and frees if the
+ * event is cancelled or the queue cleared. */
+typedef struct sim_payload {
+    uint16_t kind;      /* the caller's event type */
+    uint32_t node;      /* the caller's node index */
+    uint32_t arg;       /* e.g. a sender index or a timer id */
+    uint64_t u64;       /* free for the caller */
+    void *ptr;          /* borrowed, returned as is; NULL when packet set */
+    sim_packet *packet; /* owned by the queue once pushed; may be NULL */
+} sim_payload;
+
+/* One popped event. */
+typedef struct sim_event {
+    int64_t time_us;    /* virtual time it was scheduled for */
+    uint64_t seq;       /* insertion sequence (order among equal times) */
+    sim_payload p;      /* p.packet, if any, now belongs to the caller */
+} sim_event;
+
+/* Figures for tests, benchmarks and run summaries. */
+typedef struct sim_evq_stats {
+    size_t live;          /* pending, not cancelled */
+    size_t cancelled;     /* cancelled, key still in the heap */
+    size_t heap_cap;      /* keys the heap can hold before growing */
+    size_t records_cap;   /* records in the pool before growing */
+    size_t packets_out;   /* packet buffers handed out, not yet freed */
+    size_t packets_pooled; /* free buffers kept for reuse */
+    size_t bytes;         /* memory held by the queue and its pools */
+    uint64_t pushed;      /* pushes since init */
+    uint64_t compactions; /* heap rebuilds to drop cancelled keys */
+} sim_evq_stats;
+
+typedef struct sim_evq_record sim_evq_record;
+
+typedef struct sim_evq {
+    __uint128_t *heap_base;       /* allocation, 64-byte aligned */
+    __uint128_t *heap;            /* heap_base + 3: sibling groups align */
+    size_t n;                     /* keys in the heap */
+    size_t heap_cap;              /* keys allocated */
+    sim_evq_record *recs;         /* record pool, indexed by slot */
+    uint32_t n_recs;              /* records ever handed out */
+    uint32_t recs_cap;            /* records allocated */
+    uint32_t free_head;           /* LIFO free list of slots; UINT32_MAX ends */
+    uint32_t max_events;          /* the bound, <= SIM_EVQ_MAX_EVENTS */
+    size_t live;
+    size_t cancelled;
+    uint64_t next_seq;            /* 40 bits; renumbered before it wraps */
+    uint64_t pushed;
+    uint64_t compactions;
+    sim_packet *packet_free[SIM_PACKET_CLASSES]; /* free buffers by class */
+    size_t packets_out;
+    size_t packets_pooled;
+    size_t packet_bytes;          /* bytes in pooled and handed-out buffers */
+} sim_evq;
+
+/* Initializes an empty queue that will hold at most max_events events
+ * (0 means SIM_EVQ_MAX_EVENTS; larger values are clamped to it).
+ * `capacity_hint` events are allocated up front (0: a small default), so a
+ * caller that knows its working set avoids the doubling steps. Allocation
+ * failure aborts, as everywhere in GLib. Pair with sim_evq_clear(). */
+void sim_evq_init(sim_evq *q, size_t capacity_hint, size_t max_events);
+
+/* Frees every pending event (and its packet), the pools and the heap,
+ * and zeroes *q; sim_evq_init() makes it usable again. Packets popped
+ * earlier must have been returned with sim_evq_packet_free() first
+ * (asserted). Clearing a zeroed queue is a no-op. */
+void sim_evq_clear(sim_evq *q);
+
+/* Schedules an event at time_us (any int64; the queue does not enforce
+ * that time moves forward, the caller's clock does). On success the queue
+ * owns p->packet. Returns the event's handle, or SIM_EVQ_NONE when the
+ * queue is at its bound: nothing is then pushed and the packet still
+ * belongs to the caller. */
+sim_evq_handle sim_evq_push(sim_evq *q, int64_t time_us,
+                            const sim_payload *p);
+
+/* Removes the earliest event into *out and returns true, or returns false
+ * if no event is pending. Cancelled events are dropped on the way. The
+ * event's packet, if any, passes to the caller. */
+bool sim_evq_pop(sim_evq *q, sim_event *out);
+
+/* Stores the time of the earliest pending event in *time_us and returns
+ * true, or returns false if none is pending. May drop cancelled events
+ * from the top, hence not const. */
+bool sim_evq_peek_time(sim_evq *q, int64_t *time_us);
+
+/* Cancels a pending event: it will never be popped, and its packet is
+ * freed now. Returns true if it was pending, false if it had already been
+ * popped or cancelled (or the handle is SIM_EVQ_NONE): cancelling twice is
+ * harmless. */
+bool sim_evq_cancel(sim_evq *q, sim_evq_handle handle);
+
+/* Pending events, cancelled ones not counted. */
+size_t sim_evq_size(const sim_evq *q);
+
+void sim_evq_stats_get(const sim_evq *q, sim_evq_stats *out);
+
+/* A packet buffer for n_bytes (n_bytes is set; the bytes are not
+ * initialized). Buffers up to 64 KiB come from the pool; larger ones are
+ * a single g_malloc each. Allocation failure aborts. */
+sim_packet *sim_evq_packet_new(sim_evq *q, size_t n_bytes);
+
+/* Returns a buffer to the pool. NULL is a no-op. */
+void sim_evq_packet_free(sim_evq *q, sim_packet *packet);
+
+/* For tests only: sets the next insertion sequence, to exercise the
+ * renumbering that happens before the 40-bit sequence would wrap. */
+void sim_evq__set_next_seq(sim_evq *q, uint64_t seq);
+
+#endif /* SIM_EVQ_H */

@@ -1,0 +1,827 @@
+/* test-wire.c: the packet codec (engine/wire.c, docs/wire.md): round trips
+ * of every message type and every reason a packet is rejected. */
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "wire.h"
+
+#define MAX_BYTES 16384
+
+/* ------------------------------------------------------------------ */
+/* Fixtures.                                                            */
+
+static peko_addr addr(const char *host, uint16_t port)
+{
+    peko_addr a;
+    cr_assert_eq(peko_addr_parse(host, port, &a), 0);
+    return a;
+}
+
+/* Sender and origin: IPv4 or IPv6 nodes. */
+static peko_addr node_a(bool v6)
+{
+    return v6 ? addr("2001:db8::1", 8000) : addr("10.0.0.1", 8000);
+}
+
+static peko_addr node_b(bool v6)
+{
+    return v6 ? addr("::1", 8001) : addr("10.0.0.2", 8001);
+}
+
+/* A three-entry ascending set, big-endian. */
+static const uint8_t set3[12] = {0x00, 0x00, 0x00, 0x07, 0x12, 0x34,
+                                 0x56, 0x78, 0xff, 0xff, 0xff, 0xfe};
+static const uint8_t meta[] = "cluster metadata blob";
+
+static peko__msg make_msg(peko_msg_type type, bool v6)
+{
+    peko__msg m;
+    memset(&m, 0, sizeof m);
+    m.type = type;
+    m.hops = 3;
+    m.sender = node_a(v6);
+    if (type == PEKO_MSG_HEARTBEAT) {
+        m.origin = node_b(v6);
+        m.incarnation = 0xdeadbeef;
+        m.seq = 0x01020304;
+        m.name = (const uint8_t *)"node-b";
+        m.name_len = 6;
+        m.data = (const uint8_t *)"role=db";
+        m.data_len = 7;
+    } else {
+        m.version.counter = 0x0102030405060708ULL;
+        m.version.origin = node_b(v6);
+        m.meta = meta;
+        m.meta_len = sizeof meta - 1;
+    }
+    if (type == PEKO_MSG_HEARTBEAT || type == PEKO_MSG_METADATA) {
+        m.infected = set3;
+        m.n_infected = 3;
+    }
+    return m;
+}
+
+static peko__keyring *keys_none(void)
+{
+    return peko__keyring_new();
+}
+
+static peko__keyring *keys_with(const char *send, const char *accepted)
+{
+    peko__keyring *k = peko__keyring_new();
+    const char *list[1] = {accepted};
+    cr_assert_eq(peko__keyring_set(k, send, list, accepted ? 1 : 0), 0);
+    return k;
+}
+
+static bool same_bytes(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    return n == 0 || memcmp(a, b, n) == 0;
+}
+
+static void assert_msg_eq(const peko__msg *got, const peko__msg *want)
+{
+    cr_assert_eq(got->type, want->type);
+    cr_assert_eq(got->hops, want->hops);
+    cr_assert(peko_addr_equal(&got->sender, &want->sender));
+    cr_assert_eq(memcmp(&got->sender, &want->sender, sizeof got->sender), 0);
+    if (want->type == PEKO_MSG_HEARTBEAT) {
+        cr_assert_eq(memcmp(&got->origin, &want->origin, sizeof got->origin),
+                     0);
+        cr_assert_eq(got->incarnation, want->incarnation);
+        cr_assert_eq(got->seq, want->seq);
+        cr_assert_eq(got->name_len, want->name_len);
+        cr_assert(same_bytes(got->name, want->name, want->name_len));
+        cr_assert_eq(got->data_len, want->data_len);
+        cr_assert(same_bytes(got->data, want->data, want->data_len));
+    } else {
+        cr_assert_eq(got->version.counter, want->version.counter);
+        cr_assert_eq(memcmp(&got->version.origin, &want->version.origin,
+                            sizeof got->version.origin), 0);
+        cr_assert_eq(got->meta_len, want->meta_len);
+        cr_assert(same_bytes(got->meta, want->meta, want->meta_len));
+    }
+    if (want->type == PEKO_MSG_HEARTBEAT || want->type == PEKO_MSG_METADATA) {
+        cr_assert_eq(got->n_infected, want->n_infected);
+        cr_assert(same_bytes(got->infected, want->infected,
+                             4 * (size_t)want->n_infected));
+    } else {
+        cr_assert_eq(got->n_infected, 0);
+    }
+}
+
+static uint8_t buf[MAX_BYTES];
+
+static size_t encode(const peko__msg *m, const peko__keyring *k)
+{
+    size_t n = peko__wire_encode(m, k, buf, sizeof buf);
+    cr_assert_gt(n, 0);
+    return n;
+}
+
+static peko_reject decode(const uint8_t *bytes, size_t n,
+                          const peko__keyring *k)
+{
+    peko__msg out;
+    return peko__wire_decode(bytes, n, MAX_BYTES, k, &out);
+}
+
+static void round_trip(peko_msg_type type, bool v6, const char *key)
+{
+    peko__keyring *k = key ? keys_with(key, NULL) : keys_none();
+    peko__msg m = make_msg(type, v6);
+    size_t n = encode(&m, k);
+    cr_assert_eq(n, peko__wire_size_without_set(&m, k) +
+                        4 * (size_t)(type <= PEKO_MSG_METADATA ? 3 : 0));
+    cr_assert_eq(buf[4], key ? PEKO__WIRE_FLAG_MAC : 0);
+    peko__msg out;
+    memset(&out, 0xa5, sizeof out);
+    cr_assert_eq(peko__wire_decode(buf, n, MAX_BYTES, k, &out),
+                 PEKO_REJECT_NONE);
+    assert_msg_eq(&out, &m);
+    /* Decoded strings are borrowed from the packet, not copied. */
+    if (type == PEKO_MSG_HEARTBEAT)
+        cr_assert(out.name > buf && out.name < buf + n);
+    peko__keyring_free(k);
+}
+
+/* Rewrites the header's body length of the packet in buf. */
+static void set_body_len(uint32_t body_len)
+{
+    peko__put_u32(buf + 8, body_len);
+}
+
+/* ------------------------------------------------------------------ */
+/* Round trips.                                                         */
+
+Test(wire, round_trips_heartbeat_ipv4)
+{
+    round_trip(PEKO_MSG_HEARTBEAT, false, NULL);
+    round_trip(PEKO_MSG_HEARTBEAT, false, "k");
+}
+
+Test(wire, round_trips_heartbeat_ipv6)
+{
+    round_trip(PEKO_MSG_HEARTBEAT, true, NULL);
+    round_trip(PEKO_MSG_HEARTBEAT, true, "k");
+}
+
+Test(wire, round_trips_metadata_ipv4_and_ipv6)
+{
+    round_trip(PEKO_MSG_METADATA, false, NULL);
+    round_trip(PEKO_MSG_METADATA, true, NULL);
+    round_trip(PEKO_MSG_METADATA, true, "k");
+}
+
+Test(wire, round_trips_swap_request_and_response)
+{
+    for (int v6 = 0; v6 < 2; v6++) {
+        round_trip(PEKO_MSG_SWAP_REQUEST, v6, NULL);
+        round_trip(PEKO_MSG_SWAP_REQUEST, v6, "k");
+        round_trip(PEKO_MSG_SWAP_RESPONSE, v6, NULL);
+        round_trip(PEKO_MSG_SWAP_RESPONSE, v6, "k");
+    }
+}
+
+Test(wire, round_trips_mixed_families_and_empty_fields)
+{
+    peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
+    m.origin = node_b(true);
+    m.name = NULL;
+    m.name_len = 0;
+    m.data = NULL;
+    m.data_len = 0;
+    m.infected = NULL;
+    m.n_infected = 0;
+    m.hops = 255;
+    peko__keyring *k = keys_none();
+    size_t n = encode(&m, k);
+    cr_assert_eq(n, 12 + 7 + 19 + 4 + 4 + 2 + 2 + 4);
+    peko__msg out;
+    cr_assert_eq(peko__wire_decode(buf, n, MAX_BYTES, k, &out),
+                 PEKO_REJECT_NONE);
+    assert_msg_eq(&out, &m);
+    peko__keyring_free(k);
+}
+
+Test(wire, no_version_swap_request_round_trips_as_zeroed_version)
+{
+    /* A node without metadata asks with counter 0 and a zeroed origin. */
+    peko__msg m;
+    memset(&m, 0, sizeof m);
+    m.type = PEKO_MSG_SWAP_REQUEST;
+    m.sender = node_a(true);
+    peko__keyring *k = keys_none();
+    size_t n = encode(&m, k);
+    cr_assert_eq(n, 12 + 19 + 8 + 7 + 4);
+    /* On the wire the origin is IPv4 0.0.0.0 port 0. */
+    static const uint8_t none4[7] = {4, 0, 0, 0, 0, 0, 0};
+    cr_assert_arr_eq(buf + 12 + 19 + 8, none4, 7);
+    peko__msg out;
+    cr_assert_eq(peko__wire_decode(buf, n, MAX_BYTES, k, &out),
+                 PEKO_REJECT_NONE);
+    static const peko_version zero = {0};
+    cr_assert_eq(memcmp(&out.version, &zero, sizeof zero), 0);
+    peko__keyring_free(k);
+}
+
+Test(wire, encodes_documented_example)
+{
+    /* The worked example of docs/wire.md, byte for byte. */
+    peko_addr a = addr("10.0.0.1", 8000);
+    peko_addr b = addr("10.0.0.2", 8000);
+    uint32_t fa = peko_addr_fingerprint(&a), fb = peko_addr_fingerprint(&b);
+    cr_assert_eq(fa, 0xc3804337u);
+    cr_assert_eq(fb, 0x97f50f19u);
+    uint8_t set[8];
+    peko__put_u32(set, fb);
+    peko__put_u32(set + 4, fa);
+    peko__msg m;
+    memset(&m, 0, sizeof m);
+    m.type = PEKO_MSG_HEARTBEAT;
+    m.sender = a;
+    m.origin = a;
+    m.incarnation = 42;
+    m.seq = 5;
+    m.name = (const uint8_t *)"n1";
+    m.name_len = 2;
+    m.infected = set;
+    m.n_infected = 2;
+
+    static const uint8_t plain[52] = {
+        0x50, 0x4b, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x28,
+        0x04, 0x0a, 0x00, 0x00, 0x01, 0x1f, 0x40, 0x04, 0x0a, 0x00, 0x00, 0x01,
+        0x1f, 0x40, 0x00, 0x00, 0x00, 0x2a, 0x00, 0x00, 0x00, 0x05, 0x00, 0x02,
+        0x6e, 0x31, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x97, 0xf5, 0x0f, 0x19,
+        0xc3, 0x80, 0x43, 0x37};
+    peko__keyring *k = keys_none();
+    cr_assert_eq(encode(&m, k), sizeof plain);
+    cr_assert_arr_eq(buf, plain, sizeof plain);
+    peko__keyring_free(k);
+
+    /* Signed with the key "example": id 0x99, MAC over bytes 0..51. */
+    static const uint8_t mac[32] = {
+        0x07, 0x59, 0x22, 0xf4, 0x4d, 0xbf, 0xc0, 0xfe, 0x38, 0x02, 0xd3,
+        0xbb, 0xbd, 0x85, 0x34, 0x0f, 0x5f, 0x64, 0xaf, 0x84, 0xb1, 0xf0,
+        0xa5, 0x08, 0x80, 0xe3, 0xa3, 0x8d, 0xcc, 0x54, 0x5a, 0x55};
+    k = keys_with("example", NULL);
+    cr_assert_eq(encode(&m, k), sizeof plain + 32);
+    cr_assert_eq(buf[4], 0x01);
+    cr_assert_eq(buf[5], 0x99);
+    cr_assert_arr_eq(buf + 6, plain + 6, sizeof plain - 6);
+    cr_assert_arr_eq(buf + sizeof plain, mac, 32);
+    peko__keyring_free(k);
+}
+
+/* ------------------------------------------------------------------ */
+/* Sizes and encoding limits.                                           */
+
+Test(wire, size_without_set_counts_header_body_and_mac)
+{
+    peko__keyring *none = keys_none();
+    peko__keyring *keyed = keys_with("k", NULL);
+    static const char *const accepted[] = {"k"};
+    peko__keyring *accept_only = peko__keyring_new();
+    cr_assert_eq(peko__keyring_set(accept_only, NULL, accepted, 1), 0);
+
+    peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, true);
+    size_t plain = peko__wire_size_without_set(&m, none);
+    cr_assert_eq(plain, 12 + 19 + 19 + 4 + 4 + 2 + 6 + 2 + 7 + 4);
+    cr_assert_eq(peko__wire_size_without_set(&m, keyed), plain + 32);
+    /* Without a sending key the packet goes out unsigned. */
+    cr_assert_eq(peko__wire_size_without_set(&m, accept_only), plain);
+    cr_assert_eq(peko__wire_size_without_set(&m, NULL), plain);
+
+    m.n_infected = 0;
+    cr_assert_eq(encode(&m, keyed), plain + 32);
+
+    m = make_msg(PEKO_MSG_METADATA, false);
+    cr_assert_eq(peko__wire_size_without_set(&m, none),
+                 12 + 7 + 8 + 7 + 4 + (sizeof meta - 1) + 4);
+    m = make_msg(PEKO_MSG_SWAP_RESPONSE, false);
+    cr_assert_eq(peko__wire_size_without_set(&m, none),
+                 12 + 7 + 8 + 7 + 4 + (sizeof meta - 1));
+
+    /* The smallest Size carries a signed IPv6 heartbeat with nothing in
+     * it and a full default fan-out in its set. */
+    m = make_msg(PEKO_MSG_HEARTBEAT, true);
+    m.name_len = m.data_len = 0;
+    cr_assert_leq(peko__wire_size_without_set(&m, keyed) +
+                      4 * (PEKO_DEFAULT_AMOUNT + 1),
+                  PEKO__WIRE_MIN_SIZE);
+
+    peko__keyring_free(none);
+    peko__keyring_free(keyed);
+    peko__keyring_free(accept_only);
+}
+
+Test(wire, encode_returns_zero_when_cap_is_too_small)
+{
+    for (int type = PEKO_MSG_HEARTBEAT; type <= PEKO_MSG_SWAP_RESPONSE;
+         type++) {
+        for (int signed_ = 0; signed_ < 2; signed_++) {
+            peko__keyring *k = signed_ ? keys_with("k", NULL) : keys_none();
+            peko__msg m = make_msg((peko_msg_type)type, true);
+            size_t n = encode(&m, k);
+            uint8_t small[MAX_BYTES];
+            memset(small, 0x5a, sizeof small);
+            for (size_t cap = 0; cap < n; cap++)
+                cr_assert_eq(peko__wire_encode(&m, k, small, cap), 0,
+                             "type %d cap %zu", type, cap);
+            cr_assert_eq(peko__wire_encode(&m, k, small, n), n);
+            cr_assert_arr_eq(small, buf, n);
+            peko__keyring_free(k);
+        }
+    }
+}
+
+Test(wire, encode_refuses_unencodable_messages)
+{
+    peko__keyring *k = keys_none();
+    peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
+    m.sender.family = 0;
+    cr_assert_eq(peko__wire_encode(&m, k, buf, sizeof buf), 0);
+    m = make_msg(PEKO_MSG_HEARTBEAT, false);
+    m.origin.family = 5;
+    cr_assert_eq(peko__wire_encode(&m, k, buf, sizeof buf), 0);
+    /* A real version (counter > 0) needs a real origin. */
+    m = make_msg(PEKO_MSG_METADATA, false);
+    memset(&m.version.origin, 0, sizeof m.version.origin);
+    cr_assert_eq(peko__wire_encode(&m, k, buf, sizeof buf), 0);
+    m = make_msg(PEKO_MSG_METADATA, false);
+    m.type = (peko_msg_type)9;
+    cr_assert_eq(peko__wire_encode(&m, k, buf, sizeof buf), 0);
+    cr_assert_eq(peko__wire_size_without_set(&m, k), SIZE_MAX);
+    /* A body beyond the u32 length field can never be encoded. */
+    m = make_msg(PEKO_MSG_METADATA, false);
+    m.meta_len = UINT32_MAX;
+    cr_assert_eq(peko__wire_encode(&m, k, buf, sizeof buf), 0);
+    m.n_infected = UINT32_MAX;
+    cr_assert_eq(peko__wire_size_without_set(&m, k), SIZE_MAX);
+    peko__keyring_free(k);
+}
+
+/* ------------------------------------------------------------------ */
+/* Header rejections.                                                   */
+
+Test(wire, rejects_truncated_header)
+{
+    peko__keyring *k = keys_none();
+    peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
+    encode(&m, k);
+    for (size_t n = 0; n < PEKO__WIRE_HEADER_BYTES; n++)
+        cr_assert_eq(decode(buf, n, k), PEKO_REJECT_TRUNCATED, "%zu", n);
+    peko__keyring_free(k);
+}
+
+Test(wire, rejects_packet_shorter_than_its_body_length)
+{
+    peko__keyring *k = keys_none();
+    peko__msg m = make_msg(PEKO_MSG_METADATA, false);
+    size_t n = encode(&m, k);
+    for (size_t cut = PEKO__WIRE_HEADER_BYTES; cut < n; cut++)
+        cr_assert_eq(decode(buf, cut, k), PEKO_REJECT_TRUNCATED, "%zu", cut);
+    peko__keyring_free(k);
+
+    /* A signed packet missing part of its MAC. */
+    k = keys_with("k", NULL);
+    n = encode(&m, k);
+    cr_assert_eq(decode(buf, n - 1, k), PEKO_REJECT_TRUNCATED);
+    cr_assert_eq(decode(buf, n - 32, k), PEKO_REJECT_TRUNCATED);
+    peko__keyring_free(k);
+}
+
+Test(wire, rejects_every_truncated_field)
+{
+    /* Cut the body after every byte and fix the header's length to match,
+     * so each field in turn runs past the end of the body. */
+    for (int type = PEKO_MSG_HEARTBEAT; type <= PEKO_MSG_SWAP_RESPONSE;
+         type++) {
+        for (int v6 = 0; v6 < 2; v6++) {
+            peko__keyring *k = keys_none();
+            peko__msg m = make_msg((peko_msg_type)type, v6);
+            size_t n = encode(&m, k);
+            size_t body = n - PEKO__WIRE_HEADER_BYTES;
+            for (size_t cut = 0; cut < body; cut++) {
+                set_body_len((uint32_t)cut);
+                cr_assert_eq(decode(buf, PEKO__WIRE_HEADER_BYTES + cut, k),
+                             PEKO_REJECT_TRUNCATED, "type %d v6 %d cut %zu",
+                             type, v6, cut);
+            }
+            peko__keyring_free(k);
+        }
+    }
+}
+
+Test(wire, rejects_oversize_before_looking_at_it)
+{
+    peko__keyring *k = keys_none();
+    peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
+    size_t n = encode(&m, k);
+    peko__msg out;
+    cr_assert_eq(peko__wire_decode(buf, n, n - 1, k, &out),
+                 PEKO_REJECT_OVERSIZE);
+    cr_assert_eq(peko__wire_decode(buf, n, n, k, &out), PEKO_REJECT_NONE);
+    /* Even garbage too short for a header is oversize first. */
+    static const uint8_t junk[4] = {1, 2, 3, 4};
+    cr_assert_eq(peko__wire_decode(junk, 4, 3, k, &out), PEKO_REJECT_OVERSIZE);
+    peko__keyring_free(k);
+}
+
+Test(wire, rejects_bad_magic)
+{
+    peko__keyring *k = keys_none();
+    peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
+    size_t n = encode(&m, k);
+    buf[0] = 'X';
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_MAGIC);
+    buf[0] = PEKO__WIRE_MAGIC0;
+    buf[1] ^= 0x20;
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_MAGIC);
+    peko__keyring_free(k);
+}
+
+Test(wire, rejects_bad_version)
+{
+    peko__keyring *k = keys_none();
+    peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
+    size_t n = encode(&m, k);
+    static const uint8_t versions[] = {0, 2, 255};
+    for (size_t i = 0; i < sizeof versions; i++) {
+        buf[2] = versions[i];
+        cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_VERSION);
+    }
+    peko__keyring_free(k);
+}
+
+Test(wire, rejects_bad_type)
+{
+    peko__keyring *k = keys_none();
+    peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
+    size_t n = encode(&m, k);
+    static const uint8_t types[] = {0, 5, 128, 255};
+    for (size_t i = 0; i < sizeof types; i++) {
+        buf[3] = types[i];
+        cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_TYPE);
+    }
+    peko__keyring_free(k);
+}
+
+Test(wire, rejects_bad_flags)
+{
+    peko__keyring *k = keys_none();
+    peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
+    size_t n = encode(&m, k);
+    for (int bit = 1; bit < 8; bit++) {
+        buf[4] = (uint8_t)(1u << bit);
+        cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_FLAGS, "bit %d", bit);
+    }
+    buf[4] = 0;
+    /* A key id on an unsigned packet. */
+    buf[5] = 0x42;
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_FLAGS);
+    buf[5] = 0;
+    /* The reserved byte. */
+    buf[7] = 1;
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_FLAGS);
+    peko__keyring_free(k);
+
+    /* Unknown flag bits on a signed packet too. */
+    k = keys_with("k", NULL);
+    n = encode(&m, k);
+    buf[4] |= 0x80;
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_FLAGS);
+    peko__keyring_free(k);
+}
+
+Test(wire, rejects_body_length_beyond_any_acceptable_packet)
+{
+    peko__keyring *k = keys_none();
+    peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
+    size_t n = encode(&m, k);
+    /* 12 + 2^32 - 1 (+ 32) would wrap a 32-bit size_t. */
+    set_body_len(UINT32_MAX);
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_LENGTH);
+    /* Anything claiming more than Size. */
+    set_body_len(MAX_BYTES - PEKO__WIRE_HEADER_BYTES + 1);
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_LENGTH);
+    /* Exactly Size would be fine, were the bytes there. */
+    set_body_len(MAX_BYTES - PEKO__WIRE_HEADER_BYTES);
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_TRUNCATED);
+    peko__keyring_free(k);
+
+    /* The MAC counts towards the limit. */
+    k = keys_with("k", NULL);
+    n = encode(&m, k);
+    set_body_len(MAX_BYTES - PEKO__WIRE_HEADER_BYTES - 31);
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_LENGTH);
+    peko__keyring_free(k);
+}
+
+Test(wire, rejects_bytes_after_the_packet)
+{
+    peko__keyring *k = keys_none();
+    peko__msg m = make_msg(PEKO_MSG_SWAP_REQUEST, false);
+    size_t n = encode(&m, k);
+    buf[n] = 0;
+    cr_assert_eq(decode(buf, n + 1, k), PEKO_REJECT_TRAILING);
+    /* A body length smaller than the body disagrees the same way. */
+    set_body_len((uint32_t)(n - PEKO__WIRE_HEADER_BYTES - 1));
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_TRAILING);
+    peko__keyring_free(k);
+}
+
+/* ------------------------------------------------------------------ */
+/* Body rejections.                                                     */
+
+Test(wire, rejects_bytes_left_in_the_body)
+{
+    for (int type = PEKO_MSG_HEARTBEAT; type <= PEKO_MSG_SWAP_RESPONSE;
+         type++) {
+        peko__keyring *k = keys_none();
+        peko__msg m = make_msg((peko_msg_type)type, false);
+        size_t n = encode(&m, k);
+        buf[n] = 0;
+        set_body_len((uint32_t)(n + 1 - PEKO__WIRE_HEADER_BYTES));
+        cr_assert_eq(decode(buf, n + 1, k), PEKO_REJECT_TRAILING, "%d", type);
+        peko__keyring_free(k);
+    }
+}
+
+Test(wire, rejects_unknown_address_family)
+{
+    peko__keyring *k = keys_none();
+    /* Sender. */
+    peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
+    size_t n = encode(&m, k);
+    static const uint8_t families[] = {0, 5, 7, 255};
+    for (size_t i = 0; i < sizeof families; i++) {
+        buf[12] = families[i];
+        cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_ADDRESS);
+    }
+    /* Heartbeat origin, after the IPv4 sender. */
+    n = encode(&m, k);
+    buf[12 + 7] = 0;
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_ADDRESS);
+    /* Version origin, after the sender and the counter. */
+    m = make_msg(PEKO_MSG_SWAP_RESPONSE, false);
+    n = encode(&m, k);
+    buf[12 + 7 + 8] = 16;
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_ADDRESS);
+    peko__keyring_free(k);
+}
+
+/* Offset of the infected set's count in the make_msg heartbeat, IPv4. */
+#define HB4_SET_AT (12 + 7 + 7 + 4 + 4 + 2 + 6 + 2 + 7)
+
+Test(wire, rejects_unsorted_infected_set)
+{
+    peko__keyring *k = keys_none();
+    peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
+    size_t n = encode(&m, k);
+    cr_assert_eq(peko__get_u32(buf + HB4_SET_AT), 3);
+    uint8_t *fp = buf + HB4_SET_AT + 4;
+
+    /* Descending pair. */
+    peko__put_u32(fp + 4, 0x00000006);
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_SET);
+    /* A duplicate is not strictly ascending either. */
+    peko__put_u32(fp + 4, 0x00000007);
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_SET);
+    /* Last pair out of order. */
+    peko__put_u32(fp + 4, 0x12345678);
+    peko__put_u32(fp + 8, 0x12345677);
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_SET);
+    peko__keyring_free(k);
+
+    /* The same in a metadata packet. */
+    k = keys_none();
+    uint8_t bad[8];
+    peko__put_u32(bad, 9);
+    peko__put_u32(bad + 4, 8);
+    m = make_msg(PEKO_MSG_METADATA, true);
+    m.infected = bad;
+    m.n_infected = 2;
+    n = encode(&m, k);
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_SET);
+    peko__keyring_free(k);
+}
+
+Test(wire, rejects_set_count_larger_than_the_body)
+{
+    peko__keyring *k = keys_none();
+    peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
+    size_t n = encode(&m, k);
+    static const uint32_t counts[] = {4, 0x40000000, UINT32_MAX};
+    for (size_t i = 0; i < 3; i++) {
+        peko__put_u32(buf + HB4_SET_AT, counts[i]);
+        cr_assert_eq(decode(buf, n, k), PEKO_REJECT_TRUNCATED, "%u",
+                     counts[i]);
+    }
+    /* A smaller count leaves bytes over. */
+    peko__put_u32(buf + HB4_SET_AT, 2);
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_TRAILING);
+    peko__keyring_free(k);
+}
+
+Test(wire, rejects_string_length_larger_than_the_body)
+{
+    peko__keyring *k = keys_none();
+    peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
+    size_t n = encode(&m, k);
+    /* name_len */
+    buf[12 + 7 + 7 + 8] = 0xff;
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_TRUNCATED);
+    peko__keyring_free(k);
+
+    k = keys_none();
+    m = make_msg(PEKO_MSG_SWAP_REQUEST, false);
+    n = encode(&m, k);
+    /* meta_len, the last field: one more than there is. */
+    peko__put_u32(buf + 12 + 7 + 8 + 7, sizeof meta);
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_TRUNCATED);
+    peko__put_u32(buf + 12 + 7 + 8 + 7, UINT32_MAX);
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_TRUNCATED);
+    peko__keyring_free(k);
+}
+
+/* ------------------------------------------------------------------ */
+/* Authentication.                                                      */
+
+Test(wire, rejects_unsigned_packet_when_keyed)
+{
+    peko__keyring *plain = keys_none();
+    peko__keyring *keyed = keys_with("k", NULL);
+    peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
+    size_t n = encode(&m, plain);
+    cr_assert_eq(decode(buf, n, keyed), PEKO_REJECT_NO_MAC);
+
+    /* Accepted keys alone are enough to require a MAC; such a keyring
+     * sends unsigned, so it would reject its own packets. */
+    static const char *const accepted[] = {"k"};
+    peko__keyring *accept_only = peko__keyring_new();
+    cr_assert_eq(peko__keyring_set(accept_only, NULL, accepted, 1), 0);
+    n = encode(&m, accept_only);
+    cr_assert_eq(buf[4], 0);
+    cr_assert_eq(decode(buf, n, accept_only), PEKO_REJECT_NO_MAC);
+
+    peko__keyring_free(plain);
+    peko__keyring_free(keyed);
+    peko__keyring_free(accept_only);
+}
+
+Test(wire, rejects_signed_packet_when_not_keyed)
+{
+    peko__keyring *keyed = keys_with("k", NULL);
+    peko__msg m = make_msg(PEKO_MSG_METADATA, false);
+    size_t n = encode(&m, keyed);
+    peko__keyring *plain = keys_none();
+    cr_assert_eq(decode(buf, n, plain), PEKO_REJECT_UNEXPECTED_MAC);
+    cr_assert_eq(decode(buf, n, NULL), PEKO_REJECT_UNEXPECTED_MAC);
+    peko__keyring_free(plain);
+    peko__keyring_free(keyed);
+}
+
+Test(wire, rejects_mac_of_wrong_key)
+{
+    peko__keyring *other = keys_with("other", NULL);
+    peko__keyring *mine = keys_with("mine", NULL);
+    peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, true);
+    size_t n = encode(&m, other);
+    cr_assert_eq(decode(buf, n, mine), PEKO_REJECT_BAD_MAC);
+    /* Even when the packet claims our key id. */
+    buf[5] = peko__keyring_send_id(mine);
+    cr_assert_eq(decode(buf, n, mine), PEKO_REJECT_BAD_MAC);
+    peko__keyring_free(other);
+    peko__keyring_free(mine);
+}
+
+Test(wire, rejects_any_flipped_byte_of_a_signed_packet)
+{
+    peko__keyring *k = keys_with("k", NULL);
+    peko__msg m = make_msg(PEKO_MSG_SWAP_RESPONSE, false);
+    size_t n = encode(&m, k);
+    /* Key id (byte 5), hops (byte 6), every body byte and every MAC byte:
+     * the MAC covers the header and the body, so each flip fails it. */
+    for (size_t i = 5; i < n; i++) {
+        if (i >= 7 && i < 12)
+            continue; /* reserved and length have their own checks */
+        buf[i] ^= 0x10;
+        cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_MAC, "byte %zu", i);
+        buf[i] ^= 0x10;
+    }
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_NONE);
+    peko__keyring_free(k);
+}
+
+Test(wire, authenticates_before_parsing_the_body)
+{
+    peko__keyring *k = keys_with("k", NULL);
+    peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
+    size_t n = encode(&m, k);
+    buf[12] = 9; /* sender family, under the MAC */
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_MAC);
+
+    peko__keyring *plain = keys_none();
+    n = encode(&m, plain);
+    buf[12] = 9;
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_NO_MAC);
+    cr_assert_eq(decode(buf, n, plain), PEKO_REJECT_BAD_ADDRESS);
+    peko__keyring_free(plain);
+    peko__keyring_free(k);
+}
+
+Test(wire, key_rotation_accepts_old_key_until_dropped)
+{
+    peko__keyring *old = keys_with("old", NULL);
+    peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
+    size_t n = encode(&m, old);
+    cr_assert_eq(buf[5], peko__keyring_send_id(old));
+
+    /* Step 2 of a rotation: send with new, still accept old. */
+    peko__keyring *rotating = keys_with("new", "old");
+    peko__msg out;
+    cr_assert_eq(peko__wire_decode(buf, n, MAX_BYTES, rotating, &out),
+                 PEKO_REJECT_NONE);
+    assert_msg_eq(&out, &m);
+
+    /* Its own packets are signed with new, and old nodes that accept new
+     * (step 1) take them. */
+    peko__keyring *step1 = keys_with("old", "new");
+    size_t n2 = encode(&m, rotating);
+    cr_assert_neq(buf[5], peko__keyring_send_id(old));
+    cr_assert_eq(decode(buf, n2, step1), PEKO_REJECT_NONE);
+    cr_assert_eq(decode(buf, n2, old), PEKO_REJECT_BAD_MAC);
+
+    /* Step 3: old dropped; packets signed with it are refused. */
+    n = encode(&m, old);
+    cr_assert_eq(peko__keyring_set(rotating, "new", NULL, 0), 0);
+    cr_assert_eq(decode(buf, n, rotating), PEKO_REJECT_BAD_MAC);
+
+    peko__keyring_free(old);
+    peko__keyring_free(rotating);
+    peko__keyring_free(step1);
+}
+
+/* ------------------------------------------------------------------ */
+/* The infected set in place.                                           */
+
+Test(wire, set_contains_finds_members_by_binary_search)
+{
+    cr_assert_not(peko__wire_set_contains(NULL, 0, 1));
+    cr_assert(peko__wire_set_contains(set3, 3, 0x00000007));
+    cr_assert(peko__wire_set_contains(set3, 3, 0x12345678));
+    cr_assert(peko__wire_set_contains(set3, 3, 0xfffffffe));
+    cr_assert_not(peko__wire_set_contains(set3, 3, 0x00000006));
+    cr_assert_not(peko__wire_set_contains(set3, 3, 0x00000008));
+    cr_assert_not(peko__wire_set_contains(set3, 3, 0xffffffff));
+    cr_assert_not(peko__wire_set_contains(set3, 3, 0x78563412));
+
+    /* A large set: every member found, every gap not. */
+    enum { N = 1000 };
+    static uint8_t big[4 * N];
+    for (uint32_t i = 0; i < N; i++)
+        peko__put_u32(big + 4 * i, 3 * i + 1);
+    for (uint32_t v = 0; v < 3 * N + 3; v++)
+        cr_assert_eq(peko__wire_set_contains(big, N, v),
+                     v % 3 == 1 && v < 3 * N, "%u", v);
+}
+
+Test(wire, decoded_set_is_searchable_in_the_packet)
+{
+    peko__keyring *k = keys_none();
+    peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
+    size_t n = encode(&m, k);
+    peko__msg out;
+    cr_assert_eq(peko__wire_decode(buf, n, MAX_BYTES, k, &out),
+                 PEKO_REJECT_NONE);
+    cr_assert_eq(out.infected, buf + HB4_SET_AT + 4);
+    cr_assert(peko__wire_set_contains(out.infected, out.n_infected,
+                                      0x12345678));
+    peko__keyring_free(k);
+}
+
+Test(wire, fills_a_full_size_packet_with_fingerprints)
+{
+    /* As many fingerprints as Size allows: the engine's bound. */
+    peko__keyring *k = keys_with("k", NULL);
+    peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, true);
+    size_t fixed = peko__wire_size_without_set(&m, k);
+    uint32_t room = (uint32_t)((MAX_BYTES - fixed) / 4);
+    static uint8_t set[MAX_BYTES];
+    for (uint32_t i = 0; i < room; i++)
+        peko__put_u32(set + 4 * i, 2 * i + 1);
+    m.infected = set;
+    m.n_infected = room;
+    size_t n = encode(&m, k);
+    cr_assert_leq(n, MAX_BYTES);
+    cr_assert_gt(n + 4, MAX_BYTES);
+    peko__msg out;
+    cr_assert_eq(peko__wire_decode(buf, n, MAX_BYTES, k, &out),
+                 PEKO_REJECT_NONE);
+    cr_assert_eq(out.n_infected, room);
+    m.n_infected = room + 1;
+    cr_assert_eq(peko__wire_encode(&m, k, buf, MAX_BYTES), 0);
+    peko__keyring_free(k);
+}
