@@ -54,7 +54,7 @@ typedef struct sim_packet {
     uint32_t n_bytes;             /* bytes used */
     uint16_t size_class;          /* pool class, or SIM_PACKET_UNPOOLED */
     uint16_t reserved;
-    uint8_t bytes[];              /* capacity: the class's size */
+    uint8_t bytes[];              /* capacity: class size - header */
 } sim_packet;
 
 /* What an event carries. The queue interprets none of it except

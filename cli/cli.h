@@ -1,0 +1,54 @@
+/* cli.h: the peko program's subcommands and their shared helpers.
+ *
+ * Adding a subcommand takes one line in PEKO_COMMANDS below, one function
+ *     int peko_cmd_<name>(int argc, char **argv);
+ * in its own file cli/cmd-<name>.c, and that file in cli/meson.build.
+ * argv[0] is the subcommand's name; the function returns the process's
+ * exit status (PEKO_EXIT_*).
+ */
+#ifndef PEKO_CLI_H
+#define PEKO_CLI_H
+
+#include <glib.h>
+#include <stdint.h>
+
+/* X(name, one-line summary), in the order `peko --help` lists them. */
+#define PEKO_COMMANDS(X)                                                     \
+    X(demo, "run a small cluster in the simulator and show it converge")
+
+#define PEKO_CMD_DECLARE(name, summary) int peko_cmd_##name(int argc, char **argv);
+PEKO_COMMANDS(PEKO_CMD_DECLARE)
+#undef PEKO_CMD_DECLARE
+
+/* Exit statuses shared by every subcommand. */
+enum {
+    PEKO_EXIT_OK = 0,      /* did what was asked, checks passed */
+    PEKO_EXIT_FAILED = 1,  /* ran, but a check failed or an operation did */
+    PEKO_EXIT_USAGE = 2,   /* bad command line; nothing was run */
+};
+
+/* Prints "peko <command>: <message>" and a pointer to --help on stderr;
+ * returns PEKO_EXIT_USAGE so callers can `return peko_cli_usage_error(...)`. */
+int peko_cli_usage_error(const char *command, const char *format, ...)
+    G_GNUC_PRINTF(2, 3);
+
+/* Parses `argv` with `context` (which the caller owns and frees). On a bad
+ * option or a stray positional argument it reports the precise problem
+ * with peko_cli_usage_error() and returns FALSE. `--help` prints the
+ * help and exits 0 (GOption's behaviour). */
+gboolean peko_cli_parse(GOptionContext *context, const char *command,
+                        int *argc, char ***argv);
+
+/* Parses a decimal unsigned integer for an option, within [min, max].
+ * Returns TRUE and sets *out, or FALSE with a message naming the option
+ * and the accepted range in *error. */
+gboolean peko_cli_parse_u64(const char *option, const char *value,
+                            uint64_t min, uint64_t max, uint64_t *out,
+                            GError **error);
+
+/* Appends bytes as text, \xNN for anything not printable ASCII, at most
+ * `max` bytes shown (then "..."). For showing data from the network. */
+void peko_cli_append_escaped(GString *out, const uint8_t *bytes, size_t n,
+                             size_t max);
+
+#endif /* PEKO_CLI_H */

@@ -1,0 +1,104 @@
+/* peko.c: the peko program's entry point: dispatches to a subcommand by
+ * name (the table comes from PEKO_COMMANDS in cli.h). */
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "peko.h"
+
+typedef struct peko_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} peko_command;
+
+static const peko_command commands[] = {
+#define PEKO_CMD_ENTRY(cmd, summary) {#cmd, summary, peko_cmd_##cmd},
+    PEKO_COMMANDS(PEKO_CMD_ENTRY)
+#undef PEKO_CMD_ENTRY
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: peko COMMAND [OPTION...]\n"
+            "       peko --help | --version\n"
+            "\n"
+            "peko is a gossip engine: a pekonode-compatible node list with a\n"
+            "deterministic simulator and tools to measure it.\n"
+            "\n"
+            "Commands:\n");
+    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'peko COMMAND --help' for a command's options.\n");
+}
+
+static const peko_command *find_command(const char *name)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static int unknown_command(const char *name)
+{
+    fprintf(stderr,
+            "peko: unknown command '%s'\n"
+            "Run 'peko --help' for the list of commands.\n",
+            name);
+    return PEKO_EXIT_USAGE;
+}
+
+static int run_command(const peko_command *cmd, int argc, char **argv)
+{
+    /* GOption's --help shows the program name: make it "peko demo". */
+    char *prgname = g_strconcat("peko ", cmd->name, NULL);
+    g_set_prgname(prgname);
+    g_free(prgname);
+    return cmd->run(argc, argv);
+}
+
+int main(int argc, char **argv)
+{
+    /* Only the character set follows the user's locale (so help text can
+     * be UTF-8); numbers always print the same, whatever the locale. */
+    setlocale(LC_CTYPE, "");
+    if (argc < 2) {
+        usage(stderr);
+        return PEKO_EXIT_USAGE;
+    }
+    const char *arg = argv[1];
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+        usage(stdout);
+        return PEKO_EXIT_OK;
+    }
+    if (strcmp(arg, "--version") == 0 || strcmp(arg, "-V") == 0) {
+        printf("peko %s\n", PEKO_VERSION_STRING);
+        return PEKO_EXIT_OK;
+    }
+    if (strcmp(arg, "help") == 0) {
+        /* "peko help demo" is "peko demo --help". */
+        if (argc == 2) {
+            usage(stdout);
+            return PEKO_EXIT_OK;
+        }
+        const peko_command *cmd = find_command(argv[2]);
+        if (cmd == NULL)
+            return unknown_command(argv[2]);
+        char *help_argv[] = {argv[2], (char *)"--help", NULL};
+        return run_command(cmd, 2, help_argv);
+    }
+    if (arg[0] == '-') {
+        fprintf(stderr,
+                "peko: unknown option '%s'\n"
+                "Run 'peko --help' for usage.\n",
+                arg);
+        return PEKO_EXIT_USAGE;
+    }
+    const peko_command *cmd = find_command(arg);
+    if (cmd == NULL)
+        return unknown_command(arg);
+    return run_command(cmd, argc - 1, argv + 1);
+}
