@@ -1,7 +1,6 @@
 /* cli.c: helpers shared by the peko program's subcommands (cli.h). */
 #include "cli.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 

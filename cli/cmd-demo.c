@@ -6,7 +6,6 @@
  * sees. Exits 0 only if every node lists every node and holds the
  * metadata: the demo doubles as a smoke test of the whole engine.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 

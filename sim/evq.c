@@ -535,6 +535,7 @@ void sim_evq_stats_get(const sim_evq *q, sim_evq_stats *out)
                  q->packet_bytes;
     out->pushed = q->pushed;
     out->compactions = q->compactions;
+    out->arity = ARITY;
 }
 
 void sim_evq__set_next_seq(sim_evq *q, uint64_t seq)

@@ -87,6 +87,8 @@ typedef struct sim_evq_stats {
     size_t bytes;         /* memory held by the queue and its pools */
     uint64_t pushed;      /* pushes since init */
     uint64_t compactions; /* heap rebuilds to drop cancelled keys */
+    unsigned arity;       /* children per heap node (4 unless built with
+                           * -DSIM_EVQ_ARITY=n, for comparison) */
 } sim_evq_stats;
 
 typedef struct sim_evq_record sim_evq_record;

@@ -27,6 +27,7 @@ typedef struct hold_result {
     double holds_per_s;
     size_t size;       /* pending events after the run */
     size_t bytes;      /* memory held by the queue */
+    unsigned arity;
     uint64_t checksum; /* keeps the loop from being optimized away */
 } hold_result;
 
@@ -73,6 +74,7 @@ static hold_result run_hold(size_t pending, size_t holds, uint64_t seed)
         .holds_per_s = (double)holds * 1e6 / (double)MAX(elapsed_us, 1),
         .size = sim_evq_size(&q),
         .bytes = stats.bytes,
+        .arity = stats.arity,
         .checksum = checksum,
     };
     sim_evq_clear(&q);
@@ -103,13 +105,7 @@ int main(int argc, char **argv)
     }
     uint64_t checksum = 0;
 
-    printf("evq hold model, %d-ary heap, median of %d repetitions\n",
-#ifdef SIM_EVQ_ARITY
-           SIM_EVQ_ARITY,
-#else
-           4,
-#endif
-           REPETITIONS);
+    printf("evq hold model, median of %d repetitions\n", REPETITIONS);
     for (size_t s = 0; s < n_sizes; s++) {
         size_t pending = sizes[s];
         size_t holds = (size_t)(scale * (double)MAX(5 * pending,
@@ -122,9 +118,10 @@ int main(int argc, char **argv)
             checksum ^= r.checksum;
         }
         qsort(rates, REPETITIONS, sizeof rates[0], cmp_double);
-        printf("pending %8zu  holds %9zu  size %8zu  %6.1f MiB  "
+        printf("pending %8zu  holds %9zu  size %8zu  %u-ary  %6.1f MiB  "
                "median %6.2f M holds/s  (min %.2f, max %.2f)\n",
-               pending, holds, r.size, (double)r.bytes / (1024.0 * 1024.0),
+               pending, holds, r.size, r.arity,
+               (double)r.bytes / (1024.0 * 1024.0),
                rates[REPETITIONS / 2] / 1e6, rates[0] / 1e6,
                rates[REPETITIONS - 1] / 1e6);
     }
