@@ -485,10 +485,19 @@ static void on_heartbeat(peko_nodelist *nl, const peko__msg *m)
         return;
     }
 
-    bool first = peko__seen_insert(
-        &nl->seen, heartbeat_key(&m->origin, m->incarnation, m->seq));
     int64_t now = nl_now_us(nl);
     peko__peer *peer = peer_find(nl, &m->origin);
+    /* Fast path: a known peer's own heartbeat counter says whether this
+     * copy is new, exactly and without memory. The seen-cache answers for
+     * what the counter cannot: origins not (or no longer) listed, and
+     * another incarnation, where a late copy of the old one must not count
+     * as new twice. */
+    bool first;
+    if (peer && peer->has_heartbeat && peer->incarnation == m->incarnation)
+        first = m->seq > peer->seq;
+    else
+        first = peko__seen_insert(
+            &nl->seen, heartbeat_key(&m->origin, m->incarnation, m->seq));
     if (peer == NULL && (first || classic)) {
         peer = peer_add(nl, &m->origin, now);
         peer->has_heartbeat = true;

@@ -20,18 +20,28 @@ static inline size_t seen_home(const peko__seen *seen, uint64_t key)
     return (size_t)h & seen->slot_mask;
 }
 
+/* Keys held before the first growth. */
+#define SEEN_INITIAL_KEYS 32
+
+static void seen_alloc_slots(peko__seen *seen, size_t keys)
+{
+    /* Keep the load factor at or below one half, so probes stay short. */
+    size_t slots = 2;
+    while (slots < keys * 2)
+        slots <<= 1;
+    seen->slots = g_new0(uint64_t, slots);
+    seen->slot_mask = slots - 1;
+}
+
 void peko__seen_init(peko__seen *seen, size_t capacity)
 {
     if (capacity == 0)
         capacity = 1;
-    /* Keep the load factor at or below one half, so probes stay short. */
-    size_t slots = 2;
-    while (slots < capacity * 2)
-        slots <<= 1;
-    seen->slots = g_new0(uint64_t, slots);
-    seen->slot_mask = slots - 1;
-    seen->ring = g_new0(uint64_t, capacity);
     seen->capacity = capacity;
+    seen->ring_len = capacity < SEEN_INITIAL_KEYS ? capacity
+                                                  : SEEN_INITIAL_KEYS;
+    seen->ring = g_new0(uint64_t, seen->ring_len);
+    seen_alloc_slots(seen, seen->ring_len);
     seen->count = 0;
     seen->ring_head = 0;
 }
@@ -40,7 +50,7 @@ void peko__seen_clear(peko__seen *seen)
 {
     g_clear_pointer(&seen->slots, g_free);
     g_clear_pointer(&seen->ring, g_free);
-    seen->capacity = seen->count = seen->ring_head = 0;
+    seen->capacity = seen->count = seen->ring_head = seen->ring_len = 0;
 }
 
 static size_t seen_find(const peko__seen *seen, uint64_t key)
@@ -83,12 +93,33 @@ bool peko__seen_contains(const peko__seen *seen, uint64_t key)
     return seen->slots[seen_find(seen, key)] == key;
 }
 
+/* Doubles the room (up to the capacity) and rehashes. Only called before
+ * the ring first wraps, so the ring is still in order from index 0. */
+static void seen_grow(peko__seen *seen)
+{
+    size_t keys = seen->ring_len * 2;
+    if (keys > seen->capacity)
+        keys = seen->capacity;
+    seen->ring = g_renew(uint64_t, seen->ring, keys);
+    seen->ring_len = keys;
+    g_free(seen->slots);
+    seen_alloc_slots(seen, keys);
+    for (size_t i = 0; i < seen->count; i++) {
+        uint64_t k = seen->ring[i];
+        seen->slots[seen_find(seen, k)] = k;
+    }
+}
+
 bool peko__seen_insert(peko__seen *seen, uint64_t key)
 {
     key = seen_key(key);
     size_t i = seen_find(seen, key);
     if (seen->slots[i] == key)
         return false;
+    if (seen->count == seen->ring_len && seen->ring_len < seen->capacity) {
+        seen_grow(seen);
+        i = seen_find(seen, key);
+    }
     if (seen->count == seen->capacity) {
         uint64_t oldest = seen->ring[seen->ring_head];
         seen_remove(seen, oldest);
@@ -96,7 +127,7 @@ bool peko__seen_insert(peko__seen *seen, uint64_t key)
         seen->ring_head = (seen->ring_head + 1) % seen->capacity;
         i = seen_find(seen, key); /* the removal may have moved the slot */
     } else {
-        seen->ring[(seen->ring_head + seen->count) % seen->capacity] = key;
+        seen->ring[seen->count] = key; /* not wrapped yet: head is 0 */
         seen->count++;
     }
     seen->slots[i] = key;

@@ -18,13 +18,16 @@ typedef struct peko__seen {
     uint64_t *slots;      /* open addressing, linear probing; 0 = empty */
     size_t slot_mask;     /* slot count - 1 (a power of two) */
     uint64_t *ring;       /* keys in insertion order, for eviction */
+    size_t ring_len;      /* allocated ring entries (grows to capacity) */
     size_t capacity;      /* keys kept at most */
     size_t count;         /* keys held now */
     size_t ring_head;     /* index of the oldest key in ring */
 } peko__seen;
 
-/* Allocates room for `capacity` keys (at least 1). Cannot fail: GLib
- * aborts on out-of-memory. */
+/* Sets up a cache of at most `capacity` keys (at least 1). Memory starts
+ * small and doubles as keys arrive, up to the bound, so a node that rarely
+ * needs the cache pays little for a large bound. Cannot fail: GLib aborts
+ * on out-of-memory. */
 void peko__seen_init(peko__seen *seen, size_t capacity);
 void peko__seen_clear(peko__seen *seen);
 /* Inserts key; returns true if it was new, false if already present.

@@ -46,3 +46,18 @@ Test(seen, eviction_keeps_colliding_probe_runs_findable)
     }
     peko__seen_clear(&s);
 }
+
+Test(seen, memory_grows_with_use_up_to_the_bound)
+{
+    peko__seen s;
+    peko__seen_init(&s, 100000);
+    cr_assert_leq(s.ring_len, 64, "starts small whatever the bound");
+    for (uint64_t k = 1; k <= 5000; k++)
+        cr_assert(peko__seen_insert(&s, k));
+    cr_assert_geq(s.ring_len, 5000);
+    cr_assert_leq(s.ring_len, 8192);
+    for (uint64_t k = 1; k <= 5000; k++)
+        cr_assert(peko__seen_contains(&s, k), "key %lu lost in growth", k);
+    cr_assert_not(peko__seen_contains(&s, 5001));
+    peko__seen_clear(&s);
+}
