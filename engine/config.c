@@ -29,7 +29,10 @@ int peko_config_resolve(const peko_config *in, peko_config *out)
     if (c.dissemination != PEKO_DISSEMINATION_RUMOR &&
         c.dissemination != PEKO_DISSEMINATION_CLASSIC)
         return -EINVAL;
-    if (c.accepted_key_count > 0 && c.accepted_keys == NULL)
+    /* Accepted keys alone would make a node that signs nothing while
+     * requiring signatures: refuse it (peko_nodelist_set_keys too). */
+    if (c.accepted_key_count > 0 &&
+        (c.accepted_keys == NULL || !c.secret_key || !*c.secret_key))
         return -EINVAL;
     if (c.accepted_key_count + 1 > PEKO_MAX_KEYS)
         return -EINVAL;

@@ -900,7 +900,7 @@ void peko_nodelist_metadata_version(const peko_nodelist *nl,
 int peko_nodelist_set_keys(peko_nodelist *nl, const char *send_key,
                            const char *const *accepted, size_t accepted_count)
 {
-    if (accepted_count > 0 && accepted == NULL)
+    if (accepted_count > 0 && (accepted == NULL || !send_key || !*send_key))
         return -EINVAL;
     return peko__keyring_set(nl->keys, send_key, accepted, accepted_count);
 }

@@ -55,9 +55,11 @@ enum { PEKO_AF_INET4 = 4, PEKO_AF_INET6 = 6 };
 /* Large enough for a numeric IPv6 host and a NUL. */
 #define PEKO_HOST_STRLEN 48
 
+/* peko_addr_parse() and the decoder leave the zero byte and the ip bytes
+ * a family does not use at 0; comparisons ignore them anyway. */
 typedef struct peko_addr {
     uint8_t family;   /* PEKO_AF_INET4 or PEKO_AF_INET6 */
-    uint8_t zero;     /* always 0, so memcmp() compares addresses */
+    uint8_t zero;     /* 0 */
     uint16_t port;    /* host byte order */
     uint8_t ip[16];   /* network order; IPv4 uses ip[0..3], rest is 0 */
 } peko_addr;
@@ -119,7 +121,8 @@ typedef struct peko_config {
     int size;            /* max packet in bytes; 0 means 16384 */
     int64_t timeout_us;  /* node expiry; if <= cycle, cycle*3 + 2 s */
     const char *secret_key;  /* sending key; NULL or "" means none */
-    const char *const *accepted_keys; /* further keys accepted on receipt */
+    const char *const *accepted_keys; /* further keys accepted on receipt;
+                                       * only with a secret_key */
     size_t accepted_key_count;
     peko_protocol protocol;
     const char *listen_addr; /* NULL means "0.0.0.0" (used by transports) */
@@ -334,8 +337,9 @@ PEKO_API void peko_nodelist_metadata_version(const peko_nodelist *nl,
                                              peko_version *out);
 /* Replaces the keyring: `send_key` signs outgoing packets (NULL or ""
  * means unsigned), `accepted` are further keys accepted on receipt. At
- * most PEKO_MAX_KEYS keys in all. Returns 0 or -EINVAL (keyring
- * unchanged). */
+ * most PEKO_MAX_KEYS keys in all. Accepted keys without a sending key are
+ * refused: such a node would send unsigned packets that every keyed node,
+ * itself included, rejects. Returns 0 or -EINVAL (keyring unchanged). */
 PEKO_API int peko_nodelist_set_keys(peko_nodelist *nl, const char *send_key,
                                     const char *const *accepted,
                                     size_t accepted_count);

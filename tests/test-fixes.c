@@ -1,5 +1,6 @@
 /* test-fixes.c: what peko fixes in pekonode (DESIGN.md section 3). */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 
@@ -367,5 +368,22 @@ Test(fixes, rejected_packets_are_counted_and_change_nothing)
     cr_assert_not(peko_nodelist_contains(nl, &evil));
     for (size_t t = 1; t < PEKO_MSG_TYPE_COUNT; t++)
         cr_assert_eq(after.received[t], before.received[t]);
+    testnet_free(net);
+}
+
+Test(fixes, accepted_keys_without_a_sending_key_are_refused)
+{
+    testnet *net = testnet_new(1, NULL, 30);
+    const char *keys[] = {"a"};
+    cr_assert_eq(peko_nodelist_set_keys(testnet_node(net, 0), NULL, keys, 1),
+                 -EINVAL);
+    cr_assert_eq(peko_nodelist_set_keys(testnet_node(net, 0), "", keys, 1),
+                 -EINVAL);
+    peko_config c = {0}, out;
+    c.accepted_keys = keys;
+    c.accepted_key_count = 1;
+    cr_assert_eq(peko_config_resolve(&c, &out), -EINVAL);
+    c.secret_key = "b";
+    cr_assert_eq(peko_config_resolve(&c, &out), 0);
     testnet_free(net);
 }
