@@ -209,6 +209,14 @@ static gboolean parse_keys(scn__ctx *ctx, GError **error)
             g_ptr_array_add(keys, key);
         }
     }
+    if (ok && sc->secret_key == NULL) {
+        /* Such a node would sign nothing, yet with keys it rejects
+         * unsigned packets: its own cluster's included. */
+        scn__fail(error, SCN_ERROR_CONFLICT, ctx, "engine", "accepted_keys",
+                  "needs a secret_key to send with (accepted keys only add "
+                  "keys to accept)");
+        ok = FALSE;
+    }
     if (ok && keys->len + 1 > PEKO_MAX_KEYS) {
         scn__fail(error, SCN_ERROR_RANGE, ctx, "engine", "accepted_keys",
                   "at most %d keys besides secret_key", PEKO_MAX_KEYS - 1);
@@ -332,9 +340,15 @@ gboolean scn__parse_engine(scn__ctx *ctx, GError **error)
 
     peko_config resolved;
     if (peko_config_resolve(e, &resolved) < 0) {
-        const char *why = e->protocol == PEKO_PROTOCOL_UDP && e->size > 65507
-            ? "size is above the largest UDP payload (65507 bytes)"
-            : "size is below the smallest packet the engine can send";
+        /* Every other field was checked above; if the default size makes
+         * it acceptable, size is the reason. */
+        peko_config other = *e;
+        other.size = 0;
+        const char *why = "out of range";
+        if (peko_config_resolve(&other, &resolved) == 0)
+            why = e->protocol == PEKO_PROTOCOL_UDP && e->size > 65507
+                ? "size is above the largest UDP payload (65507 bytes)"
+                : "size is below the smallest packet the engine can send";
         scn__fail(error, SCN_ERROR_RANGE, ctx, "engine", NULL,
                   "the engine refuses this configuration: %s", why);
         return FALSE;

@@ -208,15 +208,12 @@ static gboolean parse_function(const char *name, const char *args,
     char **items = scn__split_list(args, ',', error);
     if (items == NULL)
         return FALSE;
-    if (items[0] != NULL && items[1] == NULL && items[0][0] == '\0') {
-        items[0][0] = '\0';  /* "normal()": no arguments at all */
-    }
 
     for (size_t i = 0; items[i] != NULL; i++) {
         char *item = items[i];
         if (*item == '\0') {
             if (items[1] == NULL)
-                break;
+                break;  /* "normal()": no arguments; reported as missing */
             g_set_error(error, SCN_ERROR, SCN_ERROR_VALUE,
                         "%s: empty argument", name);
             goto out;

@@ -51,6 +51,21 @@ static void put_double(GString *out, double v)
     g_string_append(out, buf);
 }
 
+/* Keys whose values are secrets: shown as set, never as written. */
+static bool is_secret(const char *dotted)
+{
+    static const char *const secret[] = {
+        "engine.secret_key", "engine.SecretKey", "engine.accepted_keys",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(secret); i++) {
+        size_t n = strlen(secret[i]);
+        if (strncmp(dotted, secret[i], n) == 0 &&
+            (dotted[n] == '\0' || dotted[n] == '=' || dotted[n] == ' '))
+            return true;
+    }
+    return false;
+}
+
 static void put_int(GString *out, int64_t v)
 {
     g_string_append_printf(out, "%" G_GINT64_FORMAT, v);
@@ -317,7 +332,8 @@ static void put_sweep(GString *out, const scn_scenario *sc)
         for (size_t v = 0; v < sw->axes[a].n_values; v++) {
             if (v)
                 g_string_append_c(out, ',');
-            put_string(out, sw->axes[a].values[v]);
+            put_string(out, is_secret(sw->axes[a].key)
+                                ? "(hidden)" : sw->axes[a].values[v]);
         }
         g_string_append(out, "]}");
     }
@@ -349,7 +365,17 @@ char *scn_scenario_to_json(const scn_scenario *sc)
     for (size_t i = 0; sc->overrides[i] != NULL; i++) {
         if (i)
             g_string_append_c(out, ',');
-        put_string(out, sc->overrides[i]);
+        if (is_secret(sc->overrides[i])) {
+            const char *o = sc->overrides[i];
+            const char *eq = strchr(o, '=');
+            char *shown = g_strdup_printf("%.*s=(hidden)",
+                                          (int)(eq ? eq - o : (long)strlen(o)),
+                                          o);
+            put_string(out, shown);
+            g_free(shown);
+        } else {
+            put_string(out, sc->overrides[i]);
+        }
     }
     g_string_append(out, "]}");
     return g_string_free(out, FALSE);

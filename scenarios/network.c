@@ -126,38 +126,40 @@ static gboolean parse_names(scn__ctx *ctx, GError **error)
     return ok;
 }
 
+typedef struct tagged_range {
+    scn_range r;
+    size_t region;
+} tagged_range;
+
+static gint compare_tagged(gconstpointer pa, gconstpointer pb)
+{
+    const tagged_range *a = pa, *b = pb;
+    if (a->r.first != b->r.first)
+        return a->r.first < b->r.first ? -1 : 1;
+    return a->region < b->region ? -1 : a->region > b->region;
+}
+
 /* Explicit assignment: every node in exactly one region. */
 static gboolean check_partition_of_nodes(scn__ctx *ctx, GError **error)
 {
     scn_regions *rg = &ctx->sc->regions;
-    typedef struct { scn_range r; size_t region; } tagged;
-    GArray *all = g_array_new(FALSE, FALSE, sizeof(tagged));
+    GArray *all = g_array_new(FALSE, FALSE, sizeof(tagged_range));
     for (size_t r = 0; r < rg->n_regions; r++)
         for (size_t i = 0; i < rg->regions[r].members.n_ranges; i++) {
-            tagged t = {rg->regions[r].members.ranges[i], r};
+            tagged_range t = {rg->regions[r].members.ranges[i], r};
             g_array_append_val(all, t);
         }
-    /* Insertion into sorted order by first node; sizes are bounded by
-     * the range budget, and g_array_sort is fine for this. */
-    for (guint i = 1; i < all->len; i++) {
-        tagged t = g_array_index(all, tagged, i);
-        guint j = i;
-        while (j > 0 && g_array_index(all, tagged, j - 1).r.first > t.r.first) {
-            g_array_index(all, tagged, j) = g_array_index(all, tagged, j - 1);
-            j--;
-        }
-        g_array_index(all, tagged, j) = t;
-    }
+    g_array_sort(all, compare_tagged);
     uint64_t next = 0;
     gboolean ok = TRUE;
     for (guint i = 0; i < all->len && ok; i++) {
-        tagged *t = &g_array_index(all, tagged, i);
+        tagged_range *t = &g_array_index(all, tagged_range, i);
         if (t->r.first > next) {
             scn__fail(error, SCN_ERROR_MISSING, ctx, "regions", NULL,
                       "node %" G_GUINT64_FORMAT " is in no region", next);
             ok = FALSE;
         } else if (t->r.first < next) {
-            tagged *p = &g_array_index(all, tagged, i - 1);
+            tagged_range *p = &g_array_index(all, tagged_range, i - 1);
             scn__fail(error, SCN_ERROR_CONFLICT, ctx, "regions", NULL,
                       "node %u is in both %s and %s", t->r.first,
                       rg->regions[p->region].name,

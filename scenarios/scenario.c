@@ -7,6 +7,7 @@
  * GKeyFile parses, and each group's parser reads its keys.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 

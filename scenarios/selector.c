@@ -222,7 +222,12 @@ static gboolean add_fraction(scn__ctx *ctx, const char *item, GArray *ranges,
                 : NULL;
             if (last != NULL && last->last + 1 == i)
                 last->last = i;
-            else
+            else if (ranges->len >= ctx->ranges_left) {
+                g_set_error(error, SCN_ERROR, SCN_ERROR_LIMIT,
+                            "node selectors resolve to more than %u ranges "
+                            "in all", SCN_MAX_RANGES);
+                goto out;
+            } else
                 add_range(ranges, i, i);
             need--;
         }
@@ -242,6 +247,15 @@ static gboolean add_region(scn__ctx *ctx, const char *name, GArray *ranges,
         if (strcmp(rg->regions[r].name, name) != 0)
             continue;
         if (rg->assign == SCN_ASSIGN_ROUND_ROBIN) {
+            /* Every member is its own range: refuse before allocating. */
+            if (n / rg->n_regions + 1 + ranges->len > ctx->ranges_left) {
+                g_set_error(error, SCN_ERROR, SCN_ERROR_LIMIT,
+                            "node selectors resolve to more than %u ranges "
+                            "in all (region %s of a round-robin assignment "
+                            "is %zu separate nodes)", SCN_MAX_RANGES, name,
+                            (size_t)(n / rg->n_regions));
+                return FALSE;
+            }
             if (rg->n_regions == 1)
                 add_range(ranges, 0, n - 1);
             else
