@@ -336,8 +336,8 @@ static size_t spread(peko_nodelist *nl, peko__msg *msg, const uint8_t *carried,
         peko__print_error(nl, "packet does not fit Size", NULL);
         return 0;
     }
-    /* Copy the targets out first: a send may not re-enter this node, but
-     * keeping the addresses stable costs nothing. */
+    /* One encoding, the same bytes to every target. env->send() must not
+     * re-enter this node list (peko.h), so the peers array is stable. */
     for (size_t t = 0; t < n_targets; t++)
         send_packet(nl, msg->type, &nl->peers[nl->pick_scratch[t]]->addr,
                     nl->tx, n_bytes);

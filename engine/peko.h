@@ -216,7 +216,9 @@ struct peko_env {
     /* Cancels a timer; cancelling an unarmed timer is a no-op. */
     void (*timer_cancel)(peko_env *env, peko_timer timer);
     /* Hands one message to the network. `bytes` is borrowed for the call.
-     * Returns 0 when accepted (not necessarily delivered) or -errno. */
+     * Must not call back into the same node list before returning (queue
+     * the delivery instead). Returns 0 when accepted (not necessarily
+     * delivered) or -errno. */
     int (*send)(peko_env *env, const peko_addr *to, const uint8_t *bytes,
                 size_t n_bytes);
     /* 64 uniformly random bits from this node's own seeded stream. */
