@@ -1,0 +1,196 @@
+/* recorder-private.h: the recorder's state, shared by recorder.c (life
+ * cycle and hooks), observer.c (engine callbacks) and flush.c (writing).
+ * Internal to the analysis library. */
+#ifndef ANA_RECORDER_PRIVATE_H
+#define ANA_RECORDER_PRIVATE_H
+
+#include <sqlite3.h>
+
+#include "addrmap.h"
+#include "recorder.h"
+#include "rumors.h"
+
+/* Message types as counter rows: peko_msg_type, 0 for "unknown". */
+#define ANA__TYPES PEKO_MSG_TYPE_COUNT
+
+/* Sampled heartbeat origins are found on the hot path by a bitmap over
+ * the top bits of their address hash: one load decides for almost every
+ * heartbeat that it is not recorded, before any hash-table probe. 2^16
+ * bits (8 KiB) keep it in L1 and false positives rare (K / 65536). */
+#define ANA__FILTER_BITS 16
+
+typedef struct ana__counter {
+    uint64_t packets;
+    uint64_t bytes;
+} ana__counter;
+
+/* How a node came to hold a rumor (infection.via). */
+typedef enum ana__via {
+    ANA__VIA_ORIGIN = 0,
+    ANA__VIA_RUMOR = 1,
+    ANA__VIA_SWAP = 2,
+} ana__via;
+
+typedef struct ana__infection_row {
+    int64_t t_us;       /* since the rumor's creation */
+    uint32_t rumor_id;
+    uint32_t node;
+    int32_t hops;       /* -1: NULL (not by rumor) */
+    int32_t from_node;  /* -1: NULL (the origin, or unknown) */
+    uint8_t via;        /* ana__via */
+} ana__infection_row;
+
+typedef struct ana__metadata_row {
+    int64_t t_us;       /* run time */
+    uint64_t counter;
+    peko_addr origin;
+    uint64_t n_bytes;
+    uint32_t node;
+    int32_t origin_node; /* -1: not a registered node */
+    uint8_t via;         /* peko_msg_type, 0 for a local publish */
+} ana__metadata_row;
+
+typedef struct ana__membership_row {
+    int64_t t_us;
+    uint64_t live;
+    uint64_t complete;
+} ana__membership_row;
+
+typedef struct ana__timeline_row {
+    int64_t t_us;
+    char *event;        /* owned */
+    char *detail;       /* owned, may be NULL */
+} ana__timeline_row;
+
+/* Registration of a node (cold: read when writing rows). */
+typedef struct ana__node_info {
+    peko_addr addr;
+    char *name;          /* owned, may be NULL */
+    bool registered;
+    bool sampled;        /* its heartbeats are recorded */
+    bool written;        /* its node row exists in the file */
+} ana__node_info;
+
+/* A node's observer context (hot: every callback reads it). */
+struct ana_node_ctx {
+    ana_recorder *rec;
+    ana__counter *traffic;   /* [ANA__TYPES][ANA_OUTCOME_COUNT] of this node */
+    ana__counter *rejects;   /* [PEKO_REJECT_COUNT] of this node */
+    uint32_t index;
+    /* The rumor the node last reported (created, first seen, duplicate):
+     * the engine sends a rumor's copies right after reporting it, so the
+     * next sends of its kind carry it. 0: not a recorded rumor. */
+    uint32_t current;
+    uint8_t current_kind;
+    uint64_t last_rx_bytes;  /* size of the packet being handled */
+    peko_addr swap_from;     /* sender of the last swap message received */
+    bool has_swap_from;
+    uint64_t peers_added;
+    uint64_t peers_refreshed;
+    uint64_t peers_expired;
+};
+
+struct ana_recorder {
+    sqlite3 *db;
+    int64_t run_id;
+    char *path;                   /* for messages */
+
+    ana_now_fn now_us;
+    void *now_user;
+    int64_t t0_us;                /* the clock at open: run time 0 */
+
+    size_t n_nodes;
+    ana_node_ctx *ctx;            /* n_nodes */
+    ana__node_info *nodes;        /* n_nodes */
+    size_t nodes_unwritten;       /* registered, row not yet written */
+    ana__counter *traffic;        /* n_nodes * ANA__TYPES * ANA_OUTCOME_COUNT */
+    ana__counter *rejects;        /* n_nodes * PEKO_REJECT_COUNT */
+    ana__addrmap addrs;
+
+    /* Heartbeat sampling. */
+    uint64_t origin_filter[(1u << ANA__FILTER_BITS) / 64];
+    uint32_t hb_every;            /* 1: every heartbeat */
+    size_t hb_origins;            /* sampled origins, <= n_nodes */
+
+    ana__rumors rumors;
+
+    /* Rows waiting for the next write. */
+    ana__infection_row *infections; /* batch_rows */
+    size_t n_infections;
+    GArray *metadata_rows;        /* ana__metadata_row */
+    GArray *membership_rows;      /* ana__membership_row */
+    GArray *timeline_rows;        /* ana__timeline_row */
+    size_t buffered;              /* rows in all of them */
+    size_t batch_rows;
+    uint64_t membership_seq;      /* next membership.sample */
+    uint64_t timeline_seq;        /* next timeline.seq */
+
+    /* Prepared statements, one per kind of row. */
+    sqlite3_stmt *st_node;
+    sqlite3_stmt *st_node_totals;
+    sqlite3_stmt *st_rumor;
+    sqlite3_stmt *st_infection;
+    sqlite3_stmt *st_metadata;
+    sqlite3_stmt *st_membership;
+    sqlite3_stmt *st_timeline;
+    sqlite3_stmt *st_traffic;
+    sqlite3_stmt *st_rejection;
+    sqlite3_stmt *st_run_end;
+
+    GError *failed;               /* first write failure, sticky */
+    bool finished;
+    ana_recorder_stats stats;
+};
+
+/* The run time now: the clock minus its value at open. */
+static inline int64_t ana__now(const ana_recorder *rec)
+{
+    return rec->now_us(rec->now_user) - rec->t0_us;
+}
+
+static inline ana__counter *ana__traffic_of(ana__counter *base, unsigned type,
+                                            ana_outcome outcome)
+{
+    return &base[type * ANA_OUTCOME_COUNT + (unsigned)outcome];
+}
+
+/* flush.c */
+
+/* Prepares the statements. Returns TRUE, or FALSE with *error set. */
+gboolean ana__flush_prepare(ana_recorder *rec, GError **error);
+void ana__flush_finalize(ana_recorder *rec);
+
+/* Writes the buffered rows in one transaction; with `counters`, also the
+ * traffic, rejection and per-node totals so far. On failure the rows are
+ * dropped (counted in stats.rows_dropped), the first failure is kept in
+ * rec->failed, and FALSE is returned with *error set. */
+gboolean ana__flush_write(ana_recorder *rec, bool counters, GError **error);
+
+/* Called when a row was buffered: writes the batch once it is full. A
+ * failure is kept in rec->failed for flush() or finish() to report. */
+static inline void ana__row_buffered(ana_recorder *rec)
+{
+    if (++rec->buffered >= rec->batch_rows)
+        ana__flush_write(rec, false, NULL);
+}
+
+/* True when rows are no longer buffered: after finish, or after a write
+ * failed (they would be lost anyway; counting them keeps memory bounded). */
+static inline bool ana__rows_closed(ana_recorder *rec)
+{
+    if (rec->finished)
+        return true;
+    if (rec->failed) {
+        rec->stats.rows_dropped++;
+        return true;
+    }
+    return false;
+}
+
+/* Ends the run row; see ana_recorder_finish(). */
+gboolean ana__flush_end_run(ana_recorder *rec, ana_status status,
+                            const char *trace_hash, int64_t sim_time_us,
+                            double wall_s, uint64_t events,
+                            uint64_t deliveries, GError **error);
+
+#endif /* ANA_RECORDER_PRIVATE_H */

@@ -1,0 +1,295 @@
+/* schema.c: the DDL of a peko database and its identity checks
+ * (schema.h). docs/schema.md documents every table, column and view; keep
+ * the two in step, and bump ANA_SCHEMA_VERSION with any change here. */
+#include "schema.h"
+
+#include "db.h"
+
+/* Conventions of the schema:
+ * - every table but `run` leads with run_id, so one file holds many runs
+ *   and every query filters on it first;
+ * - times are integers in microseconds, named *_us; infection times are
+ *   relative to the rumor's creation, every other time to the run's start;
+ * - names (types, outcomes, kinds, status) are lower-case text, not codes,
+ *   so the file reads without a legend;
+ * - tables written in bulk are WITHOUT ROWID with the key queries use, so
+ *   the key is the only b-tree a row costs. infection is keyed in time
+ *   order within each rumor: rows arrive in that order (appends, not
+ *   inserts in the middle) and tX reads them in that order (no sort);
+ *   the recorder, not a key, keeps one row per node and rumor;
+ * - CHECKs list allowed values with OR, not IN (...): SQLite builds an
+ *   ephemeral table for IN in a CHECK on every row inserted, which made
+ *   bulk inserts several times slower. */
+static const char *const schema_ddl[] = {
+    "CREATE TABLE IF NOT EXISTS run (\n"
+    "  run_id INTEGER PRIMARY KEY,\n"
+    "  scenario TEXT NOT NULL,\n"
+    "  params TEXT NOT NULL DEFAULT '{}',\n"
+    "  seed INTEGER NOT NULL,\n"
+    "  version TEXT NOT NULL,\n"
+    "  source TEXT NOT NULL,\n"
+    "  status TEXT NOT NULL\n"
+    "    CHECK (status = 'running' OR status = 'complete' OR\n"
+    "           status = 'incomplete'),\n"
+    "  nodes INTEGER NOT NULL,\n"
+    "  heartbeat_origins INTEGER NOT NULL,\n"
+    "  heartbeat_every INTEGER NOT NULL,\n"
+    "  started_at TEXT NOT NULL,\n"
+    "  finished_at TEXT,\n"
+    "  trace_hash TEXT,\n"
+    "  sim_time_us INTEGER,\n"
+    "  wall_s REAL,\n"
+    "  events INTEGER,\n"
+    "  deliveries INTEGER,\n"
+    "  error TEXT\n"
+    ");\n",
+    "CREATE TABLE IF NOT EXISTS node (\n"
+    "  run_id INTEGER NOT NULL REFERENCES run (run_id),\n"
+    "  node_id INTEGER NOT NULL,\n"
+    "  addr TEXT NOT NULL,\n"
+    "  name TEXT,\n"
+    "  heartbeat_sampled INTEGER NOT NULL,\n"
+    "  peers_added INTEGER,\n"
+    "  peers_refreshed INTEGER,\n"
+    "  peers_expired INTEGER,\n"
+    "  PRIMARY KEY (run_id, node_id)\n"
+    ") WITHOUT ROWID;\n",
+    "CREATE TABLE IF NOT EXISTS rumor (\n"
+    "  run_id INTEGER NOT NULL REFERENCES run (run_id),\n"
+    "  rumor_id INTEGER NOT NULL,\n"
+    "  kind TEXT NOT NULL\n"
+    "    CHECK (kind = 'heartbeat' OR kind = 'metadata'),\n"
+    "  origin INTEGER NOT NULL,\n"
+    "  created_us INTEGER NOT NULL,\n"
+    "  engine_id TEXT NOT NULL,\n"
+    "  incarnation INTEGER,\n"
+    "  sequence INTEGER,\n"
+    "  infected INTEGER NOT NULL DEFAULT 0,\n"
+    "  copies INTEGER NOT NULL DEFAULT 0,\n"
+    "  duplicates INTEGER NOT NULL DEFAULT 0,\n"
+    "  messages INTEGER NOT NULL DEFAULT 0,\n"
+    "  PRIMARY KEY (run_id, rumor_id)\n"
+    ") WITHOUT ROWID;\n",
+    "CREATE TABLE IF NOT EXISTS infection (\n"
+    "  run_id INTEGER NOT NULL,\n"
+    "  rumor_id INTEGER NOT NULL,\n"
+    "  node_id INTEGER NOT NULL,\n"
+    "  t_us INTEGER NOT NULL,\n"
+    "  hops INTEGER,\n"
+    "  from_node INTEGER,\n"
+    "  via TEXT NOT NULL\n"
+    "    CHECK (via = 'origin' OR via = 'rumor' OR via = 'swap'),\n"
+    "  PRIMARY KEY (run_id, rumor_id, t_us, node_id)\n"
+    ") WITHOUT ROWID;\n",
+    "CREATE TABLE IF NOT EXISTS traffic (\n"
+    "  run_id INTEGER NOT NULL,\n"
+    "  node_id INTEGER NOT NULL,\n"
+    "  type TEXT NOT NULL,\n"
+    "  outcome TEXT NOT NULL,\n"
+    "  packets INTEGER NOT NULL,\n"
+    "  bytes INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (run_id, node_id, type, outcome)\n"
+    ") WITHOUT ROWID;\n",
+    "CREATE TABLE IF NOT EXISTS rejection (\n"
+    "  run_id INTEGER NOT NULL,\n"
+    "  node_id INTEGER NOT NULL,\n"
+    "  reason TEXT NOT NULL,\n"
+    "  packets INTEGER NOT NULL,\n"
+    "  bytes INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (run_id, node_id, reason)\n"
+    ") WITHOUT ROWID;\n",
+    "CREATE TABLE IF NOT EXISTS membership (\n"
+    "  run_id INTEGER NOT NULL,\n"
+    "  sample INTEGER NOT NULL,\n"
+    "  t_us INTEGER NOT NULL,\n"
+    "  live INTEGER NOT NULL,\n"
+    "  complete INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (run_id, sample)\n"
+    ") WITHOUT ROWID;\n",
+    "CREATE TABLE IF NOT EXISTS metadata_version (\n"
+    "  run_id INTEGER NOT NULL,\n"
+    "  node_id INTEGER NOT NULL,\n"
+    "  counter INTEGER NOT NULL,\n"
+    "  origin INTEGER,\n"
+    "  origin_addr TEXT NOT NULL,\n"
+    "  t_us INTEGER NOT NULL,\n"
+    "  via TEXT NOT NULL\n"
+    "    CHECK (via = 'publish' OR via = 'metadata' OR\n"
+    "           via = 'swap_request' OR via = 'swap_response'),\n"
+    "  bytes INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (run_id, node_id, counter, origin_addr)\n"
+    ") WITHOUT ROWID;\n",
+    "CREATE INDEX IF NOT EXISTS metadata_version_by_version\n"
+    "  ON metadata_version (run_id, counter, origin_addr, t_us);\n",
+    "CREATE TABLE IF NOT EXISTS timeline (\n"
+    "  run_id INTEGER NOT NULL,\n"
+    "  seq INTEGER NOT NULL,\n"
+    "  t_us INTEGER NOT NULL,\n"
+    "  event TEXT NOT NULL,\n"
+    "  detail TEXT,\n"
+    "  PRIMARY KEY (run_id, seq)\n"
+    ") WITHOUT ROWID;\n",
+    /* tX is the time by which X% of the run's nodes first held the rumor:
+     * the k-th earliest infection, k = ceil(X * nodes / 100) in integer
+     * arithmetic (no math extension needed), NULL when fewer than k nodes
+     * ever held it. Ties are numbered by node_id; they share their t_us.
+     *
+     * Shaped for SQLite's planner: only window functions, no GROUP BY
+     * between the view and the infection table, so a filter on run_id or
+     * rumor_id reaches the table's key (each window is partitioned by
+     * both) and a query about one run never reads the others. Only the
+     * rows at the ranks wanted are kept before the second window, which
+     * then sorts a handful of rows per rumor instead of every row. */
+    "CREATE VIEW IF NOT EXISTS rumor_summary AS\n"
+    "SELECT r.run_id, r.rumor_id, r.kind, r.origin, r.created_us,\n"
+    "       h.nodes, r.infected,\n"
+    "       1.0 * r.infected / h.nodes AS coverage,\n"
+    "       h.t50_us, h.t90_us, h.t99_us, h.t100_us,\n"
+    "       r.messages,\n"
+    "       1.0 * r.messages / h.nodes AS messages_per_node,\n"
+    "       r.copies, r.duplicates,\n"
+    "       CASE WHEN r.infected > 1\n"
+    "            THEN 1.0 * r.messages / (r.infected - 1) END AS redundancy\n"
+    "FROM rumor r JOIN (\n"
+    "  SELECT run_id, rumor_id, nodes, nth,\n"
+    "         max(CASE WHEN nth = k50 THEN t_us END) OVER p AS t50_us,\n"
+    "         max(CASE WHEN nth = k90 THEN t_us END) OVER p AS t90_us,\n"
+    "         max(CASE WHEN nth = k99 THEN t_us END) OVER p AS t99_us,\n"
+    "         max(CASE WHEN nth = nodes THEN t_us END) OVER p AS t100_us\n"
+    "  FROM (\n"
+    "    SELECT * FROM (\n"
+    "      SELECT i.run_id, i.rumor_id, i.t_us, u.nodes,\n"
+    "             max(1, (50 * u.nodes + 99) / 100) AS k50,\n"
+    "             max(1, (90 * u.nodes + 99) / 100) AS k90,\n"
+    "             max(1, (99 * u.nodes + 99) / 100) AS k99,\n"
+    "             row_number() OVER (PARTITION BY i.run_id, i.rumor_id\n"
+    "                                ORDER BY i.t_us, i.node_id) AS nth\n"
+    "      FROM infection i JOIN run u ON u.run_id = i.run_id\n"
+    "    )\n"
+    "    WHERE nth = 1 OR nth = k50 OR nth = k90 OR nth = k99\n"
+    "       OR nth = nodes\n"
+    "  )\n"
+    "  WINDOW p AS (PARTITION BY run_id, rumor_id)\n"
+    ") h ON h.run_id = r.run_id AND h.rumor_id = r.rumor_id AND h.nth = 1;\n",
+    "CREATE VIEW IF NOT EXISTS traffic_summary AS\n"
+    "SELECT t.run_id, t.type, t.outcome,\n"
+    "       sum(t.packets) AS packets, sum(t.bytes) AS bytes,\n"
+    "       1.0 * sum(t.packets) / r.nodes AS packets_per_node\n"
+    "FROM traffic t JOIN run r ON r.run_id = t.run_id\n"
+    "GROUP BY t.run_id, t.type, t.outcome;\n",
+    "CREATE VIEW IF NOT EXISTS metadata_summary AS\n"
+    "SELECT m.run_id, m.counter, m.origin, m.origin_addr,\n"
+    "       count(*) AS nodes_reached, r.nodes,\n"
+    "       min(m.t_us) AS first_us, max(m.t_us) AS last_us,\n"
+    "       CASE WHEN count(*) = r.nodes\n"
+    "            THEN max(m.t_us) - min(m.t_us) END AS all_us,\n"
+    "       sum(m.via = 'metadata') AS by_rumor,\n"
+    "       sum(m.via IN ('swap_request', 'swap_response')) AS by_swap\n"
+    "FROM metadata_version m JOIN run r ON r.run_id = m.run_id\n"
+    "GROUP BY m.run_id, m.counter, m.origin_addr;\n",
+    /* A run still 'running' is one whose writer is at work or died: both
+     * are incomplete to a reader. */
+    "CREATE VIEW IF NOT EXISTS run_summary AS\n"
+    "SELECT run_id, scenario, seed, version, source, nodes, status,\n"
+    "       status = 'complete' AS is_complete,\n"
+    "       started_at, finished_at, sim_time_us, wall_s, events,\n"
+    "       deliveries, trace_hash,\n"
+    "       (SELECT count(*) FROM rumor r\n"
+    "         WHERE r.run_id = run.run_id) AS rumors,\n"
+    "       (SELECT min(m.t_us) FROM membership m\n"
+    "         WHERE m.run_id = run.run_id AND m.live > 0\n"
+    "           AND m.complete = m.live) AS first_converged_us\n"
+    "FROM run;\n",
+    NULL,
+};
+
+const char *const *ana_schema_ddl(void)
+{
+    return schema_ddl;
+}
+
+gboolean ana_schema_check(sqlite3 *db, int *version_out, GError **error)
+{
+    sqlite3_int64 app_id, version, objects;
+    /* The first read of the header: a file that is not SQLite fails here,
+     * before anything could be written to it. */
+    if (!ana__db_query_int(db, "PRAGMA application_id",
+                           "reading the database header", &app_id, error) ||
+        !ana__db_query_int(db, "PRAGMA user_version",
+                           "reading the schema version", &version, error) ||
+        !ana__db_query_int(db, "SELECT count(*) FROM sqlite_schema",
+                           "listing the schema", &objects, error))
+        return FALSE;
+
+    if (app_id == 0 && version == 0 && objects == 0) {
+        *version_out = 0;
+        return TRUE;
+    }
+    if (app_id != ANA_APPLICATION_ID) {
+        g_set_error(error, ANA_ERROR, ANA_ERROR_NOT_PEKO,
+                    "not a peko database (application_id %#llx, %lld "
+                    "schema objects); refusing to touch it",
+                    (unsigned long long)app_id, (long long)objects);
+        return FALSE;
+    }
+    if (version > ANA_SCHEMA_VERSION) {
+        g_set_error(error, ANA_ERROR, ANA_ERROR_SCHEMA,
+                    "schema version %lld is newer than this build's (%d)",
+                    (long long)version, ANA_SCHEMA_VERSION);
+        return FALSE;
+    }
+    if (version < 1) {
+        g_set_error(error, ANA_ERROR, ANA_ERROR_SCHEMA,
+                    "a peko database without a schema version");
+        return FALSE;
+    }
+    *version_out = (int)version;
+    return TRUE;
+}
+
+gboolean ana_schema_ensure(sqlite3 *db, GError **error)
+{
+    int version;
+    if (!ana_schema_check(db, &version, error))
+        return FALSE;
+    if (version == ANA_SCHEMA_VERSION) {
+        /* Nothing to do for the usual case of a sweep's second run; no
+         * write lock taken. */
+        return TRUE;
+    }
+    if (!ana__db_exec(db, "BEGIN IMMEDIATE", "locking to create the schema",
+                      error))
+        return FALSE;
+    /* Again under the lock: another writer may have created it since. */
+    if (!ana_schema_check(db, &version, error))
+        goto fail;
+    if (version == 0) {
+        char *pragmas = g_strdup_printf("PRAGMA application_id = %d;\n"
+                                        "PRAGMA user_version = %d;\n",
+                                        ANA_APPLICATION_ID,
+                                        ANA_SCHEMA_VERSION);
+        gboolean ok = TRUE;
+        for (size_t i = 0; ok && schema_ddl[i]; i++)
+            ok = ana__db_exec(db, schema_ddl[i], "creating the schema",
+                              error);
+        ok = ok &&
+             ana__db_exec(db, pragmas, "setting the schema version", error);
+        g_free(pragmas);
+        if (!ok)
+            goto fail;
+    } else if (version != ANA_SCHEMA_VERSION) {
+        /* Only schema 1 exists so far; a later version migrates here. */
+        g_set_error(error, ANA_ERROR, ANA_ERROR_SCHEMA,
+                    "schema version %d is older than this build's (%d) and "
+                    "has no migration",
+                    version, ANA_SCHEMA_VERSION);
+        goto fail;
+    }
+    if (!ana__db_exec(db, "COMMIT", "committing the schema", error))
+        goto fail;
+    return TRUE;
+
+fail:
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return FALSE;
+}
