@@ -16,8 +16,9 @@ int peko_cli_usage_error(const char *command, const char *format, ...)
     return PEKO_EXIT_USAGE;
 }
 
-gboolean peko_cli_parse(GOptionContext *context, const char *command,
-                        int *argc, char ***argv)
+gboolean peko_cli_parse_positional(GOptionContext *context,
+                                   const char *command, int *argc,
+                                   char ***argv, int n_positional)
 {
     GError *error = NULL;
     if (!g_option_context_parse(context, argc, argv, &error)) {
@@ -26,15 +27,32 @@ gboolean peko_cli_parse(GOptionContext *context, const char *command,
         return FALSE;
     }
     /* GOption leaves what it did not consume; argv[0] is the command. A
-     * lone "--" is left behind too, and means nothing here. */
+     * "--" is left behind too, and only ends the options. Compact the
+     * positional arguments to argv[1..n]. */
+    int n = 1;
     for (int i = 1; i < *argc; i++) {
         if (g_strcmp0((*argv)[i], "--") == 0)
             continue;
-        peko_cli_usage_error(command, "unexpected argument '%s'",
-                             (*argv)[i]);
+        if (n > n_positional) {
+            peko_cli_usage_error(command, "unexpected argument '%s'",
+                                 (*argv)[i]);
+            return FALSE;
+        }
+        (*argv)[n++] = (*argv)[i];
+    }
+    if (n - 1 < n_positional) {
+        peko_cli_usage_error(command, "missing argument (%d expected)",
+                             n_positional);
         return FALSE;
     }
+    *argc = n;
     return TRUE;
+}
+
+gboolean peko_cli_parse(GOptionContext *context, const char *command,
+                        int *argc, char ***argv)
+{
+    return peko_cli_parse_positional(context, command, argc, argv, 0);
 }
 
 gboolean peko_cli_parse_u64(const char *option, const char *value,

@@ -14,6 +14,7 @@
 
 /* X(name, one-line summary), in the order `peko --help` lists them. */
 #define PEKO_COMMANDS(X)                                                     \
+    X(sim, "run a scenario in the simulator and report its convergence")     \
     X(demo, "run a small cluster in the simulator and show it converge")
 
 #define PEKO_CMD_DECLARE(name, summary) int peko_cmd_##name(int argc, char **argv);
@@ -38,6 +39,13 @@ int peko_cli_usage_error(const char *command, const char *format, ...)
  * help and exits 0 (GOption's behaviour). */
 gboolean peko_cli_parse(GOptionContext *context, const char *command,
                         int *argc, char ***argv);
+
+/* The same for a command that takes exactly n_positional arguments: on
+ * success they are argv[1 .. n_positional] and *argc is n_positional + 1;
+ * a missing or extra one is reported as a usage error. */
+gboolean peko_cli_parse_positional(GOptionContext *context,
+                                   const char *command, int *argc,
+                                   char ***argv, int n_positional);
 
 /* Parses a decimal unsigned integer for an option, within [min, max].
  * Returns TRUE and sets *out, or FALSE with a message naming the option

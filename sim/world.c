@@ -6,52 +6,11 @@
  * clock or a global random source, and no decision depends on a pointer
  * value or on hash-table order.
  */
-#include "world.h"
+#include "world-private.h"
 
 #include <errno.h>
-#include <glib.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "evq.h"
-#include "rng.h"
-
-/* Event kinds in the world's queue. New kinds (faults, lifecycle,
- * network model steps) are appended. */
-enum {
-    SIM_EV_TIMER = 1,   /* node: whose; arg: peko_timer */
-    SIM_EV_DELIVER = 2, /* node: receiver; arg: sender; packet: bytes */
-};
-
-typedef struct sim_node {
-    sim_world *world;
-    size_t index;
-    peko_env env;                                /* env.user = this node */
-    peko_nodelist *nl;
-    peko_addr addr;
-    sim_rng rng;                                 /* stream `index` of the seed */
-    sim_evq_handle timers[PEKO_TIMER_COUNT];     /* armed, or SIM_EVQ_NONE */
-    char name[24];                               /* "node-<index>" */
-} sim_node;
-
-struct sim_world {
-    size_t n;
-    sim_node *nodes;                 /* n, never reallocated: envs point in */
-    sim_evq q;
-    int64_t now_us;                  /* virtual time */
-    int64_t latency_us;
-    size_t packet_limit;             /* live events beyond which sends are
-                                      * refused: the rest of the queue's
-                                      * bound is kept for timers */
-    int64_t epoch_us;
-    uint16_t port;
-    uint64_t seed;
-    sim_print_fn print;
-    void *print_user;
-    uint64_t trace_hash;             /* over every delivery so far */
-    sim_world_stats stats;           /* now_us, pending, queue_bytes filled
-                                      * on request */
-};
 
 #define FNV_OFFSET 0xcbf29ce484222325ULL /* the trace hash's start */
 #define FNV_PRIME 0x100000001b3ULL
@@ -161,120 +120,167 @@ void sim_world_format_time(const sim_world *w, int64_t t_us,
 }
 
 /* ------------------------------------------------------------------ */
-/* The environment of each node.                                       */
+/* Drops and deliveries: the two ends of every packet.                  */
 
-static int64_t env_now_us(peko_env *env)
+static inline int msg_type(const uint8_t *bytes, size_t n_bytes)
 {
-    sim_node *node = env->user;
-    return node->world->now_us;
+    return n_bytes >= 4 ? bytes[3] : 0;
 }
 
-static int env_timer_arm(peko_env *env, peko_timer timer, int64_t deadline_us)
+void sim__drop(sim_world *w, size_t from, size_t to, const uint8_t *bytes,
+               size_t n_bytes, sim_drop_cause cause)
 {
-    sim_node *node = env->user;
-    sim_world *w = node->world;
-    if ((unsigned)timer >= PEKO_TIMER_COUNT)
-        return -EINVAL;
-    /* Replace, as the env contract says: the old event is cancelled
-     * lazily and never fires. */
-    sim_evq_cancel(&w->q, node->timers[timer]);
-    node->timers[timer] = SIM_EVQ_NONE;
-    /* A deadline in the past fires at once (next in order), never in the
-     * past: virtual time only moves forward. */
-    int64_t at_us = deadline_us < w->now_us ? w->now_us : deadline_us;
-    sim_payload p = {.kind = SIM_EV_TIMER,
-                     .node = (uint32_t)node->index,
-                     .arg = (uint32_t)timer};
-    /* Cannot fail: every node's timers have room reserved (packet_limit),
-     * and the old deadline was just cancelled. */
-    node->timers[timer] = sim_evq_push(&w->q, at_us, &p);
-    if (node->timers[timer] == SIM_EVQ_NONE)
-        g_assert_not_reached();
-    return 0;
+    w->stats.dropped[cause]++;
+    w->stats.dropped_bytes += n_bytes;
+    w->nodes[from].stats.dropped_out[cause]++;
+    if (to != SIZE_MAX)
+        w->nodes[to].stats.dropped_in[cause]++;
+    if (w->hooks.dropped)
+        w->hooks.dropped(w->hooks_user, from, to, msg_type(bytes, n_bytes),
+                         n_bytes, cause);
 }
 
-static void env_timer_cancel(peko_env *env, peko_timer timer)
+static void drop_packet(sim_world *w, uint32_t from, uint32_t to,
+                        sim_packet *pkt, sim_drop_cause cause)
 {
-    sim_node *node = env->user;
-    if ((unsigned)timer >= PEKO_TIMER_COUNT)
-        return;
-    sim_evq_cancel(&node->world->q, node->timers[timer]);
-    node->timers[timer] = SIM_EVQ_NONE;
+    sim__drop(w, from, to, pkt->bytes, pkt->n_bytes, cause);
+    sim_evq_packet_free(&w->q, pkt);
 }
 
-static int env_send(peko_env *env, const peko_addr *to, const uint8_t *bytes,
-                    size_t n_bytes)
+bool sim__push_packet(sim_world *w, int64_t t_us, uint16_t kind, uint32_t to,
+                      uint32_t from, uint64_t wire, sim_packet *pkt,
+                      sim_drop_cause cause)
 {
-    sim_node *node = env->user;
-    sim_world *w = node->world;
-    size_t dst;
-    w->stats.sends++;
-    if (!sim_world_index_of(w, to, &dst)) {
-        /* Nobody listens there: lost without a trace, like UDP. */
-        w->stats.unroutable++;
-        return 0;
-    }
-    if (sim_evq_size(&w->q) >= w->packet_limit) {
-        /* The queue is at its bound: the packet is dropped, as by a full
-         * socket buffer, and the sender told so. */
-        w->stats.queue_full++;
-        return -ENOBUFS;
-    }
-    /* The engine's buffer is borrowed for this call only. */
-    sim_packet *pkt = sim_evq_packet_new(&w->q, n_bytes);
-    if (n_bytes)
-        memcpy(pkt->bytes, bytes, n_bytes);
-    sim_payload p = {.kind = SIM_EV_DELIVER,
-                     .node = (uint32_t)dst,
-                     .arg = (uint32_t)node->index,
+    sim_payload p = {.kind = kind, .node = to, .arg = from, .u64 = wire,
                      .packet = pkt};
-    /* Below packet_limit there is always room. */
-    if (sim_evq_push(&w->q, w->now_us + w->latency_us, &p) == SIM_EVQ_NONE)
-        g_assert_not_reached();
-    return 0;
+    if (sim_evq_push(&w->q, t_us, &p) != SIM_EVQ_NONE)
+        return true;
+    drop_packet(w, from, to, pkt, cause);
+    return false;
 }
 
-static uint64_t env_random_u64(peko_env *env)
+/* The initial sequence number a node uses towards a peer in the capture:
+ * a pure function of the seed, the pair and a counter. */
+uint32_t sim__tcp_isn(const sim_world *w, uint32_t from, uint32_t to,
+                      uint32_t counter)
 {
-    sim_node *node = env->user;
-    return sim_rng_u64(&node->rng);
+    uint64_t x = w->seed ^ ((uint64_t)from << 40) ^ ((uint64_t)to << 16) ^
+                 counter;
+    return (uint32_t)sim_splitmix64(&x);
 }
 
-static void env_print(peko_env *env, const char *line)
+static void capture(sim_world *w, const sim_node *from, const sim_node *to,
+                    uint64_t wire, const sim_packet *pkt)
 {
-    sim_node *node = env->user;
-    sim_world *w = node->world;
-    char stamp[SIM_WORLD_TIME_STRLEN];
-    sim_world_format_time(w, w->now_us, stamp);
-    char *full = g_strconcat(stamp, " ", line, NULL);
-    if (w->print) {
-        w->print(w->print_user, node->index, full);
+    int64_t ts_us = w->epoch_us + w->now_us;
+    sim_node *sender = &w->nodes[from->index];
+    if (w->tcp) {
+        peko_addr src = from->addr;
+        src.port = SIM_WIRE_PORT(wire);
+        /* The receiver never sends on this connection: it acknowledges
+         * its own initial sequence number plus one throughout. */
+        uint32_t ack = sim__tcp_isn(w, to->index, from->index, UINT32_MAX) + 1;
+        sim_pcap_write_tcp(w->pcap, ts_us, &src, &to->addr, &sender->ip_id,
+                           SIM_WIRE_SEQ(wire), ack, pkt->bytes, pkt->n_bytes);
     } else {
-        fputs(full, stdout);
-        fputc('\n', stdout);
+        sim_pcap_write_udp(w->pcap, ts_us, &from->addr, &to->addr,
+                           sender->ip_id++, pkt->bytes, pkt->n_bytes);
     }
-    g_free(full);
 }
 
-/* ------------------------------------------------------------------ */
-/* Dispatch.                                                            */
-
-static void deliver(sim_world *w, const sim_event *ev)
+/* Hands a packet to its receiving engine and frees it. */
+static void hand(sim_world *w, sim_node *to, uint32_t from_index,
+                 uint64_t wire, sim_packet *pkt)
 {
-    sim_packet *pkt = ev->p.packet;
-    sim_node *to = &w->nodes[ev->p.node];
-    const sim_node *from = &w->nodes[ev->p.arg];
+    const sim_node *from = &w->nodes[from_index];
 
     uint64_t h = w->trace_hash;
-    h = trace_step(h, (uint64_t)ev->time_us);
-    h = trace_step(h, ((uint64_t)ev->p.node << 32) | ev->p.arg);
+    h = trace_step(h, (uint64_t)w->now_us);
+    h = trace_step(h, ((uint64_t)to->index << 32) | from_index);
     h = trace_step(h, pkt->n_bytes);
     w->trace_hash = trace_bytes(h, pkt->bytes, pkt->n_bytes);
 
     w->stats.deliveries++;
     w->stats.delivered_bytes += pkt->n_bytes;
+    to->stats.deliveries++;
+    to->stats.delivered_bytes += pkt->n_bytes;
+    if (G_UNLIKELY(w->hooks_on)) {
+        if (w->hooks.delivered)
+            w->hooks.delivered(w->hooks_user, from_index, to->index,
+                               msg_type(pkt->bytes, pkt->n_bytes),
+                               pkt->n_bytes);
+    }
+    if (G_UNLIKELY(w->pcap != NULL))
+        capture(w, from, to, wire, pkt);
+    /* The sender's listen address, in TCP mode too: the engine reads the
+     * sender from the packet and uses `from` only in its reports, which
+     * are easier to read (and to map back to nodes) this way. */
     peko_nodelist_on_packet(to->nl, &from->addr, pkt->bytes, pkt->n_bytes);
     sim_evq_packet_free(&w->q, pkt);
+}
+
+/* A packet reaches a node that is not simply up and idle. */
+static void arrive_slow(sim_world *w, sim_node *to, uint32_t from,
+                        uint64_t wire, sim_packet *pkt)
+{
+    switch (to->state) {
+    case SIM_NODE_UP:
+        if (to->rx_cost_us)
+            sim__rx_enqueue(w, to, from, wire, pkt);
+        else
+            hand(w, to, from, wire, pkt);
+        break;
+    case SIM_NODE_PAUSED:
+        sim__hold(w, to, from, wire, pkt);
+        break;
+    default:
+        drop_packet(w, from, to->index, pkt, SIM_DROP_NODE_DOWN);
+        break;
+    }
+}
+
+static inline void arrive(sim_world *w, const sim_event *ev)
+{
+    sim_node *to = &w->nodes[ev->p.node];
+    if (G_LIKELY(to->state == SIM_NODE_UP && to->rx_cost_us == 0))
+        hand(w, to, ev->p.arg, ev->p.u64, ev->p.packet);
+    else
+        arrive_slow(w, to, ev->p.arg, ev->p.u64, ev->p.packet);
+}
+
+/* True if a packet queued at its receiver belongs to a life of the
+ * receiver that has ended (it crashed since). */
+static bool stale(const sim_node *to, uint64_t wire)
+{
+    return to->state == SIM_NODE_DOWN ||
+           SIM_WIRE_EPOCH(wire) != (uint16_t)to->epoch;
+}
+
+static void process(sim_world *w, const sim_event *ev)
+{
+    sim_node *to = &w->nodes[ev->p.node];
+    if (stale(to, ev->p.u64)) {
+        drop_packet(w, ev->p.arg, to->index, ev->p.packet,
+                    SIM_DROP_NODE_DOWN);
+        return;
+    }
+    g_assert(to->rx_count > 0);
+    to->rx_count--;
+    if (to->state == SIM_NODE_PAUSED)
+        sim__hold(w, to, ev->p.arg, ev->p.u64, ev->p.packet);
+    else
+        hand(w, to, ev->p.arg, ev->p.u64, ev->p.packet);
+}
+
+static void replay(sim_world *w, const sim_event *ev)
+{
+    sim_node *to = &w->nodes[ev->p.node];
+    if (stale(to, ev->p.u64)) {
+        drop_packet(w, ev->p.arg, to->index, ev->p.packet,
+                    SIM_DROP_NODE_DOWN);
+        return;
+    }
+    arrive_slow(w, to, ev->p.arg, ev->p.u64, ev->p.packet);
 }
 
 static void fire_timer(sim_world *w, const sim_event *ev)
@@ -283,6 +289,13 @@ static void fire_timer(sim_world *w, const sim_event *ev)
     peko_timer timer = (peko_timer)ev->p.arg;
     /* Disarmed before the call: the engine usually re-arms inside it. */
     node->timers[timer] = SIM_EVQ_NONE;
+    if (G_UNLIKELY(node->state != SIM_NODE_UP)) {
+        /* A crash cancels timers, so this node is paused: the timer
+         * fires when it resumes. */
+        g_assert(node->state == SIM_NODE_PAUSED);
+        node->overdue |= 1u << timer;
+        return;
+    }
     w->stats.timers++;
     peko_nodelist_on_timer(node->nl, timer);
 }
@@ -297,11 +310,20 @@ uint64_t sim_world_run_until(sim_world *w, int64_t t_us)
         g_assert(ev.time_us >= w->now_us);
         w->now_us = ev.time_us;
         switch (ev.p.kind) {
+        case SIM_EV_ARRIVE:
+            arrive(w, &ev);
+            break;
         case SIM_EV_TIMER:
             fire_timer(w, &ev);
             break;
-        case SIM_EV_DELIVER:
-            deliver(w, &ev);
+        case SIM_EV_PROCESS:
+            process(w, &ev);
+            break;
+        case SIM_EV_REPLAY:
+            replay(w, &ev);
+            break;
+        case SIM_EV_CALL:
+            sim__call_fire(w, ev.p.ptr);
             break;
         default:
             g_assert_not_reached();
@@ -312,6 +334,165 @@ uint64_t sim_world_run_until(sim_world *w, int64_t t_us)
     if (t_us > w->now_us)
         w->now_us = t_us;
     return dispatched;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sending.                                                             */
+
+int sim__send(sim_world *w, sim_node *node, const peko_addr *to,
+              const uint8_t *bytes, size_t n_bytes)
+{
+    size_t dst;
+    w->stats.sends++;
+    node->stats.sends++;
+    node->stats.sent_bytes += n_bytes;
+    if (G_UNLIKELY(!sim_world_index_of(w, to, &dst))) {
+        /* Nobody listens there: lost without a trace, like UDP. */
+        w->stats.unroutable++;
+        sim__drop(w, node->index, SIZE_MAX, bytes, n_bytes,
+                  SIM_DROP_NODE_DOWN);
+        return 0;
+    }
+    if (G_UNLIKELY(n_bytes > w->max_packet_bytes)) {
+        /* What a socket refuses (EMSGSIZE) or the receiver's Size would
+         * reject: never on the wire. */
+        sim__drop(w, node->index, dst, bytes, n_bytes, SIM_DROP_OVERSIZE);
+        return -EMSGSIZE;
+    }
+    if (G_UNLIKELY(sim_evq_size(&w->q) >= w->packet_limit)) {
+        /* The queue is at its bound: the packet is dropped, as by a full
+         * socket buffer, and the sender told so. */
+        w->stats.queue_full++;
+        sim__drop(w, node->index, dst, bytes, n_bytes, SIM_DROP_SEND_QUEUE);
+        return -ENOBUFS;
+    }
+    sim_node *dn = &w->nodes[dst];
+    int64_t depart_us = w->now_us;
+    if (G_UNLIKELY(node->uplink_bps != 0)) {
+        depart_us = sim__uplink(w, node, n_bytes);
+        if (depart_us < 0) {
+            sim__drop(w, node->index, dst, bytes, n_bytes,
+                      SIM_DROP_SEND_QUEUE);
+            return -ENOBUFS;
+        }
+    }
+    /* Judged by the partitions in effect as it leaves. */
+    if (G_UNLIKELY(w->part_bits != 0) && sim__cut(w, node, dn)) {
+        sim__drop(w, node->index, dst, bytes, n_bytes, SIM_DROP_PARTITION);
+        return 0;
+    }
+    if (G_UNLIKELY(w->tcp))
+        return sim__tcp_send(w, node, dn, depart_us, bytes, n_bytes);
+    if (G_UNLIKELY(w->loss_on) && sim__lose(w, node)) {
+        sim__drop(w, node->index, dst, bytes, n_bytes, SIM_DROP_LOSS);
+        return 0;
+    }
+
+    int64_t latency_us = sim__latency(w, &node->lat_rng, node, dn);
+    w->stats.latency_us_total += (uint64_t)latency_us;
+    w->stats.latency_samples++;
+    /* The engine's buffer is borrowed for this call only. */
+    sim_packet *pkt = sim_evq_packet_new(&w->q, n_bytes);
+    if (n_bytes)
+        memcpy(pkt->bytes, bytes, n_bytes);
+    sim_payload p = {.kind = SIM_EV_ARRIVE,
+                     .node = (uint32_t)dst,
+                     .arg = node->index,
+                     .packet = pkt};
+    /* Below packet_limit there is always room. */
+    if (sim_evq_push(&w->q, depart_us + latency_us, &p) == SIM_EVQ_NONE)
+        g_assert_not_reached();
+
+    if (G_UNLIKELY(w->duplicate > 0) &&
+        sim_rng_double(&node->dup_rng) < w->duplicate &&
+        sim_evq_size(&w->q) < w->packet_limit) {
+        /* The network delivers it twice, each copy on its own path. */
+        int64_t again_us = sim__latency(w, &node->lat_rng, node, dn);
+        sim_packet *copy = sim_evq_packet_new(&w->q, n_bytes);
+        if (n_bytes)
+            memcpy(copy->bytes, bytes, n_bytes);
+        p.packet = copy;
+        if (sim_evq_push(&w->q, depart_us + again_us, &p) == SIM_EVQ_NONE)
+            g_assert_not_reached();
+        w->stats.duplicated++;
+        node->stats.duplicated++;
+        w->stats.latency_us_total += (uint64_t)again_us;
+        w->stats.latency_samples++;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The environment of each node.                                       */
+
+static int64_t env_now_us(peko_env *env)
+{
+    sim_node *node = env->user;
+    node->clock_read = true;
+    return sim__node_time(node, node->world->now_us);
+}
+
+static int env_timer_arm(peko_env *env, peko_timer timer, int64_t deadline_us)
+{
+    sim_node *node = env->user;
+    sim_world *w = node->world;
+    if ((unsigned)timer >= PEKO_TIMER_COUNT)
+        return -EINVAL;
+    /* Replace, as the env contract says: the old event is cancelled
+     * lazily and never fires. */
+    sim_evq_cancel(&w->q, node->timers[timer]);
+    node->timers[timer] = SIM_EVQ_NONE;
+    node->overdue &= ~(1u << timer);
+    node->timer_deadline_us[timer] = deadline_us;
+    sim__timer_push(w, node, timer);
+    return 0;
+}
+
+static void env_timer_cancel(peko_env *env, peko_timer timer)
+{
+    sim_node *node = env->user;
+    if ((unsigned)timer >= PEKO_TIMER_COUNT)
+        return;
+    sim_evq_cancel(&node->world->q, node->timers[timer]);
+    node->timers[timer] = SIM_EVQ_NONE;
+    node->overdue &= ~(1u << timer);
+}
+
+static int env_send(peko_env *env, const peko_addr *to, const uint8_t *bytes,
+                    size_t n_bytes)
+{
+    sim_node *node = env->user;
+    return sim__send(node->world, node, to, bytes, n_bytes);
+}
+
+static uint64_t env_random_u64(peko_env *env)
+{
+    sim_node *node = env->user;
+    return sim_rng_u64(&node->rng);
+}
+
+static void env_print(peko_env *env, const char *line)
+{
+    sim_node *node = env->user;
+    sim_world *w = node->world;
+    char stamp[SIM_WORLD_TIME_STRLEN];
+    /* The node's own wall clock: a skewed node stamps skewed lines. */
+    sim_world_format_time(w, sim__node_time(node, w->now_us), stamp);
+    char *full = g_strconcat(stamp, " ", line, NULL);
+    if (w->print) {
+        w->print(w->print_user, node->index, full);
+    } else {
+        fputs(full, stdout);
+        fputc('\n', stdout);
+    }
+    g_free(full);
+}
+
+int sim_world_inject(sim_world *w, size_t from, const peko_addr *to,
+                     const uint8_t *bytes, size_t n_bytes)
+{
+    g_return_val_if_fail(from < w->n && to != NULL, -EINVAL);
+    return sim__send(w, &w->nodes[from], to, bytes, n_bytes);
 }
 
 /* ------------------------------------------------------------------ */
@@ -329,6 +510,42 @@ void sim_world_config_init(sim_world_config *config)
     config->print_user = NULL;
 }
 
+int sim__engine_new(sim_world *w, sim_node *node)
+{
+    char host[PEKO_HOST_STRLEN];
+    peko_addr_host(&node->addr, host);
+    peko_node local = {
+        .addr = host,
+        .port = w->port,
+        .name = node->name,
+        .private_data = NULL,
+    };
+    node->clock_read = false;
+    int rc = peko_nodelist_new(&w->engine, &local, &node->env, &node->nl);
+    if (rc < 0)
+        return rc;
+    g_assert(peko_addr_equal(peko_nodelist_local_addr(node->nl),
+                             &node->addr));
+    if (node->has_observer)
+        peko_nodelist_set_observer(node->nl, &node->observer,
+                                   node->observer_user);
+    return 0;
+}
+
+/* Keeps the engine configuration, strings included, for restarts. */
+static void copy_engine_config(sim_world *w, const peko_config *in)
+{
+    w->engine = *in;
+    w->secret_key = g_strdup(in->secret_key);
+    w->engine.secret_key = w->secret_key;
+    w->accepted_keys = g_new0(char *, in->accepted_key_count + 1);
+    for (size_t k = 0; k < in->accepted_key_count; k++)
+        w->accepted_keys[k] = g_strdup(in->accepted_keys[k]);
+    w->engine.accepted_keys = (const char *const *)w->accepted_keys;
+    w->listen_addr = g_strdup(in->listen_addr);
+    w->engine.listen_addr = w->listen_addr;
+}
+
 int sim_world_new(size_t n, const sim_world_config *config, uint64_t seed,
                   sim_world **out)
 {
@@ -338,7 +555,11 @@ int sim_world_new(size_t n, const sim_world_config *config, uint64_t seed,
         sim_world_config_init(&defaults);
         config = &defaults;
     }
-    if (n == 0 || n > SIM_WORLD_MAX_NODES || config->latency_us < 0)
+    if (n == 0 || n > SIM_WORLD_MAX_NODES || config->latency_us < 0 ||
+        config->latency_us > SIM_DIST_MAX_US)
+        return -EINVAL;
+    peko_config resolved;
+    if (peko_config_resolve(&config->engine, &resolved) < 0)
         return -EINVAL;
     size_t max_events = config->max_events;
     if (max_events == 0 || max_events > SIM_EVQ_MAX_EVENTS)
@@ -353,7 +574,6 @@ int sim_world_new(size_t n, const sim_world_config *config, uint64_t seed,
     sim_world *w = g_new0(sim_world, 1);
     w->n = n;
     w->nodes = g_new0(sim_node, n);
-    w->latency_us = config->latency_us;
     w->packet_limit = max_events - timer_room;
     w->epoch_us = config->epoch_us;
     w->port = config->port;
@@ -361,6 +581,14 @@ int sim_world_new(size_t n, const sim_world_config *config, uint64_t seed,
     w->print = config->print;
     w->print_user = config->print_user;
     w->trace_hash = FNV_OFFSET;
+    w->calls = g_ptr_array_new();
+    copy_engine_config(w, &config->engine);
+    w->tcp = resolved.protocol == PEKO_PROTOCOL_TCP;
+    w->max_packet_bytes = (size_t)resolved.size;
+    if (!w->tcp && w->max_packet_bytes > SIM_WORLD_UDP_MAX_BYTES)
+        w->max_packet_bytes = SIM_WORLD_UDP_MAX_BYTES;
+    w->buffer = (uint32_t)resolved.buffer;
+    sim__link_init(w, config->latency_us);
     /* A few events per node is the working set of a quiet cluster; the
      * queue doubles from there as traffic needs. */
     sim_evq_init(&w->q, MIN(n * 4, (size_t)1 << 20), max_events);
@@ -368,9 +596,16 @@ int sim_world_new(size_t n, const sim_world_config *config, uint64_t seed,
     for (size_t i = 0; i < n; i++) {
         sim_node *node = &w->nodes[i];
         node->world = w;
-        node->index = i;
+        node->index = (uint32_t)i;
         node_addr(w, i, &node->addr);
         sim_rng_init(&node->rng, seed, i);
+        sim_rng_init(&node->lat_rng, seed,
+                     ((uint64_t)SIM_STREAM_LATENCY << 32) | i);
+        sim_rng_init(&node->loss_rng, seed,
+                     ((uint64_t)SIM_STREAM_LOSS << 32) | i);
+        sim_rng_init(&node->dup_rng, seed,
+                     ((uint64_t)SIM_STREAM_DUPLICATE << 32) | i);
+        node->send_queue = SIM_WORLD_DEFAULT_SEND_QUEUE;
         g_snprintf(node->name, sizeof node->name, "node-%zu", i);
         node->env = (peko_env){
             .version = PEKO_ENV_VERSION,
@@ -382,22 +617,11 @@ int sim_world_new(size_t n, const sim_world_config *config, uint64_t seed,
             .random_u64 = env_random_u64,
             .print = env_print,
         };
-        char host[PEKO_HOST_STRLEN];
-        peko_addr_host(&node->addr, host);
-        peko_node local = {
-            .addr = host,
-            .port = w->port,
-            .name = node->name,
-            .private_data = NULL,
-        };
-        int rc = peko_nodelist_new(&config->engine, &local, &node->env,
-                                   &node->nl);
+        int rc = sim__engine_new(w, node);
         if (rc < 0) {
             sim_world_free(w);
             return rc;
         }
-        g_assert(peko_addr_equal(peko_nodelist_local_addr(node->nl),
-                                 &node->addr));
     }
     *out = w;
     return 0;
@@ -409,9 +633,25 @@ void sim_world_free(sim_world *w)
         return;
     /* Engines first: freeing one cancels its timers through its env,
      * which needs the queue. */
-    for (size_t i = 0; i < w->n; i++)
-        peko_nodelist_free(w->nodes[i].nl);
+    for (size_t i = 0; i < w->n; i++) {
+        sim_node *node = &w->nodes[i];
+        peko_nodelist_free(node->nl);
+        for (uint32_t k = 0; k < node->held_count; k++)
+            sim_evq_packet_free(
+                &w->q, node->held[(node->held_head + k) % node->held_cap]
+                           .packet);
+        sim__queues_free(node);
+        sim__tcp_reset(node);
+        g_free(node->conns);
+        g_free(node->seeds);
+    }
     sim_evq_clear(&w->q);
+    sim__calls_free(w);
+    sim__link_clear(w);
+    sim_pcap_close(w->pcap, NULL);
+    g_free(w->secret_key);
+    g_strfreev(w->accepted_keys);
+    g_free(w->listen_addr);
     g_free(w->nodes);
     g_free(w);
 }
@@ -446,9 +686,50 @@ void sim_world_stats_get(const sim_world *w, sim_world_stats *out)
     sim_evq_stats qs;
     sim_evq_stats_get(&w->q, &qs);
     out->queue_bytes = qs.bytes;
+    uint64_t dropped = 0;
+    for (int c = 0; c < SIM_DROP_COUNT; c++)
+        dropped += w->stats.dropped[c];
+    out->in_flight = w->stats.sends + w->stats.duplicated -
+                     w->stats.deliveries - dropped;
+    out->pcap_records = w->pcap ? sim_pcap_records(w->pcap) : 0;
+}
+
+void sim_world_node_stats(const sim_world *w, size_t i, sim_node_stats *out)
+{
+    g_return_if_fail(i < w->n);
+    *out = w->nodes[i].stats;
 }
 
 uint64_t sim_world_trace_hash(const sim_world *w)
 {
     return w->trace_hash;
+}
+
+void sim_world_set_hooks(sim_world *w, const sim_world_hooks *hooks,
+                         void *user)
+{
+    memset(&w->hooks, 0, sizeof w->hooks);
+    w->hooks_user = NULL;
+    if (hooks) {
+        w->hooks = *hooks;
+        w->hooks_user = user;
+    }
+    w->hooks_on = w->hooks.delivered != NULL || w->hooks.dropped != NULL;
+}
+
+gboolean sim_world_pcap_open(sim_world *w, const char *path, GError **error)
+{
+    sim_pcap *p = sim_pcap_open(path, error);
+    if (p == NULL)
+        return FALSE;
+    sim_pcap_close(w->pcap, NULL);
+    w->pcap = p;
+    return TRUE;
+}
+
+gboolean sim_world_pcap_close(sim_world *w, GError **error)
+{
+    sim_pcap *p = w->pcap;
+    w->pcap = NULL;
+    return sim_pcap_close(p, error);
 }

@@ -1,0 +1,336 @@
+/* cmd-sim.c: `peko sim SCENARIO`, one scenario in the simulator.
+ *
+ * Loads and checks the scenario (a bad one never starts a run), runs it
+ * with a progress bar on a terminal, records it into SQLite (a temporary
+ * file unless --db names one), and prints the convergence report read
+ * back from that database.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "simrun.h"
+#include "summary.h"
+
+static char *seed_arg;
+static char *db_arg;
+static char *pcap_arg;
+static char **set_args;
+static gboolean verbose_arg;
+static gboolean print_arg;
+
+static const GOptionEntry sim_entries[] = {
+    {"seed", 's', 0, G_OPTION_ARG_STRING, &seed_arg,
+     "Run seed, 0 to 2^63-1 (default: the scenario's)", "N"},
+    {"db", 'd', 0, G_OPTION_ARG_FILENAME, &db_arg,
+     "Record the run into FILE (SQLite; runs are appended). Default: a "
+     "temporary file, removed after the report",
+     "FILE"},
+    {"pcap", 0, 0, G_OPTION_ARG_FILENAME, &pcap_arg,
+     "Write every delivered datagram to FILE (pcap, virtual timestamps)",
+     "FILE"},
+    {"set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &set_args,
+     "Override a scenario key, e.g. --set engine.amount=4 (repeatable)",
+     "GROUP.KEY=VALUE"},
+    {"print", 'p', 0, G_OPTION_ARG_NONE, &print_arg,
+     "Show the engines' console lines (pekonode's format)", NULL},
+    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose_arg,
+     "Report every metadata rumor and the run's parameters", NULL},
+    {NULL, 0, 0, 0, NULL, NULL, NULL},
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int signo)
+{
+    (void)signo;
+    stop_requested = 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Progress: a bar on stderr, only on a terminal and only once the run    */
+/* has taken a second.                                                  */
+
+typedef struct progress {
+    bool enabled;
+    int64_t start_wall_us;
+    bool shown;
+} progress;
+
+static void progress_cb(void *user, int64_t now_us, int64_t end_us,
+                        uint64_t deliveries)
+{
+    progress *p = user;
+    if (!p->enabled)
+        return;
+    int64_t wall_us = g_get_monotonic_time() - p->start_wall_us;
+    if (wall_us < G_USEC_PER_SEC)
+        return;
+    double frac = end_us > 0 ? (double)now_us / (double)end_us : 1.0;
+    if (frac > 1)
+        frac = 1;
+    enum { WIDTH = 30 };
+    char bar[WIDTH + 1];
+    int filled = (int)(frac * WIDTH);
+    for (int i = 0; i < WIDTH; i++)
+        bar[i] = i < filled ? '#' : '-';
+    bar[WIDTH] = 0;
+    double wall_s = (double)wall_us / 1e6;
+    double eta_s = frac > 0 ? wall_s * (1 - frac) / frac : 0;
+    fprintf(stderr,
+            "\r[%s] %3.0f%%  %.1f/%.1f s simulated  %.2fM deliveries/s  "
+            "ETA %.0f s ",
+            bar, frac * 100, (double)now_us / 1e6, (double)end_us / 1e6,
+            (double)deliveries / wall_s / 1e6, eta_s);
+    p->shown = true;
+}
+
+/* ------------------------------------------------------------------ */
+/* The report.                                                          */
+
+static void print_time(GString *out, int64_t us)
+{
+    if (us < 0)
+        g_string_append(out, "never");
+    else if (us < 1000)
+        g_string_append_printf(out, "%" G_GINT64_FORMAT " us", us);
+    else if (us < 1000000)
+        g_string_append_printf(out, "%.1f ms", (double)us / 1e3);
+    else
+        g_string_append_printf(out, "%.3f s", (double)us / 1e6);
+}
+
+static void print_row(GString *out, const char *label, int64_t t50,
+                      int64_t t99, int64_t t100, double per_node)
+{
+    g_string_append_printf(out, "  %-26s t50 ", label);
+    print_time(out, t50);
+    g_string_append(out, ", t99 ");
+    print_time(out, t99);
+    g_string_append(out, ", t100 ");
+    print_time(out, t100);
+    g_string_append_printf(out, ", %.2f msgs/node\n", per_node);
+}
+
+static void print_report(const scn_scenario *sc,
+                         const peko_simrun_result *r,
+                         const ana_run_summary *s, bool verbose)
+{
+    GString *out = g_string_new(NULL);
+    double rt = r->wall_s > 0 ? (double)r->sim_time_us / 1e6 / r->wall_s : 0;
+    g_string_append_printf(out, "%s: %zu nodes, seed %" G_GUINT64_FORMAT
+                                ", run %" G_GINT64_FORMAT " (%s)\n",
+                           sc->name, r->nodes, sc->cluster.seed, r->run_id,
+                           s->status);
+    g_string_append_printf(
+        out,
+        "  simulated %.3f s in %.3f s wall: %.1fx real time, %.2fM events/s,"
+        " %.2fM deliveries/s\n",
+        (double)r->sim_time_us / 1e6, r->wall_s, rt,
+        r->wall_s > 0 ? (double)r->events / r->wall_s / 1e6 : 0,
+        r->wall_s > 0 ? (double)r->deliveries / r->wall_s / 1e6 : 0);
+    g_string_append_printf(out,
+                           "  events %" G_GUINT64_FORMAT
+                           ", deliveries %" G_GUINT64_FORMAT
+                           ", trace %016" G_GINT64_MODIFIER "x"
+                           ", peak memory %.1f MiB\n",
+                           r->events, r->deliveries, r->trace_hash,
+                           (double)r->peak_rss_kib / 1024.0);
+
+    g_string_append(out, "rumors (times after creation):\n");
+    size_t shown = verbose ? s->n_metadata : MIN(s->n_metadata, 8);
+    for (size_t i = 0; i < shown; i++) {
+        const ana_rumor_figures *f = &s->metadata[i];
+        char label[64];
+        g_snprintf(label, sizeof label, "metadata #%" G_GINT64_FORMAT
+                                        " from node %" G_GINT64_FORMAT,
+                   f->rumor_id, f->origin);
+        print_row(out, label, f->t50_us, f->t99_us, f->t100_us,
+                  f->messages_per_node);
+    }
+    if (shown < s->n_metadata)
+        g_string_append_printf(out, "  ... %zu more metadata rumors (-v)\n",
+                               s->n_metadata - shown);
+    if (s->heartbeats > 0) {
+        char label[64];
+        g_snprintf(label, sizeof label, "heartbeats (median of %" G_GINT64_FORMAT ")",
+                   s->heartbeats);
+        print_row(out, label, s->heartbeat_t50_us, s->heartbeat_t99_us,
+                  s->heartbeat_t100_us, s->heartbeat_messages_per_node);
+        g_string_append_printf(out, "  %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT
+                                    " sampled heartbeats reached every node\n",
+                               s->heartbeat_full, s->heartbeats);
+    }
+    g_string_append(out, "membership: every live node's list complete ");
+    if (s->first_converged_us < 0) {
+        g_string_append(out, "never\n");
+    } else {
+        g_string_append(out, "first at ");
+        print_time(out, s->first_converged_us);
+        if (s->last_unconverged_us > s->first_converged_us) {
+            g_string_append(out, ", last incomplete sample at ");
+            print_time(out, s->last_unconverged_us);
+        }
+        g_string_append_c(out, '\n');
+    }
+    g_string_append(out, "packets by outcome:");
+    for (size_t i = 0; i < s->outcome_names->len; i++)
+        g_string_append_printf(out, "%s %s %" G_GINT64_FORMAT,
+                               i ? "," : "",
+                               (const char *)g_ptr_array_index(
+                                   s->outcome_names, i),
+                               g_array_index(s->outcome_packets, int64_t, i));
+    g_string_append_c(out, '\n');
+    fputs(out->str, stdout);
+    g_string_free(out, TRUE);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void remove_db(const char *path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < G_N_ELEMENTS(suffixes); i++) {
+        char *p = g_strconcat(path, suffixes[i], NULL);
+        unlink(p);
+        g_free(p);
+    }
+}
+
+static void free_args(void)
+{
+    g_clear_pointer(&seed_arg, g_free);
+    g_clear_pointer(&db_arg, g_free);
+    g_clear_pointer(&pcap_arg, g_free);
+    g_clear_pointer(&set_args, g_strfreev);
+}
+
+/* Loads the scenario and applies the command line's overrides. Returns
+ * NULL after reporting the problem (a usage error). */
+static scn_scenario *load_scenario(const char *path)
+{
+    GError *error = NULL;
+    scn_scenario *sc = scn_scenario_load_file(path, &error);
+    for (char **set = set_args; sc && set && *set; set++) {
+        if (!scn_scenario_override_arg(sc, *set, &error))
+            g_clear_pointer(&sc, scn_scenario_free);
+    }
+    if (sc && seed_arg) {
+        uint64_t seed;
+        if (!peko_cli_parse_u64("--seed", seed_arg, 0, INT64_MAX, &seed,
+                                &error) ||
+            !scn_scenario_override(sc, "cluster.seed", seed_arg, &error))
+            g_clear_pointer(&sc, scn_scenario_free);
+    }
+    if (sc == NULL) {
+        fprintf(stderr, "peko sim: %s\n", error->message);
+        g_error_free(error);
+    }
+    return sc;
+}
+
+int peko_cmd_sim(int argc, char **argv)
+{
+    GOptionContext *context = g_option_context_new(
+        "SCENARIO - run a scenario in the deterministic simulator");
+    g_option_context_set_summary(
+        context,
+        "Runs the scenario file (see docs/scenarios.md and scenarios/*.ini),\n"
+        "records it into SQLite and prints its convergence report. The same\n"
+        "scenario and seed give the same run, bit for bit (see the trace).");
+    g_option_context_set_description(
+        context, "Exit status: 0 when the run completed, 1 when it was\n"
+                 "interrupted or could not be recorded, 2 for a bad command\n"
+                 "line or scenario.");
+    g_option_context_add_main_entries(context, sim_entries, NULL);
+    gboolean ok = peko_cli_parse_positional(context, "sim", &argc, &argv, 1);
+    g_option_context_free(context);
+    if (!ok) {
+        free_args();
+        return PEKO_EXIT_USAGE;
+    }
+
+    scn_scenario *sc = load_scenario(argv[1]);
+    if (sc == NULL) {
+        free_args();
+        return PEKO_EXIT_USAGE;
+    }
+
+    char *db_path = db_arg ? g_strdup(db_arg) : NULL;
+    bool temporary = db_path == NULL;
+    if (temporary) {
+        GError *error = NULL;
+        int fd = g_file_open_tmp("peko-sim-XXXXXX.db", &db_path, &error);
+        if (fd < 0) {
+            fprintf(stderr, "peko sim: %s\n", error->message);
+            g_error_free(error);
+            scn_scenario_free(sc);
+            free_args();
+            return PEKO_EXIT_FAILED;
+        }
+        close(fd);
+        unlink(db_path); /* the recorder creates it afresh */
+    }
+
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    struct sigaction old_int, old_term;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+
+    progress bar = {
+        .enabled = isatty(STDERR_FILENO) && !print_arg,
+        .start_wall_us = g_get_monotonic_time(),
+    };
+    peko_simrun_options opts = {
+        .db_path = db_path,
+        .pcap_path = pcap_arg,
+        .print = print_arg,
+        .progress = progress_cb,
+        .progress_user = &bar,
+        .stop = &stop_requested,
+    };
+    peko_simrun_result result;
+    GError *error = NULL;
+    int status = PEKO_EXIT_OK;
+    if (!peko_simrun(sc, &opts, &result, &error)) {
+        if (bar.shown)
+            fputc('\n', stderr);
+        fprintf(stderr, "peko sim: %s\n", error->message);
+        g_error_free(error);
+        status = PEKO_EXIT_FAILED;
+    } else {
+        if (bar.shown)
+            fputs("\r\033[K", stderr);
+        ana_run_summary summary;
+        if (ana_run_summary_load(db_path, result.run_id, &summary, &error)) {
+            print_report(sc, &result, &summary, verbose_arg);
+        } else {
+            fprintf(stderr, "peko sim: reading back the run: %s\n",
+                    error->message);
+            g_clear_error(&error);
+            status = PEKO_EXIT_FAILED;
+        }
+        ana_run_summary_clear(&summary);
+        if (!result.complete) {
+            fprintf(stderr, "peko sim: interrupted at %.3f s: the run is"
+                            " recorded as incomplete\n",
+                    (double)result.sim_time_us / 1e6);
+            status = PEKO_EXIT_FAILED;
+        } else if (!temporary) {
+            printf("recorded: %s, run %" G_GINT64_FORMAT "\n", db_path,
+                   result.run_id);
+        }
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (temporary)
+        remove_db(db_path);
+    g_free(db_path);
+    scn_scenario_free(sc);
+    free_args();
+    return status;
+}

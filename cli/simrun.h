@@ -1,0 +1,55 @@
+/* simrun.h: runs one scenario in the simulator and records it.
+ *
+ * The glue between a loaded scenario (scenarios/), the simulated world
+ * (sim/) and the recorder (analysis/): builds the world the scenario
+ * describes, applies its timeline at virtual times, samples membership,
+ * and writes everything into an SQLite database. `peko sim` runs one;
+ * sweeps run many.
+ */
+#ifndef PEKO_SIMRUN_H
+#define PEKO_SIMRUN_H
+
+#include <glib.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "scenario.h"
+
+typedef struct peko_simrun_options {
+    const char *db_path;     /* where to record; required */
+    const char *pcap_path;   /* NULL: no capture */
+    bool print;              /* the engines' console lines on stdout */
+    /* Called about every 100 ms of wall time with the virtual time reached
+     * (NULL: none). */
+    void (*progress)(void *user, int64_t now_us, int64_t end_us,
+                     uint64_t deliveries);
+    void *progress_user;
+    /* Set (by a signal handler) to stop early: the run is then recorded
+     * as incomplete. May be NULL. */
+    volatile sig_atomic_t *stop;
+} peko_simrun_options;
+
+typedef struct peko_simrun_result {
+    int64_t run_id;           /* in the database */
+    bool complete;            /* ran to the scenario's end */
+    size_t nodes;
+    int64_t sim_time_us;      /* virtual time reached */
+    double wall_s;            /* wall time of the event loop */
+    uint64_t events;
+    uint64_t deliveries;
+    uint64_t trace_hash;
+    uint64_t drops[8];        /* by sim_drop_cause (index), see world.h */
+    int64_t converged_us;     /* first sample with every live node's list
+                               * complete, or -1 */
+    long peak_rss_kib;        /* getrusage() after the run */
+} peko_simrun_result;
+
+/* Runs `sc` (borrowed) to its end or until *opts->stop is set. Returns
+ * TRUE with *out filled (an interrupted run is recorded as incomplete and
+ * still returns TRUE), or FALSE with *error set when the world cannot be
+ * built from the scenario or the database cannot be written. */
+gboolean peko_simrun(const scn_scenario *sc, const peko_simrun_options *opts,
+                     peko_simrun_result *out, GError **error);
+
+#endif /* PEKO_SIMRUN_H */
