@@ -26,4 +26,6 @@ printf '%s\n' "$tree" > build/peko-tree.sum
 meson compile -C build
 
 # ---- main job -------------------------------------------------------------
-exec build/cli/peko demo "$@"
+# The quickstart scenario in the simulator, with its convergence report.
+# Arguments go to `peko sim` (--seed N, --db FILE, --pcap FILE, --set K=V).
+exec build/cli/peko sim scenarios/quickstart.ini "$@"
