@@ -63,7 +63,8 @@ int sim_dist_check(const sim_dist *dist);
 
 /* One sample in microseconds, within [lo_us, cap] (rounded to nearest).
  * Draws exactly one 64-bit word from `rng`, none for a constant. The
- * distribution must pass sim_dist_check() (asserted in debug builds). */
+ * distribution must pass sim_dist_check() (not checked again here: this
+ * runs once per packet). */
 int64_t sim_dist_sample(const sim_dist *dist, sim_rng *rng);
 
 /* The exact mean of the bounded distribution sim_dist_sample() draws

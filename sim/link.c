@@ -137,7 +137,8 @@ int sim_world_set_regions(sim_world *w, const uint16_t *region_of,
         latency_update_fast(w);
         return 0;
     }
-    if (n_regions > 65536 || region_of == NULL || latency == NULL)
+    if (n_regions > SIM_WORLD_MAX_REGIONS || region_of == NULL ||
+        latency == NULL)
         return -EINVAL;
     size_t pairs = n_regions * n_regions;
     for (size_t i = 0; i < w->n; i++)

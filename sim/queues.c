@@ -24,19 +24,20 @@
 /* ------------------------------------------------------------------ */
 /* Uplink.                                                              */
 
+/* The ring's capacity is a power of two, so positions wrap by a mask. */
 static void tx_push(sim_node *node, int64_t finish_us)
 {
     if (node->tx_count == node->tx_cap) {
         uint32_t cap = node->tx_cap ? node->tx_cap * 2 : 8;
         int64_t *ring = g_new(int64_t, cap);
         for (uint32_t k = 0; k < node->tx_count; k++)
-            ring[k] = node->tx_finish_us[(node->tx_head + k) % node->tx_cap];
+            ring[k] = node->tx_finish_us[(node->tx_head + k) & (node->tx_cap - 1)];
         g_free(node->tx_finish_us);
         node->tx_finish_us = ring;
         node->tx_cap = cap;
         node->tx_head = 0;
     }
-    node->tx_finish_us[(node->tx_head + node->tx_count) % node->tx_cap] =
+    node->tx_finish_us[(node->tx_head + node->tx_count) & (node->tx_cap - 1)] =
         finish_us;
     node->tx_count++;
 }
@@ -46,7 +47,7 @@ int64_t sim__uplink(sim_world *w, sim_node *node, size_t n_bytes)
     int64_t now = w->now_us;
     /* Packets whose last bit has left are gone. */
     while (node->tx_count && node->tx_finish_us[node->tx_head] <= now) {
-        node->tx_head = (node->tx_head + 1) % node->tx_cap;
+        node->tx_head = (node->tx_head + 1) & (node->tx_cap - 1);
         node->tx_count--;
     }
     /* The head is always in transmission; the rest wait. */
@@ -54,7 +55,8 @@ int64_t sim__uplink(sim_world *w, sim_node *node, size_t n_bytes)
         return -1;
     int64_t start = now;
     if (node->tx_count) {
-        uint32_t last = (node->tx_head + node->tx_count - 1) % node->tx_cap;
+        uint32_t last =
+            (node->tx_head + node->tx_count - 1) & (node->tx_cap - 1);
         start = node->tx_finish_us[last];
     }
     /* n_bytes <= 64 MiB (the engine's Size limit) keeps this in range. */

@@ -42,7 +42,8 @@ enum {
 
 /* Purposes of the per-node network streams: node i's stream for purpose
  * p is rng stream (p << 32 | i) of the run seed. Engine streams are
- * 0 .. n-1 < 2^24, so none collide. */
+ * 0 .. n-1 < 2^24, so none collide. Purposes 1..15 belong to the
+ * simulator; code above it (a scenario runner) takes 16 and up. */
 enum {
     SIM_STREAM_LATENCY = 1,   /* latency samples of packets i sends, its
                                * duplicates, and its TCP handshakes */

@@ -21,8 +21,9 @@
  * - a clock offset and drift per node;
  * - callbacks at virtual times (timelines, samplers), hooks on every
  *   delivery and drop, and a packet capture (pcap.h).
- * Every feature costs nothing while it is off. docs/simulator.md is the
- * full description: event order, random streams, units, drop causes.
+ * A feature that is off costs at most a predictable branch per packet and
+ * draws nothing. docs/simulator.md is the full description: event order,
+ * random streams, units, drop causes.
  *
  * Events are ordered by (virtual time, insertion sequence). Randomness:
  * node i's engine draws from stream i of the seed; the network model
@@ -91,7 +92,8 @@ typedef struct sim_world_config {
  *     sends + duplicated == deliveries + sum(dropped) + in_flight. */
 typedef struct sim_world_stats {
     int64_t now_us;            /* virtual time */
-    uint64_t events;           /* events dispatched (timers + deliveries) */
+    uint64_t events;           /* events dispatched: timers, packet
+                                * arrivals and queue steps, callbacks */
     uint64_t timers;           /* timer events handed to engines */
     uint64_t sends;            /* env->send() calls (and injections) */
     uint64_t deliveries;       /* packets handed to a node */
@@ -146,8 +148,9 @@ typedef struct sim_node_stats {
 /* Told of every delivery and every drop, as they happen. `type` is the
  * message type (byte 3 of the packet, docs/wire.md; 0 for a packet shorter
  * than 4 bytes). `to` is SIZE_MAX for a packet to an address no node has.
- * Either member may be NULL. The hooks must not call back into the world
- * or an engine (they run inside a send or a delivery). */
+ * Either member may be NULL. The hooks run inside a send or a delivery:
+ * they may read the world (sim_world_now_us(), the stats) but must not
+ * change it or call into an engine. */
 typedef struct sim_world_hooks {
     void (*delivered)(void *user, size_t from, size_t to, int type,
                       size_t n_bytes);
@@ -243,7 +246,8 @@ int sim_world_set_latency(sim_world *world, const sim_dist *latency);
  * default latency of sim_world_set_latency(), now and after later
  * changes. Arrays are copied. n_regions 0 removes the regions.
  * -EINVAL for a region out of range, a bad distribution, or more than
- * 65536 regions. */
+ * SIM_WORLD_MAX_REGIONS regions. */
+#define SIM_WORLD_MAX_REGIONS 1024 /* the matrix is regions^2 sim_dists */
 int sim_world_set_regions(sim_world *world, const uint16_t *region_of,
                           size_t n_regions, const sim_dist *latency,
                           const bool *pair_set);
@@ -354,7 +358,8 @@ int sim_world_start(sim_world *world, size_t i);
 sim_node_state sim_world_node_state(const sim_world *world, size_t i);
 
 /* Observes node i's engine now and every engine a restart gives it.
- * `observer` is copied; NULL stops observing. */
+ * `observer` is copied; NULL stops observing. Observer callbacks run
+ * inside the engine: like the hooks, they must not change the world. */
 void sim_world_set_observer(sim_world *world, size_t i,
                             const peko_observer *observer, void *user);
 

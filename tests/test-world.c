@@ -305,6 +305,11 @@ Test(world, sends_to_unknown_addresses_are_dropped)
     sim_world_stats st;
     sim_world_stats_get(w, &st);
     cr_assert_gt(st.unroutable, 0);
+    /* Counted as a drop too, under node_down, for the sender. */
+    cr_assert_eq(st.dropped[SIM_DROP_NODE_DOWN], st.unroutable);
+    sim_node_stats ns;
+    sim_world_node_stats(w, 1, &ns);
+    cr_assert_eq(ns.dropped_out[SIM_DROP_NODE_DOWN], st.unroutable);
     sim_world_free(w);
 }
 
@@ -341,6 +346,7 @@ Test(world, queue_bound_refuses_and_counts)
     sim_world_stats st;
     sim_world_stats_get(w, &st);
     cr_assert_gt(st.queue_full, 0);
+    cr_assert_eq(st.dropped[SIM_DROP_SEND_QUEUE], st.queue_full);
     cr_assert_leq(st.pending, 4);
     uint64_t failed = 0;
     for (size_t i = 0; i < 3; i++) {
