@@ -580,10 +580,6 @@ gboolean peko_simrun(const scn_scenario *sc, const peko_simrun_options *opts,
     out->events = st.events;
     out->deliveries = st.deliveries;
     out->trace_hash = sim_world_trace_hash(run.world);
-    for (size_t c = 0; c < SIM_DROP_COUNT && c < G_N_ELEMENTS(out->drops);
-         c++)
-        out->drops[c] = st.dropped[c];
-    out->converged_us = -1;
     out->run_id = ana_recorder_run_id(run.rec);
 
     gboolean ok = TRUE;

@@ -39,9 +39,6 @@ typedef struct peko_simrun_result {
     uint64_t events;
     uint64_t deliveries;
     uint64_t trace_hash;
-    uint64_t drops[8];        /* by sim_drop_cause (index), see world.h */
-    int64_t converged_us;     /* first sample with every live node's list
-                               * complete, or -1 */
     long peak_rss_kib;        /* getrusage() after the run */
 } peko_simrun_result;
 
