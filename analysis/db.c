@@ -1,6 +1,9 @@
 /* db.c: SQLite helpers shared by the schema and the recorder (db.h). */
 #include "db.h"
 
+#include <sys/stat.h>
+#include <glib/gstdio.h>
+
 G_DEFINE_QUARK(ana-error-quark, ana_error)
 
 gboolean ana__db_error(GError **error, sqlite3 *db, int rc, const char *what)
@@ -68,4 +71,122 @@ gboolean ana__db_query_int(sqlite3 *db, const char *sql, const char *what,
     }
     sqlite3_finalize(stmt);
     return TRUE;
+}
+
+/* WAL: readers (a report on a running sweep) never block the writer, and
+ * a crash can only lose uncommitted batches, never damage the file.
+ * synchronous=NORMAL is durable against a crash of the process, which is
+ * what an interrupted run is; only power loss may cost the last batches. */
+gboolean ana__db_set_wal(sqlite3 *db, GError **error)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &stmt,
+                                NULL);
+    if (rc != SQLITE_OK)
+        return ana__db_error(error, db, rc, "setting WAL journal mode");
+    rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW) {
+        ana__db_error(error, db, rc, "setting WAL journal mode");
+        sqlite3_finalize(stmt);
+        return FALSE;
+    }
+    const char *mode = (const char *)sqlite3_column_text(stmt, 0);
+    /* An in-memory database answers "memory": nothing to protect. */
+    gboolean ok = mode && (g_ascii_strcasecmp(mode, "wal") == 0 ||
+                           g_ascii_strcasecmp(mode, "memory") == 0);
+    if (!ok)
+        g_set_error(error, ANA_ERROR, ANA_ERROR_SQLITE,
+                    "setting WAL journal mode: the file stays in %s mode",
+                    mode ? mode : "an unknown");
+    sqlite3_finalize(stmt);
+    return ok && ana__db_exec(db, "PRAGMA synchronous = NORMAL",
+                              "setting synchronous mode", error);
+}
+
+void ana__db_remove_if_created(const char *path, bool existed)
+{
+    GStatBuf st;
+    if (existed || g_stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_size != 0)
+        return;
+    char *wal = g_strconcat(path, "-wal", NULL);
+    char *shm = g_strconcat(path, "-shm", NULL);
+    g_unlink(wal);
+    g_unlink(shm);
+    g_unlink(path);
+    g_free(wal);
+    g_free(shm);
+}
+
+gboolean ana__db_open_writer(const char *path, sqlite3 **out, GError **error)
+{
+    *out = NULL;
+    bool existed = g_file_test(path, G_FILE_TEST_EXISTS);
+    sqlite3 *db = NULL;
+    int version;
+    int rc = sqlite3_open_v2(path, &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                 SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        ana__db_error(error, db, rc, "opening");
+        goto fail;
+    }
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, ANA__BUSY_TIMEOUT_MS);
+    /* Identity first, read-only: see ana_recorder_open(). */
+    if (!ana_schema_check(db, &version, error) ||
+        !ana__db_set_wal(db, error) || !ana_schema_ensure(db, error))
+        goto fail;
+    *out = db;
+    return TRUE;
+
+fail:
+    sqlite3_close(db);
+    ana__db_remove_if_created(path, existed);
+    g_prefix_error(error, "%s: ", path);
+    return FALSE;
+}
+
+gboolean ana__db_open_reader(const char *path, sqlite3 **out, GError **error)
+{
+    *out = NULL;
+    sqlite3 *db = NULL;
+    int version = 0;
+    if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
+        g_set_error(error, ANA_ERROR, ANA_ERROR_SQLITE, "%s: %s", path,
+                    g_file_test(path, G_FILE_TEST_EXISTS)
+                        ? "not a regular file"
+                        : "no such file");
+        return FALSE;
+    }
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    if (rc != SQLITE_OK) {
+        ana__db_error(error, db, rc, "opening");
+        goto fail;
+    }
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, ANA__BUSY_TIMEOUT_MS);
+    if (!ana_schema_check(db, &version, error))
+        goto fail;
+    if (version == 0) {
+        g_set_error(error, ANA_ERROR, ANA_ERROR_NOT_PEKO,
+                    "an empty database, with no runs");
+        goto fail;
+    }
+    if (version < ANA_SCHEMA_VERSION) {
+        g_set_error(error, ANA_ERROR, ANA_ERROR_SCHEMA,
+                    "written by an older peko (schema %d, this build reads "
+                    "%d); `peko merge NEW.db %s` copies it into an "
+                    "up-to-date file",
+                    version, ANA_SCHEMA_VERSION, path);
+        goto fail;
+    }
+    *out = db;
+    return TRUE;
+
+fail:
+    sqlite3_close(db);
+    g_prefix_error(error, "%s: ", path);
+    return FALSE;
 }

@@ -38,6 +38,33 @@ gboolean ana__db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out,
 gboolean ana__db_query_int(sqlite3 *db, const char *sql, const char *what,
                            sqlite3_int64 *out, GError **error);
 
+/* How long a writer waits for another (a sweep's writer and a merge may
+ * share a file; WAL allows one writer at a time). */
+#define ANA__BUSY_TIMEOUT_MS 10000
+
+/* Sets WAL journal mode and synchronous=NORMAL. Returns TRUE, or FALSE
+ * with *error set (also when the file cannot be put in WAL mode). */
+gboolean ana__db_set_wal(sqlite3 *db, GError **error);
+
+/* Removes `path` (and its -wal and -shm) if it did not exist before an
+ * open (`existed` false) and is an empty regular file: what a failed
+ * open of a new database leaves. */
+void ana__db_remove_if_created(const char *path, bool existed);
+
+/* Opens the peko database at `path` for writing, creating it (with the
+ * schema, in WAL mode) if it does not exist, and upgrading an older
+ * schema. Refuses another program's file before writing anything to it.
+ * Returns TRUE with *out set (close with sqlite3_close()), or FALSE with
+ * *error set, prefixed with the path, and no file left behind. */
+gboolean ana__db_open_writer(const char *path, sqlite3 **out,
+                             GError **error);
+
+/* Opens an existing peko database at `path` read-only and checks it is
+ * one of this build's schema. Returns TRUE with *out set, or FALSE with
+ * *error set, prefixed with the path. */
+gboolean ana__db_open_reader(const char *path, sqlite3 **out,
+                             GError **error);
+
 G_END_DECLS
 
 #endif /* ANA_DB_H */

@@ -9,10 +9,6 @@
 
 #include "db.h"
 
-/* How long a writer waits for another (a parallel sweep's runs share one
- * file; WAL allows one writer at a time). */
-#define ANA_BUSY_TIMEOUT_MS 10000
-
 const char *ana_status_name(ana_status status)
 {
     switch (status) {
@@ -56,6 +52,7 @@ void ana_run_info_init(ana_run_info *info)
         .heartbeat_every = 1,
         .batch_rows = ANA_DEFAULT_BATCH_ROWS,
         .source = "sim",
+        .repetition = -1,
     };
 }
 
@@ -104,35 +101,6 @@ static gboolean check_params_json(sqlite3 *db, const char *json,
     return ok;
 }
 
-/* WAL: readers (a report on a running sweep) never block the writer, and
- * a crash can only lose uncommitted batches, never damage the file.
- * synchronous=NORMAL is durable against a crash of the process, which is
- * what an interrupted run is; only power loss may cost the last batches. */
-static gboolean set_journal(sqlite3 *db, GError **error)
-{
-    sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &stmt,
-                                NULL);
-    if (rc != SQLITE_OK)
-        return ana__db_error(error, db, rc, "setting WAL journal mode");
-    rc = sqlite3_step(stmt);
-    if (rc != SQLITE_ROW) {
-        ana__db_error(error, db, rc, "setting WAL journal mode");
-        sqlite3_finalize(stmt);
-        return FALSE;
-    }
-    const char *mode = (const char *)sqlite3_column_text(stmt, 0);
-    /* An in-memory database answers "memory": nothing to protect. */
-    gboolean ok = mode && (g_ascii_strcasecmp(mode, "wal") == 0 ||
-                           g_ascii_strcasecmp(mode, "memory") == 0);
-    if (!ok)
-        g_set_error(error, ANA_ERROR, ANA_ERROR_SQLITE,
-                    "setting WAL journal mode: the file stays in %s mode",
-                    mode ? mode : "an unknown");
-    sqlite3_finalize(stmt);
-    return ok && ana__db_exec(db, "PRAGMA synchronous = NORMAL",
-                              "setting synchronous mode", error);
-}
 
 static char *now_utc_text(void)
 {
@@ -147,8 +115,10 @@ static gboolean insert_run(ana_recorder *rec, const ana_run_info *info,
 {
     static const char sql[] =
         "INSERT INTO run (scenario, params, seed, version, source, status,"
-        " nodes, heartbeat_origins, heartbeat_every, started_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8, ?9)";
+        " nodes, heartbeat_origins, heartbeat_every, started_at,"
+        " sweep_id, sweep_point, repetition)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8, ?9, ?10, ?11,"
+        " ?12)";
     sqlite3_stmt *stmt = NULL;
     int rc = sqlite3_prepare_v2(rec->db, sql, -1, &stmt, NULL);
     if (rc != SQLITE_OK)
@@ -169,6 +139,12 @@ static gboolean insert_run(ana_recorder *rec, const ana_run_info *info,
     sqlite3_bind_int64(stmt, 7, (sqlite3_int64)rec->hb_origins);
     sqlite3_bind_int64(stmt, 8, rec->hb_every);
     sqlite3_bind_text(stmt, 9, started, -1, SQLITE_STATIC);
+    if (info->sweep_id)
+        sqlite3_bind_text(stmt, 10, info->sweep_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 11, info->sweep_point ? info->sweep_point : "",
+                      -1, SQLITE_STATIC);
+    if (info->repetition >= 0)
+        sqlite3_bind_int64(stmt, 12, info->repetition);
     rc = sqlite3_step(stmt);
     gboolean ok = rc == SQLITE_DONE;
     if (ok)
@@ -180,12 +156,21 @@ static gboolean insert_run(ana_recorder *rec, const ana_run_info *info,
     return ok;
 }
 
-/* Evenly spaced by index: node floor(j * n / K) for j < K, so the sample
- * covers the index range (and with it, in the simulator, the address
- * range and the join order) and depends on nothing but n and K. */
-static void choose_origins(ana_recorder *rec, size_t k)
+/* The caller's set, or K origins evenly spaced by index: node
+ * floor(j * n / K) for j < K, so the sample covers the index range (and
+ * with it, in the simulator, the address range and the join order) and
+ * depends on nothing but n and K. */
+static void choose_origins(ana_recorder *rec, const ana_run_info *info)
 {
-    size_t n = rec->n_nodes;
+    size_t n = rec->n_nodes, k = info->heartbeat_origins;
+    if (info->heartbeat_sampled) {
+        rec->hb_origins = 0;
+        for (size_t i = 0; i < n; i++) {
+            rec->nodes[i].sampled = info->heartbeat_sampled[i];
+            rec->hb_origins += info->heartbeat_sampled[i];
+        }
+        return;
+    }
     if (k > n)
         k = n;
     rec->hb_origins = k;
@@ -214,7 +199,7 @@ static ana_recorder *recorder_new(const char *path, const ana_run_info *info)
     }
     ana__addrmap_init(&rec->addrs, rec->n_nodes);
     rec->hb_every = info->heartbeat_every > 1 ? info->heartbeat_every : 1;
-    choose_origins(rec, info->heartbeat_origins);
+    choose_origins(rec, info);
     ana__rumors_init(&rec->rumors, rec->n_nodes);
     rec->batch_rows = info->batch_rows ? info->batch_rows
                                        : ANA_DEFAULT_BATCH_ROWS;
@@ -264,20 +249,6 @@ void ana_recorder_free(ana_recorder *rec)
 /* Removes a file this open created and left empty, with its WAL and
  * shared-memory companions: a failed open leaves no trace. A file that
  * existed, or that somebody filled meanwhile, is never removed. */
-static void remove_if_created(const char *path, bool existed)
-{
-    GStatBuf st;
-    if (existed || g_stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
-        st.st_size != 0)
-        return;
-    char *wal = g_strconcat(path, "-wal", NULL);
-    char *shm = g_strconcat(path, "-shm", NULL);
-    g_unlink(wal);
-    g_unlink(shm);
-    g_unlink(path);
-    g_free(wal);
-    g_free(shm);
-}
 
 static void prefix_error(GError **error, const char *path)
 {
@@ -313,7 +284,7 @@ ana_recorder *ana_recorder_open(const char *path, const ana_run_info *info,
         goto fail;
     }
     sqlite3_extended_result_codes(rec->db, 1);
-    sqlite3_busy_timeout(rec->db, ANA_BUSY_TIMEOUT_MS);
+    sqlite3_busy_timeout(rec->db, ANA__BUSY_TIMEOUT_MS);
 
     /* Identity first, read-only: another program's file is refused before
      * the journal mode (a header write) or anything else touches it. */
@@ -322,7 +293,7 @@ ana_recorder *ana_recorder_open(const char *path, const ana_run_info *info,
         !check_params_json(rec->db,
                            info->params_json ? info->params_json : "{}",
                            error) ||
-        !set_journal(rec->db, error) || !ana_schema_ensure(rec->db, error) ||
+        !ana__db_set_wal(rec->db, error) || !ana_schema_ensure(rec->db, error) ||
         !insert_run(rec, info, error) || !ana__flush_prepare(rec, error))
         goto fail;
     rec->t0_us = rec->now_us(rec->now_user);
@@ -331,7 +302,7 @@ ana_recorder *ana_recorder_open(const char *path, const ana_run_info *info,
 fail:
     prefix_error(error, path);
     ana_recorder_free(rec);
-    remove_if_created(path, existed);
+    ana__db_remove_if_created(path, existed);
     return NULL;
 }
 

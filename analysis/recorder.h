@@ -116,11 +116,20 @@ typedef struct ana_run_info {
                                * floor(j*nodes/K), j < K); 0 records none,
                                * >= nodes records all. Metadata rumors are
                                * always all recorded. */
+    const bool *heartbeat_sampled; /* NULL, or `nodes` flags naming the
+                               * sampled origins exactly (a scenario's
+                               * selector); heartbeat_origins is then
+                               * ignored and recorded as their count */
     uint32_t heartbeat_every; /* M: of a sampled origin, only heartbeats
                                * with sequence 1, M+1, 2M+1, ...; 0 or 1
                                * means all */
     size_t batch_rows;        /* rows buffered before a write transaction;
                                * 0 means ANA_DEFAULT_BATCH_ROWS */
+    const char *sweep_id;     /* run.sweep_id: the sweep this run is part
+                               * of; NULL for a run on its own */
+    const char *sweep_point;  /* run.sweep_point: the sweep's axis values,
+                               * "engine.amount=3"; NULL means "" */
+    int64_t repetition;       /* run.repetition; < 0 means NULL */
     const char *started_at;   /* run.started_at; NULL means the wall clock
                                * now, "YYYY-MM-DDTHH:MM:SSZ" (UTC) */
     ana_now_fn now_us;        /* the run's clock, required */

@@ -41,7 +41,10 @@ static const char *const schema_ddl[] = {
     "  wall_s REAL,\n"
     "  events INTEGER,\n"
     "  deliveries INTEGER,\n"
-    "  error TEXT\n"
+    "  error TEXT,\n"
+    "  sweep_id TEXT,\n"
+    "  sweep_point TEXT NOT NULL DEFAULT '',\n"
+    "  repetition INTEGER\n"
     ");\n",
     "CREATE TABLE IF NOT EXISTS node (\n"
     "  run_id INTEGER NOT NULL REFERENCES run (run_id),\n"
@@ -247,6 +250,31 @@ gboolean ana_schema_check(sqlite3 *db, int *version_out, GError **error)
     return TRUE;
 }
 
+/* Each step takes a database of version i + 1 to i + 2; steps only add
+ * (columns, views), so older readers of the same file keep working. */
+static const char *const schema_migrations[ANA_SCHEMA_VERSION - 1] = {
+    /* 1 -> 2: the sweep a run belongs to. */
+    "ALTER TABLE run ADD COLUMN sweep_id TEXT;\n"
+    "ALTER TABLE run ADD COLUMN sweep_point TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE run ADD COLUMN repetition INTEGER;\n",
+};
+
+/* Brings a database of schema `version` (1 .. ANA_SCHEMA_VERSION - 1) up
+ * to date, inside the caller's transaction. */
+static gboolean migrate(sqlite3 *db, int version, GError **error)
+{
+    for (int v = version; v < ANA_SCHEMA_VERSION; v++)
+        if (!ana__db_exec(db, schema_migrations[v - 1],
+                          "upgrading the schema", error))
+            return FALSE;
+    char *pragma = g_strdup_printf("PRAGMA user_version = %d;",
+                                   ANA_SCHEMA_VERSION);
+    gboolean ok = ana__db_exec(db, pragma, "setting the schema version",
+                               error);
+    g_free(pragma);
+    return ok;
+}
+
 gboolean ana_schema_ensure(sqlite3 *db, GError **error)
 {
     int version;
@@ -277,12 +305,7 @@ gboolean ana_schema_ensure(sqlite3 *db, GError **error)
         g_free(pragmas);
         if (!ok)
             goto fail;
-    } else if (version != ANA_SCHEMA_VERSION) {
-        /* Only schema 1 exists so far; a later version migrates here. */
-        g_set_error(error, ANA_ERROR, ANA_ERROR_SCHEMA,
-                    "schema version %d is older than this build's (%d) and "
-                    "has no migration",
-                    version, ANA_SCHEMA_VERSION);
+    } else if (!migrate(db, version, error)) {
         goto fail;
     }
     if (!ana__db_exec(db, "COMMIT", "committing the schema", error))

@@ -1,8 +1,12 @@
 /* cli.c: helpers shared by the peko program's subcommands (cli.h). */
 #include "cli.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
+
+#include "scenario.h"
 
 int peko_cli_usage_error(const char *command, const char *format, ...)
 {
@@ -88,4 +92,113 @@ void peko_cli_append_escaped(GString *out, const uint8_t *bytes, size_t n,
     }
     if (shown < n)
         g_string_append(out, "...");
+}
+
+scn_scenario *peko_cli_load_scenario(const char *command, const char *path,
+                                     char *const *sets, const char *seed)
+{
+    GError *error = NULL;
+    scn_scenario *sc = scn_scenario_load_file(path, &error);
+    for (char *const *set = sets; sc && set && *set; set++) {
+        if (!scn_scenario_override_arg(sc, *set, &error))
+            g_clear_pointer(&sc, scn_scenario_free);
+    }
+    if (sc && seed) {
+        uint64_t value;
+        if (!peko_cli_parse_u64("--seed", seed, 0, INT64_MAX, &value,
+                                &error) ||
+            !scn_scenario_override(sc, "cluster.seed", seed, &error))
+            g_clear_pointer(&sc, scn_scenario_free);
+    }
+    if (sc == NULL) {
+        fprintf(stderr, "peko %s: %s\n", command, error->message);
+        g_error_free(error);
+    }
+    return sc;
+}
+
+void peko_cli_progress_bar(double frac, char bar[PEKO_CLI_BAR_WIDTH + 1])
+{
+    if (!(frac > 0))
+        frac = 0;
+    if (frac > 1)
+        frac = 1;
+    int filled = (int)(frac * PEKO_CLI_BAR_WIDTH);
+    for (int i = 0; i < PEKO_CLI_BAR_WIDTH; i++)
+        bar[i] = i < filled ? '#' : '-';
+    bar[PEKO_CLI_BAR_WIDTH] = 0;
+}
+
+void peko_cli_remove_db(const char *path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < G_N_ELEMENTS(suffixes); i++) {
+        char *p = g_strconcat(path, suffixes[i], NULL);
+        unlink(p);
+        g_free(p);
+    }
+}
+
+void peko_cli_json_string(GString *out, const char *s)
+{
+    if (s == NULL) {
+        g_string_append(out, "null");
+        return;
+    }
+    g_string_append_c(out, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            g_string_append_printf(out, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f)
+            g_string_append_printf(out, "\\u%04x", *p);
+        else
+            g_string_append_c(out, (char)*p);
+    }
+    g_string_append_c(out, '"');
+}
+
+void peko_cli_json_number(GString *out, double v)
+{
+    if (!isfinite(v)) {
+        g_string_append(out, "null");
+        return;
+    }
+    /* The shortest of %.15g and %.17g that reads back exactly. */
+    char buf[G_ASCII_DTOSTR_BUF_SIZE];
+    g_ascii_formatd(buf, sizeof buf, "%.15g", v);
+    if (g_ascii_strtod(buf, NULL) != v)
+        g_ascii_formatd(buf, sizeof buf, "%.17g", v);
+    g_string_append(out, buf);
+}
+
+void peko_cli_format_seconds(char *buf, size_t size, double s)
+{
+    if (isnan(s))
+        g_snprintf(buf, size, "-");
+    else if (isinf(s))
+        g_snprintf(buf, size, "never");
+    else if (fabs(s) < 1e-3)
+        g_snprintf(buf, size, "%.0f us", s * 1e6);
+    else if (fabs(s) < 1)
+        g_snprintf(buf, size, "%.1f ms", s * 1e3);
+    else
+        g_snprintf(buf, size, "%.3f s", s);
+}
+
+gboolean peko_cli_parse_fraction(const char *option, const char *text,
+                                 double *out, GError **error)
+{
+    char *end = NULL;
+    double v = g_ascii_strtod(text, &end);
+    bool percent = end && *end == '%';
+    if (end == text || !end || (*end && !(percent && end[1] == 0)) ||
+        !isfinite(v) || v < 0) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "%s: expected a percentage such as 5%% or a fraction "
+                    "such as 0.05, got '%s'",
+                    option, text);
+        return FALSE;
+    }
+    *out = percent || v > 1 ? v / 100 : v;
+    return TRUE;
 }

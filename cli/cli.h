@@ -15,6 +15,9 @@
 /* X(name, one-line summary), in the order `peko --help` lists them. */
 #define PEKO_COMMANDS(X)                                                     \
     X(sim, "run a scenario in the simulator and report its convergence")     \
+    X(sweep, "run a scenario's sweep, with repetitions, in parallel")        \
+    X(merge, "combine databases recorded on different machines")             \
+    X(report, "report a database's runs, over repetitions, against theory")  \
     X(demo, "run a small cluster in the simulator and show it converge")
 
 #define PEKO_CMD_DECLARE(name, summary) int peko_cmd_##name(int argc, char **argv);
@@ -58,5 +61,38 @@ gboolean peko_cli_parse_u64(const char *option, const char *value,
  * `max` bytes shown (then "..."). For showing data from the network. */
 void peko_cli_append_escaped(GString *out, const uint8_t *bytes, size_t n,
                              size_t max);
+
+/* Loads the scenario at `path` and applies `--set` assignments (`sets`,
+ * NULL-terminated, may be NULL) and a `--seed` (NULL: the scenario's).
+ * Returns NULL after printing the problem as "peko <command>: ..." (the
+ * caller exits PEKO_EXIT_USAGE: a bad scenario never starts a run). */
+struct scn_scenario *peko_cli_load_scenario(const char *command,
+                                            const char *path,
+                                            char *const *sets,
+                                            const char *seed);
+
+/* A text progress bar of PEKO_CLI_BAR_WIDTH cells, '#' for the done
+ * fraction `frac` (clamped to 0..1), '-' for the rest, NUL-terminated. */
+#define PEKO_CLI_BAR_WIDTH 30
+void peko_cli_progress_bar(double frac, char bar[PEKO_CLI_BAR_WIDTH + 1]);
+
+/* Removes a database file and its -wal, -shm and -journal companions,
+ * ignoring those that do not exist. */
+void peko_cli_remove_db(const char *path);
+
+/* JSON output: a string with escapes; a number in the shortest form that
+ * reads back the same (C locale), null for NAN and the infinities. */
+void peko_cli_json_string(GString *out, const char *s);
+void peko_cli_json_number(GString *out, double v);
+
+/* A duration in seconds for people: "850 us", "12.3 ms", "4.210 s",
+ * "never" for INFINITY, "-" for NAN. Into buf (at least 32 bytes). */
+void peko_cli_format_seconds(char *buf, size_t size, double s);
+
+/* Parses a tolerance for an option: "5%", "0.05", or "5" (a bare number
+ * above 1 is a percentage) -> 0.05. FALSE with a message naming the
+ * option in *error for anything else or a negative value. */
+gboolean peko_cli_parse_fraction(const char *option, const char *text,
+                                 double *out, GError **error);
 
 #endif /* PEKO_CLI_H */

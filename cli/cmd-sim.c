@@ -72,12 +72,8 @@ static void progress_cb(void *user, int64_t now_us, int64_t end_us,
     double frac = end_us > 0 ? (double)now_us / (double)end_us : 1.0;
     if (frac > 1)
         frac = 1;
-    enum { WIDTH = 30 };
-    char bar[WIDTH + 1];
-    int filled = (int)(frac * WIDTH);
-    for (int i = 0; i < WIDTH; i++)
-        bar[i] = i < filled ? '#' : '-';
-    bar[WIDTH] = 0;
+    char bar[PEKO_CLI_BAR_WIDTH + 1];
+    peko_cli_progress_bar(frac, bar);
     double wall_s = (double)wall_us / 1e6;
     double eta_s = frac > 0 ? wall_s * (1 - frac) / frac : 0;
     fprintf(stderr,
@@ -190,15 +186,6 @@ static void print_report(const scn_scenario *sc,
 
 /* ------------------------------------------------------------------ */
 
-static void remove_db(const char *path)
-{
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < G_N_ELEMENTS(suffixes); i++) {
-        char *p = g_strconcat(path, suffixes[i], NULL);
-        unlink(p);
-        g_free(p);
-    }
-}
 
 static void free_args(void)
 {
@@ -208,29 +195,6 @@ static void free_args(void)
     g_clear_pointer(&set_args, g_strfreev);
 }
 
-/* Loads the scenario and applies the command line's overrides. Returns
- * NULL after reporting the problem (a usage error). */
-static scn_scenario *load_scenario(const char *path)
-{
-    GError *error = NULL;
-    scn_scenario *sc = scn_scenario_load_file(path, &error);
-    for (char **set = set_args; sc && set && *set; set++) {
-        if (!scn_scenario_override_arg(sc, *set, &error))
-            g_clear_pointer(&sc, scn_scenario_free);
-    }
-    if (sc && seed_arg) {
-        uint64_t seed;
-        if (!peko_cli_parse_u64("--seed", seed_arg, 0, INT64_MAX, &seed,
-                                &error) ||
-            !scn_scenario_override(sc, "cluster.seed", seed_arg, &error))
-            g_clear_pointer(&sc, scn_scenario_free);
-    }
-    if (sc == NULL) {
-        fprintf(stderr, "peko sim: %s\n", error->message);
-        g_error_free(error);
-    }
-    return sc;
-}
 
 int peko_cmd_sim(int argc, char **argv)
 {
@@ -253,7 +217,8 @@ int peko_cmd_sim(int argc, char **argv)
         return PEKO_EXIT_USAGE;
     }
 
-    scn_scenario *sc = load_scenario(argv[1]);
+    scn_scenario *sc =
+        peko_cli_load_scenario("sim", argv[1], set_args, seed_arg);
     if (sc == NULL) {
         free_args();
         return PEKO_EXIT_USAGE;
@@ -328,7 +293,7 @@ int peko_cmd_sim(int argc, char **argv)
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (temporary)
-        remove_db(db_path);
+        peko_cli_remove_db(db_path);
     g_free(db_path);
     scn_scenario_free(sc);
     free_args();

@@ -481,11 +481,19 @@ static gboolean open_recorder(simrun *run, const peko_simrun_options *opts,
     info.seed = sc->cluster.seed;
     info.source = "sim";
     info.nodes = run->n;
-    info.heartbeat_origins = sc->cluster.heartbeat_sample.count;
+    bool *sampled = g_new(bool, run->n);
+    for (size_t i = 0; i < run->n; i++)
+        sampled[i] = scn_nodes_contains(&sc->cluster.heartbeat_sample,
+                                        (uint32_t)i);
+    info.heartbeat_sampled = sampled;
+    info.sweep_id = opts->sweep_id;
+    info.sweep_point = opts->sweep_point;
+    info.repetition = opts->sweep_id ? (int64_t)opts->repetition : -1;
     info.now_us = world_now;
     info.now_user = run->world;
     run->rec = ana_recorder_open(opts->db_path, &info, error);
     g_free(params);
+    g_free(sampled);
     if (run->rec == NULL)
         return FALSE;
     for (size_t i = 0; i < run->n; i++) {

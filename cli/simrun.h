@@ -28,6 +28,11 @@ typedef struct peko_simrun_options {
     /* Set (by a signal handler) to stop early: the run is then recorded
      * as incomplete. May be NULL. */
     volatile sig_atomic_t *stop;
+    /* A run of a sweep: recorded with these in run.sweep_id, sweep_point
+     * and repetition. NULL sweep_id: a run on its own. */
+    const char *sweep_id;
+    const char *sweep_point;
+    uint32_t repetition;
 } peko_simrun_options;
 
 typedef struct peko_simrun_result {

@@ -1,0 +1,121 @@
+/* report.c: configurations aggregated and set beside theory (report.h). */
+#include "report.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "stats.h"
+#include "theory.h"
+
+ana_metric_summary ana_metric_summarize(const double *values, size_t n)
+{
+    ana_metric_summary s = {.mean = NAN, .ci_lo = NAN, .ci_hi = NAN,
+                            .median = NAN, .min = NAN, .max = NAN};
+    double *all = g_new(double, n ? n : 1);
+    double *finite = g_new(double, n ? n : 1);
+    size_t n_finite = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(values[i]))
+            continue;
+        all[s.n++] = values[i];
+        if (isinf(values[i]))
+            s.never++;
+        else
+            finite[n_finite++] = values[i];
+    }
+    /* A mean over the runs that got there would flatter: with any run
+     * that never did, the mean time is "never" too (the median still
+     * says where most runs were). */
+    if (s.never > 0) {
+        s.mean = INFINITY;
+    } else if (n_finite > 0) {
+        ana_stats_ci ci = ana_stats_mean_ci95(finite, n_finite);
+        s.mean = ci.mean;
+        s.ci_lo = ci.lo;
+        s.ci_hi = ci.hi;
+    }
+    if (s.n > 0) {
+        s.median = ana_stats_median(all, s.n);
+        s.min = s.max = all[0];
+        for (size_t i = 1; i < s.n; i++) {
+            s.min = MIN(s.min, all[i]);
+            s.max = MAX(s.max, all[i]);
+        }
+    }
+    g_free(all);
+    g_free(finite);
+    return s;
+}
+
+/* Forward-once describes rumor mode (each node forwards its first copy
+ * once, at once); classic mode forwards every copy and has no such
+ * model here. */
+static void theory_for(const ana_config_report *cr, double tolerance,
+                       ana_theory_figures *t)
+{
+    const ana_run *run = cr->first;
+    *t = (ana_theory_figures){.reach = NAN, .rounds50 = NAN,
+                              .rounds90 = NAN, .push_rounds = NAN,
+                              .dev50 = NAN, .dev90 = NAN};
+    double n = (double)run->nodes, f = run->fanout;
+    if (!(f >= 1) || n < 2) {
+        t->why_not = "the fan-out or the cluster size is unknown";
+        return;
+    }
+    t->push_rounds = ana_theory_push_rounds(n, f);
+    if (run->dissemination == NULL ||
+        strcmp(run->dissemination, "rumor") != 0) {
+        t->why_not = "classic dissemination forwards every copy";
+        return;
+    }
+    t->model = "forward-once";
+    ana_theory_forward_once fo = ana_theory_forward_once_run(n, f);
+    t->reach = fo.reach;
+    t->rounds50 = ana_theory_forward_once_rounds(n, f, 0.5);
+    t->rounds90 = ana_theory_forward_once_rounds(n, f, 0.9);
+    double m50 = cr->metric[ANA_METRIC_ROUNDS50].mean;
+    double m90 = cr->metric[ANA_METRIC_ROUNDS90].mean;
+    /* Only a fraction the rumor reaches by itself is compared: beyond
+     * its reach, anti-entropy (one swap a cycle) takes over. */
+    if (isfinite(t->rounds50) && isfinite(m50))
+        t->dev50 = (m50 - t->rounds50) / t->rounds50;
+    if (isfinite(t->rounds90) && isfinite(m90))
+        t->dev90 = (m90 - t->rounds90) / t->rounds90;
+    t->deviates = fabs(t->dev50) > tolerance || fabs(t->dev90) > tolerance;
+}
+
+void ana_report_build(const ana_runset *set, double tolerance,
+                      ana_report *out)
+{
+    *out = (ana_report){
+        .set = set,
+        .tolerance = tolerance,
+        .configs = g_new0(ana_config_report, set->n_configs ? set->n_configs
+                                                            : 1),
+        .n_configs = set->n_configs,
+    };
+    size_t max_runs = 1;
+    for (size_t c = 0; c < set->n_configs; c++)
+        max_runs = MAX(max_runs, set->configs[c].n_runs);
+    double *values = g_new(double, max_runs);
+    for (size_t c = 0; c < set->n_configs; c++) {
+        ana_config_report *cr = &out->configs[c];
+        cr->config = &set->configs[c];
+        cr->first = &set->runs[cr->config->runs[0]];
+        for (int m = 0; m < ANA_METRIC_COUNT; m++) {
+            for (size_t i = 0; i < cr->config->n_runs; i++)
+                values[i] = set->runs[cr->config->runs[i]].value[m];
+            cr->metric[m] =
+                ana_metric_summarize(values, cr->config->n_runs);
+        }
+        theory_for(cr, tolerance, &cr->theory);
+        out->n_deviating += cr->theory.deviates;
+    }
+    g_free(values);
+}
+
+void ana_report_clear(ana_report *report)
+{
+    g_free(report->configs);
+    *report = (ana_report){0};
+}

@@ -1,0 +1,71 @@
+/* report.h: a database's configurations, each aggregated over its
+ * repetitions and set beside theory.
+ *
+ * What `peko report` prints. For every configuration of a runset
+ * (runs.h): each metric's mean with a 95% confidence interval over
+ * repetitions (Student's t), median, min and max; and the rounds the
+ * dissemination model predicts (theory.h, docs/theory.md), with a flag
+ * when the measured rounds deviate from them by more than a tolerance.
+ */
+#ifndef ANA_REPORT_H
+#define ANA_REPORT_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "runs.h"
+
+G_BEGIN_DECLS
+
+/* Relative deviation of measured rounds from theory beyond which a
+ * configuration is flagged (docs/theory.md says why this much). */
+#define ANA_REPORT_DEFAULT_TOLERANCE 0.25
+
+typedef struct ana_metric_summary {
+    size_t n;          /* runs with a value (not NAN) */
+    size_t never;      /* of those, INFINITY: the time never came */
+    double mean;       /* INFINITY if any run never got there; NAN if
+                        * no value */
+    double ci_lo, ci_hi;
+    double median;     /* over all n values (INFINITY if most never) */
+    double min, max;   /* over all n values */
+} ana_metric_summary;
+
+typedef struct ana_theory_figures {
+    const char *model;    /* "forward-once", or NULL: no model applies */
+    const char *why_not;  /* when model is NULL: why (static text) */
+    double reach;         /* fraction the rumor reaches by itself */
+    double rounds50;      /* hops to 50% and 90% of nodes; NAN: never */
+    double rounds90;
+    double push_rounds;   /* the push model, for reference */
+    double dev50, dev90;  /* (measured mean - theory) / theory, or NAN */
+    bool deviates;        /* |dev50| or |dev90| above the tolerance */
+} ana_theory_figures;
+
+typedef struct ana_config_report {
+    const ana_config *config;   /* borrowed from the runset */
+    const ana_run *first;       /* its first run: parameters all share */
+    ana_metric_summary metric[ANA_METRIC_COUNT];
+    ana_theory_figures theory;
+} ana_config_report;
+
+typedef struct ana_report {
+    const ana_runset *set;      /* borrowed */
+    double tolerance;
+    ana_config_report *configs; /* one per set->configs[i]; owned */
+    size_t n_configs;
+    size_t n_deviating;
+} ana_report;
+
+/* Summarises the `n` values (NAN ignored, INFINITY counted as never). */
+ana_metric_summary ana_metric_summarize(const double *values, size_t n);
+
+/* Builds the report of `set` (borrowed; must outlive the report). */
+void ana_report_build(const ana_runset *set, double tolerance,
+                      ana_report *out);
+void ana_report_clear(ana_report *report);
+
+G_END_DECLS
+
+#endif /* ANA_REPORT_H */

@@ -1,0 +1,591 @@
+/* stats.c: the statistics behind comparisons (stats.h). */
+#include "stats.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Exact permutation p-values of Mann-Whitney up to this many values in
+ * all (the counts stay below 2^53, C(40, 20) < 1.4e11). */
+#define MWU_EXACT_MAX 40
+
+/* Above this many degrees of freedom the t quantile is the Cornish-Fisher
+ * expansion, whose next term is O(df^-5): the incomplete beta's continued
+ * fraction needs O(sqrt(df)) terms and loses digits there. */
+#define T_SERIES_DF 1e5
+
+static bool has_nan(const double *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (isnan(x[i]))
+            return true;
+    return false;
+}
+
+/* A usable array: NULL only when empty, and no NaN. */
+static bool valid_array(const double *x, size_t n)
+{
+    return (x != NULL || n == 0) && !has_nan(x, n);
+}
+
+static int cmp_double(const void *pa, const void *pb)
+{
+    double a = *(const double *)pa, b = *(const double *)pb;
+    return (a > b) - (a < b);
+}
+
+/* A sorted copy of x, owned by the caller (g_free). */
+static double *sorted_copy(const double *x, size_t n)
+{
+    double *s = g_new(double, n);
+    memcpy(s, x, n * sizeof *s);
+    qsort(s, n, sizeof *s, cmp_double);
+    return s;
+}
+
+/* Type 7 percentile of the n >= 1 sorted values s. */
+static double percentile_sorted(const double *s, size_t n, double p)
+{
+    double h = (double)(n - 1) * p / 100.0;
+    double fl = floor(h);
+    size_t lo = (size_t)fl;
+    if (lo + 1 >= n)
+        return s[n - 1];
+    double frac = h - fl;
+    /* Equal neighbours stay exact (and infinite ones do not become NaN). */
+    if (frac == 0.0 || s[lo] == s[lo + 1])
+        return s[lo];
+    return s[lo] + frac * (s[lo + 1] - s[lo]);
+}
+
+double ana_stats_mean(const double *x, size_t n)
+{
+    g_return_val_if_fail(valid_array(x, n), NAN);
+    if (n == 0)
+        return NAN;
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++)
+        sum += x[i];
+    double mean = sum / (double)n;
+    /* One correction pass: the mean of the residuals. */
+    if (isfinite(mean)) {
+        double r = 0.0;
+        for (size_t i = 0; i < n; i++)
+            r += x[i] - mean;
+        mean += r / (double)n;
+    }
+    return mean;
+}
+
+double ana_stats_sd(const double *x, size_t n)
+{
+    g_return_val_if_fail(valid_array(x, n), NAN);
+    if (n == 0)
+        return NAN;
+    if (n == 1)
+        return 0.0;
+    double mean = ana_stats_mean(x, n);
+    /* Two-pass, with the rounding error of the mean taken out. */
+    double ss = 0.0, r = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = x[i] - mean;
+        ss += d * d;
+        r += d;
+    }
+    double var = (ss - r * r / (double)n) / (double)(n - 1);
+    return var < 0.0 ? 0.0 : sqrt(var); /* NaN (from infinities) stays */
+}
+
+double ana_stats_percentile(const double *x, size_t n, double p)
+{
+    g_return_val_if_fail(valid_array(x, n), NAN);
+    g_return_val_if_fail(p >= 0.0 && p <= 100.0, NAN);
+    if (n == 0)
+        return NAN;
+    double *s = sorted_copy(x, n);
+    double v = percentile_sorted(s, n, p);
+    g_free(s);
+    return v;
+}
+
+double ana_stats_median(const double *x, size_t n)
+{
+    return ana_stats_percentile(x, n, 50.0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Normal and Student's t distributions.                                */
+
+double ana_stats_normal_cdf(double z)
+{
+    g_return_val_if_fail(!isnan(z), NAN);
+    return 0.5 * erfc(-z / M_SQRT2);
+}
+
+double ana_stats_normal_p_two_sided(double z)
+{
+    g_return_val_if_fail(!isnan(z), NAN);
+    double p = erfc(fabs(z) / M_SQRT2);
+    return p > 1.0 ? 1.0 : p;
+}
+
+/* Standard normal density. */
+static double normal_pdf(double z)
+{
+    return exp(-0.5 * z * z) / sqrt(2.0 * M_PI);
+}
+
+/* The z > 0 with P(Z > z) = q, for 0 < q <= 0.5. Start from Abramowitz
+ * and Stegun 26.2.23 (error < 4.5e-4), then Newton steps on erfc, which
+ * double the correct digits each time. */
+static double normal_upper_quantile(double q)
+{
+    if (q >= 0.5)
+        return 0.0;
+    double t = sqrt(-2.0 * log(q));
+    double z = t - (2.515517 + t * (0.802853 + t * 0.010328)) /
+                       (1.0 + t * (1.432788 + t * (0.189269 + t * 0.001308)));
+    for (int i = 0; i < 8; i++) {
+        double pdf = normal_pdf(z);
+        if (pdf <= 0.0)
+            break;
+        double step = (0.5 * erfc(z / M_SQRT2) - q) / pdf;
+        z += step;
+        if (fabs(step) <= 1e-15 * fabs(z))
+            break;
+    }
+    return z;
+}
+
+double ana_stats_normal_quantile(double p)
+{
+    g_return_val_if_fail(p >= 0.0 && p <= 1.0, NAN);
+    if (p == 0.0)
+        return -INFINITY;
+    if (p == 1.0)
+        return INFINITY;
+    return p < 0.5 ? -normal_upper_quantile(p) : normal_upper_quantile(1.0 - p);
+}
+
+/* Continued fraction of the regularized incomplete beta function
+ * (modified Lentz), valid for x < (a + 1) / (a + b + 2); y = 1 - x. */
+static double beta_cf(double a, double b, double x)
+{
+    const double tiny = 1e-300;
+    double qab = a + b, qap = a + 1.0, qam = a - 1.0;
+    double c = 1.0, d = 1.0 - qab * x / qap;
+    if (fabs(d) < tiny)
+        d = tiny;
+    d = 1.0 / d;
+    double h = d;
+    for (int m = 1; m <= 100000; m++) {
+        double m2 = 2.0 * m;
+        double aa = m * (b - m) * x / ((qam + m2) * (a + m2));
+        d = 1.0 + aa * d;
+        if (fabs(d) < tiny)
+            d = tiny;
+        c = 1.0 + aa / c;
+        if (fabs(c) < tiny)
+            c = tiny;
+        d = 1.0 / d;
+        h *= d * c;
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
+        d = 1.0 + aa * d;
+        if (fabs(d) < tiny)
+            d = tiny;
+        c = 1.0 + aa / c;
+        if (fabs(c) < tiny)
+            c = tiny;
+        d = 1.0 / d;
+        double del = d * c;
+        h *= del;
+        if (fabs(del - 1.0) < 1e-16)
+            break;
+    }
+    return h;
+}
+
+/* ln(Gamma(a + 1/2) / Gamma(a)). For large a the difference of two lgamma
+ * values loses about log10(a ln a) digits, so it comes from the difference
+ * of their Stirling series instead:
+ *   a ln(1 + 1/(2a)) - 1/2 + ln(a) / 2 + S(a + 1/2) - S(a),
+ *   S(x) = 1/(12x) - 1/(360x^3) + 1/(1260x^5) - 1/(1680x^7),
+ * whose truncation error at a >= 10 is below 1e-16. */
+static double lgamma_half_ratio(double a)
+{
+    if (a < 10.0)
+        return lgamma(a + 0.5) - lgamma(a);
+    double h = a + 0.5;
+    double ia = 1.0 / a, ih = 1.0 / h;
+    double ia2 = ia * ia, ih2 = ih * ih;
+    double sa = ia * (1.0 / 12 - ia2 * (1.0 / 360 - ia2 * (1.0 / 1260 -
+                                                           ia2 / 1680)));
+    double sh = ih * (1.0 / 12 - ih2 * (1.0 / 360 - ih2 * (1.0 / 1260 -
+                                                           ih2 / 1680)));
+    return (a * log1p(0.5 * ia) - 0.5) + 0.5 * log(a) + (sh - sa);
+}
+
+/* ln(1 / B(a, b)) = ln Gamma(a + b) - ln Gamma(a) - ln Gamma(b). */
+static double log_inv_beta(double a, double b)
+{
+    if (b == 0.5)
+        return lgamma_half_ratio(a) - 0.5 * log(M_PI);
+    if (a == 0.5)
+        return lgamma_half_ratio(b) - 0.5 * log(M_PI);
+    return lgamma(a + b) - lgamma(a) - lgamma(b);
+}
+
+/* I_x(a, b), from x and y = 1 - x and their logarithms, so that x close
+ * to 1 (or too small to represent) keeps its digits. */
+static double beta_inc(double a, double b, double x, double y, double log_x,
+                       double log_y)
+{
+    if (x <= 0.0 && isinf(log_x))
+        return 0.0;
+    if (y <= 0.0 && isinf(log_y))
+        return 1.0;
+    double front = exp(log_inv_beta(a, b) + a * log_x + b * log_y);
+    if (x < (a + 1.0) / (a + b + 2.0))
+        return front * beta_cf(a, b, x) / a;
+    return 1.0 - front * beta_cf(b, a, y) / b;
+}
+
+/* ln(1 + s^2), also where s^2 overflows. */
+static double log1p_sq(double s)
+{
+    return s > 1e150 ? 2.0 * log(s) : log1p(s * s);
+}
+
+/* P(T > t) for t >= 0: I_x(df/2, 1/2) / 2 with x = df / (df + t^2)
+ * = 1 / (1 + s^2), s = t / sqrt(df). */
+static double t_upper(double t, double df)
+{
+    if (isinf(t))
+        return 0.0;
+    double s = t / sqrt(df);
+    double log_x = -log1p_sq(s);
+    double x = exp(log_x);
+    double y, log_y;
+    if (s > 1e150) {
+        y = 1.0;
+        log_y = -x; /* ln(1 - x), x below 1e-300 */
+    } else {
+        y = s * s / (1.0 + s * s);
+        log_y = log(y);
+    }
+    return 0.5 * beta_inc(0.5 * df, 0.5, x, y, log_x, log_y);
+}
+
+static double t_pdf(double t, double df)
+{
+    return exp(lgamma_half_ratio(0.5 * df) - 0.5 * log(df * M_PI) -
+               0.5 * (df + 1.0) * log1p_sq(t / sqrt(df)));
+}
+
+double ana_stats_t_cdf(double t, double df)
+{
+    g_return_val_if_fail(!isnan(t) && df >= 1.0, NAN);
+    if (isinf(df))
+        return ana_stats_normal_cdf(t);
+    double upper = t_upper(fabs(t), df);
+    return t >= 0.0 ? 1.0 - upper : upper;
+}
+
+/* Cornish-Fisher expansion of t in z (Abramowitz and Stegun 26.7.5). */
+static double t_series(double z, double df)
+{
+    double z2 = z * z;
+    double g1 = (z2 + 1.0) * z / 4.0;
+    double g2 = ((5.0 * z2 + 16.0) * z2 + 3.0) * z / 96.0;
+    double g3 = (((3.0 * z2 + 19.0) * z2 + 17.0) * z2 - 15.0) * z / 384.0;
+    double g4 =
+        ((((79.0 * z2 + 776.0) * z2 + 1482.0) * z2 - 1920.0) * z2 - 945.0) *
+        z / 92160.0;
+    return z + (g1 + (g2 + (g3 + g4 / df) / df) / df) / df;
+}
+
+/* The t > 0 with P(T > t) = q, for 0 < q < 0.5. */
+static double t_upper_quantile(double q, double df)
+{
+    if (df == 1.0) /* Cauchy: P(T > t) = atan(1/t) / pi */
+        return 1.0 / tan(M_PI * q);
+    if (df == 2.0) /* P(T > t) = (1 - t / sqrt(2 + t^2)) / 2 */
+        return sqrt(2.0) * (1.0 - 2.0 * q) / sqrt(4.0 * q * (1.0 - q));
+    double z = normal_upper_quantile(q);
+    if (df > T_SERIES_DF)
+        return t_series(z, df);
+
+    /* Bracket the root: P(T > t) falls from 1/2 at t = 0. */
+    double lo = 0.0, hi = 1.0;
+    while (t_upper(hi, df) > q) {
+        lo = hi;
+        hi *= 2.0;
+        if (isinf(hi))
+            return hi;
+    }
+    double t = t_series(z, df);
+    if (!(t > lo && t < hi))
+        t = 0.5 * (lo + hi);
+    for (int i = 0; i < 400; i++) {
+        double tail = t_upper(t, df);
+        if (tail > q)
+            lo = t;
+        else if (tail < q)
+            hi = t;
+        else
+            break;
+        /* Newton on P(T > t) - q, whose derivative is -pdf(t); a step
+         * leaving the bracket becomes a bisection. */
+        double next = t + (tail - q) / t_pdf(t, df);
+        if (!(next > lo && next < hi))
+            next = 0.5 * (lo + hi);
+        if (fabs(next - t) <= 4.0 * DBL_EPSILON * next ||
+            hi - lo <= 4.0 * DBL_EPSILON * hi) {
+            t = next;
+            break;
+        }
+        t = next;
+    }
+    return t;
+}
+
+double ana_stats_t_quantile(double p, double df)
+{
+    g_return_val_if_fail(p >= 0.0 && p <= 1.0, NAN);
+    g_return_val_if_fail(df >= 1.0, NAN);
+    if (p == 0.0)
+        return -INFINITY;
+    if (p == 1.0)
+        return INFINITY;
+    if (p == 0.5)
+        return 0.0;
+    if (isinf(df))
+        return ana_stats_normal_quantile(p);
+    return p < 0.5 ? -t_upper_quantile(p, df)
+                   : t_upper_quantile(1.0 - p, df);
+}
+
+ana_stats_ci ana_stats_mean_ci95(const double *x, size_t n)
+{
+    ana_stats_ci ci = { NAN, NAN, NAN, n };
+    g_return_val_if_fail(valid_array(x, n), ci);
+    if (n == 0)
+        return ci;
+    ci.mean = ci.lo = ci.hi = ana_stats_mean(x, n);
+    if (n == 1)
+        return ci;
+    double half = ana_stats_t_quantile(0.975, (double)(n - 1)) *
+                  ana_stats_sd(x, n) / sqrt((double)n);
+    ci.lo = ci.mean - half;
+    ci.hi = ci.mean + half;
+    return ci;
+}
+
+/* ------------------------------------------------------------------ */
+/* Mann-Whitney U.                                                      */
+
+typedef struct labelled {
+    double v;
+    bool from_a;
+} labelled;
+
+static int cmp_labelled(const void *pa, const void *pb)
+{
+    const labelled *a = pa, *b = pb;
+    return (a->v > b->v) - (a->v < b->v);
+}
+
+/* P(U <= u) under the null for m values of a and n of b, where U counts
+ * the pairs with a > b. c(i, j, k) = the number of orders of i a's and j
+ * b's with U = k; the largest value is an a, which beats all j b's, or a
+ * b: c(i, j, k) = c(i - 1, j, k - j) + c(i, j - 1, k). Rows over i are
+ * kept two at a time. */
+static double mwu_exact_cdf(size_t m, size_t n, size_t u)
+{
+    size_t width = m * n + 1;
+    double *prev = g_new0(double, (n + 1) * width);
+    double *cur = g_new0(double, (n + 1) * width);
+    for (size_t j = 0; j <= n; j++)
+        prev[j * width] = 1.0; /* i = 0: only U = 0 */
+    for (size_t i = 1; i <= m; i++) {
+        memset(cur, 0, (n + 1) * width * sizeof *cur);
+        cur[0] = 1.0; /* j = 0: only U = 0 */
+        for (size_t j = 1; j <= n; j++) {
+            double *row = cur + j * width;
+            const double *left = cur + (j - 1) * width;
+            const double *up = prev + j * width;
+            for (size_t k = 0; k <= i * j; k++)
+                row[k] = left[k] + (k >= j ? up[k - j] : 0.0);
+        }
+        double *swap = prev;
+        prev = cur;
+        cur = swap;
+    }
+    const double *dist = prev + n * width;
+    double below = 0.0, total = 0.0;
+    for (size_t k = 0; k < width; k++) {
+        total += dist[k];
+        if (k <= u)
+            below += dist[k];
+    }
+    g_free(prev);
+    g_free(cur);
+    return below / total;
+}
+
+ana_stats_mwu ana_stats_mann_whitney(const double *a, size_t na,
+                                     const double *b, size_t nb)
+{
+    ana_stats_mwu r = { .u = 0.0, .z = 0.0, .p = 1.0, .effect = NAN,
+                        .exact = false };
+    ana_stats_mwu bad = { NAN, NAN, NAN, NAN, false };
+    g_return_val_if_fail(valid_array(a, na), bad);
+    g_return_val_if_fail(valid_array(b, nb), bad);
+    if (na == 0 || nb == 0)
+        return r;
+
+    size_t n = na + nb;
+    labelled *all = g_new(labelled, n);
+    for (size_t i = 0; i < na; i++)
+        all[i] = (labelled){ a[i], true };
+    for (size_t j = 0; j < nb; j++)
+        all[na + j] = (labelled){ b[j], false };
+    qsort(all, n, sizeof *all, cmp_labelled);
+
+    /* Rank sum of a with midranks; tie groups for the variance. */
+    double rank_sum_a = 0.0, tie_term = 0.0;
+    bool ties = false;
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && all[j].v == all[i].v)
+            j++;
+        double t = (double)(j - i);
+        double midrank = 0.5 * ((double)(i + 1) + (double)j);
+        for (size_t k = i; k < j; k++)
+            if (all[k].from_a)
+                rank_sum_a += midrank;
+        if (j - i > 1) {
+            ties = true;
+            tie_term += t * t * t - t;
+        }
+        i = j;
+    }
+    g_free(all);
+
+    double dna = (double)na, dnb = (double)nb, dn = (double)n;
+    r.u = rank_sum_a - dna * (dna + 1.0) / 2.0;
+    r.effect = r.u / (dna * dnb);
+
+    double mu = dna * dnb / 2.0;
+    double var = dna * dnb / 12.0 * ((dn + 1.0) - tie_term / (dn * (dn - 1.0)));
+    double d = r.u - mu;
+    double corr = d > 0.0 ? 0.5 : (d < 0.0 ? -0.5 : 0.0);
+    r.z = var > 0.0 ? (d - corr) / sqrt(var) : 0.0;
+
+    if (n <= MWU_EXACT_MAX && !ties) {
+        /* Without ties u is an integer. */
+        size_t u = (size_t)r.u;
+        double p = r.u > mu ? 1.0 - mwu_exact_cdf(na, nb, u - 1)
+                            : mwu_exact_cdf(na, nb, u);
+        r.p = fmin(1.0, 2.0 * p);
+        r.exact = true;
+    } else {
+        r.p = ana_stats_normal_p_two_sided(r.z);
+    }
+    return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* Bootstrap.                                                           */
+
+/* xoshiro256** (Blackman and Vigna), seeded by splitmix64: the same
+ * generator family as the simulator's streams, kept private here so the
+ * analysis library stays independent of sim/. */
+typedef struct boot_rng {
+    uint64_t s[4];
+} boot_rng;
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void boot_rng_init(boot_rng *r, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&seed);
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t boot_rng_next(boot_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+/* Uniform in [0, bound), bound >= 1, without modulo bias: draws below
+ * 2^64 mod bound are rejected. */
+static size_t boot_rng_below(boot_rng *r, size_t bound)
+{
+    uint64_t b = (uint64_t)bound;
+    uint64_t threshold = (0 - b) % b;
+    for (;;) {
+        uint64_t x = boot_rng_next(r);
+        if (x >= threshold)
+            return (size_t)(x % b);
+    }
+}
+
+/* Median of a resample of x into scratch (n values). */
+static double resample_median(boot_rng *r, const double *x, size_t n,
+                              double *scratch)
+{
+    for (size_t i = 0; i < n; i++)
+        scratch[i] = x[boot_rng_below(r, n)];
+    qsort(scratch, n, sizeof *scratch, cmp_double);
+    return percentile_sorted(scratch, n, 50.0);
+}
+
+ana_stats_interval ana_stats_bootstrap_median_diff(const double *a, size_t na,
+                                                   const double *b, size_t nb,
+                                                   unsigned iterations,
+                                                   uint64_t seed)
+{
+    ana_stats_interval ci = { NAN, NAN };
+    g_return_val_if_fail(valid_array(a, na), ci);
+    g_return_val_if_fail(valid_array(b, nb), ci);
+    if (na == 0 || nb == 0 || iterations == 0)
+        return ci;
+
+    boot_rng rng;
+    boot_rng_init(&rng, seed);
+    double *scratch = g_new(double, na > nb ? na : nb);
+    double *diffs = g_new(double, iterations);
+    for (unsigned i = 0; i < iterations; i++) {
+        double ma = resample_median(&rng, a, na, scratch);
+        double mb = resample_median(&rng, b, nb, scratch);
+        diffs[i] = mb - ma;
+    }
+    qsort(diffs, iterations, sizeof *diffs, cmp_double);
+    ci.lo = percentile_sorted(diffs, iterations, 2.5);
+    ci.hi = percentile_sorted(diffs, iterations, 97.5);
+    g_free(diffs);
+    g_free(scratch);
+    return ci;
+}

@@ -1,0 +1,116 @@
+/* theory.c: expected dissemination times from gossip theory (theory.h). */
+#include "theory.h"
+
+#include <math.h>
+#include <stdbool.h>
+
+/* Half a node: a forward-once hop informing fewer has died out, and an
+ * anti-entropy round leaving fewer uninformed has finished. */
+#define HALF_NODE 0.5
+
+static bool valid_population(double n)
+{
+    return n >= 2.0 && isfinite(n); /* false for NaN */
+}
+
+double ana_theory_push_rounds(double n, double f)
+{
+    if (!valid_population(n) || !(f >= 1.0) || !isfinite(f))
+        return NAN;
+    return log(n) / log(f + 1.0) + log(n) / f;
+}
+
+double ana_theory_push_pull_rounds(double n)
+{
+    if (!valid_population(n))
+        return NAN;
+    return log(n) / log(3.0) + log(log(n));
+}
+
+/* One forward-once walk. Calls back with every hop's cumulative I_k
+ * (hop 0 included) until `stop` returns true or the rumor dies; returns
+ * the last hop taken and sets *informed to its I_k. */
+typedef bool (*hop_fn)(double hop, double informed, void *data);
+
+static double forward_once_walk(double n, double f, hop_fn stop, void *data,
+                                double *informed)
+{
+    double total = 1.0, fresh = 1.0, hop = 0.0;
+    if (stop && stop(hop, total, data)) {
+        *informed = total;
+        return hop;
+    }
+    for (;;) {
+        /* Each of the fresh nodes sends f copies to uniform peers: a node
+         * not yet informed escapes all f * fresh of them with probability
+         * (1 - 1/n)^(f fresh), about exp(-f fresh / n). */
+        double next = (n - total) * -expm1(-f * fresh / n);
+        if (next < HALF_NODE)
+            break;
+        total += next;
+        fresh = next;
+        hop += 1.0;
+        if (stop && stop(hop, total, data))
+            break;
+    }
+    *informed = total;
+    return hop;
+}
+
+ana_theory_forward_once ana_theory_forward_once_run(double n, double f)
+{
+    ana_theory_forward_once r = { NAN, NAN };
+    if (!valid_population(n) || !(f >= 1.0) || !isfinite(f))
+        return r;
+    double informed;
+    r.rounds_to_die = forward_once_walk(n, f, NULL, NULL, &informed);
+    r.reach = informed / n;
+    return r;
+}
+
+typedef struct fraction_search {
+    double target;      /* nodes */
+    double prev_hop, prev_informed;
+    double rounds;      /* the answer, NAN until found */
+} fraction_search;
+
+static bool reached(double hop, double informed, void *data)
+{
+    fraction_search *s = data;
+    if (informed >= s->target) {
+        s->rounds = hop == 0.0
+                        ? 0.0
+                        : s->prev_hop + (s->target - s->prev_informed) /
+                                            (informed - s->prev_informed);
+        return true;
+    }
+    s->prev_hop = hop;
+    s->prev_informed = informed;
+    return false;
+}
+
+double ana_theory_forward_once_rounds(double n, double f, double fraction)
+{
+    if (!valid_population(n) || !(f >= 1.0) || !isfinite(f) ||
+        !(fraction > 0.0 && fraction <= 1.0))
+        return NAN;
+    fraction_search s = { .target = fraction * n, .rounds = NAN };
+    double informed;
+    forward_once_walk(n, f, reached, &s, &informed);
+    return s.rounds;
+}
+
+double ana_theory_anti_entropy_rounds(double n, double missing)
+{
+    if (!valid_population(n) || !(missing >= 0.0 && missing < 1.0))
+        return NAN;
+    /* p at least squares every round (times at most 1), so this ends in
+     * O(log log n) rounds once p < 1/2, and p < 1 falls below 1/2 within
+     * O(log n) rounds of the first (the tripling phase). */
+    double p = missing, rounds = 0.0;
+    while (n * p >= HALF_NODE) {
+        p = p * p * exp(-(1.0 - p));
+        rounds += 1.0;
+    }
+    return rounds;
+}

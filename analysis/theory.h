@@ -1,0 +1,71 @@
+/* theory.h: expected dissemination times from gossip theory.
+ *
+ * What `peko report` compares measured spreading against (docs/theory.md
+ * derives each formula and says which peko configuration it describes).
+ * All of it assumes synchronous rounds, peers chosen uniformly at random
+ * from complete membership, and no loss. Times are in rounds (hops); a
+ * measured time becomes rounds by dividing it by the mean one-way latency
+ * (rumor forwarding) or by the cycle (anti-entropy).
+ *
+ * Every function is pure and deterministic and allocates nothing.
+ * Arguments outside the stated domain (NaN included) give NAN, without
+ * logging: they are answers ("no theory for this"), not bugs.
+ */
+#ifndef ANA_THEORY_H
+#define ANA_THEORY_H
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Push, fan-out f, n nodes: every informed node sends to f random peers
+ * every round. Expected rounds until every node is informed:
+ * log_{f+1}(n) + ln(n) / f (Pittel 1987 at f = 1: log2 n + ln n; Frieze and
+ * Grimmett 1985; for general f see Karp et al. 2000 and Doerr). NAN for
+ * n < 2 or f < 1. */
+double ana_theory_push_rounds(double n, double f);
+
+/* Push-pull, fan-out 1 (Karp, Schindelhauer, Shenker, Vöcking 2000):
+ * log3(n) + ln(ln(n)) rounds, the O(ln ln n) term taken with constant 1
+ * (the paper bounds it, it does not fix the constant). NAN for n < 2. */
+double ana_theory_push_pull_rounds(double n);
+
+/* Forward-once (infect-and-die) with fan-out f: the origin sends to f
+ * random peers, each node forwards its first copy to f random peers at
+ * once, later copies die. Mean-field recurrence, hop k:
+ *   I_0 = 1, new_0 = 1,
+ *   new_{k+1} = (n - I_k) (1 - exp(-f new_k / n)),
+ *   I_{k+1} = I_k + new_{k+1},
+ * run while new_{k+1} >= 0.5; the hop whose new would fall below half a
+ * node is not taken. */
+typedef struct ana_theory_forward_once {
+    double reach;          /* I_K / n, the fraction of nodes reached */
+    double rounds_to_die;  /* K: the last hop informing >= half a node */
+} ana_theory_forward_once;
+
+/* Runs the recurrence; both fields NAN for n < 2 or f < 1. Costs O(K)
+ * steps: O(log n) for f >= 2, about sqrt(1.4 n) at f = 1. */
+ana_theory_forward_once ana_theory_forward_once_run(double n, double f);
+
+/* Hops until a fraction `fraction` in (0, 1] of the n nodes is informed
+ * by forward-once, fractional: linear interpolation between the two hops
+ * whose I_k bracket fraction * n (0 when the origin alone is enough).
+ * NAN when the rumor dies out before reaching it, for fraction outside
+ * (0, 1], n < 2 or f < 1. */
+double ana_theory_forward_once_rounds(double n, double f, double fraction);
+
+/* Push-pull anti-entropy (Demers et al. 1987), one exchange per node per
+ * round with a uniform peer: rounds until fewer than half a node is
+ * expected to miss an update that a fraction `missing` in [0, 1) of the n
+ * nodes lacks. A node stays without it if the peer it pulls from lacks it
+ * (p) and no holder pushes to it (exp(-(1 - p))):
+ *   p_0 = missing, p_{i+1} = p_i^2 exp(-(1 - p_i)),
+ * counted until n p_i < 0.5, so the answer is a whole number (0 when
+ * n missing < 0.5 already). In peko a round is one cycle: this is the
+ * repair of metadata a forward-once rumor missed, missing = 1 - reach.
+ * NAN for n < 2 or missing outside [0, 1). */
+double ana_theory_anti_entropy_rounds(double n, double missing);
+
+G_END_DECLS
+
+#endif /* ANA_THEORY_H */

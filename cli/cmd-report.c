@@ -1,0 +1,419 @@
+/* cmd-report.c: `peko report DB`, each configuration of a database
+ * aggregated over its repetitions and set beside theory
+ * (analysis/report.h), as text, JSON or CSV. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "report.h"
+
+static char *run_arg;
+static char *format_arg;
+static char *tolerance_arg;
+
+static const GOptionEntry report_entries[] = {
+    {"run", 'r', 0, G_OPTION_ARG_STRING, &run_arg,
+     "Report only run ID (complete or not)", "ID"},
+    {"format", 'f', 0, G_OPTION_ARG_STRING, &format_arg,
+     "text (default), json or csv", "FORMAT"},
+    {"tolerance", 't', 0, G_OPTION_ARG_STRING, &tolerance_arg,
+     "Flag measured rounds further than this from theory (default 25%)",
+     "PCT"},
+    {NULL, 0, 0, 0, NULL, NULL, NULL},
+};
+
+static void free_args(void)
+{
+    g_clear_pointer(&run_arg, g_free);
+    g_clear_pointer(&format_arg, g_free);
+    g_clear_pointer(&tolerance_arg, g_free);
+}
+
+/* ------------------------------------------------------------------ */
+/* Text.                                                                */
+
+static void format_value(char *buf, size_t size, ana_metric m, double v)
+{
+    const ana_metric_info *info = ana_metric_get(m);
+    if (info->is_time || isnan(v) || isinf(v))
+        peko_cli_format_seconds(buf, size, v);
+    else if (m == ANA_METRIC_NEVER_REACHED || fabs(v) >= 1000)
+        g_snprintf(buf, size, "%.0f", v);
+    else
+        g_snprintf(buf, size, "%.2f", v);
+}
+
+/* Drop metrics that are zero in every run say nothing. */
+static bool worth_showing(ana_metric m, const ana_metric_summary *s)
+{
+    if (s->n == 0)
+        return false;
+    if (m >= ANA_METRIC_DROPS_LOST)
+        return s->max > 0;
+    return true;
+}
+
+static void text_config(GString *out, const ana_report *report,
+                        const ana_config_report *cr)
+{
+    const ana_run *run = cr->first;
+    const ana_config *c = cr->config;
+    char round[32];
+    peko_cli_format_seconds(round, sizeof round, run->round_s);
+    g_string_append_printf(out, "\n%s%s%s: %zu run%s, %" G_GINT64_FORMAT
+                                " nodes",
+                           c->scenario, *c->sweep_point ? " " : "",
+                           c->sweep_point, c->n_runs,
+                           c->n_runs == 1 ? "" : "s", run->nodes);
+    if (!isnan(run->fanout))
+        g_string_append_printf(out, ", fan-out %g", run->fanout);
+    if (run->dissemination)
+        g_string_append_printf(out, ", %s mode", run->dissemination);
+    g_string_append_printf(out, ", round %s (%s)%s\n", round,
+                           run->latency_s > 0 ? "one-way latency" : "cycle",
+                           run->heartbeats_only ? ", over heartbeats" : "");
+    if (c->n_runs == 1)
+        g_string_append_printf(out, "  run %" G_GINT64_FORMAT ", seed %"
+                                    G_GINT64_FORMAT "\n",
+                               run->run_id, run->seed);
+    g_string_append_printf(out, "  %-22s %10s  %-23s %10s  %s\n", "metric",
+                           "mean", "95% CI", "median", "min .. max");
+    for (int m = 0; m < ANA_METRIC_COUNT; m++) {
+        const ana_metric_summary *s = &cr->metric[m];
+        if (!worth_showing((ana_metric)m, s))
+            continue;
+        char mean[32], lo[32], hi[32], med[32], min[32], max[32];
+        char ci[80] = "";
+        format_value(mean, sizeof mean, (ana_metric)m, s->mean);
+        format_value(lo, sizeof lo, (ana_metric)m, s->ci_lo);
+        format_value(hi, sizeof hi, (ana_metric)m, s->ci_hi);
+        format_value(med, sizeof med, (ana_metric)m, s->median);
+        format_value(min, sizeof min, (ana_metric)m, s->min);
+        format_value(max, sizeof max, (ana_metric)m, s->max);
+        if (s->n - s->never > 1)
+            g_snprintf(ci, sizeof ci, "[%s, %s]", lo, hi);
+        g_string_append_printf(out, "  %-22s %10s  %-23s %10s  %s .. %s",
+                               ana_metric_get((ana_metric)m)->name, mean, ci,
+                               med, min, max);
+        if (s->never)
+            g_string_append_printf(out, "  (never in %zu of %zu)", s->never,
+                                   s->n);
+        g_string_append_c(out, '\n');
+    }
+    const ana_theory_figures *t = &cr->theory;
+    if (t->model == NULL) {
+        g_string_append_printf(out, "  theory: none applies (%s)", t->why_not);
+        if (!isnan(t->push_rounds))
+            g_string_append_printf(out, "; push model %.1f rounds",
+                                   t->push_rounds);
+        g_string_append_c(out, '\n');
+        return;
+    }
+    g_string_append_printf(out,
+                           "  theory (%s, fan-out %g): reach %.1f%%, rounds to "
+                           "50%% ",
+                           t->model, run->fanout, t->reach * 100);
+    if (isnan(t->rounds50))
+        g_string_append(out, "never");
+    else
+        g_string_append_printf(out, "%.2f", t->rounds50);
+    g_string_append(out, ", to 90% ");
+    if (isnan(t->rounds90))
+        g_string_append(out, "never (anti-entropy governs)");
+    else
+        g_string_append_printf(out, "%.2f", t->rounds90);
+    g_string_append_printf(out, "; push model %.2f to all\n", t->push_rounds);
+    g_string_append(out, "  measured vs theory:");
+    if (isnan(t->dev50) && isnan(t->dev90))
+        g_string_append(out, " nothing to compare");
+    if (!isnan(t->dev50))
+        g_string_append_printf(out, " rounds50 %+.1f%%", t->dev50 * 100);
+    if (!isnan(t->dev90))
+        g_string_append_printf(out, " rounds90 %+.1f%%", t->dev90 * 100);
+    if (!isnan(t->dev50) || !isnan(t->dev90))
+        g_string_append_printf(out, " -> %s (tolerance %.0f%%)",
+                               t->deviates ? "DEVIATES" : "within",
+                               report->tolerance * 100);
+    g_string_append_c(out, '\n');
+}
+
+/* One line per configuration: the sweep at a glance. */
+static void text_overview(GString *out, const ana_report *report)
+{
+    g_string_append_printf(out, "\n%-28s %4s %9s %9s %9s %9s %7s %7s %9s\n",
+                           "configuration", "runs", "t50", "t90", "t99",
+                           "t100", "rnd90", "theory", "msgs/node");
+    for (size_t i = 0; i < report->n_configs; i++) {
+        const ana_config_report *cr = &report->configs[i];
+        char t[4][32];
+        static const ana_metric times[4] = {ANA_METRIC_T50, ANA_METRIC_T90,
+                                            ANA_METRIC_T99, ANA_METRIC_T100};
+        for (int k = 0; k < 4; k++)
+            peko_cli_format_seconds(t[k], sizeof t[k],
+                                    cr->metric[times[k]].median);
+        char name[64];
+        g_snprintf(name, sizeof name, "%s", *cr->config->sweep_point
+                                                ? cr->config->sweep_point
+                                                : cr->config->scenario);
+        char rounds[32], theory[32];
+        format_value(rounds, sizeof rounds, ANA_METRIC_ROUNDS90,
+                     cr->metric[ANA_METRIC_ROUNDS90].median);
+        format_value(theory, sizeof theory, ANA_METRIC_ROUNDS90,
+                     cr->theory.rounds90);
+        g_string_append_printf(
+            out, "%-28s %4zu %9s %9s %9s %9s %7s %7s %9.2f%s\n", name,
+            cr->config->n_runs, t[0], t[1], t[2], t[3], rounds, theory,
+            cr->metric[ANA_METRIC_MESSAGES].median,
+            cr->theory.deviates ? "  DEVIATES" : "");
+    }
+    g_string_append(out, "(medians over repetitions; rnd90: rounds to 90% of "
+                         "nodes, theory: forward-once)\n");
+}
+
+static void print_text(const ana_report *report)
+{
+    const ana_runset *set = report->set;
+    GString *out = g_string_new(NULL);
+    g_string_append_printf(out, "%s: %zu run%s in %zu configuration%s", set->path,
+                           set->n_runs, set->n_runs == 1 ? "" : "s",
+                           set->n_configs, set->n_configs == 1 ? "" : "s");
+    if (set->n_not_complete)
+        g_string_append_printf(out, " (%zu incomplete run%s left out)",
+                               set->n_not_complete,
+                               set->n_not_complete == 1 ? "" : "s");
+    g_string_append_c(out, '\n');
+    for (size_t i = 0; i < report->n_configs; i++)
+        text_config(out, report, &report->configs[i]);
+    if (report->n_configs > 1)
+        text_overview(out, report);
+    if (report->n_deviating)
+        g_string_append_printf(out,
+                               "%zu configuration%s deviate%s from theory by "
+                               "more than %.0f%% (docs/theory.md)\n",
+                               report->n_deviating,
+                               report->n_deviating == 1 ? "" : "s",
+                               report->n_deviating == 1 ? "s" : "",
+                               report->tolerance * 100);
+    fputs(out->str, stdout);
+    g_string_free(out, TRUE);
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON and CSV.                                                        */
+
+static void json_key(GString *out, const char *key)
+{
+    peko_cli_json_string(out, key);
+    g_string_append_c(out, ':');
+}
+
+static void json_summary(GString *out, const ana_metric_summary *s,
+                         const char *unit)
+{
+    g_string_append(out, "{\"unit\":");
+    peko_cli_json_string(out, unit);
+    g_string_append_printf(out, ",\"n\":%zu,\"never\":%zu,\"mean\":", s->n,
+                           s->never);
+    peko_cli_json_number(out, s->mean);
+    g_string_append(out, ",\"ci95\":[");
+    peko_cli_json_number(out, s->ci_lo);
+    g_string_append_c(out, ',');
+    peko_cli_json_number(out, s->ci_hi);
+    g_string_append(out, "],\"median\":");
+    peko_cli_json_number(out, s->median);
+    g_string_append(out, ",\"min\":");
+    peko_cli_json_number(out, s->min);
+    g_string_append(out, ",\"max\":");
+    peko_cli_json_number(out, s->max);
+    g_string_append_c(out, '}');
+}
+
+static void print_json(const ana_report *report)
+{
+    const ana_runset *set = report->set;
+    GString *out = g_string_new("{\"database\":");
+    peko_cli_json_string(out, set->path);
+    g_string_append_printf(out, ",\"runs\":%zu,\"not_complete\":%zu,"
+                                "\"tolerance\":",
+                           set->n_runs, set->n_not_complete);
+    peko_cli_json_number(out, report->tolerance);
+    g_string_append(out, ",\"configurations\":[");
+    for (size_t i = 0; i < report->n_configs; i++) {
+        const ana_config_report *cr = &report->configs[i];
+        const ana_run *run = cr->first;
+        g_string_append(out, i ? ",{" : "{");
+        json_key(out, "scenario");
+        peko_cli_json_string(out, cr->config->scenario);
+        g_string_append_c(out, ',');
+        json_key(out, "sweep_point");
+        peko_cli_json_string(out, cr->config->sweep_point);
+        g_string_append_printf(out, ",\"runs\":%zu,\"run_ids\":[",
+                               cr->config->n_runs);
+        for (size_t r = 0; r < cr->config->n_runs; r++)
+            g_string_append_printf(out, "%s%" G_GINT64_FORMAT, r ? "," : "",
+                                   set->runs[cr->config->runs[r]].run_id);
+        g_string_append_printf(out, "],\"nodes\":%" G_GINT64_FORMAT,
+                               run->nodes);
+        g_string_append(out, ",\"fanout\":");
+        peko_cli_json_number(out, run->fanout);
+        g_string_append(out, ",\"dissemination\":");
+        peko_cli_json_string(out, run->dissemination);
+        g_string_append(out, ",\"round_s\":");
+        peko_cli_json_number(out, run->round_s);
+        g_string_append(out, ",\"metrics\":{");
+        for (int m = 0; m < ANA_METRIC_COUNT; m++) {
+            const ana_metric_info *info = ana_metric_get((ana_metric)m);
+            if (m)
+                g_string_append_c(out, ',');
+            json_key(out, info->name);
+            json_summary(out, &cr->metric[m], info->unit);
+        }
+        const ana_theory_figures *t = &cr->theory;
+        g_string_append(out, "},\"theory\":{\"model\":");
+        peko_cli_json_string(out, t->model);
+        g_string_append(out, ",\"why_not\":");
+        peko_cli_json_string(out, t->why_not);
+        struct {
+            const char *key;
+            double v;
+        } nums[] = {{"reach", t->reach},           {"rounds50", t->rounds50},
+                    {"rounds90", t->rounds90},     {"push_rounds", t->push_rounds},
+                    {"deviation50", t->dev50},     {"deviation90", t->dev90}};
+        for (size_t k = 0; k < G_N_ELEMENTS(nums); k++) {
+            g_string_append_c(out, ',');
+            json_key(out, nums[k].key);
+            peko_cli_json_number(out, nums[k].v);
+        }
+        g_string_append_printf(out, ",\"deviates\":%s}}",
+                               t->deviates ? "true" : "false");
+    }
+    g_string_append(out, "]}\n");
+    fputs(out->str, stdout);
+    g_string_free(out, TRUE);
+}
+
+/* RFC 4180: quoted when it holds a comma, a quote or a line break. */
+static void csv_field(GString *out, const char *s)
+{
+    if (strpbrk(s, ",\"\r\n") == NULL) {
+        g_string_append(out, s);
+        return;
+    }
+    g_string_append_c(out, '"');
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            g_string_append_c(out, '"');
+        g_string_append_c(out, *p);
+    }
+    g_string_append_c(out, '"');
+}
+
+static void csv_number(GString *out, double v)
+{
+    g_string_append_c(out, ',');
+    if (isinf(v))
+        g_string_append(out, "inf");
+    else if (!isnan(v))
+        peko_cli_json_number(out, v);
+}
+
+static void print_csv(const ana_report *report)
+{
+    GString *out = g_string_new(
+        "scenario,sweep_point,runs,metric,unit,n,never,mean,ci95_lo,"
+        "ci95_hi,median,min,max,theory\n");
+    for (size_t i = 0; i < report->n_configs; i++) {
+        const ana_config_report *cr = &report->configs[i];
+        for (int m = 0; m < ANA_METRIC_COUNT; m++) {
+            const ana_metric_info *info = ana_metric_get((ana_metric)m);
+            const ana_metric_summary *s = &cr->metric[m];
+            csv_field(out, cr->config->scenario);
+            g_string_append_c(out, ',');
+            csv_field(out, cr->config->sweep_point);
+            g_string_append_printf(out, ",%zu,%s,%s,%zu,%zu",
+                                   cr->config->n_runs, info->name, info->unit,
+                                   s->n, s->never);
+            csv_number(out, s->mean);
+            csv_number(out, s->ci_lo);
+            csv_number(out, s->ci_hi);
+            csv_number(out, s->median);
+            csv_number(out, s->min);
+            csv_number(out, s->max);
+            csv_number(out, m == ANA_METRIC_ROUNDS50   ? cr->theory.rounds50
+                            : m == ANA_METRIC_ROUNDS90 ? cr->theory.rounds90
+                                                       : NAN);
+            g_string_append_c(out, '\n');
+        }
+    }
+    fputs(out->str, stdout);
+    g_string_free(out, TRUE);
+}
+
+/* ------------------------------------------------------------------ */
+
+
+int peko_cmd_report(int argc, char **argv)
+{
+    GOptionContext *context =
+        g_option_context_new("DB - report a database's runs against theory");
+    g_option_context_set_summary(
+        context,
+        "For each configuration (scenario and sweep point) of the database:\n"
+        "infection times t50..t100, rounds, messages per node, redundancy,\n"
+        "nodes never reached, membership convergence, metadata staleness and\n"
+        "drops by cause, as mean and 95% confidence interval over its\n"
+        "repetitions, with the rounds theory predicts (docs/theory.md,\n"
+        "metrics in docs/analysis.md).");
+    g_option_context_set_description(
+        context, "Exit status: 0 when the report was made, 1 when the\n"
+                 "database cannot be read, 2 for a bad command line.");
+    g_option_context_add_main_entries(context, report_entries, NULL);
+    gboolean ok = peko_cli_parse_positional(context, "report", &argc, &argv, 1);
+    g_option_context_free(context);
+    if (!ok) {
+        free_args();
+        return PEKO_EXIT_USAGE;
+    }
+    GError *error = NULL;
+    uint64_t run_id = 0;
+    double tolerance = ANA_REPORT_DEFAULT_TOLERANCE;
+    const char *format = format_arg ? format_arg : "text";
+    if (run_arg)
+        peko_cli_parse_u64("--run", run_arg, 1, INT64_MAX, &run_id, &error);
+    if (!error && tolerance_arg)
+        peko_cli_parse_fraction("--tolerance", tolerance_arg, &tolerance,
+                                &error);
+    if (!error && strcmp(format, "text") != 0 && strcmp(format, "json") != 0 &&
+        strcmp(format, "csv") != 0)
+        error = g_error_new(G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                            "--format: expected text, json or csv, got '%s'",
+                            format);
+    if (error) {
+        int status = peko_cli_usage_error("report", "%s", error->message);
+        g_error_free(error);
+        free_args();
+        return status;
+    }
+
+    ana_runset set;
+    if (!ana_runset_load(argv[1], run_arg ? (int64_t)run_id : -1, &set,
+                         &error)) {
+        fprintf(stderr, "peko report: %s\n", error->message);
+        g_error_free(error);
+        free_args();
+        return PEKO_EXIT_FAILED;
+    }
+    ana_report report;
+    ana_report_build(&set, tolerance, &report);
+    if (strcmp(format, "json") == 0)
+        print_json(&report);
+    else if (strcmp(format, "csv") == 0)
+        print_csv(&report);
+    else
+        print_text(&report);
+    ana_report_clear(&report);
+    ana_runset_clear(&set);
+    free_args();
+    return PEKO_EXIT_OK;
+}

@@ -1,0 +1,427 @@
+/* sweeprun.c: a sweep's points in worker processes (sweeprun.h). */
+#include "sweeprun.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+
+#include "cli.h"
+#include "merge.h"
+#include "simrun.h"
+
+/* A worker's exit statuses. */
+enum {
+    WORKER_OK = 0,
+    WORKER_FAILED = 1,
+    WORKER_INTERRUPTED = 3,
+};
+
+#define POLL_INTERVAL_US (100 * 1000)
+
+char *peko_sweep_id(const scn_scenario *base)
+{
+    char *json = scn_scenario_to_json(base);
+    char *sha = g_compute_checksum_for_string(G_CHECKSUM_SHA256, json, -1);
+    char *id = g_strndup(sha, 16);
+    g_free(sha);
+    g_free(json);
+    return id;
+}
+
+char *peko_sweep_point_label(const scn_scenario *base, size_t combination)
+{
+    GString *label = g_string_new(NULL);
+    for (size_t a = 0; a < base->sweep.n_axes; a++)
+        g_string_append_printf(label, "%s%s=%s", a ? "," : "",
+                               base->sweep.axes[a].key,
+                               scn_sweep_value(&base->sweep, combination, a));
+    return g_string_free(label, FALSE);
+}
+
+void peko_sweep_result_clear(peko_sweep_result *result)
+{
+    g_free(result->sweep_id);
+    g_free(result->first_failure);
+    memset(result, 0, sizeof *result);
+}
+
+/* ------------------------------------------------------------------ */
+/* What is done already.                                                */
+
+/* The (sweep_point, repetition) pairs of complete runs of `sweep_id` in
+ * the database, as "point\x1frepetition" strings. A missing database has
+ * none. */
+static gboolean load_done(const char *db_path, const char *sweep_id,
+                          GHashTable *done, GError **error)
+{
+    if (!g_file_test(db_path, G_FILE_TEST_EXISTS))
+        return TRUE;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 10000);
+        rc = sqlite3_prepare_v2(db,
+                                "SELECT sweep_point, repetition FROM run"
+                                " WHERE sweep_id = ?1 AND status = 'complete'",
+                                -1, &stmt, NULL);
+    }
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(stmt, 1, sweep_id, -1, SQLITE_STATIC);
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+            g_hash_table_add(
+                done, g_strdup_printf(
+                          "%s\x1f%lld", sqlite3_column_text(stmt, 0),
+                          (long long)sqlite3_column_int64(stmt, 1)));
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK)
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                    "%s: reading the runs done: %s", db_path,
+                    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return rc == SQLITE_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The work directory and its lock.                                     */
+
+typedef struct workdir {
+    char *path;     /* DB.sweep */
+    int lock_fd;
+} workdir;
+
+static void remove_leftovers(const char *dir)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    if (!d)
+        return;
+    const char *name;
+    while ((name = g_dir_read_name(d)) != NULL) {
+        if (g_str_has_prefix(name, "point-")) {
+            char *p = g_build_filename(dir, name, NULL);
+            g_unlink(p);
+            g_free(p);
+        }
+    }
+    g_dir_close(d);
+}
+
+static gboolean workdir_open(workdir *w, const char *db_path, GError **error)
+{
+    w->path = g_strconcat(db_path, ".sweep", NULL);
+    w->lock_fd = -1;
+    if (g_mkdir_with_parents(w->path, 0755) != 0) {
+        int e = errno;
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
+                    "%s: cannot create the work directory: %s", w->path,
+                    g_strerror(e));
+        return FALSE;
+    }
+    char *lock = g_build_filename(w->path, "lock", NULL);
+    w->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    g_free(lock);
+    if (w->lock_fd < 0 || flock(w->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
+                    "%s: %s", w->path,
+                    e == EWOULDBLOCK
+                        ? "another peko sweep is writing this database"
+                        : g_strerror(e));
+        return FALSE;
+    }
+    /* Anything left is from a sweep that died: its runs were never
+     * merged, so they are redone. */
+    remove_leftovers(w->path);
+    return TRUE;
+}
+
+static void workdir_close(workdir *w)
+{
+    if (w->lock_fd >= 0) {
+        remove_leftovers(w->path);
+        char *lock = g_build_filename(w->path, "lock", NULL);
+        g_unlink(lock);
+        g_free(lock);
+        g_rmdir(w->path);
+        close(w->lock_fd);
+    }
+    g_free(w->path);
+}
+
+/* ------------------------------------------------------------------ */
+/* Workers.                                                             */
+
+typedef struct point {
+    size_t combination;
+    uint32_t repetition;
+    char *label;       /* sweep_point */
+    char *db_path;     /* the worker's private file */
+    pid_t pid;
+} point;
+
+static volatile sig_atomic_t worker_stop;
+
+static void worker_on_signal(int signo)
+{
+    (void)signo;
+    worker_stop = 1;
+}
+
+/* In the child: runs one point and exits. Never returns. */
+static G_NORETURN void worker_main(const scn_scenario *base, const point *pt,
+                                   const char *sweep_id)
+{
+    struct sigaction sa = {.sa_handler = worker_on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    GError *error = NULL;
+    scn_scenario *sc = scn_scenario_sweep_point(base, pt->combination,
+                                                pt->repetition, &error);
+    peko_simrun_result result;
+    peko_simrun_options opts = {
+        .db_path = pt->db_path,
+        .stop = &worker_stop,
+        .sweep_id = sweep_id,
+        .sweep_point = pt->label,
+        .repetition = pt->repetition,
+    };
+    int status = WORKER_OK;
+    if (sc == NULL || !peko_simrun(sc, &opts, &result, &error)) {
+        fprintf(stderr, "\npeko sweep: %s%srepetition %u: %s\n", pt->label,
+                *pt->label ? " " : "", pt->repetition, error->message);
+        status = WORKER_FAILED;
+    } else if (!result.complete) {
+        status = WORKER_INTERRUPTED;
+    }
+    g_clear_error(&error);
+    scn_scenario_free(sc);
+    fflush(NULL);
+    _exit(status);
+}
+
+typedef struct sweeper {
+    const scn_scenario *base;
+    const peko_sweep_options *opts;
+    peko_sweep_result *out;
+    char *sweep_id;
+    point *todo;
+    size_t n_todo, next;
+    GPtrArray *running;    /* point * */
+    int64_t start_us;
+} sweeper;
+
+static void report(sweeper *s)
+{
+    s->out->final.running = s->running->len;
+    s->out->final.elapsed_s =
+        (double)(g_get_monotonic_time() - s->start_us) / 1e6;
+    if (s->opts->progress)
+        s->opts->progress(s->opts->progress_user, &s->out->final);
+}
+
+static gboolean launch(sweeper *s, point *pt, GError **error)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
+                    "starting a worker: %s", g_strerror(e));
+        return FALSE;
+    }
+    if (pid == 0)
+        worker_main(s->base, pt, s->sweep_id);
+    pt->pid = pid;
+    g_ptr_array_add(s->running, pt);
+    return TRUE;
+}
+
+static void note_failure(sweeper *s, const point *pt, const char *why)
+{
+    s->out->final.failed++;
+    if (s->out->first_failure == NULL)
+        s->out->first_failure = g_strdup_printf(
+            "%s%srepetition %u: %s", pt->label, *pt->label ? " " : "",
+            pt->repetition, why);
+}
+
+/* A worker ended with `status` (waitpid's): merge its run or count it. */
+static gboolean finish(sweeper *s, point *pt, int status, GError **error)
+{
+    g_ptr_array_remove(s->running, pt);
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    gboolean ok = TRUE;
+    if (code == WORKER_OK) {
+        ana_merge_stats stats = {0};
+        ok = ana_merge(s->opts->db_path, pt->db_path, &stats, error);
+        if (ok)
+            s->out->final.done++;
+    } else if (code == WORKER_INTERRUPTED || (s->opts->stop && *s->opts->stop)) {
+        /* Discarded: the same command runs it again. */
+    } else if (code >= 0) {
+        note_failure(s, pt, "the run failed (see above)");
+    } else {
+        char *why = g_strdup_printf("the worker died of signal %d",
+                                    WIFSIGNALED(status) ? WTERMSIG(status)
+                                                        : 0);
+        note_failure(s, pt, why);
+        g_free(why);
+    }
+    peko_cli_remove_db(pt->db_path);
+    return ok;
+}
+
+static bool stopping(const sweeper *s)
+{
+    return s->opts->stop && *s->opts->stop;
+}
+
+static gboolean loop(sweeper *s, GError **error)
+{
+    int64_t last_report = 0;
+    bool signalled = false;
+    while (s->running->len > 0 || (s->next < s->n_todo && !stopping(s))) {
+        while (!stopping(s) && s->next < s->n_todo &&
+               s->running->len < s->opts->jobs) {
+            if (!launch(s, &s->todo[s->next], error))
+                return FALSE;
+            s->next++;
+            report(s);
+        }
+        if (stopping(s) && !signalled) {
+            /* A terminal's Ctrl-C reached the workers already; a signal
+             * sent to the sweep alone did not. */
+            for (guint i = 0; i < s->running->len; i++)
+                kill(((point *)g_ptr_array_index(s->running, i))->pid,
+                     SIGTERM);
+            signalled = true;
+        }
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid > 0) {
+            for (guint i = 0; i < s->running->len; i++) {
+                point *pt = g_ptr_array_index(s->running, i);
+                if (pt->pid == pid) {
+                    if (!finish(s, pt, status, error))
+                        return FALSE;
+                    break;
+                }
+            }
+            report(s);
+            continue;
+        }
+        if (pid < 0 && errno != EINTR && errno != ECHILD)
+            break;
+        g_usleep(POLL_INTERVAL_US);
+        int64_t now = g_get_monotonic_time();
+        if (now - last_report >= G_USEC_PER_SEC) {
+            report(s);
+            last_report = now;
+        }
+    }
+    return TRUE;
+}
+
+/* Waits for every worker still running (after an error) and drops their
+ * runs. */
+static void reap_all(sweeper *s)
+{
+    for (guint i = 0; i < s->running->len; i++)
+        kill(((point *)g_ptr_array_index(s->running, i))->pid, SIGTERM);
+    while (s->running->len > 0) {
+        point *pt = g_ptr_array_index(s->running, 0);
+        int status;
+        while (waitpid(pt->pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        peko_cli_remove_db(pt->db_path);
+        g_ptr_array_remove_index(s->running, 0);
+    }
+}
+
+gboolean peko_sweep_run(const scn_scenario *base,
+                        const peko_sweep_options *opts,
+                        peko_sweep_result *out, GError **error)
+{
+    memset(out, 0, sizeof *out);
+    g_return_val_if_fail(opts->jobs >= 1 && opts->shard_count >= 1 &&
+                             opts->shard_index < opts->shard_count,
+                         FALSE);
+    out->sweep_id = peko_sweep_id(base);
+    workdir w = {0};
+    if (!workdir_open(&w, opts->db_path, error)) {
+        workdir_close(&w);
+        return FALSE;
+    }
+    GHashTable *done = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                             NULL);
+    gboolean ok = load_done(opts->db_path, out->sweep_id, done, error);
+
+    sweeper s = {
+        .base = base,
+        .opts = opts,
+        .out = out,
+        .sweep_id = out->sweep_id,
+        .running = g_ptr_array_new(),
+        .start_us = g_get_monotonic_time(),
+    };
+    uint32_t reps = base->sweep.repetitions ? base->sweep.repetitions : 1;
+    size_t combos = base->sweep.combinations ? base->sweep.combinations : 1;
+    s.todo = g_new0(point, ok ? combos * reps : 1);
+    for (size_t c = 0; ok && c < combos; c++) {
+        char *label = peko_sweep_point_label(base, c);
+        for (uint32_t r = 0; r < reps; r++) {
+            size_t index = c * reps + r;
+            if (index % opts->shard_count != opts->shard_index)
+                continue;
+            out->final.total++;
+            char *key = g_strdup_printf("%s\x1f%u", label, r);
+            bool is_done = g_hash_table_contains(done, key);
+            g_free(key);
+            if (is_done) {
+                out->final.skipped++;
+                continue;
+            }
+            point *pt = &s.todo[s.n_todo++];
+            pt->combination = c;
+            pt->repetition = r;
+            pt->label = g_strdup(label);
+            char *name = g_strdup_printf("point-%zu.db", index);
+            pt->db_path = g_build_filename(w.path, name, NULL);
+            g_free(name);
+        }
+        g_free(label);
+    }
+    g_hash_table_destroy(done);
+
+    if (ok) {
+        report(&s);
+        ok = loop(&s, error);
+    }
+    if (!ok)
+        reap_all(&s);
+    out->interrupted = stopping(&s) && out->final.skipped + out->final.done +
+                                               out->final.failed <
+                                           out->final.total;
+    report(&s);
+    for (size_t i = 0; i < s.n_todo; i++) {
+        g_free(s.todo[i].label);
+        g_free(s.todo[i].db_path);
+    }
+    g_free(s.todo);
+    g_ptr_array_free(s.running, TRUE);
+    workdir_close(&w);
+    return ok;
+}
