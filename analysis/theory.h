@@ -21,8 +21,8 @@ G_BEGIN_DECLS
 /* Push, fan-out f, n nodes: every informed node sends to f random peers
  * every round. Expected rounds until every node is informed:
  * log_{f+1}(n) + ln(n) / f (Pittel 1987 at f = 1: log2 n + ln n; Frieze and
- * Grimmett 1985; for general f see Karp et al. 2000 and Doerr). NAN for
- * n < 2 or f < 1. */
+ * Grimmett 1985; for f > 1 the same two-phase argument with f calls a
+ * round, see docs/theory.md). NAN for n < 2 or f < 1. */
 double ana_theory_push_rounds(double n, double f);
 
 /* Push-pull, fan-out 1 (Karp, Schindelhauer, Shenker, Vöcking 2000):
