@@ -20,9 +20,9 @@ int peko_cli_usage_error(const char *command, const char *format, ...)
     return PEKO_EXIT_USAGE;
 }
 
-gboolean peko_cli_parse_positional(GOptionContext *context,
-                                   const char *command, int *argc,
-                                   char ***argv, int n_positional)
+gboolean peko_cli_parse_between(GOptionContext *context, const char *command,
+                                int *argc, char ***argv, int min_positional,
+                                int max_positional)
 {
     GError *error = NULL;
     if (!g_option_context_parse(context, argc, argv, &error)) {
@@ -37,20 +37,28 @@ gboolean peko_cli_parse_positional(GOptionContext *context,
     for (int i = 1; i < *argc; i++) {
         if (g_strcmp0((*argv)[i], "--") == 0)
             continue;
-        if (n > n_positional) {
+        if (max_positional >= 0 && n > max_positional) {
             peko_cli_usage_error(command, "unexpected argument '%s'",
                                  (*argv)[i]);
             return FALSE;
         }
         (*argv)[n++] = (*argv)[i];
     }
-    if (n - 1 < n_positional) {
+    if (n - 1 < min_positional) {
         peko_cli_usage_error(command, "missing argument (%d expected)",
-                             n_positional);
+                             min_positional);
         return FALSE;
     }
     *argc = n;
     return TRUE;
+}
+
+gboolean peko_cli_parse_positional(GOptionContext *context,
+                                   const char *command, int *argc,
+                                   char ***argv, int n_positional)
+{
+    return peko_cli_parse_between(context, command, argc, argv, n_positional,
+                                  n_positional);
 }
 
 gboolean peko_cli_parse(GOptionContext *context, const char *command,

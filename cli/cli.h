@@ -52,6 +52,12 @@ gboolean peko_cli_parse_positional(GOptionContext *context,
                                    const char *command, int *argc,
                                    char ***argv, int n_positional);
 
+/* The same for min_positional or more arguments, at most max_positional
+ * (-1: no limit). */
+gboolean peko_cli_parse_between(GOptionContext *context, const char *command,
+                                int *argc, char ***argv, int min_positional,
+                                int max_positional);
+
 /* Parses a decimal unsigned integer for an option, within [min, max].
  * Returns TRUE and sets *out, or FALSE with a message naming the option
  * and the accepted range in *error. */

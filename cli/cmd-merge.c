@@ -25,14 +25,11 @@ int peko_cmd_merge(int argc, char **argv)
         context, "Exit status: 0 when every input merged, 1 when one could\n"
                  "not be read or OUT not written, 2 for a bad command line.");
     g_option_context_add_main_entries(context, merge_entries, NULL);
-    gboolean ok = peko_cli_parse(context, "merge", &argc, &argv);
+    gboolean ok =
+        peko_cli_parse_between(context, "merge", &argc, &argv, 2, -1);
     g_option_context_free(context);
     if (!ok)
         return PEKO_EXIT_USAGE;
-    if (argc < 3)
-        return peko_cli_usage_error(
-            "merge", argc < 2 ? "expected OUT.db and at least one IN.db"
-                              : "expected at least one IN.db after OUT.db");
 
     int status = PEKO_EXIT_OK;
     ana_merge_stats total = {0};
