@@ -1,0 +1,158 @@
+/* test-compare.c: the regression gate's verdicts (analysis/compare.h) and
+ * the report's summaries (analysis/report.h), on samples worked by hand. */
+#include <criterion/criterion.h>
+#include <math.h>
+
+#include "compare.h"
+#include "report.h"
+
+#define ALPHA 0.05
+#define TOL 0.05
+
+Test(compare, min_p_is_two_over_the_number_of_arrangements)
+{
+    /* C(10, 5) = 252 -> 2/252; C(6, 3) = 20 -> 0.1; C(2, 1) = 2 -> 1. */
+    cr_assert_float_eq(ana_compare_min_p(5, 5), 2.0 / 252.0, 1e-15);
+    cr_assert_float_eq(ana_compare_min_p(3, 3), 0.1, 1e-15);
+    cr_assert_float_eq(ana_compare_min_p(1, 1), 1.0, 1e-15);
+    cr_assert_float_eq(ana_compare_min_p(0, 7), 1.0, 1e-15);
+}
+
+Test(compare, identical_samples_are_the_same)
+{
+    double a[] = {10, 11, 12, 13, 14};
+    ana_comparison c = ana_compare_values(a, 5, a, 5, TOL, ALPHA, 1);
+    cr_assert_eq(c.verdict, ANA_VERDICT_SAME);
+    cr_assert_float_eq(c.change, 0.0, 1e-15);
+    cr_assert_float_eq(c.base, 12.0, 1e-15);
+    cr_assert_float_eq(c.p, 1.0, 1e-12);
+    cr_assert(c.testable);
+}
+
+Test(compare, separated_higher_sample_is_a_regression)
+{
+    /* Medians 12 and 24: change +100%. Complete separation of 5 and 5:
+     * exact p = 2/252 = 0.0079 < 0.05. */
+    double base[] = {10, 11, 12, 13, 14};
+    double worse[] = {22, 23, 24, 25, 26};
+    ana_comparison c = ana_compare_values(base, 5, worse, 5, TOL, ALPHA, 1);
+    cr_assert_eq(c.verdict, ANA_VERDICT_REGRESSION);
+    cr_assert_float_eq(c.change, 1.0, 1e-15);
+    cr_assert_float_eq(c.p, 2.0 / 252.0, 1e-12);
+    cr_assert(c.change_lo > 0 && c.change_hi >= c.change_lo);
+}
+
+Test(compare, separated_lower_sample_is_better)
+{
+    double base[] = {22, 23, 24, 25, 26};
+    double better[] = {10, 11, 12, 13, 14};
+    ana_comparison c = ana_compare_values(base, 5, better, 5, TOL, ALPHA, 1);
+    cr_assert_eq(c.verdict, ANA_VERDICT_BETTER);
+    /* (12 - 24) / 24 = -0.5 */
+    cr_assert_float_eq(c.change, -0.5, 1e-15);
+}
+
+Test(compare, change_within_tolerance_is_the_same_even_if_significant)
+{
+    /* Medians 100 and 103: +3%, under 5%, though fully separated. */
+    double base[] = {99.0, 99.5, 100.0, 100.2, 100.4};
+    double next[] = {102.6, 102.8, 103.0, 103.2, 103.4};
+    ana_comparison c = ana_compare_values(base, 5, next, 5, TOL, ALPHA, 1);
+    cr_assert(c.p < ALPHA);
+    cr_assert_eq(c.verdict, ANA_VERDICT_SAME);
+}
+
+Test(compare, large_change_without_significance_is_inconclusive)
+{
+    /* Overlapping samples of 5: medians 12 and 14 (+16.7%), but the
+     * ranks mix: U of base = 7 of 25, p well above 0.05. */
+    double base[] = {5, 10, 12, 20, 30};
+    double next[] = {4, 11, 14, 25, 35};
+    ana_comparison c = ana_compare_values(base, 5, next, 5, TOL, ALPHA, 1);
+    cr_assert(c.p > ALPHA);
+    cr_assert_eq(c.verdict, ANA_VERDICT_INCONCLUSIVE);
+}
+
+Test(compare, too_few_runs_decide_by_tolerance)
+{
+    /* One run a side: the smallest p is 1, no test can reject, so a
+     * change beyond the tolerance counts as it is. */
+    double base[] = {100};
+    double worse[] = {120};
+    double same[] = {102};
+    ana_comparison c = ana_compare_values(base, 1, worse, 1, TOL, ALPHA, 1);
+    cr_assert(!c.testable);
+    cr_assert_eq(c.verdict, ANA_VERDICT_REGRESSION);
+    c = ana_compare_values(base, 1, same, 1, TOL, ALPHA, 1);
+    cr_assert_eq(c.verdict, ANA_VERDICT_SAME);
+}
+
+Test(compare, never_is_worse_than_any_time)
+{
+    double base[] = {1, 2, 3, 4, 5};
+    double never[] = {INFINITY, INFINITY, INFINITY, INFINITY, INFINITY};
+    ana_comparison c = ana_compare_values(base, 5, never, 5, TOL, ALPHA, 1);
+    cr_assert(isinf(c.change) && c.change > 0);
+    cr_assert_eq(c.verdict, ANA_VERDICT_REGRESSION);
+    c = ana_compare_values(never, 5, never, 5, TOL, ALPHA, 1);
+    cr_assert_eq(c.verdict, ANA_VERDICT_SAME);
+}
+
+Test(compare, nan_values_are_left_out_and_empty_is_no_data)
+{
+    double base[] = {NAN, 10, 11, NAN, 12};
+    double none[] = {NAN, NAN};
+    ana_comparison c = ana_compare_values(base, 5, base, 5, TOL, ALPHA, 1);
+    cr_assert_eq(c.n_base, 3);
+    cr_assert_float_eq(c.base, 11.0, 1e-15);
+    c = ana_compare_values(base, 5, none, 2, TOL, ALPHA, 1);
+    cr_assert_eq(c.verdict, ANA_VERDICT_NO_DATA);
+}
+
+Test(compare, bootstrap_interval_is_reproducible)
+{
+    double base[] = {10, 12, 11, 13, 9, 10.5};
+    double next[] = {11, 14, 12, 15, 10, 13};
+    ana_comparison a = ana_compare_values(base, 6, next, 6, TOL, ALPHA, 42);
+    ana_comparison b = ana_compare_values(base, 6, next, 6, TOL, ALPHA, 42);
+    cr_assert(a.change_lo == b.change_lo && a.change_hi == b.change_hi);
+    cr_assert(a.change_lo <= a.change && a.change <= a.change_hi);
+}
+
+Test(report, summary_of_finite_values)
+{
+    /* 1, 2, 3, 4, 5: mean 3, sd sqrt(2.5) = 1.5811, t(0.975, 4) =
+     * 2.7764451; half width 2.7764451 * 1.5811388 / sqrt(5) = 1.9632432. */
+    double v[] = {3, 1, 4, 5, 2};
+    ana_metric_summary s = ana_metric_summarize(v, 5);
+    cr_assert_eq(s.n, 5);
+    cr_assert_eq(s.never, 0);
+    cr_assert_float_eq(s.mean, 3.0, 1e-12);
+    cr_assert_float_eq(s.ci_lo, 3.0 - 1.9632432, 1e-6);
+    cr_assert_float_eq(s.ci_hi, 3.0 + 1.9632432, 1e-6);
+    cr_assert_float_eq(s.median, 3.0, 1e-12);
+    cr_assert_float_eq(s.min, 1.0, 1e-12);
+    cr_assert_float_eq(s.max, 5.0, 1e-12);
+}
+
+Test(report, summary_with_never_has_no_mean)
+{
+    /* Two of four never came: the mean is "never", the median is the mean
+     * of 2 and INFINITY, i.e. never, and NAN is left out. */
+    double v[] = {1, INFINITY, 2, NAN, INFINITY};
+    ana_metric_summary s = ana_metric_summarize(v, 5);
+    cr_assert_eq(s.n, 4);
+    cr_assert_eq(s.never, 2);
+    cr_assert(isinf(s.mean));
+    cr_assert(isinf(s.median));
+    cr_assert_float_eq(s.min, 1.0, 1e-12);
+    cr_assert(isinf(s.max));
+}
+
+Test(report, summary_of_nothing)
+{
+    double v[] = {NAN};
+    ana_metric_summary s = ana_metric_summarize(v, 1);
+    cr_assert_eq(s.n, 0);
+    cr_assert(isnan(s.mean) && isnan(s.median) && isnan(s.min));
+}
