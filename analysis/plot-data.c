@@ -285,7 +285,8 @@ static gboolean load_heartbeats(reader *r, plot_run *run, GArray *times,
         g_array_append_val(t50, rumor.t50_us);
         g_array_append_val(t99, rumor.t99_us);
         g_array_append_val(t100, rumor.t100_us);
-        g_array_append_val(msgs, rumor.messages_per_node);
+        if (!isnan(rumor.messages_per_node))
+            g_array_append_val(msgs, rumor.messages_per_node);
         if (rumor.level_us)
             g_array_append_val(run->heartbeats, rumor);
     }
@@ -419,14 +420,35 @@ static gboolean read_runs(sqlite3 *db, GArray *runs, GError **error)
     return TRUE;
 }
 
+char **plot_split_point(const char *point)
+{
+    GPtrArray *parts = g_ptr_array_new();
+    int depth = 0;
+    const char *start = point;
+    for (const char *p = point;; p++) {
+        if (*p == '(')
+            depth++;
+        else if (*p == ')' && depth > 0)
+            depth--;
+        else if ((*p == ',' && depth == 0) || *p == '\0') {
+            if (p > start || *p == ',')
+                g_ptr_array_add(parts, g_strndup(start, (gsize)(p - start)));
+            if (*p == '\0')
+                break;
+            start = p + 1;
+        }
+    }
+    g_ptr_array_add(parts, NULL);
+    return (char **)g_ptr_array_free(parts, FALSE);
+}
+
 char **plot_short_labels(const char *const *scenario,
                          const char *const *point, size_t n)
 {
     char ***parts = g_new0(char **, MAX(n, 1));
     gboolean same_scenario = TRUE;
     for (size_t i = 0; i < n; i++) {
-        parts[i] = point[i][0] ? g_strsplit(point[i], ",", -1)
-                               : g_new0(char *, 1);
+        parts[i] = plot_split_point(point[i]);
         same_scenario = same_scenario && strcmp(scenario[i], scenario[0]) == 0;
     }
     char **labels = g_new0(char *, n + 1);

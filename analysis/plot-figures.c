@@ -248,15 +248,14 @@ static void curve_style(const plot_data *data, const rumor_curve *curve,
 }
 
 /* The heartbeat curves of a configuration: every kept heartbeat of every
- * run. Returns NULL when it has none. */
+ * run (PLOT_HEARTBEAT_CURVES at most per run). Returns NULL when it has
+ * none. */
 static GPtrArray *heartbeat_rows(const plot_data *data,
-                                 const plot_config *config, int64_t *total)
+                                 const plot_config *config)
 {
     GPtrArray *rows = g_ptr_array_new();
-    *total = 0;
     for (guint i = 0; i < config->runs->len; i++) {
         const plot_run *run = plot_config_run(data, config, i);
-        *total += run->n_heartbeats;
         for (guint h = 0; h < run->heartbeats->len; h++)
             g_ptr_array_add(rows,
                             g_array_index(run->heartbeats, plot_rumor, h)
@@ -276,17 +275,14 @@ static void draw_heartbeats(ana_svg_figure *fig, const plot_data *data,
     for (guint c = 0; c < data->configs->len; c++) {
         const plot_config *config =
             &g_array_index(data->configs, plot_config, c);
-        int64_t total;
-        GPtrArray *rows = heartbeat_rows(data, config, &total);
+        GPtrArray *rows = heartbeat_rows(data, config);
         if (!rows)
             continue;
         char *label = own_colours
-                          ? g_strdup_printf("%s, %" G_GINT64_FORMAT
-                                            " heartbeats",
-                                            config->short_label, total)
-                          : g_strdup_printf("heartbeats, median of %"
-                                            G_GINT64_FORMAT,
-                                            total);
+                          ? g_strdup_printf("%s, %u heartbeats",
+                                            config->short_label, rows->len)
+                          : g_strdup_printf("heartbeats, median of %u",
+                                            rows->len);
         draw_levels(fig, label, own_colours ? series_colour(c) : ANA_SVG_BLACK,
                     own_colours ? series_dash(c) : ANA_SVG_SOLID, rows, 10,
                     90, 0);
@@ -521,9 +517,14 @@ static double run_messages(const plot_run *run)
     if (run->metadata->len == 0)
         return run->hb_messages_per_node;
     double *v = g_new(double, run->metadata->len);
-    for (guint i = 0; i < run->metadata->len; i++)
-        v[i] = g_array_index(run->metadata, plot_rumor, i).messages_per_node;
-    double m = ana_stats_median(v, run->metadata->len);
+    size_t n = 0;
+    for (guint i = 0; i < run->metadata->len; i++) {
+        double m = g_array_index(run->metadata, plot_rumor, i)
+                       .messages_per_node;
+        if (!isnan(m))
+            v[n++] = m;
+    }
+    double m = n ? ana_stats_median(v, n) : NAN;
     g_free(v);
     return m;
 }
@@ -531,7 +532,7 @@ static double run_messages(const plot_run *run)
 /* A sweep point or --set list without the swept key: "a=1,b=2" less b. */
 static char *strip_key(const char *point, const char *key)
 {
-    char **parts = g_strsplit(point, ",", -1);
+    char **parts = plot_split_point(point);
     GString *out = g_string_new(NULL);
     size_t len = strlen(key);
     for (char **p = parts; *p; p++) {
@@ -872,8 +873,11 @@ static void sweep_section(const plot_data *data, sweep_kind kind,
     for (guint s = 0; s < series->len; s++) {
         const sweep_series *ser = &g_array_index(series, sweep_series, s);
         unsigned colour = series_colour(s);
-        const char *label = one ? "measured" : ser->label;
-        repeated = repeated || has_repetitions(ser->runs, kind);
+        gboolean reps = has_repetitions(ser->runs, kind);
+        const char *label = !one ? ser->label
+                            : reps ? "measured: median, min\u2013max"
+                                   : "measured";
+        repeated = repeated || reps;
         sweep_points(times, label, colour, ser->runs, kind, run_t99,
                      &time_range);
         sweep_points(msgs, label, colour, ser->runs, kind, run_messages,

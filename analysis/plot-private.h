@@ -117,6 +117,11 @@ typedef struct plot_data {
 gboolean plot_data_load(const char *path, plot_data *out, GError **error);
 void plot_data_clear(plot_data *data);
 
+/* The settings of a sweep point or --set list, "a=1,b=f(x, y)", split at
+ * the commas outside parentheses: {"a=1", "b=f(x, y)"}. "" gives none.
+ * Free with g_strfreev(). */
+char **plot_split_point(const char *point);
+
 /* Labels that tell n things apart: scenario[i] followed by the
  * comma-separated settings of point[i], less what all n share (the
  * scenario when it is the same for all; settings found in every point).

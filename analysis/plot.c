@@ -158,11 +158,13 @@ static void config_figures_of(const plot_data *data, const plot_config *config,
             g_array_append_val(col[0], r->t50_us);
             g_array_append_val(col[1], r->t99_us);
             g_array_append_val(col[2], r->t100_us);
-            g_array_append_val(col[3], r->messages_per_node);
+            if (!isnan(r->messages_per_node))
+                g_array_append_val(col[3], r->messages_per_node);
         }
         if (run->n_heartbeats > 0) {
             g_array_append_val(col[4], run->hb_t99_us);
-            g_array_append_val(col[5], run->hb_messages_per_node);
+            if (!isnan(run->hb_messages_per_node))
+                g_array_append_val(col[5], run->hb_messages_per_node);
         }
     }
     out->metadata = col[0]->len;

@@ -297,7 +297,11 @@ static const char runs_sql[] =
     "SELECT run_id, scenario, sweep_point, sweep_id, repetition, seed,"
     " status, source, nodes, " PARAM("$.engine.dissemination") ", "
     PARAM("$.engine.amount") ", " PARAM("$.network.latency_us.expected") ", "
-    PARAM("$.engine.cycle_us") ", " PARAM("$.network.loss.expected")
+    PARAM("$.engine.cycle_us") ", " PARAM("$.network.loss.expected") ","
+    /* What repetitions share: everything but the seed (and the overrides
+     * that set values the parameters already hold). */
+    " CASE WHEN json_valid(params) THEN"
+    "   json_remove(params, '$.cluster.seed', '$.overrides') END"
     " FROM run WHERE (?1 < 0 AND status = 'complete') OR run_id = ?1"
     " ORDER BY run_id";
 
@@ -321,6 +325,9 @@ static void read_run_row(sqlite3_stmt *stmt, ana_run *run)
     run->latency_s = column_double(stmt, 11) / 1e6;
     run->cycle_s = column_double(stmt, 12) / 1e6;
     run->loss = column_double(stmt, 13);
+    run->variant = column_text(stmt, 14);
+    if (!run->variant)
+        run->variant = g_strdup("");
     /* Rumors are forwarded on receipt, so a hop takes one one-way latency;
      * without a latency (or with none at all) the cycle paces it. */
     run->round_s = run->latency_s > 0 ? run->latency_s : run->cycle_s;
@@ -336,6 +343,7 @@ static void run_clear(ana_run *run)
     g_free(run->status);
     g_free(run->source);
     g_free(run->dissemination);
+    g_free(run->variant);
 }
 
 /* Sort keys of a run: scenario, sweep point in natural order, then
@@ -355,6 +363,8 @@ static int compare_keys(const void *pa, const void *pb)
         c = strcmp(a->point_key, b->point_key);
     if (c == 0)
         c = strcmp(a->run->sweep_point, b->run->sweep_point);
+    if (c == 0 && !*a->run->sweep_point)
+        c = strcmp(a->run->variant, b->run->variant);
     if (c == 0)
         c = (a->run->repetition > b->run->repetition) -
             (a->run->repetition < b->run->repetition);
@@ -366,10 +376,14 @@ static int compare_keys(const void *pa, const void *pb)
     return c;
 }
 
+/* Runs of a sweep point are its repetitions. Outside a sweep, runs are
+ * repetitions when everything but the seed is the same, so `peko sim`
+ * runs of different settings recorded into one file stay apart. */
 static bool same_config(const ana_run *a, const ana_run *b)
 {
     return g_strcmp0(a->scenario, b->scenario) == 0 &&
-           strcmp(a->sweep_point, b->sweep_point) == 0;
+           strcmp(a->sweep_point, b->sweep_point) == 0 &&
+           (*a->sweep_point || strcmp(a->variant, b->variant) == 0);
 }
 
 static void group_configs(ana_runset *set)
@@ -487,12 +501,15 @@ size_t ana_config_values(const ana_runset *set, const ana_config *config,
     return n;
 }
 
-const ana_config *ana_runset_find(const ana_runset *set, const char *scenario,
-                                  const char *sweep_point)
+const ana_config *ana_runset_find(const ana_runset *set,
+                                  const ana_runset *other_set,
+                                  const ana_config *other)
 {
-    for (size_t i = 0; i < set->n_configs; i++)
-        if (g_strcmp0(set->configs[i].scenario, scenario) == 0 &&
-            strcmp(set->configs[i].sweep_point, sweep_point) == 0)
+    const ana_run *key = &other_set->runs[other->runs[0]];
+    for (size_t i = 0; i < set->n_configs; i++) {
+        const ana_run *run = &set->runs[set->configs[i].runs[0]];
+        if (same_config(run, key))
             return &set->configs[i];
+    }
     return NULL;
 }

@@ -7,8 +7,9 @@
  * defines each metric.
  *
  * A configuration is what repetitions share: the scenario's name and the
- * sweep point ("engine.amount=3", "" for a run outside a sweep). Runs of
- * one configuration differ only by seed. Configurations are ordered by
+ * sweep point ("engine.amount=3"); outside a sweep (sweep point ""), the
+ * scenario and every parameter but the seed. Runs of one configuration
+ * differ only by seed. Configurations are ordered by
  * scenario, then by sweep point in natural order (2 before 10), and runs
  * within one by repetition, then seed: an order that does not depend on
  * run ids, so a merged database reports exactly as an unsharded one.
@@ -80,6 +81,8 @@ typedef struct ana_run {
     double latency_s;         /* mean one-way latency */
     double cycle_s;           /* engine.cycle */
     double loss;              /* long-run loss rate */
+    char *variant;            /* params without seed and overrides:
+                               * what repetitions share */
     double round_s;           /* the governing round: latency_s (rumor
                                * forwarding is immediate), else cycle_s */
     double value[ANA_METRIC_COUNT];
@@ -115,9 +118,12 @@ void ana_runset_clear(ana_runset *set);
 size_t ana_config_values(const ana_runset *set, const ana_config *config,
                          ana_metric metric, double *out);
 
-/* The configuration of `set` with that scenario and sweep point, or NULL. */
-const ana_config *ana_runset_find(const ana_runset *set, const char *scenario,
-                                  const char *sweep_point);
+/* The configuration of `set` that is `other` (a configuration of
+ * `other_set`): same scenario and sweep point, and outside a sweep the
+ * same parameters but the seed. NULL if none. */
+const ana_config *ana_runset_find(const ana_runset *set,
+                                  const ana_runset *other_set,
+                                  const ana_config *other);
 
 G_END_DECLS
 

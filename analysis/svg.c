@@ -1061,8 +1061,8 @@ void ana_svg_figure_write(const ana_svg_figure *fig, const char *id,
     g_string_append_printf(out, "<rect width=\"%d\" height=\"%d\""
                                 " fill=\"#fff\"/>\n",
                            FIG_WIDTH, height);
-    write_text(out, PLOT_LEFT, 24, NULL, "font-size=\"15\" font-weight=\"bold\"",
-               fig->title);
+    write_text(out, PLOT_LEFT, 24, NULL,
+               "font-size=\"15\" font-weight=\"bold\"", fig->title);
     write_axes(out, fig, &sx, &sy);
 
     g_string_append_printf(out, "<g clip-path=\"url(#%s-clip)\">\n", id);

@@ -1,10 +1,11 @@
 /* svg.h: a small SVG writer for the figures of `peko plot`.
  *
- * A figure is a title, two linear axes, and a list of series (lines,
- * shaded bands, points with whiskers), vertical markers and legend notes.
- * The caller adds data in its own units; the figure chooses the ranges it
- * was not given, nice tick steps (1, 2 or 5 times a power of ten), the
- * unit of a time axis (us, ms or s), and writes one <svg> element that is
+ * A figure is a title, two axes (linear or logarithmic), and a list of
+ * series (lines, shaded bands, points with whiskers), vertical markers and
+ * legend notes. The caller adds data in its own units; the figure chooses
+ * the ranges it was not given, nice tick steps (1, 2 or 5 times a power of
+ * ten), the unit of a time axis (us, ms or s), and a legend beside the
+ * plot, and writes one <svg> element that is
  * well-formed XML: every text is escaped and every number is printed with
  * the C locale's decimal point, whatever the process's locale.
  *

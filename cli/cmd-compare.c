@@ -94,16 +94,16 @@ typedef struct match {
     const ana_config *base, *new_;
 } match;
 
-/* Matches by scenario and sweep point; when each side has exactly one
- * configuration of one scenario, those two match even if their sweep
- * points differ (two single runs of differently configured builds). */
+/* Matches configurations that are the same on both sides (runs.h); when
+ * nothing matches and each side has exactly one configuration of the same
+ * scenario, those two match: two differently configured runs of one
+ * scenario, which describe_difference() then names. */
 static GArray *match_configs(const ana_runset *base, const ana_runset *new_)
 {
     GArray *matches = g_array_new(FALSE, FALSE, sizeof(match));
     for (size_t i = 0; i < base->n_configs; i++) {
         const ana_config *b = &base->configs[i];
-        const ana_config *n = ana_runset_find(new_, b->scenario,
-                                              b->sweep_point);
+        const ana_config *n = ana_runset_find(new_, base, b);
         if (n)
             g_array_append_val(matches, ((match){b, n}));
     }
