@@ -132,8 +132,8 @@ static void add_markers(ana_svg_figure *fig, const plot_data *data)
     GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                              NULL);
     size_t added = 0;
-    for (guint r = 0; r < data->runs->len && added < MAX_MARKERS; r++) {
-        const plot_run *run = &g_array_index(data->runs, plot_run, r);
+    for (guint r = 0; r < data->set.n_runs && added < MAX_MARKERS; r++) {
+        const plot_run *run = &data->runs[r];
         for (guint i = 0; i < run->timeline->len && added < MAX_MARKERS;
              i++) {
             const plot_event *e = &g_array_index(run->timeline, plot_event, i);
@@ -154,8 +154,9 @@ static void add_markers(ana_svg_figure *fig, const plot_data *data)
 static double max_sim_time(const plot_data *data)
 {
     double m = 0;
-    for (guint r = 0; r < data->runs->len; r++)
-        m = MAX(m, g_array_index(data->runs, plot_run, r).sim_time_us);
+    for (guint r = 0; r < data->set.n_runs; r++)
+        if (isfinite(data->set.runs[r].sim_time_s))
+            m = MAX(m, data->set.runs[r].sim_time_s * 1e6);
     return m;
 }
 
@@ -182,13 +183,12 @@ static GArray *metadata_curves(const plot_data *data, size_t *cut)
 {
     GArray *curves = g_array_new(FALSE, TRUE, sizeof(rumor_curve));
     g_array_set_clear_func(curves, rumor_curve_clear);
-    gboolean one_config = data->configs->len == 1;
+    gboolean one_config = data->set.n_configs == 1;
     *cut = 0;
-    for (guint c = 0; c < data->configs->len; c++) {
-        const plot_config *config =
-            &g_array_index(data->configs, plot_config, c);
+    for (guint c = 0; c < data->set.n_configs; c++) {
+        const plot_config *config = &data->configs[c];
         size_t most = 0;
-        for (guint i = 0; i < config->runs->len; i++)
+        for (guint i = 0; i < plot_config_n_runs(config); i++)
             most = MAX(most, plot_config_run(data, config, i)->metadata->len);
         if (most > MAX_RUMORS_PER_CONFIG)
             *cut += most - MAX_RUMORS_PER_CONFIG;
@@ -198,7 +198,7 @@ static GArray *metadata_curves(const plot_data *data, size_t *cut)
             GArray *created = g_array_new(FALSE, FALSE, sizeof(double));
             int64_t origin = -1;
             gboolean same_origin = TRUE;
-            for (guint i = 0; i < config->runs->len; i++) {
+            for (guint i = 0; i < plot_config_n_runs(config); i++) {
                 const plot_run *run = plot_config_run(data, config, i);
                 if (k >= run->metadata->len)
                     continue;
@@ -235,7 +235,7 @@ static GArray *metadata_curves(const plot_data *data, size_t *cut)
 static void curve_style(const plot_data *data, const rumor_curve *curve,
                         unsigned *colour, ana_svg_dash *dash)
 {
-    if (data->configs->len == 1) {
+    if (data->set.n_configs == 1) {
         *colour = series_colour(curve->k);
         *dash = ANA_SVG_SOLID;
     } else {
@@ -254,7 +254,7 @@ static GPtrArray *heartbeat_rows(const plot_data *data,
                                  const plot_config *config)
 {
     GPtrArray *rows = g_ptr_array_new();
-    for (guint i = 0; i < config->runs->len; i++) {
+    for (guint i = 0; i < plot_config_n_runs(config); i++) {
         const plot_run *run = plot_config_run(data, config, i);
         for (guint h = 0; h < run->heartbeats->len; h++)
             g_ptr_array_add(rows,
@@ -272,9 +272,8 @@ static void draw_heartbeats(ana_svg_figure *fig, const plot_data *data,
                             gboolean own_colours)
 {
     gboolean bands = FALSE;
-    for (guint c = 0; c < data->configs->len; c++) {
-        const plot_config *config =
-            &g_array_index(data->configs, plot_config, c);
+    for (guint c = 0; c < data->set.n_configs; c++) {
+        const plot_config *config = &data->configs[c];
         GPtrArray *rows = heartbeat_rows(data, config);
         if (!rows)
             continue;
@@ -296,16 +295,16 @@ static void draw_heartbeats(ana_svg_figure *fig, const plot_data *data,
 
 static gboolean any_heartbeats(const plot_data *data)
 {
-    for (guint r = 0; r < data->runs->len; r++)
-        if (g_array_index(data->runs, plot_run, r).heartbeats->len > 0)
+    for (guint r = 0; r < data->set.n_runs; r++)
+        if (data->runs[r].heartbeats->len > 0)
             return TRUE;
     return FALSE;
 }
 
 static gboolean any_repetitions(const plot_data *data)
 {
-    for (guint c = 0; c < data->configs->len; c++)
-        if (g_array_index(data->configs, plot_config, c).runs->len > 1)
+    for (guint c = 0; c < data->set.n_configs; c++)
+        if (plot_config_n_runs(&data->configs[c]) > 1)
             return TRUE;
     return FALSE;
 }
@@ -332,7 +331,7 @@ void plot_section_coverage(const plot_data *data, GString *html)
     size_t cut;
     GArray *curves = metadata_curves(data, &cut);
     gboolean heartbeats = any_heartbeats(data);
-    gboolean one_config = data->configs->len == 1;
+    gboolean one_config = data->set.n_configs == 1;
     if (curves->len == 0 && !heartbeats) {
         note(html, "No rumor was recorded: nothing to draw.");
         g_array_unref(curves);
@@ -425,11 +424,10 @@ void plot_section_cdf(const plot_data *data, GString *html)
     ana_svg_figure_set_log(fig, ANA_SVG_X, TRUE);
     ana_svg_figure_set_range(fig, ANA_SVG_Y, 0, 1);
     size_t drawn = 0;
-    for (guint c = 0; c < data->configs->len; c++) {
-        const plot_config *config =
-            &g_array_index(data->configs, plot_config, c);
+    for (guint c = 0; c < data->set.n_configs; c++) {
+        const plot_config *config = &data->configs[c];
         GArray *all = g_array_new(FALSE, FALSE, sizeof(plot_sample));
-        for (guint i = 0; i < config->runs->len; i++) {
+        for (guint i = 0; i < plot_config_n_runs(config); i++) {
             const GArray *s = plot_config_run(data, config, i)->samples;
             g_array_append_vals(all, s->data, s->len);
         }
@@ -459,7 +457,7 @@ void plot_section_cdf(const plot_data *data, GString *html)
         }
         char *label = g_strdup_printf(
             "%s (%.0f infections)",
-            data->configs->len == 1 ? "metadata rumors" : config->short_label,
+            data->set.n_configs == 1 ? "metadata rumors" : config->short_label,
             total);
         ana_svg_figure_line(fig, label, series_colour(c), series_dash(c), x, y,
                             PLOT_LEVELS + 1);
@@ -493,40 +491,18 @@ static const sweep_axis sweep_axes[] = {
                     "long-run loss rate, network.loss", ANA_SVG_PERCENT},
 };
 
-static double sweep_x(const plot_run *run, sweep_kind kind)
+static double sweep_x(const ana_run *run, sweep_kind kind)
 {
-    return kind == SWEEP_FANOUT ? run->amount : run->loss;
+    return kind == SWEEP_FANOUT ? run->fanout : run->loss;
 }
 
-/* The run's t99 and messages per node: medians over its metadata rumors,
- * or over its heartbeats when it published nothing. */
-static double run_t99(const plot_run *run)
+/* A run's value of a metric in the figure's units: microseconds for a
+ * time. A run's t90, t99 and messages are medians over its metadata
+ * rumors, or over its heartbeats when it published none (runs.h). */
+static double run_value(const ana_run *run, ana_metric metric)
 {
-    if (run->metadata->len == 0)
-        return run->hb_t99_us;
-    double *v = g_new(double, run->metadata->len);
-    for (guint i = 0; i < run->metadata->len; i++)
-        v[i] = g_array_index(run->metadata, plot_rumor, i).t99_us;
-    double m = ana_stats_median(v, run->metadata->len);
-    g_free(v);
-    return m;
-}
-
-static double run_messages(const plot_run *run)
-{
-    if (run->metadata->len == 0)
-        return run->hb_messages_per_node;
-    double *v = g_new(double, run->metadata->len);
-    size_t n = 0;
-    for (guint i = 0; i < run->metadata->len; i++) {
-        double m = g_array_index(run->metadata, plot_rumor, i)
-                       .messages_per_node;
-        if (!isnan(m))
-            v[n++] = m;
-    }
-    double m = n ? ana_stats_median(v, n) : NAN;
-    g_free(v);
-    return m;
+    return ana_metric_get(metric)->is_time ? plot_run_us(run, metric)
+                                           : run->value[metric];
 }
 
 /* A sweep point or --set list without the swept key: "a=1,b=2" less b. */
@@ -546,12 +522,13 @@ static char *strip_key(const char *point, const char *key)
     return g_string_free(out, FALSE);
 }
 
-/* One line of a sweep figure: runs that differ only by the swept value. */
+/* One series of a sweep figure: runs that differ only by the swept
+ * value. */
 typedef struct sweep_series {
     const char *scenario;   /* borrowed from a run */
     char *rest;             /* the sweep point less the swept key */
     char *label;            /* what tells it from the other series */
-    GArray *runs;           /* const plot_run * */
+    GArray *runs;           /* const ana_run * */
 } sweep_series;
 
 static void sweep_series_clear(gpointer p)
@@ -567,20 +544,20 @@ static GArray *sweep_group(const plot_data *data, sweep_kind kind)
     GArray *series = g_array_new(FALSE, TRUE, sizeof(sweep_series));
     g_array_set_clear_func(series, sweep_series_clear);
     /* Walk configurations in their order so series come out sorted. */
-    for (guint c = 0; c < data->configs->len; c++) {
-        const plot_config *config =
-            &g_array_index(data->configs, plot_config, c);
-        for (guint i = 0; i < config->runs->len; i++) {
-            const plot_run *run = plot_config_run(data, config, i);
+    for (guint c = 0; c < data->set.n_configs; c++) {
+        const plot_config *config = &data->configs[c];
+        for (guint i = 0; i < plot_config_n_runs(config); i++) {
+            const ana_run *run = plot_config_run(data, config, i)->run;
             if (!isfinite(sweep_x(run, kind)))
                 continue;
+            const char *scenario = run->scenario ? run->scenario : "";
             const char *point =
                 run->sweep_point[0] ? run->sweep_point : run->overrides;
             char *rest = strip_key(point, sweep_axes[kind].key);
             sweep_series *found = NULL;
             for (guint s = 0; s < series->len && !found; s++) {
                 sweep_series *t = &g_array_index(series, sweep_series, s);
-                if (strcmp(t->scenario, run->scenario) == 0 &&
+                if (strcmp(t->scenario, scenario) == 0 &&
                     strcmp(t->rest, rest) == 0)
                     found = t;
             }
@@ -588,9 +565,9 @@ static GArray *sweep_group(const plot_data *data, sweep_kind kind)
                 g_free(rest);
             } else {
                 sweep_series s = {
-                    .scenario = run->scenario,
+                    .scenario = scenario,
                     .rest = rest,
-                    .runs = g_array_new(FALSE, FALSE, sizeof(plot_run *)),
+                    .runs = g_array_new(FALSE, FALSE, sizeof(ana_run *)),
                 };
                 g_array_append_val(series, s);
                 found = &g_array_index(series, sweep_series, series->len - 1);
@@ -613,6 +590,11 @@ static GArray *sweep_group(const plot_data *data, sweep_kind kind)
     return series;
 }
 
+static const ana_run *series_run(const GArray *runs, guint i)
+{
+    return g_array_index(runs, const ana_run *, i);
+}
+
 static int compare_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -624,7 +606,7 @@ static GArray *distinct_x(const GArray *runs, sweep_kind kind)
 {
     GArray *xs = g_array_new(FALSE, FALSE, sizeof(double));
     for (guint i = 0; i < runs->len; i++) {
-        double x = sweep_x(g_array_index(runs, const plot_run *, i), kind);
+        double x = sweep_x(series_run(runs, i), kind);
         gboolean seen = FALSE;
         for (guint j = 0; j < xs->len && !seen; j++)
             seen = g_array_index(xs, double, j) == x;
@@ -634,8 +616,6 @@ static GArray *distinct_x(const GArray *runs, sweep_kind kind)
     g_array_sort(xs, (GCompareFunc)compare_double);
     return xs;
 }
-
-typedef double (*run_metric)(const plot_run *run);
 
 /* The positive finite values a figure shows, to choose its y scale. */
 typedef struct value_range {
@@ -654,7 +634,7 @@ static void range_add(value_range *r, const double *v, size_t n)
 /* Median and min..max of a metric over the runs at each swept value. */
 static void sweep_points(ana_svg_figure *fig, const char *label,
                          unsigned colour, const GArray *runs,
-                         sweep_kind kind, run_metric metric,
+                         sweep_kind kind, ana_metric metric,
                          value_range *range)
 {
     GArray *xs = distinct_x(runs, kind);
@@ -665,8 +645,8 @@ static void sweep_points(ana_svg_figure *fig, const char *label,
     for (guint j = 0; j < xs->len; j++) {
         size_t n = 0;
         for (guint i = 0; i < runs->len; i++) {
-            const plot_run *run = g_array_index(runs, const plot_run *, i);
-            double v = metric(run);
+            const ana_run *run = series_run(runs, i);
+            double v = run_value(run, metric);
             if (sweep_x(run, kind) == g_array_index(xs, double, j) &&
                 !isnan(v))
                 values[n++] = v;
@@ -692,15 +672,15 @@ static gboolean has_repetitions(const GArray *runs, sweep_kind kind)
 {
     for (guint i = 0; i < runs->len; i++)
         for (guint j = i + 1; j < runs->len; j++)
-            if (sweep_x(g_array_index(runs, const plot_run *, i), kind) ==
-                sweep_x(g_array_index(runs, const plot_run *, j), kind))
+            if (sweep_x(series_run(runs, i), kind) ==
+                sweep_x(series_run(runs, j), kind))
                 return TRUE;
     return FALSE;
 }
 
 /* Medians of what the theory needs over a series' runs. */
 typedef struct theory_inputs {
-    double nodes, latency_us, amount;
+    double nodes, round_us, amount;
     double x_lo, x_hi;
 } theory_inputs;
 
@@ -709,8 +689,7 @@ static double median_field(const GArray *runs, size_t offset)
     double *v = g_new(double, MAX(runs->len, 1u));
     size_t n = 0;
     for (guint i = 0; i < runs->len; i++) {
-        const plot_run *run = g_array_index(runs, const plot_run *, i);
-        double x = G_STRUCT_MEMBER(double, run, offset);
+        double x = G_STRUCT_MEMBER(double, series_run(runs, i), offset);
         if (isfinite(x))
             v[n++] = x;
     }
@@ -722,14 +701,17 @@ static double median_field(const GArray *runs, size_t offset)
 static theory_inputs theory_of(const GArray *runs, sweep_kind kind)
 {
     theory_inputs t = {
-        .latency_us = median_field(runs, G_STRUCT_OFFSET(plot_run, latency_us)),
-        .amount = median_field(runs, G_STRUCT_OFFSET(plot_run, amount)),
+        /* The run's round (runs.h): the mean one-way latency, as rumors
+         * are forwarded on receipt, or the cycle without one. */
+        .round_us = median_field(runs, G_STRUCT_OFFSET(ana_run, round_s)) *
+                    1e6,
+        .amount = median_field(runs, G_STRUCT_OFFSET(ana_run, fanout)),
         .x_lo = INFINITY,
         .x_hi = -INFINITY,
     };
     double *v = g_new(double, MAX(runs->len, 1u));
     for (guint i = 0; i < runs->len; i++) {
-        const plot_run *run = g_array_index(runs, const plot_run *, i);
+        const ana_run *run = series_run(runs, i);
         v[i] = (double)run->nodes;
         double x = sweep_x(run, kind);
         t.x_lo = MIN(t.x_lo, x);
@@ -749,8 +731,8 @@ static double effective_fanout(const theory_inputs *t, sweep_kind kind,
 }
 
 typedef enum theory_curve {
-    THEORY_T90,       /* forward-once hops to 90%, times the latency */
-    THEORY_PUSH,      /* push rounds to everyone, times the latency */
+    THEORY_T90,       /* forward-once hops to 90%, times the round */
+    THEORY_PUSH,      /* push rounds to everyone, times the round */
     THEORY_MESSAGES,  /* forward-once: f sends per node reached */
 } theory_curve;
 
@@ -761,7 +743,7 @@ static void theory_line(ana_svg_figure *fig, const char *label,
 {
     if (!(t->x_hi > t->x_lo) || !isfinite(t->nodes))
         return;
-    if (which != THEORY_MESSAGES && !isfinite(t->latency_us))
+    if (which != THEORY_MESSAGES && !(t->round_us > 0))
         return;
     if (kind == SWEEP_LOSS && !isfinite(t->amount))
         return;
@@ -772,10 +754,10 @@ static void theory_line(ana_svg_figure *fig, const char *label,
         switch (which) {
         case THEORY_T90:
             y[i] = ana_theory_forward_once_rounds(t->nodes, f, 0.9) *
-                   t->latency_us;
+                   t->round_us;
             break;
         case THEORY_PUSH:
-            y[i] = ana_theory_push_rounds(t->nodes, f) * t->latency_us;
+            y[i] = ana_theory_push_rounds(t->nodes, f) * t->round_us;
             break;
         case THEORY_MESSAGES: {
             /* Each node reached forwards once to f peers; the sender pays
@@ -810,14 +792,26 @@ static ana_svg_figure *sweep_figure(const char *title, sweep_kind kind,
     return fig;
 }
 
+/* Times that span decades (fan-out 1 waiting for anti-entropy beside a
+ * few hops of latency) stay readable on a log axis. */
+static void write_time_figure(ana_svg_figure *fig, const value_range *range,
+                              GString *html)
+{
+    if (range->hi > 30 * range->lo) {
+        ana_svg_figure_set_log(fig, ANA_SVG_Y, TRUE);
+        ana_svg_figure_set_range(fig, ANA_SVG_Y, NAN, NAN);
+    }
+    write_figure(fig, html);
+}
+
 static const char *rumor_kind_text(const plot_data *data)
 {
     size_t with = 0;
-    for (guint r = 0; r < data->runs->len; r++)
-        with += g_array_index(data->runs, plot_run, r).metadata->len > 0;
-    return with == data->runs->len ? "metadata rumors"
-           : with == 0             ? "heartbeats"
-                                   : "metadata rumors (heartbeats if none)";
+    for (guint r = 0; r < data->set.n_runs; r++)
+        with += !data->set.runs[r].heartbeats_only;
+    return with == data->set.n_runs ? "metadata rumors"
+           : with == 0              ? "heartbeats"
+                                    : "metadata rumors (heartbeats if none)";
 }
 
 static void sweep_section(const plot_data *data, sweep_kind kind,
@@ -851,12 +845,26 @@ static void sweep_section(const plot_data *data, sweep_kind kind,
         return;
     }
 
+    /* One series: measured t90 and t99 in one figure, beside the theory's
+     * t90. Several: the series take the colours, so t99 gets a figure of
+     * its own. */
     const char *what = rumor_kind_text(data);
     gboolean one = series->len == 1;
-    char *title = g_strdup_printf("t99 of %s vs %s", what, ax->name);
-    ana_svg_figure *times = sweep_figure(title, kind, "t99, time to 99% of "
-                                         "nodes", ANA_SVG_TIME_US, x_lo, x_hi);
+    char *title = g_strdup_printf(one ? "t90 and t99 of %s vs %s"
+                                      : "t90 of %s vs %s",
+                                  what, ax->name);
+    ana_svg_figure *t90 = sweep_figure(
+        title, kind, one ? "time to 90% and 99% of nodes"
+                         : "t90, time to 90% of nodes",
+        ANA_SVG_TIME_US, x_lo, x_hi);
     g_free(title);
+    ana_svg_figure *t99 = t90;
+    if (!one) {
+        title = g_strdup_printf("t99 of %s vs %s", what, ax->name);
+        t99 = sweep_figure(title, kind, "t99, time to 99% of nodes",
+                           ANA_SVG_TIME_US, x_lo, x_hi);
+        g_free(title);
+    }
     title = g_strdup_printf("Messages per node of %s vs %s", what, ax->name);
     ana_svg_figure *msgs = sweep_figure(title, kind, "packets sent per node",
                                         ANA_SVG_LINEAR, x_lo, x_hi);
@@ -868,63 +876,78 @@ static void sweep_section(const plot_data *data, sweep_kind kind,
     const char *push_text =
         kind == SWEEP_FANOUT ? "push model" : "push model, f(1\u2212loss)";
     const char *msgs_text = "theory (forward-once, f \u00d7 reach)";
-    value_range time_range = {INFINITY, -INFINITY};
+    value_range t90_range = {INFINITY, -INFINITY};
+    value_range t99_range = {INFINITY, -INFINITY};
     gboolean repeated = FALSE;
     for (guint s = 0; s < series->len; s++) {
         const sweep_series *ser = &g_array_index(series, sweep_series, s);
-        unsigned colour = series_colour(s);
         gboolean reps = has_repetitions(ser->runs, kind);
-        const char *label = !one ? ser->label
-                            : reps ? "measured: median, min\u2013max"
-                                   : "measured";
         repeated = repeated || reps;
-        sweep_points(times, label, colour, ser->runs, kind, run_t99,
-                     &time_range);
-        sweep_points(msgs, label, colour, ser->runs, kind, run_messages,
-                     NULL);
+        if (one) {
+            sweep_points(t90, reps ? "measured t90: median, min\u2013max"
+                                   : "measured t90",
+                         series_colour(0), ser->runs, kind, ANA_METRIC_T90,
+                         &t90_range);
+            sweep_points(t90, reps ? "measured t99: median, min\u2013max"
+                                   : "measured t99",
+                         series_colour(1), ser->runs, kind, ANA_METRIC_T99,
+                         &t90_range);
+            sweep_points(msgs, reps ? "measured: median, min\u2013max"
+                                    : "measured",
+                         series_colour(0), ser->runs, kind,
+                         ANA_METRIC_MESSAGES, NULL);
+        } else {
+            unsigned colour = series_colour(s);
+            sweep_points(t90, ser->label, colour, ser->runs, kind,
+                         ANA_METRIC_T90, &t90_range);
+            sweep_points(t99, ser->label, colour, ser->runs, kind,
+                         ANA_METRIC_T99, &t99_range);
+            sweep_points(msgs, ser->label, colour, ser->runs, kind,
+                         ANA_METRIC_MESSAGES, NULL);
+        }
         theory_inputs t = theory_of(ser->runs, kind);
-        unsigned theory_colour = one ? ANA_SVG_BLACK : colour;
-        theory_line(times, one ? t90_text : NULL, theory_colour,
-                    ANA_SVG_DASHED, &t, kind, THEORY_T90, &time_range);
-        theory_line(times, one ? push_text : NULL, theory_colour,
-                    ANA_SVG_DOTTED, &t, kind, THEORY_PUSH, &time_range);
+        unsigned theory_colour = one ? ANA_SVG_BLACK : series_colour(s);
+        theory_line(t90, one ? t90_text : NULL, theory_colour,
+                    ANA_SVG_DASHED, &t, kind, THEORY_T90, &t90_range);
+        theory_line(t90, one ? push_text : NULL, theory_colour,
+                    ANA_SVG_DOTTED, &t, kind, THEORY_PUSH, &t90_range);
         theory_line(msgs, one ? msgs_text : NULL, theory_colour,
                     ANA_SVG_DASHED, &t, kind, THEORY_MESSAGES, NULL);
     }
     if (!one) {
         char *dashed = g_strdup_printf("dashed: %s", t90_text);
         char *dotted = g_strdup_printf("dotted: %s", push_text);
-        ana_svg_figure_note(times, dashed, ANA_SVG_DASHED);
-        ana_svg_figure_note(times, dotted, ANA_SVG_DOTTED);
+        ana_svg_figure_note(t90, dashed, ANA_SVG_DASHED);
+        ana_svg_figure_note(t90, dotted, ANA_SVG_DOTTED);
         g_free(dashed);
         g_free(dotted);
         dashed = g_strdup_printf("dashed: %s", msgs_text);
         ana_svg_figure_note(msgs, dashed, ANA_SVG_DASHED);
         g_free(dashed);
     }
-    /* Times that span decades (fan-out 1 waiting for anti-entropy beside
-     * a few hops of latency) stay readable on a log axis. */
-    if (time_range.hi > 30 * time_range.lo) {
-        ana_svg_figure_set_log(times, ANA_SVG_Y, TRUE);
-        ana_svg_figure_set_range(times, ANA_SVG_Y, NAN, NAN);
-    }
-    write_figure(times, html);
+    write_time_figure(t90, &t90_range, html);
+    if (!one)
+        write_time_figure(t99, &t99_range, html);
     write_figure(msgs, html);
-    ana_svg_figure_free(times);
+    if (!one)
+        ana_svg_figure_free(t99);
+    ana_svg_figure_free(t90);
     ana_svg_figure_free(msgs);
     if (repeated)
         note(html, "Dots are medians over the repetitions at each value, "
                    "whiskers span their minimum to maximum (a whisker "
-                   "leaving the top: some never reached 99%).");
+                   "leaving the top: some never reached 90% or 99%).");
     note(html, kind == SWEEP_FANOUT
                    ? "Theory: forward-once (each node forwards its first copy "
                      "to f random peers) hops to 90% of the nodes, times the "
-                     "mean one-way latency; the push model's rounds to every "
-                     "node, times the same latency, for reference."
+                     "round (the mean one-way latency), the quantity t90 "
+                     "measures; the push model's rounds to every node, times "
+                     "the same round, for reference."
                    : "Theory: forward-once with the fan-out thinned by loss, "
-                     "f(1\u2212loss), hops to 90% of the nodes times the mean "
-                     "one-way latency; messages count every copy sent, lost "
-                     "or not.");
+                     "f(1\u2212loss), hops to 90% of the nodes times the "
+                     "round (the mean one-way latency), the quantity t90 "
+                     "measures; messages count every copy sent, lost or "
+                     "not.");
     g_array_unref(series);
 }
 
@@ -953,11 +976,10 @@ void plot_section_membership(const plot_data *data, GString *html)
     ana_svg_figure_set_range(fig, ANA_SVG_X, 0, max_sim_time(data));
     size_t drawn = 0;
     gboolean churn = FALSE, ranges = FALSE;
-    for (guint c = 0; c < data->configs->len; c++) {
-        const plot_config *config =
-            &g_array_index(data->configs, plot_config, c);
+    for (guint c = 0; c < data->set.n_configs; c++) {
+        const plot_config *config = &data->configs[c];
         guint samples = 0, with = 0;
-        for (guint i = 0; i < config->runs->len; i++) {
+        for (guint i = 0; i < plot_config_n_runs(config); i++) {
             const plot_run *run = plot_config_run(data, config, i);
             samples = MAX(samples, run->membership->len);
             with += run->membership->len > 0;
@@ -970,13 +992,13 @@ void plot_section_membership(const plot_data *data, GString *html)
         double *x = g_new(double, n), *med = g_new(double, n);
         double *lo = g_new(double, n), *hi = g_new(double, n);
         double *live = g_new(double, n);
-        double *ratio = g_new(double, config->runs->len);
-        double *alive = g_new(double, config->runs->len);
+        double *ratio = g_new(double, plot_config_n_runs(config));
+        double *alive = g_new(double, plot_config_n_runs(config));
         for (guint p = 0; p < n; p++) {
             guint s = p * stride;
             size_t k = 0;
             x[p] = NAN;
-            for (guint i = 0; i < config->runs->len; i++) {
+            for (guint i = 0; i < plot_config_n_runs(config); i++) {
                 const plot_run *run = plot_config_run(data, config, i);
                 if (s >= run->membership->len)
                     continue;
@@ -984,12 +1006,12 @@ void plot_section_membership(const plot_data *data, GString *html)
                     &g_array_index(run->membership, plot_member, s);
                 if (isnan(x[p]))
                     x[p] = m->t_us;
-                if (m->live != run->nodes)
+                if (m->live != run->run->nodes)
                     config_churn = TRUE;
                 ratio[k] = m->live > 0 ? (double)m->complete / (double)m->live
                                        : 0;
-                alive[k++] = run->nodes > 0
-                                 ? (double)m->live / (double)run->nodes
+                alive[k++] = run->run->nodes > 0
+                                 ? (double)m->live / (double)run->run->nodes
                                  : 0;
             }
             med[p] = ana_stats_median(ratio, k);

@@ -1,11 +1,18 @@
 /* plot-private.h: what `peko plot` reads from a database, shared by its
- * files: plot-data.c reads it (queries only), plot-figures.c turns it
- * into figures (no SQL), plot.c lays out the page and writes it.
+ * files: plot-data.c reads it, plot-figures.c turns it into figures (no
+ * SQL), plot.c lays out the page and writes it.
  *
- * Times are microseconds as doubles; INFINITY is a time that never came
- * (a share of the nodes a rumor never reached), so it sorts after every
- * time, and a median over repetitions is "never" only when most of them
- * never got there.
+ * The runs, their configurations, their order and every per-run figure
+ * (t50 to t100, messages per node, the parameters) are those of
+ * `peko report` (runs.h): plot-data.c loads them with
+ * ana_runset_load_full(), the heartbeats' figures included, and adds only
+ * what is drawn: coverage curves, infection times for the
+ * CDF, membership samples and the timeline, for each run of the runset.
+ *
+ * Times here are microseconds as doubles (runs.h gives seconds); INFINITY
+ * is a time that never came (a share of the nodes a rumor never reached),
+ * so it sorts after every time, and a median over repetitions is "never"
+ * only when most of them never got there.
  */
 #ifndef ANA_PLOT_PRIVATE_H
 #define ANA_PLOT_PRIVATE_H
@@ -14,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "runs.h"
 #include "svg.h"
 
 G_BEGIN_DECLS
@@ -28,7 +36,8 @@ G_BEGIN_DECLS
 #define PLOT_LEVELS 200
 
 /* At most this many heartbeat curves are kept per run (evenly spread over
- * its sampled heartbeats); their figures (t50, t99...) use all of them. */
+ * its sampled heartbeats); their figures (t99...) come from runs.h and use
+ * all of them. */
 #define PLOT_HEARTBEAT_CURVES 200
 
 /* Infection times kept per metadata rumor for the CDF; a rumor that
@@ -36,13 +45,11 @@ G_BEGIN_DECLS
  * `weight` infections. */
 #define PLOT_CDF_SAMPLES 2000
 
+/* A rumor's coverage curve. */
 typedef struct plot_rumor {
     int64_t rumor_id;
     int64_t origin;
     double created_us;
-    int64_t infected;
-    double t50_us, t90_us, t99_us, t100_us; /* INFINITY: never */
-    double messages_per_node;               /* packets sent carrying it */
     double *level_us;                       /* PLOT_LEVELS times; owned */
 } plot_rumor;
 
@@ -63,57 +70,41 @@ typedef struct plot_event {
     char *detail;                           /* owned; may be NULL */
 } plot_event;
 
+/* What is drawn of one run of the runset, beside its ana_run. */
 typedef struct plot_run {
-    int64_t run_id;
-    char *scenario;                         /* owned, as are the strings */
-    char *sweep_point;                      /* "" outside a sweep */
-    char *status;
-    int64_t repetition;                     /* -1 outside a sweep */
-    int64_t seed;
-    int64_t nodes;
-    double sim_time_us;                     /* run length */
-    double amount;                          /* engine.amount; NAN absent */
-    double loss;                            /* network.loss.expected */
-    double latency_us;                      /* network.latency_us.expected */
-    char *variant;                          /* params without the seed, to
-                                             * tell plain runs apart */
-    char *overrides;                        /* "k=v,k=v" of --set, or "" */
-    size_t config;                          /* index into plot_data.configs */
-
+    const ana_run *run;                     /* borrowed from the runset */
     GArray *metadata;                       /* plot_rumor, by creation */
     GArray *heartbeats;                     /* plot_rumor, level curves of
                                              * up to PLOT_HEARTBEAT_CURVES */
-    int64_t n_heartbeats;                   /* recorded, all of them */
-    double hb_t50_us, hb_t99_us, hb_t100_us;/* medians over all of them */
-    double hb_messages_per_node;            /* median */
     GArray *samples;                        /* plot_sample, metadata CDF */
     GArray *membership;                     /* plot_member, by sample */
     GArray *timeline;                       /* plot_event, by seq */
 } plot_run;
 
-/* Runs that share a scenario and a sweep point: repetitions. */
+/* A configuration of the runset (runs sharing a scenario and a sweep
+ * point: repetitions) and its names on the page. */
 typedef struct plot_config {
+    const ana_config *config;               /* borrowed from the runset */
     char *label;                            /* owned: "fanout.ini amount=3" */
     char *short_label;                      /* owned: what tells it apart
                                              * from the others: "amount=3" */
-    GArray *runs;                           /* size_t indices into runs */
 } plot_config;
 
 typedef struct plot_data {
-    char *path;                             /* owned */
-    GArray *runs;                           /* plot_run drawn */
-    GArray *configs;                        /* plot_config, ordered */
-    size_t n_total;                         /* runs in the file */
-    GPtrArray *left_out;                    /* "run 4 (running)" strings of
-                                             * runs not drawn */
-    gboolean incomplete_drawn;              /* no complete run: drew all */
+    ana_runset set;                         /* the complete runs, grouped
+                                             * and ordered (runs.h) */
+    plot_run *runs;                         /* runs[i] of set.runs[i] */
+    plot_config *configs;                   /* configs[c] of
+                                             * set.configs[c], in order */
 } plot_data;
 
-/* Reads every run of the database at `path` (opened read-only, checked
- * with ana_schema_check()). Runs are drawn only when complete, unless no
- * run is. Returns TRUE, or FALSE with *error set (the file cannot be
- * opened, is not a peko database, or a query failed); *out is then
- * cleared. */
+/* Loads the complete runs of the database at `path`
+ * (ana_runset_load_full() with ANA_RUNSET_HEARTBEATS: opened read-only,
+ * refused unless it is an up-to-date peko database) and what is drawn of
+ * each. Runs that are not complete are only counted
+ * (set.n_not_complete). Returns TRUE, or FALSE with *error set (the file
+ * cannot be opened, is not a peko database, or a query failed); *out is
+ * then cleared. */
 gboolean plot_data_load(const char *path, plot_data *out, GError **error);
 void plot_data_clear(plot_data *data);
 
@@ -130,13 +121,23 @@ char **plot_split_point(const char *point);
 char **plot_short_labels(const char *const *scenario,
                          const char *const *point, size_t n);
 
-/* The run at index `i` of a configuration. */
+/* Runs of a configuration, and the one at index `i` (0 .. n - 1). */
+static inline size_t plot_config_n_runs(const plot_config *config)
+{
+    return config->config->n_runs;
+}
+
 static inline const plot_run *plot_config_run(const plot_data *data,
                                               const plot_config *config,
-                                              guint i)
+                                              size_t i)
 {
-    return &g_array_index(data->runs, plot_run,
-                          g_array_index(config->runs, size_t, i));
+    return &data->runs[config->config->runs[i]];
+}
+
+/* A time metric of runs.h (seconds) in microseconds. */
+static inline double plot_run_us(const ana_run *run, ana_metric metric)
+{
+    return run->value[metric] * 1e6;
 }
 
 /* The k-th time at coverage level of sorted times t[0..m) for a run of

@@ -63,29 +63,28 @@ static void append_count(GString *html, size_t n, const char *one,
 
 static void header(const plot_data *data, GString *html)
 {
-    char *base = g_path_get_basename(data->path);
+    const ana_runset *set = &data->set;
+    char *base = g_path_get_basename(set->path);
     g_string_append(html, "<h1>peko plot: ");
     append_text(html, base);
     g_string_append(html, "</h1>\n<p class=\"meta\">Database ");
-    append_text(html, data->path);
+    append_text(html, set->path);
     g_string_append(html, ": ");
-    append_count(html, data->n_total, "run", "runs");
+    append_count(html, set->n_runs + set->n_not_complete, "run", "runs");
     g_string_append(html, " (");
-    append_count(html, data->runs->len, "drawn", "drawn");
+    append_count(html, set->n_runs, "drawn", "drawn");
     g_string_append(html, "), ");
-    append_count(html, data->configs->len, "configuration", "configurations");
+    append_count(html, set->n_configs, "configuration", "configurations");
     g_string_append(html, ".</p>\n");
     g_free(base);
 
     /* Scenarios, once each, in configuration order. */
     GPtrArray *scenarios = g_ptr_array_new();
-    for (guint c = 0; c < data->configs->len; c++) {
-        const plot_config *config =
-            &g_array_index(data->configs, plot_config, c);
-        const char *name = plot_config_run(data, config, 0)->scenario;
+    for (size_t c = 0; c < set->n_configs; c++) {
+        const char *name = set->configs[c].scenario;
         gboolean seen = FALSE;
         for (guint s = 0; s < scenarios->len && !seen; s++)
-            seen = strcmp(g_ptr_array_index(scenarios, s), name) == 0;
+            seen = g_strcmp0(g_ptr_array_index(scenarios, s), name) == 0;
         if (!seen)
             g_ptr_array_add(scenarios, (gpointer)name);
     }
@@ -102,80 +101,77 @@ static void header(const plot_data *data, GString *html)
     }
     g_ptr_array_unref(scenarios);
 
-    if (data->left_out->len > 0) {
-        GString *text = g_string_new("Not drawn, not complete: ");
-        for (guint i = 0; i < data->left_out->len; i++) {
-            if (i == 10) {
-                g_string_append_printf(text, ", and %u more",
-                                       data->left_out->len - 10);
-                break;
-            }
-            if (i)
-                g_string_append(text, ", ");
-            g_string_append(text, g_ptr_array_index(data->left_out, i));
-        }
-        g_string_append(text, ".");
+    /* Only complete runs are drawn (runs.h): an interrupted run's rumors
+     * and samples stop wherever it stopped. */
+    if (set->n_not_complete > 0) {
         g_string_append(html, "<p class=\"note\">");
-        append_text(html, text->str);
-        g_string_append(html, "</p>\n");
-        g_string_free(text, TRUE);
+        if (set->n_runs == 0)
+            g_string_append(html, "No run is complete: nothing is drawn (");
+        else
+            g_string_append(html, "Not drawn, not complete: ");
+        append_count(html, set->n_not_complete, "run", "runs");
+        g_string_append(html, set->n_runs == 0
+                                  ? " interrupted or still running).</p>\n"
+                                  : ", interrupted or still running.</p>\n");
     }
-    if (data->incomplete_drawn)
-        g_string_append(html, "<p class=\"note\">No run is complete: the "
-                              "figures show incomplete runs.</p>\n");
 }
 
 /* ------------------------------------------------------------------ */
 /* The table of configurations.                                         */
 
+/* Medians over a configuration's runs of their figures (runs.h). */
 typedef struct config_figures {
     double nodes_lo, nodes_hi;
-    size_t metadata;                 /* rumors over all runs */
-    double t50, t99, t100, messages; /* medians over those rumors */
-    double hb_t99, hb_messages;      /* medians over runs */
+    int64_t metadata;                /* metadata rumors over all runs */
+    double t50, t90, t99, t100;      /* us: of metadata rumors */
+    double messages;
+    double hb_t99, hb_messages;      /* of the sampled heartbeats */
 } config_figures;
 
-static double median_or_nan(GArray *v)
+/* The median of the values of the runs that are not NAN. */
+static double median_over_runs(double *v, size_t n)
 {
-    return v->len ? ana_stats_median((const double *)(void *)v->data, v->len)
-                  : NAN;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(v[i]))
+            v[k++] = v[i];
+    return k ? ana_stats_median(v, k) : NAN;
 }
 
 static void config_figures_of(const plot_data *data, const plot_config *config,
                               config_figures *out)
 {
-    GArray *col[6];
-    for (int i = 0; i < 6; i++)
-        col[i] = g_array_new(FALSE, FALSE, sizeof(double));
-    out->nodes_lo = INFINITY;
-    out->nodes_hi = -INFINITY;
-    for (guint i = 0; i < config->runs->len; i++) {
-        const plot_run *run = plot_config_run(data, config, i);
+    enum { T50, T90, T99, T100, MSGS, HB_T99, HB_MSGS, COLUMNS };
+    size_t n = plot_config_n_runs(config);
+    double *col[COLUMNS];
+    for (int c = 0; c < COLUMNS; c++)
+        col[c] = g_new(double, MAX(n, 1));
+    *out = (config_figures){.nodes_lo = INFINITY, .nodes_hi = -INFINITY};
+    for (size_t i = 0; i < n; i++) {
+        const ana_run *run = plot_config_run(data, config, i)->run;
         out->nodes_lo = MIN(out->nodes_lo, (double)run->nodes);
         out->nodes_hi = MAX(out->nodes_hi, (double)run->nodes);
-        for (guint k = 0; k < run->metadata->len; k++) {
-            const plot_rumor *r = &g_array_index(run->metadata, plot_rumor, k);
-            g_array_append_val(col[0], r->t50_us);
-            g_array_append_val(col[1], r->t99_us);
-            g_array_append_val(col[2], r->t100_us);
-            if (!isnan(r->messages_per_node))
-                g_array_append_val(col[3], r->messages_per_node);
-        }
-        if (run->n_heartbeats > 0) {
-            g_array_append_val(col[4], run->hb_t99_us);
-            if (!isnan(run->hb_messages_per_node))
-                g_array_append_val(col[5], run->hb_messages_per_node);
-        }
+        /* value[] is over heartbeats for a run without metadata rumors:
+         * those runs have none to show here. */
+        gboolean metadata = !run->heartbeats_only;
+        out->metadata += metadata ? run->rumors : 0;
+        col[T50][i] = metadata ? plot_run_us(run, ANA_METRIC_T50) : NAN;
+        col[T90][i] = metadata ? plot_run_us(run, ANA_METRIC_T90) : NAN;
+        col[T99][i] = metadata ? plot_run_us(run, ANA_METRIC_T99) : NAN;
+        col[T100][i] = metadata ? plot_run_us(run, ANA_METRIC_T100) : NAN;
+        col[MSGS][i] = metadata ? run->value[ANA_METRIC_MESSAGES] : NAN;
+        col[HB_T99][i] = run->heartbeat_value[ANA_METRIC_T99] * 1e6;
+        col[HB_MSGS][i] = run->heartbeat_value[ANA_METRIC_MESSAGES];
     }
-    out->metadata = col[0]->len;
-    out->t50 = median_or_nan(col[0]);
-    out->t99 = median_or_nan(col[1]);
-    out->t100 = median_or_nan(col[2]);
-    out->messages = median_or_nan(col[3]);
-    out->hb_t99 = median_or_nan(col[4]);
-    out->hb_messages = median_or_nan(col[5]);
-    for (int i = 0; i < 6; i++)
-        g_array_free(col[i], TRUE);
+    out->t50 = median_over_runs(col[T50], n);
+    out->t90 = median_over_runs(col[T90], n);
+    out->t99 = median_over_runs(col[T99], n);
+    out->t100 = median_over_runs(col[T100], n);
+    out->messages = median_over_runs(col[MSGS], n);
+    out->hb_t99 = median_over_runs(col[HB_T99], n);
+    out->hb_messages = median_over_runs(col[HB_MSGS], n);
+    for (int c = 0; c < COLUMNS; c++)
+        g_free(col[c]);
 }
 
 static void cell_time(GString *html, double us)
@@ -197,32 +193,37 @@ static void cell_number(GString *html, double v, int decimals)
 
 static void config_table(const plot_data *data, GString *html)
 {
-    if (data->configs->len == 0) {
-        g_string_append(html, "<p class=\"note\">The database holds no "
-                              "run.</p>\n");
+    if (data->set.n_configs == 0) {
+        g_string_append(html, data->set.n_not_complete > 0
+                                  ? "<p class=\"note\">The database holds "
+                                    "no complete run.</p>\n"
+                                  : "<p class=\"note\">The database holds "
+                                    "no run.</p>\n");
         return;
     }
     g_string_append(
         html,
         "<table>\n<tr><th class=\"l\">configuration</th><th>runs</th>"
-        "<th>nodes</th><th>metadata rumors</th><th>t50</th><th>t99</th>"
-        "<th>t100</th><th>msgs/node</th><th>heartbeat t99</th>"
+        "<th>nodes</th><th>metadata rumors</th><th>t50</th><th>t90</th>"
+        "<th>t99</th><th>t100</th><th>msgs/node</th><th>heartbeat t99</th>"
         "<th>heartbeat msgs/node</th></tr>\n");
-    for (guint c = 0; c < data->configs->len; c++) {
-        const plot_config *config =
-            &g_array_index(data->configs, plot_config, c);
+    for (size_t c = 0; c < data->set.n_configs; c++) {
+        const plot_config *config = &data->configs[c];
         config_figures f;
         config_figures_of(data, config, &f);
         g_string_append(html, "<tr><td class=\"l\">");
         append_text(html, config->label);
-        g_string_append_printf(html, "</td><td>%u</td><td>", config->runs->len);
+        g_string_append_printf(html, "</td><td>%zu</td><td>",
+                               plot_config_n_runs(config));
         ana_svg_append_number(html, f.nodes_lo, 0);
         if (f.nodes_hi > f.nodes_lo) {
             g_string_append(html, "\u2013");
             ana_svg_append_number(html, f.nodes_hi, 0);
         }
-        g_string_append_printf(html, "</td><td>%zu</td>", f.metadata);
+        g_string_append_printf(html, "</td><td>%" G_GINT64_FORMAT "</td>",
+                               f.metadata);
         cell_time(html, f.t50);
+        cell_time(html, f.t90);
         cell_time(html, f.t99);
         cell_time(html, f.t100);
         cell_number(html, f.messages, 2);
@@ -232,12 +233,13 @@ static void config_table(const plot_data *data, GString *html)
     }
     g_string_append(
         html,
-        "</table>\n<p class=\"note\">Times are from a rumor's creation to the "
-        "first receipt by 50%, 99% and 100% of the run's nodes, medians over "
-        "every metadata rumor of the configuration's runs (\u201cnever\u201d "
-        "when most never got there); messages are packets sent carrying the "
-        "rumor, per node. Heartbeat columns: medians over the runs of each "
-        "run's median over its sampled heartbeats.</p>\n");
+        "</table>\n<p class=\"note\">Times are from a rumor's creation to "
+        "the first receipt by 50%, 90%, 99% and 100% of the run's nodes; "
+        "messages are packets sent carrying the rumor, per node. Each is a "
+        "run's median over its metadata rumors, then the median over the "
+        "configuration's runs, as <code>peko report</code> computes them "
+        "(\u201cnever\u201d when most never got there). Heartbeat columns: "
+        "the same over each run's sampled heartbeats.</p>\n");
 }
 
 /* ------------------------------------------------------------------ */
@@ -265,19 +267,19 @@ static void timeline_section(const plot_data *data, GString *html)
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     GArray *events = g_array_new(FALSE, FALSE, sizeof(listed_event));
     gboolean scenarios = FALSE;
-    for (guint r = 0; r < data->runs->len; r++) {
-        const plot_run *run = &g_array_index(data->runs, plot_run, r);
+    for (size_t r = 0; r < data->set.n_runs; r++) {
+        const plot_run *run = &data->runs[r];
+        const char *scenario = run->run->scenario ? run->run->scenario : "";
         scenarios = scenarios ||
-                    strcmp(run->scenario,
-                           g_array_index(data->runs, plot_run, 0).scenario) !=
-                        0;
+                    g_strcmp0(run->run->scenario,
+                              data->set.runs[0].scenario) != 0;
         for (guint i = 0; i < run->timeline->len; i++) {
             const plot_event *e = &g_array_index(run->timeline, plot_event, i);
             char *key = g_strdup_printf("%.0f\n%s\n%s\n%s", e->t_us,
-                                        run->scenario, e->event,
+                                        scenario, e->event,
                                         e->detail ? e->detail : "");
             if (g_hash_table_add(seen, key)) {
-                listed_event l = {.event = e, .scenario = run->scenario};
+                listed_event l = {.event = e, .scenario = scenario};
                 g_array_append_val(events, l);
             }
         }
@@ -345,9 +347,9 @@ gboolean ana_plot_render(const char *db_path, GString *html,
     timeline_section(&data, html);
     g_string_append(html, "</body>\n</html>\n");
     if (info) {
-        info->runs = data.runs->len;
-        info->runs_total = data.n_total;
-        info->configs = data.configs->len;
+        info->runs = data.set.n_runs;
+        info->runs_total = data.set.n_runs + data.set.n_not_complete;
+        info->configs = data.set.n_configs;
         info->bytes = html->len - start;
     }
     plot_data_clear(&data);

@@ -6,12 +6,15 @@
  *   - coverage over time of each metadata rumor (and the sampled
  *     heartbeats as one median curve), after creation and over the run;
  *   - the CDF of metadata infection times, per configuration;
- *   - t99 and messages per node against fan-out, and against loss, with
- *     the theory beside them (theory.h), when the runs differ by either;
+ *   - t90, t99 and messages per node against fan-out, and against loss,
+ *     with the theory beside them (theory.h), when the runs differ by
+ *     either;
  *   - membership convergence over the run;
  *   - the scenario's timeline, also marked on every run-time axis.
- * A configuration is the runs sharing a scenario and a sweep point; with
- * repetitions a figure shows their median and their range.
+ * Runs, configurations and their figures are those of `peko report`
+ * (runs.h): only complete runs are drawn. A configuration is the runs
+ * sharing a scenario and a sweep point; with repetitions a figure shows
+ * their median and their range.
  *
  * The page is XHTML (well-formed XML) with inline SVG: no script, no
  * network access, no external font or style sheet. It only depends on
@@ -34,7 +37,8 @@ typedef struct ana_plot_info {
 } ana_plot_info;
 
 /* Reads the database at `db_path` (read-only; refused unless it is a peko
- * database, see ana_schema_check()) and appends the page to `html`.
+ * database of this build's schema, see ana_runset_load()) and appends the
+ * page to `html`.
  * Fills *info when it is not NULL. Returns TRUE, or FALSE with *error set
  * in ANA_ERROR and `html` unchanged. */
 gboolean ana_plot_render(const char *db_path, GString *html,

@@ -107,7 +107,7 @@ static double column_time_s(sqlite3_stmt *stmt, int col)
 
 typedef struct loader {
     sqlite3 *db;
-    sqlite3_stmt *metadata_ids;   /* ?1 run: metadata rumor ids */
+    sqlite3_stmt *rumor_ids;      /* ?1 run: rumor ids, is metadata */
     sqlite3_stmt *one_rumor;      /* ?1 run, ?2 rumor: its summary */
     sqlite3_stmt *heartbeats;     /* ?1 run: summaries of heartbeats */
     sqlite3_stmt *convergence;    /* ?1 run */
@@ -125,9 +125,9 @@ static gboolean loader_prepare(loader *l, GError **error)
         sqlite3_stmt **stmt;
         const char *sql;
     } all[] = {
-        {&l->metadata_ids,
-         "SELECT rumor_id FROM rumor WHERE run_id = ?1 AND"
-         " kind = 'metadata' ORDER BY rumor_id"},
+        {&l->rumor_ids,
+         "SELECT rumor_id, kind = 'metadata' FROM rumor WHERE run_id = ?1"
+         " ORDER BY rumor_id"},
         {&l->one_rumor, "SELECT " RUMOR_COLUMNS " FROM rumor_summary"
                         " WHERE run_id = ?1 AND rumor_id = ?2"},
         {&l->heartbeats, "SELECT " RUMOR_COLUMNS " FROM rumor_summary"
@@ -157,7 +157,7 @@ static gboolean loader_prepare(loader *l, GError **error)
 
 static void loader_clear(loader *l)
 {
-    sqlite3_finalize(l->metadata_ids);
+    sqlite3_finalize(l->rumor_ids);
     sqlite3_finalize(l->one_rumor);
     sqlite3_finalize(l->heartbeats);
     sqlite3_finalize(l->convergence);
@@ -201,50 +201,89 @@ static double median_of(GArray *values)
                        : NAN;
 }
 
-/* The rumor metrics: medians over the run's metadata rumors, or over its
- * sampled heartbeats when it published none. */
-static gboolean load_rumors(loader *l, ana_run *run, GError **error)
+/* The metrics a rumor has, reduced from its per-rumor columns. */
+static const ana_metric rumor_metrics[] = {
+    ANA_METRIC_T50,        ANA_METRIC_T90,        ANA_METRIC_T99,
+    ANA_METRIC_T100,       ANA_METRIC_ROUNDS50,   ANA_METRIC_ROUNDS90,
+    ANA_METRIC_MESSAGES,   ANA_METRIC_REDUNDANCY, ANA_METRIC_NEVER_REACHED,
+};
+
+static void columns_new(GArray *cols[R_COUNT])
 {
-    GArray *cols[R_COUNT];
     for (int c = 0; c < R_COUNT; c++)
         cols[c] = g_array_new(FALSE, FALSE, sizeof(double));
-    gboolean ok = TRUE;
-    int rc;
-    sqlite3_bind_int64(l->metadata_ids, 1, run->run_id);
-    GArray *ids = g_array_new(FALSE, FALSE, sizeof(sqlite3_int64));
-    while ((rc = sqlite3_step(l->metadata_ids)) == SQLITE_ROW) {
-        sqlite3_int64 id = sqlite3_column_int64(l->metadata_ids, 0);
-        g_array_append_val(ids, id);
-    }
-    sqlite3_reset(l->metadata_ids);
-    if (rc != SQLITE_DONE)
-        ok = ana__db_error(error, l->db, rc, "reading rumors");
-    for (guint i = 0; ok && i < ids->len; i++) {
-        sqlite3_bind_int64(l->one_rumor, 1, run->run_id);
-        sqlite3_bind_int64(l->one_rumor, 2,
-                           g_array_index(ids, sqlite3_int64, i));
-        ok = step_rows(l, l->one_rumor, cols, error);
-    }
-    run->heartbeats_only = ids->len == 0;
-    if (ok && ids->len == 0) {
-        sqlite3_bind_int64(l->heartbeats, 1, run->run_id);
-        ok = step_rows(l, l->heartbeats, cols, error);
-    }
-    g_array_free(ids, TRUE);
+}
 
-    run->rumors = cols[R_T50]->len;
+/* The medians of the columns into the rumor metrics of values[]; frees
+ * the columns. */
+static void reduce_rumors(GArray *cols[R_COUNT], double round_s,
+                          double values[ANA_METRIC_COUNT])
+{
     static const ana_metric targets[R_COUNT] = {
         ANA_METRIC_T50,      ANA_METRIC_T90,        ANA_METRIC_T99,
         ANA_METRIC_T100,     ANA_METRIC_MESSAGES,   ANA_METRIC_REDUNDANCY,
         ANA_METRIC_NEVER_REACHED,
     };
     for (int c = 0; c < R_COUNT; c++) {
-        run->value[targets[c]] = median_of(cols[c]);
+        values[targets[c]] = median_of(cols[c]);
         g_array_free(cols[c], TRUE);
     }
-    double round_s = run->round_s;
-    run->value[ANA_METRIC_ROUNDS50] = run->value[ANA_METRIC_T50] / round_s;
-    run->value[ANA_METRIC_ROUNDS90] = run->value[ANA_METRIC_T90] / round_s;
+    values[ANA_METRIC_ROUNDS50] = values[ANA_METRIC_T50] / round_s;
+    values[ANA_METRIC_ROUNDS90] = values[ANA_METRIC_T90] / round_s;
+}
+
+typedef struct rumor_id {
+    sqlite3_int64 id;
+    bool metadata;            /* else a heartbeat */
+} rumor_id;
+
+/* The rumor metrics: medians over the run's metadata rumors, or over its
+ * sampled heartbeats when it published none; and over its heartbeats
+ * alone when `heartbeats` asks for them (they cost as much as the rest
+ * of the run's metrics together). */
+static gboolean load_rumors(loader *l, ana_run *run, bool heartbeats,
+                            GError **error)
+{
+    GArray *cols[R_COUNT], *beats[R_COUNT];
+    columns_new(cols);
+    columns_new(beats);
+    gboolean ok = TRUE;
+    int rc;
+    sqlite3_bind_int64(l->rumor_ids, 1, run->run_id);
+    GArray *ids = g_array_new(FALSE, FALSE, sizeof(rumor_id));
+    size_t n_metadata = 0;
+    while ((rc = sqlite3_step(l->rumor_ids)) == SQLITE_ROW) {
+        rumor_id id = {sqlite3_column_int64(l->rumor_ids, 0),
+                       sqlite3_column_int(l->rumor_ids, 1) != 0};
+        n_metadata += id.metadata;
+        g_array_append_val(ids, id);
+    }
+    sqlite3_reset(l->rumor_ids);
+    if (rc != SQLITE_DONE)
+        ok = ana__db_error(error, l->db, rc, "reading rumors");
+    for (guint i = 0; ok && i < ids->len; i++) {
+        const rumor_id *id = &g_array_index(ids, rumor_id, i);
+        if (!id->metadata)
+            continue;
+        sqlite3_bind_int64(l->one_rumor, 1, run->run_id);
+        sqlite3_bind_int64(l->one_rumor, 2, id->id);
+        ok = step_rows(l, l->one_rumor, cols, error);
+    }
+    run->heartbeats_only = n_metadata == 0;
+    run->heartbeats = (int64_t)(ids->len - n_metadata);
+    g_array_free(ids, TRUE);
+    if (ok && (run->heartbeats_only || heartbeats)) {
+        sqlite3_bind_int64(l->heartbeats, 1, run->run_id);
+        ok = step_rows(l, l->heartbeats, beats, error);
+    }
+    run->rumors = run->heartbeats_only ? beats[R_T50]->len : cols[R_T50]->len;
+
+    reduce_rumors(cols, run->round_s, run->value);
+    reduce_rumors(beats, run->round_s, run->heartbeat_value);
+    if (run->heartbeats_only)
+        for (size_t i = 0; i < G_N_ELEMENTS(rumor_metrics); i++)
+            run->value[rumor_metrics[i]] =
+                run->heartbeat_value[rumor_metrics[i]];
     return ok;
 }
 
@@ -301,7 +340,11 @@ static const char runs_sql[] =
     /* What repetitions share: everything but the seed (and the overrides
      * that set values the parameters already hold). */
     " CASE WHEN json_valid(params) THEN"
-    "   json_remove(params, '$.cluster.seed', '$.overrides') END"
+    "   json_remove(params, '$.cluster.seed', '$.overrides') END,"
+    " sim_time_us,"
+    " (SELECT group_concat(value, ',') FROM json_each(CASE WHEN"
+    "   json_valid(params) THEN params ELSE '{}' END, '$.overrides')"
+    "   WHERE value NOT LIKE 'cluster.seed=%')"
     " FROM run WHERE (?1 < 0 AND status = 'complete') OR run_id = ?1"
     " ORDER BY run_id";
 
@@ -328,11 +371,15 @@ static void read_run_row(sqlite3_stmt *stmt, ana_run *run)
     run->variant = column_text(stmt, 14);
     if (!run->variant)
         run->variant = g_strdup("");
+    run->sim_time_s = column_double(stmt, 15) / 1e6;
+    run->overrides = column_text(stmt, 16);
+    if (!run->overrides)
+        run->overrides = g_strdup("");
     /* Rumors are forwarded on receipt, so a hop takes one one-way latency;
      * without a latency (or with none at all) the cycle paces it. */
     run->round_s = run->latency_s > 0 ? run->latency_s : run->cycle_s;
     for (int m = 0; m < ANA_METRIC_COUNT; m++)
-        run->value[m] = NAN;
+        run->value[m] = run->heartbeat_value[m] = NAN;
 }
 
 static void run_clear(ana_run *run)
@@ -344,6 +391,7 @@ static void run_clear(ana_run *run)
     g_free(run->source);
     g_free(run->dissemination);
     g_free(run->variant);
+    g_free(run->overrides);
 }
 
 /* Sort keys of a run: scenario, sweep point in natural order, then
@@ -424,6 +472,13 @@ static void group_configs(ana_runset *set)
 gboolean ana_runset_load(const char *path, int64_t only_run,
                          ana_runset *out, GError **error)
 {
+    return ana_runset_load_full(path, only_run, 0, out, error);
+}
+
+gboolean ana_runset_load_full(const char *path, int64_t only_run,
+                              unsigned flags, ana_runset *out,
+                              GError **error)
+{
     *out = (ana_runset){.path = g_strdup(path)};
     loader l = {0};
     if (!ana__db_open_reader(path, &l.db, error)) {
@@ -450,7 +505,9 @@ gboolean ana_runset_load(const char *path, int64_t only_run,
     sqlite3_finalize(runs);
     for (guint i = 0; ok && i < loaded->len; i++) {
         ana_run *run = &g_array_index(loaded, ana_run, i);
-        ok = load_rumors(&l, run, error) && load_others(&l, run, error);
+        ok = load_rumors(&l, run, (flags & ANA_RUNSET_HEARTBEATS) != 0,
+                         error) &&
+             load_others(&l, run, error);
     }
     sqlite3_int64 total = 0;
     if (ok && only_run < 0)

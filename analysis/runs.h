@@ -1,10 +1,10 @@
 /* runs.h: the runs of a database, each reduced to a few figures (metrics),
  * and grouped into configurations.
  *
- * What `peko report` aggregates and `peko compare` tests. A run's metrics
- * come from the schema's tables and views (docs/schema.md), computed the
- * same way for a simulated and a real-network run. docs/analysis.md
- * defines each metric.
+ * What `peko report` aggregates, `peko compare` tests and `peko plot`
+ * draws. A run's metrics come from the schema's tables and views
+ * (docs/schema.md), computed the same way for a simulated and a
+ * real-network run. docs/analysis.md defines each metric.
  *
  * A configuration is what repetitions share: the scenario's name and the
  * sweep point ("engine.amount=3"); outside a sweep (sweep point ""), the
@@ -86,6 +86,16 @@ typedef struct ana_run {
     double round_s;           /* the governing round: latency_s (rumor
                                * forwarding is immediate), else cycle_s */
     double value[ANA_METRIC_COUNT];
+    char *overrides;          /* the run's --set list less the seed,
+                               * "k=v,k=v"; "" when none */
+    double sim_time_s;        /* the run's length in run time; NAN if
+                               * not recorded */
+    int64_t heartbeats;       /* sampled heartbeats recorded */
+    /* The rumor metrics (t50 to never_reached) over the sampled
+     * heartbeats alone: for a run whose value[] is over metadata rumors,
+     * only when loaded with ANA_RUNSET_HEARTBEATS. NAN for the other
+     * metrics, when not loaded and when no heartbeat was sampled. */
+    double heartbeat_value[ANA_METRIC_COUNT];
 } ana_run;
 
 typedef struct ana_config {
@@ -111,6 +121,18 @@ typedef struct ana_runset {
 gboolean ana_runset_load(const char *path, int64_t only_run,
                          ana_runset *out, GError **error);
 void ana_runset_clear(ana_runset *set);
+
+/* What ana_runset_load_full() loads beyond ana_runset_load(), or-ed. */
+typedef enum ana_runset_flags {
+    /* heartbeat_value[] of runs that also published metadata rumors:
+     * about as costly as all their other metrics. */
+    ANA_RUNSET_HEARTBEATS = 1u << 0,
+} ana_runset_flags;
+
+/* ana_runset_load(), and what `flags` asks for beyond it. */
+gboolean ana_runset_load_full(const char *path, int64_t only_run,
+                              unsigned flags, ana_runset *out,
+                              GError **error);
 
 /* The values of `metric` over the runs of `config`, in run order, into
  * out[0 .. config->n_runs). Returns how many were not NAN (those are

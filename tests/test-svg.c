@@ -539,13 +539,15 @@ Test(plot, a_sweep_page_is_well_formed_with_every_section)
     parsed p;
     parse(html, &p);
     cr_assert_str_eq(p.root, "html");
-    /* Coverage (after creation, heartbeats, over the run), CDF, t99 and
-     * messages against fan-out, membership. */
+    /* Coverage (after creation, heartbeats, over the run), CDF, t90 and
+     * t99 (one figure) and messages against fan-out, membership. */
     cr_assert_eq(count_of(&p, "svg"), 7, "%d figures",
                  count_of(&p, "svg"));
     cr_assert_eq(count_of(&p, "script"), 0);
     cr_assert(strstr(html, "min\u2013max over repetitions"));
     cr_assert(strstr(html, "theory (forward-once, t90)"));
+    cr_assert(strstr(html, "measured t90: median, min\u2013max"));
+    cr_assert(strstr(html, "measured t99: median, min\u2013max"));
     cr_assert(strstr(html, "push model"));
     cr_assert(strstr(html, "engine.amount=2"));
     cr_assert(strstr(html, "down &lt;&amp;&gt; 2"), "events are escaped");
@@ -554,6 +556,117 @@ Test(plot, a_sweep_page_is_well_formed_with_every_section)
     cr_assert_null(strstr(html, "href="));
     cr_assert_null(strstr(html, "src="));
     cr_assert_null(strstr(html, "@import"));
+    parsed_clear(&p);
+    g_free(html);
+    g_free(path);
+}
+
+/* The figures plot takes from the runset (runs.h), beside value[]: the
+ * heartbeats' own, the overrides and the run's length. */
+Test(plot, the_runset_gives_what_the_page_needs)
+{
+    char *path = make_db("fields.db");
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    add_run(db, 1, 3, 0, 10, 1000);
+    exec(db, "UPDATE run SET params = json_set(params, '$.overrides',"
+             " json('[\"cluster.seed=7\",\"engine.amount=3\"]'))");
+    sqlite3_close(db);
+
+    ana_runset set;
+    GError *error = NULL;
+    cr_assert(ana_runset_load(path, -1, &set, &error), "%s",
+              error ? error->message : "");
+    cr_assert_eq(set.n_runs, 1);
+    /* Without asking, the heartbeats are only counted. */
+    cr_assert_eq(set.runs[0].heartbeats, 1);
+    cr_assert(isnan(set.runs[0].heartbeat_value[ANA_METRIC_T99]));
+    ana_runset_clear(&set);
+    cr_assert(ana_runset_load_full(path, -1, ANA_RUNSET_HEARTBEATS, &set,
+                                   &error),
+              "%s", error ? error->message : "");
+    const ana_run *run = &set.runs[0];
+    /* value[] is over the metadata rumor: node k at k ms. */
+    cr_assert_not(run->heartbeats_only);
+    cr_assert_float_eq(run->value[ANA_METRIC_T90], 8e-3, 1e-12);
+    cr_assert_float_eq(run->value[ANA_METRIC_MESSAGES], 3.0, 1e-12);
+    /* The heartbeat alone: node k at 0.7 k ms, 20 packets. */
+    cr_assert_eq(run->heartbeats, 1);
+    cr_assert_float_eq(run->heartbeat_value[ANA_METRIC_T50], 2.8e-3, 1e-12);
+    cr_assert_float_eq(run->heartbeat_value[ANA_METRIC_T99], 6.3e-3, 1e-12);
+    cr_assert_float_eq(run->heartbeat_value[ANA_METRIC_MESSAGES], 2.0,
+                       1e-12);
+    cr_assert_float_eq(run->heartbeat_value[ANA_METRIC_ROUNDS50], 2.8,
+                       1e-9);
+    cr_assert(isnan(run->heartbeat_value[ANA_METRIC_CONVERGENCE]));
+    cr_assert_str_eq(run->overrides, "engine.amount=3");
+    cr_assert_float_eq(run->sim_time_s, 10.0, 1e-12);
+    ana_runset_clear(&set);
+    g_free(path);
+}
+
+/* Runs outside a sweep group by their parameters and are named by their
+ * --set list, the seed left out. */
+Test(plot, plain_runs_are_named_by_their_overrides)
+{
+    char *path = make_db("plain.db");
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    add_run(db, 1, 4, 0, 10, 1000);
+    add_run(db, 2, 2, 0, 10, 2000);
+    add_run(db, 3, 2, 1, 10, 2100);
+    exec(db, "UPDATE run SET sweep_point = '', repetition = NULL,"
+             " params = json_set(params, '$.overrides', json(printf("
+             " '[\"engine.amount=%d\",\"cluster.seed=%d\"]',"
+             " json_extract(params, '$.engine.amount'), seed)))");
+    sqlite3_close(db);
+
+    ana_plot_info info;
+    char *html = render(path, &info);
+    cr_assert_eq(info.runs, 3);
+    cr_assert_eq(info.configs, 2);
+    cr_assert(strstr(html, "tiny.ini engine.amount=2"));
+    cr_assert(strstr(html, "tiny.ini engine.amount=4"));
+    cr_assert_null(strstr(html, "cluster.seed"));
+    /* In the order of runs.h, by parameters: amount 2 (two runs) first. */
+    cr_assert(strstr(html, "engine.amount=2</td><td>2</td>"));
+    cr_assert(strstr(html, "engine.amount=2") <
+              strstr(html, "engine.amount=4"));
+    cr_assert(strstr(html, "measured t90"));
+    g_free(html);
+    g_free(path);
+}
+
+/* Only complete runs are drawn; the others are counted in the header,
+ * and with none complete the page says so and draws nothing. */
+Test(plot, runs_not_complete_are_counted_not_drawn)
+{
+    char *path = make_db("partial.db");
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    add_run(db, 1, 3, 0, 10, 1000);
+    add_run(db, 2, 3, 1, 10, 1000);
+    exec(db, "UPDATE run SET status = 'incomplete' WHERE run_id = 2");
+    sqlite3_close(db);
+    ana_plot_info info;
+    char *html = render(path, &info);
+    cr_assert_eq(info.runs, 1);
+    cr_assert_eq(info.runs_total, 2);
+    cr_assert(strstr(html, "Not drawn, not complete: 1 run,"), "%s", html);
+    g_free(html);
+
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    exec(db, "UPDATE run SET status = 'running' WHERE run_id = 1");
+    sqlite3_close(db);
+    html = render(path, &info);
+    cr_assert_eq(info.runs, 0);
+    cr_assert_eq(info.runs_total, 2);
+    cr_assert_eq(info.configs, 0);
+    parsed p;
+    parse(html, &p);
+    cr_assert_eq(count_of(&p, "svg"), 0);
+    cr_assert(strstr(html, "No run is complete: nothing is drawn (2 runs"));
+    cr_assert(strstr(html, "holds no complete run"));
     parsed_clear(&p);
     g_free(html);
     g_free(path);
@@ -603,6 +716,27 @@ Test(plot, refuses_what_is_not_a_peko_database)
     g_free(text);
     g_free(other);
     g_free(blank);
+}
+
+/* A database of an older schema is refused with the command that
+ * upgrades it, and nothing is drawn. */
+Test(plot, refuses_an_older_schema_and_says_how_to_upgrade)
+{
+    char *path = make_db("old.db");
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    exec(db, "PRAGMA user_version = 1;");
+    sqlite3_close(db);
+    GString *html = g_string_new("kept");
+    GError *error = NULL;
+    cr_assert_not(ana_plot_render(path, html, NULL, &error));
+    cr_assert(g_error_matches(error, ANA_ERROR, ANA_ERROR_SCHEMA), "%s",
+              error->message);
+    cr_assert(strstr(error->message, "peko merge"), "%s", error->message);
+    cr_assert_str_eq(html->str, "kept");
+    g_error_free(error);
+    g_string_free(html, TRUE);
+    g_free(path);
 }
 
 Test(plot, a_failed_write_leaves_the_old_page)
