@@ -20,6 +20,8 @@
     X(merge, "combine databases recorded on different machines")             \
     X(report, "report a database's runs, over repetitions, against theory")  \
     X(compare, "regression gate: did NEW.db get worse than BASE.db?")         \
+    X(node, "run one gossip node on real sockets (a daemon)")                \
+    X(ctl, "talk to a running node: get, read, publish, stop, stats")        \
     X(demo, "run a small cluster in the simulator and show it converge")
 
 #define PEKO_CMD_DECLARE(name, summary) int peko_cmd_##name(int argc, char **argv);

@@ -1,0 +1,516 @@
+/* node-config.c: `peko node` settings from a file and flags
+ * (node-config.h, docs/node.md). */
+#include "node-config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "cli.h"
+#include "scenario.h"
+
+#define NODE_GROUP "node"
+
+/* The file's keys, the flags that override them, and where each lands in
+ * peko_node_args. accepted_keys and is_print are handled apart. */
+typedef struct field {
+    const char *key;
+    const char *flag;
+    size_t offset; /* of a char* in peko_node_args */
+} field;
+
+#define FIELD(key, flag, member) {key, flag, offsetof(peko_node_args, member)}
+
+static const field fields[] = {
+    FIELD("addr", "--addr", addr),
+    FIELD("port", "--port", port),
+    FIELD("name", "--name", name),
+    FIELD("data", "--data", data),
+    FIELD("seeds", "--seeds", seeds),
+    FIELD("listen_addr", "--listen", listen_addr),
+    FIELD("protocol", "--protocol", protocol),
+    FIELD("amount", "--amount", amount),
+    FIELD("cycle", "--cycle", cycle),
+    FIELD("buffer", "--buffer", buffer),
+    FIELD("size", "--size", size),
+    FIELD("timeout", "--timeout", timeout),
+    FIELD("secret_key", "--secret-key", secret_key),
+    FIELD("dissemination", "--dissemination", dissemination),
+    FIELD("seen_cache", "--seen-cache", seen_cache),
+    FIELD("control", "--control", control),
+    FIELD("db", "--db", db),
+    FIELD("seed", "--seed", seed),
+};
+
+enum { N_FIELDS = G_N_ELEMENTS(fields) };
+
+static char **slot(const peko_node_args *args, size_t i)
+{
+    return (char **)((char *)args + fields[i].offset);
+}
+
+/* The merged text of every field, and where it came from. */
+typedef struct merged {
+    char *value[N_FIELDS];     /* borrowed from the args or the key file */
+    char *where[N_FIELDS];     /* owned: "--cycle" or "node.ini: [node] cycle" */
+    char **accepted;           /* borrowed */
+    char *accepted_where;
+    bool print;
+    GPtrArray *file_strings;   /* the file's values (owned) */
+    char **file_accepted;      /* the file's accepted_keys (owned) */
+} merged;
+
+static void merged_clear(merged *m)
+{
+    for (size_t i = 0; i < N_FIELDS; i++)
+        g_free(m->where[i]);
+    g_free(m->accepted_where);
+    if (m->file_strings)
+        g_ptr_array_free(m->file_strings, TRUE);
+    g_strfreev(m->file_accepted);
+}
+
+static void prefix_error(GError **error, const char *where)
+{
+    if (error && *error)
+        g_prefix_error(error, "%s: ", where);
+}
+
+static gboolean parse_bool(const char *text, bool *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < G_N_ELEMENTS(yes); i++) {
+        if (g_ascii_strcasecmp(text, yes[i]) == 0) {
+            *out = true;
+            return TRUE;
+        }
+        if (g_ascii_strcasecmp(text, no[i]) == 0) {
+            *out = false;
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+/* Loads the file's values into m (which owns them). */
+static gboolean read_file(const char *path, GKeyFile *kf, merged *m,
+                          GError **error)
+{
+    GError *local = NULL;
+    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "%s: %s", path, local->message);
+        g_error_free(local);
+        return FALSE;
+    }
+    gsize n_groups;
+    char **groups = g_key_file_get_groups(kf, &n_groups);
+    for (gsize g = 0; g < n_groups; g++) {
+        if (strcmp(groups[g], NODE_GROUP) != 0) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "%s: unknown group [%s] (the settings go in"
+                        " [" NODE_GROUP "])",
+                        path, groups[g]);
+            g_strfreev(groups);
+            return FALSE;
+        }
+    }
+    g_strfreev(groups);
+    if (!g_key_file_has_group(kf, NODE_GROUP))
+        return TRUE;
+
+    gsize n_keys;
+    char **keys = g_key_file_get_keys(kf, NODE_GROUP, &n_keys, NULL);
+    m->file_strings = g_ptr_array_new_with_free_func(g_free);
+    gboolean ok = TRUE;
+    for (gsize k = 0; k < n_keys && ok; k++) {
+        const char *key = keys[k];
+        char *where = g_strdup_printf("%s: [" NODE_GROUP "] %s", path, key);
+        if (strcmp(key, "accepted_keys") == 0) {
+            g_strfreev(m->file_accepted);
+            m->file_accepted = g_key_file_get_string_list(kf, NODE_GROUP,
+                                                          key, NULL, NULL);
+            m->accepted = m->file_accepted;
+            g_free(m->accepted_where);
+            m->accepted_where = where;
+            continue;
+        }
+        if (strcmp(key, "is_print") == 0) {
+            char *v = g_key_file_get_string(kf, NODE_GROUP, key, NULL);
+            char *s = g_strstrip(v);
+            if (!parse_bool(s, &m->print)) {
+                g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                            "%s: expected true or false, got '%s'", where, s);
+                ok = FALSE;
+            }
+            g_free(v);
+            g_free(where);
+            continue;
+        }
+        size_t i = 0;
+        while (i < N_FIELDS && strcmp(fields[i].key, key) != 0)
+            i++;
+        if (i == N_FIELDS) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "%s: unknown key", where);
+            g_free(where);
+            ok = FALSE;
+            break;
+        }
+        char *v = g_key_file_get_string(kf, NODE_GROUP, key, NULL);
+        g_strstrip(v);
+        m->value[i] = v;
+        g_free(m->where[i]);
+        m->where[i] = where;
+        g_ptr_array_add(m->file_strings, v);
+    }
+    g_strfreev(keys);
+    return ok;
+}
+
+gboolean peko_node_parse_hostport(const char *text, char **host,
+                                  uint16_t *port, GError **error)
+{
+    const char *colon;
+    char *h;
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (close == NULL || close[1] != ':')
+            goto bad;
+        h = g_strndup(text + 1, (gsize)(close - text - 1));
+        colon = close + 1;
+    } else {
+        colon = strrchr(text, ':');
+        if (colon == NULL || strchr(text, ':') != colon)
+            goto bad;
+        h = g_strndup(text, (gsize)(colon - text));
+    }
+    uint64_t p;
+    peko_addr addr;
+    if (!peko_cli_parse_u64("port", colon + 1, 1, 65535, &p, NULL) ||
+        peko_addr_parse(h, (uint16_t)p, &addr) < 0) {
+        g_free(h);
+        goto bad;
+    }
+    *host = h;
+    *port = (uint16_t)p;
+    return TRUE;
+bad:
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                "expected HOST:PORT with a numeric host (10.0.0.2:8000 or"
+                " [::1]:8000) and a port from 1 to 65535, got '%s'",
+                text);
+    return FALSE;
+}
+
+static gboolean parse_int(const char *where, const char *text, uint64_t min,
+                          uint64_t max, int *out, GError **error)
+{
+    uint64_t v;
+    if (!peko_cli_parse_u64(where, text, min, max, &v, error))
+        return FALSE;
+    *out = (int)v;
+    return TRUE;
+}
+
+static gboolean parse_duration(const char *where, const char *text,
+                               int64_t *out, GError **error)
+{
+    if (!scn_parse_duration(text, FALSE, out, error)) {
+        prefix_error(error, where);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Checks the merged text into *out. */
+static gboolean check(const merged *m, peko_node_settings *out,
+                      GError **error)
+{
+    enum {
+        F_ADDR, F_PORT, F_NAME, F_DATA, F_SEEDS, F_LISTEN, F_PROTOCOL,
+        F_AMOUNT, F_CYCLE, F_BUFFER, F_SIZE, F_TIMEOUT, F_SECRET,
+        F_DISSEMINATION, F_SEEN_CACHE, F_CONTROL, F_DB, F_SEED
+    };
+    G_STATIC_ASSERT(F_SEED + 1 == N_FIELDS);
+    const char *const *v = (const char *const *)m->value;
+    char *const *where = m->where;
+    peko_config *c = &out->config;
+
+    /* The node. */
+    out->addr = g_strdup(v[F_ADDR] ? v[F_ADDR] : "127.0.0.1");
+    if (v[F_PORT] == NULL) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "a port is required (--port, or port in the config"
+                    " file's [" NODE_GROUP "] group)");
+        return FALSE;
+    }
+    int port;
+    if (!parse_int(where[F_PORT], v[F_PORT], 1, 65535, &port, error))
+        return FALSE;
+    out->port = (uint16_t)port;
+    peko_addr addr;
+    if (peko_addr_parse(out->addr, out->port, &addr) < 0) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "%s: expected a numeric IPv4 or IPv6 address, got '%s'",
+                    where[F_ADDR], out->addr);
+        return FALSE;
+    }
+    out->name = g_strdup(v[F_NAME] ? v[F_NAME] : "");
+    out->data = g_strdup(v[F_DATA] ? v[F_DATA] : "");
+    if (strlen(out->name) > UINT16_MAX || strlen(out->data) > UINT16_MAX) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "name and data are at most 65535 bytes each");
+        return FALSE;
+    }
+
+    if (v[F_SEEDS] && *v[F_SEEDS]) {
+        char **items = g_strsplit_set(v[F_SEEDS], ", ", -1);
+        size_t n = 0;
+        for (char **p = items; *p; p++)
+            n += **p != '\0';
+        out->seed_hosts = g_new0(char *, n + 1);
+        out->seed_ports = g_new0(uint16_t, n ? n : 1);
+        for (char **p = items; *p; p++) {
+            if (**p == '\0')
+                continue;
+            if (!peko_node_parse_hostport(*p, &out->seed_hosts[out->n_seeds],
+                                          &out->seed_ports[out->n_seeds],
+                                          error)) {
+                prefix_error(error, where[F_SEEDS]);
+                g_strfreev(items);
+                return FALSE;
+            }
+            out->n_seeds++;
+        }
+        g_strfreev(items);
+    }
+
+    /* pekonode's NodeList fields. */
+    if (v[F_LISTEN]) {
+        peko_addr listen;
+        if (peko_addr_parse(v[F_LISTEN], 0, &listen) < 0 || !*v[F_LISTEN]) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "%s: expected a numeric IPv4 or IPv6 address such"
+                        " as 0.0.0.0 or ::, got '%s'",
+                        where[F_LISTEN], v[F_LISTEN]);
+            return FALSE;
+        }
+        out->listen_addr = g_strdup(v[F_LISTEN]);
+        c->listen_addr = out->listen_addr;
+    }
+    if (v[F_PROTOCOL]) {
+        if (g_ascii_strcasecmp(v[F_PROTOCOL], "udp") == 0)
+            c->protocol = PEKO_PROTOCOL_UDP;
+        else if (g_ascii_strcasecmp(v[F_PROTOCOL], "tcp") == 0)
+            c->protocol = PEKO_PROTOCOL_TCP;
+        else {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "%s: expected udp or tcp, got '%s'",
+                        where[F_PROTOCOL], v[F_PROTOCOL]);
+            return FALSE;
+        }
+    }
+    if (v[F_AMOUNT] &&
+        !parse_int(where[F_AMOUNT], v[F_AMOUNT], 1, 1024, &c->amount, error))
+        return FALSE;
+    if (v[F_CYCLE]) {
+        if (!parse_duration(where[F_CYCLE], v[F_CYCLE], &c->cycle_us, error))
+            return FALSE;
+        if (c->cycle_us < 1000) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "%s: expected at least 1ms, got '%s'",
+                        where[F_CYCLE], v[F_CYCLE]);
+            return FALSE;
+        }
+    }
+    if (v[F_BUFFER] && !parse_int(where[F_BUFFER], v[F_BUFFER], 1, 1000000,
+                                  &c->buffer, error))
+        return FALSE;
+    if (v[F_SIZE]) {
+        uint64_t bytes;
+        if (!scn_parse_size(v[F_SIZE], &bytes, error)) {
+            prefix_error(error, where[F_SIZE]);
+            return FALSE;
+        }
+        if (bytes < 128 || bytes > 64u * 1024 * 1024) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "%s: expected 128 bytes to 64MiB, got '%s'",
+                        where[F_SIZE], v[F_SIZE]);
+            return FALSE;
+        }
+        c->size = (int)bytes;
+    }
+    if (v[F_TIMEOUT] &&
+        !parse_duration(where[F_TIMEOUT], v[F_TIMEOUT], &c->timeout_us,
+                        error))
+        return FALSE;
+    if (v[F_DISSEMINATION]) {
+        if (strcmp(v[F_DISSEMINATION], "rumor") == 0)
+            c->dissemination = PEKO_DISSEMINATION_RUMOR;
+        else if (strcmp(v[F_DISSEMINATION], "classic") == 0)
+            c->dissemination = PEKO_DISSEMINATION_CLASSIC;
+        else {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "%s: expected rumor or classic, got '%s'",
+                        where[F_DISSEMINATION], v[F_DISSEMINATION]);
+            return FALSE;
+        }
+    }
+    if (v[F_SEEN_CACHE] &&
+        !parse_int(where[F_SEEN_CACHE], v[F_SEEN_CACHE], 1, 1 << 24,
+                   &c->seen_cache, error))
+        return FALSE;
+    c->is_print = m->print;
+
+    /* Keys. */
+    if (v[F_SECRET] && *v[F_SECRET]) {
+        out->secret_key = g_strdup(v[F_SECRET]);
+        c->secret_key = out->secret_key;
+    }
+    if (m->accepted && m->accepted[0]) {
+        out->accepted_keys = g_strdupv(m->accepted);
+        c->accepted_keys = (const char *const *)out->accepted_keys;
+        c->accepted_key_count = g_strv_length(out->accepted_keys);
+        if (out->secret_key == NULL) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "%s: accepted keys need a secret_key to send with",
+                        m->accepted_where);
+            return FALSE;
+        }
+        if (c->accepted_key_count + 1 > PEKO_MAX_KEYS) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "%s: at most %d keys in all", m->accepted_where,
+                        PEKO_MAX_KEYS);
+            return FALSE;
+        }
+    }
+
+    if (c->protocol == PEKO_PROTOCOL_UDP && c->size > 65507) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "%s: a UDP datagram carries at most 65507 bytes; use"
+                    " protocol tcp for larger packets",
+                    where[F_SIZE]);
+        return FALSE;
+    }
+    peko_config resolved;
+    if (peko_config_resolve(c, &resolved) < 0) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "the engine refuses this configuration");
+        return FALSE;
+    }
+
+    /* The daemon's own. */
+    if (v[F_CONTROL]) {
+        if (!*v[F_CONTROL] || strlen(v[F_CONTROL]) >= 108) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "%s: a socket path of 1 to 107 bytes is needed",
+                        where[F_CONTROL]);
+            return FALSE;
+        }
+        out->control_path = g_strdup(v[F_CONTROL]);
+    }
+    if (v[F_DB])
+        out->db_path = g_strdup(v[F_DB]);
+    if (v[F_SEED]) {
+        if (!peko_cli_parse_u64(where[F_SEED], v[F_SEED], 0, INT64_MAX,
+                                &out->seed, error))
+            return FALSE;
+        out->seeded = true;
+    }
+    return TRUE;
+}
+
+gboolean peko_node_settings_load(const peko_node_args *args,
+                                 peko_node_settings *out, GError **error)
+{
+    memset(out, 0, sizeof *out);
+    merged m = {0};
+    GKeyFile *kf = g_key_file_new();
+    gboolean ok = TRUE;
+
+    if (args->config_path) {
+        ok = read_file(args->config_path, kf, &m, error);
+        out->config_path = g_strdup(args->config_path);
+    }
+    if (ok) {
+        for (size_t i = 0; i < N_FIELDS; i++) {
+            char *flag = *slot(args, i);
+            if (flag) {
+                m.value[i] = flag;
+                g_free(m.where[i]);
+                m.where[i] = g_strdup(fields[i].flag);
+            } else if (m.where[i] == NULL) {
+                m.where[i] = g_strdup(fields[i].key);
+            }
+        }
+        if (args->accepted_keys) {
+            m.accepted = args->accepted_keys;
+            g_free(m.accepted_where);
+            m.accepted_where = g_strdup("--accepted-key");
+        }
+        if (m.accepted_where == NULL)
+            m.accepted_where = g_strdup("accepted_keys");
+        if (args->print)
+            m.print = true;
+        out->keys_from_flags = args->secret_key || args->accepted_keys;
+        ok = check(&m, out, error);
+    }
+    merged_clear(&m);
+    g_key_file_free(kf);
+    if (!ok)
+        peko_node_settings_clear(out);
+    return ok;
+}
+
+void peko_node_settings_clear(peko_node_settings *s)
+{
+    g_free(s->addr);
+    g_free(s->name);
+    g_free(s->data);
+    g_strfreev(s->seed_hosts);
+    g_free(s->seed_ports);
+    g_free(s->listen_addr);
+    g_free(s->secret_key);
+    g_strfreev(s->accepted_keys);
+    g_free(s->control_path);
+    g_free(s->db_path);
+    g_free(s->config_path);
+    memset(s, 0, sizeof *s);
+}
+
+gboolean peko_node_settings_read_keys(const char *config_path, char **secret,
+                                      char ***accepted, GError **error)
+{
+    GKeyFile *kf = g_key_file_new();
+    GError *local = NULL;
+    if (!g_key_file_load_from_file(kf, config_path, G_KEY_FILE_NONE, &local)) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "%s: %s", config_path, local->message);
+        g_error_free(local);
+        g_key_file_free(kf);
+        return FALSE;
+    }
+    char *s = g_key_file_get_string(kf, NODE_GROUP, "secret_key", NULL);
+    if (s)
+        g_strstrip(s);
+    if (s && !*s)
+        g_clear_pointer(&s, g_free);
+    char **a = g_key_file_get_string_list(kf, NODE_GROUP, "accepted_keys",
+                                          NULL, NULL);
+    if (a && !a[0])
+        g_clear_pointer(&a, g_strfreev);
+    g_key_file_free(kf);
+    if (a && (s == NULL || g_strv_length(a) + 1 > PEKO_MAX_KEYS)) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "%s: accepted_keys need a secret_key, and at most %d"
+                    " keys in all",
+                    config_path, PEKO_MAX_KEYS);
+        g_free(s);
+        g_strfreev(a);
+        return FALSE;
+    }
+    *secret = s;
+    *accepted = a;
+    return TRUE;
+}

@@ -1,0 +1,198 @@
+/* transport-private.h: what the transport's files share. Not installed.
+ *
+ * Prefix tp_ (STYLE.md). One tp_transport is one node: its environment,
+ * its timers, its random stream, and either one UDP socket or a TCP
+ * listener with its connections.
+ */
+#ifndef PEKO_TRANSPORT_PRIVATE_H
+#define PEKO_TRANSPORT_PRIVATE_H
+
+#include <gio/gio.h>
+#include <sys/socket.h>
+
+#include "peko-transport.h"
+
+/* ------------------------------------------------------------------ */
+/* Defaults of peko_transport_options (0 means these).                  */
+
+#define TP_DEFAULT_READS_PER_WAKEUP 64
+#define TP_DEFAULT_PRINT_RATE 100          /* lines per second */
+#define TP_DEFAULT_TCP_POOL 64
+#define TP_DEFAULT_TCP_MAX_ACCEPTED 256
+#define TP_DEFAULT_TCP_IDLE_CYCLES 3
+#define TP_DEFAULT_TCP_READ_TIMEOUT_US (5 * G_USEC_PER_SEC)
+#define TP_MIN_TCP_SEND_BUFFER (64 * 1024)
+#define TP_FRAME_HEADER_BYTES 4            /* big-endian length prefix */
+/* Accepts handled per wakeup of the listener, so a connection storm
+ * cannot hold the loop either. */
+#define TP_ACCEPTS_PER_WAKEUP 64
+/* Connections the kernel completes for us while we are busy; the
+ * kernel caps it at net.core.somaxconn. */
+#define TP_LISTEN_BACKLOG 1024
+/* First size of a connection's input and output buffers, which double
+ * as needed up to their bounds: most frames are small. */
+#define TP_INITIAL_BUFFER 4096
+/* Bytes read per wakeup from an outgoing connection, on which nothing
+ * is expected (peers answer on their own connections). */
+#define TP_DISCARD_BYTES 4096
+
+/* ------------------------------------------------------------------ */
+/* Random stream: xoshiro256** seeded by SplitMix64 (rng.c).            */
+
+typedef struct tp_rng {
+    uint64_t s[4]; /* never all zero */
+} tp_rng;
+
+uint64_t tp_splitmix64(uint64_t *state);
+void tp_rng_init(tp_rng *rng, uint64_t seed);
+/* Seeds from the system's entropy (getrandom), falling back on the
+ * clock and process id. */
+void tp_rng_init_entropy(tp_rng *rng);
+uint64_t tp_rng_u64(tp_rng *rng);
+/* Uniform double in [0, 1) with 53 random bits. */
+double tp_rng_double(tp_rng *rng);
+
+/* ------------------------------------------------------------------ */
+/* Addresses (sockaddr.c).                                              */
+
+/* peko_addr to a sockaddr for a socket of `family` (AF_INET or
+ * AF_INET6; an IPv4 address is mapped into ::ffff:0:0/96 for an IPv6
+ * socket). Returns the length, or 0 when it cannot be expressed (an IPv6
+ * address for an IPv4 socket). */
+socklen_t tp_addr_to_sockaddr(const peko_addr *addr, int family,
+                              struct sockaddr_storage *out);
+/* A received sockaddr to a peko_addr; v4-mapped IPv6 becomes IPv4.
+ * Returns false for another family. */
+bool tp_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len,
+                           peko_addr *out);
+/* The same for a GSocketAddress (bound and accepted sockets). */
+bool tp_addr_from_gaddress(GSocketAddress *gaddr, peko_addr *out);
+/* peko_addr to a GInetSocketAddress (a new reference). */
+GSocketAddress *tp_addr_to_gaddress(const peko_addr *addr);
+/* Hash-table functions for peko_addr keys. */
+guint tp_addr_hash(gconstpointer key);
+gboolean tp_addr_equal(gconstpointer a, gconstpointer b);
+
+/* ------------------------------------------------------------------ */
+/* The loop (source.c): timers at a monotonic deadline, and one poller   */
+/* (an epoll set as one GSource) per transport for all its sockets.      */
+
+typedef void (*tp_fd_cb)(void *user, GIOCondition revents);
+typedef void (*tp_timer_cb)(void *user);
+
+typedef struct tp_source tp_source;
+typedef struct tp_poller tp_poller;
+typedef struct tp_watch tp_watch;
+
+tp_source *tp_timer_source_new(GMainContext *context, tp_timer_cb cb,
+                               void *user);
+/* Fires once at deadline_us (g_get_monotonic_time base); -1 disarms. */
+void tp_timer_source_arm(tp_source *source, int64_t deadline_us);
+/* Destroys and releases. NULL is a no-op. */
+void tp_source_free(tp_source *source);
+
+/* NULL with *error set if epoll is not available. */
+tp_poller *tp_poller_new(GMainContext *context, GError **error);
+/* Every watch must be freed first. NULL is a no-op. */
+void tp_poller_free(tp_poller *poller);
+/* Watches fd for `events` (G_IO_IN, G_IO_OUT; errors and hang-ups are
+ * always reported). NULL if the fd cannot be watched. */
+tp_watch *tp_watch_new(tp_poller *poller, int fd, GIOCondition events,
+                       tp_fd_cb cb, void *user);
+void tp_watch_set_events(tp_watch *watch, GIOCondition events);
+/* Calls the watch back on the next dispatch even if its fd is not ready
+ * (revents 0): for input already buffered when a wakeup's bound was
+ * reached. */
+void tp_watch_wake(tp_watch *watch);
+/* Unregisters the watch (before its fd is closed). Safe from any
+ * callback of the same poller. NULL is a no-op. */
+void tp_watch_free(tp_watch *watch);
+
+/* ------------------------------------------------------------------ */
+/* The filter (filter.c) is used through the public API.                */
+
+/* ------------------------------------------------------------------ */
+/* TCP connections (tcp.c).                                             */
+
+typedef struct tp_conn tp_conn;
+
+/* ------------------------------------------------------------------ */
+/* The transport.                                                       */
+
+typedef struct peko_transport tp_transport;
+
+/* The user of each engine timer's source. */
+typedef struct tp_timer_slot {
+    tp_transport *tp;
+    peko_timer timer;
+} tp_timer_slot;
+
+struct peko_transport {
+    peko_env env;
+    peko_nodelist *nl;
+    GMainContext *context;          /* referenced */
+    peko_config config;             /* resolved; key strings omitted */
+    peko_addr local;                /* identity: local addr, bound port */
+    peko_addr bind;                 /* the address bound */
+    int family;                     /* AF_INET or AF_INET6 */
+    tp_rng rng;
+    peko_transport_filter *filter;  /* borrowed, may be NULL */
+
+    /* Console. */
+    peko_transport_print_fn print;
+    void *print_user;
+    int print_rate;                 /* < 0: unlimited */
+    double print_tokens;
+    int64_t print_refill_us;        /* last refill (monotonic) */
+    uint64_t print_suppressed_pending; /* since the last summary */
+
+    /* Bounds (resolved). */
+    int reads_per_wakeup;
+    int rcvbuf_bytes;
+    int tcp_pool;
+    int tcp_max_accepted;
+    int64_t tcp_idle_timeout_us;
+    int64_t tcp_read_timeout_us;
+    size_t tcp_send_buffer;
+
+    tp_poller *poller;              /* every socket below */
+
+    /* Timers: one source per engine timer id. */
+    tp_source *timers[PEKO_TIMER_COUNT];
+    tp_timer_slot timer_slots[PEKO_TIMER_COUNT];
+
+    /* UDP. */
+    GSocket *udp;
+    tp_watch *udp_watch;
+    uint8_t *rx;                    /* Size bytes: one datagram */
+
+    /* TCP. */
+    GSocket *listener;
+    tp_watch *listener_watch;
+    GHashTable *out_by_addr;        /* peko_addr* -> tp_conn* (outgoing) */
+    GQueue out_lru;                 /* of tp_conn*, most recent at head */
+    GQueue in_conns;                /* of tp_conn* (accepted) */
+    tp_source *sweep;               /* timeouts, idle connections */
+    bool sweep_armed;
+
+    peko_transport_counters counters;
+};
+
+/* udp.c */
+bool tp_udp_open(tp_transport *tp, GError **error);
+void tp_udp_close(tp_transport *tp);
+int tp_udp_send(tp_transport *tp, const peko_addr *to, const uint8_t *bytes,
+                size_t n_bytes);
+
+/* tcp.c */
+bool tp_tcp_open(tp_transport *tp, GError **error);
+void tp_tcp_close(tp_transport *tp);
+int tp_tcp_send(tp_transport *tp, const peko_addr *to, const uint8_t *bytes,
+                size_t n_bytes);
+
+/* transport.c: opens a GSocket of `type` for the transport's family,
+ * non-blocking, and binds it to tp->bind. */
+GSocket *tp_socket_bind(tp_transport *tp, GSocketType type,
+                        gboolean allow_reuse, GError **error);
+
+#endif /* PEKO_TRANSPORT_PRIVATE_H */
