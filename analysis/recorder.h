@@ -108,7 +108,7 @@ typedef struct ana_run_info {
     uint64_t seed;            /* run.seed (above 2^63-1 reads back
                                * negative: SQLite integers are signed) */
     const char *version;      /* run.version; NULL means PEKO_VERSION_STRING */
-    const char *source;       /* run.source, "sim" or "testbed"; NULL
+    const char *source;       /* run.source, "sim", "testbed" or "node"; NULL
                                * means "sim" */
     size_t nodes;             /* node indices 0..nodes-1, 1..INT32_MAX */
     size_t heartbeat_origins; /* K: heartbeat rumors are recorded for K
