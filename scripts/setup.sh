@@ -25,6 +25,7 @@ PEKO_SETUP_PACKAGES=(
     libpcap-dev
     libcriterion-dev
     sqlite3
+    tshark
 )
 
 # peko_setup_is_installed PKG: succeeds if dpkg reports PKG as installed.
@@ -66,6 +67,12 @@ peko_setup_install() {
                   -o Dpkg::Options::=--force-confold)
 
     echo "setup: installing: $*" >&2
+    # tshark's package asks whether non-root users may capture; answer no
+    # beforehand (the tests only read capture files).
+    if printf '%s\n' "$@" | grep -qx tshark && command -v debconf-set-selections >/dev/null 2>&1; then
+        echo "wireshark-common wireshark-common/install-setuid boolean false" |
+            "${sudo[@]}" debconf-set-selections
+    fi
     if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" update; then
         echo "setup: 'apt-get update' failed" >&2
         return 1

@@ -1,0 +1,309 @@
+#!/bin/sh
+# check-dissector.sh PEKO LUA SCENARIO [CORPUS [WIRE-VERDICTS]]: the
+# Wireshark dissector (tools/wireshark/peko.lua) against the simulator's
+# captures and against malformed packets.
+#
+# - UDP: `peko sim SCENARIO --pcap` then tshark with the dissector: every
+#   frame is peko, none malformed or with an expert error, and the count of
+#   each message type equals the run database's delivered packets of that
+#   type (traffic table);
+# - TCP, signed: the same with protocol tcp and a secret key, and every MAC
+#   verified with the key set in the dissector's preferences;
+# - CORPUS (fuzz/corpus: valid packets of every type, IPv4 and IPv6,
+#   signed and not): each valid packet dissects without an expert warning
+#   and every signed one verifies under the corpus key; its truncations,
+#   bit flips and one-byte extensions (thousands of malformed packets)
+#   always dissect as peko and never make a Lua error or an exception;
+#   with WIRE-VERDICTS (tests/wire-verdicts.c), the dissector flags exactly
+#   the mutations the engine's decoder rejects; framed TCP streams of the
+#   corpus cut into 1-byte, 7-byte and 150-byte segments reassemble to
+#   every message.
+#
+# Exits 77 (skipped) when tshark, text2pcap or sqlite3 is missing.
+set -u
+peko=$1
+lua=$2
+scenario=$3
+corpus=${4:-}
+verdicts=${5:-}
+
+for tool in tshark text2pcap sqlite3; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "SKIP: $tool not installed"
+        exit 77
+    fi
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/peko-dissector-XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
+failures=0
+
+fail() {
+    echo "FAIL: $*" >&2
+    failures=$((failures + 1))
+}
+
+# tshark with the dissector and nothing from the user's configuration (a
+# copy of peko.lua among the personal plugins would register twice).
+mkdir -p "$work/home"
+ts() {
+    HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" \
+        tshark -X "lua_script:$lua" "$@" 2>>"$work/tshark.err"
+}
+
+# The same errors filter for every capture: not peko, malformed, an expert
+# error, or a Lua error.
+bad_filter='!peko || _ws.malformed || _ws.expert.severity >= error || _ws.lua.error'
+
+# counts_from_tshark FILE TSHARK-OPTIONS...: "type|packets" lines, sorted,
+# counting every message (a frame may carry several over TCP).
+counts_from_tshark() {
+    out=$1
+    shift
+    ts "$@" -T fields -e peko.type | tr ',' '\n' | sed '/^$/d' |
+        awk '{ n[$1]++ }
+             END {
+                 name[1] = "heartbeat"; name[2] = "metadata"
+                 name[3] = "swap_request"; name[4] = "swap_response"
+                 for (t in n) print (t in name ? name[t] : "type" t) "|" n[t]
+             }' | sort >"$out"
+}
+
+counts_from_db() { # DB OUT
+    sqlite3 "$1" "SELECT type, sum(packets) FROM traffic
+                  WHERE outcome = 'delivered' GROUP BY type" | sort >"$2"
+}
+
+# check_sim NAME TSHARK-OPTIONS... -- PEKO-SIM-OPTIONS...
+check_sim() {
+    name=$1
+    shift
+    topts=""
+    while [ "$1" != "--" ]; do
+        topts="$topts $1"
+        shift
+    done
+    shift
+    pcap="$work/$name.pcap"
+    db="$work/$name.db"
+    if ! "$peko" sim "$scenario" --pcap "$pcap" --db "$db" "$@" \
+            >"$work/$name.out" 2>&1; then
+        fail "$name: peko sim failed"
+        cat "$work/$name.out" >&2
+        return
+    fi
+    # $topts unquoted: a list of single words.
+    ts -r "$pcap" $topts -Y "$bad_filter || (peko.flags.mac == 1 && peko.mac.status != 1)" \
+        >"$work/$name.bad"
+    if [ -s "$work/$name.bad" ]; then
+        fail "$name: $(wc -l <"$work/$name.bad") frames not peko, malformed or in error:"
+        head -5 "$work/$name.bad" >&2
+    fi
+    # Counting needs no MAC verification: the same options less the key.
+    counts_from_tshark "$work/$name.ts" -r "$pcap" $(echo $topts | sed 's/-o peko.key:[^ ]*//')
+    counts_from_db "$db" "$work/$name.dbc"
+    if ! cmp -s "$work/$name.ts" "$work/$name.dbc"; then
+        fail "$name: per-type counts differ (tshark, then the database):"
+        cat "$work/$name.ts" "$work/$name.dbc" >&2
+    else
+        echo "$name: tshark and the database agree:" $(cat "$work/$name.ts")
+    fi
+}
+
+# UDP, the scenario as it is.
+check_sim udp -- --seed 1
+
+# TCP with a key: every MAC verified with the key in the preferences. The
+# simulator's capture has no handshakes, so a new connection that happens
+# to reuse an earlier one's ports looks to Wireshark like a
+# retransmission, which TCP would not hand to the dissector: sequence
+# analysis is turned off for this capture.
+check_sim tcp -o tcp.analyze_sequence_numbers:FALSE -o peko.key:check-key -- \
+    --seed 1 --set engine.protocol=tcp --set engine.secret_key=check-key
+
+# ------------------------------------------------------------------
+# The corpus and its mutations.
+
+# hexbytes FILE: the file's bytes as hex, one per line.
+hexbytes() {
+    od -An -v -tx1 "$1" | tr -s ' ' '\n' | sed '/^$/d'
+}
+
+# to_text2pcap: reads "packet-number hex-byte" lines, writes text2pcap's
+# input (offsets restart at 0 for each packet).
+to_text2pcap() {
+    awk '
+        !started || $1 != cur { if (started) flush(); started = 1; cur = $1; n = 0 }
+        { b[n++] = $2 }
+        END { if (started) flush() }
+        function flush(   i, line) {
+            for (i = 0; i < n; i += 16) {
+                line = sprintf("%06x", i)
+                for (j = i; j < n && j < i + 16; j++) line = line " " b[j]
+                print line
+            }
+            print ""
+        }'
+}
+
+if [ -n "$corpus" ] && [ -d "$corpus" ]; then
+    : >"$work/valid.txt"
+    : >"$work/mut.txt"
+    : >"$work/stream.bytes"
+    k=0
+    for f in "$corpus"/*; do
+        [ -f "$f" ] || continue
+        k=$((k + 1))
+        hexbytes "$f" >"$work/one.hex"
+        awk -v p="$k" '{ print p, $1 }' "$work/one.hex" >>"$work/valid.txt"
+        # Truncations to every shorter length (1 byte and up), each byte
+        # with its top bit flipped, each byte plus one, one byte appended.
+        awk -v p="$k" '
+            { b[NR - 1] = $1 }
+            END {
+                n = NR; id = p * 100000
+                for (len = 1; len < n; len++) {
+                    id++
+                    for (i = 0; i < len; i++) print id, b[i]
+                }
+                for (pos = 0; pos < n; pos++) {
+                    for (m = 1; m <= 2; m++) {
+                        id++
+                        for (i = 0; i < n; i++) {
+                            v = b[i]
+                            if (i == pos) {
+                                x = hex(v)
+                                x = (m == 1) ? (x + 128) % 256 : (x + 1) % 256
+                                v = sprintf("%02x", x)
+                            }
+                            print id, v
+                        }
+                    }
+                }
+                id++
+                for (i = 0; i < n; i++) print id, b[i]
+                print id, "00"
+            }
+            function hex(s,   i, c, r) {
+                r = 0
+                for (i = 1; i <= length(s); i++) {
+                    c = index("0123456789abcdef", substr(s, i, 1)) - 1
+                    r = r * 16 + c
+                }
+                return r
+            }' "$work/one.hex" >>"$work/mut.txt"
+        # The framed stream: a 4-byte big-endian length, then the packet.
+        n=$(wc -l <"$work/one.hex")
+        printf '%02x\n%02x\n%02x\n%02x\n' $((n >> 24 & 255)) \
+            $((n >> 16 & 255)) $((n >> 8 & 255)) $((n & 255)) >>"$work/stream.bytes"
+        cat "$work/one.hex" >>"$work/stream.bytes"
+    done
+
+    to_text2pcap <"$work/valid.txt" >"$work/valid.t2p"
+    to_text2pcap <"$work/mut.txt" >"$work/mut.t2p"
+    text2pcap -q -u 8000,8000 "$work/valid.t2p" "$work/valid.pcap" >/dev/null 2>&1 ||
+        fail "text2pcap (valid) failed"
+    text2pcap -q -u 8000,8000 "$work/mut.t2p" "$work/mut.pcap" >/dev/null 2>&1 ||
+        fail "text2pcap (mutations) failed"
+
+    # Valid packets: no expert item at warning level or above; with the
+    # corpus key, every signed packet's MAC verified.
+    ts -r "$work/valid.pcap" \
+        -Y '!peko || _ws.malformed || _ws.expert.severity >= warning || _ws.lua.error' \
+        >"$work/valid.bad"
+    if [ -s "$work/valid.bad" ]; then
+        fail "corpus: valid packets flagged:"
+        head -5 "$work/valid.bad" >&2
+    fi
+    nvalid=$(ts -r "$work/valid.pcap" -Y peko | wc -l)
+    [ "$nvalid" -eq "$k" ] || fail "corpus: $nvalid of $k packets dissected"
+    nsigned=$(ts -r "$work/valid.pcap" -Y 'peko.flags.mac == 1' | wc -l)
+    nverified=$(ts -r "$work/valid.pcap" -o peko.key:fuzz-secret \
+        -Y 'peko.mac.status == 1' | wc -l)
+    [ "$nsigned" -gt 0 ] && [ "$nverified" -eq "$nsigned" ] ||
+        fail "corpus: $nverified of $nsigned signed packets verified"
+
+    # Malformed packets: always peko, never a Lua error or an exception,
+    # with or without a key.
+    nmut=$(ts -r "$work/mut.pcap" | wc -l)
+    for key in "" fuzz-secret; do
+        ts -r "$work/mut.pcap" -o "peko.key:$key" \
+            -Y '!peko || _ws.lua.error || peko.internal || _ws.malformed.expert || _ws.malformed.dissector_bug' \
+            >"$work/mut.bad"
+        if [ -s "$work/mut.bad" ]; then
+            fail "corpus: $(wc -l <"$work/mut.bad") of $nmut malformed packets broke the dissector (key '$key'):"
+            head -5 "$work/mut.bad" >&2
+        fi
+    done
+
+    # And the dissector flags (an expert item at warning level or above)
+    # exactly the packets the engine's decoder rejects: the unsigned
+    # mutations for a receiver without keys, the signed ones for a
+    # receiver holding the corpus key (the decoder refuses the other kind
+    # before reading anything else: unexpected_mac, no_mac).
+    if [ -n "$verdicts" ]; then
+        for key in "" fuzz-secret; do
+            if [ -n "$key" ]; then
+                vopt="--key $key"; skip=no_mac; kind="for a receiver with the corpus key"
+            else
+                vopt=""; skip=unexpected_mac; kind="for a receiver without keys"
+            fi
+            "$verdicts" $vopt "$work/mut.pcap" >"$work/mut.verdicts" ||
+                fail "wire-verdicts failed"
+            ts -r "$work/mut.pcap" -o "peko.key:$key" -T fields \
+                -e frame.number -e _ws.expert.severity -e _ws.expert.message \
+                >"$work/mut.flags"
+            # Severity codes: warning 0x00600000, error 0x00800000.
+            awk -F'\t' -v skip="$skip" -v kind="$kind" '
+                NR == FNR { verdict[$1] = $2; next }
+                verdict[$1] == skip { next }
+                {
+                    worst = 0
+                    n = split($2, sev, ",")
+                    for (i = 1; i <= n; i++)
+                        if (sev[i] + 0 > worst) worst = sev[i] + 0
+                    flagged = worst >= 6291456
+                    rejected = verdict[$1] != "none"
+                    total++
+                    if (flagged != rejected) {
+                        bad++
+                        if (bad <= 5)
+                            print "  frame " $1 ": decoder " verdict[$1] ", dissector: " ($3 == "" ? "nothing" : $3) > "/dev/stderr"
+                    } else if (rejected) same++
+                }
+                END {
+                    printf "corpus: %d mutations %s: the decoder rejects %d, the dissector flags the same %d and no other\n", total, kind, same, same
+                    exit bad > 0
+                }' "$work/mut.verdicts" "$work/mut.flags" ||
+                fail "corpus ($kind): the dissector's flags and the decoder's verdicts differ"
+        done
+    fi
+
+    # Framed TCP: the corpus as one stream, cut at several segment sizes.
+    for seg in 1 7 150; do
+        awk -v s="$seg" '{ print int((NR - 1) / s), $1 }' "$work/stream.bytes" |
+            to_text2pcap >"$work/stream$seg.t2p"
+        text2pcap -q -T 40000,8000 "$work/stream$seg.t2p" \
+            "$work/stream$seg.pcap" >/dev/null 2>&1 ||
+            fail "text2pcap (stream, $seg-byte segments) failed"
+        got=$(ts -r "$work/stream$seg.pcap" -o peko.key:fuzz-secret \
+                -T fields -e peko.type | tr ',' '\n' | sed '/^$/d' | wc -l)
+        [ "$got" -eq "$k" ] ||
+            fail "framed TCP, $seg-byte segments: $got of $k messages"
+        ts -r "$work/stream$seg.pcap" \
+            -Y '_ws.malformed || _ws.expert.severity >= warning || _ws.lua.error' \
+            >"$work/stream$seg.bad"
+        if [ -s "$work/stream$seg.bad" ]; then
+            fail "framed TCP, $seg-byte segments: frames flagged:"
+            head -5 "$work/stream$seg.bad" >&2
+        fi
+    done
+fi
+
+if [ "$failures" -ne 0 ]; then
+    echo "tshark's messages:" >&2
+    grep -v 'Running as user' "$work/tshark.err" | head -20 >&2
+    echo "$failures check(s) failed" >&2
+    exit 1
+fi
+echo "all dissector checks passed"
