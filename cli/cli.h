@@ -15,11 +15,11 @@
 /* X(name, one-line summary), in the order `peko --help` lists them. */
 #define PEKO_COMMANDS(X)                                                     \
     X(sim, "run a scenario in the simulator and report its convergence")     \
-    X(plot, "draw a database's runs as one self-contained HTML page")        \
     X(sweep, "run a scenario's sweep, with repetitions, in parallel")        \
     X(merge, "combine databases recorded on different machines")             \
     X(report, "report a database's runs, over repetitions, against theory")  \
     X(compare, "regression gate: did NEW.db get worse than BASE.db?")         \
+    X(plot, "draw a database's runs as one self-contained HTML page")        \
     X(node, "run one gossip node on real sockets (a daemon)")                \
     X(ctl, "talk to a running node: get, read, publish, stop, stats")        \
     X(demo, "run a small cluster in the simulator and show it converge")
