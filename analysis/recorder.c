@@ -39,6 +39,7 @@ const char *ana_outcome_name(ana_outcome outcome)
         [ANA_OUTCOME_NODE_DOWN] = "node_down",
         [ANA_OUTCOME_UNROUTABLE] = "unroutable",
         [ANA_OUTCOME_NET_DUPLICATE] = "net_duplicate",
+        [ANA_OUTCOME_CAPTURED] = "captured",
     };
     if ((unsigned)outcome >= ANA_OUTCOME_COUNT)
         return "unknown";

@@ -96,6 +96,8 @@ typedef enum ana_outcome {
     ANA_OUTCOME_NODE_DOWN,      /* dropped: the receiver was down */
     ANA_OUTCOME_UNROUTABLE,     /* dropped: nobody has that address */
     ANA_OUTCOME_NET_DUPLICATE,  /* an extra copy the network made */
+    ANA_OUTCOME_CAPTURED,       /* seen on the wire by a testbed's packet
+                                 * capture (cluster-wide, under node 0) */
     ANA_OUTCOME_COUNT
 } ana_outcome;
 

@@ -408,6 +408,8 @@ static int compare_keys(const void *pa, const void *pb)
     int c = strcmp(a->run->scenario ? a->run->scenario : "",
                    b->run->scenario ? b->run->scenario : "");
     if (c == 0)
+        c = g_strcmp0(a->run->source, b->run->source);
+    if (c == 0)
         c = strcmp(a->point_key, b->point_key);
     if (c == 0)
         c = strcmp(a->run->sweep_point, b->run->sweep_point);
@@ -429,7 +431,10 @@ static int compare_keys(const void *pa, const void *pb)
  * runs of different settings recorded into one file stay apart. */
 static bool same_config(const ana_run *a, const ana_run *b)
 {
+    /* A simulated and a real-network run of one scenario are two
+     * configurations: what compare holds side by side, never pooled. */
     return g_strcmp0(a->scenario, b->scenario) == 0 &&
+           g_strcmp0(a->source, b->source) == 0 &&
            strcmp(a->sweep_point, b->sweep_point) == 0 &&
            (*a->sweep_point || strcmp(a->variant, b->variant) == 0);
 }

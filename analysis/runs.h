@@ -6,9 +6,9 @@
  * (docs/schema.md), computed the same way for a simulated and a
  * real-network run. docs/analysis.md defines each metric.
  *
- * A configuration is what repetitions share: the scenario's name and the
- * sweep point ("engine.amount=3"); outside a sweep (sweep point ""), the
- * scenario and every parameter but the seed. Runs of one configuration
+ * A configuration is what repetitions share: the scenario's name, the
+ * source (sim, testbed, node) and the sweep point ("engine.amount=3");
+ * outside a sweep (sweep point ""), also every parameter but the seed. Runs of one configuration
  * differ only by seed. Configurations are ordered by
  * scenario, then by sweep point in natural order (2 before 10), and runs
  * within one by repetition, then seed: an order that does not depend on

@@ -15,6 +15,7 @@
 /* X(name, one-line summary), in the order `peko --help` lists them. */
 #define PEKO_COMMANDS(X)                                                     \
     X(sim, "run a scenario in the simulator and report its convergence")     \
+    X(testbed, "run a scenario on real sockets on this machine")             \
     X(sweep, "run a scenario's sweep, with repetitions, in parallel")        \
     X(merge, "combine databases recorded on different machines")             \
     X(report, "report a database's runs, over repetitions, against theory")  \

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "report-print.h"
 #include "simrun.h"
 #include "summary.h"
 
@@ -51,64 +52,20 @@ static void on_signal(int signo)
 }
 
 /* ------------------------------------------------------------------ */
-/* Progress: a bar on stderr, only on a terminal and only once the run    */
-/* has taken a second.                                                  */
-
-typedef struct progress {
-    bool enabled;
-    int64_t start_wall_us;
-    bool shown;
-} progress;
+/* Progress and the report (report-print.h).                            */
 
 static void progress_cb(void *user, int64_t now_us, int64_t end_us,
                         uint64_t deliveries)
 {
-    progress *p = user;
-    if (!p->enabled)
-        return;
-    int64_t wall_us = g_get_monotonic_time() - p->start_wall_us;
-    if (wall_us < G_USEC_PER_SEC)
-        return;
-    double frac = end_us > 0 ? (double)now_us / (double)end_us : 1.0;
-    if (frac > 1)
-        frac = 1;
-    char bar[PEKO_CLI_BAR_WIDTH + 1];
-    peko_cli_progress_bar(frac, bar);
-    double wall_s = (double)wall_us / 1e6;
-    double eta_s = frac > 0 ? wall_s * (1 - frac) / frac : 0;
-    fprintf(stderr,
-            "\r[%s] %3.0f%%  %.1f/%.1f s simulated  %.2fM deliveries/s  "
-            "ETA %.0f s ",
-            bar, frac * 100, (double)now_us / 1e6, (double)end_us / 1e6,
-            (double)deliveries / wall_s / 1e6, eta_s);
-    p->shown = true;
-}
-
-/* ------------------------------------------------------------------ */
-/* The report.                                                          */
-
-static void print_time(GString *out, int64_t us)
-{
-    if (us < 0)
-        g_string_append(out, "never");
-    else if (us < 1000)
-        g_string_append_printf(out, "%" G_GINT64_FORMAT " us", us);
-    else if (us < 1000000)
-        g_string_append_printf(out, "%.1f ms", (double)us / 1e3);
-    else
-        g_string_append_printf(out, "%.3f s", (double)us / 1e6);
-}
-
-static void print_row(GString *out, const char *label, int64_t t50,
-                      int64_t t99, int64_t t100, double per_node)
-{
-    g_string_append_printf(out, "  %-26s t50 ", label);
-    print_time(out, t50);
-    g_string_append(out, ", t99 ");
-    print_time(out, t99);
-    g_string_append(out, ", t100 ");
-    print_time(out, t100);
-    g_string_append_printf(out, ", %.2f msgs/node\n", per_node);
+    peko_progress *p = user;
+    double wall_s = (double)(g_get_monotonic_time() - p->start_wall_us) / 1e6;
+    char detail[96];
+    g_snprintf(detail, sizeof detail,
+               "%.1f/%.1f s simulated  %.2fM deliveries/s",
+               (double)now_us / 1e6, (double)end_us / 1e6,
+               wall_s > 0 ? (double)deliveries / wall_s / 1e6 : 0);
+    peko_progress_draw(p, end_us > 0 ? (double)now_us / (double)end_us : 1.0,
+                       detail);
 }
 
 static void print_report(const scn_scenario *sc,
@@ -136,50 +93,7 @@ static void print_report(const scn_scenario *sc,
                            r->events, r->deliveries, r->trace_hash,
                            (double)r->peak_rss_kib / 1024.0);
 
-    g_string_append(out, "rumors (times after creation):\n");
-    size_t shown = verbose ? s->n_metadata : MIN(s->n_metadata, 8);
-    for (size_t i = 0; i < shown; i++) {
-        const ana_rumor_figures *f = &s->metadata[i];
-        char label[64];
-        g_snprintf(label, sizeof label, "metadata #%" G_GINT64_FORMAT
-                                        " from node %" G_GINT64_FORMAT,
-                   f->rumor_id, f->origin);
-        print_row(out, label, f->t50_us, f->t99_us, f->t100_us,
-                  f->messages_per_node);
-    }
-    if (shown < s->n_metadata)
-        g_string_append_printf(out, "  ... %zu more metadata rumors (-v)\n",
-                               s->n_metadata - shown);
-    if (s->heartbeats > 0) {
-        char label[64];
-        g_snprintf(label, sizeof label, "heartbeats (median of %" G_GINT64_FORMAT ")",
-                   s->heartbeats);
-        print_row(out, label, s->heartbeat_t50_us, s->heartbeat_t99_us,
-                  s->heartbeat_t100_us, s->heartbeat_messages_per_node);
-        g_string_append_printf(out, "  %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT
-                                    " sampled heartbeats reached every node\n",
-                               s->heartbeat_full, s->heartbeats);
-    }
-    g_string_append(out, "membership: every live node's list complete ");
-    if (s->first_converged_us < 0) {
-        g_string_append(out, "never\n");
-    } else {
-        g_string_append(out, "first at ");
-        print_time(out, s->first_converged_us);
-        if (s->last_unconverged_us > s->first_converged_us) {
-            g_string_append(out, ", last incomplete sample at ");
-            print_time(out, s->last_unconverged_us);
-        }
-        g_string_append_c(out, '\n');
-    }
-    g_string_append(out, "packets by outcome:");
-    for (size_t i = 0; i < s->outcome_names->len; i++)
-        g_string_append_printf(out, "%s %s %" G_GINT64_FORMAT,
-                               i ? "," : "",
-                               (const char *)g_ptr_array_index(
-                                   s->outcome_names, i),
-                               g_array_index(s->outcome_packets, int64_t, i));
-    g_string_append_c(out, '\n');
+    peko_report_append_summary(out, s, verbose);
     fputs(out->str, stdout);
     g_string_free(out, TRUE);
 }
@@ -246,7 +160,7 @@ int peko_cmd_sim(int argc, char **argv)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
-    progress bar = {
+    peko_progress bar = {
         .enabled = isatty(STDERR_FILENO) && !print_arg,
         .start_wall_us = g_get_monotonic_time(),
     };
@@ -262,14 +176,12 @@ int peko_cmd_sim(int argc, char **argv)
     GError *error = NULL;
     int status = PEKO_EXIT_OK;
     if (!peko_simrun(sc, &opts, &result, &error)) {
-        if (bar.shown)
-            fputc('\n', stderr);
+        peko_progress_end(&bar, true);
         fprintf(stderr, "peko sim: %s\n", error->message);
         g_error_free(error);
         status = PEKO_EXIT_FAILED;
     } else {
-        if (bar.shown)
-            fputs("\r\033[K", stderr);
+        peko_progress_end(&bar, false);
         ana_run_summary summary;
         if (ana_run_summary_load(db_path, result.run_id, &summary, &error)) {
             print_report(sc, &result, &summary, verbose_arg);

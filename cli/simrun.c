@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include "recorder.h"
+#include "runner.h"
 #include "world.h"
 
 /* The runner's own random streams of the run seed: purpose p, node i is
@@ -29,13 +30,10 @@ typedef struct simrun_event {
 struct simrun {
     const scn_scenario *sc;
     sim_world *world;
-    ana_recorder *rec;
+    peko_runner runner;         /* the recorder, the timeline's state */
     size_t n;
     simrun_join *joins;         /* one per node */
     simrun_event *events;       /* one per timeline event */
-    GHashTable *partitions;     /* name (borrowed from sc) -> id; looked up
-                                 * by name only, never iterated */
-    char *error;                /* first failure applying an event */
 };
 
 /* ------------------------------------------------------------------ */
@@ -119,8 +117,8 @@ static void on_delivered(void *user, size_t from, size_t to, int type,
 {
     simrun *run = user;
     (void)from;
-    ana_recorder_traffic(run->rec, to, msg_type(type), ANA_OUTCOME_DELIVERED,
-                         1, n_bytes);
+    ana_recorder_traffic(run->runner.rec, to, msg_type(type),
+                         ANA_OUTCOME_DELIVERED, 1, n_bytes);
 }
 
 static void on_dropped(void *user, size_t from, size_t to, int type,
@@ -128,7 +126,7 @@ static void on_dropped(void *user, size_t from, size_t to, int type,
 {
     simrun *run = user;
     (void)to;
-    ana_recorder_traffic(run->rec, from, msg_type(type),
+    ana_recorder_traffic(run->runner.rec, from, msg_type(type),
                          outcome_of_drop(cause), 1, n_bytes);
 }
 
@@ -140,220 +138,151 @@ static int64_t world_now(void *user)
 static void on_join(sim_world *world, void *user)
 {
     simrun_join *join = user;
-    int rc = sim_world_join(world, join->node);
-    if (rc == 0)
-        return;
-    if (join->run->error == NULL && rc != -EALREADY && rc != -ENODEV)
-        join->run->error = g_strdup_printf("node %zu could not join: %s",
-                                           join->node, g_strerror(-rc));
-}
-
-/* A node is live when it is up, has joined and sends heartbeats: the
- * nodes a correct list holds once the cluster has settled. */
-static bool node_is_live(sim_world *world, size_t i)
-{
-    if (sim_world_node_state(world, i) != SIM_NODE_UP)
-        return false;
-    peko_nodelist *nl = sim_world_node(world, i);
-    return nl && peko_nodelist_is_running(nl);
+    (void)world;
+    peko_runner_join(&join->run->runner, join->node);
 }
 
 static void on_sample(sim_world *world, void *user)
 {
     simrun *run = user;
-    size_t n = run->n;
-    bool *live = g_new(bool, n);
-    size_t n_live = 0;
-    for (size_t i = 0; i < n; i++)
-        n_live += live[i] = node_is_live(world, i);
-    size_t complete = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!live[i])
-            continue;
-        peko_nodelist *nl = sim_world_node(world, i);
-        /* Same size and holding every live node means exactly them. */
-        if (peko_nodelist_count(nl) != n_live)
-            continue;
-        size_t j = 0;
-        while (j < n && (!live[j] ||
-                         peko_nodelist_contains(nl, sim_world_addr(world, j))))
-            j++;
-        complete += j == n;
-    }
-    g_free(live);
-    ana_recorder_membership(run->rec, sim_world_now_us(world), n_live,
-                            complete);
-}
-
-/* ------------------------------------------------------------------ */
-/* The timeline.                                                        */
-
-/* Calls fn on every node of the selector, in index order. */
-static void for_nodes(simrun *run, const scn_nodes *nodes,
-                      int (*fn)(sim_world *, size_t))
-{
-    for (size_t r = 0; r < nodes->n_ranges; r++)
-        for (uint32_t i = nodes->ranges[r].first;; i++) {
-            fn(run->world, i); /* a node already in that state: no-op */
-            if (i == nodes->ranges[r].last)
-                break;
-        }
-}
-
-static size_t *indices_of(const scn_nodes *nodes)
-{
-    size_t *out = g_new(size_t, nodes->count ? nodes->count : 1);
-    size_t k = 0;
-    for (size_t r = 0; r < nodes->n_ranges; r++)
-        for (uint32_t i = nodes->ranges[r].first;; i++) {
-            out[k++] = i;
-            if (i == nodes->ranges[r].last)
-                break;
-        }
-    return out;
-}
-
-static void apply_publish(simrun *run, const scn_event *ev)
-{
-    uint8_t *payload = g_malloc(ev->publish.n_bytes ? ev->publish.n_bytes : 1);
-    scn_event_payload(ev, payload);
-    for (size_t r = 0; r < ev->nodes.n_ranges; r++)
-        for (uint32_t i = ev->nodes.ranges[r].first;; i++) {
-            /* A crashed or paused node cannot publish: skipped. */
-            peko_nodelist *nl = sim_world_node(run->world, i);
-            if (nl && sim_world_node_state(run->world, i) == SIM_NODE_UP)
-                peko_nodelist_publish(nl, payload, ev->publish.n_bytes);
-            if (i == ev->nodes.ranges[r].last)
-                break;
-        }
-    g_free(payload);
-}
-
-static void apply_partition(simrun *run, const scn_event *ev)
-{
-    int id;
-    if (ev->partition.one_way) {
-        size_t *from = indices_of(&ev->partition.from);
-        size_t *to = indices_of(&ev->partition.to);
-        id = sim_world_partition(run->world, from, ev->partition.from.count,
-                                 to, ev->partition.to.count, true);
-        g_free(from);
-        g_free(to);
-    } else {
-        size_t n_groups = ev->partition.n_groups;
-        size_t **groups = g_new(size_t *, n_groups);
-        size_t *n_each = g_new(size_t, n_groups);
-        for (size_t g = 0; g < n_groups; g++) {
-            groups[g] = indices_of(&ev->partition.groups[g]);
-            n_each[g] = ev->partition.groups[g].count;
-        }
-        id = sim_world_partition_groups(run->world,
-                                        (const size_t *const *)groups,
-                                        n_each, n_groups);
-        for (size_t g = 0; g < n_groups; g++)
-            g_free(groups[g]);
-        g_free(groups);
-        g_free(n_each);
-    }
-    if (id < 0) {
-        if (run->error == NULL)
-            run->error = g_strdup_printf("partition '%s' at %.3f s: %s",
-                                         ev->partition.name,
-                                         (double)ev->time_us / 1e6,
-                                         g_strerror(-id));
-        return;
-    }
-    g_hash_table_replace(run->partitions, ev->partition.name,
-                         GINT_TO_POINTER(id));
-}
-
-static void apply_heal(simrun *run, const scn_event *ev)
-{
-    if (ev->partition.name == NULL) {
-        sim_world_heal_all(run->world);
-        g_hash_table_remove_all(run->partitions);
-        return;
-    }
-    gpointer id;
-    if (g_hash_table_lookup_extended(run->partitions, ev->partition.name,
-                                     NULL, &id)) {
-        sim_world_heal(run->world, GPOINTER_TO_INT(id));
-        g_hash_table_remove(run->partitions, ev->partition.name);
-    }
-}
-
-static void apply_network(simrun *run, const scn_event *ev)
-{
-    if (ev->network.set_latency) {
-        sim_dist d = dist_from_scenario(&ev->network.latency_us);
-        sim_world_set_latency(run->world, &d);
-    }
-    if (ev->network.set_loss) {
-        sim_loss l = loss_from_scenario(&ev->network.loss);
-        sim_world_set_loss(run->world, &l);
-    }
-    if (ev->network.set_duplicate)
-        sim_world_set_duplicate(run->world, ev->network.duplicate);
-}
-
-static int join_node(sim_world *world, size_t i)
-{
-    return sim_world_join(world, i);
+    (void)world;
+    peko_runner_sample(&run->runner);
 }
 
 static void on_event(sim_world *world, void *user)
 {
     simrun_event *se = user;
-    simrun *run = se->run;
-    const scn_event *ev = se->event;
     (void)world;
-    switch (ev->kind) {
-    case SCN_EVENT_PUBLISH:
-        apply_publish(run, ev);
-        break;
-    case SCN_EVENT_PARTITION:
-        apply_partition(run, ev);
-        break;
-    case SCN_EVENT_HEAL:
-        apply_heal(run, ev);
-        break;
-    case SCN_EVENT_CRASH:
-        for_nodes(run, &ev->nodes, sim_world_crash);
-        break;
-    case SCN_EVENT_RESTART:
-        for_nodes(run, &ev->nodes, sim_world_restart);
-        break;
-    case SCN_EVENT_PAUSE:
-        for_nodes(run, &ev->nodes, sim_world_pause);
-        break;
-    case SCN_EVENT_RESUME:
-        for_nodes(run, &ev->nodes, sim_world_resume);
-        break;
-    case SCN_EVENT_STOP:
-        for_nodes(run, &ev->nodes, sim_world_stop);
-        break;
-    case SCN_EVENT_START:
-        for_nodes(run, &ev->nodes, sim_world_start);
-        break;
-    case SCN_EVENT_JOIN:
-        for_nodes(run, &ev->nodes, join_node);
-        break;
-    case SCN_EVENT_NETWORK:
-        apply_network(run, ev);
-        break;
-    case SCN_EVENT_KIND_COUNT:
-        break;
-    }
-    const char *who = ev->kind == SCN_EVENT_PARTITION ||
-                              ev->kind == SCN_EVENT_HEAL
-                          ? ev->partition.name
-                          : ev->nodes.text;
-    char *detail = g_strdup_printf("%s%s%s", ev->label, who ? " " : "",
-                                   who ? who : "");
-    ana_recorder_timeline(run->rec, sim_world_now_us(run->world),
-                          scn_event_kind_name(ev->kind), detail);
-    g_free(detail);
+    peko_runner_apply(&se->run->runner, se->event);
 }
+
+/* ------------------------------------------------------------------ */
+/* The simulated world as the runner's world (runner.h).                */
+
+static int64_t op_now_us(void *w)
+{
+    return sim_world_now_us(w);
+}
+
+static peko_nodelist *op_node(void *w, size_t i)
+{
+    return sim_world_node(w, i);
+}
+
+static const peko_addr *op_addr(void *w, size_t i)
+{
+    return sim_world_addr(w, i);
+}
+
+static peko_runner_state op_state(void *w, size_t i)
+{
+    switch (sim_world_node_state(w, i)) {
+    case SIM_NODE_PAUSED:
+        return PEKO_RUNNER_PAUSED;
+    case SIM_NODE_DOWN:
+        return PEKO_RUNNER_DOWN;
+    case SIM_NODE_UP:
+    default:
+        return PEKO_RUNNER_UP;
+    }
+}
+
+static void op_observe(void *w, size_t i, const peko_observer *observer,
+                       void *user)
+{
+    sim_world_set_observer(w, i, observer, user);
+}
+
+static int op_join(void *w, size_t i)
+{
+    return sim_world_join(w, i);
+}
+
+static int op_crash(void *w, size_t i)
+{
+    return sim_world_crash(w, i);
+}
+
+static int op_restart(void *w, size_t i)
+{
+    return sim_world_restart(w, i);
+}
+
+static int op_pause(void *w, size_t i)
+{
+    return sim_world_pause(w, i);
+}
+
+static int op_resume(void *w, size_t i)
+{
+    return sim_world_resume(w, i);
+}
+
+static int op_stop(void *w, size_t i)
+{
+    return sim_world_stop(w, i);
+}
+
+static int op_start(void *w, size_t i)
+{
+    return sim_world_start(w, i);
+}
+
+static int op_partition(void *w, const size_t *a, size_t n_a,
+                        const size_t *b, size_t n_b, bool one_way)
+{
+    return sim_world_partition(w, a, n_a, b, n_b, one_way);
+}
+
+static int op_partition_groups(void *w, const size_t *const *groups,
+                               const size_t *n_each, size_t n_groups)
+{
+    return sim_world_partition_groups(w, groups, n_each, n_groups);
+}
+
+static int op_heal(void *w, int id)
+{
+    return sim_world_heal(w, id);
+}
+
+static void op_heal_all(void *w)
+{
+    sim_world_heal_all(w);
+}
+
+static void op_set_network(void *w, const scn_event *ev)
+{
+    if (ev->network.set_latency) {
+        sim_dist d = dist_from_scenario(&ev->network.latency_us);
+        sim_world_set_latency(w, &d);
+    }
+    if (ev->network.set_loss) {
+        sim_loss l = loss_from_scenario(&ev->network.loss);
+        sim_world_set_loss(w, &l);
+    }
+    if (ev->network.set_duplicate)
+        sim_world_set_duplicate(w, ev->network.duplicate);
+}
+
+static const peko_runner_ops sim_ops = {
+    .now_us = op_now_us,
+    .node = op_node,
+    .addr = op_addr,
+    .state = op_state,
+    .observe = op_observe,
+    .join = op_join,
+    .crash = op_crash,
+    .restart = op_restart,
+    .pause = op_pause,
+    .resume = op_resume,
+    .stop = op_stop,
+    .start = op_start,
+    .partition = op_partition,
+    .partition_groups = op_partition_groups,
+    .heal = op_heal,
+    .heal_all = op_heal_all,
+    .set_network = op_set_network,
+};
 
 /* ------------------------------------------------------------------ */
 /* Building the world.                                                  */
@@ -423,19 +352,13 @@ static gboolean set_up_network(simrun *run, GError **error)
 static gboolean set_up_nodes(simrun *run, GError **error)
 {
     const scn_scenario *sc = run->sc;
-    uint32_t *seeds = g_new(uint32_t, SCN_MAX_SEEDS);
-    size_t *seeds_z = g_new(size_t, SCN_MAX_SEEDS);
+    size_t *seeds = g_new(size_t, SCN_MAX_SEEDS);
     run->joins = g_new(simrun_join, run->n);
     for (size_t i = 0; i < run->n; i++) {
-        size_t k = scn_scenario_seeds(sc, (uint32_t)i, seeds, SCN_MAX_SEEDS);
-        if (k > SCN_MAX_SEEDS)
-            k = SCN_MAX_SEEDS;
-        for (size_t s = 0; s < k; s++)
-            seeds_z[s] = seeds[s];
-        int rc = sim_world_set_seeds(run->world, i, seeds_z, k);
+        size_t k = peko_runner_seeds(sc, (uint32_t)i, seeds);
+        int rc = sim_world_set_seeds(run->world, i, seeds, k);
         if (rc < 0) {
             g_free(seeds);
-            g_free(seeds_z);
             return fail(error, "seeding a node", rc);
         }
         run->joins[i] = (simrun_join){.run = run, .node = i};
@@ -444,12 +367,10 @@ static gboolean set_up_nodes(simrun *run, GError **error)
             (rc = sim_world_schedule(run->world, start_us, on_join,
                                      &run->joins[i])) < 0) {
             g_free(seeds);
-            g_free(seeds_z);
             return fail(error, "scheduling a join", rc);
         }
     }
     g_free(seeds);
-    g_free(seeds_z);
 
     run->events = g_new(simrun_event, sc->n_events ? sc->n_events : 1);
     for (size_t e = 0; e < sc->n_events; e++) {
@@ -472,39 +393,17 @@ static gboolean set_up_nodes(simrun *run, GError **error)
 static gboolean open_recorder(simrun *run, const peko_simrun_options *opts,
                               GError **error)
 {
-    const scn_scenario *sc = run->sc;
-    ana_run_info info;
-    ana_run_info_init(&info);
-    char *params = scn_scenario_to_json(sc);
-    info.scenario = sc->name;
-    info.params_json = params;
-    info.seed = sc->cluster.seed;
-    info.source = "sim";
-    info.nodes = run->n;
-    bool *sampled = g_new(bool, run->n);
-    for (size_t i = 0; i < run->n; i++)
-        sampled[i] = scn_nodes_contains(&sc->cluster.heartbeat_sample,
-                                        (uint32_t)i);
-    info.heartbeat_sampled = sampled;
-    info.sweep_id = opts->sweep_id;
-    info.sweep_point = opts->sweep_point;
-    info.repetition = opts->sweep_id ? (int64_t)opts->repetition : -1;
-    info.now_us = world_now;
-    info.now_user = run->world;
-    run->rec = ana_recorder_open(opts->db_path, &info, error);
-    g_free(params);
-    g_free(sampled);
-    if (run->rec == NULL)
+    peko_runner_recording how = {
+        .db_path = opts->db_path,
+        .source = "sim",
+        .sweep_id = opts->sweep_id,
+        .sweep_point = opts->sweep_point,
+        .repetition = opts->repetition,
+        .now_us = world_now,
+        .now_user = run->world,
+    };
+    if (!peko_runner_open_recorder(&run->runner, &how, error))
         return FALSE;
-    for (size_t i = 0; i < run->n; i++) {
-        char name[32];
-        g_snprintf(name, sizeof name, "node-%zu", i);
-        if (!ana_recorder_add_node(run->rec, i, sim_world_addr(run->world, i),
-                                   name, error))
-            return FALSE;
-        sim_world_set_observer(run->world, i, ana_recorder_observer(),
-                               ana_recorder_node_ctx(run->rec, i));
-    }
     static const sim_world_hooks hooks = {
         .delivered = on_delivered,
         .dropped = on_dropped,
@@ -515,13 +414,10 @@ static gboolean open_recorder(simrun *run, const peko_simrun_options *opts,
 
 static void simrun_clear(simrun *run)
 {
-    ana_recorder_free(run->rec);
+    peko_runner_clear(&run->runner);
     sim_world_free(run->world);
     g_free(run->joins);
     g_free(run->events);
-    if (run->partitions)
-        g_hash_table_destroy(run->partitions);
-    g_free(run->error);
 }
 
 /* ------------------------------------------------------------------ */
@@ -531,7 +427,6 @@ gboolean peko_simrun(const scn_scenario *sc, const peko_simrun_options *opts,
 {
     memset(out, 0, sizeof *out);
     simrun run = {.sc = sc, .n = sc->cluster.nodes};
-    run.partitions = g_hash_table_new(g_str_hash, g_str_equal);
 
     sim_world_config wc;
     sim_world_config_init(&wc);
@@ -547,6 +442,7 @@ gboolean peko_simrun(const scn_scenario *sc, const peko_simrun_options *opts,
         simrun_clear(&run);
         return FALSE;
     }
+    peko_runner_init(&run.runner, sc, &sim_ops, run.world);
     if (!set_up_network(&run, error) || !open_recorder(&run, opts, error) ||
         !set_up_nodes(&run, error) ||
         (opts->pcap_path &&
@@ -588,7 +484,7 @@ gboolean peko_simrun(const scn_scenario *sc, const peko_simrun_options *opts,
     out->events = st.events;
     out->deliveries = st.deliveries;
     out->trace_hash = sim_world_trace_hash(run.world);
-    out->run_id = ana_recorder_run_id(run.rec);
+    out->run_id = ana_recorder_run_id(run.runner.rec);
 
     gboolean ok = TRUE;
     if (opts->pcap_path)
@@ -596,7 +492,7 @@ gboolean peko_simrun(const scn_scenario *sc, const peko_simrun_options *opts,
     char hash[ANA_TRACE_HASH_STRLEN];
     ana_trace_hash_format(out->trace_hash, hash);
     GError *finish_error = NULL;
-    if (!ana_recorder_finish(run.rec,
+    if (!ana_recorder_finish(run.runner.rec,
                              stopped ? ANA_STATUS_INCOMPLETE
                                      : ANA_STATUS_COMPLETE,
                              hash, st.now_us, wall_s, st.events,
@@ -607,8 +503,9 @@ gboolean peko_simrun(const scn_scenario *sc, const peko_simrun_options *opts,
             g_clear_error(&finish_error);
         ok = FALSE;
     }
-    if (ok && run.error) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s", run.error);
+    if (ok && run.runner.error) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s",
+                    run.runner.error);
         ok = FALSE;
     }
     struct rusage ru;

@@ -2,9 +2,10 @@
  *
  * The glue between a loaded scenario (scenarios/), the simulated world
  * (sim/) and the recorder (analysis/): builds the world the scenario
- * describes, applies its timeline at virtual times, samples membership,
- * and writes everything into an SQLite database. `peko sim` runs one;
- * sweeps run many.
+ * describes, schedules its joins, timeline and membership samples at
+ * virtual times (what each does is the runner's, runner.h, shared with
+ * the testbed), and writes everything into an SQLite database. `peko
+ * sim` runs one; sweeps run many.
  */
 #ifndef PEKO_SIMRUN_H
 #define PEKO_SIMRUN_H

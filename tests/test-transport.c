@@ -1202,3 +1202,387 @@ Test(transport, console_lines_carry_a_timestamp_and_are_rate_limited)
     g_ptr_array_free(l.all, TRUE);
     g_main_context_unref(ctx);
 }
+
+/* ------------------------------------------------------------------ */
+/* The delay hook.                                                      */
+
+#define DELAY_LOG 512
+
+typedef struct delay_log {
+    peko_addr to;          /* log only messages to this address */
+    int64_t delay_us;      /* what the hook returns (odd calls: alt_us) */
+    int64_t alt_us;        /* 0: always delay_us */
+    size_t calls;          /* messages to `to` */
+    int64_t sent_at[DELAY_LOG];
+    uint32_t digest[DELAY_LOG]; /* of each message's bytes */
+    size_t received;
+    int64_t received_at[DELAY_LOG];
+} delay_log;
+
+static uint32_t digest_of(const uint8_t *b, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 16777619u;
+    return h;
+}
+
+static int64_t log_delay(void *user, const peko_addr *from,
+                         const peko_addr *to, const uint8_t *bytes,
+                         size_t n_bytes)
+{
+    delay_log *l = user;
+    if (!peko_addr_equal(to, &l->to))
+        return l->delay_us;
+    size_t k = l->calls++;
+    if (k < DELAY_LOG) {
+        l->sent_at[k] = g_get_monotonic_time();
+        l->digest[k] = digest_of(bytes, n_bytes);
+    }
+    return l->alt_us && k % 2 == 1 ? l->alt_us : l->delay_us;
+}
+
+static void log_received(void *user, peko_msg_type type,
+                         const peko_addr *from, size_t n)
+{
+    delay_log *l = user;
+    if (l->received < DELAY_LOG)
+        l->received_at[l->received] = g_get_monotonic_time();
+    l->received++;
+}
+
+Test(delay, udp_messages_wait_for_their_latency, .timeout = 30)
+{
+    GMainContext *ctx = g_main_context_new();
+    delay_log log = {.delay_us = 40 * MS};
+    peko_config config = {.cycle_us = 50 * MS, .listen_addr = "127.0.0.1"};
+    peko_observer obs = {.version = PEKO_OBSERVER_VERSION,
+                         .packet_received = log_received};
+    peko_transport_options oa, ob;
+    peko_transport_options_init(&oa);
+    oa.delay = log_delay;
+    oa.delay_user = &log;
+    peko_transport_options_init(&ob);
+    ob.observer = &obs;
+    ob.observer_user = &log;
+    peko_transport *a = make_node(ctx, &config, "127.0.0.1", "a", 1, NULL,
+                                  &oa);
+    peko_transport *b = make_node(ctx, &config, "127.0.0.1", "b", 2, NULL,
+                                  &ob);
+    log.to = *peko_transport_local_addr(b);
+    /* Only a talks to b: b knows nobody and stays quiet. */
+    peko_nodelist_set(peko_transport_nodelist(a),
+                      &(peko_node){.addr = "127.0.0.1", .port = log.to.port});
+    peko_nodelist_join(peko_transport_nodelist(a));
+    run_for(ctx, 600 * MS);
+    peko_nodelist_stop(peko_transport_nodelist(a));
+    peko_transport_counters k;
+    peko_transport_stats(a, &k);
+    cr_assert_gt(log.calls, 5);
+    cr_assert_eq(k.delayed, log.calls);
+    /* In order (a constant delay on the loopback): the k-th receipt is
+     * the k-th message, 40 ms after it was sent, give or take the
+     * loop. */
+    size_t n = MIN(log.received, MIN(log.calls, (size_t)DELAY_LOG));
+    cr_assert_gt(n, 5);
+    int64_t worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t took = log.received_at[i] - log.sent_at[i];
+        cr_assert_geq(took, 40 * MS, "message %zu took %lld us", i,
+                      (long long)took);
+        worst = MAX(worst, took);
+    }
+    fprintf(stderr, "delay: %zu messages, 40 ms asked, at most %.1f ms"
+                    " taken\n",
+            n, (double)worst / 1e3);
+    cr_assert_lt(worst, 40 * MS + 30 * MS);
+    /* Everything sent has left by now, or leaves within 40 ms. */
+    cr_assert_leq(k.delay_pending, 2);
+    cr_assert_eq(k.delay_dropped, 0);
+    peko_transport_free(a);
+    peko_transport_free(b);
+    g_main_context_unref(ctx);
+}
+
+Test(delay, the_queue_is_bounded_and_counts_its_drops, .timeout = 30)
+{
+    GMainContext *ctx = g_main_context_new();
+    delay_log log = {.delay_us = 10 * SEC};
+    peko_config config = {.cycle_us = 20 * MS, .listen_addr = "127.0.0.1"};
+    peko_transport_options oa;
+    peko_transport_options_init(&oa);
+    oa.delay = log_delay;
+    oa.delay_user = &log;
+    oa.delay_queue = 3;
+    peko_transport *a = make_node(ctx, &config, "127.0.0.1", "a", 1, NULL,
+                                  &oa);
+    peko_transport *b = make_node(ctx, &config, "127.0.0.1", "b", 2, NULL,
+                                  NULL);
+    log.to = *peko_transport_local_addr(b);
+    peko_nodelist_set(peko_transport_nodelist(a),
+                      &(peko_node){.addr = "127.0.0.1", .port = log.to.port});
+    peko_nodelist_join(peko_transport_nodelist(a));
+    run_for(ctx, 300 * MS);
+    peko_transport_counters k;
+    peko_transport_stats(a, &k);
+    peko_stats es;
+    peko_nodelist_stats(peko_transport_nodelist(a), &es);
+    cr_assert_eq(k.delay_pending, 3);
+    cr_assert_eq(k.delayed, 3);
+    cr_assert_gt(k.delay_dropped, 0);
+    cr_assert_eq(k.sent, 0);
+    /* A full queue refuses the send, as a full socket buffer does. */
+    cr_assert_eq(es.send_failed, k.delay_dropped);
+    peko_transport_counters kb;
+    peko_transport_stats(b, &kb);
+    cr_assert_eq(kb.received, 0);
+    /* Freed with messages waiting: they are dropped, nothing leaks. */
+    peko_transport_free(a);
+    peko_transport_free(b);
+    while (g_main_context_pending(ctx))
+        g_main_context_iteration(ctx, FALSE);
+    g_main_context_unref(ctx);
+}
+
+typedef struct frame_reader {
+    int listener;
+    int conn;
+    uint8_t buf[65536];
+    size_t len;
+    size_t frames;
+    uint32_t digest[DELAY_LOG];
+} frame_reader;
+
+/* Accepts one connection and splits what it reads into frames. */
+static bool read_frames(void *user)
+{
+    frame_reader *r = user;
+    if (r->conn < 0) {
+        r->conn = accept(r->listener, NULL, NULL);
+        if (r->conn < 0)
+            return false;
+    }
+    for (;;) {
+        ssize_t n = recv(r->conn, r->buf + r->len, sizeof r->buf - r->len,
+                         MSG_DONTWAIT);
+        if (n <= 0)
+            break;
+        r->len += (size_t)n;
+    }
+    size_t off = 0;
+    while (r->len - off >= 4) {
+        uint32_t len = (uint32_t)r->buf[off] << 24 |
+                       (uint32_t)r->buf[off + 1] << 16 |
+                       (uint32_t)r->buf[off + 2] << 8 | r->buf[off + 3];
+        if (r->len - off < 4 + (size_t)len)
+            break;
+        if (r->frames < DELAY_LOG)
+            r->digest[r->frames] = digest_of(r->buf + off + 4, len);
+        r->frames++;
+        off += 4 + len;
+    }
+    memmove(r->buf, r->buf + off, r->len - off);
+    r->len -= off;
+    return r->frames >= 12;
+}
+
+Test(delay, tcp_messages_to_one_peer_keep_their_order, .timeout = 30)
+{
+    GMainContext *ctx = g_main_context_new();
+    frame_reader r = {.conn = -1};
+    r.listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(bind(r.listener, (struct sockaddr *)&sin, sizeof sin), 0);
+    cr_assert_eq(listen(r.listener, 4), 0);
+    socklen_t len = sizeof sin;
+    getsockname(r.listener, (struct sockaddr *)&sin, &len);
+
+    /* Alternately 60 ms and 5 ms: without the order kept, every second
+     * message would overtake the one before it. */
+    delay_log log = {.delay_us = 60 * MS, .alt_us = 5 * MS};
+    peko_addr_parse("127.0.0.1", ntohs(sin.sin_port), &log.to);
+    peko_config config = {.cycle_us = 30 * MS, .listen_addr = "127.0.0.1",
+                          .protocol = PEKO_PROTOCOL_TCP};
+    peko_transport_options oa;
+    peko_transport_options_init(&oa);
+    oa.delay = log_delay;
+    oa.delay_user = &log;
+    peko_transport *a = make_node(ctx, &config, "127.0.0.1", "a", 1, NULL,
+                                  &oa);
+    peko_nodelist_set(peko_transport_nodelist(a),
+                      &(peko_node){.addr = "127.0.0.1", .port = log.to.port});
+    peko_nodelist_join(peko_transport_nodelist(a));
+    cr_assert_geq(run_until(ctx, read_frames, &r, 5 * SEC), 0);
+    size_t n = MIN(r.frames, (size_t)DELAY_LOG);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(r.digest[i], log.digest[i], "frame %zu out of order", i);
+    fprintf(stderr, "delay over TCP: %zu frames in send order\n", n);
+    peko_transport_free(a);
+    close(r.conn);
+    close(r.listener);
+    while (g_main_context_pending(ctx))
+        g_main_context_iteration(ctx, FALSE);
+    g_main_context_unref(ctx);
+}
+
+Test(delay, options_of_version_1_are_still_accepted)
+{
+    peko_transport_options opts;
+    peko_transport_options_init(&opts);
+    cr_assert_eq(opts.version, 2);
+    opts.version = 1;
+    opts.local = (peko_node){.addr = "127.0.0.1", .port = 0};
+    peko_config config = {.listen_addr = "127.0.0.1"};
+    opts.config = &config;
+    /* A version 1 caller has no delay fields: garbage there is ignored. */
+    opts.delay = (peko_transport_delay_fn)(uintptr_t)1;
+    opts.delay_queue = -5;
+    GError *error = NULL;
+    peko_transport *tp = peko_transport_new(&opts, &error);
+    cr_assert_not_null(tp, "%s", error ? error->message : "");
+    peko_transport_free(tp);
+    opts.version = 2;
+    opts.delay = NULL;
+    cr_assert_null(peko_transport_new(&opts, &error));
+    cr_assert_eq(error->code, PEKO_TRANSPORT_ERROR_INVALID);
+    g_clear_error(&error);
+}
+
+/* ------------------------------------------------------------------ */
+/* Pause and resume.                                                    */
+
+Test(transport, a_paused_node_neither_reads_nor_fires_until_resumed,
+     .timeout = 30)
+{
+    for (int p = 0; p < 2; p++) {
+        cluster *c = cluster_new(3, p ? PEKO_PROTOCOL_TCP : PEKO_PROTOCOL_UDP,
+                                 40 * MS, 2 * SEC, "127.0.0.1", NULL, NULL,
+                                 NULL);
+        cluster_join(c);
+        cr_assert_geq(run_until(c->ctx, converged, c, 5 * SEC), 0);
+        peko_transport *z = c->tp[2];
+        cr_assert_eq(peko_transport_pause(z), 0);
+        cr_assert_eq(peko_transport_pause(z), -EALREADY);
+        cr_assert(peko_transport_is_paused(z));
+        peko_transport_counters before, during;
+        peko_stats es_before, es_during;
+        peko_transport_stats(z, &before);
+        peko_nodelist_stats(peko_transport_nodelist(z), &es_before);
+        run_for(c->ctx, 400 * MS);
+        peko_transport_stats(z, &during);
+        peko_nodelist_stats(peko_transport_nodelist(z), &es_during);
+        /* Nothing read, nothing sent: no timer fired. */
+        cr_assert_eq(during.received, before.received);
+        cr_assert_eq(es_during.sent[PEKO_MSG_HEARTBEAT],
+                     es_before.sent[PEKO_MSG_HEARTBEAT]);
+        cr_assert_eq(peko_transport_resume(z), 0);
+        cr_assert_eq(peko_transport_resume(z), -EALREADY);
+        run_for(c->ctx, 200 * MS);
+        peko_transport_counters after;
+        peko_stats es_after;
+        peko_transport_stats(z, &after);
+        peko_nodelist_stats(peko_transport_nodelist(z), &es_after);
+        /* What waited in the kernel is read, and the node beats again. */
+        cr_assert_gt(after.received, during.received + 5);
+        cr_assert_gt(es_after.sent[PEKO_MSG_HEARTBEAT],
+                     es_during.sent[PEKO_MSG_HEARTBEAT]);
+        fprintf(stderr, "pause (%s): %llu messages read after 400 ms"
+                        " paused, %llu dropped by the kernel\n",
+                p ? "tcp" : "udp",
+                (unsigned long long)(after.received - during.received),
+                (unsigned long long)after.kernel_dropped);
+        cr_assert_geq(run_until(c->ctx, converged, c, 5 * SEC), 0);
+        cluster_free(c);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* The filter: bursty loss and groups.                                  */
+
+Test(filter, gilbert_elliott_loss_has_its_mean_and_its_bursts)
+{
+    const int draws = 200000;
+    peko_transport_filter *a = peko_transport_filter_new(3);
+    peko_transport_filter *b = peko_transport_filter_new(3);
+    cr_assert_eq(peko_transport_filter_set_gilbert_elliott(a, 0.1, 0.3, 0, 1),
+                 0);
+    cr_assert_eq(peko_transport_filter_set_gilbert_elliott(b, 0.1, 0.3, 0, 1),
+                 0);
+    cr_assert_eq(peko_transport_filter_set_gilbert_elliott(a, 0.1, 1.5, 0, 1),
+                 -EINVAL);
+    peko_addr x, y;
+    peko_addr_parse("127.0.0.1", 1000, &x);
+    peko_addr_parse("127.0.0.1", 1001, &y);
+    uint64_t runs = 0;
+    bool was_lost = false;
+    for (int i = 0; i < draws; i++) {
+        peko_transport_verdict v = peko_transport_filter_check(a, &x, &y);
+        cr_assert_eq(v, peko_transport_filter_check(b, &x, &y));
+        bool lost = v == PEKO_TRANSPORT_LOST;
+        runs += lost && !was_lost;
+        was_lost = lost;
+    }
+    peko_transport_filter_counters k;
+    peko_transport_filter_stats(a, &k);
+    /* Stationary loss 0.1 / (0.1 + 0.3) = 0.25; bad spells of 1 / 0.3
+     * messages on average. */
+    double rate = (double)k.lost / draws;
+    double burst = (double)k.lost / (double)runs;
+    fprintf(stderr, "filter: Gilbert-Elliott loss %.4f (0.25 expected),"
+                    " bursts of %.2f (3.33 expected)\n",
+            rate, burst);
+    cr_assert(fabs(rate - 0.25) < 0.01);
+    cr_assert(fabs(burst - 1 / 0.3) < 0.15);
+    /* Back to Bernoulli 0: nothing is lost. */
+    cr_assert_eq(peko_transport_filter_set_loss(a, 0), 0);
+    for (int i = 0; i < 1000; i++)
+        cr_assert_eq(peko_transport_filter_check(a, &x, &y),
+                     PEKO_TRANSPORT_PASS);
+    peko_transport_filter_free(a);
+    peko_transport_filter_free(b);
+}
+
+Test(filter, groups_cut_every_pair_of_groups_and_the_rest)
+{
+    peko_transport_filter *f = peko_transport_filter_new(1);
+    peko_addr n[6];
+    for (int i = 0; i < 6; i++)
+        peko_addr_parse("127.0.0.1", (uint16_t)(2000 + i), &n[i]);
+    /* {0,1} | {2,3}, and {4,5} in no group: three groups. */
+    const peko_addr *groups[] = {&n[0], &n[2]};
+    size_t n_each[] = {2, 2};
+    int id = peko_transport_filter_partition_groups(f, groups, n_each, 2);
+    cr_assert_gt(id, 0);
+    static const int same[][2] = {{0, 1}, {2, 3}, {4, 5}};
+    static const int cut[][2] = {{0, 2}, {1, 3}, {0, 4}, {3, 5}};
+    for (size_t i = 0; i < G_N_ELEMENTS(same); i++) {
+        cr_assert_eq(peko_transport_filter_check(f, &n[same[i][0]],
+                                                 &n[same[i][1]]),
+                     PEKO_TRANSPORT_PASS);
+        cr_assert_eq(peko_transport_filter_check(f, &n[same[i][1]],
+                                                 &n[same[i][0]]),
+                     PEKO_TRANSPORT_PASS);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(cut); i++) {
+        cr_assert_eq(peko_transport_filter_check(f, &n[cut[i][0]],
+                                                 &n[cut[i][1]]),
+                     PEKO_TRANSPORT_PARTITIONED);
+        cr_assert_eq(peko_transport_filter_check(f, &n[cut[i][1]],
+                                                 &n[cut[i][0]]),
+                     PEKO_TRANSPORT_PARTITIONED);
+    }
+    /* An address in two groups, or an empty group, is refused. */
+    const peko_addr *overlap[] = {&n[0], &n[1]};
+    size_t n_overlap[] = {2, 1};
+    cr_assert_eq(peko_transport_filter_partition_groups(f, overlap, n_overlap,
+                                                        2),
+                 -EINVAL);
+    size_t n_empty[] = {2, 0};
+    cr_assert_eq(peko_transport_filter_partition_groups(f, groups, n_empty, 2),
+                 -EINVAL);
+    cr_assert_eq(peko_transport_filter_heal(f, id), 0);
+    cr_assert_eq(peko_transport_filter_check(f, &n[0], &n[2]),
+                 PEKO_TRANSPORT_PASS);
+    peko_transport_filter_free(f);
+}

@@ -91,6 +91,18 @@ PEKO_API void peko_transport_filter_free(peko_transport_filter *filter);
 PEKO_API int peko_transport_filter_set_loss(peko_transport_filter *filter,
                                             double rate);
 
+/* Gilbert-Elliott loss, bursty: each sender has a two-state chain that
+ * starts good and steps once per message (good to bad with
+ * p_good_to_bad, bad to good with p_bad_to_good); the message is then
+ * lost with loss_good or loss_bad according to the state. As the
+ * simulator's model (docs/scenarios.md). Replaces a Bernoulli rate, as
+ * peko_transport_filter_set_loss() replaces this; either restarts every
+ * chain in the good state. Returns 0, or -EINVAL (nothing changed) for a
+ * value outside [0, 1] or NaN. */
+PEKO_API int peko_transport_filter_set_gilbert_elliott(
+    peko_transport_filter *filter, double p_good_to_bad,
+    double p_bad_to_good, double loss_good, double loss_bad);
+
 /* Cuts group a from group b (addresses are nodes' listen addresses, as
  * their peko_node addr and port): both directions, or with `one_way` only
  * messages from a to b (b still reaches a). Addresses are copied. Returns
@@ -102,6 +114,16 @@ PEKO_API int peko_transport_filter_partition(peko_transport_filter *filter,
                                              size_t n_a,
                                              const peko_addr *group_b,
                                              size_t n_b, bool one_way);
+/* A symmetric cut into n_groups groups (groups[g] holds n_each[g]
+ * addresses) plus one implicit group of every address in none of them:
+ * messages between addresses of different groups are dropped, both ways.
+ * Addresses are copied. Returns the partition's id (> 0), -EINVAL for no
+ * group, an empty group or an address in two groups, or -ENOSPC when
+ * PEKO_TRANSPORT_FILTER_MAX_PARTITIONS are in effect. */
+PEKO_API int peko_transport_filter_partition_groups(
+    peko_transport_filter *filter, const peko_addr *const *groups,
+    const size_t *n_each, size_t n_groups);
+
 /* Ends partition `id`. Returns 0, or -ENOENT if it is not in effect. */
 PEKO_API int peko_transport_filter_heal(peko_transport_filter *filter,
                                         int id);
@@ -129,11 +151,27 @@ PEKO_API void peko_transport_filter_stats(const peko_transport_filter *filter,
 /* ------------------------------------------------------------------ */
 /* Options.                                                             */
 
-#define PEKO_TRANSPORT_OPTIONS_VERSION 1
+/* 2 added the delay hook (delay, delay_user, delay_queue,
+ * delay_queue_bytes). peko_transport_new() accepts 1 and 2; with 1 it
+ * reads no field past tcp_send_buffer. */
+#define PEKO_TRANSPORT_OPTIONS_VERSION 2
 
 /* A console line, timestamp included ("2022-05-19 14:51:23 [[Join]: ...]"),
  * without a newline. Borrowed for the call. */
 typedef void (*peko_transport_print_fn)(void *user, const char *line);
+
+/* The delay hook: how long the message `bytes` (n_bytes, borrowed for the
+ * call) from `from` (this node) to `to` waits before it is handed to the
+ * socket, in microseconds; 0 or less sends it at once. Called on every
+ * message the fault filter let through, when the engine sends it. For
+ * testbeds on the loopback, which has almost no latency of its own: the
+ * hook draws the latency a scenario describes. It runs inside the
+ * engine's send and must not call into the engine or free the
+ * transport. */
+typedef int64_t (*peko_transport_delay_fn)(void *user, const peko_addr *from,
+                                           const peko_addr *to,
+                                           const uint8_t *bytes,
+                                           size_t n_bytes);
 
 typedef struct peko_transport_options {
     int version;  /* PEKO_TRANSPORT_OPTIONS_VERSION (set by _init) */
@@ -190,6 +228,22 @@ typedef struct peko_transport_options {
                                     * a message that does not fit is
                                     * dropped [4 x (size + 4), at least
                                     * 64 KiB] */
+
+    /* Latency emulation (version 2). Delayed messages wait in a queue
+     * ordered by their deadline, and leave from one timer: over TCP a
+     * message never overtakes an earlier one to the same destination
+     * (it leaves at the later of the two deadlines), as on one
+     * connection. Messages still waiting when the transport is freed are
+     * dropped. */
+    peko_transport_delay_fn delay; /* NULL: every message at once */
+    void *delay_user;
+    int delay_queue;               /* messages waiting at once; more are
+                                    * dropped (delay_dropped) and the send
+                                    * fails with -ENOBUFS, as at a full
+                                    * socket buffer [1024] */
+    int delay_queue_bytes;         /* bytes waiting at once, the same way
+                                    * [4 MiB, at least one message of
+                                    * Size] */
 } peko_transport_options;
 
 /* Fills *opts with version PEKO_TRANSPORT_OPTIONS_VERSION and zeros
@@ -225,6 +279,29 @@ PEKO_API peko_nodelist *peko_transport_nodelist(peko_transport *tp);
 
 /* The local node's address, with the port actually bound. */
 PEKO_API const peko_addr *peko_transport_local_addr(const peko_transport *tp);
+
+/* Freezes the node, as a process stopped by a debugger or a long
+ * garbage-collection pause: its engine's timers do not fire and its
+ * sockets are not read until peko_transport_resume(). Input waits in the
+ * kernel meanwhile: UDP datagrams in the socket's receive buffer (what
+ * does not fit is dropped by the kernel and counted in kernel_dropped
+ * when reading resumes), TCP data in the connections' buffers and new
+ * connections in the listen backlog, where peers' sends eventually
+ * stall. Messages already in the delay queue still leave on time: they
+ * are on the wire. The engine may still be called (a publish while
+ * paused is sent at once; its timers wait). Returns 0, or -EALREADY if
+ * the node is paused. */
+PEKO_API int peko_transport_pause(peko_transport *tp);
+
+/* Resumes a paused node: overdue timers fire at once, waiting input is
+ * read in the next iterations of the loop. The pause does not count
+ * towards the node's own TCP timeouts (reading and idle), since the
+ * peers did nothing wrong. Returns 0, or -EALREADY if it is not
+ * paused. */
+PEKO_API int peko_transport_resume(peko_transport *tp);
+
+/* Whether the node is paused. */
+PEKO_API bool peko_transport_is_paused(const peko_transport *tp);
 
 /* The engine's environment (owned by the transport). For wrappers that
  * inject faults around it; most users never need it. */
@@ -276,6 +353,15 @@ typedef struct peko_transport_counters {
     uint32_t tcp_open_in;         /* accepted connections open now */
 
     uint64_t print_suppressed;    /* console lines over print_rate */
+
+    /* The delay hook. */
+    uint64_t delayed;             /* messages that waited in the delay
+                                   * queue (sent, counted in `sent`, when
+                                   * they left) */
+    uint64_t delay_dropped;       /* messages dropped at the full delay
+                                   * queue */
+    uint32_t delay_pending;       /* messages waiting now (dropped if the
+                                   * transport is freed) */
 } peko_transport_counters;
 
 /* Copies the transport's counters into *out. Cannot fail. */

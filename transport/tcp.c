@@ -580,6 +580,21 @@ static void sweep_arm(tp_transport *tp)
     tp->sweep_armed = true;
 }
 
+void tp_tcp_shift_clock(tp_transport *tp, int64_t paused_us)
+{
+    GQueue *queues[] = {&tp->in_conns, &tp->out_lru};
+    for (size_t q = 0; q < G_N_ELEMENTS(queues); q++)
+        for (GList *l = queues[q]->head; l; l = l->next) {
+            tp_conn *c = l->data;
+            c->opened_us += paused_us;
+            c->last_active_us += paused_us;
+            if (c->frame_start_us != 0)
+                c->frame_start_us += paused_us;
+            if (c->stalled_since_us != 0)
+                c->stalled_since_us += paused_us;
+        }
+}
+
 /* ------------------------------------------------------------------ */
 /* Opening and closing.                                                 */
 

@@ -35,6 +35,12 @@
 /* Bytes read per wakeup from an outgoing connection, on which nothing
  * is expected (peers answer on their own connections). */
 #define TP_DISCARD_BYTES 4096
+/* The delay queue's bounds (options.delay_queue, delay_queue_bytes), and
+ * the messages that leave it per wakeup of its timer, so a burst of due
+ * messages cannot hold the loop. */
+#define TP_DEFAULT_DELAY_QUEUE 1024
+#define TP_DEFAULT_DELAY_QUEUE_BYTES (4 * 1024 * 1024)
+#define TP_DELAY_PER_WAKEUP 256
 
 /* ------------------------------------------------------------------ */
 /* Random stream: xoshiro256** seeded by SplitMix64 (rng.c).            */
@@ -86,8 +92,15 @@ typedef struct tp_watch tp_watch;
 
 tp_source *tp_timer_source_new(GMainContext *context, tp_timer_cb cb,
                                void *user);
+/* The same on a timerfd, which fires at the microsecond where GLib's
+ * ready times fire up to a millisecond late (source.c); for the delay
+ * queue. Falls back on a plain timer if no timerfd can be made. */
+tp_source *tp_precise_timer_new(GMainContext *context, tp_timer_cb cb,
+                                void *user);
 /* Fires once at deadline_us (g_get_monotonic_time base); -1 disarms. */
 void tp_timer_source_arm(tp_source *source, int64_t deadline_us);
+/* The deadline armed, or -1. */
+int64_t tp_timer_source_deadline(tp_source *source);
 /* Destroys and releases. NULL is a no-op. */
 void tp_source_free(tp_source *source);
 
@@ -107,6 +120,10 @@ void tp_watch_wake(tp_watch *watch);
 /* Unregisters the watch (before its fd is closed). Safe from any
  * callback of the same poller. NULL is a no-op. */
 void tp_watch_free(tp_watch *watch);
+/* Stops (true) or restarts (false) polling: while paused no watch is
+ * called back, woken ones included; readiness is found again on
+ * restart. */
+void tp_poller_set_paused(tp_poller *poller, bool paused);
 
 /* ------------------------------------------------------------------ */
 /* The filter (filter.c) is used through the public API.                */
@@ -175,6 +192,24 @@ struct peko_transport {
     tp_source *sweep;               /* timeouts, idle connections */
     bool sweep_armed;
 
+    /* Pause (peko_transport_pause). */
+    bool paused;
+    int64_t paused_at_us;
+    int64_t paused_timers[PEKO_TIMER_COUNT]; /* deadlines to re-arm, -1 */
+    int64_t paused_sweep_us;                 /* the TCP sweep's, -1 */
+
+    /* The delay hook (delay.c). */
+    peko_transport_delay_fn delay;
+    void *delay_user;
+    size_t delay_max;               /* messages */
+    size_t delay_max_bytes;
+    GArray *delay_heap;             /* of tp_delayed, by (deadline, seq) */
+    size_t delay_bytes;             /* bytes waiting */
+    uint64_t delay_seq;
+    GHashTable *delay_last;         /* TCP: peko_addr* -> last deadline of
+                                     * a message waiting for it */
+    tp_source *delay_timer;
+
     peko_transport_counters counters;
 };
 
@@ -188,6 +223,28 @@ int tp_udp_send(tp_transport *tp, const peko_addr *to, const uint8_t *bytes,
 bool tp_tcp_open(tp_transport *tp, GError **error);
 void tp_tcp_close(tp_transport *tp);
 int tp_tcp_send(tp_transport *tp, const peko_addr *to, const uint8_t *bytes,
+                size_t n_bytes);
+
+/* tcp.c: moves the connections' timestamps by the pause's length, so
+ * it does not count towards their timeouts. */
+void tp_tcp_shift_clock(tp_transport *tp, int64_t paused_us);
+
+/* delay.c */
+void tp_delay_init(tp_transport *tp, peko_transport_delay_fn fn, void *user,
+                   size_t max_messages, size_t max_bytes);
+/* Queues the message to leave after delay_us (or after the last one
+ * waiting for `to`, over TCP). Returns 0, or -ENOBUFS when the queue is
+ * full (counted). */
+int tp_delay_push(tp_transport *tp, const peko_addr *to, const uint8_t *bytes,
+                  size_t n_bytes, int64_t delay_us);
+/* Whether a message to `to` waits (over TCP, a later one queues behind). */
+bool tp_delay_holds(tp_transport *tp, const peko_addr *to);
+/* Drops whatever waits and frees the queue. */
+void tp_delay_clear(tp_transport *tp);
+
+/* transport.c: the message to the socket now, past the filter and the
+ * delay: UDP or TCP. */
+int tp_send_now(tp_transport *tp, const peko_addr *to, const uint8_t *bytes,
                 size_t n_bytes);
 
 /* transport.c: opens a GSocket of `type` for the transport's family,

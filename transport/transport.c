@@ -39,15 +39,31 @@ static int env_timer_arm(peko_env *env, peko_timer timer, int64_t deadline_us)
     if ((unsigned)timer >= PEKO_TIMER_COUNT)
         return -EINVAL;
     /* 0 is "at once" to GLib; -1 would mean never. */
-    tp_timer_source_arm(tp->timers[timer], deadline_us < 0 ? 0 : deadline_us);
+    int64_t deadline = deadline_us < 0 ? 0 : deadline_us;
+    if (tp->paused)
+        tp->paused_timers[timer] = deadline; /* armed at resume */
+    else
+        tp_timer_source_arm(tp->timers[timer], deadline);
     return 0;
 }
 
 static void env_timer_cancel(peko_env *env, peko_timer timer)
 {
     tp_transport *tp = env->user;
-    if ((unsigned)timer < PEKO_TIMER_COUNT)
+    if ((unsigned)timer >= PEKO_TIMER_COUNT)
+        return;
+    if (tp->paused)
+        tp->paused_timers[timer] = -1;
+    else
         tp_timer_source_arm(tp->timers[timer], -1);
+}
+
+int tp_send_now(tp_transport *tp, const peko_addr *to, const uint8_t *bytes,
+                size_t n_bytes)
+{
+    if (tp->config.protocol == PEKO_PROTOCOL_TCP)
+        return tp_tcp_send(tp, to, bytes, n_bytes);
+    return tp_udp_send(tp, to, bytes, n_bytes);
 }
 
 static int env_send(peko_env *env, const peko_addr *to, const uint8_t *bytes,
@@ -66,9 +82,15 @@ static int env_send(peko_env *env, const peko_addr *to, const uint8_t *bytes,
             break;
         }
     }
-    if (tp->config.protocol == PEKO_PROTOCOL_TCP)
-        return tp_tcp_send(tp, to, bytes, n_bytes);
-    return tp_udp_send(tp, to, bytes, n_bytes);
+    if (tp->delay) {
+        int64_t delay_us = tp->delay(tp->delay_user, &tp->local, to, bytes,
+                                     n_bytes);
+        /* Over TCP a message to a destination others wait for queues
+         * behind them, whatever its own delay. */
+        if (delay_us > 0 || tp_delay_holds(tp, to))
+            return tp_delay_push(tp, to, bytes, n_bytes, delay_us);
+    }
+    return tp_send_now(tp, to, bytes, n_bytes);
 }
 
 static uint64_t env_random_u64(peko_env *env)
@@ -236,6 +258,32 @@ static bool resolve_bounds(tp_transport *tp, const peko_transport_options *o,
                     tp->tcp_send_buffer, tp->config.size);
         return false;
     }
+    if (o->version >= 2) {
+        if (o->delay_queue < 0 || o->delay_queue_bytes < 0) {
+            g_set_error(error, PEKO_TRANSPORT_ERROR,
+                        PEKO_TRANSPORT_ERROR_INVALID,
+                        "delay queue bounds must not be negative");
+            return false;
+        }
+        size_t size = (size_t)tp->config.size;
+        size_t max_bytes = o->delay_queue_bytes
+                               ? (size_t)o->delay_queue_bytes
+                               : MAX((size_t)TP_DEFAULT_DELAY_QUEUE_BYTES,
+                                     size);
+        if (o->delay && max_bytes < size) {
+            g_set_error(error, PEKO_TRANSPORT_ERROR,
+                        PEKO_TRANSPORT_ERROR_INVALID,
+                        "delay_queue_bytes (%zu bytes) must hold one"
+                        " message of Size %d",
+                        max_bytes, tp->config.size);
+            return false;
+        }
+        if (o->delay)
+            tp_delay_init(tp, o->delay, o->delay_user,
+                          o->delay_queue ? (size_t)o->delay_queue
+                                         : TP_DEFAULT_DELAY_QUEUE,
+                          max_bytes);
+    }
     tp->print_rate = o->print_rate < 0 ? -1
                      : o->print_rate  ? o->print_rate
                                       : TP_DEFAULT_PRINT_RATE;
@@ -255,9 +303,9 @@ peko_transport *peko_transport_new(const peko_transport_options *opts,
     g_return_val_if_fail(opts != NULL, NULL);
     g_return_val_if_fail(error == NULL || *error == NULL, NULL);
 
-    if (opts->version != PEKO_TRANSPORT_OPTIONS_VERSION) {
+    if (opts->version < 1 || opts->version > PEKO_TRANSPORT_OPTIONS_VERSION) {
         g_set_error(error, PEKO_TRANSPORT_ERROR, PEKO_TRANSPORT_ERROR_INVALID,
-                    "options version %d, this library speaks %d"
+                    "options version %d, this library speaks 1 to %d"
                     " (use peko_transport_options_init)",
                     opts->version, PEKO_TRANSPORT_OPTIONS_VERSION);
         return NULL;
@@ -392,6 +440,7 @@ void peko_transport_free(peko_transport *tp)
     /* The engine first: freeing it cancels its timers through the env. */
     peko_nodelist_free(tp->nl);
     tp->nl = NULL;
+    tp_delay_clear(tp);
     tp_udp_close(tp);
     tp_tcp_close(tp);
     tp_poller_free(tp->poller);
@@ -411,6 +460,49 @@ const peko_addr *peko_transport_local_addr(const peko_transport *tp)
 {
     g_return_val_if_fail(tp != NULL, NULL);
     return &tp->local;
+}
+
+int peko_transport_pause(peko_transport *tp)
+{
+    g_return_val_if_fail(tp != NULL, -EINVAL);
+    if (tp->paused)
+        return -EALREADY;
+    tp->paused = true;
+    tp->paused_at_us = g_get_monotonic_time();
+    for (int i = 0; i < PEKO_TIMER_COUNT; i++) {
+        tp->paused_timers[i] = tp_timer_source_deadline(tp->timers[i]);
+        tp_timer_source_arm(tp->timers[i], -1);
+    }
+    tp->paused_sweep_us = -1;
+    if (tp->sweep) {
+        tp->paused_sweep_us = tp_timer_source_deadline(tp->sweep);
+        tp_timer_source_arm(tp->sweep, -1);
+    }
+    tp_poller_set_paused(tp->poller, true);
+    return 0;
+}
+
+int peko_transport_resume(peko_transport *tp)
+{
+    g_return_val_if_fail(tp != NULL, -EINVAL);
+    if (!tp->paused)
+        return -EALREADY;
+    tp->paused = false;
+    int64_t paused_us = g_get_monotonic_time() - tp->paused_at_us;
+    tp_tcp_shift_clock(tp, paused_us);
+    /* Overdue deadlines are in the past: GLib fires them at once. */
+    for (int i = 0; i < PEKO_TIMER_COUNT; i++)
+        tp_timer_source_arm(tp->timers[i], tp->paused_timers[i]);
+    if (tp->sweep && tp->paused_sweep_us >= 0)
+        tp_timer_source_arm(tp->sweep, tp->paused_sweep_us + paused_us);
+    tp_poller_set_paused(tp->poller, false);
+    return 0;
+}
+
+bool peko_transport_is_paused(const peko_transport *tp)
+{
+    g_return_val_if_fail(tp != NULL, false);
+    return tp->paused;
 }
 
 peko_env *peko_transport_env(peko_transport *tp)

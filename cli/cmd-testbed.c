@@ -1,0 +1,331 @@
+/* cmd-testbed.c: `peko testbed SCENARIO`, one scenario on real sockets.
+ *
+ * Loads and checks the scenario (a bad one never starts a run), runs its
+ * nodes as real engines on the loopback (testbed.h) with a progress bar
+ * on a terminal, records the run into SQLite (a temporary file unless
+ * --db names one) with the same tables as `peko sim`, and prints the
+ * same convergence report, read back from that database. With --capture
+ * it also records the traffic with libpcap and sets it against the
+ * engines' counters.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "netem.h"
+#include "report-print.h"
+#include "summary.h"
+#include "testbed.h"
+
+static char *seed_arg;
+static char *db_arg;
+static char *capture_arg;
+static char **set_args;
+static gboolean verbose_arg;
+static gboolean print_arg;
+static gboolean netem_arg;
+
+static const GOptionEntry testbed_entries[] = {
+    {"seed", 's', 0, G_OPTION_ARG_STRING, &seed_arg,
+     "Run seed, 0 to 2^63-1 (default: the scenario's): seeds the engines,"
+     " the loss and the latency draws",
+     "N"},
+    {"db", 'd', 0, G_OPTION_ARG_FILENAME, &db_arg,
+     "Record the run into FILE (SQLite; runs are appended). Default: a "
+     "temporary file, removed after the report",
+     "FILE"},
+    {"capture", 0, 0, G_OPTION_ARG_FILENAME, &capture_arg,
+     "Capture the cluster's traffic on the loopback into FILE (pcap; needs"
+     " CAP_NET_RAW) and reconcile it with the engines' counters",
+     "FILE"},
+    {"set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &set_args,
+     "Override a scenario key, e.g. --set engine.amount=4 (repeatable)",
+     "GROUP.KEY=VALUE"},
+    {"netem", 0, 0, G_OPTION_ARG_NONE, &netem_arg,
+     "Kernel faults instead: network namespaces and tc netem (root; see"
+     " docs/testbed.md)",
+     NULL},
+    {"print", 'p', 0, G_OPTION_ARG_NONE, &print_arg,
+     "Show the engines' console lines (pekonode's format)", NULL},
+    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose_arg,
+     "Report every metadata rumor", NULL},
+    {NULL, 0, 0, 0, NULL, NULL, NULL},
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int signo)
+{
+    (void)signo;
+    stop_requested = 1;
+}
+
+static void progress_cb(void *user, int64_t now_us, int64_t end_us,
+                        size_t live, uint64_t deliveries)
+{
+    peko_progress *p = user;
+    double wall_s = (double)(g_get_monotonic_time() - p->start_wall_us) / 1e6;
+    char detail[96];
+    g_snprintf(detail, sizeof detail,
+               "%.1f/%.1f s  %zu nodes live  %.0f deliveries/s",
+               (double)now_us / 1e6, (double)end_us / 1e6, live,
+               wall_s > 0 ? (double)deliveries / wall_s : 0);
+    peko_progress_draw(p, end_us > 0 ? (double)now_us / (double)end_us : 1.0,
+                       detail);
+}
+
+/* ------------------------------------------------------------------ */
+/* The report.                                                          */
+
+static void print_capture(GString *out, const char *path,
+                          const peko_testbed_capture *c)
+{
+    const peko_capture_stats *st = &c->stats;
+    g_string_append_printf(out, "capture: %s, %" G_GUINT64_FORMAT
+                                " frames",
+                           path, st->frames);
+    if (st->kernel_stats)
+        g_string_append_printf(out,
+                               " (kernel: %" G_GUINT64_FORMAT
+                               " through the filter, %" G_GUINT64_FORMAT
+                               " dropped, %" G_GUINT64_FORMAT
+                               " dropped by the interface)",
+                               st->kernel_received, st->kernel_dropped,
+                               st->interface_dropped);
+    g_string_append_c(out, '\n');
+    g_string_append_printf(out, "  %-14s %12s %12s %10s\n", "type",
+                           "captured", "engines sent", "missing");
+    uint64_t captured = 0, sent = 0, captured_bytes = 0, sent_bytes = 0;
+    for (size_t t = 1; t < PEKO_MSG_TYPE_COUNT; t++) {
+        captured += st->packets[t];
+        sent += c->engine_sent[t];
+        captured_bytes += st->bytes[t];
+        sent_bytes += c->engine_sent_bytes[t];
+        g_string_append_printf(out,
+                               "  %-14s %12" G_GUINT64_FORMAT
+                               " %12" G_GUINT64_FORMAT " %10" G_GINT64_FORMAT
+                               "\n",
+                               peko_msg_type_name((peko_msg_type)t),
+                               st->packets[t], c->engine_sent[t],
+                               (int64_t)(c->engine_sent[t] - st->packets[t]));
+    }
+    g_string_append_printf(out,
+                           "  %-14s %12" G_GUINT64_FORMAT
+                           " %12" G_GUINT64_FORMAT " %10" G_GINT64_FORMAT
+                           "\n",
+                           "all", captured, sent,
+                           (int64_t)(sent - captured));
+    g_string_append_printf(out,
+                           "  %-14s %12" G_GUINT64_FORMAT
+                           " %12" G_GUINT64_FORMAT " %10" G_GINT64_FORMAT
+                           "\n",
+                           "bytes", captured_bytes, sent_bytes,
+                           (int64_t)(sent_bytes - captured_bytes));
+    uint64_t explained = c->filter_lost + c->filter_partitioned +
+                         c->delay_pending + c->tcp_send_dropped;
+    g_string_append_printf(
+        out,
+        "  never on the wire: %" G_GUINT64_FORMAT " lost and %"
+        G_GUINT64_FORMAT " partitioned by the filter, %" G_GUINT64_FORMAT
+        " still delayed at the end, %" G_GUINT64_FORMAT
+        " dropped by TCP before the socket: %" G_GUINT64_FORMAT
+        " in all, %" G_GINT64_FORMAT " unexplained\n",
+        c->filter_lost, c->filter_partitioned, c->delay_pending,
+        c->tcp_send_dropped, explained,
+        (int64_t)(sent - captured) - (int64_t)explained);
+    if (st->packets[0])
+        g_string_append_printf(out, "  %" G_GUINT64_FORMAT
+                                    " captured messages were not peko"
+                                    " packets\n",
+                               st->packets[0]);
+    if (st->cut || st->tcp_gaps || st->undecoded)
+        g_string_append_printf(out,
+                               "  cut %" G_GUINT64_FORMAT ", TCP gaps %"
+                               G_GUINT64_FORMAT ", undecoded %"
+                               G_GUINT64_FORMAT
+                               ": the counts are a lower bound\n",
+                               st->cut, st->tcp_gaps, st->undecoded);
+    g_string_append_printf(out, "  receiving sockets dropped %"
+                                G_GUINT64_FORMAT
+                                " (captured, never read)\n",
+                           c->kernel_dropped);
+}
+
+static void print_report(const scn_scenario *sc,
+                         const peko_testbed_result *r,
+                         const ana_run_summary *s, bool verbose)
+{
+    GString *out = g_string_new(NULL);
+    g_string_append_printf(out,
+                           "%s: %zu nodes on the loopback, %s ports %u-%u,"
+                           " seed %" G_GUINT64_FORMAT ", run %"
+                           G_GINT64_FORMAT " (%s)\n",
+                           sc->name, r->nodes,
+                           sc->engine.protocol == PEKO_PROTOCOL_TCP ? "TCP"
+                                                                    : "UDP",
+                           r->port_first, r->port_last, sc->cluster.seed,
+                           r->run_id, s->status);
+    g_string_append_printf(out,
+                           "  ran %.3f s of real time, %.2f s of CPU"
+                           " (%.0f%% of one core), peak memory %.1f MiB\n",
+                           (double)r->run_time_us / 1e6, r->cpu_s,
+                           r->wall_s > 0 ? 100 * r->cpu_s / r->wall_s : 0,
+                           (double)r->peak_rss_kib / 1024.0);
+    g_string_append_printf(out,
+                           "  deliveries %" G_GUINT64_FORMAT ", %"
+                           G_GUINT64_FORMAT
+                           " messages delayed for the scenario's latency,"
+                           " timeline at most ",
+                           r->deliveries, r->delayed);
+    peko_report_append_time(out, r->late_max_us);
+    g_string_append(out, " late\n");
+    peko_report_append_summary(out, s, verbose);
+    fputs(out->str, stdout);
+    g_string_free(out, TRUE);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void free_args(void)
+{
+    g_clear_pointer(&seed_arg, g_free);
+    g_clear_pointer(&db_arg, g_free);
+    g_clear_pointer(&capture_arg, g_free);
+    g_clear_pointer(&set_args, g_strfreev);
+}
+
+int peko_cmd_testbed(int argc, char **argv)
+{
+    GOptionContext *context = g_option_context_new(
+        "SCENARIO - run a scenario on real sockets on this machine");
+    g_option_context_set_summary(
+        context,
+        "Runs the scenario's nodes as real engines on UDP or TCP sockets on\n"
+        "the loopback, in this process on one main loop, with the scenario's\n"
+        "latency, loss, partitions and timeline emulated; records the run\n"
+        "into SQLite with the same tables as 'peko sim' and prints the same\n"
+        "report (see docs/testbed.md). Runs take the scenario's duration in\n"
+        "real time.");
+    g_option_context_set_description(
+        context, "Exit status: 0 when the run completed, 1 when it was\n"
+                 "interrupted or could not be run or recorded, 2 for a bad\n"
+                 "command line or scenario.");
+    g_option_context_add_main_entries(context, testbed_entries, NULL);
+    gboolean ok =
+        peko_cli_parse_positional(context, "testbed", &argc, &argv, 1);
+    g_option_context_free(context);
+    if (!ok) {
+        free_args();
+        return PEKO_EXIT_USAGE;
+    }
+
+    scn_scenario *sc =
+        peko_cli_load_scenario("testbed", argv[1], set_args, seed_arg);
+    if (sc == NULL) {
+        free_args();
+        return PEKO_EXIT_USAGE;
+    }
+    if (netem_arg) {
+        GError *error = NULL;
+        if (!peko_netem_check(&error)) {
+            fprintf(stderr, "peko testbed: --netem: %s\n", error->message);
+            g_error_free(error);
+            scn_scenario_free(sc);
+            free_args();
+            return PEKO_EXIT_FAILED;
+        }
+    }
+    char **notes = peko_testbed_notes(sc);
+    for (char **n = notes; *n; n++)
+        fprintf(stderr, "peko testbed: note: %s\n", *n);
+    g_strfreev(notes);
+
+    char *db_path = db_arg ? g_strdup(db_arg) : NULL;
+    bool temporary = db_path == NULL;
+    if (temporary) {
+        GError *error = NULL;
+        int fd = g_file_open_tmp("peko-testbed-XXXXXX.db", &db_path, &error);
+        if (fd < 0) {
+            fprintf(stderr, "peko testbed: %s\n", error->message);
+            g_error_free(error);
+            scn_scenario_free(sc);
+            free_args();
+            return PEKO_EXIT_FAILED;
+        }
+        close(fd);
+        unlink(db_path); /* the recorder creates it afresh */
+    }
+
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    struct sigaction old_int, old_term;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+
+    peko_progress bar = {
+        .enabled = isatty(STDERR_FILENO) && !print_arg,
+        .start_wall_us = g_get_monotonic_time(),
+    };
+    peko_testbed_options opts = {
+        .db_path = db_path,
+        .capture_path = capture_arg,
+        .print = print_arg,
+        .progress = progress_cb,
+        .progress_user = &bar,
+        .stop = &stop_requested,
+    };
+    peko_testbed_result result;
+    GError *error = NULL;
+    int status = PEKO_EXIT_OK;
+    gboolean ran = peko_testbed_run(sc, &opts, &result, &error);
+    peko_progress_end(&bar, !ran);
+    if (!ran && result.run_id == 0) {
+        /* Nothing was recorded: the nodes, the capture or the database
+         * could not be set up. */
+        fprintf(stderr, "peko testbed: %s\n", error->message);
+        g_error_free(error);
+        status = PEKO_EXIT_FAILED;
+    } else {
+        if (!ran) {
+            fprintf(stderr, "peko testbed: %s\n", error->message);
+            g_clear_error(&error);
+            status = PEKO_EXIT_FAILED;
+        }
+        ana_run_summary summary;
+        if (ana_run_summary_load(db_path, result.run_id, &summary, &error)) {
+            print_report(sc, &result, &summary, verbose_arg);
+        } else {
+            fprintf(stderr, "peko testbed: reading back the run: %s\n",
+                    error->message);
+            g_clear_error(&error);
+            status = PEKO_EXIT_FAILED;
+        }
+        ana_run_summary_clear(&summary);
+        if (result.captured) {
+            GString *out = g_string_new(NULL);
+            print_capture(out, capture_arg, &result.capture);
+            fputs(out->str, stdout);
+            g_string_free(out, TRUE);
+        }
+        if (!result.complete) {
+            fprintf(stderr, "peko testbed: interrupted at %.3f s: the run is"
+                            " recorded as incomplete\n",
+                    (double)result.run_time_us / 1e6);
+            status = PEKO_EXIT_FAILED;
+        } else if (!temporary && status == PEKO_EXIT_OK) {
+            printf("recorded: %s, run %" G_GINT64_FORMAT "\n", db_path,
+                   result.run_id);
+        }
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (temporary)
+        peko_cli_remove_db(db_path);
+    g_free(db_path);
+    scn_scenario_free(sc);
+    free_args();
+    return status;
+}

@@ -1,0 +1,296 @@
+/* runner.c: seeds, joins, the timeline and membership samples of a
+ * scenario, for the simulator and the testbed alike (runner.h). */
+#include "runner.h"
+
+#include <errno.h>
+#include <string.h>
+
+void peko_runner_init(peko_runner *r, const scn_scenario *sc,
+                      const peko_runner_ops *ops, void *world)
+{
+    memset(r, 0, sizeof *r);
+    r->sc = sc;
+    r->ops = ops;
+    r->world = world;
+    r->n = sc->cluster.nodes;
+    r->partitions = g_hash_table_new(g_str_hash, g_str_equal);
+}
+
+void peko_runner_clear(peko_runner *r)
+{
+    g_clear_pointer(&r->rec, ana_recorder_free);
+    g_clear_pointer(&r->partitions, g_hash_table_destroy);
+    g_clear_pointer(&r->error, g_free);
+}
+
+size_t peko_runner_seeds(const scn_scenario *sc, uint32_t node,
+                         size_t out[SCN_MAX_SEEDS])
+{
+    uint32_t seeds[SCN_MAX_SEEDS];
+    size_t k = scn_scenario_seeds(sc, node, seeds, SCN_MAX_SEEDS);
+    if (k > SCN_MAX_SEEDS)
+        k = SCN_MAX_SEEDS;
+    for (size_t s = 0; s < k; s++)
+        out[s] = seeds[s];
+    return k;
+}
+
+static void keep_error(peko_runner *r, char *message)
+{
+    if (r->error == NULL)
+        r->error = message;
+    else
+        g_free(message);
+}
+
+/* Whether rc only says the node was already in that state. */
+static bool is_no_op(int rc)
+{
+    return rc == 0 || rc == -EALREADY || rc == -ENODEV || rc == -EBUSY;
+}
+
+/* ------------------------------------------------------------------ */
+/* Recording.                                                           */
+
+gboolean peko_runner_open_recorder(peko_runner *r,
+                                   const peko_runner_recording *how,
+                                   GError **error)
+{
+    const scn_scenario *sc = r->sc;
+    ana_run_info info;
+    ana_run_info_init(&info);
+    char *params = scn_scenario_to_json(sc);
+    info.scenario = sc->name;
+    info.params_json = params;
+    info.seed = sc->cluster.seed;
+    info.source = how->source;
+    info.nodes = r->n;
+    bool *sampled = g_new(bool, r->n);
+    for (size_t i = 0; i < r->n; i++)
+        sampled[i] = scn_nodes_contains(&sc->cluster.heartbeat_sample,
+                                        (uint32_t)i);
+    info.heartbeat_sampled = sampled;
+    info.sweep_id = how->sweep_id;
+    info.sweep_point = how->sweep_point;
+    info.repetition = how->sweep_id ? (int64_t)how->repetition : -1;
+    info.now_us = how->now_us;
+    info.now_user = how->now_user;
+    r->rec = ana_recorder_open(how->db_path, &info, error);
+    g_free(params);
+    g_free(sampled);
+    if (r->rec == NULL)
+        return FALSE;
+    for (size_t i = 0; i < r->n; i++) {
+        char name[32];
+        g_snprintf(name, sizeof name, "node-%zu", i);
+        if (!ana_recorder_add_node(r->rec, i, r->ops->addr(r->world, i),
+                                   name, error))
+            return FALSE;
+        r->ops->observe(r->world, i, ana_recorder_observer(),
+                        ana_recorder_node_ctx(r->rec, i));
+    }
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Joins and samples.                                                   */
+
+void peko_runner_join(peko_runner *r, size_t i)
+{
+    int rc = r->ops->join(r->world, i);
+    if (!is_no_op(rc))
+        keep_error(r, g_strdup_printf("node %zu could not join: %s", i,
+                                      g_strerror(-rc)));
+}
+
+/* A node is live when it is up, has joined and sends heartbeats: the
+ * nodes a correct list holds once the cluster has settled. */
+static bool node_is_live(peko_runner *r, size_t i)
+{
+    if (r->ops->state(r->world, i) != PEKO_RUNNER_UP)
+        return false;
+    peko_nodelist *nl = r->ops->node(r->world, i);
+    return nl && peko_nodelist_is_running(nl);
+}
+
+void peko_runner_sample(peko_runner *r)
+{
+    size_t n = r->n;
+    bool *live = g_new(bool, n);
+    size_t n_live = 0;
+    for (size_t i = 0; i < n; i++)
+        n_live += live[i] = node_is_live(r, i);
+    size_t complete = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!live[i])
+            continue;
+        peko_nodelist *nl = r->ops->node(r->world, i);
+        /* Same size and holding every live node means exactly them. */
+        if (peko_nodelist_count(nl) != n_live)
+            continue;
+        size_t j = 0;
+        while (j < n &&
+               (!live[j] ||
+                peko_nodelist_contains(nl, r->ops->addr(r->world, j))))
+            j++;
+        complete += j == n;
+    }
+    g_free(live);
+    ana_recorder_membership(r->rec, r->ops->now_us(r->world), n_live,
+                            complete);
+}
+
+/* ------------------------------------------------------------------ */
+/* The timeline.                                                        */
+
+typedef int (*node_op)(void *world, size_t i);
+
+/* Calls op on every node of the selector, in index order. */
+static void for_nodes(peko_runner *r, const scn_event *ev, node_op op)
+{
+    const scn_nodes *nodes = &ev->nodes;
+    for (size_t k = 0; k < nodes->n_ranges; k++)
+        for (uint32_t i = nodes->ranges[k].first;; i++) {
+            int rc = op(r->world, i); /* already in that state: no-op */
+            if (!is_no_op(rc))
+                keep_error(r, g_strdup_printf(
+                                  "%s '%s' at %.3f s, node %u: %s",
+                                  scn_event_kind_name(ev->kind), ev->label,
+                                  (double)ev->time_us / 1e6, i,
+                                  g_strerror(-rc)));
+            if (i == nodes->ranges[k].last)
+                break;
+        }
+}
+
+static size_t *indices_of(const scn_nodes *nodes)
+{
+    size_t *out = g_new(size_t, nodes->count ? nodes->count : 1);
+    size_t k = 0;
+    for (size_t r = 0; r < nodes->n_ranges; r++)
+        for (uint32_t i = nodes->ranges[r].first;; i++) {
+            out[k++] = i;
+            if (i == nodes->ranges[r].last)
+                break;
+        }
+    return out;
+}
+
+static void apply_publish(peko_runner *r, const scn_event *ev)
+{
+    uint8_t *payload = g_malloc(ev->publish.n_bytes ? ev->publish.n_bytes : 1);
+    scn_event_payload(ev, payload);
+    for (size_t k = 0; k < ev->nodes.n_ranges; k++)
+        for (uint32_t i = ev->nodes.ranges[k].first;; i++) {
+            /* A crashed or paused node cannot publish: skipped. */
+            peko_nodelist *nl = r->ops->node(r->world, i);
+            if (nl && r->ops->state(r->world, i) == PEKO_RUNNER_UP)
+                peko_nodelist_publish(nl, payload, ev->publish.n_bytes);
+            if (i == ev->nodes.ranges[k].last)
+                break;
+        }
+    g_free(payload);
+}
+
+static void apply_partition(peko_runner *r, const scn_event *ev)
+{
+    int id;
+    if (ev->partition.one_way) {
+        size_t *from = indices_of(&ev->partition.from);
+        size_t *to = indices_of(&ev->partition.to);
+        id = r->ops->partition(r->world, from, ev->partition.from.count, to,
+                               ev->partition.to.count, true);
+        g_free(from);
+        g_free(to);
+    } else {
+        size_t n_groups = ev->partition.n_groups;
+        size_t **groups = g_new(size_t *, n_groups);
+        size_t *n_each = g_new(size_t, n_groups);
+        for (size_t g = 0; g < n_groups; g++) {
+            groups[g] = indices_of(&ev->partition.groups[g]);
+            n_each[g] = ev->partition.groups[g].count;
+        }
+        id = r->ops->partition_groups(r->world,
+                                      (const size_t *const *)groups, n_each,
+                                      n_groups);
+        for (size_t g = 0; g < n_groups; g++)
+            g_free(groups[g]);
+        g_free(groups);
+        g_free(n_each);
+    }
+    if (id < 0) {
+        keep_error(r, g_strdup_printf("partition '%s' at %.3f s: %s",
+                                      ev->partition.name,
+                                      (double)ev->time_us / 1e6,
+                                      g_strerror(-id)));
+        return;
+    }
+    g_hash_table_replace(r->partitions, ev->partition.name,
+                         GINT_TO_POINTER(id));
+}
+
+static void apply_heal(peko_runner *r, const scn_event *ev)
+{
+    if (ev->partition.name == NULL) {
+        r->ops->heal_all(r->world);
+        g_hash_table_remove_all(r->partitions);
+        return;
+    }
+    gpointer id;
+    if (g_hash_table_lookup_extended(r->partitions, ev->partition.name, NULL,
+                                     &id)) {
+        r->ops->heal(r->world, GPOINTER_TO_INT(id));
+        g_hash_table_remove(r->partitions, ev->partition.name);
+    }
+}
+
+void peko_runner_apply(peko_runner *r, const scn_event *ev)
+{
+    const peko_runner_ops *ops = r->ops;
+    switch (ev->kind) {
+    case SCN_EVENT_PUBLISH:
+        apply_publish(r, ev);
+        break;
+    case SCN_EVENT_PARTITION:
+        apply_partition(r, ev);
+        break;
+    case SCN_EVENT_HEAL:
+        apply_heal(r, ev);
+        break;
+    case SCN_EVENT_CRASH:
+        for_nodes(r, ev, ops->crash);
+        break;
+    case SCN_EVENT_RESTART:
+        for_nodes(r, ev, ops->restart);
+        break;
+    case SCN_EVENT_PAUSE:
+        for_nodes(r, ev, ops->pause);
+        break;
+    case SCN_EVENT_RESUME:
+        for_nodes(r, ev, ops->resume);
+        break;
+    case SCN_EVENT_STOP:
+        for_nodes(r, ev, ops->stop);
+        break;
+    case SCN_EVENT_START:
+        for_nodes(r, ev, ops->start);
+        break;
+    case SCN_EVENT_JOIN:
+        for_nodes(r, ev, ops->join);
+        break;
+    case SCN_EVENT_NETWORK:
+        ops->set_network(r->world, ev);
+        break;
+    case SCN_EVENT_KIND_COUNT:
+        break;
+    }
+    const char *who = ev->kind == SCN_EVENT_PARTITION ||
+                              ev->kind == SCN_EVENT_HEAL
+                          ? ev->partition.name
+                          : ev->nodes.text;
+    char *detail = g_strdup_printf("%s%s%s", ev->label, who ? " " : "",
+                                   who ? who : "");
+    ana_recorder_timeline(r->rec, ops->now_us(r->world),
+                          scn_event_kind_name(ev->kind), detail);
+    g_free(detail);
+}

@@ -1,0 +1,134 @@
+/* runner.h: what `peko sim` and `peko testbed` share.
+ *
+ * A scenario becomes a run the same way in the simulator and on real
+ * sockets: every node is given its seeds (scn_scenario_seeds) and joins at
+ * its slot of the stagger (scn_scenario_start_us) or at a join event; the
+ * timeline's events are applied in order; membership is sampled every
+ * sample_interval; and all of it is recorded into the same tables
+ * (analysis/recorder.h). The runner holds that logic once. How a node is
+ * crashed or a partition made differs, and is a table of operations
+ * (peko_runner_ops) that the simulator (simrun.c) and the testbed
+ * (testbed.c) each implement. When things happen is theirs too: virtual
+ * time in the simulator's event queue, real time on a GLib main loop.
+ * The runner only says what happens at each step.
+ */
+#ifndef PEKO_RUNNER_H
+#define PEKO_RUNNER_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "peko.h"
+#include "recorder.h"
+#include "scenario.h"
+
+/* A node's life, as the timeline changes it. */
+typedef enum peko_runner_state {
+    PEKO_RUNNER_UP = 0, /* running; joined or not yet */
+    PEKO_RUNNER_PAUSED, /* frozen: no timers, nothing read */
+    PEKO_RUNNER_DOWN,   /* crashed: no engine, state lost */
+} peko_runner_state;
+
+/* A world of nodes the runner drives: the simulator's or the testbed's.
+ * Node indices are 0 .. nodes-1 of the scenario. Operations return 0 or
+ * a negative errno; a node already in the state asked for answers
+ * -EALREADY (or -ENODEV when it is down, -EBUSY for restarting a node
+ * that is up), which the runner does not count as a failure. */
+typedef struct peko_runner_ops {
+    /* The run's clock: microseconds since the run started. */
+    int64_t (*now_us)(void *world);
+    /* Node i's engine; NULL while it is down. */
+    peko_nodelist *(*node)(void *world, size_t i);
+    /* Node i's address, as its peers know it. */
+    const peko_addr *(*addr)(void *world, size_t i);
+    peko_runner_state (*state)(void *world, size_t i);
+    /* Makes `observer` (copied) observe node i's engine, now and after
+     * every restart. */
+    void (*observe)(void *world, size_t i, const peko_observer *observer,
+                    void *user);
+
+    /* The lifecycle (scenario events of the same names). join gives the
+     * node its seeds, then joins it; restart makes a fresh engine, gives
+     * it its seeds and joins it. */
+    int (*join)(void *world, size_t i);
+    int (*crash)(void *world, size_t i);
+    int (*restart)(void *world, size_t i);
+    int (*pause)(void *world, size_t i);
+    int (*resume)(void *world, size_t i);
+    int (*stop)(void *world, size_t i);
+    int (*start)(void *world, size_t i);
+
+    /* The network. Index arrays are borrowed for the call. partition:
+     * group a cut from group b (both ways unless one_way); returns an
+     * id > 0. partition_groups: a symmetric cut into n_groups groups plus
+     * the implicit group of the nodes in none. */
+    int (*partition)(void *world, const size_t *a, size_t n_a,
+                     const size_t *b, size_t n_b, bool one_way);
+    int (*partition_groups)(void *world, const size_t *const *groups,
+                            const size_t *n_each, size_t n_groups);
+    int (*heal)(void *world, int id);
+    void (*heal_all)(void *world);
+    /* A `network` event: new latency, loss or duplication, as it says. */
+    void (*set_network)(void *world, const scn_event *ev);
+} peko_runner_ops;
+
+typedef struct peko_runner {
+    const scn_scenario *sc;     /* borrowed */
+    const peko_runner_ops *ops; /* borrowed */
+    void *world;                /* borrowed, passed to every operation */
+    size_t n;                   /* nodes */
+    ana_recorder *rec;          /* owned once opened */
+    GHashTable *partitions;     /* name (borrowed from sc) -> id; looked
+                                 * up by name only, never iterated */
+    char *error;                /* the first failure applying the plan */
+} peko_runner;
+
+/* Sets up *r for scenario `sc` on `world`. Cannot fail. */
+void peko_runner_init(peko_runner *r, const scn_scenario *sc,
+                      const peko_runner_ops *ops, void *world);
+/* Frees the recorder (without finishing the run: see recorder.h) and the
+ * runner's own state. */
+void peko_runner_clear(peko_runner *r);
+
+/* Node `node`'s seeds as node indices, ascending, into out (room for
+ * SCN_MAX_SEEDS); returns how many. */
+size_t peko_runner_seeds(const scn_scenario *sc, uint32_t node,
+                         size_t out[SCN_MAX_SEEDS]);
+
+/* How a run is recorded. */
+typedef struct peko_runner_recording {
+    const char *db_path;     /* required */
+    const char *source;      /* run.source: "sim", "testbed" */
+    const char *sweep_id;    /* NULL: a run on its own */
+    const char *sweep_point;
+    uint32_t repetition;
+    ana_now_fn now_us;       /* the run's clock (read once at open: the
+                              * run's time 0) */
+    void *now_user;
+} peko_runner_recording;
+
+/* Opens the recorder: a run row with the scenario's parameters
+ * (scn_scenario_to_json) and heartbeat sample, every node registered
+ * with its address (ops->addr) as "node-<i>", and the recorder observing
+ * every node (ops->observe). Returns FALSE with *error set when the
+ * database cannot be opened or a node registered. */
+gboolean peko_runner_open_recorder(peko_runner *r,
+                                   const peko_runner_recording *how,
+                                   GError **error);
+
+/* Node i's first join (its stagger slot). A failure other than "already
+ * joined" or "down" is kept in r->error. */
+void peko_runner_join(peko_runner *r, size_t i);
+
+/* Applies one timeline event now and records it in the timeline with
+ * the run's time. Failures are kept in r->error. */
+void peko_runner_apply(peko_runner *r, const scn_event *ev);
+
+/* One membership sample now: how many nodes are live (up, joined and
+ * sending heartbeats) and how many of those list exactly the live
+ * nodes. */
+void peko_runner_sample(peko_runner *r);
+
+#endif /* PEKO_RUNNER_H */

@@ -1,0 +1,91 @@
+/* testbed.h: runs one scenario on real sockets and records it.
+ *
+ * Every node of the scenario is a real engine on a real socket
+ * (peko_transport) bound to the loopback, all of them in this process on
+ * one GLib main loop: one recorder and one fault filter serve them all
+ * without any inter-process plumbing, the timeline is applied at its
+ * times by the same loop that runs the nodes, and a node costs a socket
+ * and a few timers, not a process (64 and more fit easily). The price
+ * is one core: the nodes share it. docs/testbed.md has the details.
+ *
+ * What the simulator models, the testbed emulates where it can: the
+ * scenario's latency by a delay per message (the transport's delay hook,
+ * drawn from the scenario's distributions with a seeded stream per
+ * node), loss and partitions by the transport's fault filter (seeded from
+ * the run seed), crashes by freeing a node's transport, restarts by a
+ * fresh one on the same port, pauses by the transport's pause.
+ * Duplication, bandwidth and clock skew are not emulated
+ * (peko_testbed_notes() says which of them a scenario asks for).
+ */
+#ifndef PEKO_TESTBED_H
+#define PEKO_TESTBED_H
+
+#include <glib.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "capture.h"
+#include "scenario.h"
+
+typedef struct peko_testbed_options {
+    const char *db_path;      /* where to record; required */
+    const char *capture_path; /* pcap file of a live capture on the
+                               * loopback; NULL: no capture */
+    bool print;               /* the engines' console lines on stdout */
+    /* Called every 100 ms of the run with its time, the live nodes and
+     * the packets handed to engines so far (NULL: none). */
+    void (*progress)(void *user, int64_t now_us, int64_t end_us,
+                     size_t live, uint64_t deliveries);
+    void *progress_user;
+    /* Set (by a signal handler) to stop early: the run is then recorded
+     * as incomplete. May be NULL. */
+    volatile sig_atomic_t *stop;
+} peko_testbed_options;
+
+/* What the capture saw against what the engines said they sent. */
+typedef struct peko_testbed_capture {
+    peko_capture_stats stats;                   /* the capture's counts */
+    uint64_t engine_sent[PEKO_MSG_TYPE_COUNT];  /* sum of peko_stats.sent */
+    uint64_t engine_sent_bytes[PEKO_MSG_TYPE_COUNT];
+    /* Sent by the engines, but never on the wire (any type): */
+    uint64_t filter_lost;       /* the filter's loss */
+    uint64_t filter_partitioned;
+    uint64_t delay_pending;     /* still in a delay queue at the end */
+    uint64_t tcp_send_dropped;  /* TCP: dropped before the socket */
+    uint64_t kernel_dropped;    /* UDP: dropped at receiving sockets
+                                 * (these were on the wire) */
+} peko_testbed_capture;
+
+typedef struct peko_testbed_result {
+    int64_t run_id;             /* in the database */
+    bool complete;              /* ran to the scenario's end */
+    size_t nodes;
+    int64_t run_time_us;        /* the run's length, real time */
+    double wall_s;              /* the same in seconds */
+    double cpu_s;               /* CPU time of the process (user + system) */
+    uint64_t deliveries;        /* packets handed to engines */
+    int64_t late_max_us;        /* the most a step of the timeline (join,
+                                 * event, sample) ran after its time */
+    uint64_t delayed;           /* messages the delay hook held */
+    uint16_t port_first, port_last; /* the ports the nodes took */
+    bool captured;              /* a capture ran: `capture` is filled */
+    peko_testbed_capture capture;
+    long peak_rss_kib;          /* getrusage() after the run */
+} peko_testbed_result;
+
+/* What the scenario asks for that the testbed does not emulate: a
+ * NULL-terminated array of sentences (g_strfreev), empty when nothing. */
+char **peko_testbed_notes(const scn_scenario *sc);
+
+/* Runs `sc` (borrowed) on the loopback to its end or until *opts->stop
+ * is set. Returns TRUE with *out filled (an interrupted run is recorded
+ * as incomplete and still returns TRUE), or FALSE with *error set when
+ * the nodes cannot be bound, the capture cannot be opened (it needs
+ * CAP_NET_RAW), the database cannot be written, or applying the
+ * timeline failed (a node that could not restart on its port). */
+gboolean peko_testbed_run(const scn_scenario *sc,
+                          const peko_testbed_options *opts,
+                          peko_testbed_result *out, GError **error);
+
+#endif /* PEKO_TESTBED_H */
