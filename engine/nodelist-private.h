@@ -4,41 +4,62 @@
 
 #include <glib.h>
 
+#include "peers.h"
 #include "peko.h"
 #include "seen.h"
 #include "wire.h"
 
-/* One node as this node knows it. The local node is one too (nl->self),
- * but it is never in the peers array, so sampling peers never picks it. */
-typedef struct peko__peer {
-    peko_addr addr;          /* identity */
-    uint32_t fingerprint;    /* peko_addr_fingerprint(&addr) */
-    size_t index;            /* position in nl->peers */
-    int64_t last_seen_us;    /* local monotonic time of the last refresh */
-    bool has_heartbeat;      /* incarnation/seq below are meaningful */
-    uint32_t incarnation;    /* of the newest heartbeat applied */
-    uint32_t seq;
-    uint8_t *name;           /* owned; not NUL-terminated on the wire */
-    uint16_t name_len;
-    uint8_t *data;           /* owned: the node's private data */
-    uint16_t data_len;
-} peko__peer;
+/* The counters every rumor packet moves, by message type, side by side:
+ * a heartbeat's all share one cache line with the rumor counters.
+ * peko_nodelist_stats() merges them with the rest (nl->stats). */
+typedef struct peko__traffic {
+    uint64_t duplicates;
+    uint64_t forwarded;
+    struct {
+        uint64_t received;
+        uint64_t received_bytes;
+        uint64_t sent;
+        uint64_t sent_bytes;
+    } by_type[PEKO_MSG_TYPE_COUNT - 1]; /* [message type - 1] */
+} peko__traffic;
 
+/* Laid out for the receive path. In a large cluster a node's state is
+ * rarely still in cache when its next packet arrives, so what every
+ * packet reads comes first and packs into four cache lines (the node list
+ * is allocated on a line boundary; nodelist.c asserts the offsets): line
+ * 0 the pointers and the peer table, line 1 the observer's per-packet
+ * members, line 2 the config fields and the local address, line 3 a
+ * heartbeat's counters. */
 struct peko_nodelist {
-    peko_config config;      /* resolved; key pointers cleared */
     peko_env *env;           /* borrowed */
-    peko_observer observer;  /* zeroed when nobody observes */
+    peko__keyring *wire_keys; /* keys, or NULL while the keyring is empty:
+                               * the codec then never reads it */
     void *observer_user;
-    peko__keyring *keys;
+    peko__peers peers;       /* every other node (peers.h) */
+    peko_observer observer;  /* zeroed when nobody observes; starts 16
+                              * bytes before line 1, so that its members
+                              * from node_refreshed to packet_received
+                              * fill that line */
+    uint32_t size;           /* config.size, and */
+    uint16_t amount;         /* config.amount (at most 1024), and */
+    bool classic;            /* config.dissemination == CLASSIC: copies */
+    peko__peer self;         /* the local node; never among the peers, so
+                              * sampling peers never picks it */
+    peko__traffic traffic;
 
-    peko__peer self;         /* the local node */
+    /* Colder: per cycle, per forward, or per call. */
+    uint8_t *tx;             /* encode buffer, config.size bytes */
+    uint8_t *set_scratch;    /* infected set under construction */
+    size_t set_scratch_cap;  /* in fingerprints */
+    uint32_t *pick_scratch;  /* fan-out picks, then candidates: amount
+                              * entries, grown to amount + peers only
+                              * when the exact phase needs them */
+    size_t pick_scratch_cap;
+
+    peko_config config;      /* resolved; key pointers cleared */
+    peko__keyring *keys;
     uint32_t incarnation;    /* drawn at creation: restarts change it */
     char listen[PEKO_ADDR_STRLEN]; /* for [Listen] lines */
-
-    peko__peer **peers;      /* every other node, in no meaningful order */
-    size_t n_peers;
-    size_t peers_cap;
-    GHashTable *by_addr;     /* peko_addr* (inside a peer) -> peko__peer* */
 
     peko__seen seen;         /* heartbeat rumor keys already seen */
 
@@ -50,13 +71,7 @@ struct peko_nodelist {
     uint32_t meta_len;
     peko_version meta_version;
 
-    uint8_t *tx;             /* encode buffer, config.size bytes */
-    uint8_t *set_scratch;    /* infected set under construction */
-    size_t set_scratch_cap;  /* in fingerprints */
-    size_t *pick_scratch;    /* candidate peer indices for fan-out */
-    size_t pick_scratch_cap;
-
-    peko_stats stats;
+    peko_stats stats;        /* all but what `traffic` counts */
 };
 
 /* The local node and every peer, ordered by address (as get() returns

@@ -5,9 +5,21 @@
  * protocol and docs/wire.md for the bytes.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nodelist-private.h"
+
+/* The receive path's layout (nodelist-private.h), in cache lines. */
+#define LINE 64
+G_STATIC_ASSERT(offsetof(peko_nodelist, peers) + sizeof(peko__peers) <= LINE);
+G_STATIC_ASSERT(offsetof(peko_nodelist, observer.node_refreshed) == LINE);
+G_STATIC_ASSERT(offsetof(peko_nodelist, observer.packet_received) <
+                2 * LINE);
+G_STATIC_ASSERT(offsetof(peko_nodelist, self.fingerprint) + 4 <= 3 * LINE);
+G_STATIC_ASSERT(offsetof(peko_nodelist, traffic.duplicates) >= 3 * LINE);
+G_STATIC_ASSERT(offsetof(peko_nodelist, traffic.by_type[0]) + 32 <=
+                4 * LINE);
 
 #define OBSERVE(nl, member, ...)                                             \
     do {                                                                     \
@@ -43,16 +55,6 @@ static uint64_t nl_random_below(peko_nodelist *nl, uint64_t n)
     return (uint64_t)(m >> 64);
 }
 
-static guint addr_hash(gconstpointer p)
-{
-    return peko_addr_fingerprint(p);
-}
-
-static gboolean addr_equal(gconstpointer a, gconstpointer b)
-{
-    return peko_addr_equal(a, b);
-}
-
 /* The seen-cache key of a heartbeat rumor: a 64-bit mix of its origin,
  * incarnation and sequence. Pointers never enter it. */
 static uint64_t heartbeat_key(const peko_addr *origin, uint32_t incarnation,
@@ -84,110 +86,54 @@ static void send_packet(peko_nodelist *nl, peko_msg_type type,
         peko__print_error(nl, "send failed", to);
         return;
     }
-    nl->stats.sent[type]++;
-    nl->stats.sent_bytes[type] += n_bytes;
+    nl->traffic.by_type[type - 1].sent++;
+    nl->traffic.by_type[type - 1].sent_bytes += n_bytes;
     OBSERVE(nl, packet_sent, type, to, n_bytes);
 }
 
 /* ------------------------------------------------------------------ */
 /* Peers.                                                               */
 
-static void peer_set_record(peko__peer *peer, const uint8_t *name,
-                            uint16_t name_len, const uint8_t *data,
-                            uint16_t data_len)
-{
-    if (peer->name_len != name_len ||
-        (name_len && memcmp(peer->name, name, name_len) != 0)) {
-        g_free(peer->name);
-        peer->name = name_len ? g_memdup2(name, name_len) : NULL;
-        peer->name_len = name_len;
-    }
-    if (peer->data_len != data_len ||
-        (data_len && memcmp(peer->data, data, data_len) != 0)) {
-        g_free(peer->data);
-        peer->data = data_len ? g_memdup2(data, data_len) : NULL;
-        peer->data_len = data_len;
-    }
-}
-
-static void peer_free(peko__peer *peer)
-{
-    g_free(peer->name);
-    g_free(peer->data);
-    g_free(peer);
-}
-
 static peko__peer *peer_find(const peko_nodelist *nl, const peko_addr *addr)
 {
-    return g_hash_table_lookup(nl->by_addr, addr);
-}
-
-/* The pick scratch holds the picks plus every candidate, so it grows with
- * the list; done here, outside the receive path's hot loop. */
-static void ensure_pick_scratch(peko_nodelist *nl)
-{
-    size_t need = nl->n_peers + (size_t)nl->config.amount + 1;
-    if (nl->pick_scratch_cap < need) {
-        size_t cap = nl->pick_scratch_cap ? nl->pick_scratch_cap : 32;
-        while (cap < need)
-            cap *= 2;
-        nl->pick_scratch = g_renew(size_t, nl->pick_scratch, cap);
-        nl->pick_scratch_cap = cap;
-    }
+    return peko__peers_find(&nl->peers, addr, peko_addr_fingerprint(addr));
 }
 
 static peko__peer *peer_add(peko_nodelist *nl, const peko_addr *addr,
                             int64_t now_us)
 {
-    peko__peer *peer = g_new0(peko__peer, 1);
-    peer->addr = *addr;
-    peer->fingerprint = peko_addr_fingerprint(addr);
+    peko__peer *peer = peko__peers_add(&nl->peers, addr,
+                                       peko_addr_fingerprint(addr));
     peer->last_seen_us = now_us;
-    if (nl->n_peers == nl->peers_cap) {
-        nl->peers_cap = nl->peers_cap ? nl->peers_cap * 2 : 16;
-        nl->peers = g_renew(peko__peer *, nl->peers, nl->peers_cap);
-    }
-    peer->index = nl->n_peers;
-    nl->peers[nl->n_peers++] = peer;
-    g_hash_table_insert(nl->by_addr, &peer->addr, peer);
-    ensure_pick_scratch(nl);
     nl->stats.nodes_added++;
     OBSERVE(nl, node_added, addr);
     return peer;
 }
 
-/* Swap-remove: the last peer takes the hole. The order of peers depends
- * only on the sequence of adds and removes, so it stays deterministic. */
-static void peer_remove(peko_nodelist *nl, peko__peer *peer)
-{
-    g_hash_table_remove(nl->by_addr, &peer->addr);
-    size_t last = nl->n_peers - 1;
-    if (peer->index != last) {
-        nl->peers[peer->index] = nl->peers[last];
-        nl->peers[peer->index]->index = peer->index;
-    }
-    nl->n_peers--;
-    peer_free(peer);
-}
-
 static void expire_peers(peko_nodelist *nl, int64_t now_us)
 {
-    /* Backwards, so a swap-remove only moves an already visited peer. */
-    for (size_t i = nl->n_peers; i-- > 0;) {
-        peko__peer *peer = nl->peers[i];
-        if (now_us - peer->last_seen_us <= nl->config.timeout_us)
+    /* Upwards through the slots; a removal may move a record not yet
+     * looked at into the slot just emptied (peers.h), so that slot is
+     * looked at again. */
+    for (uint32_t s = 0; s < nl->peers.cap;) {
+        const peko__peer *peer = &nl->peers.slots[s];
+        if (!peko__peers_used(&nl->peers, s) ||
+            now_us - peer->last_seen_us <= nl->config.timeout_us) {
+            s++;
             continue;
+        }
         peko_addr addr = peer->addr;
-        peer_remove(nl, peer);
+        peko__peers_remove(&nl->peers, s);
         nl->stats.nodes_expired++;
         OBSERVE(nl, node_expired, &addr);
     }
+    peko__peers_shrink(&nl->peers);
 }
 
 /* ------------------------------------------------------------------ */
 /* Rumor spreading: fan-out to uninfected peers.                        */
 
-static bool is_picked(const size_t *picked, size_t n, size_t index)
+static bool is_picked(const uint32_t *picked, size_t n, uint32_t index)
 {
     for (size_t i = 0; i < n; i++)
         if (picked[i] == index)
@@ -201,9 +147,48 @@ static bool is_infected(const peko__peer *peer, const uint8_t *set,
     return n_set && peko__wire_set_contains(set, n_set, peer->fingerprint);
 }
 
+/* Grows the pick scratch to hold `need` entries (grow only). */
+static void ensure_pick_scratch(peko_nodelist *nl, size_t need)
+{
+    if (nl->pick_scratch_cap >= need)
+        return;
+    size_t cap = nl->pick_scratch_cap ? nl->pick_scratch_cap : 32;
+    while (cap < need)
+        cap *= 2;
+    nl->pick_scratch = g_renew(uint32_t, nl->pick_scratch, cap);
+    nl->pick_scratch_cap = cap;
+}
+
+#define PICK_BATCH 16 /* draws fetched together by pick_targets */
+#define REDRAW_MAX 64 /* empty slots drawn before draw_peer_slot counts
+                       * its way to a peer instead */
+
+/* A slot drawn uniformly among those that hold a peer (there is one):
+ * empty slots are drawn again, a bit test each. The table is kept at
+ * least an eighth full, but the smallest one may hold a single peer, so
+ * after REDRAW_MAX empty draws the peer is chosen exactly instead: the
+ * r-th in slot order, r drawn among the peers. Whether that happens does
+ * not depend on which peer would have come out, so each peer is equally
+ * likely either way. */
+static uint32_t draw_peer_slot(peko_nodelist *nl)
+{
+    const peko__peers *ps = &nl->peers;
+    for (int k = 0; k < REDRAW_MAX; k++) {
+        uint32_t s = (uint32_t)nl_random_below(nl, ps->cap);
+        if (peko__peers_used(ps, s))
+            return s;
+    }
+    uint64_t r = nl_random_below(nl, ps->n);
+    uint32_t s = 0;
+    for (;; s++)
+        if (peko__peers_used(ps, s) && r-- == 0)
+            break;
+    return s;
+}
+
 /* Picks up to `amount` peers, uniformly at random without replacement,
  * among those whose fingerprint is not in the carried infected set. Writes
- * their indices to nl->pick_scratch and returns how many.
+ * their slots to nl->pick_scratch and returns how many.
  *
  * The carried set holds the path the rumor took (a few entries per hop),
  * so most peers are eligible and rejection sampling finds targets in a
@@ -213,30 +198,50 @@ static bool is_infected(const peko__peer *peer, const uint8_t *set,
 static size_t pick_targets(peko_nodelist *nl, const uint8_t *set,
                            uint32_t n_set)
 {
-    size_t want = (size_t)nl->config.amount;
-    size_t *picked = nl->pick_scratch;
+    size_t want = nl->amount;
+    uint32_t *picked = nl->pick_scratch; /* holds `want` (creation) */
     size_t n_picked = 0;
-    size_t n = nl->n_peers;
+    uint32_t n = nl->peers.n;
+    const peko__peer *slots = nl->peers.slots;
     if (n == 0)
         return 0;
 
+    /* Draws come in batches of what is still wanted, and the drawn
+     * records are fetched together before any is looked at: in a large
+     * list each is a cache miss, and this way they overlap. Drawing ahead
+     * changes no draw: a batch holds at most the picks still wanted, all
+     * of which a draw-and-look loop would have drawn too. */
     size_t tries = 4 * want + 8;
-    while (n_picked < want && tries-- > 0) {
-        size_t i = (size_t)nl_random_below(nl, n);
-        if (is_picked(picked, n_picked, i) ||
-            is_infected(nl->peers[i], set, n_set))
-            continue;
-        picked[n_picked++] = i;
+    while (n_picked < want && tries > 0) {
+        uint32_t batch[PICK_BATCH];
+        size_t m = MIN(MIN(want - n_picked, tries), (size_t)PICK_BATCH);
+        for (size_t k = 0; k < m; k++) {
+            batch[k] = draw_peer_slot(nl);
+            __builtin_prefetch(&slots[batch[k]]);
+        }
+        tries -= m;
+        for (size_t k = 0; k < m; k++) {
+            uint32_t i = batch[k];
+            if (is_picked(picked, n_picked, i) ||
+                is_infected(&slots[i], set, n_set))
+                continue;
+            picked[n_picked++] = i;
+        }
     }
     if (n_picked == want)
         return n_picked;
 
-    /* Exact phase: candidates go after the picks in the same scratch. */
-    size_t *cand = picked + n_picked;
+    /* Exact phase: candidates go after the picks in the same scratch,
+     * grown here rather than kept at the list's size: this phase is rare
+     * in a large cluster, where the scratch would cost 4 bytes a peer. */
+    ensure_pick_scratch(nl, n_picked + n);
+    picked = nl->pick_scratch;
+    uint32_t *cand = picked + n_picked;
     size_t n_cand = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!is_picked(picked, n_picked, i) &&
-            !is_infected(nl->peers[i], set, n_set))
+    for (uint32_t i = 0; i < nl->peers.cap; i++) {
+        if (peko__peers_used(&nl->peers, i) &&
+            !is_picked(picked, n_picked, i) &&
+            !is_infected(&slots[i], set, n_set))
             cand[n_cand++] = i;
     }
     while (n_picked < want && n_cand > 0) {
@@ -244,7 +249,7 @@ static size_t pick_targets(peko_nodelist *nl, const uint8_t *set,
          * candidates, where it becomes the next pick (the candidates start
          * right after the picks, so the two stay contiguous). */
         size_t j = (size_t)nl_random_below(nl, n_cand);
-        size_t chosen = cand[j];
+        uint32_t chosen = cand[j];
         cand[j] = cand[0];
         cand[0] = chosen;
         n_picked++;
@@ -265,30 +270,54 @@ static void sort_u32(uint32_t *v, size_t n)
     }
 }
 
+/* The position of the first of set[lo, hi) (big-endian, ascending) that
+ * is not below v; hi if none. */
+static uint32_t set_lower_bound(const uint8_t *set, uint32_t lo, uint32_t hi,
+                                uint32_t v)
+{
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (peko__get_u32(set + 4 * (size_t)mid) < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* Writes into nl->set_scratch the union of the carried set (its first
  * n_keep entries) and the new fingerprints, ascending and big-endian.
- * Returns the number of entries. */
+ * Returns the number of entries. The carried set is already in wire form
+ * and much longer than the few new entries, so its runs between them are
+ * copied as they lie rather than entry by entry. */
 static uint32_t merge_set(peko_nodelist *nl, const uint8_t *carried,
                           uint32_t n_keep, uint32_t *fresh, size_t n_fresh)
 {
     sort_u32(fresh, n_fresh);
     uint8_t *out = nl->set_scratch;
     uint32_t n_out = 0;
+    uint32_t i = 0;    /* carried entries before i are written */
     uint32_t last = 0; /* fingerprints are never 0 */
-    size_t i = 0, j = 0;
-    while (i < n_keep || j < n_fresh) {
-        uint32_t v;
-        if (j == n_fresh ||
-            (i < n_keep && peko__get_u32(carried + 4 * i) <= fresh[j]))
-            v = peko__get_u32(carried + 4 * i++);
-        else
-            v = fresh[j++];
+    for (size_t j = 0; j < n_fresh; j++) {
+        uint32_t v = fresh[j];
         if (v == last)
             continue;
-        peko__put_u32(out + 4 * n_out++, v);
         last = v;
+        uint32_t k = set_lower_bound(carried, i, n_keep, v);
+        if (k > i)
+            memcpy(out + 4 * (size_t)n_out, carried + 4 * (size_t)i,
+                   4 * (size_t)(k - i));
+        n_out += k - i;
+        i = k;
+        /* Already carried: it goes out with the next run. */
+        if (i < n_keep && peko__get_u32(carried + 4 * (size_t)i) == v)
+            continue;
+        peko__put_u32(out + 4 * (size_t)n_out++, v);
     }
-    return n_out;
+    if (n_keep > i)
+        memcpy(out + 4 * (size_t)n_out, carried + 4 * (size_t)i,
+               4 * (size_t)(n_keep - i));
+    return n_out + (n_keep - i);
 }
 
 /* Sends *msg to up to `amount` peers not in the carried infected set,
@@ -308,12 +337,10 @@ static size_t spread(peko_nodelist *nl, peko__msg *msg, const uint8_t *carried,
     size_t n_fresh = 0;
     fresh[n_fresh++] = nl->self.fingerprint;
     for (size_t t = 0; t < n_targets; t++)
-        fresh[n_fresh++] = nl->peers[nl->pick_scratch[t]]->fingerprint;
+        fresh[n_fresh++] = nl->peers.slots[nl->pick_scratch[t]].fingerprint;
 
-    size_t fixed = peko__wire_size_without_set(msg, nl->keys);
-    size_t room = fixed < (size_t)nl->config.size
-                      ? ((size_t)nl->config.size - fixed) / 4
-                      : 0;
+    size_t fixed = peko__wire_size_without_set(msg, nl->wire_keys);
+    size_t room = fixed < nl->size ? (nl->size - fixed) / 4 : 0;
     if (room < n_fresh) {
         /* The packet cannot even name its targets; Size is too small for
          * this message (a large origin record). */
@@ -329,18 +356,18 @@ static size_t spread(peko_nodelist *nl, peko__msg *msg, const uint8_t *carried,
     msg->infected = nl->set_scratch;
     msg->n_infected = merge_set(nl, carried, n_keep, fresh, n_fresh);
 
-    size_t n_bytes = peko__wire_encode(msg, nl->keys, nl->tx,
-                                       (size_t)nl->config.size);
+    size_t n_bytes = peko__wire_encode(msg, nl->wire_keys, nl->tx, nl->size);
     if (n_bytes == 0) {
         nl->stats.send_failed++;
         peko__print_error(nl, "packet does not fit Size", NULL);
         return 0;
     }
     /* One encoding, the same bytes to every target. env->send() must not
-     * re-enter this node list (peko.h), so the peers array is stable. */
+     * re-enter this node list (peko.h), so the peer table is stable. */
     for (size_t t = 0; t < n_targets; t++)
-        send_packet(nl, msg->type, &nl->peers[nl->pick_scratch[t]]->addr,
-                    nl->tx, n_bytes);
+        send_packet(nl, msg->type,
+                    &nl->peers.slots[nl->pick_scratch[t]].addr, nl->tx,
+                    n_bytes);
     return n_targets;
 }
 
@@ -390,9 +417,9 @@ static void fill_heartbeat_msg(peko_nodelist *nl, peko__msg *msg)
     msg->origin = nl->self.addr;
     msg->incarnation = nl->incarnation;
     msg->seq = nl->self.seq;
-    msg->name = nl->self.name;
+    msg->name = peko__peer_name(&nl->self);
     msg->name_len = nl->self.name_len;
-    msg->data = nl->self.data;
+    msg->data = peko__peer_data(&nl->self);
     msg->data_len = nl->self.data_len;
 }
 
@@ -415,12 +442,12 @@ static void heartbeat_originate(peko_nodelist *nl, int64_t now_us)
 
 static void swap_request(peko_nodelist *nl)
 {
-    if (nl->n_peers == 0)
+    if (nl->peers.n == 0)
         return;
-    peko__peer *peer = nl->peers[nl_random_below(nl, nl->n_peers)];
+    const peko__peer *peer = &nl->peers.slots[draw_peer_slot(nl)];
     peko__msg msg;
     fill_metadata_msg(nl, &msg, PEKO_MSG_SWAP_REQUEST);
-    size_t n_bytes = peko__wire_encode(&msg, nl->keys, nl->tx,
+    size_t n_bytes = peko__wire_encode(&msg, nl->wire_keys, nl->tx,
                                        (size_t)nl->config.size);
     if (n_bytes == 0) {
         nl->stats.send_failed++;
@@ -463,7 +490,7 @@ static void forward(peko_nodelist *nl, const peko__msg *in)
     out.sender = nl->self.addr;
     out.hops = in->hops < PEKO_HOPS_MAX ? (uint8_t)(in->hops + 1)
                                         : PEKO_HOPS_MAX;
-    nl->stats.forwarded += spread(nl, &out, in->infected, in->n_infected);
+    nl->traffic.forwarded += spread(nl, &out, in->infected, in->n_infected);
 }
 
 static void on_heartbeat(peko_nodelist *nl, const peko__msg *m)
@@ -473,12 +500,12 @@ static void on_heartbeat(peko_nodelist *nl, const peko__msg *m)
         .origin = m->origin,
         .id = ((uint64_t)m->incarnation << 32) | m->seq,
     };
-    bool classic = nl->config.dissemination == PEKO_DISSEMINATION_CLASSIC;
+    bool classic = nl->classic;
 
     /* Our own heartbeat coming back (or an older incarnation of us):
      * never list ourselves as a peer. */
     if (peko_addr_equal(&m->origin, &nl->self.addr)) {
-        nl->stats.duplicates++;
+        nl->traffic.duplicates++;
         OBSERVE(nl, rumor_duplicate, &rumor, m->hops, &m->sender);
         if (classic)
             forward(nl, m);
@@ -503,7 +530,8 @@ static void on_heartbeat(peko_nodelist *nl, const peko__msg *m)
         peer->has_heartbeat = true;
         peer->incarnation = m->incarnation;
         peer->seq = m->seq;
-        peer_set_record(peer, m->name, m->name_len, m->data, m->data_len);
+        peko__peer_set_text(peer, m->name, m->name_len, m->data,
+                            m->data_len);
     } else if (peer != NULL) {
         /* Only a newer heartbeat refreshes: a late copy says nothing about
          * whether the origin is alive now. A new incarnation is a
@@ -516,7 +544,8 @@ static void on_heartbeat(peko_nodelist *nl, const peko__msg *m)
             peer->incarnation = m->incarnation;
             peer->seq = m->seq;
             peer->last_seen_us = now;
-            peer_set_record(peer, m->name, m->name_len, m->data, m->data_len);
+            peko__peer_set_text(peer, m->name, m->name_len, m->data,
+                                m->data_len);
             OBSERVE(nl, node_refreshed, &m->origin);
         }
     }
@@ -524,7 +553,7 @@ static void on_heartbeat(peko_nodelist *nl, const peko__msg *m)
     if (first) {
         OBSERVE(nl, rumor_first_seen, &rumor, m->hops, &m->sender);
     } else {
-        nl->stats.duplicates++;
+        nl->traffic.duplicates++;
         OBSERVE(nl, rumor_duplicate, &rumor, m->hops, &m->sender);
     }
     if (first || classic)
@@ -544,10 +573,10 @@ static void on_metadata(peko_nodelist *nl, const peko__msg *m)
                        PEKO_MSG_METADATA);
         OBSERVE(nl, rumor_first_seen, &rumor, m->hops, &m->sender);
     } else {
-        nl->stats.duplicates++;
+        nl->traffic.duplicates++;
         OBSERVE(nl, rumor_duplicate, &rumor, m->hops, &m->sender);
     }
-    if (newer || nl->config.dissemination == PEKO_DISSEMINATION_CLASSIC)
+    if (newer || nl->classic)
         forward(nl, m);
 }
 
@@ -562,7 +591,7 @@ static void on_swap_request(peko_nodelist *nl, const peko__msg *m)
                        PEKO_MSG_SWAP_REQUEST);
     peko__msg reply;
     fill_metadata_msg(nl, &reply, PEKO_MSG_SWAP_RESPONSE);
-    size_t n_bytes = peko__wire_encode(&reply, nl->keys, nl->tx,
+    size_t n_bytes = peko__wire_encode(&reply, nl->wire_keys, nl->tx,
                                        (size_t)nl->config.size);
     if (n_bytes == 0) {
         nl->stats.send_failed++;
@@ -583,10 +612,17 @@ static void on_swap_response(peko_nodelist *nl, const peko__msg *m)
 void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,
                              const uint8_t *bytes, size_t n_bytes)
 {
+    /* A heartbeat's origin is looked up once the packet is decoded, and
+     * in a large list its record is rarely in cache: start fetching it
+     * now, so the fetch overlaps the decoding. A hint only: the bytes are
+     * not checked yet, and a bad packet costs one useless fetch. */
+    peko_addr origin;
+    if (peko__wire_peek_origin(bytes, n_bytes, &origin))
+        peko__peers_prefetch(&nl->peers, peko_addr_fingerprint(&origin));
+
     peko__msg m;
-    peko_reject reason = peko__wire_decode(bytes, n_bytes,
-                                           (size_t)nl->config.size, nl->keys,
-                                           &m);
+    peko_reject reason = peko__wire_decode(bytes, n_bytes, nl->size,
+                                           nl->wire_keys, &m);
     if (reason != PEKO_REJECT_NONE) {
         nl->stats.rejected[reason]++;
         nl->stats.rejected_bytes += n_bytes;
@@ -594,8 +630,8 @@ void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,
         peko__print_error(nl, peko_reject_name(reason), from);
         return;
     }
-    nl->stats.received[m.type]++;
-    nl->stats.received_bytes[m.type] += n_bytes;
+    nl->traffic.by_type[m.type - 1].received++;
+    nl->traffic.by_type[m.type - 1].received_bytes += n_bytes;
     OBSERVE(nl, packet_received, m.type, from, n_bytes);
 
     switch (m.type) {
@@ -652,17 +688,27 @@ int peko_nodelist_new(const peko_config *config, const peko_node *local,
     if (name_len > UINT16_MAX || data_len > UINT16_MAX)
         return -EINVAL;
 
-    peko_nodelist *nl = g_new0(peko_nodelist, 1);
+    /* On a line boundary, for the layout of the receive path; a whole
+     * number of lines, as aligned_alloc wants. Failure aborts, as in
+     * g_malloc. */
+    size_t n_alloc = (sizeof(peko_nodelist) + LINE - 1) / LINE * LINE;
+    peko_nodelist *nl = aligned_alloc(LINE, n_alloc);
+    if (nl == NULL)
+        g_error("peko: out of memory for a node list");
+    memset(nl, 0, n_alloc);
     nl->keys = peko__keyring_new();
     if (peko__keyring_set(nl->keys, resolved.secret_key,
                           resolved.accepted_keys,
                           resolved.accepted_key_count) < 0) {
         peko__keyring_free(nl->keys);
-        g_free(nl);
+        free(nl);
         return -EINVAL;
     }
     nl->env = env;
     nl->config = resolved;
+    nl->size = (uint32_t)resolved.size;
+    nl->amount = (uint16_t)resolved.amount;
+    nl->classic = resolved.dissemination == PEKO_DISSEMINATION_CLASSIC;
     /* Keys live in the keyring only; the listen address is copied. */
     nl->config.secret_key = NULL;
     nl->config.accepted_keys = NULL;
@@ -672,14 +718,17 @@ int peko_nodelist_new(const peko_config *config, const peko_node *local,
 
     nl->self.addr = addr;
     nl->self.fingerprint = peko_addr_fingerprint(&addr);
-    peer_set_record(&nl->self, (const uint8_t *)local->name,
-                    (uint16_t)name_len, (const uint8_t *)local->private_data,
-                    (uint16_t)data_len);
+    peko__peer_set_text(&nl->self, (const uint8_t *)local->name,
+                        (uint16_t)name_len,
+                        (const uint8_t *)local->private_data,
+                        (uint16_t)data_len);
     nl->incarnation = (uint32_t)env->random_u64(env);
     nl->self.incarnation = nl->incarnation;
     nl->self.has_heartbeat = true;
 
-    nl->by_addr = g_hash_table_new(addr_hash, addr_equal);
+    nl->wire_keys = peko__keyring_has_keys(nl->keys) ? nl->keys : NULL;
+    peko__peers_init(&nl->peers);
+    ensure_pick_scratch(nl, (size_t)resolved.amount);
     peko__seen_init(&nl->seen, (size_t)resolved.seen_cache);
     nl->tx = g_malloc((size_t)resolved.size);
     nl->set_scratch_cap = (size_t)resolved.size / 4 + 1026;
@@ -688,7 +737,7 @@ int peko_nodelist_new(const peko_config *config, const peko_node *local,
     /* Our own heartbeat must fit with a full fan-out in its set. */
     peko__msg hb;
     fill_heartbeat_msg(nl, &hb);
-    size_t need = peko__wire_size_without_set(&hb, nl->keys) +
+    size_t need = peko__wire_size_without_set(&hb, nl->wire_keys) +
                   4 * ((size_t)resolved.amount + 1);
     if (need > (size_t)resolved.size) {
         peko_nodelist_free(nl);
@@ -704,20 +753,15 @@ void peko_nodelist_free(peko_nodelist *nl)
         return;
     if (nl->joined)
         nl->env->timer_cancel(nl->env, PEKO_TIMER_CYCLE);
-    for (size_t i = 0; i < nl->n_peers; i++)
-        peer_free(nl->peers[i]);
-    g_free(nl->peers);
-    if (nl->by_addr)
-        g_hash_table_destroy(nl->by_addr);
+    peko__peers_clear(&nl->peers);
     peko__seen_clear(&nl->seen);
     peko__keyring_free(nl->keys);
-    g_free(nl->self.name);
-    g_free(nl->self.data);
+    peko__peer_clear_text(&nl->self);
     g_free(nl->meta);
     g_free(nl->tx);
     g_free(nl->set_scratch);
     g_free(nl->pick_scratch);
-    g_free(nl);
+    free(nl);
 }
 
 void peko_nodelist_set_observer(peko_nodelist *nl,
@@ -745,8 +789,10 @@ int peko_nodelist_set(peko_nodelist *nl, const peko_node *node)
         peer = &nl->self;
     else if ((peer = peer_find(nl, &addr)) == NULL)
         peer = peer_add(nl, &addr, nl_now_us(nl));
-    peer_set_record(peer, (const uint8_t *)node->name, (uint16_t)name_len,
-                    (const uint8_t *)node->private_data, (uint16_t)data_len);
+    peko__peer_set_text(peer, (const uint8_t *)node->name,
+                        (uint16_t)name_len,
+                        (const uint8_t *)node->private_data,
+                        (uint16_t)data_len);
     return 0;
 }
 
@@ -774,11 +820,13 @@ static int compare_peer_ptr(const void *a, const void *b)
 const peko__peer **peko__nodelist_sorted(const peko_nodelist *nl,
                                          size_t *n_out)
 {
-    size_t n = nl->n_peers + 1;
+    size_t n = (size_t)nl->peers.n + 1;
     const peko__peer **sorted = g_new(const peko__peer *, n);
     sorted[0] = &nl->self;
-    for (size_t i = 0; i < nl->n_peers; i++)
-        sorted[i + 1] = nl->peers[i];
+    size_t k = 1;
+    for (uint32_t i = 0; i < nl->peers.cap; i++)
+        if (peko__peers_used(&nl->peers, i))
+            sorted[k++] = &nl->peers.slots[i];
     qsort(sorted, n, sizeof *sorted, compare_peer_ptr);
     *n_out = n;
     return sorted;
@@ -790,8 +838,10 @@ static void node_from_peer(peko_node *node, const peko__peer *peer)
     peko_addr_host(&peer->addr, host);
     node->addr = g_strdup(host);
     node->port = peer->addr.port;
-    node->name = g_strndup((const char *)peer->name, peer->name_len);
-    node->private_data = g_strndup((const char *)peer->data, peer->data_len);
+    node->name =
+        g_strndup((const char *)peko__peer_name(peer), peer->name_len);
+    node->private_data =
+        g_strndup((const char *)peko__peer_data(peer), peer->data_len);
 }
 
 void peko_nodelist_get(const peko_nodelist *nl, peko_node_array *out)
@@ -821,7 +871,7 @@ void peko_node_array_clear(peko_node_array *array)
 
 size_t peko_nodelist_count(const peko_nodelist *nl)
 {
-    return nl->n_peers + 1;
+    return (size_t)nl->peers.n + 1;
 }
 
 bool peko_nodelist_contains(const peko_nodelist *nl, const peko_addr *addr)
@@ -864,7 +914,7 @@ int peko_nodelist_publish(peko_nodelist *nl, const uint8_t *data,
     msg.meta_len = (uint32_t)n_bytes;
     /* The rumor must fit with a full fan-out, and the swap that carries
      * it to late joiners must fit too (it is smaller: no set). */
-    size_t need = peko__wire_size_without_set(&msg, nl->keys) +
+    size_t need = peko__wire_size_without_set(&msg, nl->wire_keys) +
                   4 * ((size_t)nl->config.amount + 1);
     if (need > (size_t)nl->config.size)
         return -EMSGSIZE;
@@ -902,12 +952,22 @@ int peko_nodelist_set_keys(peko_nodelist *nl, const char *send_key,
 {
     if (accepted_count > 0 && (accepted == NULL || !send_key || !*send_key))
         return -EINVAL;
-    return peko__keyring_set(nl->keys, send_key, accepted, accepted_count);
+    int rc = peko__keyring_set(nl->keys, send_key, accepted, accepted_count);
+    nl->wire_keys = peko__keyring_has_keys(nl->keys) ? nl->keys : NULL;
+    return rc;
 }
 
 void peko_nodelist_stats(const peko_nodelist *nl, peko_stats *out)
 {
     *out = nl->stats;
+    out->duplicates = nl->traffic.duplicates;
+    out->forwarded = nl->traffic.forwarded;
+    for (int t = 1; t < PEKO_MSG_TYPE_COUNT; t++) {
+        out->received[t] = nl->traffic.by_type[t - 1].received;
+        out->received_bytes[t] = nl->traffic.by_type[t - 1].received_bytes;
+        out->sent[t] = nl->traffic.by_type[t - 1].sent;
+        out->sent_bytes[t] = nl->traffic.by_type[t - 1].sent_bytes;
+    }
 }
 
 const peko_addr *peko_nodelist_local_addr(const peko_nodelist *nl)

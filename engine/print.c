@@ -46,9 +46,9 @@ static void append_node(GString *out, const peko__peer *peer)
     char host[PEKO_HOST_STRLEN];
     peko_addr_host(&peer->addr, host);
     g_string_append_printf(out, "{%s %u ", host, (unsigned)peer->addr.port);
-    append_escaped(out, peer->name, peer->name_len, UINT16_MAX);
+    append_escaped(out, peko__peer_name(peer), peer->name_len, UINT16_MAX);
     g_string_append_c(out, ' ');
-    append_escaped(out, peer->data, peer->data_len, UINT16_MAX);
+    append_escaped(out, peko__peer_data(peer), peer->data_len, UINT16_MAX);
     g_string_append_c(out, '}');
 }
 

@@ -429,6 +429,20 @@ size_t peko__wire_encode(const peko__msg *msg, const peko__keyring *keys,
     return (size_t)(p - buf);
 }
 
+bool peko__wire_peek_origin(const uint8_t *bytes, size_t n_bytes,
+                            peko_addr *origin)
+{
+    if (n_bytes < PEKO__WIRE_HEADER_BYTES ||
+        bytes[3] != PEKO_MSG_HEARTBEAT)
+        return false;
+    /* The body starts with the sender's address, then the origin's. */
+    reader r = {bytes + PEKO__WIRE_HEADER_BYTES,
+                n_bytes - PEKO__WIRE_HEADER_BYTES};
+    peko_addr sender;
+    return rd_addr(&r, &sender) == PEKO_REJECT_NONE &&
+           rd_addr(&r, origin) == PEKO_REJECT_NONE;
+}
+
 /* Binary search over the big-endian entries where they lie in the packet:
  * no copy, no allocation. */
 bool peko__wire_set_contains(const uint8_t *set, uint32_t n, uint32_t fp)

@@ -71,6 +71,13 @@ size_t peko__wire_size_without_set(const peko__msg *msg,
 size_t peko__wire_encode(const peko__msg *msg, const peko__keyring *keys,
                          uint8_t *buf, size_t cap_bytes);
 
+/* Reads the origin address of what looks like a heartbeat, without
+ * checking anything else: for a fetch ahead of decoding only, never for a
+ * decision. Returns false when the bytes cannot hold one. Never reads
+ * outside bytes[0, n_bytes). */
+bool peko__wire_peek_origin(const uint8_t *bytes, size_t n_bytes,
+                            peko_addr *origin);
+
 /* True if the big-endian ascending set holds fingerprint fp (binary
  * search). */
 bool peko__wire_set_contains(const uint8_t *set, uint32_t n, uint32_t fp);

@@ -13,13 +13,19 @@
  *   by the key's slot; freed records are reused last-in first-out, so a
  *   pop followed by a push touches memory that is already in cache;
  * - packet bytes carried by delivery events live in pooled buffers
- *   (sim_packet), recycled by power-of-two size class.
+ *   (sim_packet) carved from large slabs, recycled by power-of-two size
+ *   class;
+ * - events the caller pushes in time order (sim_evq_push_ordered: the
+ *   world's deliveries at a constant latency) skip the heap: their keys
+ *   wait in a FIFO ring, and a pop takes the earlier of the ring's front
+ *   and the heap's top. Pushing and popping them is O(1) and walks memory
+ *   in order, where the heap would cost a cache line per level.
  * Nothing is allocated per event in steady state.
  *
- * Bound: memory. The key array and the record pool grow by doubling when
- * full and never shrink before sim_evq_clear(); at most max_events events
- * (live plus cancelled-but-not-yet-dropped) are held, and a push beyond
- * that fails. Cancellation is lazy (the key stays in the heap until it
+ * Bound: memory. The key arrays (heap and ring) and the record pool grow
+ * by doubling when full and never shrink before sim_evq_clear(); at most
+ * max_events events (live plus cancelled-but-not-yet-dropped, heap and
+ * ring together) are held, and a push beyond that fails. Cancellation is lazy (the key stays in the heap until it
  * reaches the top), but when cancelled events outnumber live ones the
  * heap is compacted, so the heap never holds more than about twice the
  * live events. Packet buffers are cached up to the high-water mark of
@@ -50,7 +56,6 @@ typedef uint64_t sim_evq_handle;
 #define SIM_PACKET_CLASSES 11           /* 64 B, 128 B, ... 64 KiB */
 #define SIM_PACKET_UNPOOLED UINT16_MAX /* larger: its own allocation */
 typedef struct sim_packet {
-    struct sim_packet *next_free; /* free-list link while pooled */
     uint32_t n_bytes;             /* bytes used */
     uint16_t size_class;          /* pool class, or SIM_PACKET_UNPOOLED */
     uint16_t reserved;
@@ -98,6 +103,10 @@ typedef struct sim_evq {
     __uint128_t *heap;            /* heap_base + 3: sibling groups align */
     size_t n;                     /* keys in the heap */
     size_t heap_cap;              /* keys allocated */
+    __uint128_t *ring;            /* keys of ordered pushes, ascending */
+    size_t ring_cap;              /* a power of two, or 0 */
+    size_t ring_head;             /* position of the earliest */
+    size_t ring_n;                /* keys in the ring */
     sim_evq_record *recs;         /* record pool, indexed by slot */
     uint32_t n_recs;              /* records ever handed out */
     uint32_t recs_cap;            /* records allocated */
@@ -108,7 +117,17 @@ typedef struct sim_evq {
     uint64_t next_seq;            /* 40 bits; renumbered before it wraps */
     uint64_t pushed;
     uint64_t compactions;
-    sim_packet *packet_free[SIM_PACKET_CLASSES]; /* free buffers by class */
+    /* Free buffers by class, each class a stack of pointers: taking one
+     * reads the stack, not the buffer (which has gone cold since it was
+     * freed). Up to the high-water mark of packets in flight. */
+    sim_packet **packet_free[SIM_PACKET_CLASSES];
+    size_t packet_free_n[SIM_PACKET_CLASSES];
+    size_t packet_free_cap[SIM_PACKET_CLASSES];
+    /* Buffers are carved from slabs (mem.h), each class's next slab
+     * twice the last, up to 2 MiB; all are freed by sim_evq_clear(). */
+    struct sim_evq_slab *slabs;
+    size_t n_slabs, slabs_cap;
+    size_t slab_bytes[SIM_PACKET_CLASSES];
     size_t packets_out;
     size_t packets_pooled;
     size_t packet_bytes;          /* bytes in pooled and handed-out buffers */
@@ -135,6 +154,14 @@ void sim_evq_clear(sim_evq *q);
 sim_evq_handle sim_evq_push(sim_evq *q, int64_t time_us,
                             const sim_payload *p);
 
+/* As sim_evq_push, for events a caller pushes in nondecreasing time (the
+ * world's deliveries at a constant latency): these skip the heap. An event
+ * earlier than the last one pushed this way goes to the heap instead, so
+ * the order of pops is (time, insertion sequence) whatever the caller
+ * does; only the speed depends on keeping the promise. */
+sim_evq_handle sim_evq_push_ordered(sim_evq *q, int64_t time_us,
+                                    const sim_payload *p);
+
 /* Removes the earliest event into *out and returns true, or returns false
  * if no event is pending. Cancelled events are dropped on the way. The
  * event's packet, if any, passes to the caller. */
@@ -144,6 +171,12 @@ bool sim_evq_pop(sim_evq *q, sim_event *out);
  * true, or returns false if none is pending. May drop cancelled events
  * from the top, hence not const. */
 bool sim_evq_peek_time(sim_evq *q, int64_t *time_us);
+
+/* Stores the node field of the earliest pending event in *node and
+ * returns true, or returns false if none is pending: a look ahead, for
+ * fetching what the next event will touch. Like sim_evq_peek_time(), may
+ * drop cancelled events from the top. */
+bool sim_evq_peek_node(sim_evq *q, uint32_t *node);
 
 /* Cancels a pending event: it will never be popped, and its packet is
  * freed now. Returns true if it was pending, false if it had already been

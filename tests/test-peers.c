@@ -1,0 +1,231 @@
+/* test-peers.c: the peer table (engine/peers.h). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "peers.h"
+
+static peko_addr addr_of(uint32_t i)
+{
+    peko_addr a;
+    char host[PEKO_HOST_STRLEN];
+    snprintf(host, sizeof host, "10.%u.%u.%u", (i >> 16) & 255,
+             (i >> 8) & 255, i & 255);
+    cr_assert_eq(peko_addr_parse(host, 7946, &a), 0);
+    return a;
+}
+
+static peko__peer *find(const peko__peers *ps, const peko_addr *a)
+{
+    return peko__peers_find(ps, a, peko_addr_fingerprint(a));
+}
+
+static peko__peer *add(peko__peers *ps, uint32_t i)
+{
+    peko_addr a = addr_of(i);
+    peko__peer *p = peko__peers_add(ps, &a, peko_addr_fingerprint(&a));
+    p->seq = i;
+    return p;
+}
+
+static uint32_t slot_of(const peko__peers *ps, const peko__peer *p)
+{
+    return (uint32_t)(p - ps->slots);
+}
+
+/* The bitmap, the fingerprints and the count agree. */
+static void assert_consistent(const peko__peers *ps)
+{
+    uint32_t n = 0;
+    for (uint32_t s = 0; s < ps->cap; s++) {
+        cr_assert_eq(peko__peers_used(ps, s), ps->slots[s].fingerprint != 0,
+                     "slot %u", s);
+        n += peko__peers_used(ps, s);
+    }
+    cr_assert_eq(n, ps->n);
+    cr_assert_leq((uint64_t)ps->n * 4, (uint64_t)ps->cap * 3);
+}
+
+Test(peers, a_record_is_one_cache_line)
+{
+    cr_assert_eq(sizeof(peko__peer), 64);
+    peko__peers ps;
+    peko__peers_init(&ps);
+    add(&ps, 1);
+    cr_assert_eq((uintptr_t)ps.slots % 64, 0);
+    peko__peers_clear(&ps);
+}
+
+Test(peers, finds_what_was_added_and_nothing_else)
+{
+    peko__peers ps;
+    peko__peers_init(&ps);
+    peko_addr a = addr_of(1);
+    cr_assert_null(find(&ps, &a));
+    for (uint32_t i = 0; i < 5000; i++)
+        add(&ps, i);
+    cr_assert_eq(ps.n, 5000);
+    assert_consistent(&ps);
+    for (uint32_t i = 0; i < 5000; i++) {
+        peko_addr x = addr_of(i);
+        peko__peer *p = find(&ps, &x);
+        cr_assert_not_null(p, "peer %u", i);
+        cr_assert(peko_addr_equal(&p->addr, &x));
+        cr_assert_eq(p->seq, i);
+    }
+    peko_addr other = addr_of(5000);
+    cr_assert_null(find(&ps, &other));
+    peko__peers_clear(&ps);
+}
+
+Test(peers, equal_fingerprints_are_told_apart_by_address)
+{
+    /* Two addresses given the same fingerprint share a probe run; each
+     * must still be found as itself, and removing one keeps the other. */
+    peko__peers ps;
+    peko__peers_init(&ps);
+    peko_addr a = addr_of(1), b = addr_of(2), c = addr_of(3);
+    peko__peers_add(&ps, &a, 77)->seq = 1;
+    peko__peers_add(&ps, &b, 77)->seq = 2;
+    cr_assert_eq(peko__peers_find(&ps, &a, 77)->seq, 1);
+    cr_assert_eq(peko__peers_find(&ps, &b, 77)->seq, 2);
+    cr_assert_null(peko__peers_find(&ps, &c, 77));
+    peko__peers_remove(&ps, slot_of(&ps, peko__peers_find(&ps, &a, 77)));
+    cr_assert_null(peko__peers_find(&ps, &a, 77));
+    cr_assert_eq(peko__peers_find(&ps, &b, 77)->seq, 2);
+    assert_consistent(&ps);
+    peko__peers_clear(&ps);
+}
+
+Test(peers, an_upward_sweep_that_removes_misses_nothing)
+{
+    /* Fingerprints chosen to make long probe runs that wrap around the
+     * end of the table: a sweep that looks at a slot again after each
+     * removal must still see (and here remove) every peer in one pass. */
+    peko__peers ps;
+    peko__peers_init(&ps);
+    for (uint32_t i = 0; i < 12; i++) {
+        peko_addr a = addr_of(i);
+        /* Homes 14 and 15 of 16 slots: the runs wrap to slot 0. */
+        peko__peers_add(&ps, &a, 14 + (i & 1))->seq = i;
+    }
+    cr_assert_eq(ps.cap, 16);
+    bool seen[12] = {false};
+    for (uint32_t s = 0; s < ps.cap;) {
+        if (!peko__peers_used(&ps, s)) {
+            s++;
+            continue;
+        }
+        seen[ps.slots[s].seq] = true;
+        peko__peers_remove(&ps, s);
+        assert_consistent(&ps);
+    }
+    cr_assert_eq(ps.n, 0);
+    for (uint32_t i = 0; i < 12; i++)
+        cr_assert(seen[i], "peer %u", i);
+    peko__peers_clear(&ps);
+}
+
+Test(peers, table_survives_churn)
+{
+    /* Removes from the middle of probe runs, interleaved with adds,
+     * growth and shrinking, against a plain array as the model. */
+    peko__peers ps;
+    peko__peers_init(&ps);
+    bool present[3000] = {false};
+    uint64_t x = 12345;
+    for (int step = 0; step < 30000; step++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        /* Phases of mostly adds and mostly removes, so the table both
+         * grows and empties enough to shrink. */
+        bool removing = (step / 5000) % 2 == 1;
+        uint32_t i = (uint32_t)(x >> 33) % 3000;
+        peko_addr a = addr_of(i);
+        peko__peer *p = find(&ps, &a);
+        cr_assert_eq(p != NULL, present[i], "step %d peer %u", step, i);
+        if (p && (removing || (x >> 20) % 4 == 0)) {
+            peko__peers_remove(&ps, slot_of(&ps, p));
+            present[i] = false;
+            if (step % 64 == 0)
+                peko__peers_shrink(&ps);
+        } else if (!p && (!removing || (x >> 20) % 8 == 0)) {
+            add(&ps, i);
+            present[i] = true;
+        }
+    }
+    assert_consistent(&ps);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < 3000; i++) {
+        peko_addr a = addr_of(i);
+        peko__peer *p = find(&ps, &a);
+        cr_assert_eq(p != NULL, present[i]);
+        if (p) {
+            cr_assert_eq(p->seq, i);
+            n++;
+        }
+    }
+    cr_assert_eq(ps.n, n);
+    peko__peers_clear(&ps);
+}
+
+Test(peers, shrink_keeps_an_eighth_full_and_everything_findable)
+{
+    peko__peers ps;
+    peko__peers_init(&ps);
+    for (uint32_t i = 0; i < 1000; i++)
+        add(&ps, i);
+    uint32_t big = ps.cap;
+    for (uint32_t i = 0; i < 990; i++) {
+        peko_addr a = addr_of(i);
+        peko__peers_remove(&ps, slot_of(&ps, find(&ps, &a)));
+    }
+    peko__peers_shrink(&ps);
+    cr_assert_lt(ps.cap, big);
+    cr_assert_geq((uint64_t)ps.n * 8, ps.cap);
+    assert_consistent(&ps);
+    for (uint32_t i = 990; i < 1000; i++) {
+        peko_addr a = addr_of(i);
+        cr_assert_eq(find(&ps, &a)->seq, i);
+    }
+    peko__peers_clear(&ps);
+}
+
+Test(peers, short_text_inline_long_text_on_the_heap)
+{
+    peko__peers ps;
+    peko__peers_init(&ps);
+    peko__peer *p = add(&ps, 1);
+    cr_assert_eq(p->name_len + p->data_len, 0);
+
+    peko__peer_set_text(p, (const uint8_t *)"node-1", 6,
+                        (const uint8_t *)"rack=a", 6);
+    cr_assert_eq(peko__peer_text(p), p->text.inline_bytes);
+    cr_assert_eq(memcmp(peko__peer_name(p), "node-1", 6), 0);
+    cr_assert_eq(memcmp(peko__peer_data(p), "rack=a", 6), 0);
+
+    const char *long_name = "a-name-longer-than-sixteen-bytes";
+    peko__peer_set_text(p, (const uint8_t *)long_name,
+                        (uint16_t)strlen(long_name),
+                        (const uint8_t *)"dc=1", 4);
+    cr_assert_neq(peko__peer_text(p), p->text.inline_bytes);
+    cr_assert_eq(p->name_len, strlen(long_name));
+    cr_assert_eq(memcmp(peko__peer_name(p), long_name, p->name_len), 0);
+    cr_assert_eq(memcmp(peko__peer_data(p), "dc=1", 4), 0);
+
+    /* Exactly PEKO__PEER_INLINE bytes still fit. */
+    peko__peer_set_text(p, (const uint8_t *)"0123456789", 10,
+                        (const uint8_t *)"abcdef", 6);
+    cr_assert_eq(peko__peer_text(p), p->text.inline_bytes);
+    cr_assert_eq(memcmp(peko__peer_data(p), "abcdef", 6), 0);
+
+    /* Records with long text keep it when growth moves them. */
+    p = add(&ps, 2);
+    peko__peer_set_text(p, (const uint8_t *)long_name,
+                        (uint16_t)strlen(long_name), NULL, 0);
+    for (uint32_t i = 3; i < 100; i++)
+        add(&ps, i);
+    peko_addr b = addr_of(2);
+    p = find(&ps, &b);
+    cr_assert_eq(memcmp(peko__peer_name(p), long_name, p->name_len), 0);
+    peko__peers_clear(&ps);
+}
