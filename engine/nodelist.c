@@ -493,7 +493,9 @@ static void forward(peko_nodelist *nl, const peko__msg *in)
     nl->traffic.forwarded += spread(nl, &out, in->infected, in->n_infected);
 }
 
-static void on_heartbeat(peko_nodelist *nl, const peko__msg *m)
+/* origin_fp is peko_addr_fingerprint(&m->origin). */
+static void on_heartbeat(peko_nodelist *nl, const peko__msg *m,
+                         uint32_t origin_fp)
 {
     peko_rumor rumor = {
         .kind = PEKO_MSG_HEARTBEAT,
@@ -513,7 +515,7 @@ static void on_heartbeat(peko_nodelist *nl, const peko__msg *m)
     }
 
     int64_t now = nl_now_us(nl);
-    peko__peer *peer = peer_find(nl, &m->origin);
+    peko__peer *peer = peko__peers_find(&nl->peers, &m->origin, origin_fp);
     /* Fast path: a known peer's own heartbeat counter says whether this
      * copy is new, exactly and without memory. The seen-cache answers for
      * what the counter cannot: origins not (or no longer) listed, and
@@ -614,11 +616,16 @@ void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,
 {
     /* A heartbeat's origin is looked up once the packet is decoded, and
      * in a large list its record is rarely in cache: start fetching it
-     * now, so the fetch overlaps the decoding. A hint only: the bytes are
-     * not checked yet, and a bad packet costs one useless fetch. */
+     * now, so the fetch overlaps the decoding. The bytes are not checked
+     * yet: a bad packet costs one useless fetch, and the fingerprint is
+     * used only if the packet decodes as a heartbeat, whose origin this
+     * then is (wire.h). */
     peko_addr origin;
-    if (peko__wire_peek_origin(bytes, n_bytes, &origin))
-        peko__peers_prefetch(&nl->peers, peko_addr_fingerprint(&origin));
+    uint32_t origin_fp = 0;
+    if (peko__wire_peek_origin(bytes, n_bytes, &origin)) {
+        origin_fp = peko_addr_fingerprint(&origin);
+        peko__peers_prefetch(&nl->peers, origin_fp);
+    }
 
     peko__msg m;
     peko_reject reason = peko__wire_decode(bytes, n_bytes, nl->size,
@@ -636,7 +643,8 @@ void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,
 
     switch (m.type) {
     case PEKO_MSG_HEARTBEAT:
-        on_heartbeat(nl, &m);
+        g_assert(origin_fp != 0);
+        on_heartbeat(nl, &m, origin_fp);
         break;
     case PEKO_MSG_METADATA:
         on_metadata(nl, &m);

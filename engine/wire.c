@@ -432,15 +432,28 @@ size_t peko__wire_encode(const peko__msg *msg, const peko__keyring *keys,
 bool peko__wire_peek_origin(const uint8_t *bytes, size_t n_bytes,
                             peko_addr *origin)
 {
-    if (n_bytes < PEKO__WIRE_HEADER_BYTES ||
-        bytes[3] != PEKO_MSG_HEARTBEAT)
+    /* The body starts with the sender's address, then the origin's:
+     * family, 4 or 16 ip bytes, port. */
+    size_t at = PEKO__WIRE_HEADER_BYTES;
+    if (n_bytes < at + ADDR4_BYTES || bytes[3] != PEKO_MSG_HEARTBEAT)
         return false;
-    /* The body starts with the sender's address, then the origin's. */
-    reader r = {bytes + PEKO__WIRE_HEADER_BYTES,
-                n_bytes - PEKO__WIRE_HEADER_BYTES};
-    peko_addr sender;
-    return rd_addr(&r, &sender) == PEKO_REJECT_NONE &&
-           rd_addr(&r, origin) == PEKO_REJECT_NONE;
+    at += bytes[at] == PEKO_AF_INET6 ? ADDR6_BYTES : ADDR4_BYTES;
+    if (n_bytes < at + ADDR4_BYTES)
+        return false;
+    const uint8_t *p = bytes + at;
+    memset(origin, 0, sizeof *origin);
+    origin->family = p[0];
+    if (p[0] == PEKO_AF_INET4) {
+        memcpy(origin->ip, p + 1, 4);
+        p += 1 + 4;
+    } else if (p[0] == PEKO_AF_INET6 && n_bytes >= at + ADDR6_BYTES) {
+        memcpy(origin->ip, p + 1, 16);
+        p += 1 + 16;
+    } else {
+        return false;
+    }
+    origin->port = (uint16_t)(((unsigned)p[0] << 8) | p[1]);
+    return true;
 }
 
 /* Binary search over the big-endian entries where they lie in the packet:

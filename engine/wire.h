@@ -71,10 +71,11 @@ size_t peko__wire_size_without_set(const peko__msg *msg,
 size_t peko__wire_encode(const peko__msg *msg, const peko__keyring *keys,
                          uint8_t *buf, size_t cap_bytes);
 
-/* Reads the origin address of what looks like a heartbeat, without
- * checking anything else: for a fetch ahead of decoding only, never for a
- * decision. Returns false when the bytes cannot hold one. Never reads
- * outside bytes[0, n_bytes). */
+/* Reads the origin address of what looks like a heartbeat, checking
+ * nothing else: for work ahead of decoding only. When the packet then
+ * decodes as a heartbeat, its origin is this address (the same bytes,
+ * read the same way). Returns false when the bytes cannot hold one.
+ * Never reads outside bytes[0, n_bytes). */
 bool peko__wire_peek_origin(const uint8_t *bytes, size_t n_bytes,
                             peko_addr *origin);
 

@@ -12,16 +12,16 @@
  * cache line: a level of the sift-down costs one line, and a 4-ary heap
  * has half the levels of a binary one. The sift-down also prefetches the
  * level below the one it compares, and pops prefetch the record (and
- * packet) the caller will read next.
+ * packet) the caller will read next. Measured with tests/bench-evq.c's
+ * hold model at 1M pending on a 2-core EPYC: 3.5 million holds/s without
+ * the prefetches, 5.1-5.5 with them; the binary layout with the same
+ * prefetches (build with -DSIM_EVQ_ARITY=2 to compare) reached 4.0.
  *
  * Ordered pushes (sim_evq_push_ordered) append their key to a ring
  * instead, as long as it is not less than the ring's last key; the ring
  * is then sorted, and the queue's front is the lesser of the ring's front
  * and the heap's top. Keys are the same either way, so where an event
- * waits never changes the order it comes out in. Measured with tests/bench-evq.c's
- * hold model at 1M pending on a 2-core EPYC: 3.5 million holds/s without
- * the prefetches, 5.1-5.5 with them; the binary layout with the same
- * prefetches (build with -DSIM_EVQ_ARITY=2 to compare) reached 4.0.
+ * waits never changes the order it comes out in.
  */
 #include "evq.h"
 #include "mem.h"
@@ -580,73 +580,94 @@ static inline void pop_top(sim_evq *q)
         sift_down(q->heap, n, 0, q->heap[n]);
 }
 
-bool sim_evq_pop(sim_evq *q, sim_event *out)
+/* Drops the front's key, whose event was cancelled. */
+static G_GNUC_NO_INLINE void drop_cancelled_front(sim_evq *q,
+                                                   bool in_ring,
+                                                   uint32_t slot)
+{
+    if (in_ring)
+        ring_pop(q);
+    else
+        pop_top(q);
+    rec_release(q, slot);
+    q->cancelled--;
+}
+
+/* The key of the earliest pending event, and whether it is the ring's,
+ * dropping cancelled ones from the front on the way; false if none is
+ * pending. Inline: every pop and peek starts here. */
+static inline bool front_live(sim_evq *q, evq_key *out, bool *in_ring_out)
 {
     while (q->n || q->ring_n) {
         bool in_ring = front_in_ring(q);
         evq_key top = in_ring ? q->ring[q->ring_head] : q->heap[0];
         uint32_t slot = key_slot(top);
-        sim_evq_record *r = &q->recs[slot];
-        /* The record is usually in cache already (the previous pop asked
-         * for it). A packet's bytes were written at push time, long ago,
-         * and the caller reads them next: fetch their first lines while
-         * the sift-down runs. */
-        if (r->has_packet) {
-            const char *bytes = r->ptr;
-            __builtin_prefetch(bytes);
-            __builtin_prefetch(bytes + 64);
+        if (G_LIKELY(q->recs[slot].state != REC_CANCELLED)) {
+            *out = top;
+            *in_ring_out = in_ring;
+            return true;
         }
-        if (in_ring)
-            ring_pop(q);
-        else
-            pop_top(q);
-        if (r->state == REC_CANCELLED) {
-            rec_release(q, slot);
-            q->cancelled--;
-            continue;
-        }
-        g_assert(r->state == REC_PENDING);
-        out->time_us = key_time(top);
-        out->seq = key_seq(top);
-        out->p.kind = r->kind;
-        out->p.node = r->node;
-        out->p.arg = r->arg;
-        out->p.u64 = r->u64;
-        out->p.ptr = r->has_packet ? NULL : r->ptr;
-        out->p.packet = r->has_packet ? r->ptr : NULL;
-        rec_release(q, slot);
-        q->live--;
-        return true;
+        drop_cancelled_front(q, in_ring, slot);
     }
     return false;
 }
 
-/* The key of the earliest pending event, dropping cancelled ones from
- * the front on the way; false if none is pending. */
-static bool front_live(sim_evq *q, evq_key *out)
+/* Removes the front found by front_live() into *out. */
+static void take_front(sim_evq *q, evq_key top, bool in_ring, sim_event *out)
 {
-    while (q->n || q->ring_n) {
-        bool in_ring = front_in_ring(q);
-        evq_key top = in_ring ? q->ring[q->ring_head] : q->heap[0];
-        uint32_t slot = key_slot(top);
-        if (q->recs[slot].state != REC_CANCELLED) {
-            *out = top;
-            return true;
-        }
-        if (in_ring)
-            ring_pop(q);
-        else
-            pop_top(q);
-        rec_release(q, slot);
-        q->cancelled--;
+    uint32_t slot = key_slot(top);
+    sim_evq_record *r = &q->recs[slot];
+    /* The record is usually in cache already (the previous pop asked for
+     * it). A packet's bytes were written at push time, long ago, and the
+     * caller reads them next: fetch their first lines while the
+     * sift-down runs. */
+    if (r->has_packet) {
+        const char *bytes = r->ptr;
+        __builtin_prefetch(bytes);
+        __builtin_prefetch(bytes + 64);
     }
-    return false;
+    if (in_ring)
+        ring_pop(q);
+    else
+        pop_top(q);
+    g_assert(r->state == REC_PENDING);
+    out->time_us = key_time(top);
+    out->seq = key_seq(top);
+    out->p.kind = r->kind;
+    out->p.node = r->node;
+    out->p.arg = r->arg;
+    out->p.u64 = r->u64;
+    out->p.ptr = r->has_packet ? NULL : r->ptr;
+    out->p.packet = r->has_packet ? r->ptr : NULL;
+    rec_release(q, slot);
+    q->live--;
+}
+
+bool sim_evq_pop(sim_evq *q, sim_event *out)
+{
+    evq_key top;
+    bool in_ring;
+    if (!front_live(q, &top, &in_ring))
+        return false;
+    take_front(q, top, in_ring, out);
+    return true;
+}
+
+bool sim_evq_pop_until(sim_evq *q, int64_t t_us, sim_event *out)
+{
+    evq_key top;
+    bool in_ring;
+    if (!front_live(q, &top, &in_ring) || key_time(top) > t_us)
+        return false;
+    take_front(q, top, in_ring, out);
+    return true;
 }
 
 bool sim_evq_peek_time(sim_evq *q, int64_t *time_us)
 {
     evq_key top;
-    if (!front_live(q, &top))
+    bool in_ring;
+    if (!front_live(q, &top, &in_ring))
         return false;
     *time_us = key_time(top);
     return true;
@@ -655,7 +676,8 @@ bool sim_evq_peek_time(sim_evq *q, int64_t *time_us)
 bool sim_evq_peek_node(sim_evq *q, uint32_t *node)
 {
     evq_key top;
-    if (!front_live(q, &top))
+    bool in_ring;
+    if (!front_live(q, &top, &in_ring))
         return false;
     *node = q->recs[key_slot(top)].node;
     return true;

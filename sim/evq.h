@@ -25,11 +25,11 @@
  * Bound: memory. The key arrays (heap and ring) and the record pool grow
  * by doubling when full and never shrink before sim_evq_clear(); at most
  * max_events events (live plus cancelled-but-not-yet-dropped, heap and
- * ring together) are held, and a push beyond that fails. Cancellation is lazy (the key stays in the heap until it
- * reaches the top), but when cancelled events outnumber live ones the
- * heap is compacted, so the heap never holds more than about twice the
- * live events. Packet buffers are cached up to the high-water mark of
- * packets in flight.
+ * ring together) are held, and a push beyond that fails. Cancellation is
+ * lazy (the key stays in the heap or ring until it reaches the front),
+ * but when cancelled events outnumber live ones both are compacted, so
+ * they never hold more than about twice the live events. Packet buffers
+ * are cached up to the high-water mark of packets in flight.
  *
  * Not thread-safe: one queue is driven by one thread.
  */
@@ -166,6 +166,11 @@ sim_evq_handle sim_evq_push_ordered(sim_evq *q, int64_t time_us,
  * if no event is pending. Cancelled events are dropped on the way. The
  * event's packet, if any, passes to the caller. */
 bool sim_evq_pop(sim_evq *q, sim_event *out);
+
+/* As sim_evq_pop, but only an event due at or before t_us: returns false
+ * (and removes nothing) when the earliest is later or none is pending.
+ * One look at the front where peeking and then popping take two. */
+bool sim_evq_pop_until(sim_evq *q, int64_t t_us, sim_event *out);
 
 /* Stores the time of the earliest pending event in *time_us and returns
  * true, or returns false if none is pending. May drop cancelled events

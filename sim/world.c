@@ -307,12 +307,12 @@ static void fire_timer(sim_world *w, const sim_event *ev)
     peko_nodelist_on_timer(node->nl, timer);
 }
 
-/* Starts fetching the state the next event will touch, while this one
+/* Starts fetching what the next event's node will read, while this event
  * runs: in a large world a node's state is rarely still in cache when its
- * next event comes. That is its sim_node's first lines and the first
- * lines of its engine, where the engine keeps what every received packet
- * reads (engine/nodelist-private.h). Only fetches: if this event
- * schedules one that comes first, nothing is lost but the fetch. */
+ * next event comes. That is the first lines of its engine, where the
+ * engine keeps what every received packet reads
+ * (engine/nodelist-private.h). Only fetches: if this event schedules one
+ * that comes first, nothing is lost but the fetch. */
 static inline void fetch_ahead(sim_world *w)
 {
     uint32_t next;
@@ -329,10 +329,8 @@ static inline void fetch_ahead(sim_world *w)
 uint64_t sim_world_run_until(sim_world *w, int64_t t_us)
 {
     uint64_t dispatched = 0;
-    int64_t next_us;
     sim_event ev;
-    while (sim_evq_peek_time(&w->q, &next_us) && next_us <= t_us) {
-        sim_evq_pop(&w->q, &ev);
+    while (sim_evq_pop_until(&w->q, t_us, &ev)) {
         g_assert(ev.time_us >= w->now_us);
         w->now_us = ev.time_us;
         fetch_ahead(w);

@@ -825,3 +825,35 @@ Test(wire, fills_a_full_size_packet_with_fingerprints)
     cr_assert_eq(peko__wire_encode(&m, k, buf, MAX_BYTES), 0);
     peko__keyring_free(k);
 }
+
+/* ------------------------------------------------------------------ */
+/* Peeking at a heartbeat's origin ahead of decoding.                   */
+
+Test(wire, peek_origin_reads_what_decoding_will)
+{
+    /* Every mix of families for sender and origin. */
+    for (int k = 0; k < 4; k++) {
+        peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
+        m.sender = node_a(k & 1);
+        m.origin = node_b(k & 2);
+        size_t n = encode(&m, NULL);
+        peko_addr origin;
+        cr_assert(peko__wire_peek_origin(buf, n, &origin), "mix %d", k);
+        cr_assert_eq(memcmp(&origin, &m.origin, sizeof origin), 0);
+        peko__msg got;
+        cr_assert_eq(peko__wire_decode(buf, n, MAX_BYTES, NULL, &got),
+                     PEKO_REJECT_NONE);
+        cr_assert_eq(memcmp(&origin, &got.origin, sizeof origin), 0);
+        /* Cut anywhere inside the origin: nothing to peek at. */
+        size_t origin_end = PEKO__WIRE_HEADER_BYTES + (k & 1 ? 19 : 7) +
+                            (k & 2 ? 19 : 7);
+        for (size_t cut = 0; cut < origin_end; cut++)
+            cr_assert_not(peko__wire_peek_origin(buf, cut, &origin),
+                          "mix %d cut %zu", k, cut);
+    }
+    /* Other message types have no origin. */
+    peko__msg m = make_msg(PEKO_MSG_METADATA, false);
+    size_t n = encode(&m, NULL);
+    peko_addr origin;
+    cr_assert_not(peko__wire_peek_origin(buf, n, &origin));
+}
