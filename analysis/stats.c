@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xoshiro.h"
+
 /* Exact permutation p-values of Mann-Whitney up to this many values in
  * all (the counts stay below 2^53, C(40, 20) < 1.4e11). */
 #define MWU_EXACT_MAX 40
@@ -499,44 +501,19 @@ ana_stats_mwu ana_stats_mann_whitney(const double *a, size_t na,
 /* ------------------------------------------------------------------ */
 /* Bootstrap.                                                           */
 
-/* xoshiro256** (Blackman and Vigna), seeded by splitmix64: the same
- * generator family as the simulator's streams, kept private here so the
- * analysis library stays independent of sim/. */
+/* The resampling stream: engine/xoshiro.h's generator. */
 typedef struct boot_rng {
     uint64_t s[4];
 } boot_rng;
 
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 static void boot_rng_init(boot_rng *r, uint64_t seed)
 {
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
+    peko_xoshiro_seed(r->s, seed);
 }
 
 static uint64_t boot_rng_next(boot_rng *r)
 {
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
+    return peko_xoshiro_next(r->s);
 }
 
 /* Uniform in [0, bound), bound >= 1, without modulo bias: draws below

@@ -210,3 +210,43 @@ gboolean peko_cli_parse_fraction(const char *option, const char *text,
     *out = percent || v > 1 ? v / 100 : v;
     return TRUE;
 }
+
+volatile sig_atomic_t peko_cli_stop_requested;
+static struct sigaction saved_int, saved_term;
+
+static void on_stop_signal(int signo)
+{
+    (void)signo;
+    peko_cli_stop_requested = 1;
+}
+
+void peko_cli_catch_stop(void)
+{
+    struct sigaction sa = {.sa_handler = on_stop_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &saved_int);
+    sigaction(SIGTERM, &sa, &saved_term);
+}
+
+void peko_cli_release_stop(void)
+{
+    sigaction(SIGINT, &saved_int, NULL);
+    sigaction(SIGTERM, &saved_term, NULL);
+}
+
+char *peko_cli_temp_db(const char *command)
+{
+    GError *error = NULL;
+    char *path = NULL;
+    char *pattern = g_strdup_printf("peko-%s-XXXXXX.db", command);
+    int fd = g_file_open_tmp(pattern, &path, &error);
+    g_free(pattern);
+    if (fd < 0) {
+        fprintf(stderr, "peko %s: %s\n", command, error->message);
+        g_error_free(error);
+        return NULL;
+    }
+    close(fd);
+    unlink(path); /* the recorder creates it afresh */
+    return path;
+}

@@ -10,6 +10,7 @@
 #define PEKO_CLI_H
 
 #include <glib.h>
+#include <signal.h>
 #include <stdint.h>
 
 /* X(name, one-line summary), in the order `peko --help` lists them. */
@@ -86,6 +87,19 @@ struct scn_scenario *peko_cli_load_scenario(const char *command,
  * fraction `frac` (clamped to 0..1), '-' for the rest, NUL-terminated. */
 #define PEKO_CLI_BAR_WIDTH 30
 void peko_cli_progress_bar(double frac, char bar[PEKO_CLI_BAR_WIDTH + 1]);
+
+/* Set to 1 by SIGINT and SIGTERM while caught: a long command checks it
+ * between steps, stops, and records what it did as incomplete. */
+extern volatile sig_atomic_t peko_cli_stop_requested;
+/* Catches SIGINT and SIGTERM into peko_cli_stop_requested until
+ * peko_cli_release_stop() puts the previous handlers back. */
+void peko_cli_catch_stop(void);
+void peko_cli_release_stop(void);
+
+/* A fresh path for a database that only lives for one command (no file
+ * there: the recorder creates it). NULL after printing why as
+ * "peko <command>: ...". Remove it with peko_cli_remove_db(). */
+char *peko_cli_temp_db(const char *command);
 
 /* Removes a database file and its -wal, -shm and -journal companions,
  * ignoring those that do not exist. */

@@ -43,14 +43,6 @@ static const GOptionEntry sim_entries[] = {
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int signo)
-{
-    (void)signo;
-    stop_requested = 1;
-}
-
 /* ------------------------------------------------------------------ */
 /* Progress and the report (report-print.h).                            */
 
@@ -68,11 +60,17 @@ static void progress_cb(void *user, int64_t now_us, int64_t end_us,
                        detail);
 }
 
-static void print_report(const scn_scenario *sc,
-                         const peko_simrun_result *r,
-                         const ana_run_summary *s, bool verbose)
+typedef struct report_ctx {
+    const scn_scenario *sc;
+    const peko_simrun_result *r;
+} report_ctx;
+
+/* The lines about the simulation itself, before the report's body. */
+static void append_head(GString *out, const ana_run_summary *s, void *user)
 {
-    GString *out = g_string_new(NULL);
+    const report_ctx *ctx = user;
+    const scn_scenario *sc = ctx->sc;
+    const peko_simrun_result *r = ctx->r;
     double rt = r->wall_s > 0 ? (double)r->sim_time_us / 1e6 / r->wall_s : 0;
     g_string_append_printf(out, "%s: %zu nodes, seed %" G_GUINT64_FORMAT
                                 ", run %" G_GINT64_FORMAT " (%s)\n",
@@ -92,10 +90,6 @@ static void print_report(const scn_scenario *sc,
                            ", peak memory %.1f MiB\n",
                            r->events, r->deliveries, r->trace_hash,
                            (double)r->peak_rss_kib / 1024.0);
-
-    peko_report_append_summary(out, s, verbose);
-    fputs(out->str, stdout);
-    g_string_free(out, TRUE);
 }
 
 /* ------------------------------------------------------------------ */
@@ -138,27 +132,15 @@ int peko_cmd_sim(int argc, char **argv)
         return PEKO_EXIT_USAGE;
     }
 
-    char *db_path = db_arg ? g_strdup(db_arg) : NULL;
-    bool temporary = db_path == NULL;
-    if (temporary) {
-        GError *error = NULL;
-        int fd = g_file_open_tmp("peko-sim-XXXXXX.db", &db_path, &error);
-        if (fd < 0) {
-            fprintf(stderr, "peko sim: %s\n", error->message);
-            g_error_free(error);
-            scn_scenario_free(sc);
-            free_args();
-            return PEKO_EXIT_FAILED;
-        }
-        close(fd);
-        unlink(db_path); /* the recorder creates it afresh */
+    bool temporary = db_arg == NULL;
+    char *db_path = temporary ? peko_cli_temp_db("sim") : g_strdup(db_arg);
+    if (db_path == NULL) {
+        scn_scenario_free(sc);
+        free_args();
+        return PEKO_EXIT_FAILED;
     }
 
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    struct sigaction old_int, old_term;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    peko_cli_catch_stop();
 
     peko_progress bar = {
         .enabled = isatty(STDERR_FILENO) && !print_arg,
@@ -170,7 +152,7 @@ int peko_cmd_sim(int argc, char **argv)
         .print = print_arg,
         .progress = progress_cb,
         .progress_user = &bar,
-        .stop = &stop_requested,
+        .stop = &peko_cli_stop_requested,
     };
     peko_simrun_result result;
     GError *error = NULL;
@@ -182,28 +164,21 @@ int peko_cmd_sim(int argc, char **argv)
         status = PEKO_EXIT_FAILED;
     } else {
         peko_progress_end(&bar, false);
-        ana_run_summary summary;
-        if (ana_run_summary_load(db_path, result.run_id, &summary, &error)) {
-            print_report(sc, &result, &summary, verbose_arg);
-        } else {
-            fprintf(stderr, "peko sim: reading back the run: %s\n",
-                    error->message);
-            g_clear_error(&error);
-            status = PEKO_EXIT_FAILED;
-        }
-        ana_run_summary_clear(&summary);
-        if (!result.complete) {
-            fprintf(stderr, "peko sim: interrupted at %.3f s: the run is"
-                            " recorded as incomplete\n",
-                    (double)result.sim_time_us / 1e6);
-            status = PEKO_EXIT_FAILED;
-        } else if (!temporary) {
-            printf("recorded: %s, run %" G_GINT64_FORMAT "\n", db_path,
-                   result.run_id);
-        }
+        report_ctx ctx = {.sc = sc, .r = &result};
+        status = peko_report_run(&(peko_report_run_args){
+            .command = "sim",
+            .db_path = db_path,
+            .temporary = temporary,
+            .run_id = result.run_id,
+            .complete = result.complete,
+            .ok = true,
+            .reached_us = result.sim_time_us,
+            .verbose = verbose_arg,
+            .head = append_head,
+            .user = &ctx,
+        });
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    peko_cli_release_stop();
     if (temporary)
         peko_cli_remove_db(db_path);
     g_free(db_path);

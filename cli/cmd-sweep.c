@@ -40,14 +40,6 @@ static const GOptionEntry sweep_entries[] = {
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int signo)
-{
-    (void)signo;
-    stop_requested = 1;
-}
-
 static void free_args(void)
 {
     g_clear_pointer(&db_arg, g_free);
@@ -163,11 +155,7 @@ int peko_cmd_sweep(int argc, char **argv)
         return PEKO_EXIT_USAGE;
     }
 
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    struct sigaction old_int, old_term;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    peko_cli_catch_stop();
 
     bool show_bar = !quiet_arg && isatty(STDERR_FILENO);
     peko_sweep_options opts = {
@@ -176,7 +164,7 @@ int peko_cmd_sweep(int argc, char **argv)
         .shard_index = shard_index,
         .shard_count = shard_count,
         .progress = show_bar ? progress_cb : NULL,
-        .stop = &stop_requested,
+        .stop = &peko_cli_stop_requested,
     };
     peko_sweep_result result;
     int status = PEKO_EXIT_OK;
@@ -223,8 +211,7 @@ int peko_cmd_sweep(int argc, char **argv)
         }
         peko_sweep_result_clear(&result);
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    peko_cli_release_stop();
     scn_scenario_free(sc);
     free_args();
     return status;

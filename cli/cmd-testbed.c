@@ -55,14 +55,6 @@ static const GOptionEntry testbed_entries[] = {
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int signo)
-{
-    (void)signo;
-    stop_requested = 1;
-}
-
 static void progress_cb(void *user, int64_t now_us, int64_t end_us,
                         size_t live, uint64_t deliveries)
 {
@@ -154,11 +146,18 @@ static void print_capture(GString *out, const char *path,
                            c->kernel_dropped);
 }
 
-static void print_report(const scn_scenario *sc,
-                         const peko_testbed_result *r,
-                         const ana_run_summary *s, bool verbose)
+typedef struct report_ctx {
+    const scn_scenario *sc;
+    const peko_testbed_result *r;
+    const char *capture_path;
+} report_ctx;
+
+/* The lines about the testbed itself, before the report's body. */
+static void append_head(GString *out, const ana_run_summary *s, void *user)
 {
-    GString *out = g_string_new(NULL);
+    const report_ctx *ctx = user;
+    const scn_scenario *sc = ctx->sc;
+    const peko_testbed_result *r = ctx->r;
     g_string_append_printf(out,
                            "%s: %zu nodes on the loopback, %s ports %u-%u,"
                            " seed %" G_GUINT64_FORMAT ", run %"
@@ -182,9 +181,14 @@ static void print_report(const scn_scenario *sc,
                            r->deliveries, r->delayed);
     peko_report_append_time(out, r->late_max_us);
     g_string_append(out, " late\n");
-    peko_report_append_summary(out, s, verbose);
-    fputs(out->str, stdout);
-    g_string_free(out, TRUE);
+}
+/* The capture's reconciliation, after the report's body. */
+static void append_tail(GString *out, const ana_run_summary *s, void *user)
+{
+    (void)s;
+    const report_ctx *ctx = user;
+    if (ctx->r->captured)
+        print_capture(out, ctx->capture_path, &ctx->r->capture);
 }
 
 /* ------------------------------------------------------------------ */
@@ -243,27 +247,15 @@ int peko_cmd_testbed(int argc, char **argv)
         fprintf(stderr, "peko testbed: note: %s\n", *n);
     g_strfreev(notes);
 
-    char *db_path = db_arg ? g_strdup(db_arg) : NULL;
-    bool temporary = db_path == NULL;
-    if (temporary) {
-        GError *error = NULL;
-        int fd = g_file_open_tmp("peko-testbed-XXXXXX.db", &db_path, &error);
-        if (fd < 0) {
-            fprintf(stderr, "peko testbed: %s\n", error->message);
-            g_error_free(error);
-            scn_scenario_free(sc);
-            free_args();
-            return PEKO_EXIT_FAILED;
-        }
-        close(fd);
-        unlink(db_path); /* the recorder creates it afresh */
+    bool temporary = db_arg == NULL;
+    char *db_path = temporary ? peko_cli_temp_db("testbed") : g_strdup(db_arg);
+    if (db_path == NULL) {
+        scn_scenario_free(sc);
+        free_args();
+        return PEKO_EXIT_FAILED;
     }
 
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    struct sigaction old_int, old_term;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    peko_cli_catch_stop();
 
     peko_progress bar = {
         .enabled = isatty(STDERR_FILENO) && !print_arg,
@@ -275,7 +267,7 @@ int peko_cmd_testbed(int argc, char **argv)
         .print = print_arg,
         .progress = progress_cb,
         .progress_user = &bar,
-        .stop = &stop_requested,
+        .stop = &peko_cli_stop_requested,
     };
     peko_testbed_result result;
     GError *error = NULL;
@@ -292,36 +284,25 @@ int peko_cmd_testbed(int argc, char **argv)
         if (!ran) {
             fprintf(stderr, "peko testbed: %s\n", error->message);
             g_clear_error(&error);
+        }
+        report_ctx ctx = {.sc = sc, .r = &result, .capture_path = capture_arg};
+        status = peko_report_run(&(peko_report_run_args){
+            .command = "testbed",
+            .db_path = db_path,
+            .temporary = temporary,
+            .run_id = result.run_id,
+            .complete = result.complete,
+            .ok = ran,
+            .reached_us = result.run_time_us,
+            .verbose = verbose_arg,
+            .head = append_head,
+            .tail = append_tail,
+            .user = &ctx,
+        });
+        if (!ran)
             status = PEKO_EXIT_FAILED;
-        }
-        ana_run_summary summary;
-        if (ana_run_summary_load(db_path, result.run_id, &summary, &error)) {
-            print_report(sc, &result, &summary, verbose_arg);
-        } else {
-            fprintf(stderr, "peko testbed: reading back the run: %s\n",
-                    error->message);
-            g_clear_error(&error);
-            status = PEKO_EXIT_FAILED;
-        }
-        ana_run_summary_clear(&summary);
-        if (result.captured) {
-            GString *out = g_string_new(NULL);
-            print_capture(out, capture_arg, &result.capture);
-            fputs(out->str, stdout);
-            g_string_free(out, TRUE);
-        }
-        if (!result.complete) {
-            fprintf(stderr, "peko testbed: interrupted at %.3f s: the run is"
-                            " recorded as incomplete\n",
-                    (double)result.run_time_us / 1e6);
-            status = PEKO_EXIT_FAILED;
-        } else if (!temporary && status == PEKO_EXIT_OK) {
-            printf("recorded: %s, run %" G_GINT64_FORMAT "\n", db_path,
-                   result.run_id);
-        }
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    peko_cli_release_stop();
     if (temporary)
         peko_cli_remove_db(db_path);
     g_free(db_path);

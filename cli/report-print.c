@@ -2,20 +2,17 @@
  * sim` and `peko testbed` (report-print.h). */
 #include "report-print.h"
 
+#include <math.h>
 #include <stdio.h>
 
 #include "cli.h"
 
 void peko_report_append_time(GString *out, int64_t us)
 {
-    if (us < 0)
-        g_string_append(out, "never");
-    else if (us < 1000)
-        g_string_append_printf(out, "%" G_GINT64_FORMAT " us", us);
-    else if (us < 1000000)
-        g_string_append_printf(out, "%.1f ms", (double)us / 1e3);
-    else
-        g_string_append_printf(out, "%.3f s", (double)us / 1e6);
+    char text[32];
+    peko_cli_format_seconds(text, sizeof text,
+                            us < 0 ? INFINITY : (double)us / 1e6);
+    g_string_append(out, text);
 }
 
 static void append_row(GString *out, const char *label, int64_t t50,
@@ -106,4 +103,36 @@ void peko_progress_end(peko_progress *p, bool keep)
         return;
     fputs(keep ? "\n" : "\r\033[K", stderr);
     p->shown = false;
+}
+
+int peko_report_run(const peko_report_run_args *a)
+{
+    int status = PEKO_EXIT_OK;
+    GError *error = NULL;
+    ana_run_summary summary;
+    if (ana_run_summary_load(a->db_path, a->run_id, &summary, &error)) {
+        GString *out = g_string_new(NULL);
+        a->head(out, &summary, a->user);
+        peko_report_append_summary(out, &summary, a->verbose);
+        if (a->tail)
+            a->tail(out, &summary, a->user);
+        fputs(out->str, stdout);
+        g_string_free(out, TRUE);
+    } else {
+        fprintf(stderr, "peko %s: reading back the run: %s\n", a->command,
+                error->message);
+        g_clear_error(&error);
+        status = PEKO_EXIT_FAILED;
+    }
+    ana_run_summary_clear(&summary);
+    if (!a->complete) {
+        fprintf(stderr, "peko %s: interrupted at %.3f s: the run is"
+                        " recorded as incomplete\n",
+                a->command, (double)a->reached_us / 1e6);
+        status = PEKO_EXIT_FAILED;
+    } else if (!a->temporary && status == PEKO_EXIT_OK && a->ok) {
+        printf("recorded: %s, run %" G_GINT64_FORMAT "\n", a->db_path,
+               a->run_id);
+    }
+    return status;
 }

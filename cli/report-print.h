@@ -38,4 +38,27 @@ void peko_progress_draw(peko_progress *p, double frac, const char *detail);
  * message). */
 void peko_progress_end(peko_progress *p, bool keep);
 
+/* The end of `peko sim` and `peko testbed`: reads the run back from its
+ * database and prints the command's own lines (head, and tail after the
+ * summary; tail may be NULL), the report's body, then either that the run
+ * was interrupted or where it was recorded (not for a temporary file, nor
+ * when `ok` is false: the run had an error already reported). Returns
+ * PEKO_EXIT_OK, or PEKO_EXIT_FAILED for an interrupted run or a database
+ * that cannot be read back. */
+typedef struct peko_report_run_args {
+    const char *command;      /* "sim", "testbed" */
+    const char *db_path;
+    bool temporary;
+    int64_t run_id;
+    bool complete;            /* ran to its end */
+    bool ok;                  /* no error during the run */
+    int64_t reached_us;       /* run time reached, for an interrupted run */
+    bool verbose;
+    void (*head)(GString *out, const ana_run_summary *s, void *user);
+    void (*tail)(GString *out, const ana_run_summary *s, void *user);
+    void *user;
+} peko_report_run_args;
+
+int peko_report_run(const peko_report_run_args *args);
+
 #endif /* PEKO_REPORT_PRINT_H */

@@ -1,59 +1,29 @@
-/* rng.c: xoshiro256** streams seeded by SplitMix64 (see rng.h).
- *
- * xoshiro256** and SplitMix64 are Blackman and Vigna's public-domain
- * generators; the constants below are theirs.
- */
+/* rng.c: xoshiro256** streams seeded by SplitMix64 (see rng.h); the
+ * generator itself is engine/xoshiro.h. */
 #include "rng.h"
 
 #include <math.h>
 
+#include "xoshiro.h"
+
 uint64_t sim_splitmix64(uint64_t *state)
 {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* SplitMix64's output function alone: a bijection on 64 bits. */
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return peko_splitmix64(state);
 }
 
 void sim_rng_init(sim_rng *rng, uint64_t seed, uint64_t stream)
 {
-    /* mix64 is a bijection, so for one seed distinct streams get distinct
-     * SplitMix64 starting points, and the mixing keeps neighbouring
-     * indices (0, 1, 2...) from starting on neighbouring states. */
-    uint64_t sm = mix64(seed ^ mix64(stream + 0x6a09e667f3bcc909ULL));
-    for (int i = 0; i < 4; i++)
-        rng->s[i] = sim_splitmix64(&sm);
-    /* All-zero is xoshiro's one fixed point; SplitMix64 cannot produce
-     * four zeros in a row, but say so rather than trust it silently. */
-    if ((rng->s[0] | rng->s[1] | rng->s[2] | rng->s[3]) == 0)
-        rng->s[0] = 1;
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
+    /* peko_mix64 is a bijection, so for one seed distinct streams get
+     * distinct SplitMix64 starting points, and the mixing keeps
+     * neighbouring indices (0, 1, 2...) from starting on neighbouring
+     * states. */
+    peko_xoshiro_seed(rng->s, peko_mix64(seed ^ peko_mix64(
+                                             stream + 0x6a09e667f3bcc909ULL)));
 }
 
 uint64_t sim_rng_u64(sim_rng *rng)
 {
-    uint64_t *s = rng->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
+    return peko_xoshiro_next(rng->s);
 }
 
 uint64_t sim_rng_below(sim_rng *rng, uint64_t n)

@@ -1,30 +1,20 @@
-/* rng.c: the transport's random streams, xoshiro256** seeded by
- * SplitMix64 (Blackman and Vigna). The transport's own copy: sim/ has its
- * streams, and sim and transport never include each other (DESIGN.md 2).
- */
+/* rng.c: the transport's random streams: the generator of
+ * engine/xoshiro.h, seeded from the system's entropy or a given seed. */
 #include <errno.h>
 #include <sys/random.h>
 #include <unistd.h>
 
 #include "transport-private.h"
+#include "xoshiro.h"
 
 uint64_t tp_splitmix64(uint64_t *state)
 {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return peko_splitmix64(state);
 }
 
 void tp_rng_init(tp_rng *rng, uint64_t seed)
 {
-    uint64_t state = seed;
-    for (int i = 0; i < 4; i++)
-        rng->s[i] = tp_splitmix64(&state);
-    /* SplitMix64 is a bijection of distinct states, so four outputs are
-     * never all zero; keep the invariant explicit anyway. */
-    if ((rng->s[0] | rng->s[1] | rng->s[2] | rng->s[3]) == 0)
-        rng->s[0] = 1;
+    peko_xoshiro_seed(rng->s, seed);
 }
 
 void tp_rng_init_entropy(tp_rng *rng)
@@ -40,23 +30,9 @@ void tp_rng_init_entropy(tp_rng *rng)
     tp_rng_init(rng, seed);
 }
 
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
 uint64_t tp_rng_u64(tp_rng *rng)
 {
-    uint64_t *s = rng->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
+    return peko_xoshiro_next(rng->s);
 }
 
 double tp_rng_double(tp_rng *rng)
