@@ -144,6 +144,10 @@ const char *peko_msg_type_name(peko_msg_type type)
         return "swap_request";
     case PEKO_MSG_SWAP_RESPONSE:
         return "swap_response";
+    case PEKO_MSG_CHALLENGE:
+        return "challenge";
+    case PEKO_MSG_ECHO:
+        return "echo";
     }
     return "unknown";
 }

@@ -26,8 +26,7 @@ int peko_config_resolve(const peko_config *in, peko_config *out)
         return -EINVAL;
     if (c.protocol != PEKO_PROTOCOL_UDP && c.protocol != PEKO_PROTOCOL_TCP)
         return -EINVAL;
-    if (c.dissemination != PEKO_DISSEMINATION_RUMOR &&
-        c.dissemination != PEKO_DISSEMINATION_CLASSIC)
+    if ((unsigned)c.dissemination >= PEKO_DISSEMINATION_COUNT)
         return -EINVAL;
     /* Accepted keys alone would make a node that signs nothing while
      * requiring signatures: refuse it (peko_nodelist_set_keys too). */

@@ -1,4 +1,12 @@
-/* nodelist-private.h: the node list's state (private to engine/). */
+/* nodelist-private.h: the node list's state and the functions the engine's
+ * files share (private to engine/).
+ *
+ * The node list is split by job: nodelist.c holds the public API, the
+ * life cycle and the dispatch of inputs; membership.c the peers, their
+ * heartbeat versions and expiry; metadata.c the cluster metadata;
+ * spread.c target choice and forwarding; strategy-*.c what each
+ * dissemination strategy does with those (strategy.h, the seam).
+ */
 #ifndef PEKO_NODELIST_PRIVATE_H
 #define PEKO_NODELIST_PRIVATE_H
 
@@ -42,7 +50,8 @@ struct peko_nodelist {
                               * fill that line */
     uint32_t size;           /* config.size, and */
     uint16_t amount;         /* config.amount (at most 1024), and */
-    bool classic;            /* config.dissemination == CLASSIC: copies */
+    uint8_t strategy;        /* config.dissemination: index into
+                              * peko__strategies (strategy.h) */
     peko__peer self;         /* the local node; never among the peers, so
                               * sampling peers never picks it */
     peko__traffic traffic;
@@ -74,13 +83,113 @@ struct peko_nodelist {
     peko_stats stats;        /* all but what `traffic` counts */
 };
 
+#define PEKO__OBSERVE(nl, member, ...)                                       \
+    do {                                                                     \
+        if ((nl)->observer.member)                                           \
+            (nl)->observer.member((nl)->observer_user, __VA_ARGS__);         \
+    } while (0)
+
+/* Hops saturate rather than wrap: a 255 is "far", never "near". */
+#define PEKO__HOPS_MAX 255
+
+static inline int64_t peko__now_us(peko_nodelist *nl)
+{
+    return nl->env->now_us(nl->env);
+}
+
+/* ------------------------------------------------------------------ */
+/* nodelist.c                                                           */
+
+/* Hands one encoded packet to env->send() and counts it; a failed send
+ * is counted in send_failed and printed, nothing else. */
+void peko__send_packet(peko_nodelist *nl, peko_msg_type type,
+                       const peko_addr *to, const uint8_t *bytes,
+                       size_t n_bytes);
+/* Encodes *msg into nl->tx and sends it to `to`. A message that does not
+ * fit Size is counted in send_failed and printed, never sent. */
+void peko__send_msg(peko_nodelist *nl, const peko__msg *msg,
+                    const peko_addr *to);
+
 /* The local node and every peer, ordered by address (as get() returns
  * them). The caller g_free()s the array, not the peers. */
 const peko__peer **peko__nodelist_sorted(const peko_nodelist *nl,
                                          size_t *n_out);
 
-/* Console lines in pekonode's format (print.c). Each does nothing unless
- * the node list was configured with is_print and the env can print. */
+/* ------------------------------------------------------------------ */
+/* membership.c                                                         */
+
+/* The record of `addr`, or NULL. */
+peko__peer *peko__peer_find(const peko_nodelist *nl, const peko_addr *addr);
+/* Adds `addr` (not listed) as refreshed at now_us; tells the observer. */
+peko__peer *peko__peer_add(peko_nodelist *nl, const peko_addr *addr,
+                           int64_t now_us);
+/* Removes every peer not refreshed within the timeout. */
+void peko__expire_peers(peko_nodelist *nl, int64_t now_us);
+
+/* What a received heartbeat rumor meant to the membership. */
+typedef struct peko__heartbeat_seen {
+    bool first;   /* the first copy of this rumor to reach this node */
+    bool ours;    /* about the local node (never listed as a peer) */
+} peko__heartbeat_seen;
+
+/* Applies a heartbeat rumor to the list: adds its origin, refreshes it
+ * when the heartbeat is newer than what is known, and tells the observer
+ * whether the copy was the first. origin_fp is the origin's
+ * fingerprint. */
+peko__heartbeat_seen peko__heartbeat_receive(peko_nodelist *nl,
+                                             const peko__msg *m,
+                                             uint32_t origin_fp);
+/* The local node's heartbeat message (its current sequence number). */
+void peko__heartbeat_fill(peko_nodelist *nl, peko__msg *msg);
+/* Advances the local heartbeat sequence and returns the new heartbeat as
+ * a rumor this node originates (seen-cache and observer told). */
+void peko__heartbeat_next(peko_nodelist *nl, int64_t now_us, peko__msg *msg);
+
+/* ------------------------------------------------------------------ */
+/* metadata.c                                                           */
+
+/* True if `version` is real (counter > 0) and newer than ours. */
+bool peko__metadata_is_newer(const peko_nodelist *nl,
+                             const peko_version *version);
+/* Replaces the local metadata (data copied) and tells the observer; via
+ * is the message type that carried it, 0 for a local publish. */
+void peko__metadata_apply(peko_nodelist *nl, const uint8_t *data,
+                          uint32_t n_bytes, const peko_version *version,
+                          peko_msg_type via);
+/* Adopts the metadata a message carries if it is newer; via as above.
+ * Returns true if it was adopted. */
+bool peko__metadata_adopt(peko_nodelist *nl, const peko__msg *m,
+                          peko_msg_type via);
+/* A message of `type` carrying the local metadata (and its version). */
+void peko__metadata_fill(peko_nodelist *nl, peko__msg *msg,
+                         peko_msg_type type);
+/* A metadata rumor arrived: applies it if newer and tells the observer.
+ * Returns true if it was new. */
+bool peko__metadata_receive(peko_nodelist *nl, const peko__msg *m);
+
+/* ------------------------------------------------------------------ */
+/* spread.c                                                             */
+
+/* Uniform integer in [0, n), n > 0, from the node's stream. */
+uint64_t peko__random_below(peko_nodelist *nl, uint64_t n);
+/* A slot of the peer table drawn uniformly among those holding a peer
+ * (there must be one). */
+uint32_t peko__draw_peer_slot(peko_nodelist *nl);
+/* Grows the pick scratch to hold `need` entries (grow only). */
+void peko__ensure_pick_scratch(peko_nodelist *nl, size_t need);
+/* Sends *msg to up to `amount` peers not in the carried infected set,
+ * after adding the local node and the chosen targets to the set (kept
+ * within Size, docs/wire.md). Returns the number of packets sent. */
+size_t peko__spread(peko_nodelist *nl, peko__msg *msg, const uint8_t *carried,
+                    uint32_t n_carried);
+/* Forwards a received rumor: one more hop, sent by this node, to up to
+ * `amount` peers not in its infected set. */
+void peko__forward(peko_nodelist *nl, const peko__msg *in);
+
+/* ------------------------------------------------------------------ */
+/* print.c: console lines in pekonode's format. Each does nothing unless */
+/* the node list was configured with is_print and the env can print.     */
+
 void peko__print_join(peko_nodelist *nl);
 void peko__print_listen(peko_nodelist *nl);
 void peko__print_stop_start(peko_nodelist *nl, bool stopped);

@@ -1,14 +1,16 @@
-/* nodelist.c: the gossip state machine behind peko.h.
+/* nodelist.c: the node list behind peko.h: its public API, its life
+ * cycle, and the dispatch of its two inputs, on_packet and on_timer.
  *
- * Everything here is driven by two inputs, on_packet and on_timer, and
- * reaches the world only through nl->env. See DESIGN.md section 3 for the
- * protocol and docs/wire.md for the bytes.
+ * Everything reaches the world only through nl->env. What a packet or a
+ * cycle does is shared code (membership.c, metadata.c, spread.c) composed
+ * by the configured dissemination strategy (strategy.h). See DESIGN.md
+ * section 3 for the protocol and docs/wire.md for the bytes.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "nodelist-private.h"
+#include "strategy.h"
 
 /* The receive path's layout (nodelist-private.h), in cache lines. */
 #define LINE 64
@@ -21,64 +23,12 @@ G_STATIC_ASSERT(offsetof(peko_nodelist, traffic.duplicates) >= 3 * LINE);
 G_STATIC_ASSERT(offsetof(peko_nodelist, traffic.by_type[0]) + 32 <=
                 4 * LINE);
 
-#define OBSERVE(nl, member, ...)                                             \
-    do {                                                                     \
-        if ((nl)->observer.member)                                           \
-            (nl)->observer.member((nl)->observer_user, __VA_ARGS__);         \
-    } while (0)
-
-/* Hops saturate rather than wrap: a 255 is "far", never "near". */
-#define PEKO_HOPS_MAX 255
-
 /* ------------------------------------------------------------------ */
-/* Small helpers.                                                       */
+/* Sending.                                                             */
 
-static inline int64_t nl_now_us(peko_nodelist *nl)
-{
-    return nl->env->now_us(nl->env);
-}
-
-/* Uniform integer in [0, n), n > 0, without modulo bias (Lemire). */
-static uint64_t nl_random_below(peko_nodelist *nl, uint64_t n)
-{
-    uint64_t x = nl->env->random_u64(nl->env);
-    __uint128_t m = (__uint128_t)x * n;
-    uint64_t low = (uint64_t)m;
-    if (low < n) {
-        uint64_t threshold = -n % n;
-        while (low < threshold) {
-            x = nl->env->random_u64(nl->env);
-            m = (__uint128_t)x * n;
-            low = (uint64_t)m;
-        }
-    }
-    return (uint64_t)(m >> 64);
-}
-
-/* The seen-cache key of a heartbeat rumor: a 64-bit mix of its origin,
- * incarnation and sequence. Pointers never enter it. */
-static uint64_t heartbeat_key(const peko_addr *origin, uint32_t incarnation,
-                              uint32_t seq)
-{
-    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64 */
-    const uint8_t *bytes = (const uint8_t *)origin;
-    for (size_t i = 0; i < sizeof *origin; i++) {
-        h ^= bytes[i];
-        h *= 0x100000001b3ULL;
-    }
-    h ^= ((uint64_t)incarnation << 32) | seq;
-    /* splitmix64 finalizer: FNV alone leaves the xored counter weak. */
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebULL;
-    h ^= h >> 31;
-    return h;
-}
-
-static void send_packet(peko_nodelist *nl, peko_msg_type type,
-                        const peko_addr *to, const uint8_t *bytes,
-                        size_t n_bytes)
+void peko__send_packet(peko_nodelist *nl, peko_msg_type type,
+                       const peko_addr *to, const uint8_t *bytes,
+                       size_t n_bytes)
 {
     int rc = nl->env->send(nl->env, to, bytes, n_bytes);
     if (rc < 0) {
@@ -88,375 +38,24 @@ static void send_packet(peko_nodelist *nl, peko_msg_type type,
     }
     nl->traffic.by_type[type - 1].sent++;
     nl->traffic.by_type[type - 1].sent_bytes += n_bytes;
-    OBSERVE(nl, packet_sent, type, to, n_bytes);
+    PEKO__OBSERVE(nl, packet_sent, type, to, n_bytes);
 }
 
-/* ------------------------------------------------------------------ */
-/* Peers.                                                               */
-
-static peko__peer *peer_find(const peko_nodelist *nl, const peko_addr *addr)
+void peko__send_msg(peko_nodelist *nl, const peko__msg *msg,
+                    const peko_addr *to)
 {
-    return peko__peers_find(&nl->peers, addr, peko_addr_fingerprint(addr));
-}
-
-static peko__peer *peer_add(peko_nodelist *nl, const peko_addr *addr,
-                            int64_t now_us)
-{
-    peko__peer *peer = peko__peers_add(&nl->peers, addr,
-                                       peko_addr_fingerprint(addr));
-    peer->last_seen_us = now_us;
-    nl->stats.nodes_added++;
-    OBSERVE(nl, node_added, addr);
-    return peer;
-}
-
-static void expire_peers(peko_nodelist *nl, int64_t now_us)
-{
-    /* Upwards through the slots; a removal may move a record not yet
-     * looked at into the slot just emptied (peers.h), so that slot is
-     * looked at again. */
-    for (uint32_t s = 0; s < nl->peers.cap;) {
-        const peko__peer *peer = &nl->peers.slots[s];
-        if (!peko__peers_used(&nl->peers, s) ||
-            now_us - peer->last_seen_us <= nl->config.timeout_us) {
-            s++;
-            continue;
-        }
-        peko_addr addr = peer->addr;
-        peko__peers_remove(&nl->peers, s);
-        nl->stats.nodes_expired++;
-        OBSERVE(nl, node_expired, &addr);
-    }
-    peko__peers_shrink(&nl->peers);
-}
-
-/* ------------------------------------------------------------------ */
-/* Rumor spreading: fan-out to uninfected peers.                        */
-
-static bool is_picked(const uint32_t *picked, size_t n, uint32_t index)
-{
-    for (size_t i = 0; i < n; i++)
-        if (picked[i] == index)
-            return true;
-    return false;
-}
-
-static bool is_infected(const peko__peer *peer, const uint8_t *set,
-                        uint32_t n_set)
-{
-    return n_set && peko__wire_set_contains(set, n_set, peer->fingerprint);
-}
-
-/* Grows the pick scratch to hold `need` entries (grow only). */
-static void ensure_pick_scratch(peko_nodelist *nl, size_t need)
-{
-    if (nl->pick_scratch_cap >= need)
-        return;
-    size_t cap = nl->pick_scratch_cap ? nl->pick_scratch_cap : 32;
-    while (cap < need)
-        cap *= 2;
-    nl->pick_scratch = g_renew(uint32_t, nl->pick_scratch, cap);
-    nl->pick_scratch_cap = cap;
-}
-
-#define PICK_BATCH 16 /* draws fetched together by pick_targets */
-#define REDRAW_MAX 64 /* empty slots drawn before draw_peer_slot counts
-                       * its way to a peer instead */
-
-/* A slot drawn uniformly among those that hold a peer (there is one):
- * empty slots are drawn again, a bit test each. The table is kept at
- * least an eighth full, but the smallest one may hold a single peer, so
- * after REDRAW_MAX empty draws the peer is chosen exactly instead: the
- * r-th in slot order, r drawn among the peers. Whether that happens does
- * not depend on which peer would have come out, so each peer is equally
- * likely either way. */
-static uint32_t draw_peer_slot(peko_nodelist *nl)
-{
-    const peko__peers *ps = &nl->peers;
-    for (int k = 0; k < REDRAW_MAX; k++) {
-        uint32_t s = (uint32_t)nl_random_below(nl, ps->cap);
-        if (peko__peers_used(ps, s))
-            return s;
-    }
-    uint64_t r = nl_random_below(nl, ps->n);
-    uint32_t s = 0;
-    for (;; s++)
-        if (peko__peers_used(ps, s) && r-- == 0)
-            break;
-    return s;
-}
-
-/* Picks up to `amount` peers, uniformly at random without replacement,
- * among those whose fingerprint is not in the carried infected set. Writes
- * their slots to nl->pick_scratch and returns how many.
- *
- * The carried set holds the path the rumor took (a few entries per hop),
- * so most peers are eligible and rejection sampling finds targets in a
- * few draws. When it does not, the eligible peers are listed and sampled
- * exactly; both phases draw uniformly among the eligible peers not yet
- * picked, so together they are uniform sampling without replacement. */
-static size_t pick_targets(peko_nodelist *nl, const uint8_t *set,
-                           uint32_t n_set)
-{
-    size_t want = nl->amount;
-    uint32_t *picked = nl->pick_scratch; /* holds `want` (creation) */
-    size_t n_picked = 0;
-    uint32_t n = nl->peers.n;
-    const peko__peer *slots = nl->peers.slots;
-    if (n == 0)
-        return 0;
-
-    /* Draws come in batches of what is still wanted, and the drawn
-     * records are fetched together before any is looked at: in a large
-     * list each is a cache miss, and this way they overlap. Drawing ahead
-     * changes no draw: a batch holds at most the picks still wanted, all
-     * of which a draw-and-look loop would have drawn too. */
-    size_t tries = 4 * want + 8;
-    while (n_picked < want && tries > 0) {
-        uint32_t batch[PICK_BATCH];
-        size_t m = MIN(MIN(want - n_picked, tries), (size_t)PICK_BATCH);
-        for (size_t k = 0; k < m; k++) {
-            batch[k] = draw_peer_slot(nl);
-            __builtin_prefetch(&slots[batch[k]]);
-        }
-        tries -= m;
-        for (size_t k = 0; k < m; k++) {
-            uint32_t i = batch[k];
-            if (is_picked(picked, n_picked, i) ||
-                is_infected(&slots[i], set, n_set))
-                continue;
-            picked[n_picked++] = i;
-        }
-    }
-    if (n_picked == want)
-        return n_picked;
-
-    /* Exact phase: candidates go after the picks in the same scratch,
-     * grown here rather than kept at the list's size: this phase is rare
-     * in a large cluster, where the scratch would cost 4 bytes a peer. */
-    ensure_pick_scratch(nl, n_picked + n);
-    picked = nl->pick_scratch;
-    uint32_t *cand = picked + n_picked;
-    size_t n_cand = 0;
-    for (uint32_t i = 0; i < nl->peers.cap; i++) {
-        if (peko__peers_used(&nl->peers, i) &&
-            !is_picked(picked, n_picked, i) &&
-            !is_infected(&slots[i], set, n_set))
-            cand[n_cand++] = i;
-    }
-    while (n_picked < want && n_cand > 0) {
-        /* Partial Fisher-Yates: swap the draw to the front of the
-         * candidates, where it becomes the next pick (the candidates start
-         * right after the picks, so the two stay contiguous). */
-        size_t j = (size_t)nl_random_below(nl, n_cand);
-        uint32_t chosen = cand[j];
-        cand[j] = cand[0];
-        cand[0] = chosen;
-        n_picked++;
-        cand++;
-        n_cand--;
-    }
-    return n_picked;
-}
-
-static void sort_u32(uint32_t *v, size_t n)
-{
-    for (size_t i = 1; i < n; i++) {
-        uint32_t x = v[i];
-        size_t j = i;
-        for (; j > 0 && v[j - 1] > x; j--)
-            v[j] = v[j - 1];
-        v[j] = x;
-    }
-}
-
-/* The position of the first of set[lo, hi) (big-endian, ascending) that
- * is not below v; hi if none. */
-static uint32_t set_lower_bound(const uint8_t *set, uint32_t lo, uint32_t hi,
-                                uint32_t v)
-{
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (peko__get_u32(set + 4 * (size_t)mid) < v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* Writes into nl->set_scratch the union of the carried set (its first
- * n_keep entries) and the new fingerprints, ascending and big-endian.
- * Returns the number of entries. The carried set is already in wire form
- * and much longer than the few new entries, so its runs between them are
- * copied as they lie rather than entry by entry. */
-static uint32_t merge_set(peko_nodelist *nl, const uint8_t *carried,
-                          uint32_t n_keep, uint32_t *fresh, size_t n_fresh)
-{
-    sort_u32(fresh, n_fresh);
-    uint8_t *out = nl->set_scratch;
-    uint32_t n_out = 0;
-    uint32_t i = 0;    /* carried entries before i are written */
-    uint32_t last = 0; /* fingerprints are never 0 */
-    for (size_t j = 0; j < n_fresh; j++) {
-        uint32_t v = fresh[j];
-        if (v == last)
-            continue;
-        last = v;
-        uint32_t k = set_lower_bound(carried, i, n_keep, v);
-        if (k > i)
-            memcpy(out + 4 * (size_t)n_out, carried + 4 * (size_t)i,
-                   4 * (size_t)(k - i));
-        n_out += k - i;
-        i = k;
-        /* Already carried: it goes out with the next run. */
-        if (i < n_keep && peko__get_u32(carried + 4 * (size_t)i) == v)
-            continue;
-        peko__put_u32(out + 4 * (size_t)n_out++, v);
-    }
-    if (n_keep > i)
-        memcpy(out + 4 * (size_t)n_out, carried + 4 * (size_t)i,
-               4 * (size_t)(n_keep - i));
-    return n_out + (n_keep - i);
-}
-
-/* Sends *msg to up to `amount` peers not in the carried infected set,
- * after adding the local node and the chosen targets to the set (pekonode:
- * targets are marked infected before the packet leaves). The set is kept
- * within Size: when it would not fit, the fresh entries are kept and the
- * carried ones are cut from the end (docs/wire.md). Returns the number of
- * packets sent. */
-static size_t spread(peko_nodelist *nl, peko__msg *msg, const uint8_t *carried,
-                     uint32_t n_carried)
-{
-    size_t n_targets = pick_targets(nl, carried, n_carried);
-    if (n_targets == 0)
-        return 0;
-
-    uint32_t fresh[1025]; /* amount <= 1024 (config.c) plus the local node */
-    size_t n_fresh = 0;
-    fresh[n_fresh++] = nl->self.fingerprint;
-    for (size_t t = 0; t < n_targets; t++)
-        fresh[n_fresh++] = nl->peers.slots[nl->pick_scratch[t]].fingerprint;
-
-    size_t fixed = peko__wire_size_without_set(msg, nl->wire_keys);
-    size_t room = fixed < nl->size ? (nl->size - fixed) / 4 : 0;
-    if (room < n_fresh) {
-        /* The packet cannot even name its targets; Size is too small for
-         * this message (a large origin record). */
-        nl->stats.send_failed++;
-        peko__print_error(nl, "packet does not fit Size", NULL);
-        return 0;
-    }
-    uint32_t n_keep = n_carried;
-    if (n_carried + n_fresh > room) {
-        n_keep = (uint32_t)(room - n_fresh);
-        nl->stats.infected_truncated++;
-    }
-    msg->infected = nl->set_scratch;
-    msg->n_infected = merge_set(nl, carried, n_keep, fresh, n_fresh);
-
-    size_t n_bytes = peko__wire_encode(msg, nl->wire_keys, nl->tx, nl->size);
-    if (n_bytes == 0) {
-        nl->stats.send_failed++;
-        peko__print_error(nl, "packet does not fit Size", NULL);
-        return 0;
-    }
-    /* One encoding, the same bytes to every target. env->send() must not
-     * re-enter this node list (peko.h), so the peer table is stable. */
-    for (size_t t = 0; t < n_targets; t++)
-        send_packet(nl, msg->type,
-                    &nl->peers.slots[nl->pick_scratch[t]].addr, nl->tx,
-                    n_bytes);
-    return n_targets;
-}
-
-/* ------------------------------------------------------------------ */
-/* Metadata.                                                            */
-
-static void metadata_apply(peko_nodelist *nl, const uint8_t *data,
-                           uint32_t n_bytes, const peko_version *version,
-                           peko_msg_type via)
-{
-    uint8_t *copy = n_bytes ? g_memdup2(data, n_bytes) : NULL;
-    g_free(nl->meta);
-    nl->meta = copy;
-    nl->meta_len = n_bytes;
-    nl->meta_version = *version;
-    OBSERVE(nl, metadata_applied, version, via, n_bytes);
-}
-
-/* True if `version` is real (counter > 0) and newer than ours. A counter
- * of 0 means "no metadata" and never wins, whatever its origin. */
-static bool metadata_is_newer(const peko_nodelist *nl,
-                              const peko_version *version)
-{
-    return version->counter > 0 &&
-           peko_version_compare(version, &nl->meta_version) > 0;
-}
-
-static void fill_metadata_msg(peko_nodelist *nl, peko__msg *msg,
-                              peko_msg_type type)
-{
-    memset(msg, 0, sizeof *msg);
-    msg->type = type;
-    msg->sender = nl->self.addr;
-    msg->version = nl->meta_version;
-    msg->meta = nl->meta;
-    msg->meta_len = nl->meta_len;
-}
-
-/* ------------------------------------------------------------------ */
-/* Heartbeats and swaps, once per cycle.                                */
-
-static void fill_heartbeat_msg(peko_nodelist *nl, peko__msg *msg)
-{
-    memset(msg, 0, sizeof *msg);
-    msg->type = PEKO_MSG_HEARTBEAT;
-    msg->sender = nl->self.addr;
-    msg->origin = nl->self.addr;
-    msg->incarnation = nl->incarnation;
-    msg->seq = nl->self.seq;
-    msg->name = peko__peer_name(&nl->self);
-    msg->name_len = nl->self.name_len;
-    msg->data = peko__peer_data(&nl->self);
-    msg->data_len = nl->self.data_len;
-}
-
-static void heartbeat_originate(peko_nodelist *nl, int64_t now_us)
-{
-    nl->self.seq++;
-    nl->self.last_seen_us = now_us;
-    peko__msg msg;
-    fill_heartbeat_msg(nl, &msg);
-    peko__seen_insert(&nl->seen, heartbeat_key(&msg.origin, msg.incarnation,
-                                               msg.seq));
-    peko_rumor rumor = {
-        .kind = PEKO_MSG_HEARTBEAT,
-        .origin = nl->self.addr,
-        .id = ((uint64_t)nl->incarnation << 32) | nl->self.seq,
-    };
-    OBSERVE(nl, rumor_created, &rumor);
-    spread(nl, &msg, NULL, 0);
-}
-
-static void swap_request(peko_nodelist *nl)
-{
-    if (nl->peers.n == 0)
-        return;
-    const peko__peer *peer = &nl->peers.slots[draw_peer_slot(nl)];
-    peko__msg msg;
-    fill_metadata_msg(nl, &msg, PEKO_MSG_SWAP_REQUEST);
-    size_t n_bytes = peko__wire_encode(&msg, nl->wire_keys, nl->tx,
+    size_t n_bytes = peko__wire_encode(msg, nl->wire_keys, nl->tx,
                                        (size_t)nl->config.size);
     if (n_bytes == 0) {
         nl->stats.send_failed++;
-        peko__print_error(nl, "packet does not fit Size", &peer->addr);
+        peko__print_error(nl, "packet does not fit Size", to);
         return;
     }
-    peko__print_swap(nl, true, &nl->self.addr, &peer->addr);
-    send_packet(nl, PEKO_MSG_SWAP_REQUEST, &peer->addr, nl->tx, n_bytes);
+    peko__send_packet(nl, msg->type, to, nl->tx, n_bytes);
 }
+
+/* ------------------------------------------------------------------ */
+/* The cycle.                                                           */
 
 static int arm_cycle(peko_nodelist *nl)
 {
@@ -465,11 +64,9 @@ static int arm_cycle(peko_nodelist *nl)
 
 static void cycle(peko_nodelist *nl)
 {
-    int64_t now = nl_now_us(nl);
-    expire_peers(nl, now);
-    if (nl->running)
-        heartbeat_originate(nl, now);
-    swap_request(nl);
+    int64_t now = peko__now_us(nl);
+    peko__expire_peers(nl, now);
+    peko__strategy_of(nl)->cycle(nl, now);
     peko__print_listen(nl);
 
     /* Keep a steady period: the next deadline follows the previous one,
@@ -484,131 +81,13 @@ static void cycle(peko_nodelist *nl)
 /* ------------------------------------------------------------------ */
 /* Receiving.                                                           */
 
-static void forward(peko_nodelist *nl, const peko__msg *in)
+static void on_rumor(peko_nodelist *nl, const peko__msg *m, bool first)
 {
-    peko__msg out = *in;
-    out.sender = nl->self.addr;
-    out.hops = in->hops < PEKO_HOPS_MAX ? (uint8_t)(in->hops + 1)
-                                        : PEKO_HOPS_MAX;
-    nl->traffic.forwarded += spread(nl, &out, in->infected, in->n_infected);
-}
-
-/* origin_fp is peko_addr_fingerprint(&m->origin). */
-static void on_heartbeat(peko_nodelist *nl, const peko__msg *m,
-                         uint32_t origin_fp)
-{
-    peko_rumor rumor = {
-        .kind = PEKO_MSG_HEARTBEAT,
-        .origin = m->origin,
-        .id = ((uint64_t)m->incarnation << 32) | m->seq,
-    };
-    bool classic = nl->classic;
-
-    /* Our own heartbeat coming back (or an older incarnation of us):
-     * never list ourselves as a peer. */
-    if (peko_addr_equal(&m->origin, &nl->self.addr)) {
-        nl->traffic.duplicates++;
-        OBSERVE(nl, rumor_duplicate, &rumor, m->hops, &m->sender);
-        if (classic)
-            forward(nl, m);
-        return;
-    }
-
-    int64_t now = nl_now_us(nl);
-    peko__peer *peer = peko__peers_find(&nl->peers, &m->origin, origin_fp);
-    /* Fast path: a known peer's own heartbeat counter says whether this
-     * copy is new, exactly and without memory. The seen-cache answers for
-     * what the counter cannot: origins not (or no longer) listed, and
-     * another incarnation, where a late copy of the old one must not count
-     * as new twice. */
-    bool first;
-    if (peer && peer->has_heartbeat && peer->incarnation == m->incarnation)
-        first = m->seq > peer->seq;
+    const peko__strategy *s = peko__strategy_of(nl);
+    if (first)
+        s->rumor_first(nl, m);
     else
-        first = peko__seen_insert(
-            &nl->seen, heartbeat_key(&m->origin, m->incarnation, m->seq));
-    if (peer == NULL && (first || classic)) {
-        peer = peer_add(nl, &m->origin, now);
-        peer->has_heartbeat = true;
-        peer->incarnation = m->incarnation;
-        peer->seq = m->seq;
-        peko__peer_set_text(peer, m->name, m->name_len, m->data,
-                            m->data_len);
-    } else if (peer != NULL) {
-        /* Only a newer heartbeat refreshes: a late copy says nothing about
-         * whether the origin is alive now. A new incarnation is a
-         * restarted node, newer whatever its sequence. */
-        bool newer = !peer->has_heartbeat ||
-                     peer->incarnation != m->incarnation ||
-                     m->seq > peer->seq;
-        if (newer) {
-            peer->has_heartbeat = true;
-            peer->incarnation = m->incarnation;
-            peer->seq = m->seq;
-            peer->last_seen_us = now;
-            peko__peer_set_text(peer, m->name, m->name_len, m->data,
-                                m->data_len);
-            OBSERVE(nl, node_refreshed, &m->origin);
-        }
-    }
-
-    if (first) {
-        OBSERVE(nl, rumor_first_seen, &rumor, m->hops, &m->sender);
-    } else {
-        nl->traffic.duplicates++;
-        OBSERVE(nl, rumor_duplicate, &rumor, m->hops, &m->sender);
-    }
-    if (first || classic)
-        forward(nl, m);
-}
-
-static void on_metadata(peko_nodelist *nl, const peko__msg *m)
-{
-    peko_rumor rumor = {
-        .kind = PEKO_MSG_METADATA,
-        .origin = m->version.origin,
-        .id = m->version.counter,
-    };
-    bool newer = metadata_is_newer(nl, &m->version);
-    if (newer) {
-        metadata_apply(nl, m->meta, m->meta_len, &m->version,
-                       PEKO_MSG_METADATA);
-        OBSERVE(nl, rumor_first_seen, &rumor, m->hops, &m->sender);
-    } else {
-        nl->traffic.duplicates++;
-        OBSERVE(nl, rumor_duplicate, &rumor, m->hops, &m->sender);
-    }
-    if (newer || nl->classic)
-        forward(nl, m);
-}
-
-static void on_swap_request(peko_nodelist *nl, const peko__msg *m)
-{
-    if (peko_addr_equal(&m->sender, &nl->self.addr))
-        return; /* never answer ourselves */
-    /* pekonode: the responder adopts a newer version from the request,
-     * then answers with what it holds. */
-    if (metadata_is_newer(nl, &m->version))
-        metadata_apply(nl, m->meta, m->meta_len, &m->version,
-                       PEKO_MSG_SWAP_REQUEST);
-    peko__msg reply;
-    fill_metadata_msg(nl, &reply, PEKO_MSG_SWAP_RESPONSE);
-    size_t n_bytes = peko__wire_encode(&reply, nl->wire_keys, nl->tx,
-                                       (size_t)nl->config.size);
-    if (n_bytes == 0) {
-        nl->stats.send_failed++;
-        peko__print_error(nl, "packet does not fit Size", &m->sender);
-        return;
-    }
-    peko__print_swap(nl, false, &m->sender, &nl->self.addr);
-    send_packet(nl, PEKO_MSG_SWAP_RESPONSE, &m->sender, nl->tx, n_bytes);
-}
-
-static void on_swap_response(peko_nodelist *nl, const peko__msg *m)
-{
-    if (metadata_is_newer(nl, &m->version))
-        metadata_apply(nl, m->meta, m->meta_len, &m->version,
-                       PEKO_MSG_SWAP_RESPONSE);
+        s->rumor_copy(nl, m);
 }
 
 void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,
@@ -633,27 +112,36 @@ void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,
     if (reason != PEKO_REJECT_NONE) {
         nl->stats.rejected[reason]++;
         nl->stats.rejected_bytes += n_bytes;
-        OBSERVE(nl, packet_rejected, reason, from, n_bytes);
+        PEKO__OBSERVE(nl, packet_rejected, reason, from, n_bytes);
         peko__print_error(nl, peko_reject_name(reason), from);
         return;
     }
     nl->traffic.by_type[m.type - 1].received++;
     nl->traffic.by_type[m.type - 1].received_bytes += n_bytes;
-    OBSERVE(nl, packet_received, m.type, from, n_bytes);
+    PEKO__OBSERVE(nl, packet_received, m.type, from, n_bytes);
 
     switch (m.type) {
-    case PEKO_MSG_HEARTBEAT:
+    case PEKO_MSG_HEARTBEAT: {
         g_assert(origin_fp != 0);
-        on_heartbeat(nl, &m, origin_fp);
+        peko__heartbeat_seen seen = peko__heartbeat_receive(nl, &m, origin_fp);
+        on_rumor(nl, &m, seen.first);
         break;
+    }
     case PEKO_MSG_METADATA:
-        on_metadata(nl, &m);
+        on_rumor(nl, &m, peko__metadata_receive(nl, &m));
         break;
     case PEKO_MSG_SWAP_REQUEST:
-        on_swap_request(nl, &m);
+        if (peko_addr_equal(&m.sender, &nl->self.addr))
+            return; /* never answer ourselves */
+        peko__strategy_of(nl)->swap_request(nl, &m, from);
         break;
     case PEKO_MSG_SWAP_RESPONSE:
-        on_swap_response(nl, &m);
+        peko__strategy_of(nl)->swap_response(nl, &m, from);
+        break;
+    case PEKO_MSG_CHALLENGE:
+    case PEKO_MSG_ECHO:
+        /* Address validation and replay baselines (docs/protocol.md,
+         * "On a hostile network"): not sent by this version. */
         break;
     }
 }
@@ -716,7 +204,7 @@ int peko_nodelist_new(const peko_config *config, const peko_node *local,
     nl->config = resolved;
     nl->size = (uint32_t)resolved.size;
     nl->amount = (uint16_t)resolved.amount;
-    nl->classic = resolved.dissemination == PEKO_DISSEMINATION_CLASSIC;
+    nl->strategy = (uint8_t)resolved.dissemination;
     /* Keys live in the keyring only; the listen address is copied. */
     nl->config.secret_key = NULL;
     nl->config.accepted_keys = NULL;
@@ -736,7 +224,7 @@ int peko_nodelist_new(const peko_config *config, const peko_node *local,
 
     nl->wire_keys = peko__keyring_has_keys(nl->keys) ? nl->keys : NULL;
     peko__peers_init(&nl->peers);
-    ensure_pick_scratch(nl, (size_t)resolved.amount);
+    peko__ensure_pick_scratch(nl, (size_t)resolved.amount);
     peko__seen_init(&nl->seen, (size_t)resolved.seen_cache);
     nl->tx = g_malloc((size_t)resolved.size);
     nl->set_scratch_cap = (size_t)resolved.size / 4 + 1026;
@@ -744,7 +232,7 @@ int peko_nodelist_new(const peko_config *config, const peko_node *local,
 
     /* Our own heartbeat must fit with a full fan-out in its set. */
     peko__msg hb;
-    fill_heartbeat_msg(nl, &hb);
+    peko__heartbeat_fill(nl, &hb);
     size_t need = peko__wire_size_without_set(&hb, nl->wire_keys) +
                   4 * ((size_t)resolved.amount + 1);
     if (need > (size_t)resolved.size) {
@@ -795,8 +283,8 @@ int peko_nodelist_set(peko_nodelist *nl, const peko_node *node)
     peko__peer *peer;
     if (peko_addr_equal(&addr, &nl->self.addr))
         peer = &nl->self;
-    else if ((peer = peer_find(nl, &addr)) == NULL)
-        peer = peer_add(nl, &addr, nl_now_us(nl));
+    else if ((peer = peko__peer_find(nl, &addr)) == NULL)
+        peer = peko__peer_add(nl, &addr, peko__now_us(nl));
     peko__peer_set_text(peer, (const uint8_t *)node->name,
                         (uint16_t)name_len,
                         (const uint8_t *)node->private_data,
@@ -808,7 +296,7 @@ int peko_nodelist_join(peko_nodelist *nl)
 {
     if (nl->joined)
         return -EALREADY;
-    nl->next_cycle_us = nl_now_us(nl);
+    nl->next_cycle_us = peko__now_us(nl);
     int rc = arm_cycle(nl);
     if (rc < 0)
         return rc;
@@ -885,7 +373,7 @@ size_t peko_nodelist_count(const peko_nodelist *nl)
 bool peko_nodelist_contains(const peko_nodelist *nl, const peko_addr *addr)
 {
     return peko_addr_equal(addr, &nl->self.addr) ||
-           peer_find(nl, addr) != NULL;
+           peko__peer_find(nl, addr) != NULL;
 }
 
 void peko_nodelist_stop(peko_nodelist *nl)
@@ -928,16 +416,16 @@ int peko_nodelist_publish(peko_nodelist *nl, const uint8_t *data,
         return -EMSGSIZE;
 
     peko_version version = msg.version;
-    metadata_apply(nl, data, (uint32_t)n_bytes, &version, 0);
+    peko__metadata_apply(nl, data, (uint32_t)n_bytes, &version, 0);
     peko_rumor rumor = {
         .kind = PEKO_MSG_METADATA,
         .origin = version.origin,
         .id = version.counter,
     };
-    OBSERVE(nl, rumor_created, &rumor);
+    PEKO__OBSERVE(nl, rumor_created, &rumor);
     peko__print_publish(nl);
     msg.meta = nl->meta;
-    spread(nl, &msg, NULL, 0);
+    peko__spread(nl, &msg, NULL, 0);
     return 0;
 }
 

@@ -109,6 +109,7 @@ typedef enum peko_protocol {
 typedef enum peko_dissemination {
     PEKO_DISSEMINATION_RUMOR = 0,   /* forward only the first copy (default) */
     PEKO_DISSEMINATION_CLASSIC = 1, /* forward every copy, as pekonode does */
+    PEKO_DISSEMINATION_COUNT
 } peko_dissemination;
 
 #define PEKO_MAX_KEYS 8 /* sending key plus accepted keys */
@@ -147,10 +148,29 @@ typedef enum peko_msg_type {
     PEKO_MSG_METADATA = 2,
     PEKO_MSG_SWAP_REQUEST = 3,
     PEKO_MSG_SWAP_RESPONSE = 4,
+    PEKO_MSG_CHALLENGE = 5, /* "prove you receive at this address" */
+    PEKO_MSG_ECHO = 6,      /* the answer to a challenge */
 } peko_msg_type;
-#define PEKO_MSG_TYPE_COUNT 5 /* index 0 unused */
+#define PEKO_MSG_TYPE_COUNT 7 /* index 0 unused */
 
 PEKO_API const char *peko_msg_type_name(peko_msg_type type);
+
+/* The wire format (docs/wire.md), for tools that find packets in
+ * captured traffic. */
+#define PEKO_WIRE_VERSION 2
+#define PEKO_WIRE_HEADER_BYTES 12
+
+/* The message type of a packet of this wire version, from its first
+ * n_bytes bytes (at most 4 are read), or 0 when they do not begin one of
+ * a known type. */
+PEKO_API peko_msg_type peko_wire_type(const uint8_t *bytes, size_t n_bytes);
+/* If the PEKO_WIRE_HEADER_BYTES bytes at `header` are the header of a
+ * packet of this wire version, returns the packet's whole length (header,
+ * body and trailer) and sets *type; otherwise returns 0. Checks the
+ * magic, version, type, flags and reserved byte, nothing else: the
+ * packet itself may still be malformed. */
+PEKO_API size_t peko_wire_packet_bytes(const uint8_t *header,
+                                       peko_msg_type *type);
 
 /* Why a packet was rejected. Every rejection is counted and reported. */
 typedef enum peko_reject {

@@ -158,6 +158,59 @@ static inline peko_reject rd_version(reader *r, peko_version *v)
             return try_e_;                                                   \
     } while (0)
 
+/* One digest entry (docs/wire.md): flags, address, incarnation, seq,
+ * rev, and name and data when flagged full. */
+static inline peko_reject rd_entry(reader *r, peko__entry *e)
+{
+    uint8_t flags;
+    TRY(rd_u8(r, &flags));
+    if (flags & ~PEKO__WIRE_ENTRY_FULL)
+        return PEKO_REJECT_BAD_FLAGS;
+    TRY(rd_addr(r, &e->addr));
+    TRY(rd_u32(r, &e->incarnation));
+    TRY(rd_u32(r, &e->seq));
+    TRY(rd_u16(r, &e->rev));
+    e->full = (flags & PEKO__WIRE_ENTRY_FULL) != 0;
+    e->name = e->data = NULL;
+    e->name_len = e->data_len = 0;
+    if (e->full) {
+        TRY(rd_u16(r, &e->name_len));
+        TRY(rd_bytes(r, e->name_len, &e->name));
+        TRY(rd_u16(r, &e->data_len));
+        TRY(rd_bytes(r, e->data_len, &e->data));
+    }
+    return PEKO_REJECT_NONE;
+}
+
+/* flags, then the metadata blob and the range when flagged, then the
+ * entries, each checked in full so that walking them later cannot fail. */
+static peko_reject rd_swap(reader *r, peko__msg *out)
+{
+    uint8_t flags;
+    TRY(rd_u8(r, &flags));
+    if (flags & ~(PEKO__WIRE_SWAP_META | PEKO__WIRE_SWAP_RANGE))
+        return PEKO_REJECT_BAD_FLAGS;
+    out->has_meta = (flags & PEKO__WIRE_SWAP_META) != 0;
+    if (out->has_meta) {
+        TRY(rd_u32(r, &out->meta_len));
+        TRY(rd_bytes(r, out->meta_len, &out->meta));
+    }
+    out->has_range = (flags & PEKO__WIRE_SWAP_RANGE) != 0;
+    if (out->has_range) {
+        TRY(rd_u32(r, &out->range_first));
+        TRY(rd_u32(r, &out->range_last));
+    }
+    TRY(rd_u16(r, &out->n_entries));
+    out->entries = r->p;
+    size_t before = r->left;
+    for (uint16_t i = 0; i < out->n_entries; i++) {
+        peko__entry e;
+        TRY(rd_entry(r, &e));
+    }
+    out->entries_len = (uint32_t)(before - r->left);
+    return PEKO_REJECT_NONE;
+}
+
 static peko_reject decode_body(reader *r, peko__msg *out)
 {
     switch (out->type) {
@@ -166,6 +219,7 @@ static peko_reject decode_body(reader *r, peko__msg *out)
         TRY(rd_addr(r, &out->origin));
         TRY(rd_u32(r, &out->incarnation));
         TRY(rd_u32(r, &out->seq));
+        TRY(rd_u16(r, &out->rev));
         TRY(rd_u16(r, &out->name_len));
         TRY(rd_bytes(r, out->name_len, &out->name));
         TRY(rd_u16(r, &out->data_len));
@@ -177,19 +231,38 @@ static peko_reject decode_body(reader *r, peko__msg *out)
         TRY(rd_version(r, &out->version));
         TRY(rd_u32(r, &out->meta_len));
         TRY(rd_bytes(r, out->meta_len, &out->meta));
+        out->has_meta = true;
         TRY(rd_set(r, &out->infected, &out->n_infected));
         break;
     case PEKO_MSG_SWAP_REQUEST:
     case PEKO_MSG_SWAP_RESPONSE:
         TRY(rd_addr(r, &out->sender));
         TRY(rd_version(r, &out->version));
-        TRY(rd_u32(r, &out->meta_len));
-        TRY(rd_bytes(r, out->meta_len, &out->meta));
+        TRY(rd_swap(r, out));
+        break;
+    case PEKO_MSG_CHALLENGE:
+    case PEKO_MSG_ECHO:
+        TRY(rd_addr(r, &out->sender));
+        TRY(rd_u64(r, &out->nonce));
         break;
     }
     if (r->left != 0)
         return PEKO_REJECT_TRAILING;
     return PEKO_REJECT_NONE;
+}
+
+bool peko__entry_next(peko__entry_reader *r, peko__entry *out)
+{
+    if (r->n == 0)
+        return false;
+    reader rd = {r->p, r->left};
+    /* Validated by the decoder: this cannot fail. */
+    if (rd_entry(&rd, out) != PEKO_REJECT_NONE)
+        return false;
+    r->p = rd.p;
+    r->left = rd.left;
+    r->n--;
+    return true;
 }
 
 /* The order of checks is part of the contract (docs/wire.md): the size
@@ -210,7 +283,7 @@ peko_reject peko__wire_decode(const uint8_t *bytes, size_t n_bytes,
     if (bytes[2] != PEKO__WIRE_VERSION)
         return PEKO_REJECT_BAD_VERSION;
     uint8_t type = bytes[3];
-    if (type < PEKO_MSG_HEARTBEAT || type > PEKO_MSG_SWAP_RESPONSE)
+    if (type < PEKO_MSG_HEARTBEAT || type > PEKO_MSG_ECHO)
         return PEKO_REJECT_BAD_TYPE;
     uint8_t flags = bytes[4];
     uint8_t key_id = bytes[5];
@@ -219,12 +292,12 @@ peko_reject peko__wire_decode(const uint8_t *bytes, size_t n_bytes,
         (!is_signed && key_id != 0))
         return PEKO_REJECT_BAD_FLAGS;
 
-    /* 64-bit sum: a u32 body length plus 44 cannot wrap, even where size_t
+    /* 64-bit sum: a u32 body length plus 56 cannot wrap, even where size_t
      * is 32 bits. A length that claims more than Size could ever hold is a
      * bad length, not a packet that merely lost its tail. */
     uint32_t body_len = peko__get_u32(bytes + 8);
-    uint64_t mac_len = is_signed ? PEKO__WIRE_MAC_BYTES : 0;
-    uint64_t need = PEKO__WIRE_HEADER_BYTES + (uint64_t)body_len + mac_len;
+    uint64_t auth_len = is_signed ? PEKO__WIRE_AUTH_BYTES : 0;
+    uint64_t need = PEKO__WIRE_HEADER_BYTES + (uint64_t)body_len + auth_len;
     if (need > (uint64_t)max_bytes)
         return PEKO_REJECT_BAD_LENGTH;
     if ((uint64_t)n_bytes < need)
@@ -232,7 +305,8 @@ peko_reject peko__wire_decode(const uint8_t *bytes, size_t n_bytes,
     if ((uint64_t)n_bytes > need)
         return PEKO_REJECT_TRAILING;
 
-    size_t signed_len = PEKO__WIRE_HEADER_BYTES + (size_t)body_len;
+    size_t body_end = PEKO__WIRE_HEADER_BYTES + (size_t)body_len;
+    size_t signed_len = body_end + PEKO__WIRE_FRESHNESS_BYTES;
     bool keyed = peko__keyring_has_keys(keys);
     if (keyed && !is_signed)
         return PEKO_REJECT_NO_MAC;
@@ -245,6 +319,12 @@ peko_reject peko__wire_decode(const uint8_t *bytes, size_t n_bytes,
     memset(out, 0, sizeof *out);
     out->type = (peko_msg_type)type;
     out->hops = bytes[6];
+    if (is_signed) {
+        out->auth_incarnation = peko__get_u32(bytes + body_end);
+        out->auth_number = ((uint64_t)peko__get_u32(bytes + body_end + 4)
+                            << 32) |
+                           peko__get_u32(bytes + body_end + 8);
+    }
     reader r = {bytes + PEKO__WIRE_HEADER_BYTES, body_len};
     return decode_body(&r, out);
 }
@@ -265,6 +345,14 @@ static inline uint64_t addr_bytes(const peko_addr *a)
     return a->family == PEKO_AF_INET6 ? ADDR6_BYTES : ADDR4_BYTES;
 }
 
+size_t peko__entry_bytes(const peko__entry *e)
+{
+    size_t n = 1 + (size_t)addr_bytes(&e->addr) + 4 + 4 + 2;
+    if (e->full)
+        n += 2 + (size_t)e->name_len + 2 + (size_t)e->data_len;
+    return n;
+}
+
 /* Body bytes with n_infected fingerprints, or UINT64_MAX for an unknown
  * type. 64-bit: meta_len and 4 * n_infected may each approach 2^34. */
 static uint64_t body_bytes(const peko__msg *msg, uint64_t n_infected)
@@ -272,7 +360,7 @@ static uint64_t body_bytes(const peko__msg *msg, uint64_t n_infected)
     switch (msg->type) {
     case PEKO_MSG_HEARTBEAT:
         return addr_bytes(&msg->sender) + addr_bytes(&msg->origin) + 4 + 4 +
-               2 + (uint64_t)msg->name_len + 2 + (uint64_t)msg->data_len +
+               2 + 2 + (uint64_t)msg->name_len + 2 + (uint64_t)msg->data_len +
                4 + FP_BYTES * n_infected;
     case PEKO_MSG_METADATA:
         return addr_bytes(&msg->sender) + 8 +
@@ -281,7 +369,12 @@ static uint64_t body_bytes(const peko__msg *msg, uint64_t n_infected)
     case PEKO_MSG_SWAP_REQUEST:
     case PEKO_MSG_SWAP_RESPONSE:
         return addr_bytes(&msg->sender) + 8 +
-               addr_bytes(&msg->version.origin) + 4 + (uint64_t)msg->meta_len;
+               addr_bytes(&msg->version.origin) + 1 +
+               (msg->has_meta ? 4 + (uint64_t)msg->meta_len : 0) +
+               (msg->has_range ? 8 : 0) + 2 + (uint64_t)msg->entries_len;
+    case PEKO_MSG_CHALLENGE:
+    case PEKO_MSG_ECHO:
+        return addr_bytes(&msg->sender) + 8;
     }
     return UINT64_MAX;
 }
@@ -293,7 +386,7 @@ static uint64_t packet_bytes(const peko__msg *msg, uint64_t n_infected,
     if (body > UINT32_MAX)
         return UINT64_MAX;
     return PEKO__WIRE_HEADER_BYTES + body +
-           (peko__keyring_has_send_key(keys) ? PEKO__WIRE_MAC_BYTES : 0);
+           (peko__keyring_has_send_key(keys) ? PEKO__WIRE_AUTH_BYTES : 0);
 }
 
 /* Saturates at SIZE_MAX for a message that could never be encoded (unknown
@@ -378,7 +471,7 @@ size_t peko__wire_encode(const peko__msg *msg, const peko__keyring *keys,
         return 0;
     bool is_signed = peko__keyring_has_send_key(keys);
     uint32_t body_len = (uint32_t)(total - PEKO__WIRE_HEADER_BYTES -
-                                   (is_signed ? PEKO__WIRE_MAC_BYTES : 0));
+                                   (is_signed ? PEKO__WIRE_AUTH_BYTES : 0));
 
     uint8_t *p = buf;
     *p++ = PEKO__WIRE_MAGIC0;
@@ -397,6 +490,7 @@ size_t peko__wire_encode(const peko__msg *msg, const peko__keyring *keys,
         p = wr_addr(p, &msg->origin);
         p = wr_u32(p, msg->incarnation);
         p = wr_u32(p, msg->seq);
+        p = wr_u16(p, msg->rev);
         p = wr_u16(p, msg->name_len);
         p = wr_bytes(p, msg->name, msg->name_len);
         p = wr_u16(p, msg->data_len);
@@ -416,17 +510,70 @@ size_t peko__wire_encode(const peko__msg *msg, const peko__keyring *keys,
     case PEKO_MSG_SWAP_RESPONSE:
         p = wr_addr(p, &msg->sender);
         p = wr_version(p, &msg->version);
-        p = wr_u32(p, msg->meta_len);
-        p = wr_bytes(p, msg->meta, msg->meta_len);
+        *p++ = (uint8_t)((msg->has_meta ? PEKO__WIRE_SWAP_META : 0) |
+                         (msg->has_range ? PEKO__WIRE_SWAP_RANGE : 0));
+        if (msg->has_meta) {
+            p = wr_u32(p, msg->meta_len);
+            p = wr_bytes(p, msg->meta, msg->meta_len);
+        }
+        if (msg->has_range) {
+            p = wr_u32(p, msg->range_first);
+            p = wr_u32(p, msg->range_last);
+        }
+        p = wr_u16(p, msg->n_entries);
+        p = wr_bytes(p, msg->entries, msg->entries_len);
+        break;
+    case PEKO_MSG_CHALLENGE:
+    case PEKO_MSG_ECHO:
+        p = wr_addr(p, &msg->sender);
+        p = wr_u64(p, msg->nonce);
         break;
     }
 
-    size_t signed_len = (size_t)(p - buf);
     if (is_signed) {
+        p = wr_u32(p, msg->auth_incarnation);
+        p = wr_u64(p, msg->auth_number);
+        size_t signed_len = (size_t)(p - buf);
         peko__keyring_sign(keys, buf, signed_len, p);
         p += PEKO__WIRE_MAC_BYTES;
     }
     return (size_t)(p - buf);
+}
+
+uint8_t *peko__entry_write(uint8_t *p, const peko__entry *e)
+{
+    *p++ = e->full ? PEKO__WIRE_ENTRY_FULL : 0;
+    p = wr_addr(p, &e->addr);
+    p = wr_u32(p, e->incarnation);
+    p = wr_u32(p, e->seq);
+    p = wr_u16(p, e->rev);
+    if (e->full) {
+        p = wr_u16(p, e->name_len);
+        p = wr_bytes(p, e->name, e->name_len);
+        p = wr_u16(p, e->data_len);
+        p = wr_bytes(p, e->data, e->data_len);
+    }
+    return p;
+}
+
+peko_msg_type peko_wire_type(const uint8_t *bytes, size_t n_bytes)
+{
+    if (n_bytes < 4 || bytes[0] != PEKO__WIRE_MAGIC0 ||
+        bytes[1] != PEKO__WIRE_MAGIC1 || bytes[2] != PEKO__WIRE_VERSION ||
+        bytes[3] < PEKO_MSG_HEARTBEAT || bytes[3] > PEKO_MSG_ECHO)
+        return 0;
+    return (peko_msg_type)bytes[3];
+}
+
+size_t peko_wire_packet_bytes(const uint8_t *header, peko_msg_type *type)
+{
+    const uint8_t *h = header;
+    if (peko_wire_type(h, PEKO__WIRE_HEADER_BYTES) == 0 ||
+        (h[4] & ~PEKO__WIRE_FLAG_MAC) || h[7] != 0)
+        return 0;
+    *type = (peko_msg_type)h[3];
+    return PEKO__WIRE_HEADER_BYTES + (size_t)peko__get_u32(h + 8) +
+           ((h[4] & PEKO__WIRE_FLAG_MAC) ? PEKO__WIRE_AUTH_BYTES : 0);
 }
 
 bool peko__wire_peek_origin(const uint8_t *bytes, size_t n_bytes,

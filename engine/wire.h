@@ -1,8 +1,9 @@
 /* wire.h: the binary wire format (private to engine/; docs/wire.md).
  *
  * Every packet: a 12-byte header, a body whose layout depends on the
- * message type, and, when signed, a 32-byte HMAC-SHA256 trailer over the
- * header and body. All integers are big-endian. The decoder checks every
+ * message type, and, when signed, a 44-byte trailer: the sender's
+ * incarnation and packet number, then an HMAC-SHA256 over everything
+ * before it. All integers are big-endian. The decoder checks every
  * length against the bytes actually present before reading, and never
  * changes anything but *out.
  */
@@ -13,10 +14,19 @@
 
 #define PEKO__WIRE_MAGIC0 0x50 /* 'P' */
 #define PEKO__WIRE_MAGIC1 0x4B /* 'K' */
-#define PEKO__WIRE_VERSION 1
-#define PEKO__WIRE_HEADER_BYTES 12
+#define PEKO__WIRE_VERSION PEKO_WIRE_VERSION
+#define PEKO__WIRE_HEADER_BYTES PEKO_WIRE_HEADER_BYTES
 #define PEKO__WIRE_MAC_BYTES 32
+/* A signed packet's trailer: the sender's incarnation (u32) and packet
+ * number (u64), then the MAC over everything before it. */
+#define PEKO__WIRE_FRESHNESS_BYTES 12
+#define PEKO__WIRE_AUTH_BYTES (PEKO__WIRE_FRESHNESS_BYTES + PEKO__WIRE_MAC_BYTES)
 #define PEKO__WIRE_FLAG_MAC 0x01u
+/* Swap body flags. */
+#define PEKO__WIRE_SWAP_META 0x01u  /* the metadata blob follows */
+#define PEKO__WIRE_SWAP_RANGE 0x02u /* a fingerprint range follows */
+/* Digest entry flags. */
+#define PEKO__WIRE_ENTRY_FULL 0x01u /* name and data follow */
 /* Smallest Size that still carries a signed heartbeat with no name, no
  * data and an empty infected set between IPv6 nodes. */
 #define PEKO__WIRE_MIN_SIZE 128
@@ -34,13 +44,17 @@ typedef struct peko__msg {
     peko_addr origin;
     uint32_t incarnation; /* drawn at node start; changes on restart */
     uint32_t seq;         /* heartbeat counter within the incarnation */
+    uint16_t rev;         /* the record's version (name and data) */
     const uint8_t *name;
     uint16_t name_len;
     const uint8_t *data;  /* the node's private data */
     uint16_t data_len;
 
-    /* METADATA, SWAP_REQUEST, SWAP_RESPONSE. */
+    /* METADATA, SWAP_REQUEST, SWAP_RESPONSE. A metadata rumor always
+     * carries the blob; a swap only when has_meta is set (otherwise only
+     * the version, and meta/meta_len are empty). */
     peko_version version;
+    bool has_meta;
     const uint8_t *meta;
     uint32_t meta_len;
 
@@ -49,7 +63,72 @@ typedef struct peko__msg {
      * 4 bytes each, borrowed from the packet. */
     const uint8_t *infected;
     uint32_t n_infected;
+
+    /* SWAP_REQUEST, SWAP_RESPONSE: the heartbeat digest. An optional
+     * cyclic range of fingerprints [range_first, range_last] (inclusive;
+     * range_last == range_first - 1 is the whole ring), then n_entries
+     * entries (peko__entry) in entries_len bytes, validated on decode. */
+    bool has_range;
+    uint32_t range_first;
+    uint32_t range_last;
+    const uint8_t *entries;
+    uint32_t entries_len;
+    uint16_t n_entries;
+
+    /* CHALLENGE, ECHO. */
+    uint64_t nonce;
+
+    /* Signed packets only: the sender's incarnation and its packet number
+     * (the freshness trailer, docs/wire.md). */
+    uint32_t auth_incarnation;
+    uint64_t auth_number;
 } peko__msg;
+
+/* One digest entry: a node's heartbeat version, and its record when
+ * `full` is set. */
+typedef struct peko__entry {
+    peko_addr addr;
+    uint32_t incarnation;
+    uint32_t seq;
+    uint16_t rev;
+    bool full;
+    const uint8_t *name;
+    uint16_t name_len;
+    const uint8_t *data;
+    uint16_t data_len;
+} peko__entry;
+
+/* Bytes *e takes on the wire. */
+size_t peko__entry_bytes(const peko__entry *e);
+/* Writes *e at p (room for peko__entry_bytes(e) bytes checked by the
+ * caller; the address must be IPv4 or IPv6) and returns the end. */
+uint8_t *peko__entry_write(uint8_t *p, const peko__entry *e);
+
+/* Walks the entries of a decoded swap (which the decoder validated). */
+typedef struct peko__entry_reader {
+    const uint8_t *p;
+    size_t left;
+    uint16_t n;
+} peko__entry_reader;
+
+static inline void peko__entry_reader_init(peko__entry_reader *r,
+                                           const peko__msg *m)
+{
+    r->p = m->entries;
+    r->left = m->entries_len;
+    r->n = m->n_entries;
+}
+
+/* The next entry into *out (borrowing from the packet); false after the
+ * last one. */
+bool peko__entry_next(peko__entry_reader *r, peko__entry *out);
+
+/* True if fingerprint fp lies in the cyclic range [first, last]. */
+static inline bool peko__range_contains(uint32_t first, uint32_t last,
+                                        uint32_t fp)
+{
+    return fp - first <= last - first;
+}
 
 /* Decodes and authenticates one packet of n_bytes (at most max_bytes, the
  * configured Size). Returns PEKO_REJECT_NONE and fills *out, or the reason
@@ -60,7 +139,7 @@ peko_reject peko__wire_decode(const uint8_t *bytes, size_t n_bytes,
                               peko__msg *out);
 
 /* Bytes that *msg would take with an empty infected set (header, body and
- * MAC as the keyring dictates). */
+ * trailer as the keyring dictates). */
 size_t peko__wire_size_without_set(const peko__msg *msg,
                                    const peko__keyring *keys);
 

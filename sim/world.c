@@ -131,7 +131,7 @@ void sim_world_format_time(const sim_world *w, int64_t t_us,
 
 static inline int msg_type(const uint8_t *bytes, size_t n_bytes)
 {
-    return n_bytes >= 4 ? bytes[3] : 0;
+    return (int)peko_wire_type(bytes, n_bytes);
 }
 
 void sim__drop(sim_world *w, size_t from, size_t to, const uint8_t *bytes,

@@ -34,6 +34,26 @@ static const uint8_t set3[12] = {0x00, 0x00, 0x00, 0x07, 0x12, 0x34,
                                  0x56, 0x78, 0xff, 0xff, 0xff, 0xfe};
 static const uint8_t meta[] = "cluster metadata blob";
 
+/* A swap's digest: a full entry and a short one. */
+static uint8_t entries_buf[2][256];
+
+static size_t make_entries(bool v6, uint8_t *out)
+{
+    peko__entry full = {
+        .addr = node_b(v6), .incarnation = 7, .seq = 99, .rev = 2,
+        .full = true, .name = (const uint8_t *)"node-b", .name_len = 6,
+        .data = (const uint8_t *)"role=db", .data_len = 7,
+    };
+    peko__entry brief = {
+        .addr = node_a(v6), .incarnation = 0xfffffffe, .seq = 1, .rev = 0,
+    };
+    uint8_t *p = peko__entry_write(out, &full);
+    p = peko__entry_write(p, &brief);
+    cr_assert_eq((size_t)(p - out),
+                 peko__entry_bytes(&full) + peko__entry_bytes(&brief));
+    return (size_t)(p - out);
+}
+
 static peko__msg make_msg(peko_msg_type type, bool v6)
 {
     peko__msg m;
@@ -41,23 +61,44 @@ static peko__msg make_msg(peko_msg_type type, bool v6)
     m.type = type;
     m.hops = 3;
     m.sender = node_a(v6);
-    if (type == PEKO_MSG_HEARTBEAT) {
+    m.auth_incarnation = 0x0badcafe;
+    m.auth_number = 0x0000000100000002ULL;
+    switch (type) {
+    case PEKO_MSG_HEARTBEAT:
         m.origin = node_b(v6);
         m.incarnation = 0xdeadbeef;
         m.seq = 0x01020304;
+        m.rev = 0x0a0b;
         m.name = (const uint8_t *)"node-b";
         m.name_len = 6;
         m.data = (const uint8_t *)"role=db";
         m.data_len = 7;
-    } else {
+        break;
+    case PEKO_MSG_METADATA:
+    case PEKO_MSG_SWAP_REQUEST:
+    case PEKO_MSG_SWAP_RESPONSE:
         m.version.counter = 0x0102030405060708ULL;
         m.version.origin = node_b(v6);
+        m.has_meta = true;
         m.meta = meta;
         m.meta_len = sizeof meta - 1;
+        break;
+    case PEKO_MSG_CHALLENGE:
+    case PEKO_MSG_ECHO:
+        m.nonce = 0x1122334455667788ULL;
+        break;
     }
     if (type == PEKO_MSG_HEARTBEAT || type == PEKO_MSG_METADATA) {
         m.infected = set3;
         m.n_infected = 3;
+    }
+    if (type == PEKO_MSG_SWAP_REQUEST || type == PEKO_MSG_SWAP_RESPONSE) {
+        m.has_range = true;
+        m.range_first = 0xf0000000u;
+        m.range_last = 0x0fffffffu; /* wraps around the ring */
+        m.entries = entries_buf[v6];
+        m.entries_len = (uint32_t)make_entries(v6, entries_buf[v6]);
+        m.n_entries = 2;
     }
     return m;
 }
@@ -91,16 +132,30 @@ static void assert_msg_eq(const peko__msg *got, const peko__msg *want)
                      0);
         cr_assert_eq(got->incarnation, want->incarnation);
         cr_assert_eq(got->seq, want->seq);
+        cr_assert_eq(got->rev, want->rev);
         cr_assert_eq(got->name_len, want->name_len);
         cr_assert(same_bytes(got->name, want->name, want->name_len));
         cr_assert_eq(got->data_len, want->data_len);
         cr_assert(same_bytes(got->data, want->data, want->data_len));
+    } else if (want->type == PEKO_MSG_CHALLENGE ||
+               want->type == PEKO_MSG_ECHO) {
+        cr_assert_eq(got->nonce, want->nonce);
     } else {
         cr_assert_eq(got->version.counter, want->version.counter);
         cr_assert_eq(memcmp(&got->version.origin, &want->version.origin,
                             sizeof got->version.origin), 0);
+        cr_assert_eq(got->has_meta, want->has_meta);
         cr_assert_eq(got->meta_len, want->meta_len);
         cr_assert(same_bytes(got->meta, want->meta, want->meta_len));
+    }
+    if (want->type == PEKO_MSG_SWAP_REQUEST ||
+        want->type == PEKO_MSG_SWAP_RESPONSE) {
+        cr_assert_eq(got->has_range, want->has_range);
+        cr_assert_eq(got->range_first, want->range_first);
+        cr_assert_eq(got->range_last, want->range_last);
+        cr_assert_eq(got->n_entries, want->n_entries);
+        cr_assert_eq(got->entries_len, want->entries_len);
+        cr_assert(same_bytes(got->entries, want->entries, want->entries_len));
     }
     if (want->type == PEKO_MSG_HEARTBEAT || want->type == PEKO_MSG_METADATA) {
         cr_assert_eq(got->n_infected, want->n_infected);
@@ -140,6 +195,10 @@ static void round_trip(peko_msg_type type, bool v6, const char *key)
     cr_assert_eq(peko__wire_decode(buf, n, MAX_BYTES, k, &out),
                  PEKO_REJECT_NONE);
     assert_msg_eq(&out, &m);
+    if (key) {
+        cr_assert_eq(out.auth_incarnation, m.auth_incarnation);
+        cr_assert_eq(out.auth_number, m.auth_number);
+    }
     /* Decoded strings are borrowed from the packet, not copied. */
     if (type == PEKO_MSG_HEARTBEAT)
         cr_assert(out.name > buf && out.name < buf + n);
@@ -184,6 +243,90 @@ Test(wire, round_trips_swap_request_and_response)
     }
 }
 
+Test(wire, round_trips_challenge_and_echo)
+{
+    for (int v6 = 0; v6 < 2; v6++) {
+        round_trip(PEKO_MSG_CHALLENGE, v6, NULL);
+        round_trip(PEKO_MSG_CHALLENGE, v6, "k");
+        round_trip(PEKO_MSG_ECHO, v6, NULL);
+        round_trip(PEKO_MSG_ECHO, v6, "k");
+    }
+}
+
+Test(wire, swap_without_metadata_range_or_entries_round_trips)
+{
+    peko__msg m = make_msg(PEKO_MSG_SWAP_REQUEST, false);
+    m.has_meta = false;
+    m.meta = NULL;
+    m.meta_len = 0;
+    m.has_range = false;
+    m.range_first = m.range_last = 0;
+    m.entries = NULL;
+    m.entries_len = 0;
+    m.n_entries = 0;
+    peko__keyring *k = keys_none();
+    size_t n = encode(&m, k);
+    cr_assert_eq(n, 12 + 7 + 8 + 7 + 1 + 2);
+    peko__msg out;
+    cr_assert_eq(peko__wire_decode(buf, n, MAX_BYTES, k, &out),
+                 PEKO_REJECT_NONE);
+    assert_msg_eq(&out, &m);
+    peko__keyring_free(k);
+}
+
+Test(wire, digest_entries_read_back_as_written)
+{
+    for (int v6 = 0; v6 < 2; v6++) {
+        peko__msg m = make_msg(PEKO_MSG_SWAP_RESPONSE, v6);
+        size_t n = encode(&m, NULL);
+        peko__msg out;
+        cr_assert_eq(peko__wire_decode(buf, n, MAX_BYTES, NULL, &out),
+                     PEKO_REJECT_NONE);
+        peko__entry_reader r;
+        peko__entry_reader_init(&r, &out);
+        peko__entry e;
+        cr_assert(peko__entry_next(&r, &e));
+        cr_assert(e.full);
+        peko_addr b = node_b(v6), a = node_a(v6);
+        cr_assert_eq(memcmp(&e.addr, &b, sizeof b), 0);
+        cr_assert_eq(e.incarnation, 7);
+        cr_assert_eq(e.seq, 99);
+        cr_assert_eq(e.rev, 2);
+        cr_assert_eq(e.name_len, 6);
+        cr_assert_arr_eq(e.name, "node-b", 6);
+        cr_assert_eq(e.data_len, 7);
+        cr_assert_arr_eq(e.data, "role=db", 7);
+        cr_assert(e.name > buf && e.name < buf + n);
+        cr_assert(peko__entry_next(&r, &e));
+        cr_assert_not(e.full);
+        cr_assert_eq(memcmp(&e.addr, &a, sizeof a), 0);
+        cr_assert_eq(e.incarnation, 0xfffffffeu);
+        cr_assert_eq(e.seq, 1);
+        cr_assert_eq(e.name_len, 0);
+        cr_assert_not(peko__entry_next(&r, &e));
+    }
+}
+
+Test(wire, range_contains_wraps_around_the_ring)
+{
+    cr_assert(peko__range_contains(10, 20, 10));
+    cr_assert(peko__range_contains(10, 20, 20));
+    cr_assert_not(peko__range_contains(10, 20, 21));
+    cr_assert_not(peko__range_contains(10, 20, 9));
+    /* [0xf0000000, 0x0fffffff] crosses zero. */
+    cr_assert(peko__range_contains(0xf0000000u, 0x0fffffffu, 0xffffffffu));
+    cr_assert(peko__range_contains(0xf0000000u, 0x0fffffffu, 0));
+    cr_assert(peko__range_contains(0xf0000000u, 0x0fffffffu, 0x0fffffffu));
+    cr_assert_not(peko__range_contains(0xf0000000u, 0x0fffffffu,
+                                       0x10000000u));
+    /* last = first - 1 is the whole ring. */
+    for (uint32_t v = 0; v < 1000; v += 7)
+        cr_assert(peko__range_contains(500, 499, v * 4294967u));
+    /* first == last is one fingerprint. */
+    cr_assert(peko__range_contains(42, 42, 42));
+    cr_assert_not(peko__range_contains(42, 42, 43));
+}
+
 Test(wire, round_trips_mixed_families_and_empty_fields)
 {
     peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
@@ -197,7 +340,7 @@ Test(wire, round_trips_mixed_families_and_empty_fields)
     m.hops = 255;
     peko__keyring *k = keys_none();
     size_t n = encode(&m, k);
-    cr_assert_eq(n, 12 + 7 + 19 + 4 + 4 + 2 + 2 + 4);
+    cr_assert_eq(n, 12 + 7 + 19 + 4 + 4 + 2 + 2 + 2 + 4);
     peko__msg out;
     cr_assert_eq(peko__wire_decode(buf, n, MAX_BYTES, k, &out),
                  PEKO_REJECT_NONE);
@@ -214,7 +357,7 @@ Test(wire, no_version_swap_request_round_trips_as_zeroed_version)
     m.sender = node_a(true);
     peko__keyring *k = keys_none();
     size_t n = encode(&m, k);
-    cr_assert_eq(n, 12 + 19 + 8 + 7 + 4);
+    cr_assert_eq(n, 12 + 19 + 8 + 7 + 1 + 2);
     /* On the wire the origin is IPv4 0.0.0.0 port 0. */
     static const uint8_t none4[7] = {4, 0, 0, 0, 0, 0, 0};
     cr_assert_arr_eq(buf + 12 + 19 + 8, none4, 7);
@@ -249,28 +392,35 @@ Test(wire, encodes_documented_example)
     m.infected = set;
     m.n_infected = 2;
 
-    static const uint8_t plain[52] = {
-        0x50, 0x4b, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x28,
+    static const uint8_t plain[54] = {
+        0x50, 0x4b, 0x02, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a,
         0x04, 0x0a, 0x00, 0x00, 0x01, 0x1f, 0x40, 0x04, 0x0a, 0x00, 0x00, 0x01,
-        0x1f, 0x40, 0x00, 0x00, 0x00, 0x2a, 0x00, 0x00, 0x00, 0x05, 0x00, 0x02,
-        0x6e, 0x31, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x97, 0xf5, 0x0f, 0x19,
-        0xc3, 0x80, 0x43, 0x37};
+        0x1f, 0x40, 0x00, 0x00, 0x00, 0x2a, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00,
+        0x00, 0x02, 0x6e, 0x31, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x97, 0xf5,
+        0x0f, 0x19, 0xc3, 0x80, 0x43, 0x37};
     peko__keyring *k = keys_none();
     cr_assert_eq(encode(&m, k), sizeof plain);
     cr_assert_arr_eq(buf, plain, sizeof plain);
     peko__keyring_free(k);
 
-    /* Signed with the key "example": id 0x99, MAC over bytes 0..51. */
+    /* Signed with the key "example": id 0x99; the trailer holds the
+     * sender's incarnation 42 and packet number 1, then the MAC over
+     * bytes 0..65. */
+    static const uint8_t freshness[12] = {0x00, 0x00, 0x00, 0x2a, 0x00, 0x00,
+                                          0x00, 0x00, 0x00, 0x00, 0x00, 0x01};
     static const uint8_t mac[32] = {
-        0x07, 0x59, 0x22, 0xf4, 0x4d, 0xbf, 0xc0, 0xfe, 0x38, 0x02, 0xd3,
-        0xbb, 0xbd, 0x85, 0x34, 0x0f, 0x5f, 0x64, 0xaf, 0x84, 0xb1, 0xf0,
-        0xa5, 0x08, 0x80, 0xe3, 0xa3, 0x8d, 0xcc, 0x54, 0x5a, 0x55};
+        0x51, 0x65, 0xd8, 0x59, 0x24, 0x49, 0x8a, 0x3f, 0x3a, 0x5b, 0x15,
+        0x85, 0xde, 0xd6, 0xda, 0x82, 0x92, 0xe5, 0x70, 0x99, 0x49, 0xf2,
+        0x3e, 0x6f, 0x9c, 0x88, 0xa5, 0x3f, 0x23, 0xa0, 0xa0, 0x83};
+    m.auth_incarnation = 42;
+    m.auth_number = 1;
     k = keys_with("example", NULL);
-    cr_assert_eq(encode(&m, k), sizeof plain + 32);
+    cr_assert_eq(encode(&m, k), sizeof plain + 44);
     cr_assert_eq(buf[4], 0x01);
     cr_assert_eq(buf[5], 0x99);
     cr_assert_arr_eq(buf + 6, plain + 6, sizeof plain - 6);
-    cr_assert_arr_eq(buf + sizeof plain, mac, 32);
+    cr_assert_arr_eq(buf + sizeof plain, freshness, 12);
+    cr_assert_arr_eq(buf + sizeof plain + 12, mac, 32);
     peko__keyring_free(k);
 }
 
@@ -287,21 +437,26 @@ Test(wire, size_without_set_counts_header_body_and_mac)
 
     peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, true);
     size_t plain = peko__wire_size_without_set(&m, none);
-    cr_assert_eq(plain, 12 + 19 + 19 + 4 + 4 + 2 + 6 + 2 + 7 + 4);
-    cr_assert_eq(peko__wire_size_without_set(&m, keyed), plain + 32);
+    cr_assert_eq(plain, 12 + 19 + 19 + 4 + 4 + 2 + 2 + 6 + 2 + 7 + 4);
+    cr_assert_eq(peko__wire_size_without_set(&m, keyed), plain + 44);
     /* Without a sending key the packet goes out unsigned. */
     cr_assert_eq(peko__wire_size_without_set(&m, accept_only), plain);
     cr_assert_eq(peko__wire_size_without_set(&m, NULL), plain);
 
     m.n_infected = 0;
-    cr_assert_eq(encode(&m, keyed), plain + 32);
+    cr_assert_eq(encode(&m, keyed), plain + 44);
 
     m = make_msg(PEKO_MSG_METADATA, false);
     cr_assert_eq(peko__wire_size_without_set(&m, none),
                  12 + 7 + 8 + 7 + 4 + (sizeof meta - 1) + 4);
     m = make_msg(PEKO_MSG_SWAP_RESPONSE, false);
     cr_assert_eq(peko__wire_size_without_set(&m, none),
-                 12 + 7 + 8 + 7 + 4 + (sizeof meta - 1));
+                 12 + 7 + 8 + 7 + 1 + 4 + (sizeof meta - 1) + 8 + 2 +
+                     m.entries_len);
+    cr_assert_eq(m.entries_len, (1 + 7 + 4 + 4 + 2 + 2 + 6 + 2 + 7) +
+                                    (1 + 7 + 4 + 4 + 2));
+    m = make_msg(PEKO_MSG_CHALLENGE, true);
+    cr_assert_eq(peko__wire_size_without_set(&m, keyed), 12 + 19 + 8 + 44);
 
     /* The smallest Size carries a signed IPv6 heartbeat with nothing in
      * it and a full default fan-out in its set. */
@@ -318,7 +473,7 @@ Test(wire, size_without_set_counts_header_body_and_mac)
 
 Test(wire, encode_returns_zero_when_cap_is_too_small)
 {
-    for (int type = PEKO_MSG_HEARTBEAT; type <= PEKO_MSG_SWAP_RESPONSE;
+    for (int type = PEKO_MSG_HEARTBEAT; type <= PEKO_MSG_ECHO;
          type++) {
         for (int signed_ = 0; signed_ < 2; signed_++) {
             peko__keyring *k = signed_ ? keys_with("k", NULL) : keys_none();
@@ -389,6 +544,7 @@ Test(wire, rejects_packet_shorter_than_its_body_length)
     n = encode(&m, k);
     cr_assert_eq(decode(buf, n - 1, k), PEKO_REJECT_TRUNCATED);
     cr_assert_eq(decode(buf, n - 32, k), PEKO_REJECT_TRUNCATED);
+    cr_assert_eq(decode(buf, n - 44, k), PEKO_REJECT_TRUNCATED);
     peko__keyring_free(k);
 }
 
@@ -396,7 +552,7 @@ Test(wire, rejects_every_truncated_field)
 {
     /* Cut the body after every byte and fix the header's length to match,
      * so each field in turn runs past the end of the body. */
-    for (int type = PEKO_MSG_HEARTBEAT; type <= PEKO_MSG_SWAP_RESPONSE;
+    for (int type = PEKO_MSG_HEARTBEAT; type <= PEKO_MSG_ECHO;
          type++) {
         for (int v6 = 0; v6 < 2; v6++) {
             peko__keyring *k = keys_none();
@@ -447,7 +603,7 @@ Test(wire, rejects_bad_version)
     peko__keyring *k = keys_none();
     peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
     size_t n = encode(&m, k);
-    static const uint8_t versions[] = {0, 2, 255};
+    static const uint8_t versions[] = {0, 1, 3, 255};
     for (size_t i = 0; i < sizeof versions; i++) {
         buf[2] = versions[i];
         cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_VERSION);
@@ -460,7 +616,7 @@ Test(wire, rejects_bad_type)
     peko__keyring *k = keys_none();
     peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
     size_t n = encode(&m, k);
-    static const uint8_t types[] = {0, 5, 128, 255};
+    static const uint8_t types[] = {0, 7, 128, 255};
     for (size_t i = 0; i < sizeof types; i++) {
         buf[3] = types[i];
         cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_TYPE);
@@ -511,10 +667,10 @@ Test(wire, rejects_body_length_beyond_any_acceptable_packet)
     cr_assert_eq(decode(buf, n, k), PEKO_REJECT_TRUNCATED);
     peko__keyring_free(k);
 
-    /* The MAC counts towards the limit. */
+    /* The trailer counts towards the limit. */
     k = keys_with("k", NULL);
     n = encode(&m, k);
-    set_body_len(MAX_BYTES - PEKO__WIRE_HEADER_BYTES - 31);
+    set_body_len(MAX_BYTES - PEKO__WIRE_HEADER_BYTES - 43);
     cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_LENGTH);
     peko__keyring_free(k);
 }
@@ -537,7 +693,7 @@ Test(wire, rejects_bytes_after_the_packet)
 
 Test(wire, rejects_bytes_left_in_the_body)
 {
-    for (int type = PEKO_MSG_HEARTBEAT; type <= PEKO_MSG_SWAP_RESPONSE;
+    for (int type = PEKO_MSG_HEARTBEAT; type <= PEKO_MSG_ECHO;
          type++) {
         peko__keyring *k = keys_none();
         peko__msg m = make_msg((peko_msg_type)type, false);
@@ -572,8 +728,43 @@ Test(wire, rejects_unknown_address_family)
     peko__keyring_free(k);
 }
 
+/* Offset of the swap flags in the make_msg swap, IPv4. */
+#define SWAP4_FLAGS_AT (12 + 7 + 8 + 7)
+
+Test(wire, rejects_unknown_swap_and_entry_flags)
+{
+    peko__keyring *k = keys_none();
+    peko__msg m = make_msg(PEKO_MSG_SWAP_REQUEST, false);
+    size_t n = encode(&m, k);
+    for (int bit = 2; bit < 8; bit++) {
+        buf[SWAP4_FLAGS_AT] |= (uint8_t)(1u << bit);
+        cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_FLAGS, "bit %d", bit);
+        buf[SWAP4_FLAGS_AT] &= (uint8_t)~(1u << bit);
+    }
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_NONE);
+    /* The first entry's flags, after meta, range and the entry count. */
+    size_t entry_at = SWAP4_FLAGS_AT + 1 + 4 + (sizeof meta - 1) + 8 + 2;
+    cr_assert_eq(buf[entry_at], PEKO__WIRE_ENTRY_FULL);
+    for (int bit = 1; bit < 8; bit++) {
+        buf[entry_at] |= (uint8_t)(1u << bit);
+        cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_FLAGS, "bit %d", bit);
+        buf[entry_at] &= (uint8_t)~(1u << bit);
+    }
+    /* An entry's address family. */
+    buf[entry_at + 1] = 5;
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_BAD_ADDRESS);
+    buf[entry_at + 1] = 4;
+    /* More entries than there are bytes for (the count is a u16). */
+    buf[entry_at - 1] = 3;
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_TRUNCATED);
+    /* Fewer leave bytes over. */
+    buf[entry_at - 1] = 1;
+    cr_assert_eq(decode(buf, n, k), PEKO_REJECT_TRAILING);
+    peko__keyring_free(k);
+}
+
 /* Offset of the infected set's count in the make_msg heartbeat, IPv4. */
-#define HB4_SET_AT (12 + 7 + 7 + 4 + 4 + 2 + 6 + 2 + 7)
+#define HB4_SET_AT (12 + 7 + 7 + 4 + 4 + 2 + 2 + 6 + 2 + 7)
 
 Test(wire, rejects_unsorted_infected_set)
 {
@@ -631,17 +822,22 @@ Test(wire, rejects_string_length_larger_than_the_body)
     peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
     size_t n = encode(&m, k);
     /* name_len */
-    buf[12 + 7 + 7 + 8] = 0xff;
+    buf[12 + 7 + 7 + 8 + 2] = 0xff;
     cr_assert_eq(decode(buf, n, k), PEKO_REJECT_TRUNCATED);
     peko__keyring_free(k);
 
     k = keys_none();
     m = make_msg(PEKO_MSG_SWAP_REQUEST, false);
     n = encode(&m, k);
-    /* meta_len, the last field: one more than there is. */
-    peko__put_u32(buf + 12 + 7 + 8 + 7, sizeof meta);
+    /* meta_len, after the swap flags: one more than there is (the range
+     * and the entries after it are then read short), or absurd. */
+    m.has_range = false;
+    m.n_entries = 0;
+    m.entries_len = 0;
+    n = encode(&m, k);
+    peko__put_u32(buf + 12 + 7 + 8 + 7 + 1, sizeof meta + 2);
     cr_assert_eq(decode(buf, n, k), PEKO_REJECT_TRUNCATED);
-    peko__put_u32(buf + 12 + 7 + 8 + 7, UINT32_MAX);
+    peko__put_u32(buf + 12 + 7 + 8 + 7 + 1, UINT32_MAX);
     cr_assert_eq(decode(buf, n, k), PEKO_REJECT_TRUNCATED);
     peko__keyring_free(k);
 }

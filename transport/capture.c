@@ -23,11 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAGIC0 0x50
-#define MAGIC1 0x4B
-#define WIRE_VERSION 1
-#define WIRE_HEADER_BYTES 12
-#define WIRE_MAC_BYTES 32
+#define WIRE_HEADER_BYTES PEKO_WIRE_HEADER_BYTES
 #define PREFIX_BYTES 4
 /* Link, IPv6 and UDP headers with room for VLAN tags and extension
  * headers: what the snap length adds to Size for UDP. */
@@ -164,12 +160,10 @@ static inline uint32_t get32(const uint8_t *p)
 }
 
 /* The message type of a packet from its first n bytes (at most 4 are
- * read): 1-4, or 0 when it is not a peko packet of a known type. */
+ * read), or 0 when it is not a peko packet of a known type. */
 static int classify(const uint8_t *p, size_t n)
 {
-    if (n < 4 || p[0] != MAGIC0 || p[1] != MAGIC1 || p[2] != WIRE_VERSION)
-        return 0;
-    return (p[3] >= 1 && p[3] < PEKO_MSG_TYPE_COUNT) ? p[3] : 0;
+    return (int)peko_wire_type(p, n);
 }
 
 static void count(peko_capture *c, int type, uint64_t n_bytes)
@@ -237,14 +231,9 @@ static void flow_unalign(cap_flow *f)
 static size_t find_frame(const peko_capture *c, const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i + PREFIX_BYTES + WIRE_HEADER_BYTES <= n; i++) {
-        const uint8_t *h = p + i + PREFIX_BYTES;
-        if (h[0] != MAGIC0 || h[1] != MAGIC1 || h[2] != WIRE_VERSION ||
-            h[3] < 1 || h[3] >= PEKO_MSG_TYPE_COUNT || (h[4] & 0xfe) ||
-            h[7] != 0)
-            continue;
-        uint64_t want = (uint64_t)WIRE_HEADER_BYTES + get32(h + 8) +
-                        ((h[4] & 1) ? WIRE_MAC_BYTES : 0);
-        if (want == get32(p + i) && want <= c->size)
+        peko_msg_type type;
+        uint64_t want = peko_wire_packet_bytes(p + i + PREFIX_BYTES, &type);
+        if (want != 0 && want == get32(p + i) && want <= c->size)
             return i;
     }
     return n;
