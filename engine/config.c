@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <glib.h>
+
 #include "peko.h"
 #include "wire.h"
 
@@ -22,7 +24,7 @@ int peko_config_resolve(const peko_config *in, peko_config *out)
     peko_config c = *in;
 
     if (c.amount < 0 || c.cycle_us < 0 || c.buffer < 0 || c.size < 0 ||
-        c.timeout_us < 0 || c.seen_cache < 0)
+        c.timeout_us < 0 || c.seen_cache < 0 || c.exchanges < 0)
         return -EINVAL;
     if (c.protocol != PEKO_PROTOCOL_UDP && c.protocol != PEKO_PROTOCOL_TCP)
         return -EINVAL;
@@ -45,9 +47,14 @@ int peko_config_resolve(const peko_config *in, peko_config *out)
     if (c.size == 0)
         c.size = PEKO_DEFAULT_SIZE;
     /* pekonode: a Timeout not larger than Cycle is replaced, so a node is
-     * never expired between two of its own heartbeats. */
-    if (c.timeout_us <= c.cycle_us)
+     * never expired between two of its own heartbeats. digest keeps 0:
+     * its timeout then scales with the list (strategy-digest.c). */
+    bool scaled = c.dissemination == PEKO_DISSEMINATION_DIGEST &&
+                  c.timeout_us == 0;
+    if (c.timeout_us <= c.cycle_us && !scaled)
         c.timeout_us = c.cycle_us * 3 + PEKO_TIMEOUT_EXTRA_US;
+    if (c.exchanges == 0)
+        c.exchanges = 1;
     if (c.listen_addr == NULL)
         c.listen_addr = PEKO_DEFAULT_LISTEN_ADDR;
     if (c.seen_cache == 0)
@@ -63,7 +70,37 @@ int peko_config_resolve(const peko_config *in, peko_config *out)
      * infected set; this bound also keeps per-forward scratch small. */
     if (c.amount > 1024)
         return -EINVAL;
+    /* Each of digest's swaps of a cycle is matched with its answer. */
+    if (c.exchanges > PEKO_MAX_EXCHANGES)
+        return -EINVAL;
 
     *out = c;
     return 0;
+}
+
+const char *peko_dissemination_name(peko_dissemination d)
+{
+    switch (d) {
+    case PEKO_DISSEMINATION_RUMOR:
+        return "rumor";
+    case PEKO_DISSEMINATION_CLASSIC:
+        return "classic";
+    case PEKO_DISSEMINATION_DIGEST:
+        return "digest";
+    case PEKO_DISSEMINATION_COUNT:
+        break;
+    }
+    return NULL;
+}
+
+int peko_dissemination_parse(const char *name, peko_dissemination *out)
+{
+    for (int d = 0; d < PEKO_DISSEMINATION_COUNT; d++) {
+        if (name && g_ascii_strcasecmp(name, peko_dissemination_name(
+                                                 (peko_dissemination)d)) == 0) {
+            *out = (peko_dissemination)d;
+            return 0;
+        }
+    }
+    return -EINVAL;
 }

@@ -2,11 +2,24 @@
  * their expiry.
  *
  * A peer is listed from the moment some message names it (a heartbeat, a
- * set()) and refreshed whenever a newer heartbeat of it arrives; a peer
- * not refreshed within the timeout is removed. What counts as newer:
- * another incarnation (a restarted node), or a higher sequence number
- * within the same incarnation. A late copy refreshes nothing, since it
- * says nothing about whether the origin is alive now.
+ * digest entry with its record, a set()) and refreshed whenever a newer
+ * heartbeat of it arrives, by rumor or by anti-entropy; a peer not
+ * refreshed within the timeout is removed. A late copy refreshes
+ * nothing, since it says nothing about whether the origin is alive now.
+ *
+ * What counts as newer. pekonode's classic strategy: another incarnation
+ * (a restarted node), whatever its sequence, or a higher sequence within
+ * the same incarnation. The other strategies order incarnations too
+ * (serial-number arithmetic, RFC 1982: incarnations grow from one start
+ * of a node to the next), so a stale copy of an old incarnation, which
+ * anti-entropy keeps handing around, can never displace the new one.
+ *
+ * Expiry. Classic removes a silent peer outright, sweeping the whole
+ * table once a cycle. The others keep their peers in refresh order
+ * (peers.h) and read only those that are due; a due peer becomes a
+ * tombstone that keeps its last version for one more timeout, so that
+ * gossip still carrying that version cannot list it again (van Renesse,
+ * Minsky and Hayden's "cleanup" time), and is then dropped.
  */
 #include <string.h>
 
@@ -28,7 +41,13 @@ peko__peer *peko__peer_add(peko_nodelist *nl, const peko_addr *addr,
     return peer;
 }
 
-void peko__expire_peers(peko_nodelist *nl, int64_t now_us)
+static inline uint32_t slot_of(const peko_nodelist *nl, const peko__peer *p)
+{
+    return (uint32_t)(p - nl->peers.slots);
+}
+
+/* pekonode's expiry: every slot, once a cycle. */
+static void expire_sweep(peko_nodelist *nl, int64_t now_us)
 {
     /* Upwards through the slots; a removal may move a record not yet
      * looked at into the slot just emptied (peers.h), so that slot is
@@ -36,7 +55,7 @@ void peko__expire_peers(peko_nodelist *nl, int64_t now_us)
     for (uint32_t s = 0; s < nl->peers.cap;) {
         const peko__peer *peer = &nl->peers.slots[s];
         if (!peko__peers_used(&nl->peers, s) ||
-            now_us - peer->last_seen_us <= nl->config.timeout_us) {
+            now_us - peer->last_seen_us <= nl->timeout_us) {
             s++;
             continue;
         }
@@ -45,11 +64,98 @@ void peko__expire_peers(peko_nodelist *nl, int64_t now_us)
         nl->stats.nodes_expired++;
         PEKO__OBSERVE(nl, node_expired, &addr);
     }
+}
+
+/* Refresh order: only the peers that are due. A live one becomes a
+ * tombstone (last_seen_us is then the time it died, and it goes to the
+ * end of the order); a tombstone a timeout old is dropped. */
+static void expire_ordered(peko_nodelist *nl, int64_t now_us)
+{
+    peko__peers *ps = &nl->peers;
+    for (;;) {
+        uint32_t s = peko__peers_oldest(ps);
+        if (s == PEKO__SLOT_NONE)
+            break;
+        peko__peer *peer = &ps->slots[s];
+        if (now_us - peer->last_seen_us <= nl->timeout_us)
+            break;
+        if (peko__peer_is_dead(peer)) {
+            peko__peers_remove(ps, s);
+            continue;
+        }
+        peko__peers_set_dead(ps, s, true);
+        peer->last_seen_us = now_us;
+        peko__peers_touch(ps, s);
+        nl->stats.nodes_expired++;
+        PEKO__OBSERVE(nl, node_expired, &peer->addr);
+    }
+}
+
+void peko__expire_peers(peko_nodelist *nl, int64_t now_us)
+{
+    if (peko__strategy_of(nl)->ordered)
+        expire_ordered(nl, now_us);
+    else
+        expire_sweep(nl, now_us);
     peko__peers_shrink(&nl->peers);
 }
 
 /* ------------------------------------------------------------------ */
-/* Heartbeats.                                                          */
+/* Versions.                                                            */
+
+bool peko__version_after(const peko_nodelist *nl, uint32_t incarnation,
+                         uint32_t seq, uint32_t than_incarnation,
+                         uint32_t than_seq)
+{
+    if (!peko__strategy_of(nl)->ordered)
+        return than_incarnation != incarnation || seq > than_seq;
+    int32_t d = (int32_t)(incarnation - than_incarnation);
+    return d > 0 || (d == 0 && seq > than_seq);
+}
+
+bool peko__version_newer(const peko_nodelist *nl, const peko__peer *peer,
+                         uint32_t incarnation, uint32_t seq)
+{
+    return !peer->has_heartbeat ||
+           peko__version_after(nl, incarnation, seq, peer->incarnation,
+                               peer->seq);
+}
+
+/* Record versions compare as serial numbers too. */
+static inline bool rev_newer(uint16_t a, uint16_t b)
+{
+    return (int16_t)(uint16_t)(a - b) > 0;
+}
+
+bool peko__record_after(uint32_t incarnation, uint16_t rev,
+                        uint32_t than_incarnation, uint16_t than_rev)
+{
+    int32_t d = (int32_t)(incarnation - than_incarnation);
+    return d > 0 || (d == 0 && rev_newer(rev, than_rev));
+}
+
+/* A peer just got a newer heartbeat: refreshed now, and alive again if it
+ * was a tombstone (which the observer hears as an addition). */
+static void refresh(peko_nodelist *nl, peko__peer *peer, int64_t now_us)
+{
+    peer->last_seen_us = now_us;
+    if (!peko__strategy_of(nl)->ordered) {
+        PEKO__OBSERVE(nl, node_refreshed, &peer->addr);
+        return;
+    }
+    uint32_t s = slot_of(nl, peer);
+    peko__peers_touch(&nl->peers, s);
+    if (peko__peer_is_dead(peer)) {
+        peko__peers_set_dead(&nl->peers, s, false);
+        nl->stats.nodes_added++;
+        PEKO__OBSERVE(nl, node_added, &peer->addr);
+    } else {
+        PEKO__OBSERVE(nl, node_refreshed, &peer->addr);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Heartbeat rumors.                                                    */
 
 /* The seen-cache key of a heartbeat rumor: a 64-bit mix of its origin,
  * incarnation and sequence. Pointers never enter it. */
@@ -72,23 +178,23 @@ static uint64_t heartbeat_key(const peko_addr *origin, uint32_t incarnation,
     return h;
 }
 
-static peko_rumor heartbeat_rumor(const peko__msg *m)
+static peko_rumor heartbeat_rumor(const peko_addr *origin,
+                                  uint32_t incarnation, uint32_t seq)
 {
     return (peko_rumor){
         .kind = PEKO_MSG_HEARTBEAT,
-        .origin = m->origin,
-        .id = ((uint64_t)m->incarnation << 32) | m->seq,
+        .origin = *origin,
+        .id = ((uint64_t)incarnation << 32) | seq,
     };
 }
 
-/* Sets a peer's heartbeat version, record and refresh time. */
-static void heartbeat_store(peko__peer *peer, const peko__msg *m,
-                            int64_t now_us)
+/* Sets a peer's heartbeat version and record from a heartbeat rumor. */
+static void heartbeat_store(peko__peer *peer, const peko__msg *m)
 {
     peer->has_heartbeat = true;
     peer->incarnation = m->incarnation;
     peer->seq = m->seq;
-    peer->last_seen_us = now_us;
+    peer->rev = m->rev;
     peko__peer_set_text(peer, m->name, m->name_len, m->data, m->data_len);
 }
 
@@ -96,7 +202,7 @@ peko__heartbeat_seen peko__heartbeat_receive(peko_nodelist *nl,
                                              const peko__msg *m,
                                              uint32_t origin_fp)
 {
-    peko_rumor rumor = heartbeat_rumor(m);
+    peko_rumor rumor = heartbeat_rumor(&m->origin, m->incarnation, m->seq);
 
     /* Our own heartbeat coming back (or an older incarnation of us):
      * never list ourselves as a peer. */
@@ -122,17 +228,11 @@ peko__heartbeat_seen peko__heartbeat_receive(peko_nodelist *nl,
     if (peer == NULL &&
         (first || peko__strategy_of(nl)->copies_add_nodes)) {
         peer = peko__peer_add(nl, &m->origin, now);
-        heartbeat_store(peer, m, now);
-    } else if (peer != NULL) {
-        /* Only a newer heartbeat refreshes. A new incarnation is a
-         * restarted node, newer whatever its sequence. */
-        bool newer = !peer->has_heartbeat ||
-                     peer->incarnation != m->incarnation ||
-                     m->seq > peer->seq;
-        if (newer) {
-            heartbeat_store(peer, m, now);
-            PEKO__OBSERVE(nl, node_refreshed, &m->origin);
-        }
+        heartbeat_store(peer, m);
+    } else if (peer != NULL &&
+               peko__version_newer(nl, peer, m->incarnation, m->seq)) {
+        heartbeat_store(peer, m);
+        refresh(nl, peer, now);
     }
 
     if (first) {
@@ -152,6 +252,7 @@ void peko__heartbeat_fill(peko_nodelist *nl, peko__msg *msg)
     msg->origin = nl->self.addr;
     msg->incarnation = nl->incarnation;
     msg->seq = nl->self.seq;
+    msg->rev = nl->self.rev;
     msg->name = peko__peer_name(&nl->self);
     msg->name_len = nl->self.name_len;
     msg->data = peko__peer_data(&nl->self);
@@ -165,6 +266,78 @@ void peko__heartbeat_next(peko_nodelist *nl, int64_t now_us, peko__msg *msg)
     peko__heartbeat_fill(nl, msg);
     peko__seen_insert(&nl->seen, heartbeat_key(&msg->origin,
                                                msg->incarnation, msg->seq));
-    peko_rumor rumor = heartbeat_rumor(msg);
+    peko_rumor rumor = heartbeat_rumor(&msg->origin, msg->incarnation,
+                                       msg->seq);
     PEKO__OBSERVE(nl, rumor_created, &rumor);
+}
+
+/* ------------------------------------------------------------------ */
+/* Digest entries (anti-entropy).                                       */
+
+void peko__entry_of_peer(const peko__peer *peer, bool full, peko__entry *e)
+{
+    memset(e, 0, sizeof *e);
+    e->addr = peer->addr;
+    e->incarnation = peer->incarnation;
+    e->seq = peer->seq;
+    e->rev = peer->rev;
+    e->full = full;
+    if (full) {
+        e->name = peko__peer_name(peer);
+        e->name_len = peer->name_len;
+        e->data = peko__peer_data(peer);
+        e->data_len = peer->data_len;
+    }
+}
+
+bool peko__entry_record_newer(const peko__entry *e, const peko__peer *peer)
+{
+    return peko__record_after(e->incarnation, e->rev, peer->incarnation,
+                              peer->rev);
+}
+
+bool peko__entry_apply(peko_nodelist *nl, const peko__entry *e,
+                       peko_msg_type via, const peko_addr *from,
+                       int64_t now_us)
+{
+    if (peko_addr_equal(&e->addr, &nl->self.addr))
+        return false;
+    peko__peer *peer = peko__peer_find(nl, &e->addr);
+    if (peer == NULL) {
+        /* A node we do not know: only its record can list it. */
+        if (!e->full)
+            return false;
+        peer = peko__peer_add(nl, &e->addr, now_us);
+    } else if (!peko__version_newer(nl, peer, e->incarnation, e->seq)) {
+        /* Not newer; but the record may be (a name changed without a new
+         * heartbeat reaching us yet). */
+        if (e->full && e->incarnation == peer->incarnation &&
+            rev_newer(e->rev, peer->rev)) {
+            peko__peer_set_text(peer, e->name, e->name_len, e->data,
+                                e->data_len);
+            peer->rev = e->rev;
+        }
+        return false;
+    } else {
+        refresh(nl, peer, now_us);
+        nl->stats.repaired++;
+    }
+
+    bool record_newer = !peer->has_heartbeat ||
+                        peko__entry_record_newer(e, peer);
+    peer->has_heartbeat = true;
+    if (e->full) {
+        peko__peer_set_text(peer, e->name, e->name_len, e->data,
+                            e->data_len);
+        peer->rev = e->rev;
+    } else if (record_newer) {
+        /* The record we hold is older than this version's: say so in our
+         * own digests (one rev behind it), so that a peer sends it. */
+        peer->rev = (uint16_t)(e->rev - 1);
+    }
+    peer->incarnation = e->incarnation;
+    peer->seq = e->seq;
+    peko_rumor rumor = heartbeat_rumor(&e->addr, e->incarnation, e->seq);
+    PEKO__OBSERVE(nl, heartbeat_learned, &rumor, via, from);
+    return true;
 }

@@ -17,6 +17,13 @@ bool peko__metadata_is_newer(const peko_nodelist *nl,
            peko_version_compare(version, &nl->meta_version) > 0;
 }
 
+bool peko__metadata_is_newer_than(const peko_nodelist *nl,
+                                  const peko_version *version)
+{
+    return nl->meta_version.counter > 0 &&
+           peko_version_compare(&nl->meta_version, version) > 0;
+}
+
 void peko__metadata_apply(peko_nodelist *nl, const uint8_t *data,
                           uint32_t n_bytes, const peko_version *version,
                           peko_msg_type via)

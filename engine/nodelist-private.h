@@ -17,6 +17,10 @@
 #include "seen.h"
 #include "wire.h"
 
+/* At most this many swaps a cycle are matched with their answers; also
+ * the most peers a digest node exchanges with in one cycle. */
+#define PEKO__AE_OUTSTANDING 16
+
 /* The counters every rumor packet moves, by message type, side by side:
  * a heartbeat's all share one cache line with the rumor counters.
  * peko_nodelist_stats() merges them with the rest (nl->stats). */
@@ -36,25 +40,24 @@ typedef struct peko__traffic {
  * packet reads comes first and packs into four cache lines (the node list
  * is allocated on a line boundary; nodelist.c asserts the offsets): line
  * 0 the pointers and the peer table, line 1 the observer's per-packet
- * members, line 2 the config fields and the local address, line 3 a
- * heartbeat's counters. */
+ * members, line 2 the config fields, line 3 a heartbeat's counters. */
 struct peko_nodelist {
     peko_env *env;           /* borrowed */
     peko__keyring *wire_keys; /* keys, or NULL while the keyring is empty:
                                * the codec then never reads it */
-    void *observer_user;
     peko__peers peers;       /* every other node (peers.h) */
     peko_observer observer;  /* zeroed when nobody observes; starts 16
                               * bytes before line 1, so that its members
                               * from node_refreshed to packet_received
                               * fill that line */
+    void *observer_user;
     uint32_t size;           /* config.size, and */
     uint16_t amount;         /* config.amount (at most 1024), and */
     uint8_t strategy;        /* config.dissemination: index into
                               * peko__strategies (strategy.h) */
+    peko__traffic traffic __attribute__((aligned(64)));
     peko__peer self;         /* the local node; never among the peers, so
                               * sampling peers never picks it */
-    peko__traffic traffic;
 
     /* Colder: per cycle, per forward, or per call. */
     uint8_t *tx;             /* encode buffer, config.size bytes */
@@ -71,6 +74,23 @@ struct peko_nodelist {
     char listen[PEKO_ADDR_STRLEN]; /* for [Listen] lines */
 
     peko__seen seen;         /* heartbeat rumor keys already seen */
+    int64_t timeout_us;      /* effective expiry: config.timeout_us, or
+                              * digest's scaled one (membership.c) */
+
+    /* Anti-entropy (antientropy.c). */
+    uint8_t *digest;         /* entries under construction, Size bytes */
+    uint32_t *range_scratch; /* slots of a range, room for every peer */
+    size_t range_scratch_cap;
+    uint32_t ae_cursor;      /* where the next request's range starts */
+    struct {                 /* swaps sent this cycle, to match answers */
+        peko_addr to;
+        uint32_t range_first;
+        uint32_t range_last;
+        bool has_range;
+    } ae_out[PEKO__AE_OUTSTANDING];
+    uint32_t ae_n_out;
+    bool announce;           /* digest: spread a heartbeat rumor at the
+                              * next cycle (joined, started, record) */
 
     bool joined;
     bool running;            /* sending heartbeats (stop/start) */
@@ -139,6 +159,31 @@ typedef struct peko__heartbeat_seen {
 peko__heartbeat_seen peko__heartbeat_receive(peko_nodelist *nl,
                                              const peko__msg *m,
                                              uint32_t origin_fp);
+/* True if heartbeat version (incarnation, seq) comes after (than_*), by
+ * the strategy's rule. */
+bool peko__version_after(const peko_nodelist *nl, uint32_t incarnation,
+                         uint32_t seq, uint32_t than_incarnation,
+                         uint32_t than_seq);
+/* True if heartbeat version (incarnation, seq) is newer than the peer's
+ * (always, for a peer without one), by the strategy's rule. */
+bool peko__version_newer(const peko_nodelist *nl, const peko__peer *peer,
+                         uint32_t incarnation, uint32_t seq);
+/* A digest entry describing `peer` (its record too when `full`), borrowing
+ * the peer's text. */
+void peko__entry_of_peer(const peko__peer *peer, bool full, peko__entry *e);
+/* True if record version (incarnation, rev) comes after (than_*). */
+bool peko__record_after(uint32_t incarnation, uint16_t rev,
+                        uint32_t than_incarnation, uint16_t than_rev);
+/* True if the entry's record version is newer than the peer's. */
+bool peko__entry_record_newer(const peko__entry *e, const peko__peer *peer);
+/* Applies a digest entry learned from `from` by a message of type `via`:
+ * lists the node if unknown and the entry carries its record, refreshes
+ * it if the entry's heartbeat is newer. Returns true if it listed or
+ * refreshed the node. */
+bool peko__entry_apply(peko_nodelist *nl, const peko__entry *e,
+                       peko_msg_type via, const peko_addr *from,
+                       int64_t now_us);
+
 /* The local node's heartbeat message (its current sequence number). */
 void peko__heartbeat_fill(peko_nodelist *nl, peko__msg *msg);
 /* Advances the local heartbeat sequence and returns the new heartbeat as
@@ -151,6 +196,9 @@ void peko__heartbeat_next(peko_nodelist *nl, int64_t now_us, peko__msg *msg);
 /* True if `version` is real (counter > 0) and newer than ours. */
 bool peko__metadata_is_newer(const peko_nodelist *nl,
                              const peko_version *version);
+/* True if ours is real and newer than `version`. */
+bool peko__metadata_is_newer_than(const peko_nodelist *nl,
+                                  const peko_version *version);
 /* Replaces the local metadata (data copied) and tells the observer; via
  * is the message type that carried it, 0 for a local publish. */
 void peko__metadata_apply(peko_nodelist *nl, const uint8_t *data,
@@ -168,12 +216,29 @@ void peko__metadata_fill(peko_nodelist *nl, peko__msg *msg,
 bool peko__metadata_receive(peko_nodelist *nl, const peko__msg *m);
 
 /* ------------------------------------------------------------------ */
+/* antientropy.c: heartbeat digests in swaps (docs/protocol.md).        */
+
+
+/* Sends a swap request with this node's metadata version and digest to
+ * the live peer in `slot`. */
+void peko__ae_request(peko_nodelist *nl, uint32_t slot);
+/* Answers a swap request from `from`: applies its entries, replies with
+ * what the requester lacks or holds older, and settles the metadata. */
+void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
+                         const peko_addr *from);
+/* Applies a swap response (or a metadata push). */
+void peko__ae_on_response(peko_nodelist *nl, const peko__msg *m,
+                          const peko_addr *from);
+/* Forgets the swaps sent in the previous cycle. */
+void peko__ae_new_cycle(peko_nodelist *nl);
+
+/* ------------------------------------------------------------------ */
 /* spread.c                                                             */
 
 /* Uniform integer in [0, n), n > 0, from the node's stream. */
 uint64_t peko__random_below(peko_nodelist *nl, uint64_t n);
-/* A slot of the peer table drawn uniformly among those holding a peer
- * (there must be one). */
+/* A slot of the peer table drawn uniformly among those holding a live
+ * peer (there must be one). */
 uint32_t peko__draw_peer_slot(peko_nodelist *nl);
 /* Grows the pick scratch to hold `need` entries (grow only). */
 void peko__ensure_pick_scratch(peko_nodelist *nl, size_t need);

@@ -15,11 +15,12 @@
 /* The receive path's layout (nodelist-private.h), in cache lines. */
 #define LINE 64
 G_STATIC_ASSERT(offsetof(peko_nodelist, peers) + sizeof(peko__peers) <= LINE);
+G_STATIC_ASSERT(offsetof(peko_nodelist, observer_user) < 3 * LINE);
 G_STATIC_ASSERT(offsetof(peko_nodelist, observer.node_refreshed) == LINE);
 G_STATIC_ASSERT(offsetof(peko_nodelist, observer.packet_received) <
                 2 * LINE);
-G_STATIC_ASSERT(offsetof(peko_nodelist, self.fingerprint) + 4 <= 3 * LINE);
-G_STATIC_ASSERT(offsetof(peko_nodelist, traffic.duplicates) >= 3 * LINE);
+G_STATIC_ASSERT(offsetof(peko_nodelist, strategy) < 3 * LINE);
+G_STATIC_ASSERT(offsetof(peko_nodelist, traffic.duplicates) == 3 * LINE);
 G_STATIC_ASSERT(offsetof(peko_nodelist, traffic.by_type[0]) + 32 <=
                 4 * LINE);
 
@@ -65,8 +66,11 @@ static int arm_cycle(peko_nodelist *nl)
 static void cycle(peko_nodelist *nl)
 {
     int64_t now = peko__now_us(nl);
+    const peko__strategy *s = peko__strategy_of(nl);
+    if (nl->config.timeout_us == 0 && s->scaled_timeout_us)
+        nl->timeout_us = s->scaled_timeout_us(nl);
     peko__expire_peers(nl, now);
-    peko__strategy_of(nl)->cycle(nl, now);
+    s->cycle(nl, now);
     peko__print_listen(nl);
 
     /* Keep a steady period: the next deadline follows the previous one,
@@ -218,12 +222,24 @@ int peko_nodelist_new(const peko_config *config, const peko_node *local,
                         (uint16_t)name_len,
                         (const uint8_t *)local->private_data,
                         (uint16_t)data_len);
+    /* The random draw is made whatever the incarnation's source, so every
+     * later draw of the node's stream stays where it was. */
     nl->incarnation = (uint32_t)env->random_u64(env);
+    if (resolved.incarnation != 0)
+        nl->incarnation = resolved.incarnation;
+    else if (env->version >= 2 && env->wall_us != NULL)
+        nl->incarnation = (uint32_t)(env->wall_us(env) / 1000);
     nl->self.incarnation = nl->incarnation;
     nl->self.has_heartbeat = true;
+    nl->config.incarnation = nl->incarnation;
 
     nl->wire_keys = peko__keyring_has_keys(nl->keys) ? nl->keys : NULL;
-    peko__peers_init(&nl->peers);
+    const peko__strategy *strategy = peko__strategy_of(nl);
+    peko__peers_init(&nl->peers, strategy->ordered);
+    nl->timeout_us = resolved.timeout_us;
+    if (resolved.timeout_us == 0 && strategy->scaled_timeout_us)
+        nl->timeout_us = strategy->scaled_timeout_us(nl);
+    nl->digest = g_malloc((size_t)resolved.size);
     peko__ensure_pick_scratch(nl, (size_t)resolved.amount);
     peko__seen_init(&nl->seen, (size_t)resolved.seen_cache);
     nl->tx = g_malloc((size_t)resolved.size);
@@ -257,6 +273,8 @@ void peko_nodelist_free(peko_nodelist *nl)
     g_free(nl->tx);
     g_free(nl->set_scratch);
     g_free(nl->pick_scratch);
+    g_free(nl->digest);
+    g_free(nl->range_scratch);
     free(nl);
 }
 
@@ -266,7 +284,11 @@ void peko_nodelist_set_observer(peko_nodelist *nl,
     memset(&nl->observer, 0, sizeof nl->observer);
     nl->observer_user = NULL;
     if (observer) {
-        nl->observer = *observer;
+        /* An observer of an older version is shorter: copy what it has. */
+        size_t n = observer->version >= 2
+                       ? sizeof *observer
+                       : offsetof(peko_observer, heartbeat_learned);
+        memcpy(&nl->observer, observer, n);
         nl->observer_user = user;
     }
 }
@@ -281,10 +303,29 @@ int peko_nodelist_set(peko_nodelist *nl, const peko_node *node)
     if (name_len > UINT16_MAX || data_len > UINT16_MAX)
         return -EINVAL;
     peko__peer *peer;
-    if (peko_addr_equal(&addr, &nl->self.addr))
-        peer = &nl->self;
-    else if ((peer = peko__peer_find(nl, &addr)) == NULL)
+    if (peko_addr_equal(&addr, &nl->self.addr)) {
+        /* Our own record: a change is a new record version, which a
+         * digest node announces (the others' heartbeats carry it). */
+        if (peko__peer_set_text(&nl->self, (const uint8_t *)node->name,
+                                (uint16_t)name_len,
+                                (const uint8_t *)node->private_data,
+                                (uint16_t)data_len)) {
+            nl->self.rev++;
+            nl->announce = true;
+        }
+        return 0;
+    }
+    if ((peer = peko__peer_find(nl, &addr)) == NULL) {
         peer = peko__peer_add(nl, &addr, peko__now_us(nl));
+    } else if (peko__peer_is_dead(peer)) {
+        /* Told again about a node it removed: list it again. */
+        uint32_t s = (uint32_t)(peer - nl->peers.slots);
+        peko__peers_set_dead(&nl->peers, s, false);
+        peer->last_seen_us = peko__now_us(nl);
+        peko__peers_touch(&nl->peers, s);
+        nl->stats.nodes_added++;
+        PEKO__OBSERVE(nl, node_added, &addr);
+    }
     peko__peer_set_text(peer, (const uint8_t *)node->name,
                         (uint16_t)name_len,
                         (const uint8_t *)node->private_data,
@@ -302,6 +343,7 @@ int peko_nodelist_join(peko_nodelist *nl)
         return rc;
     nl->joined = true;
     nl->running = true;
+    nl->announce = true;
     peko__print_join(nl);
     return 0;
 }
@@ -316,12 +358,13 @@ static int compare_peer_ptr(const void *a, const void *b)
 const peko__peer **peko__nodelist_sorted(const peko_nodelist *nl,
                                          size_t *n_out)
 {
-    size_t n = (size_t)nl->peers.n + 1;
+    size_t n = (size_t)peko__peers_live(&nl->peers) + 1;
     const peko__peer **sorted = g_new(const peko__peer *, n);
     sorted[0] = &nl->self;
     size_t k = 1;
     for (uint32_t i = 0; i < nl->peers.cap; i++)
-        if (peko__peers_used(&nl->peers, i))
+        if (peko__peers_used(&nl->peers, i) &&
+            !peko__peer_is_dead(&nl->peers.slots[i]))
             sorted[k++] = &nl->peers.slots[i];
     qsort(sorted, n, sizeof *sorted, compare_peer_ptr);
     *n_out = n;
@@ -367,13 +410,15 @@ void peko_node_array_clear(peko_node_array *array)
 
 size_t peko_nodelist_count(const peko_nodelist *nl)
 {
-    return (size_t)nl->peers.n + 1;
+    return (size_t)peko__peers_live(&nl->peers) + 1;
 }
 
 bool peko_nodelist_contains(const peko_nodelist *nl, const peko_addr *addr)
 {
-    return peko_addr_equal(addr, &nl->self.addr) ||
-           peko__peer_find(nl, addr) != NULL;
+    if (peko_addr_equal(addr, &nl->self.addr))
+        return true;
+    const peko__peer *peer = peko__peer_find(nl, addr);
+    return peer != NULL && !peko__peer_is_dead(peer);
 }
 
 void peko_nodelist_stop(peko_nodelist *nl)
@@ -384,6 +429,8 @@ void peko_nodelist_stop(peko_nodelist *nl)
 
 void peko_nodelist_start(peko_nodelist *nl)
 {
+    if (!nl->running)
+        nl->announce = true;
     nl->running = true;
     peko__print_stop_start(nl, false);
 }
@@ -474,4 +521,5 @@ const peko_addr *peko_nodelist_local_addr(const peko_nodelist *nl)
 void peko_nodelist_config(const peko_nodelist *nl, peko_config *out)
 {
     *out = nl->config;
+    out->timeout_us = nl->timeout_us;
 }

@@ -26,14 +26,14 @@ void peko__peer_clear_text(peko__peer *p)
     p->data_len = 0;
 }
 
-void peko__peer_set_text(peko__peer *p, const uint8_t *name,
+bool peko__peer_set_text(peko__peer *p, const uint8_t *name,
                          uint16_t name_len, const uint8_t *data,
                          uint16_t data_len)
 {
     if (p->name_len == name_len && p->data_len == data_len &&
         (name_len == 0 || memcmp(peko__peer_name(p), name, name_len) == 0) &&
         (data_len == 0 || memcmp(peko__peer_data(p), data, data_len) == 0))
-        return;
+        return false;
     peko__peer_clear_text(p);
     size_t n_bytes = (size_t)name_len + data_len;
     uint8_t *dst = p->text.inline_bytes;
@@ -45,6 +45,7 @@ void peko__peer_set_text(peko__peer *p, const uint8_t *name,
         memcpy(dst + name_len, data, data_len);
     p->name_len = name_len;
     p->data_len = data_len;
+    return true;
 }
 
 /* ------------------------------------------------------------------ */
@@ -54,9 +55,7 @@ void peko__peer_set_text(peko__peer *p, const uint8_t *name,
 
 static inline uint32_t slot_home(const peko__peers *ps, uint32_t fp)
 {
-    /* Fingerprints are already well mixed (peko_addr_fingerprint ends
-     * with a finalizer), so their low bits pick the home slot. */
-    return fp & (ps->cap - 1);
+    return peko__peers_home(ps, fp);
 }
 
 static inline uint32_t slot_next(const peko__peers *ps, uint32_t slot)
@@ -84,45 +83,137 @@ static peko__peer *slots_alloc(uint32_t cap)
     return slots;
 }
 
-/* Moves a record into its place in a table that does not hold it. */
-static void place(peko__peers *ps, const peko__peer *rec)
+/* Moves a record into its place in a table that does not hold it and
+ * returns the slot. */
+static uint32_t place(peko__peers *ps, const peko__peer *rec)
 {
     uint32_t i = slot_home(ps, rec->fingerprint);
     while (ps->slots[i].fingerprint != 0)
         i = slot_next(ps, i);
     ps->slots[i] = *rec;
     mark(ps, i, true);
+    return i;
 }
 
-/* Rebuilds the table with `cap` slots, moving the records over in slot
- * order (so where they land depends only on the old table). */
+/* ------------------------------------------------------------------ */
+/* The refresh list of an ordered table.                                */
+
+static inline uint32_t *prev_of(peko__lru *l, uint32_t slot)
+{
+    return &l->links[2 * (size_t)slot];
+}
+
+static inline uint32_t *next_of(peko__lru *l, uint32_t slot)
+{
+    return &l->links[2 * (size_t)slot + 1];
+}
+
+static peko__lru *lru_alloc(uint32_t cap)
+{
+    peko__lru *l = g_malloc(sizeof *l + 2 * (size_t)cap * sizeof(uint32_t));
+    l->head = l->tail = PEKO__SLOT_NONE;
+    l->n_dead = 0;
+    return l;
+}
+
+static void lru_append(peko__lru *l, uint32_t slot)
+{
+    *prev_of(l, slot) = l->tail;
+    *next_of(l, slot) = PEKO__SLOT_NONE;
+    if (l->tail != PEKO__SLOT_NONE)
+        *next_of(l, l->tail) = slot;
+    else
+        l->head = slot;
+    l->tail = slot;
+}
+
+static void lru_unlink(peko__lru *l, uint32_t slot)
+{
+    uint32_t prev = *prev_of(l, slot), next = *next_of(l, slot);
+    if (prev != PEKO__SLOT_NONE)
+        *next_of(l, prev) = next;
+    else
+        l->head = next;
+    if (next != PEKO__SLOT_NONE)
+        *prev_of(l, next) = prev;
+    else
+        l->tail = prev;
+}
+
+/* The record in slot `from` moved to slot `to`: so does its place in the
+ * list. */
+static void lru_move(peko__lru *l, uint32_t from, uint32_t to)
+{
+    uint32_t prev = *prev_of(l, from), next = *next_of(l, from);
+    *prev_of(l, to) = prev;
+    *next_of(l, to) = next;
+    if (prev != PEKO__SLOT_NONE)
+        *next_of(l, prev) = to;
+    else
+        l->head = to;
+    if (next != PEKO__SLOT_NONE)
+        *prev_of(l, next) = to;
+    else
+        l->tail = to;
+}
+
+void peko__peers_touch(peko__peers *ps, uint32_t slot)
+{
+    g_assert(ps->lru && slot < ps->cap);
+    if (ps->lru->tail == slot)
+        return;
+    lru_unlink(ps->lru, slot);
+    lru_append(ps->lru, slot);
+}
+
+/* ------------------------------------------------------------------ */
+
+/* Rebuilds the table with `cap` slots. A plain table moves its records
+ * over in slot order, an ordered one in refresh order (which it keeps):
+ * either way where they land depends only on the old table. */
 static void rehash(peko__peers *ps, uint32_t cap)
 {
     peko__peer *old = ps->slots;
     uint32_t old_cap = ps->cap;
+    peko__lru *old_lru = ps->lru;
     ps->slots = slots_alloc(cap);
     g_free(ps->used);
     ps->used = g_new0(uint64_t, (cap + 63) / 64);
     ps->cap = cap;
-    for (uint32_t i = 0; i < old_cap; i++)
-        if (old[i].fingerprint != 0)
-            place(ps, &old[i]);
+    if (old_lru == NULL) {
+        for (uint32_t i = 0; i < old_cap; i++)
+            if (old[i].fingerprint != 0)
+                place(ps, &old[i]);
+    } else {
+        ps->lru = lru_alloc(cap);
+        ps->lru->n_dead = old_lru->n_dead;
+        uint32_t i = old_cap ? old_lru->head : PEKO__SLOT_NONE;
+        for (; i != PEKO__SLOT_NONE; i = *next_of(old_lru, i))
+            lru_append(ps->lru, place(ps, &old[i]));
+        g_free(old_lru);
+    }
     free(old);
 }
 
-void peko__peers_init(peko__peers *ps)
+void peko__peers_init(peko__peers *ps, bool ordered)
 {
     memset(ps, 0, sizeof *ps);
+    if (ordered)
+        ps->lru = lru_alloc(0);
 }
 
 void peko__peers_clear(peko__peers *ps)
 {
+    bool ordered = ps->lru != NULL;
     for (uint32_t i = 0; i < ps->cap; i++)
         if (ps->slots[i].fingerprint != 0)
             peko__peer_clear_text(&ps->slots[i]);
     free(ps->slots);
     g_free(ps->used);
+    g_free(ps->lru);
     memset(ps, 0, sizeof *ps);
+    if (ordered)
+        ps->lru = lru_alloc(0);
 }
 
 peko__peer *peko__peers_find(const peko__peers *ps, const peko_addr *addr,
@@ -157,6 +248,8 @@ peko__peer *peko__peers_add(peko__peers *ps, const peko_addr *addr,
     p->addr = *addr;
     p->fingerprint = fp;
     mark(ps, i, true);
+    if (ps->lru)
+        lru_append(ps->lru, i);
     ps->n++;
     return p;
 }
@@ -167,7 +260,11 @@ peko__peer *peko__peers_add(peko__peers *ps, const peko_addr *addr,
 void peko__peers_remove(peko__peers *ps, uint32_t slot)
 {
     g_assert(slot < ps->cap && ps->slots[slot].fingerprint != 0);
+    if (peko__peer_is_dead(&ps->slots[slot]))
+        ps->lru->n_dead--;
     peko__peer_clear_text(&ps->slots[slot]);
+    if (ps->lru)
+        lru_unlink(ps->lru, slot);
     uint32_t hole = slot;
     for (uint32_t i = slot_next(ps, hole); ps->slots[i].fingerprint != 0;
          i = slot_next(ps, i)) {
@@ -178,6 +275,8 @@ void peko__peers_remove(peko__peers *ps, uint32_t slot)
                                        : (home > hole || home <= i);
         if (!home_in_range) {
             ps->slots[hole] = ps->slots[i];
+            if (ps->lru)
+                lru_move(ps->lru, i, hole);
             hole = i;
         }
     }
@@ -193,4 +292,82 @@ void peko__peers_shrink(peko__peers *ps)
         cap /= 2;
     if (cap != ps->cap)
         rehash(ps, cap);
+}
+
+void peko__peers_set_dead(peko__peers *ps, uint32_t slot, bool dead)
+{
+    peko__peer *p = &ps->slots[slot];
+    if (peko__peer_is_dead(p) == dead)
+        return;
+    g_assert(ps->lru != NULL); /* plain tables remove, never bury */
+    if (dead) {
+        p->flags |= PEKO__PEER_DEAD;
+        ps->lru->n_dead++;
+    } else {
+        p->flags &= (uint8_t)~PEKO__PEER_DEAD;
+        ps->lru->n_dead--;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Fingerprint ranges (ordered tables).                                 */
+
+typedef struct collect_key {
+    uint32_t key;  /* fingerprint - first: the place in the range */
+    uint32_t slot;
+} collect_key;
+
+static int compare_collect_key(const void *a, const void *b)
+{
+    const collect_key *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+size_t peko__peers_collect(const peko__peers *ps, uint32_t first,
+                           uint32_t last, size_t want, uint32_t *out)
+{
+    g_assert(ps->lru != NULL);
+    if (ps->n == 0)
+        return 0;
+    uint32_t span = last - first; /* the range holds span + 1 values */
+    uint32_t shift = (uint32_t)__builtin_clz(ps->cap) + 1;
+    /* Home slots the range touches, counted from first's; a range that
+     * reaches round to its own start touches them all. */
+    uint64_t home_span =
+        ((uint64_t)(first & ((1ULL << shift) - 1)) + span) >> shift;
+    bool whole = home_span >= ps->cap - 1;
+    uint32_t start = slot_home(ps, first);
+
+    /* Records sit at or after their home slot, in the run of used slots
+     * that holds it, so the range's records lie between start and the
+     * end of the run that holds its last home slot. Stopping early at the
+     * end of a run is safe for the same reason: every record left has a
+     * later home, hence a later place in the range. Records found so far
+     * whose place is not that early (those below `first` in a range that
+     * wraps round to its start, found near it) do not count towards
+     * `want`: they come last. */
+    size_t found = 0, in_order = 0;
+    collect_key *keys = g_new(collect_key, ps->n);
+    for (uint32_t d = 0; d < ps->cap; d++) {
+        uint32_t s = (start + d) & (ps->cap - 1);
+        const peko__peer *p = &ps->slots[s];
+        if (p->fingerprint == 0) {
+            if ((!whole && d > home_span) || in_order > want)
+                break;
+            continue;
+        }
+        uint32_t key = p->fingerprint - first;
+        if (key <= span) {
+            keys[found++] = (collect_key){key, s};
+            if ((uint64_t)key < ((uint64_t)(d + 1) << shift))
+                in_order++;
+        }
+    }
+    qsort(keys, found, sizeof *keys, compare_collect_key);
+    for (size_t k = 0; k < found; k++)
+        out[k] = keys[k].slot;
+    g_free(keys);
+    return found;
 }

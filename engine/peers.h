@@ -21,6 +21,19 @@
  * deterministic. Adding, removing and shrinking move records: pointers to
  * them and slot numbers are good until the next such call.
  *
+ * Two layouts. A *plain* table (pekonode's classic strategy) puts a
+ * record at the slot its fingerprint's low bits name, exactly as before
+ * strategies existed, so classic runs stay what they were. An *ordered*
+ * table puts it where the fingerprint's high bits say: slot order then
+ * follows fingerprint order (up to collisions), so the records of a
+ * fingerprint range are read by scanning a run of slots, which is what
+ * anti-entropy digests need (peko__peers_collect). An ordered table also
+ * keeps its peers in a list by refresh time (least recently refreshed
+ * first): expiry reads only the peers that are due, and digests ask about
+ * the peers most at risk first. Peers may be marked dead: a tombstone
+ * that keeps a removed node's version for one more timeout, so that
+ * stale gossip cannot bring it back (docs/protocol.md).
+ *
  * Bound: PEKO__PEERS_MAX peers; adding more aborts, as running out of
  * memory does (it is 64 GiB of records at the least).
  */
@@ -46,16 +59,33 @@ typedef struct peko__peer {
     uint16_t name_len;       /* not NUL-terminated, as on the wire */
     uint16_t data_len;       /* the node's private data */
     bool has_heartbeat;      /* incarnation/seq above are meaningful */
+    uint8_t flags;           /* PEKO__PEER_* */
+    uint16_t rev;            /* version of the record (name and data) */
     union {                  /* name, then data */
         uint8_t inline_bytes[PEKO__PEER_INLINE]; /* when they fit */
         uint8_t *heap;       /* owned, otherwise */
     } text;
 } peko__peer;
 
+#define PEKO__PEER_DEAD 0x01u     /* a tombstone: not listed, not a target */
+#define PEKO__PEER_VERIFIED 0x02u /* proved it receives at its address */
+
+#define PEKO__SLOT_NONE UINT32_MAX
+
+/* An ordered table's refresh list: slots, least recently refreshed at the
+ * head; links[2 s] and links[2 s + 1] are slot s's previous and next. */
+typedef struct peko__lru {
+    uint32_t head;
+    uint32_t tail;
+    uint32_t n_dead;         /* tombstones (only ordered tables have any) */
+    uint32_t links[];
+} peko__lru;
+
 typedef struct peko__peers {
     peko__peer *slots;       /* cap records, 64-byte aligned */
     uint64_t *used;          /* cap bits: which slots hold a peer */
-    uint32_t n;              /* peers held */
+    peko__lru *lru;          /* ordered tables only; NULL for plain ones */
+    uint32_t n;              /* peers held, dead ones included */
     uint32_t cap;            /* slots: a power of two, or 0 */
 } peko__peers;
 
@@ -80,8 +110,9 @@ static inline const uint8_t *peko__peer_data(const peko__peer *p)
 }
 
 /* Sets the name and data (copied) unless they are already equal, which
- * is the common case: every heartbeat carries them. Cannot fail. */
-void peko__peer_set_text(peko__peer *p, const uint8_t *name,
+ * is the common case: every heartbeat carries them. Returns true if they
+ * changed. Cannot fail. */
+bool peko__peer_set_text(peko__peer *p, const uint8_t *name,
                          uint16_t name_len, const uint8_t *data,
                          uint16_t data_len);
 /* Frees the name and data; both are then empty. */
@@ -90,10 +121,38 @@ void peko__peer_clear_text(peko__peer *p);
 /* ------------------------------------------------------------------ */
 /* The table.                                                           */
 
-/* An empty table; nothing is allocated until the first add. */
-void peko__peers_init(peko__peers *ps);
+/* An empty table, ordered or plain; nothing is allocated until the
+ * first add. */
+void peko__peers_init(peko__peers *ps, bool ordered);
 /* Frees every record, its text and the table; the table is empty again. */
 void peko__peers_clear(peko__peers *ps);
+
+static inline bool peko__peer_is_dead(const peko__peer *p)
+{
+    return (p->flags & PEKO__PEER_DEAD) != 0;
+}
+
+/* Tombstones held. */
+static inline uint32_t peko__peers_dead(const peko__peers *ps)
+{
+    return ps->lru ? ps->lru->n_dead : 0;
+}
+
+/* Peers that are listed: held and not dead. */
+static inline uint32_t peko__peers_live(const peko__peers *ps)
+{
+    return ps->n - peko__peers_dead(ps);
+}
+
+/* The slot a fingerprint's probe run starts at. */
+static inline uint32_t peko__peers_home(const peko__peers *ps, uint32_t fp)
+{
+    /* Fingerprints are already well mixed (peko_addr_fingerprint ends
+     * with a finalizer), so either end of them picks the home slot. */
+    if (ps->lru)
+        return fp >> (__builtin_clz(ps->cap) + 1);
+    return fp & (ps->cap - 1);
+}
 
 /* True if `slot` (< cap) holds a peer: a bit test, no record read. */
 static inline bool peko__peers_used(const peko__peers *ps, uint32_t slot)
@@ -105,7 +164,7 @@ static inline bool peko__peers_used(const peko__peers *ps, uint32_t slot)
 static inline void peko__peers_prefetch(const peko__peers *ps, uint32_t fp)
 {
     if (ps->cap)
-        __builtin_prefetch(&ps->slots[fp & (ps->cap - 1)]);
+        __builtin_prefetch(&ps->slots[peko__peers_home(ps, fp)]);
 }
 
 /* The record of `addr` (fp is its fingerprint), or NULL. */
@@ -124,5 +183,44 @@ void peko__peers_remove(peko__peers *ps, uint32_t slot);
 /* Halves the table while it is less than an eighth full (after removals),
  * so random draws keep finding peers. */
 void peko__peers_shrink(peko__peers *ps);
+
+/* Marks the peer in `slot` dead or alive again. */
+void peko__peers_set_dead(peko__peers *ps, uint32_t slot, bool dead);
+
+/* ------------------------------------------------------------------ */
+/* Ordered tables only.                                                 */
+
+/* Moves the peer in `slot` to the end of the refresh list (it was just
+ * refreshed, or just died). */
+void peko__peers_touch(peko__peers *ps, uint32_t slot);
+/* The least recently refreshed peer's slot, or PEKO__SLOT_NONE. */
+static inline uint32_t peko__peers_oldest(const peko__peers *ps)
+{
+    return ps->lru && ps->n ? ps->lru->head : PEKO__SLOT_NONE;
+}
+/* The most recently refreshed peer's slot, or PEKO__SLOT_NONE. */
+static inline uint32_t peko__peers_newest(const peko__peers *ps)
+{
+    return ps->lru && ps->n ? ps->lru->tail : PEKO__SLOT_NONE;
+}
+/* The next more (or less) recently refreshed slot, or PEKO__SLOT_NONE. */
+static inline uint32_t peko__peers_newer(const peko__peers *ps, uint32_t slot)
+{
+    return ps->lru->links[2 * (size_t)slot + 1];
+}
+static inline uint32_t peko__peers_older(const peko__peers *ps, uint32_t slot)
+{
+    return ps->lru->links[2 * (size_t)slot];
+}
+
+/* Writes to out[] the slots of the peers (dead ones included) whose
+ * fingerprint lies in the cyclic range [first, last], in fingerprint
+ * order from `first` (ties by slot), and returns how many it wrote. It
+ * stops early once it holds more than `want`: then out[0 .. want] are
+ * the want + 1 first of the range in that order, and the rest of the
+ * range comes after them. out[] must have room for every peer (n).
+ * Reads about as many slots as it writes. */
+size_t peko__peers_collect(const peko__peers *ps, uint32_t first,
+                           uint32_t last, size_t want, uint32_t *out);
 
 #endif /* PEKO_PEERS_H */

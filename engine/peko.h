@@ -105,14 +105,29 @@ typedef enum peko_protocol {
     PEKO_PROTOCOL_TCP = 1,
 } peko_protocol;
 
-/* How rumors spread (DESIGN.md section 3: one seam, several strategies). */
+/* How heartbeats and metadata spread (DESIGN.md section 3: one seam,
+ * several strategies; docs/protocol.md compares them). */
 typedef enum peko_dissemination {
-    PEKO_DISSEMINATION_RUMOR = 0,   /* forward only the first copy (default) */
-    PEKO_DISSEMINATION_CLASSIC = 1, /* forward every copy, as pekonode does */
+    PEKO_DISSEMINATION_RUMOR = 0,   /* heartbeat rumors forwarded once, and
+                                     * heartbeat anti-entropy in the swap
+                                     * (the default) */
+    PEKO_DISSEMINATION_CLASSIC = 1, /* pekonode exactly: every copy of a
+                                     * rumor forwarded, no repair */
+    PEKO_DISSEMINATION_DIGEST = 2,  /* no packet per heartbeat: versions
+                                     * exchanged with a few peers a cycle
+                                     * (Scuttlebutt-style digests); joins
+                                     * and metadata by rumor */
     PEKO_DISSEMINATION_COUNT
 } peko_dissemination;
 
-#define PEKO_MAX_KEYS 8 /* sending key plus accepted keys */
+/* "rumor", "classic", "digest"; NULL for an unknown value. */
+PEKO_API const char *peko_dissemination_name(peko_dissemination d);
+/* Parses a name above (case-insensitive). Returns 0 or -EINVAL. */
+PEKO_API int peko_dissemination_parse(const char *name,
+                                      peko_dissemination *out);
+
+#define PEKO_MAX_KEYS 8       /* sending key plus accepted keys */
+#define PEKO_MAX_EXCHANGES 16 /* digest: peers a cycle, at most */
 
 typedef struct peko_config {
     int amount;          /* fan-out; 0 means 3 */
@@ -120,7 +135,9 @@ typedef struct peko_config {
     int buffer;          /* receive queue bound in packets; 0 means amount*3
                           * (enforced by the environment) */
     int size;            /* max packet in bytes; 0 means 16384 */
-    int64_t timeout_us;  /* node expiry; if <= cycle, cycle*3 + 2 s */
+    int64_t timeout_us;  /* node expiry; if <= cycle, cycle*3 + 2 s, except
+                          * with `digest`, where 0 means "scaled with the
+                          * list's size" (docs/protocol.md) */
     const char *secret_key;  /* sending key; NULL or "" means none */
     const char *const *accepted_keys; /* further keys accepted on receipt;
                                        * only with a secret_key */
@@ -131,6 +148,13 @@ typedef struct peko_config {
     peko_dissemination dissemination;
     int seen_cache;          /* rumor keys kept for duplicate suppression;
                               * 0 means 16384 */
+    int exchanges;           /* digest: peers a node exchanges versions
+                              * with each cycle; 0 means 1 */
+    uint32_t incarnation;    /* this run's incarnation, which must grow
+                              * from one start of a node to the next; 0
+                              * means the environment's wall clock in
+                              * milliseconds (or a random draw without
+                              * one) */
 } peko_config;
 
 /* Fills *config with every default written out (not zeros). */
@@ -214,7 +238,7 @@ typedef struct peko_rumor {
 /* ------------------------------------------------------------------ */
 /* The environment: the engine's only window on the world.              */
 
-#define PEKO_ENV_VERSION 1
+#define PEKO_ENV_VERSION 2
 
 /* Timer identifiers the engine arms. */
 typedef enum peko_timer {
@@ -246,12 +270,18 @@ struct peko_env {
     /* Writes one console line (no trailing newline); the environment adds
      * the wall-clock timestamp. May be NULL: lines are then dropped. */
     void (*print)(peko_env *env, const char *line);
+
+    /* Version 2. */
+
+    /* Wall-clock time in microseconds since the Unix epoch, read once at
+     * creation to number this run's incarnation. May be NULL. */
+    int64_t (*wall_us)(peko_env *env);
 };
 
 /* ------------------------------------------------------------------ */
 /* The observer: what happens, as it happens. Every member may be NULL.  */
 
-#define PEKO_OBSERVER_VERSION 1
+#define PEKO_OBSERVER_VERSION 2
 
 typedef struct peko_observer {
     int version; /* PEKO_OBSERVER_VERSION */
@@ -281,6 +311,14 @@ typedef struct peko_observer {
                             const peko_addr *from, size_t n_bytes);
     void (*packet_rejected)(void *user, peko_reject reason,
                             const peko_addr *from, size_t n_bytes);
+
+    /* Version 2. */
+
+    /* A newer heartbeat of rumor->origin learned from an anti-entropy
+     * exchange rather than from its rumor: via is SWAP_REQUEST or
+     * SWAP_RESPONSE, from the packet's sender. */
+    void (*heartbeat_learned)(void *user, const peko_rumor *rumor,
+                              peko_msg_type via, const peko_addr *from);
 } peko_observer;
 
 /* ------------------------------------------------------------------ */
@@ -299,6 +337,9 @@ typedef struct peko_stats {
     uint64_t infected_truncated;                 /* sets cut to fit Size */
     uint64_t nodes_added;
     uint64_t nodes_expired;
+    uint64_t repaired;            /* peers refreshed by anti-entropy */
+    uint64_t digest_entries_sent; /* entries in swaps sent */
+    uint64_t digest_truncated;    /* swaps cut to fit Size */
 } peko_stats;
 
 /* ------------------------------------------------------------------ */

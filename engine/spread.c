@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "nodelist-private.h"
+#include "strategy.h"
 
 /* Uniform integer in [0, n), n > 0, without modulo bias (Lemire). */
 uint64_t peko__random_below(peko_nodelist *nl, uint64_t n)
@@ -59,25 +59,33 @@ void peko__ensure_pick_scratch(peko_nodelist *nl, size_t need)
 #define REDRAW_MAX 64 /* empty slots drawn before draw_peer_slot counts
                        * its way to a peer instead */
 
-/* A slot drawn uniformly among those that hold a peer (there is one):
- * empty slots are drawn again, a bit test each. The table is kept at
- * least an eighth full, but the smallest one may hold a single peer, so
- * after REDRAW_MAX empty draws the peer is chosen exactly instead: the
- * r-th in slot order, r drawn among the peers. Whether that happens does
- * not depend on which peer would have come out, so each peer is equally
- * likely either way. */
+/* True if slot s holds a live peer: a bit test, and a look at the record
+ * only when the table holds tombstones (never in classic). */
+static inline bool live_at(const peko__peers *ps, uint32_t s)
+{
+    return peko__peers_used(ps, s) &&
+           (peko__peers_dead(ps) == 0 || !peko__peer_is_dead(&ps->slots[s]));
+}
+
+/* A slot drawn uniformly among those that hold a live peer (there is
+ * one): other slots are drawn again. The table is kept at least an eighth
+ * full, but the smallest one may hold a single peer, so after REDRAW_MAX
+ * failed draws the peer is chosen exactly instead: the r-th live one in
+ * slot order, r drawn among them. Whether that happens does not depend
+ * on which peer would have come out, so each is equally likely either
+ * way. */
 uint32_t peko__draw_peer_slot(peko_nodelist *nl)
 {
     const peko__peers *ps = &nl->peers;
     for (int k = 0; k < REDRAW_MAX; k++) {
         uint32_t s = (uint32_t)peko__random_below(nl, ps->cap);
-        if (peko__peers_used(ps, s))
+        if (live_at(ps, s))
             return s;
     }
-    uint64_t r = peko__random_below(nl, ps->n);
+    uint64_t r = peko__random_below(nl, peko__peers_live(ps));
     uint32_t s = 0;
     for (;; s++)
-        if (peko__peers_used(ps, s) && r-- == 0)
+        if (live_at(ps, s) && r-- == 0)
             break;
     return s;
 }
@@ -97,7 +105,7 @@ static size_t pick_targets(peko_nodelist *nl, const uint8_t *set,
     size_t want = nl->amount;
     uint32_t *picked = nl->pick_scratch; /* holds `want` (creation) */
     size_t n_picked = 0;
-    uint32_t n = nl->peers.n;
+    uint32_t n = peko__peers_live(&nl->peers);
     const peko__peer *slots = nl->peers.slots;
     if (n == 0)
         return 0;
@@ -135,8 +143,7 @@ static size_t pick_targets(peko_nodelist *nl, const uint8_t *set,
     uint32_t *cand = picked + n_picked;
     size_t n_cand = 0;
     for (uint32_t i = 0; i < nl->peers.cap; i++) {
-        if (peko__peers_used(&nl->peers, i) &&
-            !is_picked(picked, n_picked, i) &&
+        if (live_at(&nl->peers, i) && !is_picked(picked, n_picked, i) &&
             !is_infected(&slots[i], set, n_set))
             cand[n_cand++] = i;
     }
@@ -274,4 +281,10 @@ void peko__forward(peko_nodelist *nl, const peko__msg *in)
     out.hops = in->hops < PEKO__HOPS_MAX ? (uint8_t)(in->hops + 1)
                                         : PEKO__HOPS_MAX;
     nl->traffic.forwarded += peko__spread(nl, &out, in->infected, in->n_infected);
+}
+
+void peko__ignore(peko_nodelist *nl, const peko__msg *m)
+{
+    (void)nl;
+    (void)m;
 }

@@ -1,10 +1,13 @@
 /* strategy-rumor.c: pekonode's dissemination, and peko's forward-once
- * variant of it (strategy.h).
+ * variant of it with anti-entropy (strategy.h).
  *
  * Every cycle a node sends a heartbeat rumor about itself to `amount`
- * peers, and one swap request with its metadata to a random peer. A
- * receiver forwards a rumor to `amount` peers not yet in its infected set:
- * `classic` every copy it receives (pekonode), `rumor` only the first.
+ * peers, and one swap request to a random peer. A receiver forwards a
+ * rumor to `amount` peers not yet in its infected set: `classic` every
+ * copy it receives (pekonode), `rumor` only the first. Classic's swap is
+ * pekonode's, metadata only; rumor's also carries heartbeat versions, so
+ * a heartbeat its rumor missed is repaired a cycle or two later
+ * (antientropy.c).
  */
 #include "strategy.h"
 
@@ -58,33 +61,35 @@ static void swap_response(peko_nodelist *nl, const peko__msg *m,
 /* ------------------------------------------------------------------ */
 /* Cycles and rumors.                                                   */
 
-static void cycle(peko_nodelist *nl, int64_t now_us)
+static void heartbeat_rumor(peko_nodelist *nl, int64_t now_us)
 {
     if (nl->running) {
         peko__msg msg;
         peko__heartbeat_next(nl, now_us, &msg);
         peko__spread(nl, &msg, NULL, 0);
     }
+}
+
+static void classic_cycle(peko_nodelist *nl, int64_t now_us)
+{
+    heartbeat_rumor(nl, now_us);
     swap_start(nl);
 }
 
-static void forward(peko_nodelist *nl, const peko__msg *m)
+static void rumor_cycle(peko_nodelist *nl, int64_t now_us)
 {
-    peko__forward(nl, m);
-}
-
-static void ignore(peko_nodelist *nl, const peko__msg *m)
-{
-    (void)nl;
-    (void)m;
+    heartbeat_rumor(nl, now_us);
+    peko__ae_new_cycle(nl);
+    if (peko__peers_live(&nl->peers) > 0)
+        peko__ae_request(nl, peko__draw_peer_slot(nl));
 }
 
 const peko__strategy peko__strategy_classic = {
     .id = PEKO_DISSEMINATION_CLASSIC,
     .name = "classic",
-    .cycle = cycle,
-    .rumor_first = forward,
-    .rumor_copy = forward,
+    .cycle = classic_cycle,
+    .rumor_first = peko__forward,
+    .rumor_copy = peko__forward,
     .swap_request = swap_request,
     .swap_response = swap_response,
     .copies_add_nodes = true,
@@ -93,15 +98,16 @@ const peko__strategy peko__strategy_classic = {
 const peko__strategy peko__strategy_rumor = {
     .id = PEKO_DISSEMINATION_RUMOR,
     .name = "rumor",
-    .cycle = cycle,
-    .rumor_first = forward,
-    .rumor_copy = ignore,
-    .swap_request = swap_request,
-    .swap_response = swap_response,
-    .copies_add_nodes = false,
+    .cycle = rumor_cycle,
+    .rumor_first = peko__forward,
+    .rumor_copy = peko__ignore,
+    .swap_request = peko__ae_on_request,
+    .swap_response = peko__ae_on_response,
+    .ordered = true,
 };
 
 const peko__strategy *const peko__strategies[PEKO_DISSEMINATION_COUNT] = {
     [PEKO_DISSEMINATION_RUMOR] = &peko__strategy_rumor,
     [PEKO_DISSEMINATION_CLASSIC] = &peko__strategy_classic,
+    [PEKO_DISSEMINATION_DIGEST] = &peko__strategy_digest,
 };

@@ -6,9 +6,12 @@
  * target choice and forwarding, is shared and lives in the other files;
  * a strategy composes those pieces.
  *
- *   classic  pekonode exactly: every copy of a rumor is forwarded (the
- *            measurement baseline);
- *   rumor    forward-once rumors (the default).
+ *   classic  pekonode exactly: every copy of a rumor is forwarded, the
+ *            swap carries metadata only (the measurement baseline);
+ *   rumor    forward-once heartbeat rumors, and heartbeat anti-entropy in
+ *            the swap (the default);
+ *   digest   no packet per heartbeat: versions exchanged by swaps with a
+ *            few peers a cycle; joins, restarts and metadata by rumor.
  *
  * Operations are called from the node list's two inputs, on_packet and
  * on_timer, never re-entrantly.
@@ -42,6 +45,16 @@ typedef struct peko__strategy {
      * or was never added) lists the origin again: pekonode adds the node
      * of every heartbeat it receives. */
     bool copies_add_nodes;
+    /* Incarnations are ordered, peers kept in refresh order with
+     * tombstones (membership.c), and the peer table is ordered (peers.h)
+     * for the range digests of anti-entropy. */
+    bool ordered;
+    /* Swap responses fill the room left with the versions learned most
+     * recently (antientropy.c). */
+    bool pushes_news;
+    /* The timeout when none is configured, from the list as it is now;
+     * NULL: the configured (pekonode's default) one. */
+    int64_t (*scaled_timeout_us)(const peko_nodelist *nl);
 } peko__strategy;
 
 /* Indexed by peko_dissemination. */
@@ -52,7 +65,18 @@ static inline const peko__strategy *peko__strategy_of(const peko_nodelist *nl)
     return peko__strategies[nl->strategy];
 }
 
+/* digest's default timeout in cycles for a list of n_nodes (the local
+ * node included), packets of `size` bytes and `exchanges` a cycle
+ * (docs/theory.md). */
+uint32_t peko__digest_timeout_cycles(uint64_t n_nodes, uint32_t size,
+                                     uint32_t exchanges);
+
+/* A rumor operation that does nothing (a later copy, for forward-once
+ * strategies). */
+void peko__ignore(peko_nodelist *nl, const peko__msg *m);
+
 extern const peko__strategy peko__strategy_classic;
 extern const peko__strategy peko__strategy_rumor;
+extern const peko__strategy peko__strategy_digest;
 
 #endif /* PEKO_STRATEGY_H */

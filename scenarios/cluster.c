@@ -238,7 +238,9 @@ static gboolean parse_keys(scn__ctx *ctx, GError **error)
 gboolean scn__parse_engine(scn__ctx *ctx, GError **error)
 {
     static const char *const protocols[] = {"udp", "tcp", NULL};
-    static const char *const strategies[] = {"rumor", "classic", NULL};
+    /* In peko_dissemination's order. */
+    static const char *const strategies[] = {"rumor", "classic", "digest",
+                                             NULL};
     peko_config *e = &ctx->sc->engine;
     const char *k;
     int64_t v;
@@ -293,6 +295,11 @@ gboolean scn__parse_engine(scn__ctx *ctx, GError **error)
         if (!get_int(ctx, "engine", k, 1, ENGINE_SEEN_CACHE_MAX, &v, error))
             return FALSE;
         e->seen_cache = (int)v;
+    }
+    if ((k = scn__find_alias(ctx->kf, "engine", "exchanges")) != NULL) {
+        if (!get_int(ctx, "engine", k, 1, PEKO_MAX_EXCHANGES, &v, error))
+            return FALSE;
+        e->exchanges = (int)v;
     }
     if ((k = scn__find_alias(ctx->kf, "engine", "protocol")) != NULL) {
         int protocol = 0;

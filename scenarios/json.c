@@ -185,9 +185,9 @@ static void put_engine(GString *out, const scn_scenario *sc)
     key(out, &f, "is_print"); g_string_append(out, e.is_print ? "true"
                                                              : "false");
     key(out, &f, "dissemination");
-    put_string(out, e.dissemination == PEKO_DISSEMINATION_CLASSIC ? "classic"
-                                                                  : "rumor");
+    put_string(out, peko_dissemination_name(e.dissemination));
     key(out, &f, "seen_cache"); put_int(out, e.seen_cache);
+    key(out, &f, "exchanges"); put_int(out, e.exchanges);
     g_string_append_c(out, '}');
 }
 

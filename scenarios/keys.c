@@ -37,6 +37,7 @@ static const key_spec engine_keys[] = {
     {"is_print", {"IsPrint", NULL}},
     {"dissemination", {NULL}},
     {"seen_cache", {NULL}},
+    {"exchanges", {NULL}},
     {NULL, {NULL}},
 };
 

@@ -141,9 +141,11 @@ Test(metadata, swap_repairs_a_node_that_missed_the_rumor)
     testnet_free(net);
 }
 
-Test(metadata, responder_adopts_newer_version_from_request)
+Test(metadata, classic_responder_adopts_newer_version_from_request)
 {
+    /* pekonode's swap: the request carries the requester's metadata. */
     peko_config c = fast_config();
+    c.dissemination = PEKO_DISSEMINATION_CLASSIC;
     testnet *net = testnet_new(2, &c, 15);
     testnet_join_all(net);
     testnet_run_for(net, 3 * SECOND_US);
@@ -159,6 +161,42 @@ Test(metadata, responder_adopts_newer_version_from_request)
     cr_assert(reads(testnet_node(net, 1), "from the requester"));
     cr_assert_eq(log.via, PEKO_MSG_SWAP_REQUEST);
     testnet_free(net);
+}
+
+static void responder_gets_a_push_from_a_newer_requester(
+    peko_dissemination mode)
+{
+    /* Anti-entropy swaps carry only the version: a responder that turns
+     * out to be older gets the metadata pushed by the requester. */
+    peko_config c = fast_config();
+    c.dissemination = mode;
+    testnet *net = testnet_new(2, &c, 15);
+    /* Node 1 never joins, so it never requests; it only answers. */
+    testnet_join_via(net, 0, 0);
+    peko_node n1 = {.addr = "127.0.0.1", .port = 9001};
+    cr_assert_eq(peko_nodelist_set(testnet_node(net, 0), &n1), 0);
+    /* The rumor is lost on the way. */
+    testnet_block(net, 0, 1, true);
+    publish_str(testnet_node(net, 0), "from the requester");
+    testnet_run_for(net, 100000);
+    testnet_block(net, 0, 1, false);
+    cr_assert_not(reads(testnet_node(net, 1), "from the requester"));
+    apply_log log = {0};
+    peko_nodelist_set_observer(testnet_node(net, 1), &apply_observer, &log);
+    testnet_run_for(net, 3 * SECOND_US);
+    cr_assert(reads(testnet_node(net, 1), "from the requester"));
+    cr_assert_eq(log.via, PEKO_MSG_SWAP_RESPONSE);
+    testnet_free(net);
+}
+
+Test(metadata, rumor_responder_gets_a_push_from_a_newer_requester)
+{
+    responder_gets_a_push_from_a_newer_requester(PEKO_DISSEMINATION_RUMOR);
+}
+
+Test(metadata, digest_responder_gets_a_push_from_a_newer_requester)
+{
+    responder_gets_a_push_from_a_newer_requester(PEKO_DISSEMINATION_DIGEST);
 }
 
 Test(metadata, requester_adopts_newer_version_from_response)

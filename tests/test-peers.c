@@ -50,7 +50,7 @@ Test(peers, a_record_is_one_cache_line)
 {
     cr_assert_eq(sizeof(peko__peer), 64);
     peko__peers ps;
-    peko__peers_init(&ps);
+    peko__peers_init(&ps, false);
     add(&ps, 1);
     cr_assert_eq((uintptr_t)ps.slots % 64, 0);
     peko__peers_clear(&ps);
@@ -59,7 +59,7 @@ Test(peers, a_record_is_one_cache_line)
 Test(peers, finds_what_was_added_and_nothing_else)
 {
     peko__peers ps;
-    peko__peers_init(&ps);
+    peko__peers_init(&ps, false);
     peko_addr a = addr_of(1);
     cr_assert_null(find(&ps, &a));
     for (uint32_t i = 0; i < 5000; i++)
@@ -83,7 +83,7 @@ Test(peers, equal_fingerprints_are_told_apart_by_address)
     /* Two addresses given the same fingerprint share a probe run; each
      * must still be found as itself, and removing one keeps the other. */
     peko__peers ps;
-    peko__peers_init(&ps);
+    peko__peers_init(&ps, false);
     peko_addr a = addr_of(1), b = addr_of(2), c = addr_of(3);
     peko__peers_add(&ps, &a, 77)->seq = 1;
     peko__peers_add(&ps, &b, 77)->seq = 2;
@@ -103,7 +103,7 @@ Test(peers, an_upward_sweep_that_removes_misses_nothing)
      * end of the table: a sweep that looks at a slot again after each
      * removal must still see (and here remove) every peer in one pass. */
     peko__peers ps;
-    peko__peers_init(&ps);
+    peko__peers_init(&ps, false);
     for (uint32_t i = 0; i < 12; i++) {
         peko_addr a = addr_of(i);
         /* Homes 14 and 15 of 16 slots: the runs wrap to slot 0. */
@@ -126,12 +126,34 @@ Test(peers, an_upward_sweep_that_removes_misses_nothing)
     peko__peers_clear(&ps);
 }
 
-Test(peers, table_survives_churn)
+/* The refresh list of an ordered table holds every peer once, linked
+ * both ways, and in the order of model[0 .. n). */
+static void assert_lru(const peko__peers *ps, const uint32_t *model,
+                       uint32_t n)
+{
+    uint32_t k = 0, prev = PEKO__SLOT_NONE;
+    for (uint32_t s = peko__peers_oldest(ps); s != PEKO__SLOT_NONE;
+         s = peko__peers_newer(ps, s)) {
+        cr_assert_lt(k, n, "list longer than the table");
+        cr_assert(peko__peers_used(ps, s));
+        cr_assert_eq(peko__peers_older(ps, s), prev);
+        cr_assert_eq(ps->slots[s].seq, model[k], "position %u", k);
+        prev = s;
+        k++;
+    }
+    cr_assert_eq(k, n);
+    cr_assert_eq(peko__peers_newest(ps), prev);
+}
+
+static void churn(bool ordered)
 {
     /* Removes from the middle of probe runs, interleaved with adds,
-     * growth and shrinking, against a plain array as the model. */
+     * refreshes, growth and shrinking, against a plain array as the
+     * model (and, ordered, a list of peers by refresh). */
     peko__peers ps;
-    peko__peers_init(&ps);
+    peko__peers_init(&ps, ordered);
+    static uint32_t order[3000];
+    uint32_t n_order = 0;
     bool present[3000] = {false};
     uint64_t x = 12345;
     for (int step = 0; step < 30000; step++) {
@@ -146,14 +168,35 @@ Test(peers, table_survives_churn)
         if (p && (removing || (x >> 20) % 4 == 0)) {
             peko__peers_remove(&ps, slot_of(&ps, p));
             present[i] = false;
+            for (uint32_t k = 0; k < n_order; k++)
+                if (order[k] == i) {
+                    memmove(order + k, order + k + 1,
+                            (n_order - k - 1) * sizeof *order);
+                    n_order--;
+                    break;
+                }
             if (step % 64 == 0)
                 peko__peers_shrink(&ps);
         } else if (!p && (!removing || (x >> 20) % 8 == 0)) {
             add(&ps, i);
             present[i] = true;
+            order[n_order++] = i;
+        } else if (p && ordered && (x >> 24) % 2 == 0) {
+            peko__peers_touch(&ps, slot_of(&ps, p));
+            for (uint32_t k = 0; k < n_order; k++)
+                if (order[k] == i) {
+                    memmove(order + k, order + k + 1,
+                            (n_order - k - 1) * sizeof *order);
+                    order[n_order - 1] = i;
+                    break;
+                }
         }
+        if (ordered && step % 997 == 0)
+            assert_lru(&ps, order, n_order);
     }
     assert_consistent(&ps);
+    if (ordered)
+        assert_lru(&ps, order, n_order);
     uint32_t n = 0;
     for (uint32_t i = 0; i < 3000; i++) {
         peko_addr a = addr_of(i);
@@ -168,10 +211,99 @@ Test(peers, table_survives_churn)
     peko__peers_clear(&ps);
 }
 
+Test(peers, table_survives_churn)
+{
+    churn(false);
+}
+
+Test(peers, ordered_table_keeps_its_refresh_order_through_churn)
+{
+    churn(true);
+}
+
+/* Brute force: the peers in [first, last], in fingerprint order from
+ * first (ties by slot). */
+static size_t expected_range(const peko__peers *ps, uint32_t first,
+                             uint32_t last, uint32_t *out)
+{
+    size_t n = 0;
+    for (uint32_t s = 0; s < ps->cap; s++)
+        if (peko__peers_used(ps, s) &&
+            ps->slots[s].fingerprint - first <= last - first)
+            out[n++] = s;
+    for (size_t i = 1; i < n; i++) {
+        uint32_t v = out[i];
+        size_t j = i;
+        for (; j > 0; j--) {
+            uint32_t a = ps->slots[out[j - 1]].fingerprint - first;
+            uint32_t b = ps->slots[v].fingerprint - first;
+            if (a < b || (a == b && out[j - 1] < v))
+                break;
+            out[j] = out[j - 1];
+        }
+        out[j] = v;
+    }
+    return n;
+}
+
+Test(peers, collect_reads_a_fingerprint_range_in_order)
+{
+    peko__peers ps;
+    peko__peers_init(&ps, true);
+    for (uint32_t i = 0; i < 2000; i++)
+        add(&ps, i);
+    static uint32_t got[2000], want[2000];
+    uint64_t x = 99;
+    for (int trial = 0; trial < 300; trial++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint32_t first = (uint32_t)(x >> 32);
+        /* Short ranges, long ones, ones that wrap, the whole ring. */
+        uint32_t span = trial % 4 == 0   ? UINT32_MAX
+                        : trial % 4 == 1 ? (uint32_t)(x >> 40)
+                                         : (uint32_t)x;
+        uint32_t last = first + span;
+        size_t n_want = expected_range(&ps, first, last, want);
+        size_t n_got = peko__peers_collect(&ps, first, last, ps.n, got);
+        cr_assert_eq(n_got, n_want, "trial %d", trial);
+        cr_assert_arr_eq(got, want, n_want * sizeof *got);
+        /* Stopping early still yields the first ones, in order. */
+        size_t limit = trial % 50;
+        n_got = peko__peers_collect(&ps, first, last, limit, got);
+        if (n_want > limit) {
+            cr_assert_gt(n_got, limit);
+            cr_assert_arr_eq(got, want, (limit + 1) * sizeof *got);
+        } else {
+            cr_assert_eq(n_got, n_want);
+        }
+    }
+    peko__peers_clear(&ps);
+}
+
+Test(peers, tombstones_are_counted_apart)
+{
+    peko__peers ps;
+    peko__peers_init(&ps, true);
+    for (uint32_t i = 0; i < 10; i++)
+        add(&ps, i);
+    peko_addr a = addr_of(3);
+    uint32_t s = slot_of(&ps, find(&ps, &a));
+    peko__peers_set_dead(&ps, s, true);
+    peko__peers_set_dead(&ps, s, true);
+    cr_assert_eq(peko__peers_live(&ps), 9);
+    cr_assert(peko__peer_is_dead(find(&ps, &a)));
+    peko__peers_set_dead(&ps, s, false);
+    cr_assert_eq(peko__peers_live(&ps), 10);
+    peko__peers_set_dead(&ps, s, true);
+    peko__peers_remove(&ps, s);
+    cr_assert_eq(ps.n, 9);
+    cr_assert_eq(peko__peers_live(&ps), 9);
+    peko__peers_clear(&ps);
+}
+
 Test(peers, shrink_keeps_an_eighth_full_and_everything_findable)
 {
     peko__peers ps;
-    peko__peers_init(&ps);
+    peko__peers_init(&ps, false);
     for (uint32_t i = 0; i < 1000; i++)
         add(&ps, i);
     uint32_t big = ps.cap;
@@ -193,7 +325,7 @@ Test(peers, shrink_keeps_an_eighth_full_and_everything_findable)
 Test(peers, short_text_inline_long_text_on_the_heap)
 {
     peko__peers ps;
-    peko__peers_init(&ps);
+    peko__peers_init(&ps, false);
     peko__peer *p = add(&ps, 1);
     cr_assert_eq(p->name_len + p->data_len, 0);
 

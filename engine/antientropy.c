@@ -1,0 +1,439 @@
+/* antientropy.c: heartbeat digests in swaps, the repair of the node list
+ * (docs/protocol.md, "Anti-entropy"; the bytes: docs/wire.md).
+ *
+ * A swap request carries the requester's heartbeat versions: its own
+ * entry, every peer in a range of fingerprints (the next part of a ring
+ * it walks round cycle after cycle), and the peers it heard from least
+ * recently, the ones a missed heartbeat puts at risk of a wrong removal.
+ * The responder takes every newer version it is told (push), and answers
+ * with its own entries that are newer than the requester's, and with the
+ * full record of every node in the range the requester does not list
+ * (pull), all within Size; a digest node then fills what room is left
+ * with the versions it learned most recently. So each exchange
+ * reconciles one range completely between two nodes and repairs the
+ * peers most at risk, in one round trip and at most Size bytes each way,
+ * whatever the size of the list (Scuttlebutt's reconciliation, van
+ * Renesse et al. 2008, on ranges).
+ *
+ * The metadata rides along as a version: a responder with newer metadata
+ * answers with it; a requester that learns it holds newer metadata than
+ * the responder pushes it (a swap response carrying only the metadata,
+ * sent to the peer it chose, never to an address a packet names).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "strategy.h"
+
+/* A short IPv4 entry: the unit in which budgets count entries. */
+#define SHORT_ENTRY_BYTES 18
+
+/* Room for digest entries in *msg as it stands (Size minus the rest). */
+static size_t entry_room(const peko_nodelist *nl, const peko__msg *msg)
+{
+    size_t fixed = peko__wire_size_without_set(msg, nl->wire_keys);
+    return fixed < nl->size ? nl->size - fixed : 0;
+}
+
+typedef struct builder {
+    uint8_t *buf;
+    size_t len;
+    size_t cap;
+    uint16_t n;
+} builder;
+
+static bool put(builder *b, const peko__entry *e)
+{
+    size_t need = peko__entry_bytes(e);
+    if (b->n == UINT16_MAX || need > b->cap - b->len)
+        return false;
+    peko__entry_write(b->buf + b->len, e);
+    b->len += need;
+    b->n++;
+    return true;
+}
+
+static bool put_peer(builder *b, const peko__peer *p, bool full)
+{
+    peko__entry e;
+    peko__entry_of_peer(p, full, &e);
+    return put(b, &e);
+}
+
+/* The local node's entry: its record when it fits. */
+static void put_self(builder *b, const peko_nodelist *nl, bool full)
+{
+    if (!(full && put_peer(b, &nl->self, true)))
+        put_peer(b, &nl->self, false);
+}
+
+static void finish(peko_nodelist *nl, peko__msg *msg, const builder *b)
+{
+    msg->entries = b->buf;
+    msg->entries_len = (uint32_t)b->len;
+    msg->n_entries = b->n;
+    nl->stats.digest_entries_sent += b->n;
+}
+
+static uint32_t *range_scratch(peko_nodelist *nl)
+{
+    if (nl->range_scratch_cap < nl->peers.n) {
+        size_t cap = nl->range_scratch_cap ? nl->range_scratch_cap : 64;
+        while (cap < nl->peers.n)
+            cap *= 2;
+        nl->range_scratch = g_renew(uint32_t, nl->range_scratch, cap);
+        nl->range_scratch_cap = cap;
+    }
+    return nl->range_scratch;
+}
+
+static inline uint32_t fp_at(const peko_nodelist *nl, uint32_t slot)
+{
+    return nl->peers.slots[slot].fingerprint;
+}
+
+/* Where replies to a packet from `from` go: its source (UDP), or over TCP,
+ * where the source is a connection's ephemeral port, the listen address
+ * the packet names, but only on the source's own host. False when there
+ * is no such address: then nothing is sent. */
+static bool reply_address(const peko_nodelist *nl, const peko__msg *m,
+                          const peko_addr *from, peko_addr *out)
+{
+    if (nl->config.protocol != PEKO_PROTOCOL_TCP) {
+        *out = *from;
+        return true;
+    }
+    size_t n_ip = m->sender.family == PEKO_AF_INET4 ? 4 : 16;
+    if (m->sender.family != from->family ||
+        memcmp(m->sender.ip, from->ip, n_ip) != 0)
+        return false;
+    *out = m->sender;
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* The request.                                                         */
+
+void peko__ae_new_cycle(peko_nodelist *nl)
+{
+    nl->ae_n_out = 0;
+}
+
+/* Lists the peers of the next range from the cursor into b, as many as
+ * about three quarters of the room allows; sets the range in *msg and
+ * moves the cursor past it. Returns true if the range is the whole
+ * ring. */
+static bool request_range(peko_nodelist *nl, peko__msg *msg, builder *b)
+{
+    size_t want = (b->cap - b->len) * 3 / 4 / SHORT_ENTRY_BYTES;
+    if (want == 0)
+        want = 1;
+    uint32_t *slots = range_scratch(nl);
+    uint32_t first = nl->ae_cursor, last = first - 1;
+    size_t found = peko__peers_collect(&nl->peers, first, last, want, slots);
+    size_t take = found;
+    if (found > want) {
+        /* End the range just before the first peer left out, and never
+         * between two peers that share a fingerprint. */
+        take = want;
+        uint32_t cut = fp_at(nl, slots[want]);
+        while (take > 0 && fp_at(nl, slots[take - 1]) == cut)
+            take--;
+        last = cut - 1;
+    }
+    /* A peer never heard from has no version to list: the responder,
+     * seeing it missing, sends its record. */
+    size_t i = 0;
+    for (; i < take; i++) {
+        const peko__peer *p = &nl->peers.slots[slots[i]];
+        if (p->has_heartbeat && !put_peer(b, p, false))
+            break;
+    }
+    if (i < take)
+        last = fp_at(nl, slots[i]) - 1;
+    bool whole = found <= want && i == take;
+    msg->has_range = true;
+    msg->range_first = first;
+    msg->range_last = last;
+    /* A whole ring starts anywhere next time: requests to several peers
+     * of one cycle then have their truncated answers start in different
+     * places. */
+    nl->ae_cursor = whole ? (uint32_t)nl->env->random_u64(nl->env) : last + 1;
+    return whole;
+}
+
+/* The peers heard from least recently, outside the range, as room
+ * allows: those a missed heartbeat brings closest to a wrong removal. */
+static void request_at_risk(peko_nodelist *nl, const peko__msg *msg,
+                            builder *b)
+{
+    size_t visits = 2 * (b->cap - b->len) / SHORT_ENTRY_BYTES + 16;
+    for (uint32_t s = peko__peers_oldest(&nl->peers);
+         s != PEKO__SLOT_NONE && visits > 0;
+         s = peko__peers_newer(&nl->peers, s), visits--) {
+        const peko__peer *p = &nl->peers.slots[s];
+        if (!p->has_heartbeat ||
+            peko__range_contains(msg->range_first, msg->range_last,
+                                 p->fingerprint))
+            continue;
+        if (!put_peer(b, p, false))
+            break;
+    }
+}
+
+void peko__ae_request(peko_nodelist *nl, uint32_t slot)
+{
+    peko_addr to = nl->peers.slots[slot].addr;
+    peko__msg msg;
+    memset(&msg, 0, sizeof msg);
+    msg.type = PEKO_MSG_SWAP_REQUEST;
+    msg.sender = nl->self.addr;
+    msg.version = nl->meta_version;
+    msg.has_range = true;
+
+    builder b = {nl->digest, 0, entry_room(nl, &msg), 0};
+    put_self(&b, nl, true);
+    if (!request_range(nl, &msg, &b))
+        request_at_risk(nl, &msg, &b);
+    finish(nl, &msg, &b);
+
+    if (nl->ae_n_out < PEKO__AE_OUTSTANDING) {
+        nl->ae_out[nl->ae_n_out].to = to;
+        nl->ae_out[nl->ae_n_out].has_range = msg.has_range;
+        nl->ae_out[nl->ae_n_out].range_first = msg.range_first;
+        nl->ae_out[nl->ae_n_out].range_last = msg.range_last;
+        nl->ae_n_out++;
+    }
+    peko__print_swap(nl, true, &nl->self.addr, &to);
+    peko__send_msg(nl, &msg, &to);
+}
+
+/* ------------------------------------------------------------------ */
+/* The response.                                                        */
+
+/* One entry of a request, with its place in the request's range. */
+typedef struct listed {
+    uint32_t key;      /* fingerprint - range_first */
+    bool in_range;
+    peko__entry e;
+} listed;
+
+static int compare_listed(const void *a, const void *b)
+{
+    const listed *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return peko_addr_compare(&x->e.addr, &y->e.addr);
+}
+
+/* The request's entries, applied (its newer versions are taken), then
+ * sorted by their place in the range. The caller g_free()s the array. */
+static listed *take_request(peko_nodelist *nl, const peko__msg *m,
+                            int64_t now_us, size_t *n_out)
+{
+    listed *l = g_new(listed, m->n_entries ? m->n_entries : 1);
+    size_t n = 0;
+    peko__entry_reader r;
+    peko__entry_reader_init(&r, m);
+    while (peko__entry_next(&r, &l[n].e)) {
+        peko__entry_apply(nl, &l[n].e, PEKO_MSG_SWAP_REQUEST, &m->sender,
+                          now_us);
+        uint32_t fp = peko_addr_fingerprint(&l[n].e.addr);
+        l[n].in_range = m->has_range &&
+                        peko__range_contains(m->range_first,
+                                             m->range_last, fp);
+        l[n].key = fp - m->range_first;
+        n++;
+    }
+    qsort(l, n, sizeof *l, compare_listed);
+    *n_out = n;
+    return l;
+}
+
+/* The request's entry for `addr` with place `key`, or NULL. */
+static const listed *find_listed(const listed *l, size_t n, uint32_t key,
+                                 const peko_addr *addr)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l[mid].key < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < n && l[lo].key == key; lo++)
+        if (peko_addr_equal(&l[lo].e.addr, addr))
+            return &l[lo];
+    return NULL;
+}
+
+/* Our peer p against what the requester listed for it (NULL: nothing):
+ * whether to answer, and whether with its record. */
+static bool answer_for(const peko_nodelist *nl, const peko__peer *p,
+                       const listed *mine, bool *full)
+{
+    if (!p->has_heartbeat)
+        return false;
+    if (mine == NULL) {
+        *full = true;
+        return !peko__peer_is_dead(p);
+    }
+    if (peko__peer_is_dead(p) ||
+        !peko__version_after(nl, p->incarnation, p->seq, mine->e.incarnation,
+                             mine->e.seq))
+        return false;
+    *full = peko__record_after(p->incarnation, p->rev, mine->e.incarnation,
+                               mine->e.rev);
+    return true;
+}
+
+/* Answers the entries listed outside the range: the peers the requester
+ * heard from least recently, of which we may know newer versions. */
+static void respond_at_risk(peko_nodelist *nl, const listed *l, size_t n,
+                            builder *b)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (l[i].in_range)
+            continue;
+        const peko__peer *p = peko__peer_find(nl, &l[i].e.addr);
+        bool full;
+        if (p && answer_for(nl, p, &l[i], &full) && !put_peer(b, p, full))
+            return;
+    }
+}
+
+/* Answers the range: every peer of ours in it that the requester lacks
+ * (with its record) or holds an older version of. When room runs out the
+ * answer covers the range up to the last peer answered, and says so. */
+static void respond_range(peko_nodelist *nl, const peko__msg *m,
+                          const listed *l, size_t n, peko__msg *resp,
+                          builder *b)
+{
+    uint32_t *slots = range_scratch(nl);
+    size_t found = peko__peers_collect(&nl->peers, m->range_first,
+                                       m->range_last, nl->peers.n, slots);
+    for (size_t i = 0; i < found; i++) {
+        const peko__peer *p = &nl->peers.slots[slots[i]];
+        if (peko_addr_equal(&p->addr, &m->sender))
+            continue;
+        const listed *mine = find_listed(l, n, p->fingerprint - m->range_first,
+                                         &p->addr);
+        bool full;
+        if (!answer_for(nl, p, mine, &full) || put_peer(b, p, full))
+            continue;
+        /* Out of room: the answer ends before this peer's fingerprint. */
+        nl->stats.digest_truncated++;
+        if (p->fingerprint == m->range_first)
+            resp->has_range = false; /* covers nothing of it */
+        else
+            resp->range_last = p->fingerprint - 1;
+        return;
+    }
+}
+
+/* Fills the room left with the versions learned most recently: news the
+ * requester may not have yet (digest's push of fresh heartbeats). */
+static void respond_news(peko_nodelist *nl, const peko__msg *m, builder *b)
+{
+    size_t visits = 2 * (b->cap - b->len) / SHORT_ENTRY_BYTES + 16;
+    for (uint32_t s = peko__peers_newest(&nl->peers);
+         s != PEKO__SLOT_NONE && visits > 0;
+         s = peko__peers_older(&nl->peers, s), visits--) {
+        const peko__peer *p = &nl->peers.slots[s];
+        if (peko__peer_is_dead(p) || !p->has_heartbeat ||
+            (m->has_range && peko__range_contains(m->range_first,
+                                                  m->range_last,
+                                                  p->fingerprint)) ||
+            peko_addr_equal(&p->addr, &m->sender))
+            continue;
+        if (!put_peer(b, p, false))
+            break;
+    }
+}
+
+void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
+                         const peko_addr *from)
+{
+    peko_addr to;
+    if (!reply_address(nl, m, from, &to))
+        return;
+    int64_t now = peko__now_us(nl);
+    /* A requester that sends its metadata (pekonode's swap) is taken at
+     * its word; ours only carry the version. */
+    if (m->has_meta)
+        peko__metadata_adopt(nl, m, PEKO_MSG_SWAP_REQUEST);
+    size_t n;
+    listed *l = take_request(nl, m, now, &n);
+
+    peko__msg resp;
+    peko__metadata_fill(nl, &resp, PEKO_MSG_SWAP_RESPONSE);
+    resp.has_meta = peko__metadata_is_newer_than(nl, &m->version);
+    if (!resp.has_meta) {
+        resp.meta = NULL;
+        resp.meta_len = 0;
+    }
+    resp.has_range = m->has_range;
+    resp.range_first = m->range_first;
+    resp.range_last = m->range_last;
+
+    builder b = {nl->digest, 0, entry_room(nl, &resp), 0};
+    /* Our own record goes with it when the requester lacks it or holds
+     * an older one. */
+    const listed *me = find_listed(l, n,
+                                   nl->self.fingerprint - m->range_first,
+                                   &nl->self.addr);
+    bool lacks_me = me == NULL && m->has_range &&
+                    peko__range_contains(m->range_first, m->range_last,
+                                         nl->self.fingerprint);
+    bool old_record = me && peko__record_after(nl->incarnation, nl->self.rev,
+                                               me->e.incarnation, me->e.rev);
+    put_self(&b, nl, lacks_me || old_record);
+    respond_at_risk(nl, l, n, &b);
+    if (m->has_range)
+        respond_range(nl, m, l, n, &resp, &b);
+    if (peko__strategy_of(nl)->pushes_news)
+        respond_news(nl, m, &b);
+    finish(nl, &resp, &b);
+    g_free(l);
+
+    peko__print_swap(nl, false, &m->sender, &nl->self.addr);
+    peko__send_msg(nl, &resp, &to);
+}
+
+void peko__ae_on_response(peko_nodelist *nl, const peko__msg *m,
+                          const peko_addr *from)
+{
+    (void)from;
+    int64_t now = peko__now_us(nl);
+    /* Only an answer to a swap of ours moves the cursor or earns our
+     * metadata: an unasked-for response gets neither. */
+    uint32_t k = 0;
+    while (k < nl->ae_n_out && !peko_addr_equal(&nl->ae_out[k].to, &m->sender))
+        k++;
+    bool asked = k < nl->ae_n_out;
+
+    if (m->has_meta) {
+        peko__metadata_adopt(nl, m, PEKO_MSG_SWAP_RESPONSE);
+    } else if (asked && peko__metadata_is_newer_than(nl, &m->version)) {
+        /* The responder holds older metadata: push ours to it. */
+        peko__msg push;
+        peko__metadata_fill(nl, &push, PEKO_MSG_SWAP_RESPONSE);
+        peko__send_msg(nl, &push, &nl->ae_out[k].to);
+    }
+
+    peko__entry_reader r;
+    peko__entry_reader_init(&r, m);
+    peko__entry e;
+    while (peko__entry_next(&r, &e))
+        peko__entry_apply(nl, &e, PEKO_MSG_SWAP_RESPONSE, &m->sender, now);
+
+    if (!asked)
+        return;
+    /* An answer cut short by Size: continue where it ended. */
+    if (m->has_range && nl->ae_out[k].has_range &&
+        m->range_first == nl->ae_out[k].range_first &&
+        m->range_last != nl->ae_out[k].range_last)
+        nl->ae_cursor = m->range_last + 1;
+    nl->ae_out[k] = nl->ae_out[--nl->ae_n_out];
+}

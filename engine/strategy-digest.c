@@ -1,0 +1,140 @@
+/* strategy-digest.c: membership without a packet per heartbeat
+ * (strategy.h; docs/protocol.md, "digest").
+ *
+ * Each cycle a node increments its own heartbeat, and exchanges versions
+ * with `exchanges` peers drawn at random: a swap request carrying a
+ * digest, answered with what the requester lacks (antientropy.c). Its
+ * heartbeat reaches the others by those exchanges, epidemically, as in
+ * van Renesse, Minsky and Hayden's gossip-style failure detection; no
+ * packet is sent per heartbeat. What must be known fast still spreads by
+ * rumor: a node that joins, restarts, resumes after stop() or changes its
+ * record announces itself with a heartbeat rumor, and metadata is
+ * published by rumor. So the packets a node sends per cycle do not grow
+ * with the cluster, and the timeout does, as the analysis prescribes
+ * (membership.c, peko__digest_timeout_us).
+ */
+#include "strategy.h"
+
+/* ------------------------------------------------------------------ */
+/* The timeout, scaled with the list (docs/theory.md, "digest").        */
+
+/* A swap's fixed bytes and the requester's own entry, roughly: what the
+ * digest's budgets leave out of Size. */
+#define SWAP_OVERHEAD_BYTES 120
+#define SHORT_ENTRY_BYTES 18
+/* The wrong-removal probability the default timeout aims at: anywhere
+ * in the cluster, within one timeout period. */
+#define MISTAKE_LOG2_INV 10 /* p = 2^-10, about 10^-3 */
+
+/* log2(x) in 16.16 fixed point, x >= 1, by repeated squaring: integer
+ * arithmetic only, so every machine computes the same timeout. */
+static uint64_t log2_q16(uint64_t x)
+{
+    unsigned ip = 63u - (unsigned)__builtin_clzll(x);
+    __uint128_t y = (__uint128_t)x << (62 - ip); /* x / 2^ip in Q62 */
+    uint64_t frac = 0;
+    for (int bit = 15; bit >= 0; bit--) {
+        y = (y * y) >> 62;
+        if (y >= ((__uint128_t)2 << 62)) {
+            y >>= 1;
+            frac |= 1u << bit;
+        }
+    }
+    return ((uint64_t)ip << 16) | frac;
+}
+
+#define LN2_Q16 45426u /* ln 2 in 16.16 */
+
+static uint64_t div_ceil(uint64_t a, uint64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+uint32_t peko__digest_timeout_cycles(uint64_t n_nodes, uint32_t size,
+                                     uint32_t exchanges)
+{
+    if (n_nodes < 2)
+        n_nodes = 2;
+    uint64_t room = size > SWAP_OVERHEAD_BYTES ? size - SWAP_OVERHEAD_BYTES
+                                               : SHORT_ENTRY_BYTES;
+    uint64_t w = room * 3 / 4 / SHORT_ENTRY_BYTES; /* range entries */
+    uint64_t k = room / 4 / SHORT_ENTRY_BYTES;     /* at-risk entries */
+    if (w == 0)
+        w = 1;
+    if (k == 0)
+        k = 1;
+    /* Rounds for an entry to become one of the k a node asks about: the
+     * k-th oldest of n entries each refreshed at rate r per round is
+     * about ln(n / k) / r old, r = 2 e min(1, w / n) (a node takes part
+     * in about 2e exchanges a round, each covering a range of w). */
+    uint64_t to_risk = 0;
+    if (n_nodes > k) {
+        uint64_t ln_q16 = (log2_q16(n_nodes) - log2_q16(k)) * LN2_Q16 >> 16;
+        uint64_t r_q16 = w >= n_nodes ? 2u * exchanges * 65536u
+                                      : 2u * exchanges * (w << 16) / n_nodes;
+        to_risk = div_ceil(ln_q16 << 16, r_q16);
+    }
+    /* Then each of its e asks a round fails at most half the time: a
+     * wrong removal somewhere among n^2 pairs within a timeout takes
+     * log2(n^2 / p) failed asks. */
+    uint64_t asks = div_ceil(2 * log2_q16(n_nodes) +
+                                 ((uint64_t)MISTAKE_LOG2_INV << 16),
+                             (uint64_t)exchanges << 16);
+    /* Plus the sweep's granularity and the round the heartbeat is made. */
+    uint64_t cycles = to_risk + asks + 2;
+    return cycles > UINT32_MAX ? UINT32_MAX : (uint32_t)cycles;
+}
+
+static int64_t scaled_timeout_us(const peko_nodelist *nl)
+{
+    uint64_t n = (uint64_t)peko__peers_live(&nl->peers) + 1;
+    return (int64_t)peko__digest_timeout_cycles(
+               n, nl->size, (uint32_t)nl->config.exchanges) *
+           nl->config.cycle_us;
+}
+
+/* ------------------------------------------------------------------ */
+
+static void digest_cycle(peko_nodelist *nl, int64_t now_us)
+{
+    if (nl->running) {
+        peko__msg msg;
+        peko__heartbeat_next(nl, now_us, &msg);
+        if (nl->announce) {
+            nl->announce = false;
+            peko__spread(nl, &msg, NULL, 0);
+        }
+    }
+
+    /* Distinct peers, as many as asked and as there are. */
+    peko__ae_new_cycle(nl);
+    uint32_t live = peko__peers_live(&nl->peers);
+    uint32_t want = (uint32_t)nl->config.exchanges;
+    if (want > live)
+        want = live;
+    uint32_t chosen[PEKO__AE_OUTSTANDING];
+    uint32_t n = 0;
+    for (uint32_t tries = 4 * want + 8; n < want && tries > 0; tries--) {
+        uint32_t s = peko__draw_peer_slot(nl);
+        uint32_t k = 0;
+        while (k < n && chosen[k] != s)
+            k++;
+        if (k == n)
+            chosen[n++] = s;
+    }
+    for (uint32_t k = 0; k < n; k++)
+        peko__ae_request(nl, chosen[k]);
+}
+
+const peko__strategy peko__strategy_digest = {
+    .id = PEKO_DISSEMINATION_DIGEST,
+    .name = "digest",
+    .cycle = digest_cycle,
+    .rumor_first = peko__forward,
+    .rumor_copy = peko__ignore,
+    .swap_request = peko__ae_on_request,
+    .swap_response = peko__ae_on_response,
+    .ordered = true,
+    .pushes_news = true,
+    .scaled_timeout_us = scaled_timeout_us,
+};
