@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xoshiro.h"
+#include "model.h"
 
 /* Exact permutation p-values of Mann-Whitney up to this many values in
  * all (the counts stay below 2^53, C(40, 20) < 1.4e11). */
@@ -132,32 +132,11 @@ double ana_stats_normal_p_two_sided(double z)
     return p > 1.0 ? 1.0 : p;
 }
 
-/* Standard normal density. */
-static double normal_pdf(double z)
-{
-    return exp(-0.5 * z * z) / sqrt(2.0 * M_PI);
-}
-
-/* The z > 0 with P(Z > z) = q, for 0 < q <= 0.5. Start from Abramowitz
- * and Stegun 26.2.23 (error < 4.5e-4), then Newton steps on erfc, which
- * double the correct digits each time. */
+/* The z > 0 with P(Z > z) = q, for 0 < q <= 0.5: model.h's quantile,
+ * which works from q itself, so a tiny q keeps its digits. */
 static double normal_upper_quantile(double q)
 {
-    if (q >= 0.5)
-        return 0.0;
-    double t = sqrt(-2.0 * log(q));
-    double z = t - (2.515517 + t * (0.802853 + t * 0.010328)) /
-                       (1.0 + t * (1.432788 + t * (0.189269 + t * 0.001308)));
-    for (int i = 0; i < 8; i++) {
-        double pdf = normal_pdf(z);
-        if (pdf <= 0.0)
-            break;
-        double step = (0.5 * erfc(z / M_SQRT2) - q) / pdf;
-        z += step;
-        if (fabs(step) <= 1e-15 * fabs(z))
-            break;
-    }
-    return z;
+    return q >= 0.5 ? 0.0 : -model_normal_quantile(q);
 }
 
 double ana_stats_normal_quantile(double p)
@@ -501,40 +480,13 @@ ana_stats_mwu ana_stats_mann_whitney(const double *a, size_t na,
 /* ------------------------------------------------------------------ */
 /* Bootstrap.                                                           */
 
-/* The resampling stream: engine/xoshiro.h's generator. */
-typedef struct boot_rng {
-    uint64_t s[4];
-} boot_rng;
-
-static void boot_rng_init(boot_rng *r, uint64_t seed)
-{
-    peko_xoshiro_seed(r->s, seed);
-}
-
-static uint64_t boot_rng_next(boot_rng *r)
-{
-    return peko_xoshiro_next(r->s);
-}
-
-/* Uniform in [0, bound), bound >= 1, without modulo bias: draws below
- * 2^64 mod bound are rejected. */
-static size_t boot_rng_below(boot_rng *r, size_t bound)
-{
-    uint64_t b = (uint64_t)bound;
-    uint64_t threshold = (0 - b) % b;
-    for (;;) {
-        uint64_t x = boot_rng_next(r);
-        if (x >= threshold)
-            return (size_t)(x % b);
-    }
-}
-
-/* Median of a resample of x into scratch (n values). */
-static double resample_median(boot_rng *r, const double *x, size_t n,
+/* Median of a resample of x into scratch (n values), drawn from model.h's
+ * stream. */
+static double resample_median(model_stream *r, const double *x, size_t n,
                               double *scratch)
 {
     for (size_t i = 0; i < n; i++)
-        scratch[i] = x[boot_rng_below(r, n)];
+        scratch[i] = x[model_stream_below(r, n)];
     qsort(scratch, n, sizeof *scratch, cmp_double);
     return percentile_sorted(scratch, n, 50.0);
 }
@@ -550,8 +502,8 @@ ana_stats_interval ana_stats_bootstrap_median_diff(const double *a, size_t na,
     if (na == 0 || nb == 0 || iterations == 0)
         return ci;
 
-    boot_rng rng;
-    boot_rng_init(&rng, seed);
+    model_stream rng;
+    model_stream_seed(&rng, seed);
     double *scratch = g_new(double, na > nb ? na : nb);
     double *diffs = g_new(double, iterations);
     for (unsigned i = 0; i < iterations; i++) {

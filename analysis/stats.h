@@ -100,8 +100,8 @@ ana_stats_mwu ana_stats_mann_whitney(const double *a, size_t na,
 /* Percentile bootstrap 95% CI of median(b) - median(a): `iterations`
  * resamples (e.g. 2000), each drawing na values from a then nb values
  * from b, with replacement; the interval is the type 7 percentiles 2.5 and
- * 97.5 of the differences. The draws come from a private xoshiro256**
- * stream seeded through splitmix64 with `seed`, so the result is the same
+ * 97.5 of the differences. The draws come from a model.h stream
+ * (xoshiro256** seeded by SplitMix64 with `seed`), so the result is the same
  * bit for bit for the same inputs and seed. Empty a or b, or
  * iterations == 0: lo = hi = NAN. */
 typedef struct ana_stats_interval {

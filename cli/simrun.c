@@ -10,11 +10,6 @@
 #include "runner.h"
 #include "world.h"
 
-/* The runner's own random streams of the run seed: purpose p, node i is
- * stream (p << 32 | i), above the simulator's purposes (world-private.h)
- * so no draw here shifts a draw there. */
-#define SIMRUN_STREAM_CLOCK 16
-
 typedef struct simrun simrun;
 
 typedef struct simrun_join {
@@ -37,53 +32,7 @@ struct simrun {
 };
 
 /* ------------------------------------------------------------------ */
-/* The scenario's values in the simulator's vocabulary.                 */
-
-static sim_dist dist_from_scenario(const scn_dist *d)
-{
-    sim_dist out = {.kind = SIM_DIST_CONSTANT, .lo_us = d->lo};
-    switch (d->kind) {
-    case SCN_DIST_CONSTANT:
-        out.value_us = d->value;
-        break;
-    case SCN_DIST_UNIFORM:
-        out.kind = SIM_DIST_UNIFORM;
-        out.min_us = d->min;
-        out.max_us = d->max;
-        break;
-    case SCN_DIST_NORMAL:
-        out.kind = SIM_DIST_NORMAL;
-        out.mean_us = d->mean;
-        out.sd_us = d->sd;
-        break;
-    case SCN_DIST_LOGNORMAL:
-        out.kind = SIM_DIST_LOGNORMAL;
-        out.mu = log(d->median);
-        out.sigma = d->sigma;
-        break;
-    case SCN_DIST_PARETO:
-        out.kind = SIM_DIST_PARETO;
-        out.scale_us = d->scale;
-        out.shape = d->shape;
-        break;
-    }
-    out.cap_us = d->hi;
-    return out;
-}
-
-static sim_loss loss_from_scenario(const scn_loss *l)
-{
-    sim_loss out = {
-        .kind = l->kind == SCN_LOSS_GILBERT_ELLIOTT ? SIM_LOSS_GILBERT_ELLIOTT
-                                                    : SIM_LOSS_BERNOULLI,
-        .rate = l->rate,
-        .p_good_to_bad = l->p_good_to_bad,
-        .p_bad_to_good = l->p_bad_to_good,
-        .loss_good = l->loss_good,
-        .loss_bad = l->loss_bad,
-    };
-    return out;
-}
+/* The simulator's values in the recorder's vocabulary.                 */
 
 static ana_outcome outcome_of_drop(sim_drop_cause cause)
 {
@@ -252,14 +201,10 @@ static void op_heal_all(void *w)
 
 static void op_set_network(void *w, const scn_event *ev)
 {
-    if (ev->network.set_latency) {
-        sim_dist d = dist_from_scenario(&ev->network.latency_us);
-        sim_world_set_latency(w, &d);
-    }
-    if (ev->network.set_loss) {
-        sim_loss l = loss_from_scenario(&ev->network.loss);
-        sim_world_set_loss(w, &l);
-    }
+    if (ev->network.set_latency)
+        sim_world_set_latency(w, &ev->network.latency_us);
+    if (ev->network.set_loss)
+        sim_world_set_loss(w, &ev->network.loss);
     if (ev->network.set_duplicate)
         sim_world_set_duplicate(w, ev->network.duplicate);
 }
@@ -298,12 +243,10 @@ static gboolean set_up_network(simrun *run, GError **error)
 {
     const scn_scenario *sc = run->sc;
     sim_world *w = run->world;
-    sim_dist latency = dist_from_scenario(&sc->network.latency_us);
-    int rc = sim_world_set_latency(w, &latency);
+    int rc = sim_world_set_latency(w, &sc->network.latency_us);
     if (rc < 0)
         return fail(error, "the scenario's latency", rc);
-    sim_loss loss = loss_from_scenario(&sc->network.loss);
-    if ((rc = sim_world_set_loss(w, &loss)) < 0)
+    if ((rc = sim_world_set_loss(w, &sc->network.loss)) < 0)
         return fail(error, "the scenario's loss", rc);
     if ((rc = sim_world_set_duplicate(w, sc->network.duplicate)) < 0)
         return fail(error, "the scenario's duplication", rc);
@@ -319,28 +262,22 @@ static gboolean set_up_network(simrun *run, GError **error)
         uint16_t *region_of = g_new(uint16_t, run->n);
         for (size_t i = 0; i < run->n; i++)
             region_of[i] = (uint16_t)scn_scenario_region_of(sc, (uint32_t)i);
-        sim_dist *matrix = g_new(sim_dist, n_regions * n_regions);
-        for (size_t k = 0; k < n_regions * n_regions; k++)
-            matrix[k] = dist_from_scenario(&sc->regions.latency_us[k]);
-        rc = sim_world_set_regions(w, region_of, n_regions, matrix,
+        rc = sim_world_set_regions(w, region_of, n_regions,
+                                   sc->regions.latency_us,
                                    sc->regions.latency_set);
         g_free(region_of);
-        g_free(matrix);
         if (rc < 0)
             return fail(error, "the scenario's regions", rc);
     }
 
-    /* Clocks: four uniforms per node from the runner's clock stream. */
+    /* Clocks: from each node's clock stream. */
     for (size_t i = 0; i < run->n; i++) {
-        sim_rng rng;
-        sim_rng_init(&rng, sc->cluster.seed,
-                     ((uint64_t)SIMRUN_STREAM_CLOCK << 32) | i);
-        double u[4];
-        for (size_t k = 0; k < 4; k++)
-            u[k] = sim_rng_double(&rng);
+        model_stream rng;
+        model_node_stream(&rng, sc->cluster.seed, MODEL_STREAM_CLOCK,
+                          (uint32_t)i);
         int64_t offset_us;
         double drift_ppm;
-        scn_scenario_clock(sc, (uint32_t)i, u, &offset_us, &drift_ppm);
+        scn_scenario_clock(sc, (uint32_t)i, &rng, &offset_us, &drift_ppm);
         if (offset_us == 0 && drift_ppm == 0)
             continue;
         if ((rc = sim_world_set_clock(w, i, offset_us, drift_ppm)) < 0)

@@ -22,11 +22,6 @@
 
 /* Progress and the stop flag are looked at this often. */
 #define TB_TICK_US 100000
-/* Streams of the run seed, by purpose: the engines', the filter's, the
- * latency draws'. */
-#define TB_STREAM_ENGINE 1u
-#define TB_STREAM_FILTER 2u
-#define TB_STREAM_LATENCY 3u
 
 typedef struct testbed testbed;
 
@@ -37,7 +32,8 @@ typedef struct tb_node {
     peko_addr addr;            /* its address, kept across restarts */
     bool joined;               /* this incarnation has joined */
     uint32_t incarnation;      /* restarts so far */
-    GRand *latency_rng;        /* its latency draws, across restarts */
+    model_stream latency;      /* its latency draws, across restarts: the
+                                * simulator's node's latency stream */
     peko_stats past;           /* engine counters of earlier incarnations */
     peko_transport_counters past_tp; /* and their transport's */
     uint64_t node_down;        /* its messages to a node that was down */
@@ -72,7 +68,7 @@ struct testbed {
     peko_config config;        /* every engine's (the scenario's) */
     char host[PEKO_HOST_STRLEN];
     GHashTable *by_port;       /* port -> node index + 1 */
-    const scn_dist *latency;   /* the default latency, as events set it */
+    const model_dist *latency; /* the default latency, as events set it */
 
     bool started;
     int64_t start_us;          /* monotonic time of the run's time 0 */
@@ -92,23 +88,15 @@ struct testbed {
 /* ------------------------------------------------------------------ */
 /* Small things.                                                        */
 
-static uint64_t splitmix64(uint64_t *state)
+/* Node nd's engine seed: the simulator's engine stream of that node
+ * (model.h) in its first life; a restarted node draws from a fork of it,
+ * one per restart. */
+static uint64_t engine_seed(const testbed *tb, const tb_node *nd)
 {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* A seed for (purpose, a, b) of the run seed. */
-static uint64_t stream_seed(uint64_t run_seed, uint32_t purpose, uint64_t a,
-                            uint64_t b)
-{
-    uint64_t s = run_seed;
-    uint64_t x = splitmix64(&s) ^ ((uint64_t)purpose << 56);
-    x ^= splitmix64(&x) + a;
-    x ^= splitmix64(&x) + b;
-    return splitmix64(&x);
+    uint64_t key = model_stream_key(
+        tb->sc->cluster.seed,
+        model_stream_index(MODEL_STREAM_ENGINE, (uint32_t)nd->index));
+    return nd->incarnation ? model_stream_key(key, nd->incarnation) : key;
 }
 
 static int64_t run_now(const testbed *tb)
@@ -193,7 +181,8 @@ static void node_totals(const tb_node *nd, peko_stats *es,
 /* The latency from node `from` to node `to`: the region pair's when the
  * scenario gives it, else the default (the [network] latency, or the
  * last `network` event's). */
-static const scn_dist *latency_of(const testbed *tb, size_t from, size_t to)
+static const model_dist *latency_of(const testbed *tb, size_t from,
+                                    size_t to)
 {
     const scn_regions *rg = &tb->sc->regions;
     if (rg->n_regions > 0) {
@@ -226,12 +215,8 @@ static int64_t on_delay(void *user, const peko_addr *from,
                              type_of(bytes, n_bytes), ANA_OUTCOME_NODE_DOWN,
                              1, n_bytes);
     }
-    /* Both uniforms for every message, whatever the distribution, so the
-     * number of draws does not depend on it (scenario.h). */
-    double ua = g_rand_double(nd->latency_rng);
-    double ub = g_rand_double(nd->latency_rng);
-    double us = scn_distribution_sample(latency_of(tb, nd->index, j), ua, ub);
-    return (int64_t)llround(us);
+    /* The simulator's sampler on the simulator's stream of this node. */
+    return model_dist_sample_us(latency_of(tb, nd->index, j), &nd->latency);
 }
 
 /* ------------------------------------------------------------------ */
@@ -251,8 +236,7 @@ static gboolean node_open(tb_node *nd, uint16_t port, GError **error)
     o.observer_user = nd->observer_user;
     o.filter = tb->filter;
     o.seeded = true;
-    o.seed = stream_seed(tb->sc->cluster.seed, TB_STREAM_ENGINE, nd->index,
-                         nd->incarnation);
+    o.seed = engine_seed(tb, nd);
     o.context = tb->ctx;
     o.delay = on_delay;
     o.delay_user = nd;
@@ -296,6 +280,10 @@ static gboolean open_nodes(testbed *tb, GError **error)
                 return FALSE;
         }
         nd->addr = *peko_transport_local_addr(nd->tp);
+        /* Its losses from the simulator's loss stream of node i. */
+        peko_transport_filter_set_stream(
+            tb->filter, &nd->addr,
+            model_stream_index(MODEL_STREAM_LOSS, (uint32_t)i));
         if (i == 0)
             base = nd->addr.port;
         g_hash_table_insert(tb->by_port, GUINT_TO_POINTER(nd->addr.port),
@@ -486,9 +474,9 @@ static void op_heal_all(void *w)
     peko_transport_filter_heal_all(tb->filter);
 }
 
-static int set_loss(testbed *tb, const scn_loss *l)
+static int set_loss(testbed *tb, const model_loss *l)
 {
-    if (l->kind == SCN_LOSS_GILBERT_ELLIOTT)
+    if (l->kind == MODEL_LOSS_GILBERT_ELLIOTT)
         return peko_transport_filter_set_gilbert_elliott(
             tb->filter, l->p_good_to_bad, l->p_bad_to_good, l->loss_good,
             l->loss_bad);
@@ -697,8 +685,7 @@ static gboolean set_up(testbed *tb, GError **error)
     if (tb->opts->print)
         tb->config.is_print = true;
 
-    tb->filter = peko_transport_filter_new(
-        stream_seed(sc->cluster.seed, TB_STREAM_FILTER, 0, 0));
+    tb->filter = peko_transport_filter_new(sc->cluster.seed);
     if (set_loss(tb, &sc->network.loss) < 0) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                     "%s: the filter refused the scenario's loss", sc->name);
@@ -710,9 +697,8 @@ static gboolean set_up(testbed *tb, GError **error)
         tb_node *nd = &tb->nodes[i];
         nd->tb = tb;
         nd->index = i;
-        uint64_t s = stream_seed(sc->cluster.seed, TB_STREAM_LATENCY, i, 0);
-        guint32 words[2] = {(guint32)s, (guint32)(s >> 32)};
-        nd->latency_rng = g_rand_new_with_seed_array(words, 2);
+        model_node_stream(&nd->latency, sc->cluster.seed,
+                          MODEL_STREAM_LATENCY, (uint32_t)i);
     }
     if (!open_nodes(tb, error))
         return FALSE;
@@ -811,11 +797,8 @@ static void testbed_clear(testbed *tb)
     }
     if (tb->capture)
         peko_capture_close(tb->capture, NULL, NULL);
-    for (size_t i = 0; tb->nodes && i < tb->n; i++) {
+    for (size_t i = 0; tb->nodes && i < tb->n; i++)
         node_close(&tb->nodes[i]);
-        if (tb->nodes[i].latency_rng)
-            g_rand_free(tb->nodes[i].latency_rng);
-    }
     peko_runner_clear(&tb->runner);
     g_free(tb->nodes);
     g_free(tb->steps);
@@ -846,16 +829,16 @@ char **peko_testbed_notes(const scn_scenario *sc)
         g_ptr_array_add(notes, g_strdup("bandwidth (network.bandwidth) is"
                                         " not emulated: the loopback's"
                                         " applies"));
-    if (scn_dist_mean(&sc->clock.skew_us) != 0 ||
-        sc->clock.skew_us.kind != SCN_DIST_CONSTANT ||
-        scn_dist_mean(&sc->clock.drift_ppm) != 0 ||
-        sc->clock.drift_ppm.kind != SCN_DIST_CONSTANT ||
+    if (model_dist_mean(&sc->clock.skew_us) != 0 ||
+        sc->clock.skew_us.kind != MODEL_DIST_CONSTANT ||
+        model_dist_mean(&sc->clock.drift_ppm) != 0 ||
+        sc->clock.drift_ppm.kind != MODEL_DIST_CONSTANT ||
         sc->clock.n_entries > 0)
         g_ptr_array_add(notes, g_strdup("clock skew and drift ([clock]) are"
                                         " not emulated: every node reads the"
                                         " same monotonic clock"));
     if (sc->engine.protocol == PEKO_PROTOCOL_TCP &&
-        scn_loss_mean(&sc->network.loss) > 0)
+        model_loss_mean(&sc->network.loss) > 0)
         g_ptr_array_add(notes, g_strdup("over TCP the filter drops a lost"
                                         " message outright, where the"
                                         " simulator retransmits it later"));

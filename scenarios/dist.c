@@ -1,4 +1,5 @@
-/* dist.c: latency, skew and drift distributions; loss models.
+/* dist.c: latency, skew and drift distributions and loss models, parsed
+ * into model.h's values.
  *
  * Syntax: a bare value is a constant ("20ms"); otherwise
  * NAME(arg, ...) where each arg is positional or name=value:
@@ -7,11 +8,9 @@
  *   pareto(scale, shape)
  * and any of them takes cap=VALUE, an upper bound on every sample.
  *
- * Sampling is a pure function of two uniforms so the caller's seeded
- * streams drive it; means are exact (closed forms of the clamped or
- * truncated laws), so reports can compare measured to configured.
+ * Nothing here samples or takes a mean: model.h does, for the simulator,
+ * the testbed and the reports alike.
  */
-#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -38,25 +37,13 @@ const scn__quantity scn__drift_quantity = {
     .example = "normal(mean=0, sd=20)",
 };
 
-const char *scn_dist_kind_name(scn_dist_kind kind)
+void scn__dist_constant(model_dist *out, const scn__quantity *q,
+                        double value)
 {
-    switch (kind) {
-    case SCN_DIST_CONSTANT: return "constant";
-    case SCN_DIST_UNIFORM: return "uniform";
-    case SCN_DIST_NORMAL: return "normal";
-    case SCN_DIST_LOGNORMAL: return "lognormal";
-    case SCN_DIST_PARETO: return "pareto";
-    }
-    return "?";
-}
-
-void scn__dist_constant(scn_dist *out, const scn__quantity *q, double value)
-{
-    memset(out, 0, sizeof *out);
-    out->kind = SCN_DIST_CONSTANT;
-    out->value = value;
-    out->lo = q->lo;
-    out->hi = q->hi;
+    *out = (model_dist){.kind = MODEL_DIST_CONSTANT,
+                        .value = value,
+                        .lo = q->lo,
+                        .hi = q->hi};
 }
 
 /* ------------------------------------------------------------------ */
@@ -74,21 +61,21 @@ typedef struct param_spec {
 
 typedef struct kind_spec {
     const char *name;
-    scn_dist_kind kind;
+    model_dist_kind kind;
     param_spec params[3];  /* positional order; {NULL} ends */
 } kind_spec;
 
 static const kind_spec kinds[] = {
-    {"constant", SCN_DIST_CONSTANT, {{"value", P_VALUE, true}}},
-    {"uniform", SCN_DIST_UNIFORM,
+    {"constant", MODEL_DIST_CONSTANT, {{"value", P_VALUE, true}}},
+    {"uniform", MODEL_DIST_UNIFORM,
      {{"min", P_VALUE, true}, {"max", P_VALUE, true}}},
-    {"normal", SCN_DIST_NORMAL,
+    {"normal", MODEL_DIST_NORMAL,
      {{"mean", P_VALUE, true}, {"sd", P_SPREAD, true}}},
     /* lognormal's first positional is the median; mean= may replace it. */
-    {"lognormal", SCN_DIST_LOGNORMAL,
+    {"lognormal", MODEL_DIST_LOGNORMAL,
      {{"median", P_SPREAD, false}, {"sigma", P_SHAPE, true},
       {"mean", P_SPREAD, false}}},
-    {"pareto", SCN_DIST_PARETO,
+    {"pareto", MODEL_DIST_PARETO,
      {{"scale", P_SPREAD, true}, {"shape", P_SHAPE, true}}},
 };
 
@@ -135,30 +122,30 @@ static gboolean bad_range(GError **error, const char *fmt, ...)
 }
 
 /* Checks the parameters of a parsed distribution against each other and
- * the quantity's bounds. */
-static gboolean check_dist(const scn_dist *d, const char *name,
+ * the quantity's bounds, then against model.h's own limits. */
+static gboolean check_dist(const model_dist *d, const char *name,
                            GError **error)
 {
     if (d->hi < d->lo)
         return bad_range(error, "%s: cap is below the smallest allowed value",
                          name);
     switch (d->kind) {
-    case SCN_DIST_CONSTANT:
+    case MODEL_DIST_CONSTANT:
         if (d->value < d->lo || d->value > d->hi)
             return bad_range(error, "%s: the value is out of range", name);
         break;
-    case SCN_DIST_UNIFORM:
+    case MODEL_DIST_UNIFORM:
         if (d->min > d->max)
             return bad_range(error, "%s: min is larger than max", name);
         if (d->min < d->lo || d->max > d->hi)
             return bad_range(error, "%s: min and max must lie within the "
                              "allowed range (and below cap)", name);
         break;
-    case SCN_DIST_NORMAL:
+    case MODEL_DIST_NORMAL:
         if (d->mean < d->lo || d->mean > d->hi)
             return bad_range(error, "%s: the mean is out of range", name);
         break;
-    case SCN_DIST_LOGNORMAL:
+    case MODEL_DIST_LOGNORMAL:
         if (!(d->median > 0))
             return bad_range(error, "%s: the median (or mean) must be above 0",
                              name);
@@ -167,7 +154,7 @@ static gboolean check_dist(const scn_dist *d, const char *name,
         if (d->median > d->hi)
             return bad_range(error, "%s: the median is above cap", name);
         break;
-    case SCN_DIST_PARETO:
+    case MODEL_DIST_PARETO:
         if (!(d->scale > 0))
             return bad_range(error, "%s: scale must be above 0", name);
         if (!(d->shape >= 0.01 && d->shape <= 1000))
@@ -176,12 +163,17 @@ static gboolean check_dist(const scn_dist *d, const char *name,
         if (d->scale > d->hi)
             return bad_range(error, "%s: scale is above cap", name);
         break;
+    default:
+        break;
     }
+    if (model_dist_check(d) < 0)
+        return bad_range(error, "%s: a parameter is beyond what can be "
+                         "sampled", name);
     return TRUE;
 }
 
 static gboolean parse_function(const char *name, const char *args,
-                               const scn__quantity *q, scn_dist *out,
+                               const scn__quantity *q, model_dist *out,
                                GError **error)
 {
     const kind_spec *spec = NULL;
@@ -195,10 +187,9 @@ static gboolean parse_function(const char *name, const char *args,
         return FALSE;
     }
 
-    scn_dist d;
+    model_dist d;
     scn__dist_constant(&d, q, 0);
     d.kind = spec->kind;
-    d.truncated = spec->kind == SCN_DIST_NORMAL && !q->signed_ok;
 
     double values[4] = {0};
     bool given[4] = {false};   /* params[0..2], then cap */
@@ -251,7 +242,7 @@ static gboolean parse_function(const char *name, const char *args,
                 goto out;
             }
             /* lognormal's positional slots are median, sigma. */
-            size_t n_pos = spec->kind == SCN_DIST_LOGNORMAL ? 2 : 0;
+            size_t n_pos = spec->kind == MODEL_DIST_LOGNORMAL ? 2 : 0;
             if (n_pos == 0)
                 while (n_pos < 3 && spec->params[n_pos].name)
                     n_pos++;
@@ -285,22 +276,22 @@ static gboolean parse_function(const char *name, const char *args,
                         spec->params[k].name, q->example);
             goto out;
         }
-    if (given[3])
-        d.hi = values[3];
+    if (given[3] && values[3] < d.hi)
+        d.hi = values[3]; /* a cap lowers the key's limit, never raises it */
 
     switch (spec->kind) {
-    case SCN_DIST_CONSTANT:
+    case MODEL_DIST_CONSTANT:
         d.value = values[0];
         break;
-    case SCN_DIST_UNIFORM:
+    case MODEL_DIST_UNIFORM:
         d.min = values[0];
         d.max = values[1];
         break;
-    case SCN_DIST_NORMAL:
+    case MODEL_DIST_NORMAL:
         d.mean = values[0];
         d.sd = values[1];
         break;
-    case SCN_DIST_LOGNORMAL:
+    case MODEL_DIST_LOGNORMAL:
         if (given[0] == given[2]) {
             g_set_error(error, SCN_ERROR, SCN_ERROR_MISSING,
                         "lognormal: give exactly one of median and mean");
@@ -315,9 +306,11 @@ static gboolean parse_function(const char *name, const char *args,
         d.median = given[0] ? values[0]
                             : values[2] / exp(d.sigma * d.sigma / 2.0);
         break;
-    case SCN_DIST_PARETO:
+    case MODEL_DIST_PARETO:
         d.scale = values[0];
         d.shape = values[1];
+        break;
+    default:
         break;
     }
     if (!check_dist(&d, name, error))
@@ -330,7 +323,7 @@ out:
 }
 
 gboolean scn__parse_dist(const char *text, const scn__quantity *q,
-                         scn_dist *out, GError **error)
+                         model_dist *out, GError **error)
 {
     char *s = scn__strip(g_strdup(text));
     gboolean ok = FALSE;
@@ -436,11 +429,11 @@ out:
     return ok;
 }
 
-gboolean scn__parse_loss(const char *text, scn_loss *out, GError **error)
+gboolean scn__parse_loss(const char *text, model_loss *out, GError **error)
 {
     char *s = scn__strip(g_strdup(text));
     gboolean ok = FALSE;
-    scn_loss loss = {0};
+    model_loss loss = {0};
     char *paren = strchr(s, '(');
     size_t n = strlen(s);
 
@@ -452,7 +445,7 @@ gboolean scn__parse_loss(const char *text, scn_loss *out, GError **error)
                         "expected %s, got '%s'", LOSS_EXPECTED, s);
             goto out;
         }
-        loss.kind = SCN_LOSS_BERNOULLI;
+        loss.kind = MODEL_LOSS_BERNOULLI;
     } else {
         *paren = '\0';
         char *name = scn__strip(s);
@@ -474,7 +467,7 @@ gboolean scn__parse_loss(const char *text, scn_loss *out, GError **error)
                             "bernoulli: rate is missing");
                 goto out;
             }
-            loss.kind = SCN_LOSS_BERNOULLI;
+            loss.kind = MODEL_LOSS_BERNOULLI;
         } else if (strcmp(name, "gilbert_elliott") == 0) {
             static const char *const names[] = {
                 "p_good_to_bad", "p_bad_to_good", "loss_good", "loss_bad",
@@ -491,7 +484,7 @@ gboolean scn__parse_loss(const char *text, scn_loss *out, GError **error)
                             "p_bad_to_good are required");
                 goto out;
             }
-            loss.kind = SCN_LOSS_GILBERT_ELLIOTT;
+            loss.kind = MODEL_LOSS_GILBERT_ELLIOTT;
             loss.p_good_to_bad = v[0];
             loss.p_bad_to_good = v[1];
             loss.loss_good = v[2];
@@ -508,204 +501,4 @@ gboolean scn__parse_loss(const char *text, scn_loss *out, GError **error)
 out:
     g_free(s);
     return ok;
-}
-
-double scn_loss_mean(const scn_loss *loss)
-{
-    if (loss->kind == SCN_LOSS_BERNOULLI)
-        return loss->rate;
-    double sum = loss->p_good_to_bad + loss->p_bad_to_good;
-    if (sum <= 0)
-        return loss->loss_good;  /* never leaves the good state it starts in */
-    double bad = loss->p_good_to_bad / sum;
-    return (1 - bad) * loss->loss_good + bad * loss->loss_bad;
-}
-
-/* ------------------------------------------------------------------ */
-/* Normal law helpers.                                                  */
-
-#define SQRT2 1.41421356237309504880
-#define INV_SQRT_2PI 0.39894228040143267794
-
-static double norm_pdf(double x)
-{
-    return INV_SQRT_2PI * exp(-0.5 * x * x);
-}
-
-static double norm_cdf(double x)
-{
-    return 0.5 * erfc(-x / SQRT2);
-}
-
-/* 1 - cdf(x), accurate in the upper tail. */
-static double norm_sf(double x)
-{
-    return 0.5 * erfc(x / SQRT2);
-}
-
-/* Inverse of norm_cdf for p in (0, 1): Acklam's rational approximation
- * (relative error 1.2e-9) refined by one Halley step to near double
- * precision. */
-static double norm_quantile(double p)
-{
-    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
-                               -2.759285104469687e+02, 1.383577518672690e+02,
-                               -3.066479806614716e+01, 2.506628277459239e+00};
-    static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
-                               -1.556989798598866e+02, 6.680131188771972e+01,
-                               -1.328068155288572e+01};
-    static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
-                               -2.400758277161838e+00, -2.549732539343734e+00,
-                               4.374664141464968e+00, 2.938163982698783e+00};
-    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
-                               2.445134137142996e+00, 3.754408661907416e+00};
-    const double plow = 0.02425;
-    double x;
-
-    if (p < plow) {
-        double q = sqrt(-2 * log(p));
-        x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q +
-             c[5]) /
-            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-    } else if (p <= 1 - plow) {
-        double q = p - 0.5, r = q * q;
-        x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r +
-             a[5]) * q /
-            (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
-    } else {
-        double q = sqrt(-2 * log1p(-p));
-        x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q +
-              c[5]) /
-            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-    }
-    double e = norm_cdf(x) - p;
-    double u = e * sqrt(2 * G_PI) * exp(x * x / 2);
-    double refined = x - u / (1 + x * u / 2);
-    return isfinite(refined) ? refined : x;
-}
-
-/* ------------------------------------------------------------------ */
-/* Sampling.                                                            */
-
-static double unit(double u)
-{
-    if (!(u >= 0))  /* also NaN */
-        return 0;
-    if (u >= 1)
-        return 1 - DBL_EPSILON / 2;
-    return u;
-}
-
-static double clamp(const scn_dist *d, double x)
-{
-    if (!(x >= d->lo))  /* also NaN, which no law here should produce */
-        return d->lo;
-    if (x > d->hi)
-        return d->hi;
-    return x;
-}
-
-/* A standard normal from two uniforms (Box-Muller, cosine branch). */
-static double box_muller(double ua, double ub)
-{
-    double r = sqrt(-2 * log1p(-ua));  /* 1 - ua is in (0, 1] */
-    return r * cos(2 * G_PI * ub);
-}
-
-double scn_distribution_sample(const scn_dist *d, double u01_a, double u01_b)
-{
-    double ua = unit(u01_a), ub = unit(u01_b);
-
-    switch (d->kind) {
-    case SCN_DIST_CONSTANT:
-        return clamp(d, d->value);
-    case SCN_DIST_UNIFORM:
-        return clamp(d, d->min + ua * (d->max - d->min));
-    case SCN_DIST_NORMAL:
-        if (d->sd <= 0)
-            return clamp(d, d->mean);
-        if (d->truncated) {
-            /* Inverse CDF restricted to [lo, inf): exact truncation. */
-            double plo = norm_cdf((d->lo - d->mean) / d->sd);
-            double p = plo + ua * (1 - plo);
-            if (p <= 0)
-                p = DBL_MIN;
-            if (p >= 1)
-                p = 1 - DBL_EPSILON / 2;
-            return clamp(d, d->mean + d->sd * norm_quantile(p));
-        }
-        return clamp(d, d->mean + d->sd * box_muller(ua, ub));
-    case SCN_DIST_LOGNORMAL:
-        return clamp(d, d->median * exp(d->sigma * box_muller(ua, ub)));
-    case SCN_DIST_PARETO:
-        /* x_m * (1 - u)^(-1/alpha); 1 - u is in (0, 1]. */
-        return clamp(d, d->scale * pow(1 - ua, -1 / d->shape));
-    }
-    return clamp(d, 0);
-}
-
-/* ------------------------------------------------------------------ */
-/* Means.                                                               */
-
-/* E[clamp(X, lo, hi)] for X normal(mu, sd). */
-static double clamped_normal_mean(double mu, double sd, double lo, double hi)
-{
-    double a = (lo - mu) / sd, b = (hi - mu) / sd;
-    double ca = norm_cdf(a), sb = norm_sf(b);
-    double mid = mu * (1 - ca - sb) + sd * (norm_pdf(a) - norm_pdf(b));
-    return mid + (ca > 0 ? lo * ca : 0) + (sb > 0 ? hi * sb : 0);
-}
-
-/* E[min(X, hi)] for X normal(mu, sd) conditioned on X >= lo. */
-static double truncated_normal_mean(double mu, double sd, double lo,
-                                    double hi)
-{
-    double a = (lo - mu) / sd, b = (hi - mu) / sd;
-    double z = norm_sf(a);
-    if (z <= 0)
-        return lo;
-    double sb = norm_sf(b);
-    double mid = mu * (z - sb) + sd * (norm_pdf(a) - norm_pdf(b));
-    return (mid + (sb > 0 ? hi * sb : 0)) / z;
-}
-
-double scn_dist_mean(const scn_dist *d)
-{
-    switch (d->kind) {
-    case SCN_DIST_CONSTANT:
-        return clamp(d, d->value);
-    case SCN_DIST_UNIFORM:
-        /* Parsing keeps [min, max] inside [lo, hi]. */
-        return clamp(d, (d->min + d->max) / 2);
-    case SCN_DIST_NORMAL:
-        if (d->sd <= 0)
-            return clamp(d, d->mean);
-        if (d->truncated)
-            return clamp(d, truncated_normal_mean(d->mean, d->sd, d->lo,
-                                                  d->hi));
-        return clamp(d, clamped_normal_mean(d->mean, d->sd, d->lo, d->hi));
-    case SCN_DIST_LOGNORMAL: {
-        double s = d->sigma, m = d->median;
-        if (s <= 0)
-            return clamp(d, m);
-        /* E[min(X, H)] = e^(mu + s^2/2) Phi((ln H - mu - s^2)/s)
-         *                + H (1 - Phi((ln H - mu)/s)), mu = ln median. */
-        double mu = log(m), lh = log(d->hi);
-        double full = exp(mu + s * s / 2);
-        double below = full * norm_cdf((lh - mu - s * s) / s);
-        double sb = norm_sf((lh - mu) / s);
-        return clamp(d, below + (sb > 0 ? d->hi * sb : 0));
-    }
-    case SCN_DIST_PARETO: {
-        double xm = d->scale, al = d->shape, h = d->hi;
-        if (h <= xm)
-            return clamp(d, h);
-        /* E[min(X, H)] = xm (al - (xm/H)^(al-1)) / (al - 1), al != 1
-         *              = xm (1 + ln(H/xm)),               al == 1 */
-        if (fabs(al - 1) < 1e-12)
-            return clamp(d, xm * (1 + log(h / xm)));
-        return clamp(d, xm * (al - pow(xm / h, al - 1)) / (al - 1));
-    }
-    }
-    return 0;
 }

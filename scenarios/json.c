@@ -81,47 +81,47 @@ static void key(GString *out, bool *first, const char *name)
     g_string_append_c(out, ':');
 }
 
-static void put_dist(GString *out, const scn_dist *d)
+static void put_dist(GString *out, const model_dist *d)
 {
     bool f = true;
     g_string_append_c(out, '{');
     key(out, &f, "kind");
-    put_string(out, scn_dist_kind_name(d->kind));
+    put_string(out, model_dist_kind_name(d->kind));
     switch (d->kind) {
-    case SCN_DIST_CONSTANT:
+    case MODEL_DIST_CONSTANT:
         key(out, &f, "value"); put_double(out, d->value);
         break;
-    case SCN_DIST_UNIFORM:
+    case MODEL_DIST_UNIFORM:
         key(out, &f, "min"); put_double(out, d->min);
         key(out, &f, "max"); put_double(out, d->max);
         break;
-    case SCN_DIST_NORMAL:
+    case MODEL_DIST_NORMAL:
         key(out, &f, "mean"); put_double(out, d->mean);
         key(out, &f, "sd"); put_double(out, d->sd);
-        key(out, &f, "truncated"); g_string_append(out, d->truncated ? "true"
-                                                                     : "false");
         break;
-    case SCN_DIST_LOGNORMAL:
+    case MODEL_DIST_LOGNORMAL:
         key(out, &f, "median"); put_double(out, d->median);
         key(out, &f, "sigma"); put_double(out, d->sigma);
         break;
-    case SCN_DIST_PARETO:
+    case MODEL_DIST_PARETO:
         key(out, &f, "scale"); put_double(out, d->scale);
         key(out, &f, "shape"); put_double(out, d->shape);
+        break;
+    default:
         break;
     }
     key(out, &f, "lo"); put_double(out, d->lo);
     key(out, &f, "hi"); put_double(out, d->hi);
-    key(out, &f, "expected"); put_double(out, scn_dist_mean(d));
+    key(out, &f, "expected"); put_double(out, model_dist_mean(d));
     g_string_append_c(out, '}');
 }
 
-static void put_loss(GString *out, const scn_loss *l)
+static void put_loss(GString *out, const model_loss *l)
 {
     bool f = true;
     g_string_append_c(out, '{');
     key(out, &f, "model");
-    if (l->kind == SCN_LOSS_BERNOULLI) {
+    if (l->kind == MODEL_LOSS_BERNOULLI) {
         put_string(out, "bernoulli");
         key(out, &f, "rate"); put_double(out, l->rate);
     } else {
@@ -131,7 +131,7 @@ static void put_loss(GString *out, const scn_loss *l)
         key(out, &f, "loss_good"); put_double(out, l->loss_good);
         key(out, &f, "loss_bad"); put_double(out, l->loss_bad);
     }
-    key(out, &f, "expected"); put_double(out, scn_loss_mean(l));
+    key(out, &f, "expected"); put_double(out, model_loss_mean(l));
     g_string_append_c(out, '}');
 }
 

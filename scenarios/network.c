@@ -4,7 +4,7 @@
 #include "scenario-private.h"
 
 static gboolean get_dist(scn__ctx *ctx, const char *group, const char *key,
-                         const scn__quantity *q, scn_dist *out,
+                         const scn__quantity *q, model_dist *out,
                          GError **error)
 {
     char *v = scn__get(ctx, group, key);
@@ -26,7 +26,7 @@ gboolean scn__parse_network(scn__ctx *ctx, GError **error)
 
     scn__dist_constant(&n->latency_us, &scn__latency_quantity,
                        SCN_DEFAULT_LATENCY_US);
-    n->loss.kind = SCN_LOSS_BERNOULLI;
+    n->loss.kind = MODEL_LOSS_BERNOULLI;
     n->send_queue = SCN_DEFAULT_SEND_QUEUE;
 
     if (!scn__check_fixed_group(ctx, "network", error))
@@ -281,7 +281,7 @@ gboolean scn__parse_regions(scn__ctx *ctx, GError **error)
             goto out;
     }
 
-    rg->latency_us = g_new0(scn_dist, R * R);
+    rg->latency_us = g_new0(model_dist, R * R);
     rg->latency_set = g_new0(bool, R * R);
     /* Given pairs first, then the reverse of each pair not given itself:
      * a single latency.eu.us is symmetric. */

@@ -75,9 +75,10 @@ char *scn__unquote(const char *text, GError **error);
 /* ---- distributions and loss (dist.c) ---- */
 
 gboolean scn__parse_dist(const char *text, const scn__quantity *q,
-                         scn_dist *out, GError **error);
-gboolean scn__parse_loss(const char *text, scn_loss *out, GError **error);
-void scn__dist_constant(scn_dist *out, const scn__quantity *q, double value);
+                         model_dist *out, GError **error);
+gboolean scn__parse_loss(const char *text, model_loss *out, GError **error);
+void scn__dist_constant(model_dist *out, const scn__quantity *q,
+                        double value);
 
 /* ---- node selectors (selector.c) ---- */
 
@@ -93,9 +94,10 @@ bool scn__nodes_intersect(const scn_nodes *a, const scn_nodes *b,
                           uint32_t *witness);
 /* Builds a set from ranges (any order, overlaps allowed), merging. */
 void scn__nodes_from_ranges(scn_nodes *out, GArray *ranges, const char *text);
-/* The deterministic generator behind fractions and random seed choice:
- * splitmix64 from a 64-bit state. */
-uint64_t scn__rand_next(uint64_t *state);
+/* A uniform draw in [0, bound) for fractions and random seed choice:
+ * model_splitmix64() on a 64-bit state, rejecting the draws that would
+ * favour small results. The choices of every run depend on its values,
+ * so they never change. */
 uint64_t scn__rand_below(uint64_t *state, uint64_t bound);
 uint64_t scn__hash_text(uint64_t seed, const char *text);
 

@@ -407,8 +407,8 @@ int scn_scenario_region_of(const scn_scenario *sc, uint32_t node)
     return -1;
 }
 
-const scn_dist *scn_scenario_latency(const scn_scenario *sc, uint32_t from,
-                                     uint32_t to)
+const model_dist *scn_scenario_latency(const scn_scenario *sc,
+                                       uint32_t from, uint32_t to)
 {
     const scn_regions *rg = &sc->regions;
     int a = scn_scenario_region_of(sc, from);
@@ -422,13 +422,11 @@ const scn_dist *scn_scenario_latency(const scn_scenario *sc, uint32_t from,
 }
 
 void scn_scenario_clock(const scn_scenario *sc, uint32_t node,
-                        const double u01[4], int64_t *offset_us,
+                        model_stream *stream, int64_t *offset_us,
                         double *drift_ppm)
 {
-    double offset = scn_distribution_sample(&sc->clock.skew_us, u01[0],
-                                            u01[1]);
-    double drift = scn_distribution_sample(&sc->clock.drift_ppm, u01[2],
-                                           u01[3]);
+    double offset = model_dist_sample(&sc->clock.skew_us, stream);
+    double drift = model_dist_sample(&sc->clock.drift_ppm, stream);
     for (size_t i = 0; i < sc->clock.n_entries; i++) {
         const scn_clock_entry *e = &sc->clock.entries[i];
         if (!scn_nodes_contains(&e->nodes, node))

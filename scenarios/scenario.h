@@ -9,10 +9,11 @@
  * The parser resolves everything it can: durations become microseconds,
  * node selectors become sorted ranges of node indices, fractions of nodes
  * are chosen from the run seed, events are sorted. What it cannot resolve
- * is randomness the run itself draws (latency samples, clock offsets): for
- * those it hands out distributions and pure sampling functions that the
- * simulator drives from its own seeded streams, so a run stays a function
- * of (scenario, seed).
+ * is randomness the run itself draws (latency samples, losses, clock
+ * offsets): for those it hands out the network model's own values
+ * (model_dist, model_loss of model.h), which the simulator and the
+ * testbed sample with model.h's code from the run's per-node streams, so
+ * a run stays a function of (scenario, seed).
  *
  * A scenario that loads is valid: every key is known, every value parsed
  * and in range, every event refers to existing nodes within the duration.
@@ -30,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model.h"
 #include "peko.h"
 
 G_BEGIN_DECLS
@@ -68,8 +70,9 @@ GQuark scn_error_quark(void);
 #define SCN_MAX_SWEEP_COMBINATIONS 1000000
 #define SCN_MAX_REPETITIONS 100000
 /* 365 days: every duration and every sample of a duration distribution
- * stays below this, so converting to int64 microseconds never overflows. */
-#define SCN_DURATION_MAX_US (365LL * 86400LL * 1000000LL)
+ * stays below this, so converting to int64 microseconds never overflows.
+ * The model's own bound (model.h), so every parsed latency samples. */
+#define SCN_DURATION_MAX_US MODEL_DIST_MAX
 #define SCN_DRIFT_MAX_PPM 100000.0             /* +-10 % clock rate */
 #define SCN_BANDWIDTH_MAX_BPS 1000000000000LL  /* 1 Tbit/s */
 #define SCN_SEND_QUEUE_MAX 1000000             /* packets */
@@ -104,77 +107,14 @@ typedef struct scn_nodes {
 bool scn_nodes_contains(const scn_nodes *nodes, uint32_t node);
 
 /* ------------------------------------------------------------------ */
-/* Distributions: of one-way latency, clock offset, clock drift.        */
+/* Distributions and loss models.                                       */
 
-typedef enum scn_dist_kind {
-    SCN_DIST_CONSTANT = 0,
-    SCN_DIST_UNIFORM,
-    SCN_DIST_NORMAL,
-    SCN_DIST_LOGNORMAL,
-    SCN_DIST_PARETO,
-} scn_dist_kind;
-
-/* Values are in the unit of the key they belong to: microseconds for
- * durations (latency, skew), ppm for drift. Only the fields of `kind`
- * are meaningful. Every sample is clamped into [lo, hi]; `hi` is the
- * `cap=` parameter or the key's limit. A truncated normal (latencies:
- * they cannot be negative) is conditioned on x >= lo rather than
- * clamped, so it has no mass piled at lo. */
-typedef struct scn_dist {
-    scn_dist_kind kind;
-    double value;       /* constant */
-    double min, max;    /* uniform on [min, max) */
-    double mean, sd;    /* normal (before truncation) */
-    double median;      /* lognormal: exp(mu) */
-    double sigma;       /* lognormal: sd of log(x) */
-    double scale;       /* pareto: smallest value (x_m) */
-    double shape;       /* pareto: tail index (alpha) */
-    double lo, hi;      /* every sample lies in [lo, hi] */
-    bool truncated;     /* normal: conditioned on x >= lo */
-} scn_dist;
-
-/* One sample, as a pure function of two uniforms in [0, 1) (values
- * outside are clamped into it), so the caller's seeded RNG drives it and
- * equal inputs give equal outputs. uniform and pareto use u01_a only
- * (inverse CDF); normal and lognormal use both (Box-Muller); a truncated
- * normal uses u01_a only (inverse CDF of the truncated law). Callers
- * should still draw both uniforms for every sample, so the number of
- * draws does not depend on the configuration. The result is finite and
- * in [lo, hi]; a duration is then rounded to whole microseconds by the
- * caller (llround). Samples use libm (log, exp, cos, pow, erfc). */
-double scn_distribution_sample(const scn_dist *dist, double u01_a,
-                               double u01_b);
-
-/* The exact mean of what scn_distribution_sample() returns, truncation
- * and clamping included. Never NaN or infinite. */
-double scn_dist_mean(const scn_dist *dist);
-
-/* "constant", "uniform", "normal", "lognormal", "pareto". */
-const char *scn_dist_kind_name(scn_dist_kind kind);
-
-/* ------------------------------------------------------------------ */
-/* Loss models.                                                         */
-
-typedef enum scn_loss_kind {
-    SCN_LOSS_BERNOULLI = 0,    /* each packet lost with probability rate */
-    SCN_LOSS_GILBERT_ELLIOTT,  /* two-state Markov chain per sending node */
-} scn_loss_kind;
-
-/* Gilbert-Elliott: each sending node has a chain that starts in the good
- * state and steps once per packet it sends (before the loss draw): good
- * -> bad with p_good_to_bad, bad -> good with p_bad_to_good. A packet is
- * lost with loss_good or loss_bad according to the state. */
-typedef struct scn_loss {
-    scn_loss_kind kind;
-    double rate;           /* bernoulli, 0..1 */
-    double p_good_to_bad;  /* gilbert_elliott, 0..1 */
-    double p_bad_to_good;
-    double loss_good;
-    double loss_bad;
-} scn_loss;
-
-/* The long-run fraction of packets lost (the chain's stationary mix). */
-double scn_loss_mean(const scn_loss *loss);
+/* They are model.h's: model_dist (of one-way latency, clock offset and
+ * clock drift) and model_loss. A parsed distribution's values are in the
+ * unit of its key (microseconds for latency and skew, ppm for drift); its
+ * bounds are the key's limits (latency: 0 .. SCN_DURATION_MAX_US), the
+ * upper one lowered by a cap= parameter. A Gilbert-Elliott chain belongs
+ * to the sending node and starts in the good state. */
 
 /* ------------------------------------------------------------------ */
 /* The scenario's parts.                                                */
@@ -197,8 +137,8 @@ typedef struct scn_cluster {
 } scn_cluster;
 
 typedef struct scn_network {
-    scn_dist latency_us;      /* one-way delay, unless a region pair says */
-    scn_loss loss;
+    model_dist latency_us;    /* one-way delay, unless a region pair says */
+    model_loss loss;
     double duplicate;         /* probability a delivery happens twice */
     int64_t bandwidth_bps;    /* per node uplink; 0 means unlimited */
     uint32_t send_queue;      /* per node uplink queue bound, packets */
@@ -220,7 +160,7 @@ typedef struct scn_regions {
     scn_region *regions;   /* owned; n_regions == 0: no regions */
     size_t n_regions;
     scn_region_assign assign;
-    scn_dist *latency_us;  /* n_regions^2, [from * n + to]; owned */
+    model_dist *latency_us; /* n_regions^2, [from * n + to]; owned */
     bool *latency_set;     /* the same shape: pair given in the file */
 } scn_regions;
 
@@ -233,8 +173,8 @@ typedef struct scn_clock_entry {
 } scn_clock_entry;
 
 typedef struct scn_clock {
-    scn_dist skew_us;           /* per node clock offset */
-    scn_dist drift_ppm;         /* per node clock rate error */
+    model_dist skew_us;         /* per node clock offset */
+    model_dist drift_ppm;       /* per node clock rate error */
     scn_clock_entry *entries;   /* owned */
     size_t n_entries;
 } scn_clock;
@@ -280,8 +220,8 @@ typedef struct scn_event {
     } partition;
     struct {
         bool set_latency, set_loss, set_duplicate;
-        scn_dist latency_us;
-        scn_loss loss;
+        model_dist latency_us;
+        model_loss loss;
         double duplicate;
     } network;
 } scn_event;
@@ -419,14 +359,16 @@ int scn_scenario_region_of(const scn_scenario *sc, uint32_t node);
 /* The one-way latency distribution from node `from` to node `to`: the
  * region pair's if [regions] gives it, else network.latency_us. Borrowed.
  * Latency changes by timeline events are the simulator's to apply. */
-const scn_dist *scn_scenario_latency(const scn_scenario *sc, uint32_t from,
-                                     uint32_t to);
+const model_dist *scn_scenario_latency(const scn_scenario *sc,
+                                       uint32_t from, uint32_t to);
 
-/* Node `node`'s clock: offset (us) and drift (ppm) sampled from the
- * [clock] distributions with u01[0..1] (skew) and u01[2..3] (drift), then
- * the explicit entries applied. Draw all four uniforms for every node. */
+/* Node `node`'s clock: offset (us, rounded) and drift (ppm) sampled from
+ * the [clock] distributions with model_dist_sample(), skew first, from
+ * `stream` (the node's MODEL_STREAM_CLOCK stream of the run seed), then
+ * the explicit entries applied. Draws one word per distribution that is
+ * not a constant. */
 void scn_scenario_clock(const scn_scenario *sc, uint32_t node,
-                        const double u01[4], int64_t *offset_us,
+                        model_stream *stream, int64_t *offset_us,
                         double *drift_ppm);
 
 /* ------------------------------------------------------------------ */

@@ -22,23 +22,13 @@
 #define SELECTOR_EXPECTED \
     "a node selector like 3, 0-9, 1,4,7, all, 10% or a region name"
 
-uint64_t scn__rand_next(uint64_t *state)
-{
-    /* splitmix64 (Steele, Lea, Flood): a full-period 64-bit generator with
-     * good mixing, enough for choosing subsets. */
-    uint64_t z = (*state += UINT64_C(0x9E3779B97F4A7C15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
-
 uint64_t scn__rand_below(uint64_t *state, uint64_t bound)
 {
     /* Rejection keeps the draw exactly uniform: values below the
      * threshold would make small results more likely. */
     uint64_t threshold = (0 - bound) % bound;
     for (;;) {
-        uint64_t r = scn__rand_next(state);
+        uint64_t r = model_splitmix64(state);
         if (r >= threshold)
             return r % bound;
     }
@@ -52,7 +42,7 @@ uint64_t scn__hash_text(uint64_t seed, const char *text)
         h *= UINT64_C(0x100000001b3);
     }
     uint64_t state = seed ^ h;
-    return scn__rand_next(&state);
+    return model_splitmix64(&state);
 }
 
 bool scn_nodes_contains(const scn_nodes *nodes, uint32_t node)

@@ -62,8 +62,8 @@ int sim_world_set_clock(sim_world *w, size_t i, int64_t offset_us,
                         double drift_ppm)
 {
     if (i >= w->n || !isfinite(drift_ppm) || drift_ppm <= -1e6 ||
-        drift_ppm > 1e6 || offset_us > SIM_DIST_MAX_US ||
-        offset_us < -SIM_DIST_MAX_US)
+        drift_ppm > 1e6 || offset_us > MODEL_DIST_MAX ||
+        offset_us < -MODEL_DIST_MAX)
         return -EINVAL;
     int64_t drift_ppb = llround(drift_ppm * 1000.0);
     if (drift_ppb <= -PPB)

@@ -1,6 +1,7 @@
-/* net.h: the vocabulary of the simulated network: loss models and the
- * causes a packet can be dropped for. The world (world.h) applies them;
- * the scenario parser may build these values directly.
+/* net.h: the causes a simulated packet can be dropped for. The network
+ * model's laws themselves (latency distributions, loss chains) are
+ * model/'s (model.h), shared with the testbed; the world (world.h)
+ * applies them.
  */
 #ifndef SIM_NET_H
 #define SIM_NET_H
@@ -29,38 +30,5 @@ typedef enum sim_drop_cause {
 /* "loss", "partition", "send_queue", "recv_buffer", "oversize",
  * "node_down", or "?". */
 const char *sim_drop_cause_name(sim_drop_cause cause);
-
-typedef enum sim_loss_kind {
-    SIM_LOSS_BERNOULLI = 0,   /* each packet lost with probability rate */
-    SIM_LOSS_GILBERT_ELLIOTT, /* bursty: a two-state chain per sender */
-    SIM_LOSS_KIND_COUNT
-} sim_loss_kind;
-
-/* Gilbert-Elliott: each sending node has a chain that starts in the good
- * state and steps once per packet it puts on the network, before that
- * packet's loss draw: good -> bad with p_good_to_bad, bad -> good with
- * p_bad_to_good. The packet is then lost with loss_good or loss_bad.
- * The long-run loss rate is (1 - b) loss_good + b loss_bad with
- * b = p_good_to_bad / (p_good_to_bad + p_bad_to_good).
- *
- * The chain belongs to the sender, not to each (sender, receiver) link: a
- * burst is then the sender's access link going bad, which hits whatever
- * it sends, and the state costs O(N) rather than O(N^2) (10^8 chains at
- * 10,000 nodes). It is also what the scenario format specifies. */
-typedef struct sim_loss {
-    sim_loss_kind kind;
-    double rate;            /* bernoulli: 0..1 */
-    double p_good_to_bad;   /* gilbert_elliott: 0..1 each */
-    double p_bad_to_good;
-    double loss_good;
-    double loss_bad;
-} sim_loss;
-
-/* Returns 0 if every probability the kind uses is within [0, 1], else
- * -EINVAL. */
-int sim_loss_check(const sim_loss *loss);
-
-/* The long-run fraction of packets lost. */
-double sim_loss_mean(const sim_loss *loss);
 
 #endif /* SIM_NET_H */

@@ -113,7 +113,7 @@ void sim__rx_enqueue(sim_world *w, sim_node *to, uint32_t from,
 
 int sim_world_set_rx_cost(sim_world *w, size_t i, int64_t cost_us)
 {
-    if (i >= w->n || cost_us < 0 || cost_us > SIM_DIST_MAX_US)
+    if (i >= w->n || cost_us < 0 || cost_us > MODEL_DIST_MAX)
         return -EINVAL;
     w->nodes[i].rx_cost_us = cost_us;
     return 0;

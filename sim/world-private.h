@@ -10,7 +10,6 @@
 
 #include "evq.h"
 #include "pcap.h"
-#include "rng.h"
 #include "world.h"
 
 /* Event kinds in the world's queue. */
@@ -39,18 +38,6 @@ enum {
      ((uint64_t)(uint16_t)(epoch) << 48))
 #define SIM_WIRE_WITH_EPOCH(u, epoch)                                         \
     (((u) & 0x0000ffffffffffffULL) | ((uint64_t)(uint16_t)(epoch) << 48))
-
-/* Purposes of the per-node network streams: node i's stream for purpose
- * p is rng stream (p << 32 | i) of the run seed. Engine streams are
- * 0 .. n-1 < 2^24, so none collide. Purposes 1..15 belong to the
- * simulator; code above it (a scenario runner) takes 16 and up. */
-enum {
-    SIM_STREAM_LATENCY = 1,   /* latency samples of packets i sends, its
-                               * duplicates, and its TCP handshakes */
-    SIM_STREAM_LOSS = 2,      /* loss draws and Gilbert-Elliott steps of
-                               * packets i sends, TCP retransmissions */
-    SIM_STREAM_DUPLICATE = 3, /* whether a packet i sends is duplicated */
-};
 
 /* A packet held by a paused receiver. */
 typedef struct sim_held {
@@ -83,14 +70,18 @@ typedef struct sim_node {
     uint64_t part_a, part_b;     /* partition sides, one bit per cut */
     int64_t uplink_bps;          /* 0: unlimited */
     int64_t rx_cost_us;          /* 0: packets are processed on arrival */
-    uint32_t ge_gen;             /* loss model generation of ge_bad */
-    bool ge_bad;                 /* Gilbert-Elliott state */
+    uint32_t ge_gen;             /* loss model generation of ge */
+    model_loss_chain ge;         /* Gilbert-Elliott state */
     peko_addr addr;
     sim_node_stats stats;
 
-    /* Streams (see SIM_STREAM_*); rng is the engine's own. */
-    sim_rng rng;
-    sim_rng lat_rng, loss_rng, dup_rng;
+    /* Streams, node i's of model_purpose: rng is the engine's own
+     * (MODEL_STREAM_ENGINE); lat_rng draws the latency of the packets it
+     * sends, their duplicates' and its TCP handshakes'; loss_rng the
+     * loss and chain steps of its packets and TCP retransmissions;
+     * dup_rng whether a packet it sends is duplicated. */
+    model_stream rng;
+    model_stream lat_rng, loss_rng, dup_rng;
 
     /* Timers: the deadline the engine asked for, in node time. */
     sim_evq_handle timers[PEKO_TIMER_COUNT];
@@ -161,13 +152,13 @@ struct sim_world {
                                       * bound is kept for timers */
 
     /* Network model (link.c). */
-    sim_dist latency;                /* default one-way latency */
+    model_dist latency;              /* default one-way latency */
     int64_t latency_const_us;        /* its value when latency_fast */
     bool latency_fast;               /* constant latency, no regions */
     size_t n_regions;
-    sim_dist *region_latency;        /* n_regions^2, owned */
+    model_dist *region_latency;      /* n_regions^2, owned */
     bool *region_set;                /* n_regions^2: pair overrides default */
-    sim_loss loss;
+    model_loss loss;
     bool loss_on;                    /* the model can lose a packet */
     uint32_t loss_gen;               /* bumped when the model changes */
     double duplicate;
@@ -231,7 +222,7 @@ void sim__link_init(sim_world *w, int64_t latency_us);
 void sim__link_clear(sim_world *w);
 /* One-way latency of a packet from -> to, drawn from `rng` (the
  * stream of whoever pays for the draw: always a sender's). */
-static inline int64_t sim__latency(sim_world *w, sim_rng *rng,
+static inline int64_t sim__latency(sim_world *w, model_stream *rng,
                                    const sim_node *from, const sim_node *to);
 /* True if the loss model drops this packet (steps the sender's chain). */
 bool sim__lose(sim_world *w, sim_node *from);
@@ -298,18 +289,18 @@ static inline int64_t sim__node_time(const sim_node *node, int64_t t_us)
     return t_us + node->clock_offset_us + d;
 }
 
-static inline int64_t sim__latency(sim_world *w, sim_rng *rng,
+static inline int64_t sim__latency(sim_world *w, model_stream *rng,
                                    const sim_node *from, const sim_node *to)
 {
     if (w->latency_fast)
         return w->latency_const_us;
-    const sim_dist *d = &w->latency;
+    const model_dist *d = &w->latency;
     if (w->n_regions) {
         size_t pair = (size_t)from->region * w->n_regions + to->region;
         if (w->region_set[pair])
             d = &w->region_latency[pair];
     }
-    return sim_dist_sample(d, rng);
+    return model_dist_sample_us(d, rng);
 }
 
 #endif /* SIM_WORLD_PRIVATE_H */

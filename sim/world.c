@@ -173,7 +173,7 @@ uint32_t sim__tcp_isn(const sim_world *w, uint32_t from, uint32_t to,
 {
     uint64_t x = w->seed ^ ((uint64_t)from << 40) ^ ((uint64_t)to << 16) ^
                  counter;
-    return (uint32_t)sim_splitmix64(&x);
+    return (uint32_t)model_splitmix64(&x);
 }
 
 static void capture(sim_world *w, const sim_node *from, const sim_node *to,
@@ -436,7 +436,7 @@ int sim__send(sim_world *w, sim_node *node, const peko_addr *to,
         g_assert_not_reached();
 
     if (G_UNLIKELY(w->duplicate > 0) &&
-        sim_rng_double(&node->dup_rng) < w->duplicate &&
+        model_stream_double(&node->dup_rng) < w->duplicate &&
         sim_evq_size(&w->q) < w->packet_limit) {
         /* The network delivers it twice, each copy on its own path. */
         int64_t again_us = sim__latency(w, &node->lat_rng, node, dn);
@@ -500,7 +500,7 @@ static int env_send(peko_env *env, const peko_addr *to, const uint8_t *bytes,
 static uint64_t env_random_u64(peko_env *env)
 {
     sim_node *node = env->user;
-    return sim_rng_u64(&node->rng);
+    return model_stream_u64(&node->rng);
 }
 
 static void env_print(peko_env *env, const char *line)
@@ -588,7 +588,7 @@ int sim_world_new(size_t n, const sim_world_config *config, uint64_t seed,
         config = &defaults;
     }
     if (n == 0 || n > SIM_WORLD_MAX_NODES || config->latency_us < 0 ||
-        config->latency_us > SIM_DIST_MAX_US)
+        config->latency_us > MODEL_DIST_MAX)
         return -EINVAL;
     peko_config resolved;
     if (peko_config_resolve(&config->engine, &resolved) < 0)
@@ -630,13 +630,14 @@ int sim_world_new(size_t n, const sim_world_config *config, uint64_t seed,
         node->world = w;
         node->index = (uint32_t)i;
         node_addr(w, i, &node->addr);
-        sim_rng_init(&node->rng, seed, i);
-        sim_rng_init(&node->lat_rng, seed,
-                     ((uint64_t)SIM_STREAM_LATENCY << 32) | i);
-        sim_rng_init(&node->loss_rng, seed,
-                     ((uint64_t)SIM_STREAM_LOSS << 32) | i);
-        sim_rng_init(&node->dup_rng, seed,
-                     ((uint64_t)SIM_STREAM_DUPLICATE << 32) | i);
+        model_node_stream(&node->rng, seed, MODEL_STREAM_ENGINE,
+                          (uint32_t)i);
+        model_node_stream(&node->lat_rng, seed, MODEL_STREAM_LATENCY,
+                          (uint32_t)i);
+        model_node_stream(&node->loss_rng, seed, MODEL_STREAM_LOSS,
+                          (uint32_t)i);
+        model_node_stream(&node->dup_rng, seed, MODEL_STREAM_DUPLICATE,
+                          (uint32_t)i);
         node->send_queue = SIM_WORLD_DEFAULT_SEND_QUEUE;
         g_snprintf(node->name, sizeof node->name, "node-%zu", i);
         node->env = (peko_env){

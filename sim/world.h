@@ -3,13 +3,13 @@
  * N nodes, each a peko_nodelist driven by its own peko_env whose clock is
  * the world's virtual clock, whose timers and sends are events in one
  * event queue (evq.h), and whose randomness is the node's own stream of
- * the run's seed (rng.h). One thread runs everything; nothing reads the
+ * the run's seed (model.h). One thread runs everything; nothing reads the
  * real clock, so a run is a pure function of (node count, config, seed)
  * and sim_world_trace_hash() proves it (DESIGN.md section 4).
  *
  * On top of the engines sits a network model and a node lifecycle:
- * - latency per packet from a distribution (dist.h), per region pair if
- *   regions are set; loss (Bernoulli or Gilbert-Elliott, net.h);
+ * - latency per packet from a distribution (model.h), per region pair if
+ *   regions are set; loss (Bernoulli or Gilbert-Elliott, model.h);
  *   duplication; reordering follows from jitter;
  * - a bandwidth per node (serialization on its uplink, a bounded send
  *   queue) and a receive queue bounded by the engine's Buffer with a
@@ -28,7 +28,9 @@
  * Events are ordered by (virtual time, insertion sequence). Randomness:
  * node i's engine draws from stream i of the seed; the network model
  * draws from per-sender streams of its own (latency, loss, duplication),
- * so no draw of one node shifts another's.
+ * so no draw of one node shifts another's. The streams are numbered as
+ * model.h says, and the laws are sampled with model.h's code: the
+ * testbed draws the same numbers from the same streams.
  *
  * Addressing: node i listens on 10.a.b.c:port where a.b.c is i + 1 as a
  * 24-bit number (node 0 is 10.0.0.1, node 255 is 10.0.1.0), so an address
@@ -43,7 +45,7 @@
 
 #include <glib.h>
 
-#include "dist.h"
+#include "model.h"
 #include "net.h"
 #include "peko.h"
 
@@ -237,7 +239,7 @@ void sim_world_format_time(const sim_world *world, int64_t t_us,
 
 /* The one-way latency of every packet (unless a region pair overrides
  * it), sampled per packet from the sender's latency stream. Copied. */
-int sim_world_set_latency(sim_world *world, const sim_dist *latency);
+int sim_world_set_latency(sim_world *world, const model_dist *latency);
 
 /* Regions: region_of[i] (< n_regions) is node i's region, and
  * latency[from * n_regions + to] the latency from a node of region
@@ -247,14 +249,14 @@ int sim_world_set_latency(sim_world *world, const sim_dist *latency);
  * changes. Arrays are copied. n_regions 0 removes the regions.
  * -EINVAL for a region out of range, a bad distribution, or more than
  * SIM_WORLD_MAX_REGIONS regions. */
-#define SIM_WORLD_MAX_REGIONS 1024 /* the matrix is regions^2 sim_dists */
+#define SIM_WORLD_MAX_REGIONS 1024 /* the matrix is regions^2 model_dists */
 int sim_world_set_regions(sim_world *world, const uint16_t *region_of,
-                          size_t n_regions, const sim_dist *latency,
+                          size_t n_regions, const model_dist *latency,
                           const bool *pair_set);
 
 /* The loss model (copied). A new model restarts every Gilbert-Elliott
  * chain in the good state. */
-int sim_world_set_loss(sim_world *world, const sim_loss *loss);
+int sim_world_set_loss(sim_world *world, const model_loss *loss);
 
 /* The probability (0..1) that a packet that is not lost is delivered a
  * second time, with its own latency sample (UDP only: TCP never
@@ -371,7 +373,7 @@ void sim_world_set_observer(sim_world *world, size_t i,
  * microseconds), and its timers fire at the first virtual time its clock
  * reaches their deadline. The clock stays monotonic because the drift
  * must exceed -1e6 ppm. Returns 0, -EINVAL (bad index, drift <= -1e6 ppm
- * or not finite, |offset| beyond SIM_DIST_MAX_US), or -ERANGE when the
+ * or not finite, |offset| beyond MODEL_DIST_MAX), or -ERANGE when the
  * node's engine has read its clock and the new setting would turn it
  * back. */
 int sim_world_set_clock(sim_world *world, size_t i, int64_t offset_us,

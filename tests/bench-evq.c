@@ -18,7 +18,7 @@
 #include <stdlib.h>
 
 #include "evq.h"
-#include "rng.h"
+#include "model.h"
 
 #define REPETITIONS 5
 #define MEAN_INCREMENT_US 1000000.0 /* any mean works; 1 s is typical */
@@ -34,14 +34,14 @@ typedef struct hold_result {
 static hold_result run_hold(size_t pending, size_t holds, uint64_t seed)
 {
     sim_evq q;
-    sim_rng rng;
-    sim_rng_init(&rng, seed, 0);
+    model_stream rng;
+    model_stream_init(&rng, seed, 0);
     sim_evq_init(&q, pending, 0);
 
     sim_payload p = {.kind = 1};
     for (size_t i = 0; i < pending; i++) {
         p.node = (uint32_t)i;
-        int64_t t = (int64_t)sim_rng_exp(&rng, MEAN_INCREMENT_US);
+        int64_t t = (int64_t)model_stream_exp(&rng, MEAN_INCREMENT_US);
         sim_evq_push(&q, t, &p);
     }
 
@@ -52,8 +52,9 @@ static hold_result run_hold(size_t pending, size_t holds, uint64_t seed)
     for (size_t i = 0; i < pending; i++) {
         sim_evq_pop(&q, &ev);
         p.node = ev.p.node;
-        sim_evq_push(&q, ev.time_us +
-                             (int64_t)sim_rng_exp(&rng, MEAN_INCREMENT_US),
+        sim_evq_push(&q,
+                     ev.time_us +
+                         (int64_t)model_stream_exp(&rng, MEAN_INCREMENT_US),
                      &p);
     }
 
@@ -62,8 +63,9 @@ static hold_result run_hold(size_t pending, size_t holds, uint64_t seed)
         sim_evq_pop(&q, &ev);
         checksum += (uint64_t)ev.time_us;
         p.node = ev.p.node;
-        sim_evq_push(&q, ev.time_us +
-                             (int64_t)sim_rng_exp(&rng, MEAN_INCREMENT_US),
+        sim_evq_push(&q,
+                     ev.time_us +
+                         (int64_t)model_stream_exp(&rng, MEAN_INCREMENT_US),
                      &p);
     }
     int64_t elapsed_us = g_get_monotonic_time() - start_us;

@@ -69,15 +69,16 @@ static void bench_1000(bool model)
 
     uint64_t hooked = 0;
     if (model) {
-        sim_dist lat = {.kind = SIM_DIST_LOGNORMAL,
-                        .mu = 7.6, /* median exp(7.6) us = 2 ms */
-                        .sigma = 0.5};
+        model_dist lat = {.kind = MODEL_DIST_LOGNORMAL,
+                          .median = 2000, /* us */
+                          .sigma = 0.5,
+                          .hi = (double)MODEL_DIST_MAX};
         g_assert(sim_world_set_latency(w, &lat) == 0);
-        sim_loss loss = {.kind = SIM_LOSS_GILBERT_ELLIOTT,
-                         .p_good_to_bad = 0.002,
-                         .p_bad_to_good = 0.2,
-                         .loss_good = 0.0,
-                         .loss_bad = 1.0};
+        model_loss loss = {.kind = MODEL_LOSS_GILBERT_ELLIOTT,
+                           .p_good_to_bad = 0.002,
+                           .p_bad_to_good = 0.2,
+                           .loss_good = 0.0,
+                           .loss_bad = 1.0};
         g_assert(sim_world_set_loss(w, &loss) == 0);
         g_assert(sim_world_set_duplicate(w, 0.01) == 0);
         for (size_t i = 0; i < n; i++)

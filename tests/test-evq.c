@@ -6,7 +6,7 @@
 #include <sys/types.h>
 
 #include "evq.h"
-#include "rng.h"
+#include "model.h"
 
 static sim_evq q;
 
@@ -70,11 +70,11 @@ Test(evq, orders_by_time_then_insertion)
 {
     /* Many events on few distinct times, pushed in a scrambled order:
      * node numbers record the push order. */
-    sim_rng rng;
-    sim_rng_init(&rng, 1, 0);
+    model_stream rng;
+    model_stream_init(&rng, 1, 0);
     enum { N = 20000 };
     for (uint32_t i = 0; i < N; i++)
-        push_node((int64_t)sim_rng_below(&rng, 16) * 1000, i);
+        push_node((int64_t)model_stream_below(&rng, 16) * 1000, i);
     cr_assert_eq(sim_evq_size(&q), N);
 
     sim_event ev, prev = {0};
@@ -219,8 +219,8 @@ Test(evq, cancelled_majority_is_compacted)
 
 Test(evq, pool_is_reused_in_steady_state)
 {
-    sim_rng rng;
-    sim_rng_init(&rng, 7, 0);
+    model_stream rng;
+    model_stream_init(&rng, 7, 0);
     enum { PENDING = 5000 };
     /* Odd nodes carry a packet whose size depends only on the node, so
      * the packets in flight per size class are constant. */
@@ -228,7 +228,7 @@ Test(evq, pool_is_reused_in_steady_state)
         sim_payload p = {.node = i};
         if (i % 2)
             p.packet = sim_evq_packet_new(&q, 1 + (i * 37) % 1400);
-        sim_evq_push(&q, (int64_t)sim_rng_below(&rng, 1000), &p);
+        sim_evq_push(&q, (int64_t)model_stream_below(&rng, 1000), &p);
     }
     sim_event ev;
     sim_evq_stats before, after;
@@ -242,7 +242,8 @@ Test(evq, pool_is_reused_in_steady_state)
             sim_payload p = {.node = ev.p.node};
             if (ev.p.node % 2)
                 p.packet = sim_evq_packet_new(&q, 1 + (ev.p.node * 37) % 1400);
-            sim_evq_push(&q, ev.time_us + (int64_t)sim_rng_below(&rng, 1000),
+            sim_evq_push(&q,
+                         ev.time_us + (int64_t)model_stream_below(&rng, 1000),
                          &p);
         }
     }
@@ -399,29 +400,31 @@ typedef struct mix {
 
 static void random_interleaving(uint64_t seed, size_t ops, mix m_)
 {
-    sim_rng rng;
-    sim_rng_init(&rng, seed, 0);
+    model_stream rng;
+    model_stream_init(&rng, seed, 0);
     ref_event *ref = g_new0(ref_event, ops);
     size_t n_ref = 0, alive = 0;
     int64_t now = 0;
 
     for (size_t op = 0; op < ops; op++) {
-        uint64_t r = sim_rng_below(&rng, 100);
+        uint64_t r = model_stream_below(&rng, 100);
         if (r < m_.push || alive == 0) {
             /* Push: often at "now" exactly, to pile up equal times. */
-            int64_t t = now + (sim_rng_below(&rng, 3) == 0
+            int64_t t = now + (model_stream_below(&rng, 3) == 0
                                    ? 0
-                                   : (int64_t)sim_rng_below(&rng, 50));
+                                   : (int64_t)model_stream_below(&rng, 50));
             uint32_t id = (uint32_t)n_ref;
             ref[n_ref] = (ref_event){.time_us = t, .order = n_ref, .id = id,
                                      .alive = true};
-            bool ordered = m_.ordered && sim_rng_below(&rng, 100) < m_.ordered;
-            if (ordered && sim_rng_below(&rng, 8) != 0)
+            bool ordered =
+                m_.ordered && model_stream_below(&rng, 100) < m_.ordered;
+            if (ordered && model_stream_below(&rng, 8) != 0)
                 t = now + 20;
             ref[n_ref].time_us = t;
             sim_payload p = {.node = id, .u64 = (uint64_t)t};
-            if (sim_rng_below(&rng, 4) == 0)
-                p.packet = sim_evq_packet_new(&q, sim_rng_below(&rng, 3000));
+            if (model_stream_below(&rng, 4) == 0)
+                p.packet =
+                    sim_evq_packet_new(&q, model_stream_below(&rng, 3000));
             ref[n_ref].handle = ordered ? sim_evq_push_ordered(&q, t, &p)
                                         : sim_evq_push(&q, t, &p);
             cr_assert_neq(ref[n_ref].handle, SIM_EVQ_NONE);
@@ -442,7 +445,7 @@ static void random_interleaving(uint64_t seed, size_t ops, mix m_)
         } else if (r < m_.push + m_.pop + m_.cancel) {
             /* Cancel one of the last 1000 pushed, pending or not. */
             size_t window = MIN(n_ref, (size_t)1000);
-            size_t i = n_ref - 1 - sim_rng_below(&rng, window);
+            size_t i = n_ref - 1 - model_stream_below(&rng, window);
             bool was = ref[i].alive;
             cr_assert_eq(sim_evq_cancel(&q, ref[i].handle), was);
             if (was) {

@@ -1,8 +1,8 @@
-/* test-net.c: the simulator's network model and node lifecycle
- * (sim/dist.h, sim/net.h, the network and lifecycle parts of
- * sim/world.h). Every test fixes its seed; tolerances are several
- * standard deviations wide for the sample sizes used, so they hold for
- * these seeds and would for almost any other.
+/* test-net.c: the simulator's network model and node lifecycle (sim/net.h,
+ * the network and lifecycle parts of sim/world.h; the laws themselves and
+ * their sampling are model/'s, tests/test-model.c). Every test fixes its
+ * seed; tolerances are several standard deviations wide for the sample
+ * sizes used, so they hold for these seeds and would for almost any other.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -152,109 +152,33 @@ static void assert_conservation(sim_world *w)
                  (guint64)st.in_flight);
 }
 
+/* Every latency below lives in [0, MAX_US] unless it says otherwise. */
+#define MAX_US ((double)MODEL_DIST_MAX)
+
 /* ------------------------------------------------------------------ */
-/* Distributions.                                                       */
+/* The network model's setters.                                         */
 
-static double normal_cdf(double x)
+Test(net, setters_refuse_bad_models_and_change_nothing)
 {
-    return 0.5 * erfc(-x / sqrt(2.0));
-}
-
-Test(net, normal_quantile_inverts_the_cdf)
-{
-    cr_assert_float_eq(sim_normal_quantile(0.5), 0.0, 1e-15);
-    cr_assert_float_eq(sim_normal_quantile(0.975), 1.959963984540054, 1e-12);
-    cr_assert_float_eq(sim_normal_quantile(1e-10), -6.361340902404056, 1e-9);
-    for (double p = 1e-300; p < 0.5; p *= 3.7) {
-        double x = sim_normal_quantile(p);
-        cr_assert(fabs(normal_cdf(x) - p) <= 1e-12 * p, "p %g x %g", p, x);
-        if (p > 1e-12) /* 1 - p still has digits of p */
-            cr_assert_float_eq(sim_normal_quantile(1 - p), -x, 1e-4 * -x,
-                               "p %g", p);
-    }
-    cr_assert(isfinite(sim_normal_quantile(0.0)));
-    cr_assert(isfinite(sim_normal_quantile(1.0)));
-}
-
-typedef struct dist_case {
-    sim_dist d;
-    double rel_tol; /* on the mean */
-} dist_case;
-
-/* Samples n values, checks bounds and that the mean is within rel_tol of
- * sim_dist_mean(). */
-static void check_dist(const dist_case *c, uint64_t seed, size_t n)
-{
-    sim_rng rng;
-    sim_rng_init(&rng, seed, 0);
-    cr_assert_eq(sim_dist_check(&c->d), 0, "%s", sim_dist_kind_name(c->d.kind));
-    double cap = c->d.cap_us > 0 ? c->d.cap_us : (double)SIM_DIST_MAX_US;
-    double sum = 0;
-    for (size_t k = 0; k < n; k++) {
-        int64_t x = sim_dist_sample(&c->d, &rng);
-        cr_assert_geq((double)x, floor(c->d.lo_us), "%s",
-                      sim_dist_kind_name(c->d.kind));
-        cr_assert_leq((double)x, ceil(cap));
-        sum += (double)x;
-    }
-    double mean = sum / (double)n, expect = sim_dist_mean(&c->d);
-    cr_assert(fabs(mean - expect) <= c->rel_tol * expect,
-              "%s: sampled mean %.2f, expected %.2f",
-              sim_dist_kind_name(c->d.kind), mean, expect);
-}
-
-Test(net, distribution_means_match_samples)
-{
-    const dist_case cases[] = {
-        {{.kind = SIM_DIST_CONSTANT, .value_us = 1234}, 0},
-        {{.kind = SIM_DIST_UNIFORM, .min_us = 5000, .max_us = 15000}, 0.005},
-        /* Truncation at 0 matters here: the untruncated mean is 1000. */
-        {{.kind = SIM_DIST_NORMAL, .mean_us = 1000, .sd_us = 2000}, 0.01},
-        {{.kind = SIM_DIST_NORMAL, .mean_us = 20000, .sd_us = 5000}, 0.005},
-        {{.kind = SIM_DIST_LOGNORMAL, .mu = 9.6, .sigma = 0.5}, 0.01},
-        {{.kind = SIM_DIST_PARETO, .scale_us = 5000, .shape = 2.5}, 0.02},
-        /* Infinite mean without the cap. */
-        {{.kind = SIM_DIST_PARETO, .scale_us = 5000, .shape = 0.9,
-          .cap_us = 2e6}, 0.03},
-        {{.kind = SIM_DIST_UNIFORM, .min_us = 0, .max_us = 10000,
-          .lo_us = 2000, .cap_us = 6000}, 0.005},
-        {{.kind = SIM_DIST_LOGNORMAL, .mu = 9.6, .sigma = 1.5,
-          .cap_us = 50000}, 0.01},
-    };
-    for (size_t k = 0; k < G_N_ELEMENTS(cases); k++)
-        check_dist(&cases[k], 100 + k, 200000);
-    /* A closed form to compare with: E = mean + sd phi(a) / Q(a). */
-    sim_dist tn = {.kind = SIM_DIST_NORMAL, .mean_us = 1000, .sd_us = 2000};
-    double a = -0.5, phi = exp(-a * a / 2) / sqrt(2 * M_PI);
-    cr_assert_float_eq(sim_dist_mean(&tn),
-                       1000 + 2000 * phi / (1 - normal_cdf(a)), 1e-6);
-    /* Pareto without a cap: alpha xm / (alpha - 1), up to the 365-day
-     * bound every sample lies under. */
-    sim_dist p = {.kind = SIM_DIST_PARETO, .scale_us = 5000, .shape = 2.5};
-    cr_assert_float_eq(sim_dist_mean(&p), 2.5 * 5000 / 1.5, 1e-3);
-    sim_dist ln = {.kind = SIM_DIST_LOGNORMAL, .mu = 9.6, .sigma = 0.5};
-    cr_assert_float_eq(sim_dist_mean(&ln), exp(9.6 + 0.125), 1e-6);
-}
-
-Test(net, distribution_check_rejects_nonsense)
-{
-    sim_dist bad[] = {
-        {.kind = SIM_DIST_UNIFORM, .min_us = 10, .max_us = 5},
-        {.kind = SIM_DIST_NORMAL, .mean_us = 10, .sd_us = -1},
-        {.kind = SIM_DIST_LOGNORMAL, .mu = 1, .sigma = -0.1},
-        {.kind = SIM_DIST_PARETO, .scale_us = 0, .shape = 1},
-        {.kind = SIM_DIST_PARETO, .scale_us = 1, .shape = 0},
-        {.kind = SIM_DIST_CONSTANT, .value_us = NAN},
-        {.kind = SIM_DIST_CONSTANT, .value_us = 5, .lo_us = 10, .cap_us = 7},
-        {.kind = (sim_dist_kind)99},
-    };
-    for (size_t k = 0; k < G_N_ELEMENTS(bad); k++)
-        cr_assert_eq(sim_dist_check(&bad[k]), -EINVAL, "case %zu", k);
     sim_world *w = make_world(2, 1);
-    cr_assert_eq(sim_world_set_latency(w, &bad[0]), -EINVAL);
-    sim_loss l = {.kind = SIM_LOSS_BERNOULLI, .rate = 1.5};
+    model_dist bad = {.kind = MODEL_DIST_UNIFORM, .min = 10, .max = 5,
+                      .hi = MAX_US};
+    cr_assert_eq(sim_world_set_latency(w, &bad), -EINVAL);
+    model_dist open_ended = {.kind = MODEL_DIST_CONSTANT, .value = 5,
+                             .hi = INFINITY};
+    cr_assert_eq(sim_world_set_latency(w, &open_ended), -EINVAL);
+    model_loss l = {.kind = MODEL_LOSS_BERNOULLI, .rate = 1.5};
     cr_assert_eq(sim_world_set_loss(w, &l), -EINVAL);
     cr_assert_eq(sim_world_set_duplicate(w, -0.1), -EINVAL);
+    cr_assert_eq(sim_world_set_duplicate(w, NAN), -EINVAL);
+    /* The default latency (1 ms) is still in force. */
+    recorder r;
+    recorder_attach(&r, w);
+    inject(w, 0, 1, 10);
+    sim_world_run_until(w, SECOND_US);
+    cr_assert_eq(r.packets->len, 1);
+    cr_assert_eq(rec_at(&r, 0)->t_us, MS_US);
+    recorder_clear(&r);
     sim_world_free(w);
 }
 
@@ -266,7 +190,8 @@ Test(net, latency_samples_follow_the_distribution)
     sim_world *w = make_world(4, 11);
     recorder r;
     recorder_attach(&r, w);
-    sim_dist lat = {.kind = SIM_DIST_LOGNORMAL, .mu = 9.9, .sigma = 0.6};
+    model_dist lat = {.kind = MODEL_DIST_LOGNORMAL, .median = 20000,
+                      .sigma = 0.6, .hi = MAX_US};
     cr_assert_eq(sim_world_set_latency(w, &lat), 0);
     const size_t n = 60000;
     for (size_t k = 0; k < n; k++)
@@ -281,7 +206,7 @@ Test(net, latency_samples_follow_the_distribution)
             reordered = true;
     }
     cr_assert_not(reordered, "deliveries come out in time order");
-    double mean = sum / (double)n, expect = sim_dist_mean(&lat);
+    double mean = sum / (double)n, expect = model_dist_mean(&lat);
     cr_assert(fabs(mean - expect) < 0.01 * expect, "mean %.1f expected %.1f",
               mean, expect);
     sim_world_stats st;
@@ -299,7 +224,8 @@ Test(net, jitter_reorders_and_constant_latency_does_not)
     recorder_attach(&r, w);
     /* Packets sent 1 ms apart with 0-10 ms of jitter overtake each other;
      * their sizes say in which order they were sent. */
-    sim_dist lat = {.kind = SIM_DIST_UNIFORM, .min_us = 0, .max_us = 10000};
+    model_dist lat = {.kind = MODEL_DIST_UNIFORM, .min = 0, .max = 10000,
+                      .hi = MAX_US};
     cr_assert_eq(sim_world_set_latency(w, &lat), 0);
     for (size_t k = 0; k < 200; k++) {
         inject(w, 0, 1, 10 + k);
@@ -311,7 +237,8 @@ Test(net, jitter_reorders_and_constant_latency_does_not)
         inversions += rec_at(&r, k)->n_bytes < rec_at(&r, k - 1)->n_bytes;
     cr_assert_gt(inversions, 20);
 
-    sim_dist fixed = {.kind = SIM_DIST_CONSTANT, .value_us = 5000};
+    model_dist fixed = {.kind = MODEL_DIST_CONSTANT, .value = 5000,
+                        .hi = MAX_US};
     cr_assert_eq(sim_world_set_latency(w, &fixed), 0);
     g_array_set_size(r.packets, 0);
     int64_t t0 = sim_world_now_us(w);
@@ -333,14 +260,15 @@ Test(net, region_pairs_set_their_own_latency)
     sim_world *w = make_world(4, 5);
     recorder r;
     recorder_attach(&r, w);
-    sim_dist def = {.kind = SIM_DIST_CONSTANT, .value_us = 7000};
+    model_dist def = {.kind = MODEL_DIST_CONSTANT, .value = 7000,
+                      .hi = MAX_US};
     cr_assert_eq(sim_world_set_latency(w, &def), 0);
     uint16_t region_of[4] = {0, 0, 1, 1};
-    sim_dist m[4] = {
-        {.kind = SIM_DIST_CONSTANT, .value_us = 1000},  /* 0 -> 0 */
-        {.kind = SIM_DIST_CONSTANT, .value_us = 80000}, /* 0 -> 1 */
-        {.kind = SIM_DIST_CONSTANT, .value_us = 0},     /* 1 -> 0: unset */
-        {.kind = SIM_DIST_CONSTANT, .value_us = 2000},  /* 1 -> 1 */
+    model_dist m[4] = {
+        {.kind = MODEL_DIST_CONSTANT, .value = 1000, .hi = MAX_US},  /* 0-0 */
+        {.kind = MODEL_DIST_CONSTANT, .value = 80000, .hi = MAX_US}, /* 0-1 */
+        {.kind = MODEL_DIST_CONSTANT, .value = 0, .hi = MAX_US}, /* 1-0 unset */
+        {.kind = MODEL_DIST_CONSTANT, .value = 2000, .hi = MAX_US},  /* 1-1 */
     };
     bool set[4] = {true, true, false, true};
     uint16_t bad_region[4] = {0, 0, 2, 1};
@@ -359,7 +287,7 @@ Test(net, region_pairs_set_their_own_latency)
                      p->n_bytes);
     }
     /* An unset pair follows later changes of the default. */
-    def.value_us = 9000;
+    def.value = 9000;
     cr_assert_eq(sim_world_set_latency(w, &def), 0);
     g_array_set_size(r.packets, 0);
     inject(w, 2, 0, 13);
@@ -375,7 +303,7 @@ Test(net, region_pairs_set_their_own_latency)
 Test(net, bernoulli_loss_rate_matches)
 {
     sim_world *w = make_world(5, 21);
-    sim_loss loss = {.kind = SIM_LOSS_BERNOULLI, .rate = 0.1};
+    model_loss loss = {.kind = MODEL_LOSS_BERNOULLI, .rate = 0.1};
     cr_assert_eq(sim_world_set_loss(w, &loss), 0);
     const size_t n = 100000;
     for (size_t k = 0; k < n; k++)
@@ -387,65 +315,7 @@ Test(net, bernoulli_loss_rate_matches)
     /* sd = sqrt(0.09 / 1e5) ~ 0.00095. */
     cr_assert(fabs(rate - 0.1) < 0.005, "rate %.4f", rate);
     cr_assert_eq(st.deliveries + st.dropped[SIM_DROP_LOSS], n);
-    cr_assert_float_eq(sim_loss_mean(&loss), 0.1, 1e-12);
-    sim_world_free(w);
-}
-
-Test(net, gilbert_elliott_loss_rate_and_bursts_match)
-{
-    sim_world *w = make_world(2, 22);
-    sim_loss loss = {.kind = SIM_LOSS_GILBERT_ELLIOTT,
-                     .p_good_to_bad = 0.02,
-                     .p_bad_to_good = 0.25,
-                     .loss_good = 0.0,
-                     .loss_bad = 1.0};
-    cr_assert_eq(sim_world_set_loss(w, &loss), 0);
-    double expect = 0.02 / 0.27; /* stationary share of the bad state */
-    cr_assert_float_eq(sim_loss_mean(&loss), expect, 1e-12);
-    /* One sender, so the outcomes below are one chain's, in order. */
-    const size_t n = 300000;
-    size_t lost = 0, bursts = 0;
-    bool prev_lost = false;
-    for (size_t k = 0; k < n; k++) {
-        sim_world_stats before, after;
-        sim_world_stats_get(w, &before);
-        inject(w, 0, 1, 20);
-        sim_world_stats_get(w, &after);
-        bool is_lost = after.dropped[SIM_DROP_LOSS] >
-                       before.dropped[SIM_DROP_LOSS];
-        lost += is_lost;
-        bursts += is_lost && !prev_lost;
-        prev_lost = is_lost;
-        if (k % 10000 == 9999)
-            sim_world_run_until(w, (int64_t)(k + 1) * MS_US);
-    }
-    /* Correlated draws: the effective sample is ~(1 - rho)/(1 + rho)
-     * smaller, rho = 1 - 0.27; the sd is then about 0.0013. */
-    double rate = (double)lost / (double)n;
-    cr_assert(fabs(rate - expect) < 0.007, "rate %.4f expected %.4f", rate,
-              expect);
-    /* Bad spells last 1 / p_bad_to_good = 4 packets on average. */
-    double burst = (double)lost / (double)bursts;
-    cr_assert(fabs(burst - 4.0) < 0.25, "mean burst %.3f", burst);
-
-    /* Good state can lose too, bad state need not lose everything. */
-    sim_loss mixed = {.kind = SIM_LOSS_GILBERT_ELLIOTT,
-                      .p_good_to_bad = 0.05,
-                      .p_bad_to_good = 0.15,
-                      .loss_good = 0.01,
-                      .loss_bad = 0.5};
-    cr_assert_eq(sim_world_set_loss(w, &mixed), 0);
-    sim_world_stats before, after;
-    sim_world_stats_get(w, &before);
-    for (size_t k = 0; k < n; k++)
-        inject(w, 1, 0, 20);
-    sim_world_stats_get(w, &after);
-    rate = (double)(after.dropped[SIM_DROP_LOSS] -
-                    before.dropped[SIM_DROP_LOSS]) / (double)n;
-    expect = sim_loss_mean(&mixed); /* 0.75 * 0.01 + 0.25 * 0.5 */
-    cr_assert_float_eq(expect, 0.1325, 1e-12);
-    cr_assert(fabs(rate - expect) < 0.008, "rate %.4f expected %.4f", rate,
-              expect);
+    cr_assert_float_eq(model_loss_mean(&loss), 0.1, 1e-12);
     sim_world_free(w);
 }
 
@@ -463,8 +333,8 @@ static void burst_cb(sim_world *w, void *user)
 Test(net, loss_rate_changes_mid_run)
 {
     sim_world *w = make_world(2, 23);
-    sim_loss loss = {.kind = SIM_LOSS_BERNOULLI, .rate = 0.5};
-    sim_loss none = {.kind = SIM_LOSS_BERNOULLI, .rate = 0};
+    model_loss loss = {.kind = MODEL_LOSS_BERNOULLI, .rate = 0.5};
+    model_loss none = {.kind = MODEL_LOSS_BERNOULLI, .rate = 0};
     cr_assert_gt(sim_world_schedule(w, SECOND_US, burst_cb, NULL), 0);
     cr_assert_gt(sim_world_schedule(w, 2 * SECOND_US, loss_on_cb, &loss), 0);
     cr_assert_gt(sim_world_schedule(w, 2 * SECOND_US, burst_cb, NULL), 0);
@@ -493,7 +363,8 @@ Test(net, duplication_rate_matches)
     recorder r;
     recorder_attach(&r, w);
     cr_assert_eq(sim_world_set_duplicate(w, 0.2), 0);
-    sim_dist lat = {.kind = SIM_DIST_UNIFORM, .min_us = 1000, .max_us = 9000};
+    model_dist lat = {.kind = MODEL_DIST_UNIFORM, .min = 1000, .max = 9000,
+                      .hi = MAX_US};
     cr_assert_eq(sim_world_set_latency(w, &lat), 0);
     const size_t n = 50000;
     for (size_t k = 0; k < n; k++)
@@ -1029,9 +900,10 @@ Test(net, tcp_has_no_loss_and_keeps_order)
     sim_world *w = make_tcp_world(3, 62);
     recorder r;
     recorder_attach(&r, w);
-    sim_loss loss = {.kind = SIM_LOSS_BERNOULLI, .rate = 0.3};
+    model_loss loss = {.kind = MODEL_LOSS_BERNOULLI, .rate = 0.3};
     cr_assert_eq(sim_world_set_loss(w, &loss), 0);
-    sim_dist lat = {.kind = SIM_DIST_UNIFORM, .min_us = 1000, .max_us = 50000};
+    model_dist lat = {.kind = MODEL_DIST_UNIFORM, .min = 1000, .max = 50000,
+                      .hi = MAX_US};
     cr_assert_eq(sim_world_set_latency(w, &lat), 0);
     cr_assert_eq(sim_world_set_duplicate(w, 0.5), 0);
     const size_t n = 2000;
@@ -1056,7 +928,7 @@ Test(net, tcp_has_no_loss_and_keeps_order)
     /* Retransmission delays are whole RTOs above the latency: the mean
      * delay is well above the mean latency. */
     double mean = (double)st.latency_us_total / (double)st.latency_samples;
-    cr_assert_gt(mean, sim_dist_mean(&lat) + 50 * MS_US);
+    cr_assert_gt(mean, model_dist_mean(&lat) + 50 * MS_US);
     recorder_clear(&r);
     sim_world_free(w);
 }
@@ -1125,20 +997,20 @@ Test(net, timers_run_on_node_time)
 
 Test(net, timers_never_fire_before_their_node_deadline)
 {
-    sim_rng rng;
-    sim_rng_init(&rng, 73, 0);
+    model_stream rng;
+    model_stream_init(&rng, 73, 0);
     sim_node node;
     memset(&node, 0, sizeof node);
     for (int k = 0; k < 200000; k++) {
-        node.clock_offset_us = sim_rng_range(&rng, -SIM_DIST_MAX_US / 100,
-                                             SIM_DIST_MAX_US / 100);
+        node.clock_offset_us = model_stream_range(
+            &rng, -MODEL_DIST_MAX / 100, MODEL_DIST_MAX / 100);
         /* Drifts across the whole range, tiny ones included. */
         int64_t span = k % 2 ? 999999999 : 2000;
-        node.drift_ppb = sim_rng_range(&rng, -span, span);
+        node.drift_ppb = model_stream_range(&rng, -span, span);
         node.clock_on = true;
-        int64_t now = sim_rng_range(&rng, 0, SIM_DIST_MAX_US / 10);
+        int64_t now = model_stream_range(&rng, 0, MODEL_DIST_MAX / 10);
         int64_t deadline = sim__node_time(&node, now) +
-                           sim_rng_range(&rng, -1000, 100 * SECOND_US);
+                           model_stream_range(&rng, -1000, 100 * SECOND_US);
         int64_t at = sim__virtual_time(&node, deadline, now);
         cr_assert_geq(at, now);
         cr_assert_geq(sim__node_time(&node, at), deadline, "fires early");
@@ -1300,12 +1172,12 @@ static sim_world *chaos_run(uint64_t seed, recorder *r, chaos *c)
     sim_world *w = make_world_cfg(12, seed, &config);
     if (r)
         recorder_attach(r, w);
-    sim_dist lat = {.kind = SIM_DIST_PARETO, .scale_us = 2000, .shape = 1.5,
-                    .cap_us = 500000};
+    model_dist lat = {.kind = MODEL_DIST_PARETO, .scale = 2000, .shape = 1.5,
+                      .hi = 500000};
     cr_assert_eq(sim_world_set_latency(w, &lat), 0);
-    sim_loss loss = {.kind = SIM_LOSS_GILBERT_ELLIOTT,
-                     .p_good_to_bad = 0.05, .p_bad_to_good = 0.3,
-                     .loss_good = 0.01, .loss_bad = 0.8};
+    model_loss loss = {.kind = MODEL_LOSS_GILBERT_ELLIOTT,
+                       .p_good_to_bad = 0.05, .p_bad_to_good = 0.3,
+                       .loss_good = 0.01, .loss_bad = 0.8};
     cr_assert_eq(sim_world_set_loss(w, &loss), 0);
     cr_assert_eq(sim_world_set_duplicate(w, 0.05), 0);
     for (size_t i = 0; i < 12; i++) {
@@ -1385,8 +1257,9 @@ Test(net, model_off_keeps_the_plain_world)
      * equals that of a world never touched. */
     sim_world *a = make_world(10, 94);
     sim_world *b = make_world(10, 94);
-    sim_dist one_ms = {.kind = SIM_DIST_CONSTANT, .value_us = 1000};
-    sim_loss none = {.kind = SIM_LOSS_GILBERT_ELLIOTT, .loss_bad = 1.0};
+    model_dist one_ms = {.kind = MODEL_DIST_CONSTANT, .value = 1000,
+                         .hi = MAX_US};
+    model_loss none = {.kind = MODEL_LOSS_GILBERT_ELLIOTT, .loss_bad = 1.0};
     cr_assert_eq(sim_world_set_latency(b, &one_ms), 0);
     cr_assert_eq(sim_world_set_loss(b, &none), 0);
     cr_assert_eq(sim_world_set_duplicate(b, 0), 0);

@@ -44,11 +44,7 @@ static void expect_error(const char *text, const char *a, const char *b)
 /* splitmix64 as a fixed source of uniforms in [0, 1). */
 static double uniform01(uint64_t *state)
 {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    z ^= z >> 31;
-    return (double)(z >> 11) * 0x1.0p-53;
+    return (double)(model_splitmix64(state) >> 11) * 0x1.0p-53;
 }
 
 /* ------------------------------------------------------------------ */
@@ -583,7 +579,7 @@ Test(scenario, start_times_follow_the_stagger)
 /* ------------------------------------------------------------------ */
 /* Distributions.                                                       */
 
-static void parse_dist_in(const char *spec, scn_dist *out)
+static void parse_dist_in(const char *spec, model_dist *out)
 {
     char *text = g_strdup_printf(BASE "[network]\nlatency = %s\n", spec);
     scn_scenario *sc = load(text);
@@ -592,81 +588,47 @@ static void parse_dist_in(const char *spec, scn_dist *out)
     scn_scenario_free(sc);
 }
 
-static double sample_mean(const scn_dist *d, size_t n, uint64_t seed)
-{
-    uint64_t state = seed;
-    double sum = 0;
-    for (size_t i = 0; i < n; i++) {
-        double a = uniform01(&state), b = uniform01(&state);
-        double x = scn_distribution_sample(d, a, b);
-        cr_assert(x >= d->lo && x <= d->hi && isfinite(x));
-        sum += x;
-    }
-    return sum / (double)n;
-}
-
 Test(scenario, distributions_parse)
 {
-    scn_dist d;
+    /* Straight into model.h's values, bounded by the key's limits. */
+    model_dist d;
     parse_dist_in("20ms", &d);
-    cr_assert_eq(d.kind, SCN_DIST_CONSTANT);
+    cr_assert_eq(d.kind, MODEL_DIST_CONSTANT);
     cr_assert_eq(d.value, 20000);
+    cr_assert(d.lo == 0 && d.hi == (double)SCN_DURATION_MAX_US);
+    cr_assert_eq(model_dist_check(&d), 0);
     parse_dist_in("uniform(10ms, 30ms)", &d);
-    cr_assert(d.kind == SCN_DIST_UNIFORM && d.min == 10000 && d.max == 30000);
+    cr_assert(d.kind == MODEL_DIST_UNIFORM && d.min == 10000 &&
+              d.max == 30000);
     parse_dist_in("normal(mean=20ms, sd=5ms)", &d);
-    cr_assert(d.kind == SCN_DIST_NORMAL && d.mean == 20000 && d.sd == 5000);
-    cr_assert(d.truncated, "latencies are truncated at 0");
+    cr_assert(d.kind == MODEL_DIST_NORMAL && d.mean == 20000 &&
+              d.sd == 5000);
+    cr_assert_eq(d.lo, 0, "latencies are conditioned on x >= 0");
     parse_dist_in("normal(20ms, 5ms)", &d);
     cr_assert(d.mean == 20000 && d.sd == 5000);
     parse_dist_in("lognormal(median=10ms, sigma=0.5)", &d);
-    cr_assert(d.kind == SCN_DIST_LOGNORMAL && d.median == 10000);
+    cr_assert(d.kind == MODEL_DIST_LOGNORMAL && d.median == 10000 &&
+              d.sigma == 0.5);
     parse_dist_in("lognormal(mean=10ms, sigma=0.5)", &d);
     cr_assert(fabs(d.median * exp(0.125) - 10000) < 1e-6);
     parse_dist_in("pareto(scale=5ms, shape=2.5, cap=1s)", &d);
-    cr_assert(d.kind == SCN_DIST_PARETO && d.scale == 5000 &&
+    cr_assert(d.kind == MODEL_DIST_PARETO && d.scale == 5000 &&
               d.shape == 2.5 && d.hi == 1000000);
     parse_dist_in("constant(7ms)", &d);
     cr_assert_eq(d.value, 7000);
+    /* A cap lowers the key's limit, never raises it. */
+    scn_scenario *sc = load(BASE "[clock]\n"
+                                 "drift_ppm = normal(0, 20, cap=500000)\n");
+    cr_assert_eq(sc->clock.drift_ppm.hi, SCN_DRIFT_MAX_PPM);
+    cr_assert_eq(sc->clock.drift_ppm.lo, -SCN_DRIFT_MAX_PPM);
+    scn_scenario_free(sc);
 }
 
-Test(scenario, samples_are_a_pure_function_of_the_uniforms)
-{
-    static const char *const specs[] = {
-        "uniform(10ms, 30ms)", "normal(mean=20ms, sd=5ms)",
-        "lognormal(median=10ms, sigma=1)", "pareto(scale=5ms, shape=1.5)",
-        "normal(mean=1ms, sd=5ms)",
-    };
-    static const double u[] = {0, 0.25, 0.5, 0.999999, 1, -1, 2, NAN};
-    for (size_t s = 0; s < G_N_ELEMENTS(specs); s++) {
-        scn_dist d;
-        parse_dist_in(specs[s], &d);
-        for (size_t i = 0; i < G_N_ELEMENTS(u); i++)
-            for (size_t j = 0; j < G_N_ELEMENTS(u); j++) {
-                double x = scn_distribution_sample(&d, u[i], u[j]);
-                double y = scn_distribution_sample(&d, u[i], u[j]);
-                cr_assert(isfinite(x) && x >= d.lo && x <= d.hi,
-                          "%s at (%g, %g): %g", specs[s], u[i], u[j], x);
-                cr_assert(memcmp(&x, &y, sizeof x) == 0);
-            }
-    }
-    /* Pinned values: a change here changes every recorded run. */
-    scn_dist d;
-    parse_dist_in("uniform(10ms, 30ms)", &d);
-    cr_assert_eq(scn_distribution_sample(&d, 0.25, 0.9), 15000.0);
-    parse_dist_in("pareto(scale=5ms, shape=2)", &d);
-    cr_assert(fabs(scn_distribution_sample(&d, 0.75, 0.1) - 10000.0) < 1e-9);
-    parse_dist_in("normal(mean=20ms, sd=5ms)", &d);
-    /* Cutting off the mass below 0 (Phi(-4) = 3.2e-5) moves the median
-     * up by sd * z(0.5 + 1.6e-5), about 0.2 us. */
-    double median = scn_distribution_sample(&d, 0.5, 0.3);
-    cr_assert(fabs(median - 20000.1985) < 1e-3, "median %.17g", median);
-}
-
-Test(scenario, sample_means_match_the_configured_means)
+Test(scenario, parsed_laws_have_the_configured_means)
 {
     static const struct {
         const char *spec;
-        double configured;  /* the mean as written, before truncation */
+        double configured;  /* the mean as written */
     } cases[] = {
         {"uniform(10ms, 30ms)", 20000},
         {"normal(mean=20ms, sd=5ms)", 20000},
@@ -676,39 +638,13 @@ Test(scenario, sample_means_match_the_configured_means)
         {"constant(3ms)", 3000},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-        scn_dist d;
+        model_dist d;
         parse_dist_in(cases[i].spec, &d);
-        double exact = scn_dist_mean(&d);
-        double measured = sample_mean(&d, 100000, 1234 + i);
+        double exact = model_dist_mean(&d);
         cr_assert(fabs(exact - cases[i].configured) <
                       0.001 * cases[i].configured,
-                  "%s: scn_dist_mean %g, configured %g", cases[i].spec, exact,
-                  cases[i].configured);
-        cr_assert(fabs(measured - cases[i].configured) <
-                      0.02 * cases[i].configured,
-                  "%s: sample mean %g, configured %g", cases[i].spec,
-                  measured, cases[i].configured);
-    }
-}
-
-Test(scenario, truncation_and_caps_are_in_the_exact_mean)
-{
-    /* Half the mass of normal(1ms, 5ms) lies below 0: the truncated mean
-     * is far above 1 ms; scn_dist_mean must say so and sampling agree. */
-    static const char *const specs[] = {
-        "normal(mean=1ms, sd=5ms)", "normal(mean=0, sd=2ms)",
-        "pareto(scale=1ms, shape=1.2, cap=50ms)",
-        "pareto(scale=1ms, shape=1, cap=20ms)",
-        "lognormal(median=10ms, sigma=2, cap=40ms)",
-        "normal(mean=20ms, sd=10ms, cap=25ms)",
-    };
-    for (size_t i = 0; i < G_N_ELEMENTS(specs); i++) {
-        scn_dist d;
-        parse_dist_in(specs[i], &d);
-        double exact = scn_dist_mean(&d);
-        double measured = sample_mean(&d, 200000, 99 + i);
-        cr_assert(fabs(measured - exact) < 0.02 * exact,
-                  "%s: sampled %g, exact %g", specs[i], measured, exact);
+                  "%s: model_dist_mean %g, configured %g", cases[i].spec,
+                  exact, cases[i].configured);
     }
 }
 
@@ -718,14 +654,23 @@ Test(scenario, clock_offsets_and_drift)
                                  "drift_ppm = normal(mean=0, sd=20)\n"
                                  "skew.3 = 2s\nskew.0-9 = -1s\n"
                                  "drift_ppm.5 = 100\n");
-    double u[4] = {0.75, 0.5, 0.5, 0.5};
     int64_t offset;
     double drift;
-    scn_scenario_clock(sc, 20, u, &offset, &drift);
-    cr_assert_eq(offset, 250000);
-    scn_scenario_clock(sc, 3, u, &offset, &drift);
+    /* Node 20: skew, then drift, each model_dist_sample() of the stream. */
+    model_stream st, copy;
+    model_node_stream(&st, 1, MODEL_STREAM_CLOCK, 20);
+    copy = st;
+    scn_scenario_clock(sc, 20, &st, &offset, &drift);
+    cr_assert_eq(offset, model_dist_sample_us(&sc->clock.skew_us, &copy));
+    cr_assert_eq(drift, model_dist_sample(&sc->clock.drift_ppm, &copy));
+    cr_assert_eq(memcmp(&st, &copy, sizeof st), 0);
+    cr_assert(offset >= -500000 && offset <= 500000 && offset != 0);
+    cr_assert(drift != 0 && fabs(drift) < 200);
+    model_node_stream(&st, 1, MODEL_STREAM_CLOCK, 3);
+    scn_scenario_clock(sc, 3, &st, &offset, &drift);
     cr_assert_eq(offset, -1000000, "later entries win");
-    scn_scenario_clock(sc, 5, u, &offset, &drift);
+    model_node_stream(&st, 1, MODEL_STREAM_CLOCK, 5);
+    scn_scenario_clock(sc, 5, &st, &offset, &drift);
     cr_assert_eq(drift, 100);
     cr_assert_eq(sc->clock.skew_us.lo < 0, true, "skews may be negative");
     scn_scenario_free(sc);
@@ -806,10 +751,10 @@ Test(scenario, every_action_parses)
     cr_assert_eq(e[13].kind, SCN_EVENT_NETWORK);
     cr_assert(e[13].network.set_loss && e[13].network.set_latency &&
               e[13].network.set_duplicate);
-    cr_assert_eq(e[13].network.loss.kind, SCN_LOSS_GILBERT_ELLIOTT);
+    cr_assert_eq(e[13].network.loss.kind, MODEL_LOSS_GILBERT_ELLIOTT);
     cr_assert_eq(e[13].network.loss.loss_bad, 1.0, "Gilbert's default");
     cr_assert_eq(e[13].network.latency_us.mean, 5000);
-    cr_assert(fabs(scn_loss_mean(&e[13].network.loss) - 1.0 / 31) < 1e-12);
+    cr_assert(fabs(model_loss_mean(&e[13].network.loss) - 1.0 / 31) < 1e-12);
     scn_scenario_free(sc);
 }
 
@@ -844,7 +789,7 @@ Test(scenario, sweeps_parse_and_apply)
     scn_scenario *point = scn_scenario_sweep_point(sc, 14, 3, &error);
     cr_assert_not_null(point, "%s", error ? error->message : "");
     cr_assert_eq(point->engine.amount, 2);
-    cr_assert_eq(point->network.latency_us.kind, SCN_DIST_NORMAL);
+    cr_assert_eq(point->network.latency_us.kind, MODEL_DIST_NORMAL);
     cr_assert_eq(point->cluster.seed, 33, "axis value + repetition");
     cr_assert_eq(sc->engine.amount, 3, "the base is untouched");
     char *json = scn_scenario_to_json(point);

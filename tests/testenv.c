@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "model.h"
+
 #define TESTNET_BASE_PORT 9000
 
 typedef enum { EV_DELIVER, EV_TIMER } ev_kind;
@@ -26,7 +28,7 @@ typedef struct tn_node {
     peko_nodelist *nl;
     peko_addr addr;
     int64_t clock_offset_us;
-    uint64_t rng_state;
+    model_stream rng;   /* the simulator's engine stream of node index */
     uint64_t timer_generation[PEKO_TIMER_COUNT];
     uint64_t sent[PEKO_MSG_TYPE_COUNT];
     GPtrArray *lines;
@@ -66,15 +68,6 @@ static void enqueue(testnet *net, tn_event *ev)
 {
     ev->seq = net->next_seq++;
     g_sequence_insert_sorted(net->queue, ev, event_cmp, NULL);
-}
-
-/* splitmix64: each node's own stream, from the seed and its index. */
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
 }
 
 static int64_t env_now_us(peko_env *env)
@@ -133,7 +126,7 @@ static int env_send(peko_env *env, const peko_addr *to, const uint8_t *bytes,
 static uint64_t env_random_u64(peko_env *env)
 {
     tn_node *node = env->user;
-    return splitmix64(&node->rng_state);
+    return model_stream_u64(&node->rng);
 }
 
 static void env_print(peko_env *env, const char *line)
@@ -170,7 +163,7 @@ testnet *testnet_new(size_t n, const peko_config *config, uint64_t seed)
         tn_node *node = &net->nodes[i];
         node->net = net;
         node->index = i;
-        node->rng_state = seed ^ (0x5851f42d4c957f2dULL * (i + 1));
+        model_node_stream(&node->rng, seed, MODEL_STREAM_ENGINE, (uint32_t)i);
         node->lines = g_ptr_array_new_with_free_func(g_free);
         g_snprintf(node->name, sizeof node->name, "node-%zu", i);
         g_snprintf(node->data, sizeof node->data, "data-%zu", i);

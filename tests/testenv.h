@@ -14,8 +14,9 @@
 
 typedef struct testnet testnet;
 
-/* Creates n engines with `config` (NULL: defaults) seeded from `seed`; none
- * has joined yet. Node i is named "node-i" with private data "data-i". */
+/* Creates n engines with `config` (NULL: defaults); none has joined yet.
+ * Node i draws from model.h's engine stream of node i of `seed`, as in the
+ * simulator, is named "node-i" and has private data "data-i". */
 testnet *testnet_new(size_t n, const peko_config *config, uint64_t seed);
 void testnet_free(testnet *net);
 

@@ -7,13 +7,14 @@
  * addresses are group 0) and cuts a message whose ends are in different
  * groups. Each check costs two hash lookups per partition in effect, at
  * most PEKO_TRANSPORT_FILTER_MAX_PARTITIONS. Loss draws come from one
- * stream per sender, created on the sender's first message and seeded
- * from (filter seed, sender address), so interleaving between nodes never
- * changes a node's verdicts; the sender's Gilbert-Elliott chain lives
- * beside its stream.
+ * stream per sender, created on the sender's first message (or given by
+ * peko_transport_filter_set_stream()) as a stream of the filter's seed,
+ * so interleaving between nodes never changes a node's verdicts; the
+ * sender's Gilbert-Elliott chain lives beside its stream. The verdict is
+ * model.h's step, the simulator's: the same seed, stream and model give
+ * the same losses in both.
  */
 #include <errno.h>
-#include <math.h>
 
 #include "transport-private.h"
 
@@ -27,23 +28,14 @@ typedef struct tp_partition {
 
 /* One sender's loss draws and the state of its Gilbert-Elliott chain. */
 typedef struct tp_sender {
-    tp_rng rng;
-    bool bad;
+    model_stream rng;
+    model_loss_chain chain;
 } tp_sender;
-
-typedef enum tp_loss_model {
-    TP_LOSS_BERNOULLI = 0,
-    TP_LOSS_GILBERT_ELLIOTT,
-} tp_loss_model;
 
 struct peko_transport_filter {
     uint64_t seed;
-    tp_loss_model model;
-    double loss;           /* Bernoulli */
-    double p_good_to_bad;  /* Gilbert-Elliott */
-    double p_bad_to_good;
-    double loss_good;
-    double loss_bad;
+    model_loss loss;
+    bool can_lose;         /* false: no verdict draws anything */
     GHashTable *streams;   /* peko_addr* (owned) -> tp_sender* (owned) */
     GPtrArray *partitions; /* of tp_partition*, in creation order */
     int next_id;
@@ -66,6 +58,7 @@ peko_transport_filter *peko_transport_filter_new(uint64_t seed)
 {
     peko_transport_filter *f = g_new0(peko_transport_filter, 1);
     f->seed = seed;
+    f->loss.kind = MODEL_LOSS_BERNOULLI;
     f->streams = g_hash_table_new_full(tp_addr_hash, tp_addr_equal, g_free,
                                        g_free);
     f->partitions = g_ptr_array_new_with_free_func(partition_free);
@@ -82,30 +75,27 @@ void peko_transport_filter_free(peko_transport_filter *f)
     g_free(f);
 }
 
-/* A new loss model starts every sender's chain in the good state. */
-static void restart_chains(peko_transport_filter *f)
+/* Installs a checked loss model; a new model starts every sender's chain
+ * in the good state. */
+static int set_model(peko_transport_filter *f, const model_loss *loss)
 {
+    if (model_loss_check(loss) < 0)
+        return -EINVAL;
+    f->loss = *loss;
+    f->can_lose = model_loss_can_lose(loss);
     GHashTableIter it;
     gpointer value;
     g_hash_table_iter_init(&it, f->streams);
     while (g_hash_table_iter_next(&it, NULL, &value))
-        ((tp_sender *)value)->bad = false;
-}
-
-static bool is_probability(double p)
-{
-    return p >= 0 && p <= 1; /* false for NaN */
+        ((tp_sender *)value)->chain = (model_loss_chain){0};
+    return 0;
 }
 
 int peko_transport_filter_set_loss(peko_transport_filter *f, double rate)
 {
     g_return_val_if_fail(f != NULL, -EINVAL);
-    if (!is_probability(rate))
-        return -EINVAL;
-    f->model = TP_LOSS_BERNOULLI;
-    f->loss = rate;
-    restart_chains(f);
-    return 0;
+    return set_model(f, &(model_loss){.kind = MODEL_LOSS_BERNOULLI,
+                                      .rate = rate});
 }
 
 int peko_transport_filter_set_gilbert_elliott(peko_transport_filter *f,
@@ -115,16 +105,35 @@ int peko_transport_filter_set_gilbert_elliott(peko_transport_filter *f,
                                               double loss_bad)
 {
     g_return_val_if_fail(f != NULL, -EINVAL);
-    if (!is_probability(p_good_to_bad) || !is_probability(p_bad_to_good) ||
-        !is_probability(loss_good) || !is_probability(loss_bad))
-        return -EINVAL;
-    f->model = TP_LOSS_GILBERT_ELLIOTT;
-    f->loss = 0;
-    f->p_good_to_bad = p_good_to_bad;
-    f->p_bad_to_good = p_bad_to_good;
-    f->loss_good = loss_good;
-    f->loss_bad = loss_bad;
-    restart_chains(f);
+    return set_model(f, &(model_loss){.kind = MODEL_LOSS_GILBERT_ELLIOTT,
+                                      .p_good_to_bad = p_good_to_bad,
+                                      .p_bad_to_good = p_bad_to_good,
+                                      .loss_good = loss_good,
+                                      .loss_bad = loss_bad});
+}
+
+/* The stream index of a sender nobody named: its address, mixed so that
+ * it lands far from the small per-node indices of model.h. */
+static uint64_t address_stream(const peko_addr *from)
+{
+    return model_mix64((uint64_t)peko_addr_fingerprint(from) << 32 |
+                       (uint64_t)from->port << 8 | from->family);
+}
+
+static tp_sender *sender_new(peko_transport_filter *f, const peko_addr *from,
+                             uint64_t stream)
+{
+    tp_sender *s = g_new0(tp_sender, 1);
+    model_stream_init(&s->rng, f->seed, stream);
+    g_hash_table_replace(f->streams, g_memdup2(from, sizeof *from), s);
+    return s;
+}
+
+int peko_transport_filter_set_stream(peko_transport_filter *f,
+                                     const peko_addr *addr, uint64_t stream)
+{
+    g_return_val_if_fail(f != NULL && addr != NULL, -EINVAL);
+    sender_new(f, addr, stream);
     return 0;
 }
 
@@ -241,35 +250,18 @@ static bool is_cut(const peko_transport_filter *f, const peko_addr *from,
     return false;
 }
 
-static tp_sender *sender_of(peko_transport_filter *f, const peko_addr *from)
-{
-    tp_sender *s = g_hash_table_lookup(f->streams, from);
-    if (s == NULL) {
-        s = g_new0(tp_sender, 1);
-        /* The address's wire fingerprint and port mixed into the seed:
-         * distinct senders get unrelated streams. */
-        uint64_t mix = f->seed ^ ((uint64_t)peko_addr_fingerprint(from) << 32 |
-                                  (uint64_t)from->port << 8 | from->family);
-        tp_rng_init(&s->rng, tp_splitmix64(&mix));
-        g_hash_table_insert(f->streams, g_memdup2(from, sizeof *from), s);
-    }
-    return s;
-}
-
-/* Whether the next message of `from` is lost. Bernoulli: one draw.
- * Gilbert-Elliott: the sender's chain steps (one draw), then the loss of
- * its state (a second draw), as the simulator's model does. */
+/* Whether the next message of `from` is lost: model.h's step on the
+ * sender's stream and chain (one draw for Bernoulli, two for
+ * Gilbert-Elliott), or nothing drawn when the model cannot lose, as in
+ * the simulator. */
 static bool is_lost(peko_transport_filter *f, const peko_addr *from)
 {
-    if (f->model == TP_LOSS_BERNOULLI)
-        return f->loss > 0 &&
-               tp_rng_double(&sender_of(f, from)->rng) < f->loss;
-    tp_sender *s = sender_of(f, from);
-    double step = tp_rng_double(&s->rng);
-    if (s->bad ? step < f->p_bad_to_good : step < f->p_good_to_bad)
-        s->bad = !s->bad;
-    double rate = s->bad ? f->loss_bad : f->loss_good;
-    return tp_rng_double(&s->rng) < rate;
+    if (!f->can_lose)
+        return false;
+    tp_sender *s = g_hash_table_lookup(f->streams, from);
+    if (s == NULL)
+        s = sender_new(f, from, address_stream(from));
+    return model_loss_step(&f->loss, &s->chain, &s->rng);
 }
 
 peko_transport_verdict peko_transport_filter_check(peko_transport_filter *f,

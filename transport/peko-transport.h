@@ -65,9 +65,11 @@ PEKO_API GQuark peko_transport_error_quark(void);
 /* it reaches the socket: a partition in effect between sender and      */
 /* receiver drops it (counted as partitioned), otherwise it is lost     */
 /* with the configured probability (counted as lost). Loss draws come    */
-/* from one stream per sender address, seeded from the filter's seed    */
-/* and the address, so a node's sequence of verdicts depends only on    */
-/* the seed and its own sequence of sends.                              */
+/* from one stream per sender address, a stream of the filter's seed     */
+/* (derived from the address, or given), so a node's sequence of         */
+/* verdicts depends only on the seed and its own sequence of sends. The  */
+/* verdicts are the simulator's: the same model, seed and stream lose    */
+/* the same messages. A model that cannot lose draws nothing.           */
 
 typedef struct peko_transport_filter peko_transport_filter;
 
@@ -102,6 +104,17 @@ PEKO_API int peko_transport_filter_set_loss(peko_transport_filter *filter,
 PEKO_API int peko_transport_filter_set_gilbert_elliott(
     peko_transport_filter *filter, double p_good_to_bad,
     double p_bad_to_good, double loss_good, double loss_bad);
+
+/* Draws the losses of messages from `addr` from stream `stream` of the
+ * filter's seed, instead of a stream derived from the address, and
+ * restarts that sender's chain in the good state. Streams are numbered
+ * as the simulator's: with the run seed as the filter's seed, stream
+ * (2 << 32 | i) is the loss stream of the simulator's node i, so a
+ * testbed gives node i's address that stream to draw the simulator's
+ * losses. Returns 0, or -EINVAL for a NULL argument. */
+PEKO_API int peko_transport_filter_set_stream(peko_transport_filter *filter,
+                                              const peko_addr *addr,
+                                              uint64_t stream);
 
 /* Cuts group a from group b (addresses are nodes' listen addresses, as
  * their peko_node addr and port): both directions, or with `one_way` only

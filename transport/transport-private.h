@@ -10,6 +10,7 @@
 #include <gio/gio.h>
 #include <sys/socket.h>
 
+#include "model.h"
 #include "peko-transport.h"
 
 /* ------------------------------------------------------------------ */
@@ -43,20 +44,12 @@
 #define TP_DELAY_PER_WAKEUP 256
 
 /* ------------------------------------------------------------------ */
-/* Random stream: xoshiro256** seeded by SplitMix64 (rng.c).            */
+/* Random streams are model.h's (model_stream); the seed of a node that  */
+/* was given none comes from here (rng.c).                              */
 
-typedef struct tp_rng {
-    uint64_t s[4]; /* never all zero */
-} tp_rng;
-
-uint64_t tp_splitmix64(uint64_t *state);
-void tp_rng_init(tp_rng *rng, uint64_t seed);
-/* Seeds from the system's entropy (getrandom), falling back on the
+/* 64 bits of the system's entropy (getrandom), falling back on the
  * clock and process id. */
-void tp_rng_init_entropy(tp_rng *rng);
-uint64_t tp_rng_u64(tp_rng *rng);
-/* Uniform double in [0, 1) with 53 random bits. */
-double tp_rng_double(tp_rng *rng);
+uint64_t tp_entropy_seed(void);
 
 /* ------------------------------------------------------------------ */
 /* Addresses (sockaddr.c).                                              */
@@ -152,7 +145,7 @@ struct peko_transport {
     peko_addr local;                /* identity: local addr, bound port */
     peko_addr bind;                 /* the address bound */
     int family;                     /* AF_INET or AF_INET6 */
-    tp_rng rng;
+    model_stream rng;               /* the engine's random_u64 */
     peko_transport_filter *filter;  /* borrowed, may be NULL */
 
     /* Console. */

@@ -96,7 +96,7 @@ static int env_send(peko_env *env, const peko_addr *to, const uint8_t *bytes,
 static uint64_t env_random_u64(peko_env *env)
 {
     tp_transport *tp = env->user;
-    return tp_rng_u64(&tp->rng);
+    return model_stream_u64(&tp->rng);
 }
 
 /* "2022-05-19 14:51:23", local time, as pekonode's log.Println. */
@@ -352,10 +352,8 @@ peko_transport *peko_transport_new(const peko_transport_options *opts,
                                 : g_main_context_ref(g_main_context_default());
     g_queue_init(&tp->out_lru);
     g_queue_init(&tp->in_conns);
-    if (opts->seeded)
-        tp_rng_init(&tp->rng, opts->seed);
-    else
-        tp_rng_init_entropy(&tp->rng);
+    model_stream_seed(&tp->rng,
+                      opts->seeded ? opts->seed : tp_entropy_seed());
 
     if (!resolve_bounds(tp, opts, error))
         goto fail;
