@@ -137,16 +137,6 @@ void peko_cli_progress_bar(double frac, char bar[PEKO_CLI_BAR_WIDTH + 1])
     bar[PEKO_CLI_BAR_WIDTH] = 0;
 }
 
-void peko_cli_remove_db(const char *path)
-{
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < G_N_ELEMENTS(suffixes); i++) {
-        char *p = g_strconcat(path, suffixes[i], NULL);
-        unlink(p);
-        g_free(p);
-    }
-}
-
 void peko_cli_json_string(GString *out, const char *s)
 {
     if (s == NULL) {

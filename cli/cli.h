@@ -98,12 +98,8 @@ void peko_cli_release_stop(void);
 
 /* A fresh path for a database that only lives for one command (no file
  * there: the recorder creates it). NULL after printing why as
- * "peko <command>: ...". Remove it with peko_cli_remove_db(). */
+ * "peko <command>: ...". Remove it with ana_db_remove() (schema.h). */
 char *peko_cli_temp_db(const char *command);
-
-/* Removes a database file and its -wal, -shm and -journal companions,
- * ignoring those that do not exist. */
-void peko_cli_remove_db(const char *path);
 
 /* JSON output: a string with escapes; a number in the shortest form that
  * reads back the same (C locale), null for NAN and the infinities. */

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "report-print.h"
+#include "schema.h"
 #include "simrun.h"
 #include "summary.h"
 
@@ -180,7 +181,7 @@ int peko_cmd_sim(int argc, char **argv)
     }
     peko_cli_release_stop();
     if (temporary)
-        peko_cli_remove_db(db_path);
+        ana_db_remove(db_path);
     g_free(db_path);
     scn_scenario_free(sc);
     free_args();

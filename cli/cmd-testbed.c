@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "netem.h"
 #include "report-print.h"
+#include "schema.h"
 #include "summary.h"
 #include "testbed.h"
 
@@ -304,7 +305,7 @@ int peko_cmd_testbed(int argc, char **argv)
     }
     peko_cli_release_stop();
     if (temporary)
-        peko_cli_remove_db(db_path);
+        ana_db_remove(db_path);
     g_free(db_path);
     scn_scenario_free(sc);
     free_args();

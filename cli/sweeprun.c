@@ -14,8 +14,8 @@
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 
-#include "cli.h"
 #include "merge.h"
+#include "schema.h"
 #include "simrun.h"
 
 /* A worker's exit statuses. */
@@ -280,7 +280,7 @@ static gboolean finish(sweeper *s, point *pt, int status, GError **error)
         note_failure(s, pt, why);
         g_free(why);
     }
-    peko_cli_remove_db(pt->db_path);
+    ana_db_remove(pt->db_path);
     return ok;
 }
 
@@ -346,7 +346,7 @@ static void reap_all(sweeper *s)
         int status;
         while (waitpid(pt->pid, &status, 0) < 0 && errno == EINTR)
             ;
-        peko_cli_remove_db(pt->db_path);
+        ana_db_remove(pt->db_path);
         g_ptr_array_remove_index(s->running, 0);
     }
 }
