@@ -14,7 +14,7 @@
 #include "cli.h"
 #include "report-print.h"
 #include "schema.h"
-#include "simrun.h"
+#include "sim.h"
 #include "summary.h"
 
 static char *seed_arg;

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "sweeprun.h"
+#include "sweep.h"
 
 static char *db_arg;
 static char *jobs_arg;

@@ -1,4 +1,4 @@
-/* simrun.h: runs one scenario in the simulator and records it.
+/* sim.h: runs one scenario in the simulator and records it.
  *
  * The glue between a loaded scenario (scenarios/), the simulated world
  * (sim/) and the recorder (analysis/): builds the world the scenario

@@ -1,4 +1,4 @@
-/* sweeprun.h: runs every point of a scenario's sweep, in parallel worker
+/* sweep.h: runs every point of a scenario's sweep, in parallel worker
  * processes, into one database.
  *
  * A sweep is the scenario's [sweep] combinations times its repetitions;

@@ -1,5 +1,5 @@
-/* simrun.c: one scenario in the simulator, recorded (simrun.h). */
-#include "simrun.h"
+/* sim.c: one scenario in the simulator, recorded (sim.h). */
+#include "sim.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,5 +1,5 @@
-/* sweeprun.c: a sweep's points in worker processes (sweeprun.h). */
-#include "sweeprun.h"
+/* sweep.c: a sweep's points in worker processes (sweep.h). */
+#include "sweep.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +16,7 @@
 
 #include "merge.h"
 #include "schema.h"
-#include "simrun.h"
+#include "sim.h"
 
 /* A worker's exit statuses. */
 enum {

@@ -1,4 +1,4 @@
-/* peko.c: the peko program's entry point: dispatches to a subcommand by
+/* main.c: the peko program's entry point: dispatches to a subcommand by
  * name (the table comes from PEKO_COMMANDS in cli.h). */
 #include <locale.h>
 #include <stdio.h>
