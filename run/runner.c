@@ -5,8 +5,8 @@
 #include <errno.h>
 #include <string.h>
 
-void peko_runner_init(peko_runner *r, const scn_scenario *sc,
-                      const peko_runner_ops *ops, void *world)
+void run_runner_init(run_runner *r, const scn_scenario *sc, const run_ops *ops,
+                     void *world)
 {
     memset(r, 0, sizeof *r);
     r->sc = sc;
@@ -16,15 +16,15 @@ void peko_runner_init(peko_runner *r, const scn_scenario *sc,
     r->partitions = g_hash_table_new(g_str_hash, g_str_equal);
 }
 
-void peko_runner_clear(peko_runner *r)
+void run_runner_clear(run_runner *r)
 {
     g_clear_pointer(&r->rec, ana_recorder_free);
     g_clear_pointer(&r->partitions, g_hash_table_destroy);
     g_clear_pointer(&r->error, g_free);
 }
 
-size_t peko_runner_seeds(const scn_scenario *sc, uint32_t node,
-                         size_t out[SCN_MAX_SEEDS])
+size_t run_seeds(const scn_scenario *sc, uint32_t node,
+                 size_t out[SCN_MAX_SEEDS])
 {
     uint32_t seeds[SCN_MAX_SEEDS];
     size_t k = scn_scenario_seeds(sc, node, seeds, SCN_MAX_SEEDS);
@@ -35,7 +35,7 @@ size_t peko_runner_seeds(const scn_scenario *sc, uint32_t node,
     return k;
 }
 
-static void keep_error(peko_runner *r, char *message)
+static void keep_error(run_runner *r, char *message)
 {
     if (r->error == NULL)
         r->error = message;
@@ -52,9 +52,8 @@ static bool is_no_op(int rc)
 /* ------------------------------------------------------------------ */
 /* Recording.                                                           */
 
-gboolean peko_runner_open_recorder(peko_runner *r,
-                                   const peko_runner_recording *how,
-                                   GError **error)
+gboolean run_runner_open_recorder(run_runner *r, const run_recording *how,
+                                  GError **error)
 {
     const scn_scenario *sc = r->sc;
     ana_run_info info;
@@ -95,7 +94,7 @@ gboolean peko_runner_open_recorder(peko_runner *r,
 /* ------------------------------------------------------------------ */
 /* Joins and samples.                                                   */
 
-void peko_runner_join(peko_runner *r, size_t i)
+void run_runner_join(run_runner *r, size_t i)
 {
     int rc = r->ops->join(r->world, i);
     if (!is_no_op(rc))
@@ -105,15 +104,15 @@ void peko_runner_join(peko_runner *r, size_t i)
 
 /* A node is live when it is up, has joined and sends heartbeats: the
  * nodes a correct list holds once the cluster has settled. */
-static bool node_is_live(peko_runner *r, size_t i)
+static bool node_is_live(run_runner *r, size_t i)
 {
-    if (r->ops->state(r->world, i) != PEKO_RUNNER_UP)
+    if (r->ops->state(r->world, i) != RUN_NODE_UP)
         return false;
     peko_nodelist *nl = r->ops->node(r->world, i);
     return nl && peko_nodelist_is_running(nl);
 }
 
-void peko_runner_sample(peko_runner *r)
+void run_runner_sample(run_runner *r)
 {
     size_t n = r->n;
     bool *live = g_new(bool, n);
@@ -146,7 +145,7 @@ void peko_runner_sample(peko_runner *r)
 typedef int (*node_op)(void *world, size_t i);
 
 /* Calls op on every node of the selector, in index order. */
-static void for_nodes(peko_runner *r, const scn_event *ev, node_op op)
+static void for_nodes(run_runner *r, const scn_event *ev, node_op op)
 {
     const scn_nodes *nodes = &ev->nodes;
     for (size_t k = 0; k < nodes->n_ranges; k++)
@@ -176,7 +175,7 @@ static size_t *indices_of(const scn_nodes *nodes)
     return out;
 }
 
-static void apply_publish(peko_runner *r, const scn_event *ev)
+static void apply_publish(run_runner *r, const scn_event *ev)
 {
     uint8_t *payload = g_malloc(ev->publish.n_bytes ? ev->publish.n_bytes : 1);
     scn_event_payload(ev, payload);
@@ -184,7 +183,7 @@ static void apply_publish(peko_runner *r, const scn_event *ev)
         for (uint32_t i = ev->nodes.ranges[k].first;; i++) {
             /* A crashed or paused node cannot publish: skipped. */
             peko_nodelist *nl = r->ops->node(r->world, i);
-            if (nl && r->ops->state(r->world, i) == PEKO_RUNNER_UP)
+            if (nl && r->ops->state(r->world, i) == RUN_NODE_UP)
                 peko_nodelist_publish(nl, payload, ev->publish.n_bytes);
             if (i == ev->nodes.ranges[k].last)
                 break;
@@ -192,7 +191,7 @@ static void apply_publish(peko_runner *r, const scn_event *ev)
     g_free(payload);
 }
 
-static void apply_partition(peko_runner *r, const scn_event *ev)
+static void apply_partition(run_runner *r, const scn_event *ev)
 {
     int id;
     if (ev->partition.one_way) {
@@ -229,7 +228,7 @@ static void apply_partition(peko_runner *r, const scn_event *ev)
                          GINT_TO_POINTER(id));
 }
 
-static void apply_heal(peko_runner *r, const scn_event *ev)
+static void apply_heal(run_runner *r, const scn_event *ev)
 {
     if (ev->partition.name == NULL) {
         r->ops->heal_all(r->world);
@@ -244,9 +243,9 @@ static void apply_heal(peko_runner *r, const scn_event *ev)
     }
 }
 
-void peko_runner_apply(peko_runner *r, const scn_event *ev)
+void run_runner_apply(run_runner *r, const scn_event *ev)
 {
-    const peko_runner_ops *ops = r->ops;
+    const run_ops *ops = r->ops;
     switch (ev->kind) {
     case SCN_EVENT_PUBLISH:
         apply_publish(r, ev);

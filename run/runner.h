@@ -7,13 +7,13 @@
  * sample_interval; and all of it is recorded into the same tables
  * (analysis/recorder.h). The runner holds that logic once. How a node is
  * crashed or a partition made differs, and is a table of operations
- * (peko_runner_ops) that the simulator (simrun.c) and the testbed
+ * (run_ops) that the simulator (sim.c) and the testbed
  * (testbed.c) each implement. When things happen is theirs too: virtual
  * time in the simulator's event queue, real time on a GLib main loop.
  * The runner only says what happens at each step.
  */
-#ifndef PEKO_RUNNER_H
-#define PEKO_RUNNER_H
+#ifndef RUN_RUNNER_H
+#define RUN_RUNNER_H
 
 #include <glib.h>
 #include <stdbool.h>
@@ -25,25 +25,25 @@
 #include "scenario.h"
 
 /* A node's life, as the timeline changes it. */
-typedef enum peko_runner_state {
-    PEKO_RUNNER_UP = 0, /* running; joined or not yet */
-    PEKO_RUNNER_PAUSED, /* frozen: no timers, nothing read */
-    PEKO_RUNNER_DOWN,   /* crashed: no engine, state lost */
-} peko_runner_state;
+typedef enum run_node_state {
+    RUN_NODE_UP = 0, /* running; joined or not yet */
+    RUN_NODE_PAUSED, /* frozen: no timers, nothing read */
+    RUN_NODE_DOWN,   /* crashed: no engine, state lost */
+} run_node_state;
 
 /* A world of nodes the runner drives: the simulator's or the testbed's.
  * Node indices are 0 .. nodes-1 of the scenario. Operations return 0 or
  * a negative errno; a node already in the state asked for answers
  * -EALREADY (or -ENODEV when it is down, -EBUSY for restarting a node
  * that is up), which the runner does not count as a failure. */
-typedef struct peko_runner_ops {
+typedef struct run_ops {
     /* The run's clock: microseconds since the run started. */
     int64_t (*now_us)(void *world);
     /* Node i's engine; NULL while it is down. */
     peko_nodelist *(*node)(void *world, size_t i);
     /* Node i's address, as its peers know it. */
     const peko_addr *(*addr)(void *world, size_t i);
-    peko_runner_state (*state)(void *world, size_t i);
+    run_node_state (*state)(void *world, size_t i);
     /* Makes `observer` (copied) observe node i's engine, now and after
      * every restart. */
     void (*observe)(void *world, size_t i, const peko_observer *observer,
@@ -72,33 +72,33 @@ typedef struct peko_runner_ops {
     void (*heal_all)(void *world);
     /* A `network` event: new latency, loss or duplication, as it says. */
     void (*set_network)(void *world, const scn_event *ev);
-} peko_runner_ops;
+} run_ops;
 
-typedef struct peko_runner {
+typedef struct run_runner {
     const scn_scenario *sc;     /* borrowed */
-    const peko_runner_ops *ops; /* borrowed */
+    const run_ops *ops;         /* borrowed */
     void *world;                /* borrowed, passed to every operation */
     size_t n;                   /* nodes */
     ana_recorder *rec;          /* owned once opened */
     GHashTable *partitions;     /* name (borrowed from sc) -> id; looked
                                  * up by name only, never iterated */
     char *error;                /* the first failure applying the plan */
-} peko_runner;
+} run_runner;
 
 /* Sets up *r for scenario `sc` on `world`. Cannot fail. */
-void peko_runner_init(peko_runner *r, const scn_scenario *sc,
-                      const peko_runner_ops *ops, void *world);
+void run_runner_init(run_runner *r, const scn_scenario *sc, const run_ops *ops,
+                     void *world);
 /* Frees the recorder (without finishing the run: see recorder.h) and the
  * runner's own state. */
-void peko_runner_clear(peko_runner *r);
+void run_runner_clear(run_runner *r);
 
 /* Node `node`'s seeds as node indices, ascending, into out (room for
  * SCN_MAX_SEEDS); returns how many. */
-size_t peko_runner_seeds(const scn_scenario *sc, uint32_t node,
-                         size_t out[SCN_MAX_SEEDS]);
+size_t run_seeds(const scn_scenario *sc, uint32_t node,
+                 size_t out[SCN_MAX_SEEDS]);
 
 /* How a run is recorded. */
-typedef struct peko_runner_recording {
+typedef struct run_recording {
     const char *db_path;     /* required */
     const char *source;      /* run.source: "sim", "testbed" */
     const char *sweep_id;    /* NULL: a run on its own */
@@ -107,28 +107,27 @@ typedef struct peko_runner_recording {
     ana_now_fn now_us;       /* the run's clock (read once at open: the
                               * run's time 0) */
     void *now_user;
-} peko_runner_recording;
+} run_recording;
 
 /* Opens the recorder: a run row with the scenario's parameters
  * (scn_scenario_to_json) and heartbeat sample, every node registered
  * with its address (ops->addr) as "node-<i>", and the recorder observing
  * every node (ops->observe). Returns FALSE with *error set when the
  * database cannot be opened or a node registered. */
-gboolean peko_runner_open_recorder(peko_runner *r,
-                                   const peko_runner_recording *how,
-                                   GError **error);
+gboolean run_runner_open_recorder(run_runner *r, const run_recording *how,
+                                  GError **error);
 
 /* Node i's first join (its stagger slot). A failure other than "already
  * joined" or "down" is kept in r->error. */
-void peko_runner_join(peko_runner *r, size_t i);
+void run_runner_join(run_runner *r, size_t i);
 
 /* Applies one timeline event now and records it in the timeline with
  * the run's time. Failures are kept in r->error. */
-void peko_runner_apply(peko_runner *r, const scn_event *ev);
+void run_runner_apply(run_runner *r, const scn_event *ev);
 
 /* One membership sample now: how many nodes are live (up, joined and
  * sending heartbeats) and how many of those list exactly the live
  * nodes. */
-void peko_runner_sample(peko_runner *r);
+void run_runner_sample(run_runner *r);
 
-#endif /* PEKO_RUNNER_H */
+#endif /* RUN_RUNNER_H */

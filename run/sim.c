@@ -30,7 +30,7 @@ typedef struct simrun_event {
 struct simrun {
     const scn_scenario *sc;
     sim_world *world;
-    peko_runner runner;         /* the recorder, the timeline's state */
+    run_runner runner;          /* the recorder, the timeline's state */
     size_t n;
     simrun_join *joins;         /* one per node */
     simrun_event *events;       /* one per timeline event */
@@ -139,21 +139,21 @@ static void on_join(sim_world *world, void *user)
 {
     simrun_join *join = user;
     (void)world;
-    peko_runner_join(&join->run->runner, join->node);
+    run_runner_join(&join->run->runner, join->node);
 }
 
 static void on_sample(sim_world *world, void *user)
 {
     simrun *run = user;
     (void)world;
-    peko_runner_sample(&run->runner);
+    run_runner_sample(&run->runner);
 }
 
 static void on_event(sim_world *world, void *user)
 {
     simrun_event *se = user;
     (void)world;
-    peko_runner_apply(&se->run->runner, se->event);
+    run_runner_apply(&se->run->runner, se->event);
 }
 
 /* ------------------------------------------------------------------ */
@@ -174,16 +174,16 @@ static const peko_addr *op_addr(void *w, size_t i)
     return sim_world_addr(w, i);
 }
 
-static peko_runner_state op_state(void *w, size_t i)
+static run_node_state op_state(void *w, size_t i)
 {
     switch (sim_world_node_state(w, i)) {
     case SIM_NODE_PAUSED:
-        return PEKO_RUNNER_PAUSED;
+        return RUN_NODE_PAUSED;
     case SIM_NODE_DOWN:
-        return PEKO_RUNNER_DOWN;
+        return RUN_NODE_DOWN;
     case SIM_NODE_UP:
     default:
-        return PEKO_RUNNER_UP;
+        return RUN_NODE_UP;
     }
 }
 
@@ -264,7 +264,7 @@ static void op_set_network(void *w, const scn_event *ev)
         sim_world_set_duplicate(w, ev->network.duplicate);
 }
 
-static const peko_runner_ops sim_ops = {
+static const run_ops sim_ops = {
     .now_us = op_now_us,
     .node = op_node,
     .addr = op_addr,
@@ -355,7 +355,7 @@ static gboolean set_up_nodes(simrun *run, GError **error)
     size_t *seeds = g_new(size_t, SCN_MAX_SEEDS);
     run->joins = g_new(simrun_join, run->n);
     for (size_t i = 0; i < run->n; i++) {
-        size_t k = peko_runner_seeds(sc, (uint32_t)i, seeds);
+        size_t k = run_seeds(sc, (uint32_t)i, seeds);
         int rc = sim_world_set_seeds(run->world, i, seeds, k);
         if (rc < 0) {
             g_free(seeds);
@@ -390,10 +390,10 @@ static gboolean set_up_nodes(simrun *run, GError **error)
     return TRUE;
 }
 
-static gboolean open_recorder(simrun *run, const peko_simrun_options *opts,
+static gboolean open_recorder(simrun *run, const run_sim_options *opts,
                               GError **error)
 {
-    peko_runner_recording how = {
+    run_recording how = {
         .db_path = opts->db_path,
         .source = "sim",
         .sweep_id = opts->sweep_id,
@@ -402,7 +402,7 @@ static gboolean open_recorder(simrun *run, const peko_simrun_options *opts,
         .now_us = world_now,
         .now_user = run->world,
     };
-    if (!peko_runner_open_recorder(&run->runner, &how, error))
+    if (!run_runner_open_recorder(&run->runner, &how, error))
         return FALSE;
     static const sim_world_hooks hooks = {
         .delivered = on_delivered,
@@ -414,7 +414,7 @@ static gboolean open_recorder(simrun *run, const peko_simrun_options *opts,
 
 static void simrun_clear(simrun *run)
 {
-    peko_runner_clear(&run->runner);
+    run_runner_clear(&run->runner);
     sim_world_free(run->world);
     g_free(run->joins);
     g_free(run->events);
@@ -422,8 +422,8 @@ static void simrun_clear(simrun *run)
 
 /* ------------------------------------------------------------------ */
 
-gboolean peko_simrun(const scn_scenario *sc, const peko_simrun_options *opts,
-                     peko_simrun_result *out, GError **error)
+gboolean run_sim(const scn_scenario *sc, const run_sim_options *opts,
+                 run_sim_result *out, GError **error)
 {
     memset(out, 0, sizeof *out);
     simrun run = {.sc = sc, .n = sc->cluster.nodes};
@@ -442,7 +442,7 @@ gboolean peko_simrun(const scn_scenario *sc, const peko_simrun_options *opts,
         simrun_clear(&run);
         return FALSE;
     }
-    peko_runner_init(&run.runner, sc, &sim_ops, run.world);
+    run_runner_init(&run.runner, sc, &sim_ops, run.world);
     if (!set_up_network(&run, error) || !open_recorder(&run, opts, error) ||
         !set_up_nodes(&run, error) ||
         (opts->pcap_path &&

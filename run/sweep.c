@@ -27,7 +27,7 @@ enum {
 
 #define POLL_INTERVAL_US (100 * 1000)
 
-char *peko_sweep_id(const scn_scenario *base)
+char *run_sweep_id(const scn_scenario *base)
 {
     char *json = scn_scenario_to_json(base);
     char *sha = g_compute_checksum_for_string(G_CHECKSUM_SHA256, json, -1);
@@ -37,7 +37,7 @@ char *peko_sweep_id(const scn_scenario *base)
     return id;
 }
 
-char *peko_sweep_point_label(const scn_scenario *base, size_t combination)
+char *run_sweep_point_label(const scn_scenario *base, size_t combination)
 {
     GString *label = g_string_new(NULL);
     for (size_t a = 0; a < base->sweep.n_axes; a++)
@@ -47,7 +47,7 @@ char *peko_sweep_point_label(const scn_scenario *base, size_t combination)
     return g_string_free(label, FALSE);
 }
 
-void peko_sweep_result_clear(peko_sweep_result *result)
+void run_sweep_result_clear(run_sweep_result *result)
 {
     g_free(result->sweep_id);
     g_free(result->first_failure);
@@ -190,8 +190,8 @@ static G_NORETURN void worker_main(const scn_scenario *base, const point *pt,
     GError *error = NULL;
     scn_scenario *sc = scn_scenario_sweep_point(base, pt->combination,
                                                 pt->repetition, &error);
-    peko_simrun_result result;
-    peko_simrun_options opts = {
+    run_sim_result result;
+    run_sim_options opts = {
         .db_path = pt->db_path,
         .stop = &worker_stop,
         .sweep_id = sweep_id,
@@ -199,7 +199,7 @@ static G_NORETURN void worker_main(const scn_scenario *base, const point *pt,
         .repetition = pt->repetition,
     };
     int status = WORKER_OK;
-    if (sc == NULL || !peko_simrun(sc, &opts, &result, &error)) {
+    if (sc == NULL || !run_sim(sc, &opts, &result, &error)) {
         fprintf(stderr, "\npeko sweep: %s%srepetition %u: %s\n", pt->label,
                 *pt->label ? " " : "", pt->repetition, error->message);
         status = WORKER_FAILED;
@@ -214,8 +214,8 @@ static G_NORETURN void worker_main(const scn_scenario *base, const point *pt,
 
 typedef struct sweeper {
     const scn_scenario *base;
-    const peko_sweep_options *opts;
-    peko_sweep_result *out;
+    const run_sweep_options *opts;
+    run_sweep_result *out;
     char *sweep_id;
     point *todo;
     size_t n_todo, next;
@@ -351,15 +351,14 @@ static void reap_all(sweeper *s)
     }
 }
 
-gboolean peko_sweep_run(const scn_scenario *base,
-                        const peko_sweep_options *opts,
-                        peko_sweep_result *out, GError **error)
+gboolean run_sweep(const scn_scenario *base, const run_sweep_options *opts,
+                   run_sweep_result *out, GError **error)
 {
     memset(out, 0, sizeof *out);
     g_return_val_if_fail(opts->jobs >= 1 && opts->shard_count >= 1 &&
                              opts->shard_index < opts->shard_count,
                          FALSE);
-    out->sweep_id = peko_sweep_id(base);
+    out->sweep_id = run_sweep_id(base);
     workdir w = {0};
     if (!workdir_open(&w, opts->db_path, error)) {
         workdir_close(&w);
@@ -381,7 +380,7 @@ gboolean peko_sweep_run(const scn_scenario *base,
     size_t combos = base->sweep.combinations ? base->sweep.combinations : 1;
     s.todo = g_new0(point, ok ? combos * reps : 1);
     for (size_t c = 0; ok && c < combos; c++) {
-        char *label = peko_sweep_point_label(base, c);
+        char *label = run_sweep_point_label(base, c);
         for (uint32_t r = 0; r < reps; r++) {
             size_t index = c * reps + r;
             if (index % opts->shard_count != opts->shard_index)

@@ -63,8 +63,8 @@ typedef struct tb_source {
 
 struct testbed {
     const scn_scenario *sc;
-    const peko_testbed_options *opts;
-    peko_runner runner;
+    const run_testbed_options *opts;
+    run_runner runner;
     GMainContext *ctx;
     peko_transport_filter *filter;
     tb_node *nodes;
@@ -325,14 +325,13 @@ static const peko_addr *op_addr(void *w, size_t i)
     return &tb->nodes[i].addr;
 }
 
-static peko_runner_state op_state(void *w, size_t i)
+static run_node_state op_state(void *w, size_t i)
 {
     testbed *tb = w;
     const tb_node *nd = &tb->nodes[i];
     if (nd->tp == NULL)
-        return PEKO_RUNNER_DOWN;
-    return peko_transport_is_paused(nd->tp) ? PEKO_RUNNER_PAUSED
-                                            : PEKO_RUNNER_UP;
+        return RUN_NODE_DOWN;
+    return peko_transport_is_paused(nd->tp) ? RUN_NODE_PAUSED : RUN_NODE_UP;
 }
 
 static void op_observe(void *w, size_t i, const peko_observer *observer,
@@ -356,7 +355,7 @@ static int op_join(void *w, size_t i)
         return -ENODEV;
     peko_nodelist *nl = peko_transport_nodelist(nd->tp);
     size_t seeds[SCN_MAX_SEEDS];
-    size_t k = peko_runner_seeds(tb->sc, (uint32_t)i, seeds);
+    size_t k = run_seeds(tb->sc, (uint32_t)i, seeds);
     for (size_t s = 0; s < k; s++) {
         const tb_node *seed = &tb->nodes[seeds[s]];
         char host[PEKO_HOST_STRLEN], name[32];
@@ -502,10 +501,10 @@ static void op_set_network(void *w, const scn_event *ev)
         tb->latency = &ev->network.latency_us; /* lives as long as sc */
     if (ev->network.set_loss)
         set_loss(tb, &ev->network.loss);
-    /* Duplication is not emulated (peko_testbed_notes() says so). */
+    /* Duplication is not emulated (run_testbed_notes() says so). */
 }
 
-static const peko_runner_ops testbed_ops = {
+static const run_ops testbed_ops = {
     .now_us = op_now_us,
     .node = op_node,
     .addr = op_addr,
@@ -579,11 +578,11 @@ static void run_due(testbed *tb)
         if (t_step <= t_sample) {
             const tb_step *s = &tb->steps[tb->next_step++];
             if (s->kind == TB_STEP_JOIN)
-                peko_runner_join(&tb->runner, s->index);
+                run_runner_join(&tb->runner, s->index);
             else
-                peko_runner_apply(&tb->runner, &tb->sc->events[s->index]);
+                run_runner_apply(&tb->runner, &tb->sc->events[s->index]);
         } else {
-            peko_runner_sample(&tb->runner);
+            run_runner_sample(&tb->runner);
             tb->next_sample_us += tb->sc->cluster.sample_interval_us;
         }
         now = run_now(tb);
@@ -721,14 +720,14 @@ static gboolean set_up(testbed *tb, GError **error)
      * before the recording, so a capture refused leaves no run behind. */
     if (tb->opts->capture_path && !open_capture(tb, error))
         return FALSE;
-    peko_runner_init(&tb->runner, sc, &testbed_ops, tb);
-    peko_runner_recording how = {
+    run_runner_init(&tb->runner, sc, &testbed_ops, tb);
+    run_recording how = {
         .db_path = tb->opts->db_path,
         .source = "testbed",
         .now_us = recorder_now,
         .now_user = tb,
     };
-    if (!peko_runner_open_recorder(&tb->runner, &how, error))
+    if (!run_runner_open_recorder(&tb->runner, &how, error))
         return FALSE;
     build_plan(tb);
     return TRUE;
@@ -776,7 +775,7 @@ static void record_transport_counts(testbed *tb)
 /* The capture's reconciliation against the engines' counters. Call with
  * every transport still open (their counters), before the capture is
  * closed. */
-static void count_for_capture(testbed *tb, peko_testbed_capture *c)
+static void count_for_capture(testbed *tb, run_testbed_capture *c)
 {
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < tb->n; i++) {
@@ -816,7 +815,7 @@ static void testbed_clear(testbed *tb)
         if (tb->nodes[i].latency_rng)
             g_rand_free(tb->nodes[i].latency_rng);
     }
-    peko_runner_clear(&tb->runner);
+    run_runner_clear(&tb->runner);
     g_free(tb->nodes);
     g_free(tb->steps);
     if (tb->by_port)
@@ -830,7 +829,7 @@ static void testbed_clear(testbed *tb)
 
 /* ------------------------------------------------------------------ */
 
-char **peko_testbed_notes(const scn_scenario *sc)
+char **run_testbed_notes(const scn_scenario *sc)
 {
     GPtrArray *notes = g_ptr_array_new();
     bool duplicate = sc->network.duplicate > 0;
@@ -863,9 +862,8 @@ char **peko_testbed_notes(const scn_scenario *sc)
     return (char **)g_ptr_array_free(notes, FALSE);
 }
 
-gboolean peko_testbed_run(const scn_scenario *sc,
-                          const peko_testbed_options *opts,
-                          peko_testbed_result *out, GError **error)
+gboolean run_testbed(const scn_scenario *sc, const run_testbed_options *opts,
+                     run_testbed_result *out, GError **error)
 {
     memset(out, 0, sizeof *out);
     testbed tb = {
