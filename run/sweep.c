@@ -12,11 +12,11 @@
 #include <unistd.h>
 
 #include <glib/gstdio.h>
-#include <sqlite3.h>
 
 #include "merge.h"
 #include "schema.h"
 #include "sim.h"
+#include "sweep-runs.h"
 
 /* A worker's exit statuses. */
 enum {
@@ -52,46 +52,6 @@ void run_sweep_result_clear(run_sweep_result *result)
     g_free(result->sweep_id);
     g_free(result->first_failure);
     memset(result, 0, sizeof *result);
-}
-
-/* ------------------------------------------------------------------ */
-/* What is done already.                                                */
-
-/* The (sweep_point, repetition) pairs of complete runs of `sweep_id` in
- * the database, as "point\x1frepetition" strings. A missing database has
- * none. */
-static gboolean load_done(const char *db_path, const char *sweep_id,
-                          GHashTable *done, GError **error)
-{
-    if (!g_file_test(db_path, G_FILE_TEST_EXISTS))
-        return TRUE;
-    sqlite3 *db = NULL;
-    sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_busy_timeout(db, 10000);
-        rc = sqlite3_prepare_v2(db,
-                                "SELECT sweep_point, repetition FROM run"
-                                " WHERE sweep_id = ?1 AND status = 'complete'",
-                                -1, &stmt, NULL);
-    }
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(stmt, 1, sweep_id, -1, SQLITE_STATIC);
-        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-            g_hash_table_add(
-                done, g_strdup_printf(
-                          "%s\x1f%lld", sqlite3_column_text(stmt, 0),
-                          (long long)sqlite3_column_int64(stmt, 1)));
-        if (rc == SQLITE_DONE)
-            rc = SQLITE_OK;
-    }
-    if (rc != SQLITE_OK)
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-                    "%s: reading the runs done: %s", db_path,
-                    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-    sqlite3_finalize(stmt);
-    sqlite3_close(db);
-    return rc == SQLITE_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -364,9 +324,9 @@ gboolean run_sweep(const scn_scenario *base, const run_sweep_options *opts,
         workdir_close(&w);
         return FALSE;
     }
-    GHashTable *done = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                             NULL);
-    gboolean ok = load_done(opts->db_path, out->sweep_id, done, error);
+    ana_sweep_runs *done = ana_sweep_runs_load(opts->db_path, out->sweep_id,
+                                               error);
+    gboolean ok = done != NULL;
 
     sweeper s = {
         .base = base,
@@ -386,10 +346,7 @@ gboolean run_sweep(const scn_scenario *base, const run_sweep_options *opts,
             if (index % opts->shard_count != opts->shard_index)
                 continue;
             out->final.total++;
-            char *key = g_strdup_printf("%s\x1f%u", label, r);
-            bool is_done = g_hash_table_contains(done, key);
-            g_free(key);
-            if (is_done) {
+            if (ana_sweep_runs_is_complete(done, label, r)) {
                 out->final.skipped++;
                 continue;
             }
@@ -403,7 +360,7 @@ gboolean run_sweep(const scn_scenario *base, const run_sweep_options *opts,
         }
         g_free(label);
     }
-    g_hash_table_destroy(done);
+    ana_sweep_runs_free(done);
 
     if (ok) {
         report(&s);
