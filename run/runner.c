@@ -3,7 +3,40 @@
 #include "runner.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+static int compare_steps(const void *pa, const void *pb)
+{
+    const run_step *a = pa, *b = pb;
+    if (a->t_us != b->t_us)
+        return a->t_us < b->t_us ? -1 : 1;
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+/* Every initial join and every event, ordered by (time, kind, index):
+ * the order of run_step_kind at equal times, and within a kind the
+ * nodes' and the file's. */
+static void build_plan(run_runner *r)
+{
+    const scn_scenario *sc = r->sc;
+    r->plan = g_new(run_step, r->n + sc->n_events + 1);
+    size_t k = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        int64_t t = scn_scenario_start_us(sc, (uint32_t)i);
+        if (t >= 0) /* else a join event starts it */
+            r->plan[k++] = (run_step){t, RUN_STEP_JOIN, i};
+    }
+    for (size_t e = 0; e < sc->n_events; e++)
+        r->plan[k++] = (run_step){sc->events[e].time_us, RUN_STEP_EVENT, e};
+    r->n_plan = k;
+    qsort(r->plan, k, sizeof *r->plan, compare_steps);
+    r->next_sample_us = sc->cluster.sample_interval_us > 0
+                            ? sc->cluster.sample_interval_us
+                            : -1;
+}
 
 void run_runner_init(run_runner *r, const scn_scenario *sc, const run_ops *ops,
                      void *world)
@@ -14,6 +47,7 @@ void run_runner_init(run_runner *r, const scn_scenario *sc, const run_ops *ops,
     r->world = world;
     r->n = sc->cluster.nodes;
     r->partitions = g_hash_table_new(g_str_hash, g_str_equal);
+    build_plan(r);
 }
 
 void run_runner_clear(run_runner *r)
@@ -21,6 +55,7 @@ void run_runner_clear(run_runner *r)
     g_clear_pointer(&r->rec, ana_recorder_free);
     g_clear_pointer(&r->partitions, g_hash_table_destroy);
     g_clear_pointer(&r->error, g_free);
+    g_clear_pointer(&r->plan, g_free);
 }
 
 size_t run_seeds(const scn_scenario *sc, uint32_t node,
@@ -89,6 +124,50 @@ gboolean run_runner_open_recorder(run_runner *r, const run_recording *how,
                         ana_recorder_node_ctx(r->rec, i));
     }
     return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* The plan's steps.                                                    */
+
+void run_runner_do(run_runner *r, const run_step *step)
+{
+    switch (step->kind) {
+    case RUN_STEP_JOIN:
+        run_runner_join(r, step->index);
+        break;
+    case RUN_STEP_EVENT:
+        run_runner_apply(r, &r->sc->events[step->index]);
+        break;
+    case RUN_STEP_SAMPLE:
+        run_runner_sample(r);
+        break;
+    }
+}
+
+bool run_runner_peek(const run_runner *r, run_step *out)
+{
+    bool planned = r->next < r->n_plan;
+    if (r->next_sample_us >= 0 &&
+        (!planned || r->next_sample_us < r->plan[r->next].t_us)) {
+        *out = (run_step){r->next_sample_us, RUN_STEP_SAMPLE, 0};
+        return true;
+    }
+    if (!planned)
+        return false;
+    *out = r->plan[r->next];
+    return true;
+}
+
+void run_runner_step(run_runner *r)
+{
+    run_step step;
+    if (!run_runner_peek(r, &step))
+        return;
+    if (step.kind == RUN_STEP_SAMPLE)
+        r->next_sample_us += r->sc->cluster.sample_interval_us;
+    else
+        r->next++;
+    run_runner_do(r, &step);
 }
 
 /* ------------------------------------------------------------------ */

@@ -5,12 +5,14 @@
  * its slot of the stagger (scn_scenario_start_us) or at a join event; the
  * timeline's events are applied in order; membership is sampled every
  * sample_interval; and all of it is recorded into the same tables
- * (analysis/recorder.h). The runner holds that logic once. How a node is
- * crashed or a partition made differs, and is a table of operations
- * (run_ops) that the simulator (sim.c) and the testbed
- * (testbed.c) each implement. When things happen is theirs too: virtual
- * time in the simulator's event queue, real time on a GLib main loop.
- * The runner only says what happens at each step.
+ * (analysis/recorder.h). The runner holds that logic once, and the plan
+ * that orders it: which step comes when, and which first at equal times.
+ * How a node is crashed or a partition made differs, and is a table of
+ * operations (run_ops) that the simulator (sim.c) and the testbed
+ * (testbed.c) each implement. How time passes is theirs too: the
+ * simulator queues the plan's steps in its event queue at their virtual
+ * times, the testbed walks them (run_runner_peek, run_runner_step) on a
+ * GLib main loop in real time.
  */
 #ifndef RUN_RUNNER_H
 #define RUN_RUNNER_H
@@ -74,6 +76,21 @@ typedef struct run_ops {
     void (*set_network)(void *world, const scn_event *ev);
 } run_ops;
 
+/* What the runner does at a time. At equal times steps run in this
+ * order: the joins (by node), then the timeline's events (in file
+ * order), then the membership sample. */
+typedef enum run_step_kind {
+    RUN_STEP_JOIN = 0, /* a node's first join, at its stagger slot */
+    RUN_STEP_EVENT,    /* a timeline event */
+    RUN_STEP_SAMPLE,   /* a membership sample, every sample_interval */
+} run_step_kind;
+
+typedef struct run_step {
+    int64_t t_us;       /* the run's time it is due at */
+    run_step_kind kind;
+    size_t index;       /* the node (JOIN) or the event (EVENT); 0 */
+} run_step;
+
 typedef struct run_runner {
     const scn_scenario *sc;     /* borrowed */
     const run_ops *ops;         /* borrowed */
@@ -83,9 +100,15 @@ typedef struct run_runner {
     GHashTable *partitions;     /* name (borrowed from sc) -> id; looked
                                  * up by name only, never iterated */
     char *error;                /* the first failure applying the plan */
+    /* The plan: every initial join and every event, in the order they
+     * run (samples are periodic, not listed). Owned; read-only. */
+    run_step *plan;
+    size_t n_plan;
+    size_t next;                /* run_runner_step's place in the plan */
+    int64_t next_sample_us;     /* its next sample; -1: no samples */
 } run_runner;
 
-/* Sets up *r for scenario `sc` on `world`. Cannot fail. */
+/* Sets up *r for scenario `sc` on `world`, and its plan. Cannot fail. */
 void run_runner_init(run_runner *r, const scn_scenario *sc, const run_ops *ops,
                      void *world);
 /* Frees the recorder (without finishing the run: see recorder.h) and the
@@ -116,6 +139,19 @@ typedef struct run_recording {
  * database cannot be opened or a node registered. */
 gboolean run_runner_open_recorder(run_runner *r, const run_recording *how,
                                   GError **error);
+
+/* Runs one step now, whatever the cursor says: what a world that queues
+ * the plan's steps itself calls at each one's time. */
+void run_runner_do(run_runner *r, const run_step *step);
+
+/* The next step of the plan and the samples together, without running
+ * it: TRUE with *out set, FALSE when none is left (then there are no
+ * samples either). Samples never end: the caller stops at the run's
+ * duration. */
+bool run_runner_peek(const run_runner *r, run_step *out);
+
+/* Runs the step run_runner_peek() gives and moves past it. */
+void run_runner_step(run_runner *r);
 
 /* Node i's first join (its stagger slot). A failure other than "already
  * joined" or "down" is kept in r->error. */

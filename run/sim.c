@@ -17,23 +17,17 @@
 
 typedef struct simrun simrun;
 
-typedef struct simrun_join {
+typedef struct simrun_step {
     simrun *run;
-    size_t node;
-} simrun_join;
-
-typedef struct simrun_event {
-    simrun *run;
-    const scn_event *event;
-} simrun_event;
+    const run_step *step;       /* the runner's plan's */
+} simrun_step;
 
 struct simrun {
     const scn_scenario *sc;
     sim_world *world;
     run_runner runner;          /* the recorder, the timeline's state */
     size_t n;
-    simrun_join *joins;         /* one per node */
-    simrun_event *events;       /* one per timeline event */
+    simrun_step *steps;         /* one per step of the runner's plan */
 };
 
 /* ------------------------------------------------------------------ */
@@ -135,11 +129,11 @@ static int64_t world_now(void *user)
     return sim_world_now_us(user);
 }
 
-static void on_join(sim_world *world, void *user)
+static void on_step(sim_world *world, void *user)
 {
-    simrun_join *join = user;
+    simrun_step *ss = user;
     (void)world;
-    run_runner_join(&join->run->runner, join->node);
+    run_runner_do(&ss->run->runner, ss->step);
 }
 
 static void on_sample(sim_world *world, void *user)
@@ -147,13 +141,6 @@ static void on_sample(sim_world *world, void *user)
     simrun *run = user;
     (void)world;
     run_runner_sample(&run->runner);
-}
-
-static void on_event(sim_world *world, void *user)
-{
-    simrun_event *se = user;
-    (void)world;
-    run_runner_apply(&se->run->runner, se->event);
 }
 
 /* ------------------------------------------------------------------ */
@@ -353,7 +340,6 @@ static gboolean set_up_nodes(simrun *run, GError **error)
 {
     const scn_scenario *sc = run->sc;
     size_t *seeds = g_new(size_t, SCN_MAX_SEEDS);
-    run->joins = g_new(simrun_join, run->n);
     for (size_t i = 0; i < run->n; i++) {
         size_t k = run_seeds(sc, (uint32_t)i, seeds);
         int rc = sim_world_set_seeds(run->world, i, seeds, k);
@@ -361,22 +347,17 @@ static gboolean set_up_nodes(simrun *run, GError **error)
             g_free(seeds);
             return fail(error, "seeding a node", rc);
         }
-        run->joins[i] = (simrun_join){.run = run, .node = i};
-        int64_t start_us = scn_scenario_start_us(sc, (uint32_t)i);
-        if (start_us >= 0 &&
-            (rc = sim_world_schedule(run->world, start_us, on_join,
-                                     &run->joins[i])) < 0) {
-            g_free(seeds);
-            return fail(error, "scheduling a join", rc);
-        }
     }
     g_free(seeds);
 
-    run->events = g_new(simrun_event, sc->n_events ? sc->n_events : 1);
-    for (size_t e = 0; e < sc->n_events; e++) {
-        run->events[e] = (simrun_event){.run = run, .event = &sc->events[e]};
-        int rc = sim_world_schedule(run->world, sc->events[e].time_us,
-                                    on_event, &run->events[e]);
+    /* The whole plan now, in its order: the event queue runs equal times
+     * in the order they were queued, so they run in the plan's. */
+    const run_runner *r = &run->runner;
+    run->steps = g_new(simrun_step, r->n_plan ? r->n_plan : 1);
+    for (size_t k = 0; k < r->n_plan; k++) {
+        run->steps[k] = (simrun_step){.run = run, .step = &r->plan[k]};
+        int rc = sim_world_schedule(run->world, r->plan[k].t_us, on_step,
+                                    &run->steps[k]);
         if (rc < 0)
             return fail(error, "scheduling the timeline", rc);
     }
@@ -416,8 +397,7 @@ static void simrun_clear(simrun *run)
 {
     run_runner_clear(&run->runner);
     sim_world_free(run->world);
-    g_free(run->joins);
-    g_free(run->events);
+    g_free(run->steps);
 }
 
 /* ------------------------------------------------------------------ */

@@ -2,11 +2,10 @@
  *
  * The nodes are transports on one GMainContext, bound to the loopback
  * on consecutive ports where they are free. A schedule source, armed at
- * the next step's time, runs the plan: the initial joins, the timeline's
- * events and the membership samples, in the simulator's order at equal
- * times (joins, then events in file order, then the sample). What to do
- * at each step is the runner's (runner.h), as for `peko sim`; this file
- * is the world it acts on.
+ * the next step's time, walks the runner's plan (runner.h): the initial
+ * joins, the timeline's events and the membership samples, in the same
+ * order as the simulator. What to do at each step is the runner's too,
+ * as for `peko sim`; this file is the world it acts on.
  */
 #include "testbed.h"
 
@@ -45,17 +44,6 @@ typedef struct tb_node {
     void *observer_user;
 } tb_node;
 
-typedef enum tb_step_kind {
-    TB_STEP_JOIN = 0, /* before events at the same time, as in the sim */
-    TB_STEP_EVENT,
-} tb_step_kind;
-
-typedef struct tb_step {
-    int64_t t_us;
-    tb_step_kind kind;
-    size_t index;   /* node, or event */
-} tb_step;
-
 typedef struct tb_source {
     GSource base;
     testbed *tb;
@@ -77,9 +65,6 @@ struct testbed {
     bool started;
     int64_t start_us;          /* monotonic time of the run's time 0 */
     int64_t end_us;            /* the scenario's duration */
-    tb_step *steps;
-    size_t n_steps, next_step;
-    int64_t next_sample_us;    /* -1: no samples */
     tb_source *schedule;
     GSource *ticker;
     bool done, stopped;
@@ -527,37 +512,6 @@ static const run_ops testbed_ops = {
 /* ------------------------------------------------------------------ */
 /* The plan, in real time.                                              */
 
-static int compare_steps(const void *pa, const void *pb)
-{
-    const tb_step *a = pa, *b = pb;
-    if (a->t_us != b->t_us)
-        return a->t_us < b->t_us ? -1 : 1;
-    if (a->kind != b->kind)
-        return a->kind < b->kind ? -1 : 1;
-    return a->index < b->index ? -1 : a->index > b->index;
-}
-
-static void build_plan(testbed *tb)
-{
-    const scn_scenario *sc = tb->sc;
-    tb->steps = g_new(tb_step, tb->n + sc->n_events + 1);
-    size_t k = 0;
-    for (size_t i = 0; i < tb->n; i++) {
-        int64_t t = scn_scenario_start_us(sc, (uint32_t)i);
-        if (t >= 0)
-            tb->steps[k++] = (tb_step){t, TB_STEP_JOIN, i};
-    }
-    /* Events are sorted by (time, file order) already: their index keeps
-     * that order among equal times. */
-    for (size_t e = 0; e < sc->n_events; e++)
-        tb->steps[k++] = (tb_step){sc->events[e].time_us, TB_STEP_EVENT, e};
-    tb->n_steps = k;
-    qsort(tb->steps, k, sizeof *tb->steps, compare_steps);
-    tb->next_sample_us = sc->cluster.sample_interval_us > 0
-                             ? sc->cluster.sample_interval_us
-                             : -1;
-}
-
 /* Runs every step due by now, in order, then arms the schedule for the
  * next one, or ends the run once its duration has passed and nothing
  * at or before it is left. */
@@ -566,25 +520,12 @@ static void run_due(testbed *tb)
     int64_t now = run_now(tb);
     int64_t next = INT64_MAX;
     for (;;) {
-        int64_t t_step = tb->next_step < tb->n_steps
-                             ? tb->steps[tb->next_step].t_us
-                             : INT64_MAX;
-        int64_t t_sample = tb->next_sample_us >= 0 ? tb->next_sample_us
-                                                   : INT64_MAX;
-        next = MIN(t_step, t_sample);
+        run_step step;
+        next = run_runner_peek(&tb->runner, &step) ? step.t_us : INT64_MAX;
         if (next > now || next > tb->end_us)
             break;
         tb->late_max_us = MAX(tb->late_max_us, now - next);
-        if (t_step <= t_sample) {
-            const tb_step *s = &tb->steps[tb->next_step++];
-            if (s->kind == TB_STEP_JOIN)
-                run_runner_join(&tb->runner, s->index);
-            else
-                run_runner_apply(&tb->runner, &tb->sc->events[s->index]);
-        } else {
-            run_runner_sample(&tb->runner);
-            tb->next_sample_us += tb->sc->cluster.sample_interval_us;
-        }
+        run_runner_step(&tb->runner);
         now = run_now(tb);
     }
     if (next > tb->end_us && now >= tb->end_us) {
@@ -729,7 +670,6 @@ static gboolean set_up(testbed *tb, GError **error)
     };
     if (!run_runner_open_recorder(&tb->runner, &how, error))
         return FALSE;
-    build_plan(tb);
     return TRUE;
 }
 
@@ -817,7 +757,6 @@ static void testbed_clear(testbed *tb)
     }
     run_runner_clear(&tb->runner);
     g_free(tb->nodes);
-    g_free(tb->steps);
     if (tb->by_port)
         g_hash_table_destroy(tb->by_port);
     peko_transport_filter_free(tb->filter);
