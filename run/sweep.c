@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,10 +58,21 @@ void run_sweep_result_clear(run_sweep_result *result)
 /* ------------------------------------------------------------------ */
 /* The work directory and its lock.                                     */
 
+/* The lock is an flock() on DB.sweep/lock. Only its holder touches the
+ * directory: it removes what a dead sweep left there on its way in, and
+ * its own files, the lock file and the directory on its way out. A sweep
+ * refused the lock owns nothing there and leaves it as it is. Workers
+ * inherit the locked descriptor with fork(), so the lock is held until
+ * the last of them has ended: a new sweep never shares the directory
+ * with a worker of an old one. */
 typedef struct workdir {
     char *path;     /* DB.sweep */
-    int lock_fd;
+    char *lock_path;
+    int lock_fd;    /* locked by us; -1 when we hold nothing */
 } workdir;
+
+/* Attempts at the lock when its holder removes the file meanwhile. */
+#define LOCK_ATTEMPTS 8
 
 static void remove_leftovers(const char *dir)
 {
@@ -78,27 +90,67 @@ static void remove_leftovers(const char *dir)
     g_dir_close(d);
 }
 
+/* Whether fd is the file at path now (not one removed and made anew). */
+static bool is_same_file(int fd, const char *path)
+{
+    struct stat held, named;
+    return fstat(fd, &held) == 0 && stat(path, &named) == 0 &&
+           held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+}
+
+/* Creates the directory and takes its lock into w->lock_fd. Returns 0,
+ * or a negative errno: -EWOULDBLOCK when another sweep holds it. */
+static int take_lock(workdir *w, bool *made_dir)
+{
+    for (int attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
+        *made_dir = true;
+        if (g_mkdir_with_parents(w->path, 0755) != 0)
+            return -errno;
+        *made_dir = false;
+        int fd = open(w->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            if (errno == ENOENT)
+                continue; /* its holder removed the directory meanwhile */
+            return -errno;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            close(fd);
+            return -e;
+        }
+        /* Its holder may have removed the file between our open and our
+         * flock: a lock on a file that is gone locks nothing. */
+        if (is_same_file(fd, w->lock_path)) {
+            w->lock_fd = fd;
+            return 0;
+        }
+        close(fd);
+    }
+    return -EWOULDBLOCK; /* other sweeps keep taking it */
+}
+
+/* Takes the work directory of db_path. On failure *w holds nothing and
+ * nothing in the directory was touched. */
 static gboolean workdir_open(workdir *w, const char *db_path, GError **error)
 {
     w->path = g_strconcat(db_path, ".sweep", NULL);
+    w->lock_path = g_build_filename(w->path, "lock", NULL);
     w->lock_fd = -1;
-    if (g_mkdir_with_parents(w->path, 0755) != 0) {
-        int e = errno;
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
-                    "%s: cannot create the work directory: %s", w->path,
-                    g_strerror(e));
-        return FALSE;
-    }
-    char *lock = g_build_filename(w->path, "lock", NULL);
-    w->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    g_free(lock);
-    if (w->lock_fd < 0 || flock(w->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
-                    "%s: %s", w->path,
-                    e == EWOULDBLOCK
-                        ? "another peko sweep is writing this database"
-                        : g_strerror(e));
+    bool made_dir = false;
+    int rc = take_lock(w, &made_dir);
+    if (rc < 0) {
+        if (made_dir)
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(-rc),
+                        "%s: cannot create the work directory: %s", w->path,
+                        g_strerror(-rc));
+        else
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(-rc),
+                        "%s: %s", w->path,
+                        rc == -EWOULDBLOCK
+                            ? "another peko sweep is writing this database"
+                            : g_strerror(-rc));
+        g_clear_pointer(&w->path, g_free);
+        g_clear_pointer(&w->lock_path, g_free);
         return FALSE;
     }
     /* Anything left is from a sweep that died: its runs were never
@@ -107,17 +159,20 @@ static gboolean workdir_open(workdir *w, const char *db_path, GError **error)
     return TRUE;
 }
 
+/* Leaves the directory as it was before the sweep: removed, lock
+ * released. Only for a workdir_open() that succeeded. */
 static void workdir_close(workdir *w)
 {
-    if (w->lock_fd >= 0) {
-        remove_leftovers(w->path);
-        char *lock = g_build_filename(w->path, "lock", NULL);
-        g_unlink(lock);
-        g_free(lock);
-        g_rmdir(w->path);
-        close(w->lock_fd);
-    }
-    g_free(w->path);
+    g_assert(w->lock_fd >= 0);
+    remove_leftovers(w->path);
+    /* Removed while still held: a sweep waiting on this file finds it
+     * gone once it has the lock, and starts over (take_lock). */
+    g_unlink(w->lock_path);
+    g_rmdir(w->path);
+    close(w->lock_fd);
+    w->lock_fd = -1;
+    g_clear_pointer(&w->path, g_free);
+    g_clear_pointer(&w->lock_path, g_free);
 }
 
 /* ------------------------------------------------------------------ */
@@ -195,6 +250,7 @@ static void report(sweeper *s)
 static gboolean launch(sweeper *s, point *pt, GError **error)
 {
     fflush(NULL);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
@@ -202,8 +258,16 @@ static gboolean launch(sweeper *s, point *pt, GError **error)
                     "starting a worker: %s", g_strerror(e));
         return FALSE;
     }
-    if (pid == 0)
+    if (pid == 0) {
+        /* A worker ends with its sweep: killed, the sweep could neither
+         * merge the run nor stop the worker, which would run on holding
+         * the inherited lock and block the next sweep. SIGKILL: nothing
+         * of the run is kept, so there is nothing to end cleanly. The
+         * parent may have died before prctl(): then it is not ours. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(WORKER_FAILED);
         worker_main(s->base, pt, s->sweep_id);
+    }
     pt->pid = pid;
     g_ptr_array_add(s->running, pt);
     return TRUE;
@@ -320,10 +384,8 @@ gboolean run_sweep(const scn_scenario *base, const run_sweep_options *opts,
                          FALSE);
     out->sweep_id = run_sweep_id(base);
     workdir w = {0};
-    if (!workdir_open(&w, opts->db_path, error)) {
-        workdir_close(&w);
+    if (!workdir_open(&w, opts->db_path, error))
         return FALSE;
-    }
     ana_sweep_runs *done = ana_sweep_runs_load(opts->db_path, out->sweep_id,
                                                error);
     gboolean ok = done != NULL;
