@@ -20,6 +20,7 @@
 #include "recorder.h"
 #include "runner.h"
 #include "scenario.h"
+#include "testdir.h"
 #include "testenv.h"
 
 /* ------------------------------------------------------------------ */
@@ -29,23 +30,13 @@ static char *tmpdir;
 
 static void setup(void)
 {
-    tmpdir = g_dir_make_tmp("peko-run-XXXXXX", NULL);
+    tmpdir = testdir_make("peko-run-XXXXXX");
     cr_assert_not_null(tmpdir);
 }
 
 static void teardown(void)
 {
-    GDir *dir = g_dir_open(tmpdir, 0, NULL);
-    const char *name;
-    while (dir && (name = g_dir_read_name(dir)) != NULL) {
-        char *path = g_build_filename(tmpdir, name, NULL);
-        g_unlink(path);
-        g_free(path);
-    }
-    if (dir)
-        g_dir_close(dir);
-    g_rmdir(tmpdir);
-    g_free(tmpdir);
+    testdir_remove(tmpdir);
 }
 
 TestSuite(run, .init = setup, .fini = teardown, .timeout = 60);
@@ -595,20 +586,21 @@ Test(run, partitions_are_healed_by_name)
 /* ------------------------------------------------------------------ */
 /* Failures.                                                            */
 
+/* Three crashes: of every node, of node 0 again, of node 1 again. */
+static const char crashes_ini[] = "[cluster]\n"
+                                  "nodes = 3\n"
+                                  "duration = 4s\n"
+                                  "sample_interval = 10s\n"
+                                  "[timeline]\n"
+                                  "boom = 1500ms crash nodes=0-2\n"
+                                  "twice = 2s crash node=0\n"
+                                  "again = 3s crash node=1\n";
+
 /* A join at a stagger slot that fails is the runner's error. */
 Test(run, failed_join_is_kept_in_the_error)
 {
     run_fixture fx;
-    fixture_open(&fx,
-                 "[cluster]\n"
-                 "nodes = 3\n"
-                 "duration = 4s\n"
-                 "sample_interval = 10s\n"
-                 "[timeline]\n"
-                 "boom = 1s crash nodes=0-2\n"
-                 "twice = 2s crash node=0\n"
-                 "again = 3s crash node=1\n",
-                 NULL);
+    fixture_open(&fx, crashes_ini, NULL);
     fx.world.fail_node = 1;
     fx.world.fail_rc = -EIO;
     fixture_drive(&fx, 1000000);
@@ -625,16 +617,7 @@ Test(run, failed_join_is_kept_in_the_error)
 Test(run, failed_event_names_the_event_the_time_and_the_node)
 {
     run_fixture fx;
-    fixture_open(&fx,
-                 "[cluster]\n"
-                 "nodes = 3\n"
-                 "duration = 4s\n"
-                 "sample_interval = 10s\n"
-                 "[timeline]\n"
-                 "boom = 1500ms crash nodes=0-2\n"
-                 "twice = 2s crash node=0\n"
-                 "again = 3s crash node=1\n",
-                 NULL);
+    fixture_open(&fx, crashes_ini, NULL);
     fixture_drive(&fx, 1000000); /* every node joined */
     cr_assert_null(fx.runner.error, "%s", fx.runner.error);
     fx.world.fail_node = 1;

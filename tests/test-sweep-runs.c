@@ -12,28 +12,19 @@
 #include "recorder.h"
 #include "schema.h"
 #include "sweep-runs.h"
+#include "testdir.h"
 
 static char *tmpdir;
 
 static void setup(void)
 {
-    tmpdir = g_dir_make_tmp("peko-sweep-runs-XXXXXX", NULL);
+    tmpdir = testdir_make("peko-sweep-runs-XXXXXX");
     cr_assert_not_null(tmpdir);
 }
 
 static void teardown(void)
 {
-    GDir *dir = g_dir_open(tmpdir, 0, NULL);
-    const char *name;
-    while (dir && (name = g_dir_read_name(dir)) != NULL) {
-        char *path = g_build_filename(tmpdir, name, NULL);
-        g_unlink(path);
-        g_free(path);
-    }
-    if (dir)
-        g_dir_close(dir);
-    g_rmdir(tmpdir);
-    g_free(tmpdir);
+    testdir_remove(tmpdir);
 }
 
 TestSuite(sweep_runs, .init = setup, .fini = teardown, .timeout = 60);
