@@ -12,10 +12,13 @@
  * records its run into a private file in a work directory beside the
  * database (DB.sweep/); the parent, the database's only writer, merges
  * each finished run into DB (analysis/merge.h) and deletes the file. A
- * lock on the work directory keeps two sweeps from writing one database.
+ * lock on the work directory keeps two sweeps from writing one database:
+ * the second is refused and leaves the first's files alone.
  *
  * Interrupting (SIGINT, SIGTERM) stops the workers; their unfinished runs
  * are discarded, finished ones are kept, and the same command resumes.
+ * Killed outright, the sweep takes its workers with it (the kernel kills
+ * a worker whose sweep is gone), so the lock is free again at once.
  */
 #ifndef RUN_SWEEP_H
 #define RUN_SWEEP_H
