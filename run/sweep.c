@@ -382,10 +382,10 @@ gboolean run_sweep(const scn_scenario *base, const run_sweep_options *opts,
     g_return_val_if_fail(opts->jobs >= 1 && opts->shard_count >= 1 &&
                              opts->shard_index < opts->shard_count,
                          FALSE);
-    out->sweep_id = run_sweep_id(base);
     workdir w = {0};
     if (!workdir_open(&w, opts->db_path, error))
         return FALSE;
+    out->sweep_id = run_sweep_id(base);
     ana_sweep_runs *done = ana_sweep_runs_load(opts->db_path, out->sweep_id,
                                                error);
     gboolean ok = done != NULL;
@@ -441,5 +441,7 @@ gboolean run_sweep(const scn_scenario *base, const run_sweep_options *opts,
     g_free(s.todo);
     g_ptr_array_free(s.running, TRUE);
     workdir_close(&w);
+    if (!ok)
+        run_sweep_result_clear(out);
     return ok;
 }

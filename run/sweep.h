@@ -66,8 +66,9 @@ char *run_sweep_id(const scn_scenario *base);
 char *run_sweep_point_label(const scn_scenario *base, size_t combination);
 
 /* Runs the sweep of `base` (borrowed). Returns TRUE when it could be
- * attempted (check out->final.failed and out->interrupted), FALSE with
- * *error set when the database or the work directory cannot be used. */
+ * attempted (check out->final.failed and out->interrupted; clear *out
+ * with run_sweep_result_clear()), FALSE with *error set and nothing in
+ * *out when the database or the work directory cannot be used. */
 gboolean run_sweep(const scn_scenario *base, const run_sweep_options *opts,
                    run_sweep_result *out, GError **error);
 

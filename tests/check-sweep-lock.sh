@@ -79,7 +79,8 @@ second)
         fail "the first sweep never started a worker"
     "$peko" sweep "$scenario" -q --jobs 1 $slow --db "$db" >"$work/second.out" 2>&1
     status=$?
-    [ "$status" -eq 1 ] || fail "the second sweep exited $status, expected 1"
+    [ "$status" -eq 1 ] ||
+        fail "the second sweep exited $status, expected 1: $(cat "$work/second.out")"
     grep -q "another peko sweep is writing this database" "$work/second.out" ||
         fail "the second sweep did not say why: $(cat "$work/second.out")"
     alive "$first" ||
