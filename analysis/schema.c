@@ -3,6 +3,8 @@
  * the two in step, and bump ANA_SCHEMA_VERSION with any change here. */
 #include "schema.h"
 
+#include <glib/gstdio.h>
+
 #include "db.h"
 
 /* Conventions of the schema:
@@ -315,4 +317,14 @@ gboolean ana_schema_ensure(sqlite3 *db, GError **error)
 fail:
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return FALSE;
+}
+
+void ana_db_remove(const char *path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < G_N_ELEMENTS(suffixes); i++) {
+        char *p = g_strconcat(path, suffixes[i], NULL);
+        g_unlink(p);
+        g_free(p);
+    }
 }

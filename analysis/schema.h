@@ -63,6 +63,12 @@ gboolean ana_schema_check(sqlite3 *db, int *version_out, GError **error);
  * set and the database unchanged. */
 gboolean ana_schema_ensure(sqlite3 *db, GError **error);
 
+/* Removes the database file at `path` and its -wal, -shm and -journal
+ * companions, ignoring those that do not exist: what a temporary or a
+ * worker's private database leaves behind. Cannot fail; a file that
+ * cannot be removed stays. */
+void ana_db_remove(const char *path);
+
 G_END_DECLS
 
 #endif /* ANA_SCHEMA_H */

@@ -8,7 +8,7 @@
 
 #include "scenario.h"
 
-int peko_cli_usage_error(const char *command, const char *format, ...)
+int cli_usage_error(const char *command, const char *format, ...)
 {
     va_list ap;
     va_start(ap, format);
@@ -17,16 +17,16 @@ int peko_cli_usage_error(const char *command, const char *format, ...)
     fprintf(stderr, "peko %s: %s\nTry 'peko %s --help' for more information.\n",
             command, message, command);
     g_free(message);
-    return PEKO_EXIT_USAGE;
+    return CLI_EXIT_USAGE;
 }
 
-gboolean peko_cli_parse_between(GOptionContext *context, const char *command,
-                                int *argc, char ***argv, int min_positional,
-                                int max_positional)
+gboolean cli_parse_between(GOptionContext *context, const char *command,
+                           int *argc, char ***argv, int min_positional,
+                           int max_positional)
 {
     GError *error = NULL;
     if (!g_option_context_parse(context, argc, argv, &error)) {
-        peko_cli_usage_error(command, "%s", error->message);
+        cli_usage_error(command, "%s", error->message);
         g_error_free(error);
         return FALSE;
     }
@@ -38,38 +38,35 @@ gboolean peko_cli_parse_between(GOptionContext *context, const char *command,
         if (g_strcmp0((*argv)[i], "--") == 0)
             continue;
         if (max_positional >= 0 && n > max_positional) {
-            peko_cli_usage_error(command, "unexpected argument '%s'",
-                                 (*argv)[i]);
+            cli_usage_error(command, "unexpected argument '%s'", (*argv)[i]);
             return FALSE;
         }
         (*argv)[n++] = (*argv)[i];
     }
     if (n - 1 < min_positional) {
-        peko_cli_usage_error(command, "missing argument (%d expected)",
-                             min_positional);
+        cli_usage_error(command, "missing argument (%d expected)",
+                        min_positional);
         return FALSE;
     }
     *argc = n;
     return TRUE;
 }
 
-gboolean peko_cli_parse_positional(GOptionContext *context,
-                                   const char *command, int *argc,
-                                   char ***argv, int n_positional)
+gboolean cli_parse_positional(GOptionContext *context, const char *command,
+                              int *argc, char ***argv, int n_positional)
 {
-    return peko_cli_parse_between(context, command, argc, argv, n_positional,
-                                  n_positional);
+    return cli_parse_between(context, command, argc, argv, n_positional,
+                             n_positional);
 }
 
-gboolean peko_cli_parse(GOptionContext *context, const char *command,
-                        int *argc, char ***argv)
+gboolean cli_parse(GOptionContext *context, const char *command, int *argc,
+                   char ***argv)
 {
-    return peko_cli_parse_positional(context, command, argc, argv, 0);
+    return cli_parse_positional(context, command, argc, argv, 0);
 }
 
-gboolean peko_cli_parse_u64(const char *option, const char *value,
-                            uint64_t min, uint64_t max, uint64_t *out,
-                            GError **error)
+gboolean cli_parse_u64(const char *option, const char *value, uint64_t min,
+                       uint64_t max, uint64_t *out, GError **error)
 {
     guint64 v;
     GError *local = NULL;
@@ -87,8 +84,8 @@ gboolean peko_cli_parse_u64(const char *option, const char *value,
     return TRUE;
 }
 
-void peko_cli_append_escaped(GString *out, const uint8_t *bytes, size_t n,
-                             size_t max)
+void cli_append_escaped(GString *out, const uint8_t *bytes, size_t n,
+                        size_t max)
 {
     size_t shown = n < max ? n : max;
     for (size_t i = 0; i < shown; i++) {
@@ -102,8 +99,8 @@ void peko_cli_append_escaped(GString *out, const uint8_t *bytes, size_t n,
         g_string_append(out, "...");
 }
 
-scn_scenario *peko_cli_load_scenario(const char *command, const char *path,
-                                     char *const *sets, const char *seed)
+scn_scenario *cli_load_scenario(const char *command, const char *path,
+                                char *const *sets, const char *seed)
 {
     GError *error = NULL;
     scn_scenario *sc = scn_scenario_load_file(path, &error);
@@ -113,8 +110,7 @@ scn_scenario *peko_cli_load_scenario(const char *command, const char *path,
     }
     if (sc && seed) {
         uint64_t value;
-        if (!peko_cli_parse_u64("--seed", seed, 0, INT64_MAX, &value,
-                                &error) ||
+        if (!cli_parse_u64("--seed", seed, 0, INT64_MAX, &value, &error) ||
             !scn_scenario_override(sc, "cluster.seed", seed, &error))
             g_clear_pointer(&sc, scn_scenario_free);
     }
@@ -125,29 +121,19 @@ scn_scenario *peko_cli_load_scenario(const char *command, const char *path,
     return sc;
 }
 
-void peko_cli_progress_bar(double frac, char bar[PEKO_CLI_BAR_WIDTH + 1])
+void cli_progress_bar(double frac, char bar[CLI_BAR_WIDTH + 1])
 {
     if (!(frac > 0))
         frac = 0;
     if (frac > 1)
         frac = 1;
-    int filled = (int)(frac * PEKO_CLI_BAR_WIDTH);
-    for (int i = 0; i < PEKO_CLI_BAR_WIDTH; i++)
+    int filled = (int)(frac * CLI_BAR_WIDTH);
+    for (int i = 0; i < CLI_BAR_WIDTH; i++)
         bar[i] = i < filled ? '#' : '-';
-    bar[PEKO_CLI_BAR_WIDTH] = 0;
+    bar[CLI_BAR_WIDTH] = 0;
 }
 
-void peko_cli_remove_db(const char *path)
-{
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < G_N_ELEMENTS(suffixes); i++) {
-        char *p = g_strconcat(path, suffixes[i], NULL);
-        unlink(p);
-        g_free(p);
-    }
-}
-
-void peko_cli_json_string(GString *out, const char *s)
+void cli_json_string(GString *out, const char *s)
 {
     if (s == NULL) {
         g_string_append(out, "null");
@@ -165,7 +151,7 @@ void peko_cli_json_string(GString *out, const char *s)
     g_string_append_c(out, '"');
 }
 
-void peko_cli_json_number(GString *out, double v)
+void cli_json_number(GString *out, double v)
 {
     if (!isfinite(v)) {
         g_string_append(out, "null");
@@ -179,7 +165,7 @@ void peko_cli_json_number(GString *out, double v)
     g_string_append(out, buf);
 }
 
-void peko_cli_format_seconds(char *buf, size_t size, double s)
+void cli_format_seconds(char *buf, size_t size, double s)
 {
     if (isnan(s))
         g_snprintf(buf, size, "-");
@@ -193,8 +179,8 @@ void peko_cli_format_seconds(char *buf, size_t size, double s)
         g_snprintf(buf, size, "%.3f s", s);
 }
 
-gboolean peko_cli_parse_fraction(const char *option, const char *text,
-                                 double *out, GError **error)
+gboolean cli_parse_fraction(const char *option, const char *text, double *out,
+                            GError **error)
 {
     char *end = NULL;
     double v = g_ascii_strtod(text, &end);
@@ -211,16 +197,16 @@ gboolean peko_cli_parse_fraction(const char *option, const char *text,
     return TRUE;
 }
 
-volatile sig_atomic_t peko_cli_stop_requested;
+volatile sig_atomic_t cli_stop_requested;
 static struct sigaction saved_int, saved_term;
 
 static void on_stop_signal(int signo)
 {
     (void)signo;
-    peko_cli_stop_requested = 1;
+    cli_stop_requested = 1;
 }
 
-void peko_cli_catch_stop(void)
+void cli_catch_stop(void)
 {
     struct sigaction sa = {.sa_handler = on_stop_signal};
     sigemptyset(&sa.sa_mask);
@@ -228,13 +214,13 @@ void peko_cli_catch_stop(void)
     sigaction(SIGTERM, &sa, &saved_term);
 }
 
-void peko_cli_release_stop(void)
+void cli_release_stop(void)
 {
     sigaction(SIGINT, &saved_int, NULL);
     sigaction(SIGTERM, &saved_term, NULL);
 }
 
-char *peko_cli_temp_db(const char *command)
+char *cli_temp_db(const char *command)
 {
     GError *error = NULL;
     char *path = NULL;

@@ -74,7 +74,7 @@ static gboolean parse_metrics(const char *text, GArray *out, GError **error)
 static void format_metric(char *buf, size_t size, ana_metric m, double v)
 {
     if (ana_metric_get(m)->is_time || !isfinite(v))
-        peko_cli_format_seconds(buf, size, v);
+        cli_format_seconds(buf, size, v);
     else
         g_snprintf(buf, size, "%.3g", v);
 }
@@ -139,7 +139,7 @@ static void describe_difference(GString *out, const ana_run *b,
     g_string_free(diff, TRUE);
 }
 
-int peko_cmd_compare(int argc, char **argv)
+int cli_cmd_compare(int argc, char **argv)
 {
     GOptionContext *context = g_option_context_new(
         "BASE.db NEW.db - did NEW get worse than BASE?");
@@ -158,12 +158,11 @@ int peko_cmd_compare(int argc, char **argv)
         "significantly worse beyond the tolerance, 2 for a bad command line,\n"
         "an unreadable database, or when no configuration matches.");
     g_option_context_add_main_entries(context, compare_entries, NULL);
-    gboolean ok =
-        peko_cli_parse_positional(context, "compare", &argc, &argv, 2);
+    gboolean ok = cli_parse_positional(context, "compare", &argc, &argv, 2);
     g_option_context_free(context);
     if (!ok) {
         free_args();
-        return PEKO_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
 
     GError *error = NULL;
@@ -176,17 +175,16 @@ int peko_cmd_compare(int argc, char **argv)
         g_array_append_vals(metrics, default_metrics,
                             G_N_ELEMENTS(default_metrics));
     if (!error && tolerance_arg)
-        peko_cli_parse_fraction("--tolerance", tolerance_arg, &tolerance,
-                                &error);
+        cli_parse_fraction("--tolerance", tolerance_arg, &tolerance, &error);
     if (!error && alpha_arg &&
-        peko_cli_parse_fraction("--alpha", alpha_arg, &alpha, &error) &&
+        cli_parse_fraction("--alpha", alpha_arg, &alpha, &error) &&
         !(alpha > 0 && alpha < 1))
         error = g_error_new(G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                             "--alpha: expected a level between 0 and 1, "
                             "got '%s'",
                             alpha_arg);
     if (error) {
-        int status = peko_cli_usage_error("compare", "%s", error->message);
+        int status = cli_usage_error("compare", "%s", error->message);
         g_error_free(error);
         g_array_free(metrics, TRUE);
         free_args();
@@ -199,7 +197,7 @@ int peko_cmd_compare(int argc, char **argv)
         g_error_free(error);
         g_array_free(metrics, TRUE);
         free_args();
-        return PEKO_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
     if (!ana_runset_load(argv[2], -1, &new_, &error)) {
         fprintf(stderr, "peko compare: %s\n", error->message);
@@ -207,17 +205,17 @@ int peko_cmd_compare(int argc, char **argv)
         ana_runset_clear(&base);
         g_array_free(metrics, TRUE);
         free_args();
-        return PEKO_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
 
     GArray *matches = match_configs(&base, &new_);
-    int status = PEKO_EXIT_OK;
+    int status = CLI_EXIT_OK;
     if (matches->len == 0) {
         fprintf(stderr,
                 "peko compare: no configuration of %s (%zu) matches one of "
                 "%s (%zu): they must share scenario and sweep point\n",
                 argv[1], base.n_configs, argv[2], new_.n_configs);
-        status = PEKO_EXIT_USAGE;
+        status = CLI_EXIT_USAGE;
         goto done;
     }
 
@@ -314,7 +312,7 @@ int peko_cmd_compare(int argc, char **argv)
     g_string_free(out, TRUE);
     g_free(results);
     if (regressions)
-        status = PEKO_EXIT_FAILED;
+        status = CLI_EXIT_FAILED;
 
 done:
     g_array_free(matches, TRUE);

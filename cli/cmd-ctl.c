@@ -123,7 +123,7 @@ static char *exchange(const char *path, const GString *request,
 static void write_unescaped(const char *text, size_t n)
 {
     size_t len;
-    uint8_t *bytes = peko_ctl_unescape(text, n, &len);
+    uint8_t *bytes = run_ctl_unescape(text, n, &len);
     if (bytes == NULL) {
         fwrite(text, 1, n, stdout); /* not ours to judge: show it */
         return;
@@ -200,7 +200,7 @@ static bool known(const char *command)
     return false;
 }
 
-int peko_cmd_ctl(int argc, char **argv)
+int cli_cmd_ctl(int argc, char **argv)
 {
     GOptionContext *context = g_option_context_new(
         "COMMAND [ARG] - talk to a running peko node");
@@ -219,51 +219,50 @@ int peko_cmd_ctl(int argc, char **argv)
         context, "Exit status: 0 when the node did it, 1 when the node\n"
                  "refused or could not be reached, 2 for a bad command line.");
     g_option_context_add_main_entries(context, ctl_entries, NULL);
-    gboolean ok = peko_cli_parse_between(context, "ctl", &argc, &argv, 1, 2);
+    gboolean ok = cli_parse_between(context, "ctl", &argc, &argv, 1, 2);
     g_option_context_free(context);
     if (!ok) {
         free_args();
-        return PEKO_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
-    int status = PEKO_EXIT_USAGE;
+    int status = CLI_EXIT_USAGE;
     const char *command = argv[1];
     char *path = NULL;
     GError *error = NULL;
     uint64_t timeout_s = 5;
 
     if (!known(command)) {
-        peko_cli_usage_error("ctl", "unknown command '%s'", command);
+        cli_usage_error("ctl", "unknown command '%s'", command);
         goto out;
     }
     if (takes_argument(command) != (argc == 3)) {
-        peko_cli_usage_error("ctl", takes_argument(command)
-                                        ? "%s needs an argument"
-                                        : "%s takes no argument",
-                             command);
+        cli_usage_error("ctl",
+                        takes_argument(command) ? "%s needs an argument"
+                                                : "%s takes no argument",
+                        command);
         goto out;
     }
     if (control_arg && port_arg) {
-        peko_cli_usage_error("ctl", "give --control or --port, not both");
+        cli_usage_error("ctl", "give --control or --port, not both");
         goto out;
     }
     if (!control_arg && !port_arg) {
-        peko_cli_usage_error("ctl", "which node? give --control PATH or"
-                                    " --port PORT");
+        cli_usage_error("ctl", "which node? give --control PATH or"
+                               " --port PORT");
         goto out;
     }
-    if (timeout_arg && !peko_cli_parse_u64("--timeout", timeout_arg, 1, 3600,
-                                           &timeout_s, &error)) {
-        peko_cli_usage_error("ctl", "%s", error->message);
+    if (timeout_arg &&
+        !cli_parse_u64("--timeout", timeout_arg, 1, 3600, &timeout_s, &error)) {
+        cli_usage_error("ctl", "%s", error->message);
         goto out;
     }
     if (port_arg) {
         uint64_t port;
-        if (!peko_cli_parse_u64("--port", port_arg, 1, 65535, &port,
-                                &error)) {
-            peko_cli_usage_error("ctl", "%s", error->message);
+        if (!cli_parse_u64("--port", port_arg, 1, 65535, &port, &error)) {
+            cli_usage_error("ctl", "%s", error->message);
             goto out;
         }
-        path = peko_ctl_default_path((unsigned)port);
+        path = run_ctl_default_path((unsigned)port);
     } else {
         path = g_strdup(control_arg);
     }
@@ -271,27 +270,26 @@ int peko_cmd_ctl(int argc, char **argv)
     GString *request = g_string_new(command);
     if (argc == 3) {
         g_string_append_c(request, ' ');
-        peko_ctl_escape(request, (const uint8_t *)argv[2], strlen(argv[2]));
+        run_ctl_escape(request, (const uint8_t *)argv[2], strlen(argv[2]));
     }
     g_string_append_c(request, '\n');
     char *answer = exchange(path, request, (unsigned)timeout_s, &error);
     g_string_free(request, TRUE);
     if (answer == NULL) {
         fprintf(stderr, "peko ctl: %s\n", error->message);
-        status = PEKO_EXIT_FAILED;
+        status = CLI_EXIT_FAILED;
         goto out;
     }
     if (raw_arg) {
         printf("%s\n", answer);
-        status = g_str_has_prefix(answer, "OK") ? PEKO_EXIT_OK
-                                                : PEKO_EXIT_FAILED;
+        status = g_str_has_prefix(answer, "OK") ? CLI_EXIT_OK : CLI_EXIT_FAILED;
     } else if (strcmp(answer, "OK") == 0 || g_str_has_prefix(answer, "OK ")) {
         print_answer(command, answer[2] ? answer + 3 : "");
-        status = PEKO_EXIT_OK;
+        status = CLI_EXIT_OK;
     } else {
         fprintf(stderr, "peko ctl: %s: %s\n", command,
                 g_str_has_prefix(answer, "ERR ") ? answer + 4 : answer);
-        status = PEKO_EXIT_FAILED;
+        status = CLI_EXIT_FAILED;
     }
     g_free(answer);
 out:

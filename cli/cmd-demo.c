@@ -45,8 +45,8 @@ typedef struct demo_options {
     bool print;
 } demo_options;
 
-/* Parses the command line into *opts; returns PEKO_EXIT_OK or reports the
- * problem and returns PEKO_EXIT_USAGE. */
+/* Parses the command line into *opts; returns CLI_EXIT_OK or reports the
+ * problem and returns CLI_EXIT_USAGE. */
 static int parse_options(int argc, char **argv, demo_options *opts)
 {
     GOptionContext *context =
@@ -61,19 +61,18 @@ static int parse_options(int argc, char **argv, demo_options *opts)
         "Exit status: 0 if every node lists every node and holds the metadata,\n"
         "1 if not, 2 for a bad command line.");
     g_option_context_add_main_entries(context, demo_entries, NULL);
-    gboolean ok = peko_cli_parse(context, "demo", &argc, &argv);
+    gboolean ok = cli_parse(context, "demo", &argc, &argv);
     g_option_context_free(context);
 
     uint64_t nodes = DEMO_NODES_DEFAULT, seed = DEMO_SEED_DEFAULT;
     GError *error = NULL;
     if (ok && nodes_arg)
-        ok = peko_cli_parse_u64("--nodes", nodes_arg, DEMO_NODES_MIN,
-                                DEMO_NODES_MAX, &nodes, &error);
+        ok = cli_parse_u64("--nodes", nodes_arg, DEMO_NODES_MIN, DEMO_NODES_MAX,
+                           &nodes, &error);
     if (ok && seed_arg)
-        ok = peko_cli_parse_u64("--seed", seed_arg, 0, UINT64_MAX, &seed,
-                                &error);
+        ok = cli_parse_u64("--seed", seed_arg, 0, UINT64_MAX, &seed, &error);
     if (error) {
-        peko_cli_usage_error("demo", "%s", error->message);
+        cli_usage_error("demo", "%s", error->message);
         g_error_free(error);
     }
     g_clear_pointer(&nodes_arg, g_free);
@@ -81,7 +80,7 @@ static int parse_options(int argc, char **argv, demo_options *opts)
     opts->nodes = (size_t)nodes;
     opts->seed = seed;
     opts->print = print_arg;
-    return ok ? PEKO_EXIT_OK : PEKO_EXIT_USAGE;
+    return ok ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }
 
 static void format_version(const peko_version *v, char *buf, size_t size)
@@ -134,7 +133,7 @@ static void print_table(sim_world *w)
         GString *shown = g_string_new(NULL);
         if (meta) {
             g_string_append_c(shown, '"');
-            peko_cli_append_escaped(shown, meta, n_meta, DEMO_METADATA_SHOWN);
+            cli_append_escaped(shown, meta, n_meta, DEMO_METADATA_SHOWN);
             g_string_append_c(shown, '"');
         } else {
             g_string_append_c(shown, '-');
@@ -168,11 +167,11 @@ static size_t report_failures(sim_world *w)
     return bad;
 }
 
-int peko_cmd_demo(int argc, char **argv)
+int cli_cmd_demo(int argc, char **argv)
 {
     demo_options opts;
     int status = parse_options(argc, argv, &opts);
-    if (status != PEKO_EXIT_OK)
+    if (status != CLI_EXIT_OK)
         return status;
 
     size_t n = opts.nodes;
@@ -185,7 +184,7 @@ int peko_cmd_demo(int argc, char **argv)
     if (rc < 0) {
         fprintf(stderr, "peko demo: cannot create the world: %s\n",
                 g_strerror(-rc));
-        return PEKO_EXIT_FAILED;
+        return CLI_EXIT_FAILED;
     }
 
     printf("peko demo: %zu nodes, seed %" G_GUINT64_FORMAT
@@ -215,7 +214,7 @@ int peko_cmd_demo(int argc, char **argv)
         fprintf(stderr, "peko demo: the engine refused: %s\n",
                 g_strerror(-rc));
         sim_world_free(w);
-        return PEKO_EXIT_FAILED;
+        return CLI_EXIT_FAILED;
     }
     sim_world_run_until(w, 2 * DEMO_PHASE_US);
 
@@ -247,5 +246,5 @@ int peko_cmd_demo(int argc, char **argv)
                "metadata\n", n);
     }
     sim_world_free(w);
-    return bad ? PEKO_EXIT_FAILED : PEKO_EXIT_OK;
+    return bad ? CLI_EXIT_FAILED : CLI_EXIT_OK;
 }

@@ -10,7 +10,7 @@ static const GOptionEntry merge_entries[] = {
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
-int peko_cmd_merge(int argc, char **argv)
+int cli_cmd_merge(int argc, char **argv)
 {
     GOptionContext *context =
         g_option_context_new("OUT.db IN.db... - combine recorded runs");
@@ -25,13 +25,12 @@ int peko_cmd_merge(int argc, char **argv)
         context, "Exit status: 0 when every input merged, 1 when one could\n"
                  "not be read or OUT not written, 2 for a bad command line.");
     g_option_context_add_main_entries(context, merge_entries, NULL);
-    gboolean ok =
-        peko_cli_parse_between(context, "merge", &argc, &argv, 2, -1);
+    gboolean ok = cli_parse_between(context, "merge", &argc, &argv, 2, -1);
     g_option_context_free(context);
     if (!ok)
-        return PEKO_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
 
-    int status = PEKO_EXIT_OK;
+    int status = CLI_EXIT_OK;
     ana_merge_stats total = {0};
     for (int i = 2; i < argc; i++) {
         ana_merge_stats stats = {0};
@@ -39,7 +38,7 @@ int peko_cmd_merge(int argc, char **argv)
         if (!ana_merge(argv[1], argv[i], &stats, &error)) {
             fprintf(stderr, "peko merge: %s\n", error->message);
             g_error_free(error);
-            status = PEKO_EXIT_FAILED;
+            status = CLI_EXIT_FAILED;
             continue;
         }
         printf("%s: %zu run%s copied, %zu already present\n", argv[i],

@@ -24,7 +24,7 @@
 /* How often the recording is written out while the node runs. */
 #define NODE_FLUSH_INTERVAL_S 10
 
-static peko_node_args args;
+static cli_node_args args;
 
 static const GOptionEntry node_entries[] = {
     {"config", 'c', 0, G_OPTION_ARG_FILENAME, &args.config_path,
@@ -97,10 +97,10 @@ static void free_args(void)
 /* The running node.                                                    */
 
 typedef struct node_run {
-    peko_node_settings settings;
+    cli_node_settings settings;
     GMainLoop *loop;
     peko_transport *tp;
-    peko_ctl_server *ctl;
+    run_ctl_server *ctl;
     char *control_path;
     ana_recorder *rec;
     int64_t start_us;
@@ -138,7 +138,7 @@ static gboolean on_hup(gpointer user)
     char *secret = NULL;
     char **accepted = NULL;
     GError *error = NULL;
-    if (!peko_node_settings_read_keys(path, &secret, &accepted, &error)) {
+    if (!cli_node_settings_read_keys(path, &secret, &accepted, &error)) {
         fprintf(stderr, "peko node: SIGHUP: %s; keys unchanged\n",
                 error->message);
         g_error_free(error);
@@ -179,9 +179,9 @@ static char *params_json(const node_run *run)
     char local[PEKO_ADDR_STRLEN];
     peko_addr_format(peko_transport_local_addr(run->tp), local);
     GString *j = g_string_new("{\"node\":");
-    peko_cli_json_string(j, local);
+    cli_json_string(j, local);
     g_string_append(j, ",\"protocol\":");
-    peko_cli_json_string(j, c.protocol == PEKO_PROTOCOL_TCP ? "tcp" : "udp");
+    cli_json_string(j, c.protocol == PEKO_PROTOCOL_TCP ? "tcp" : "udp");
     g_string_append_printf(j,
                            ",\"amount\":%d,\"cycle_us\":%" G_GINT64_FORMAT
                            ",\"buffer\":%d,\"size\":%d,\"timeout_us\":%"
@@ -189,9 +189,9 @@ static char *params_json(const node_run *run)
                            c.amount, c.cycle_us, c.buffer, c.size,
                            c.timeout_us, c.seen_cache);
     g_string_append(j, ",\"dissemination\":");
-    peko_cli_json_string(j, c.dissemination == PEKO_DISSEMINATION_CLASSIC
-                                ? "classic"
-                                : "rumor");
+    cli_json_string(j, c.dissemination == PEKO_DISSEMINATION_CLASSIC
+                           ? "classic"
+                           : "rumor");
     g_string_append_printf(j, ",\"keyed\":%s,\"seeds\":[",
                            run->settings.secret_key ? "true" : "false");
     for (size_t i = 0; i < run->settings.n_seeds; i++) {
@@ -202,7 +202,7 @@ static char *params_json(const node_run *run)
         peko_addr_format(&a, s);
         if (i)
             g_string_append_c(j, ',');
-        peko_cli_json_string(j, s);
+        cli_json_string(j, s);
     }
     g_string_append(j, "]}");
     return g_string_free(j, FALSE);
@@ -275,7 +275,7 @@ static uint64_t entropy_seed(void)
 
 static int node_main(node_run *run)
 {
-    peko_node_settings *st = &run->settings;
+    cli_node_settings *st = &run->settings;
     if (!st->seeded) {
         st->seed = entropy_seed();
         st->seeded = true;
@@ -293,21 +293,21 @@ static int node_main(node_run *run)
     if (run->tp == NULL) {
         fprintf(stderr, "peko node: %s\n", error->message);
         g_error_free(error);
-        return PEKO_EXIT_FAILED;
+        return CLI_EXIT_FAILED;
     }
     if (st->db_path && !recording_start(run, &error)) {
         fprintf(stderr, "peko node: %s: %s\n", st->db_path, error->message);
         g_error_free(error);
-        return PEKO_EXIT_FAILED;
+        return CLI_EXIT_FAILED;
     }
 
     run->control_path = st->control_path ? g_strdup(st->control_path)
-                                         : peko_ctl_default_path(st->port);
-    run->ctl = peko_ctl_server_new(run->control_path, NULL, run->tp, &error);
+                                         : run_ctl_default_path(st->port);
+    run->ctl = run_ctl_server_new(run->control_path, NULL, run->tp, &error);
     if (run->ctl == NULL) {
         fprintf(stderr, "peko node: %s\n", error->message);
         g_error_free(error);
-        return PEKO_EXIT_FAILED;
+        return CLI_EXIT_FAILED;
     }
 
     peko_nodelist *nl = peko_transport_nodelist(run->tp);
@@ -317,7 +317,7 @@ static int node_main(node_run *run)
     int rc = peko_nodelist_join(nl);
     if (rc < 0) {
         fprintf(stderr, "peko node: join: %s\n", g_strerror(-rc));
-        return PEKO_EXIT_FAILED;
+        return CLI_EXIT_FAILED;
     }
     peko_config resolved;
     peko_nodelist_config(nl, &resolved);
@@ -342,14 +342,14 @@ static int node_main(node_run *run)
         if (ids[i])
             g_source_remove(ids[i]);
     fprintf(stderr, "peko node: %s: shutting down\n", local);
-    return PEKO_EXIT_OK;
+    return CLI_EXIT_OK;
 }
 
 static void node_run_clear(node_run *run)
 {
     /* The control socket first (its file goes), then the recording, then
      * the sockets. */
-    peko_ctl_server_free(run->ctl);
+    run_ctl_server_free(run->ctl);
     if (run->rec && run->tp)
         recording_finish(run);
     if (run->tp)
@@ -360,10 +360,10 @@ static void node_run_clear(node_run *run)
     g_free(run->control_path);
     if (run->loop)
         g_main_loop_unref(run->loop);
-    peko_node_settings_clear(&run->settings);
+    cli_node_settings_clear(&run->settings);
 }
 
-int peko_cmd_node(int argc, char **argv)
+int cli_cmd_node(int argc, char **argv)
 {
     GOptionContext *context =
         g_option_context_new("- run one gossip node on real sockets");
@@ -380,17 +380,17 @@ int peko_cmd_node(int argc, char **argv)
         "start (address in use, control socket taken, database refused),\n"
         "2 for a bad command line or config file.");
     g_option_context_add_main_entries(context, node_entries, NULL);
-    gboolean ok = peko_cli_parse(context, "node", &argc, &argv);
+    gboolean ok = cli_parse(context, "node", &argc, &argv);
     g_option_context_free(context);
     if (!ok) {
         free_args();
-        return PEKO_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
 
     node_run run = {.start_us = g_get_monotonic_time()};
     GError *error = NULL;
-    if (!peko_node_settings_load(&args, &run.settings, &error)) {
-        int status = peko_cli_usage_error("node", "%s", error->message);
+    if (!cli_node_settings_load(&args, &run.settings, &error)) {
+        int status = cli_usage_error("node", "%s", error->message);
         g_error_free(error);
         free_args();
         return status;

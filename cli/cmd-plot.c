@@ -16,7 +16,7 @@ static const GOptionEntry plot_entries[] = {
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
-int peko_cmd_plot(int argc, char **argv)
+int cli_cmd_plot(int argc, char **argv)
 {
     GOptionContext *context = g_option_context_new(
         "DB - draw a database's runs as one HTML page");
@@ -33,25 +33,25 @@ int peko_cmd_plot(int argc, char **argv)
                  "database cannot be read (or is not a peko database) or the\n"
                  "page cannot be written, 2 for a bad command line.");
     g_option_context_add_main_entries(context, plot_entries, NULL);
-    gboolean ok = peko_cli_parse_positional(context, "plot", &argc, &argv, 1);
+    gboolean ok = cli_parse_positional(context, "plot", &argc, &argv, 1);
     g_option_context_free(context);
     if (!ok) {
         g_clear_pointer(&output_arg, g_free);
-        return PEKO_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
     if (output_arg == NULL || output_arg[0] == '\0') {
         g_clear_pointer(&output_arg, g_free);
-        return peko_cli_usage_error("plot", "missing --output FILE (-o)");
+        return cli_usage_error("plot", "missing --output FILE (-o)");
     }
 
     const char *db_path = argv[1];
-    int status = PEKO_EXIT_OK;
+    int status = CLI_EXIT_OK;
     if (!g_file_test(db_path, G_FILE_TEST_EXISTS)) {
         fprintf(stderr, "peko plot: %s: %s\n", db_path, g_strerror(ENOENT));
-        status = PEKO_EXIT_FAILED;
+        status = CLI_EXIT_FAILED;
     } else if (g_file_test(db_path, G_FILE_TEST_IS_DIR)) {
         fprintf(stderr, "peko plot: %s: %s\n", db_path, g_strerror(EISDIR));
-        status = PEKO_EXIT_FAILED;
+        status = CLI_EXIT_FAILED;
     } else {
         GError *error = NULL;
         ana_plot_info info;
@@ -63,7 +63,7 @@ int peko_cmd_plot(int argc, char **argv)
         } else {
             fprintf(stderr, "peko plot: %s\n", error->message);
             g_error_free(error);
-            status = PEKO_EXIT_FAILED;
+            status = CLI_EXIT_FAILED;
         }
     }
     g_clear_pointer(&output_arg, g_free);

@@ -37,7 +37,7 @@ static void format_value(char *buf, size_t size, ana_metric m, double v)
 {
     const ana_metric_info *info = ana_metric_get(m);
     if (info->is_time || isnan(v) || isinf(v))
-        peko_cli_format_seconds(buf, size, v);
+        cli_format_seconds(buf, size, v);
     else if (m == ANA_METRIC_NEVER_REACHED || fabs(v) >= 1000)
         g_snprintf(buf, size, "%.0f", v);
     else
@@ -60,7 +60,7 @@ static void text_config(GString *out, const ana_report *report,
     const ana_run *run = cr->first;
     const ana_config *c = cr->config;
     char round[32];
-    peko_cli_format_seconds(round, sizeof round, run->round_s);
+    cli_format_seconds(round, sizeof round, run->round_s);
     g_string_append_printf(out, "\n%s%s%s: %zu run%s, %" G_GINT64_FORMAT
                                 " nodes",
                            c->scenario, *c->sweep_point ? " " : "",
@@ -150,8 +150,7 @@ static void text_overview(GString *out, const ana_report *report)
         static const ana_metric times[4] = {ANA_METRIC_T50, ANA_METRIC_T90,
                                             ANA_METRIC_T99, ANA_METRIC_T100};
         for (int k = 0; k < 4; k++)
-            peko_cli_format_seconds(t[k], sizeof t[k],
-                                    cr->metric[times[k]].median);
+            cli_format_seconds(t[k], sizeof t[k], cr->metric[times[k]].median);
         char name[64];
         g_snprintf(name, sizeof name, "%s", *cr->config->sweep_point
                                                 ? cr->config->sweep_point
@@ -204,7 +203,7 @@ static void print_text(const ana_report *report)
 
 static void json_key(GString *out, const char *key)
 {
-    peko_cli_json_string(out, key);
+    cli_json_string(out, key);
     g_string_append_c(out, ':');
 }
 
@@ -212,20 +211,20 @@ static void json_summary(GString *out, const ana_metric_summary *s,
                          const char *unit)
 {
     g_string_append(out, "{\"unit\":");
-    peko_cli_json_string(out, unit);
+    cli_json_string(out, unit);
     g_string_append_printf(out, ",\"n\":%zu,\"never\":%zu,\"mean\":", s->n,
                            s->never);
-    peko_cli_json_number(out, s->mean);
+    cli_json_number(out, s->mean);
     g_string_append(out, ",\"ci95\":[");
-    peko_cli_json_number(out, s->ci_lo);
+    cli_json_number(out, s->ci_lo);
     g_string_append_c(out, ',');
-    peko_cli_json_number(out, s->ci_hi);
+    cli_json_number(out, s->ci_hi);
     g_string_append(out, "],\"median\":");
-    peko_cli_json_number(out, s->median);
+    cli_json_number(out, s->median);
     g_string_append(out, ",\"min\":");
-    peko_cli_json_number(out, s->min);
+    cli_json_number(out, s->min);
     g_string_append(out, ",\"max\":");
-    peko_cli_json_number(out, s->max);
+    cli_json_number(out, s->max);
     g_string_append_c(out, '}');
 }
 
@@ -233,21 +232,21 @@ static void print_json(const ana_report *report)
 {
     const ana_runset *set = report->set;
     GString *out = g_string_new("{\"database\":");
-    peko_cli_json_string(out, set->path);
+    cli_json_string(out, set->path);
     g_string_append_printf(out, ",\"runs\":%zu,\"not_complete\":%zu,"
                                 "\"tolerance\":",
                            set->n_runs, set->n_not_complete);
-    peko_cli_json_number(out, report->tolerance);
+    cli_json_number(out, report->tolerance);
     g_string_append(out, ",\"configurations\":[");
     for (size_t i = 0; i < report->n_configs; i++) {
         const ana_config_report *cr = &report->configs[i];
         const ana_run *run = cr->first;
         g_string_append(out, i ? ",{" : "{");
         json_key(out, "scenario");
-        peko_cli_json_string(out, cr->config->scenario);
+        cli_json_string(out, cr->config->scenario);
         g_string_append_c(out, ',');
         json_key(out, "sweep_point");
-        peko_cli_json_string(out, cr->config->sweep_point);
+        cli_json_string(out, cr->config->sweep_point);
         g_string_append_printf(out, ",\"runs\":%zu,\"run_ids\":[",
                                cr->config->n_runs);
         for (size_t r = 0; r < cr->config->n_runs; r++)
@@ -256,11 +255,11 @@ static void print_json(const ana_report *report)
         g_string_append_printf(out, "],\"nodes\":%" G_GINT64_FORMAT,
                                run->nodes);
         g_string_append(out, ",\"fanout\":");
-        peko_cli_json_number(out, run->fanout);
+        cli_json_number(out, run->fanout);
         g_string_append(out, ",\"dissemination\":");
-        peko_cli_json_string(out, run->dissemination);
+        cli_json_string(out, run->dissemination);
         g_string_append(out, ",\"round_s\":");
-        peko_cli_json_number(out, run->round_s);
+        cli_json_number(out, run->round_s);
         g_string_append(out, ",\"metrics\":{");
         for (int m = 0; m < ANA_METRIC_COUNT; m++) {
             const ana_metric_info *info = ana_metric_get((ana_metric)m);
@@ -271,9 +270,9 @@ static void print_json(const ana_report *report)
         }
         const ana_theory_figures *t = &cr->theory;
         g_string_append(out, "},\"theory\":{\"model\":");
-        peko_cli_json_string(out, t->model);
+        cli_json_string(out, t->model);
         g_string_append(out, ",\"why_not\":");
-        peko_cli_json_string(out, t->why_not);
+        cli_json_string(out, t->why_not);
         struct {
             const char *key;
             double v;
@@ -283,7 +282,7 @@ static void print_json(const ana_report *report)
         for (size_t k = 0; k < G_N_ELEMENTS(nums); k++) {
             g_string_append_c(out, ',');
             json_key(out, nums[k].key);
-            peko_cli_json_number(out, nums[k].v);
+            cli_json_number(out, nums[k].v);
         }
         g_string_append_printf(out, ",\"deviates\":%s}}",
                                t->deviates ? "true" : "false");
@@ -315,7 +314,7 @@ static void csv_number(GString *out, double v)
     if (isinf(v))
         g_string_append(out, "inf");
     else if (!isnan(v))
-        peko_cli_json_number(out, v);
+        cli_json_number(out, v);
 }
 
 static void print_csv(const ana_report *report)
@@ -352,8 +351,7 @@ static void print_csv(const ana_report *report)
 
 /* ------------------------------------------------------------------ */
 
-
-int peko_cmd_report(int argc, char **argv)
+int cli_cmd_report(int argc, char **argv)
 {
     GOptionContext *context =
         g_option_context_new("DB - report a database's runs against theory");
@@ -369,28 +367,27 @@ int peko_cmd_report(int argc, char **argv)
         context, "Exit status: 0 when the report was made, 1 when the\n"
                  "database cannot be read, 2 for a bad command line.");
     g_option_context_add_main_entries(context, report_entries, NULL);
-    gboolean ok = peko_cli_parse_positional(context, "report", &argc, &argv, 1);
+    gboolean ok = cli_parse_positional(context, "report", &argc, &argv, 1);
     g_option_context_free(context);
     if (!ok) {
         free_args();
-        return PEKO_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
     GError *error = NULL;
     uint64_t run_id = 0;
     double tolerance = ANA_REPORT_DEFAULT_TOLERANCE;
     const char *format = format_arg ? format_arg : "text";
     if (run_arg)
-        peko_cli_parse_u64("--run", run_arg, 1, INT64_MAX, &run_id, &error);
+        cli_parse_u64("--run", run_arg, 1, INT64_MAX, &run_id, &error);
     if (!error && tolerance_arg)
-        peko_cli_parse_fraction("--tolerance", tolerance_arg, &tolerance,
-                                &error);
+        cli_parse_fraction("--tolerance", tolerance_arg, &tolerance, &error);
     if (!error && strcmp(format, "text") != 0 && strcmp(format, "json") != 0 &&
         strcmp(format, "csv") != 0)
         error = g_error_new(G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                             "--format: expected text, json or csv, got '%s'",
                             format);
     if (error) {
-        int status = peko_cli_usage_error("report", "%s", error->message);
+        int status = cli_usage_error("report", "%s", error->message);
         g_error_free(error);
         free_args();
         return status;
@@ -402,7 +399,7 @@ int peko_cmd_report(int argc, char **argv)
         fprintf(stderr, "peko report: %s\n", error->message);
         g_error_free(error);
         free_args();
-        return PEKO_EXIT_FAILED;
+        return CLI_EXIT_FAILED;
     }
     ana_report report;
     ana_report_build(&set, tolerance, &report);
@@ -415,5 +412,5 @@ int peko_cmd_report(int argc, char **argv)
     ana_report_clear(&report);
     ana_runset_clear(&set);
     free_args();
-    return PEKO_EXIT_OK;
+    return CLI_EXIT_OK;
 }

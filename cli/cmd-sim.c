@@ -13,7 +13,8 @@
 
 #include "cli.h"
 #include "report-print.h"
-#include "simrun.h"
+#include "schema.h"
+#include "sim.h"
 #include "summary.h"
 
 static char *seed_arg;
@@ -49,20 +50,20 @@ static const GOptionEntry sim_entries[] = {
 static void progress_cb(void *user, int64_t now_us, int64_t end_us,
                         uint64_t deliveries)
 {
-    peko_progress *p = user;
+    cli_progress *p = user;
     double wall_s = (double)(g_get_monotonic_time() - p->start_wall_us) / 1e6;
     char detail[96];
     g_snprintf(detail, sizeof detail,
                "%.1f/%.1f s simulated  %.2fM deliveries/s",
                (double)now_us / 1e6, (double)end_us / 1e6,
                wall_s > 0 ? (double)deliveries / wall_s / 1e6 : 0);
-    peko_progress_draw(p, end_us > 0 ? (double)now_us / (double)end_us : 1.0,
-                       detail);
+    cli_progress_draw(p, end_us > 0 ? (double)now_us / (double)end_us : 1.0,
+                      detail);
 }
 
 typedef struct report_ctx {
     const scn_scenario *sc;
-    const peko_simrun_result *r;
+    const run_sim_result *r;
 } report_ctx;
 
 /* The lines about the simulation itself, before the report's body. */
@@ -70,7 +71,7 @@ static void append_head(GString *out, const ana_run_summary *s, void *user)
 {
     const report_ctx *ctx = user;
     const scn_scenario *sc = ctx->sc;
-    const peko_simrun_result *r = ctx->r;
+    const run_sim_result *r = ctx->r;
     double rt = r->wall_s > 0 ? (double)r->sim_time_us / 1e6 / r->wall_s : 0;
     g_string_append_printf(out, "%s: %zu nodes, seed %" G_GUINT64_FORMAT
                                 ", run %" G_GINT64_FORMAT " (%s)\n",
@@ -103,8 +104,7 @@ static void free_args(void)
     g_clear_pointer(&set_args, g_strfreev);
 }
 
-
-int peko_cmd_sim(int argc, char **argv)
+int cli_cmd_sim(int argc, char **argv)
 {
     GOptionContext *context = g_option_context_new(
         "SCENARIO - run a scenario in the deterministic simulator");
@@ -118,54 +118,53 @@ int peko_cmd_sim(int argc, char **argv)
                  "interrupted or could not be recorded, 2 for a bad command\n"
                  "line or scenario.");
     g_option_context_add_main_entries(context, sim_entries, NULL);
-    gboolean ok = peko_cli_parse_positional(context, "sim", &argc, &argv, 1);
+    gboolean ok = cli_parse_positional(context, "sim", &argc, &argv, 1);
     g_option_context_free(context);
     if (!ok) {
         free_args();
-        return PEKO_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
 
-    scn_scenario *sc =
-        peko_cli_load_scenario("sim", argv[1], set_args, seed_arg);
+    scn_scenario *sc = cli_load_scenario("sim", argv[1], set_args, seed_arg);
     if (sc == NULL) {
         free_args();
-        return PEKO_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
 
     bool temporary = db_arg == NULL;
-    char *db_path = temporary ? peko_cli_temp_db("sim") : g_strdup(db_arg);
+    char *db_path = temporary ? cli_temp_db("sim") : g_strdup(db_arg);
     if (db_path == NULL) {
         scn_scenario_free(sc);
         free_args();
-        return PEKO_EXIT_FAILED;
+        return CLI_EXIT_FAILED;
     }
 
-    peko_cli_catch_stop();
+    cli_catch_stop();
 
-    peko_progress bar = {
+    cli_progress bar = {
         .enabled = isatty(STDERR_FILENO) && !print_arg,
         .start_wall_us = g_get_monotonic_time(),
     };
-    peko_simrun_options opts = {
+    run_sim_options opts = {
         .db_path = db_path,
         .pcap_path = pcap_arg,
         .print = print_arg,
         .progress = progress_cb,
         .progress_user = &bar,
-        .stop = &peko_cli_stop_requested,
+        .stop = &cli_stop_requested,
     };
-    peko_simrun_result result;
+    run_sim_result result;
     GError *error = NULL;
-    int status = PEKO_EXIT_OK;
-    if (!peko_simrun(sc, &opts, &result, &error)) {
-        peko_progress_end(&bar, true);
+    int status = CLI_EXIT_OK;
+    if (!run_sim(sc, &opts, &result, &error)) {
+        cli_progress_end(&bar, true);
         fprintf(stderr, "peko sim: %s\n", error->message);
         g_error_free(error);
-        status = PEKO_EXIT_FAILED;
+        status = CLI_EXIT_FAILED;
     } else {
-        peko_progress_end(&bar, false);
+        cli_progress_end(&bar, false);
         report_ctx ctx = {.sc = sc, .r = &result};
-        status = peko_report_run(&(peko_report_run_args){
+        status = cli_report_run(&(cli_report_run_args){
             .command = "sim",
             .db_path = db_path,
             .temporary = temporary,
@@ -178,9 +177,9 @@ int peko_cmd_sim(int argc, char **argv)
             .user = &ctx,
         });
     }
-    peko_cli_release_stop();
+    cli_release_stop();
     if (temporary)
-        peko_cli_remove_db(db_path);
+        ana_db_remove(db_path);
     g_free(db_path);
     scn_scenario_free(sc);
     free_args();

@@ -1,13 +1,13 @@
 /* cmd-sweep.c: `peko sweep SCENARIO --db FILE`, every point of a
  * scenario's [sweep], repetitions included, in parallel workers
- * (sweeprun.h), resumable. */
+ * (run/sweep.h), resumable. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "sweeprun.h"
+#include "sweep.h"
 
 static char *db_arg;
 static char *jobs_arg;
@@ -61,14 +61,13 @@ static void format_duration(char *buf, size_t size, double s)
 
 static bool bar_shown;
 
-static void progress_cb(void *user, const peko_sweep_progress *p)
+static void progress_cb(void *user, const run_sweep_progress *p)
 {
     (void)user;
     size_t finished = p->skipped + p->done + p->failed;
     size_t left = p->total - finished;
-    char bar[PEKO_CLI_BAR_WIDTH + 1], elapsed[32], eta[32] = "?";
-    peko_cli_progress_bar(p->total ? (double)finished / (double)p->total : 1,
-                          bar);
+    char bar[CLI_BAR_WIDTH + 1], elapsed[32], eta[32] = "?";
+    cli_progress_bar(p->total ? (double)finished / (double)p->total : 1, bar);
     format_duration(elapsed, sizeof elapsed, p->elapsed_s);
     if (p->done > 0)
         format_duration(eta, sizeof eta,
@@ -94,10 +93,9 @@ static gboolean parse_shard(const char *text, uint32_t *index,
         return FALSE;
     }
     char *first = g_strndup(text, (gsize)(slash - text));
-    gboolean ok = peko_cli_parse_u64("--shard (its M)", slash + 1, 1, 1000000,
-                                     &m, error) &&
-                  peko_cli_parse_u64("--shard (its I)", first, 1, m, &i,
-                                     error);
+    gboolean ok =
+        cli_parse_u64("--shard (its M)", slash + 1, 1, 1000000, &m, error) &&
+        cli_parse_u64("--shard (its I)", first, 1, m, &i, error);
     g_free(first);
     if (ok) {
         *index = (uint32_t)(i - 1);
@@ -106,7 +104,7 @@ static gboolean parse_shard(const char *text, uint32_t *index,
     return ok;
 }
 
-int peko_cmd_sweep(int argc, char **argv)
+int cli_cmd_sweep(int argc, char **argv)
 {
     GOptionContext *context = g_option_context_new(
         "SCENARIO - run every point of a scenario's sweep");
@@ -124,11 +122,11 @@ int peko_cmd_sweep(int argc, char **argv)
         "Exit status: 0 when every run completed, 1 when a run failed or the\n"
         "sweep was interrupted, 2 for a bad command line or scenario.");
     g_option_context_add_main_entries(context, sweep_entries, NULL);
-    gboolean ok = peko_cli_parse_positional(context, "sweep", &argc, &argv, 1);
+    gboolean ok = cli_parse_positional(context, "sweep", &argc, &argv, 1);
     g_option_context_free(context);
     if (!ok) {
         free_args();
-        return PEKO_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
 
     GError *error = NULL;
@@ -139,35 +137,34 @@ int peko_cmd_sweep(int argc, char **argv)
                             "--db FILE is required: the database to record "
                             "into (and to resume from)");
     else if (jobs_arg)
-        peko_cli_parse_u64("--jobs", jobs_arg, 1, 1024, &jobs, &error);
+        cli_parse_u64("--jobs", jobs_arg, 1, 1024, &jobs, &error);
     if (error == NULL && shard_arg)
         parse_shard(shard_arg, &shard_index, &shard_count, &error);
     if (error) {
-        int status = peko_cli_usage_error("sweep", "%s", error->message);
+        int status = cli_usage_error("sweep", "%s", error->message);
         g_error_free(error);
         free_args();
         return status;
     }
-    scn_scenario *sc =
-        peko_cli_load_scenario("sweep", argv[1], set_args, seed_arg);
+    scn_scenario *sc = cli_load_scenario("sweep", argv[1], set_args, seed_arg);
     if (sc == NULL) {
         free_args();
-        return PEKO_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
 
-    peko_cli_catch_stop();
+    cli_catch_stop();
 
     bool show_bar = !quiet_arg && isatty(STDERR_FILENO);
-    peko_sweep_options opts = {
+    run_sweep_options opts = {
         .db_path = db_arg,
         .jobs = (unsigned)jobs,
         .shard_index = shard_index,
         .shard_count = shard_count,
         .progress = show_bar ? progress_cb : NULL,
-        .stop = &peko_cli_stop_requested,
+        .stop = &cli_stop_requested,
     };
-    peko_sweep_result result;
-    int status = PEKO_EXIT_OK;
+    run_sweep_result result;
+    int status = CLI_EXIT_OK;
     if (!quiet_arg) {
         size_t combos = sc->sweep.combinations ? sc->sweep.combinations : 1;
         uint32_t reps = sc->sweep.repetitions ? sc->sweep.repetitions : 1;
@@ -178,16 +175,16 @@ int peko_cmd_sweep(int argc, char **argv)
         printf(", %u worker%s\n", (unsigned)jobs, jobs == 1 ? "" : "s");
         fflush(stdout);
     }
-    if (!peko_sweep_run(sc, &opts, &result, &error)) {
+    if (!run_sweep(sc, &opts, &result, &error)) {
         if (bar_shown)
             fputc('\n', stderr);
         fprintf(stderr, "peko sweep: %s\n", error->message);
         g_error_free(error);
-        status = PEKO_EXIT_FAILED;
+        status = CLI_EXIT_FAILED;
     } else {
         if (bar_shown)
             fputs("\r\033[K", stderr);
-        const peko_sweep_progress *p = &result.final;
+        const run_sweep_progress *p = &result.final;
         char elapsed[32];
         format_duration(elapsed, sizeof elapsed, p->elapsed_s);
         if (!quiet_arg)
@@ -200,18 +197,18 @@ int peko_cmd_sweep(int argc, char **argv)
                     "peko sweep: interrupted with %zu of %zu runs left; the "
                     "same command resumes\n",
                     p->total - p->skipped - p->done - p->failed, p->total);
-            status = PEKO_EXIT_FAILED;
+            status = CLI_EXIT_FAILED;
         } else if (p->failed) {
             fprintf(stderr, "peko sweep: %zu run%s failed, the first: %s\n",
                     p->failed, p->failed == 1 ? "" : "s",
                     result.first_failure);
-            status = PEKO_EXIT_FAILED;
+            status = CLI_EXIT_FAILED;
         } else if (!quiet_arg) {
             printf("next: peko report %s\n", db_arg);
         }
-        peko_sweep_result_clear(&result);
+        run_sweep_result_clear(&result);
     }
-    peko_cli_release_stop();
+    cli_release_stop();
     scn_scenario_free(sc);
     free_args();
     return status;

@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "netem.h"
 #include "report-print.h"
+#include "schema.h"
 #include "summary.h"
 #include "testbed.h"
 
@@ -58,22 +59,22 @@ static const GOptionEntry testbed_entries[] = {
 static void progress_cb(void *user, int64_t now_us, int64_t end_us,
                         size_t live, uint64_t deliveries)
 {
-    peko_progress *p = user;
+    cli_progress *p = user;
     double wall_s = (double)(g_get_monotonic_time() - p->start_wall_us) / 1e6;
     char detail[96];
     g_snprintf(detail, sizeof detail,
                "%.1f/%.1f s  %zu nodes live  %.0f deliveries/s",
                (double)now_us / 1e6, (double)end_us / 1e6, live,
                wall_s > 0 ? (double)deliveries / wall_s : 0);
-    peko_progress_draw(p, end_us > 0 ? (double)now_us / (double)end_us : 1.0,
-                       detail);
+    cli_progress_draw(p, end_us > 0 ? (double)now_us / (double)end_us : 1.0,
+                      detail);
 }
 
 /* ------------------------------------------------------------------ */
 /* The report.                                                          */
 
 static void print_capture(GString *out, const char *path,
-                          const peko_testbed_capture *c)
+                          const run_testbed_capture *c)
 {
     const peko_capture_stats *st = &c->stats;
     g_string_append_printf(out, "capture: %s, %" G_GUINT64_FORMAT
@@ -148,7 +149,7 @@ static void print_capture(GString *out, const char *path,
 
 typedef struct report_ctx {
     const scn_scenario *sc;
-    const peko_testbed_result *r;
+    const run_testbed_result *r;
     const char *capture_path;
 } report_ctx;
 
@@ -157,7 +158,7 @@ static void append_head(GString *out, const ana_run_summary *s, void *user)
 {
     const report_ctx *ctx = user;
     const scn_scenario *sc = ctx->sc;
-    const peko_testbed_result *r = ctx->r;
+    const run_testbed_result *r = ctx->r;
     g_string_append_printf(out,
                            "%s: %zu nodes on the loopback, %s ports %u-%u,"
                            " seed %" G_GUINT64_FORMAT ", run %"
@@ -179,7 +180,7 @@ static void append_head(GString *out, const ana_run_summary *s, void *user)
                            " messages delayed for the scenario's latency,"
                            " timeline at most ",
                            r->deliveries, r->delayed);
-    peko_report_append_time(out, r->late_max_us);
+    cli_report_append_time(out, r->late_max_us);
     g_string_append(out, " late\n");
 }
 /* The capture's reconciliation, after the report's body. */
@@ -201,7 +202,7 @@ static void free_args(void)
     g_clear_pointer(&set_args, g_strfreev);
 }
 
-int peko_cmd_testbed(int argc, char **argv)
+int cli_cmd_testbed(int argc, char **argv)
 {
     GOptionContext *context = g_option_context_new(
         "SCENARIO - run a scenario on real sockets on this machine");
@@ -218,75 +219,74 @@ int peko_cmd_testbed(int argc, char **argv)
                  "interrupted or could not be run or recorded, 2 for a bad\n"
                  "command line or scenario.");
     g_option_context_add_main_entries(context, testbed_entries, NULL);
-    gboolean ok =
-        peko_cli_parse_positional(context, "testbed", &argc, &argv, 1);
+    gboolean ok = cli_parse_positional(context, "testbed", &argc, &argv, 1);
     g_option_context_free(context);
     if (!ok) {
         free_args();
-        return PEKO_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
 
     scn_scenario *sc =
-        peko_cli_load_scenario("testbed", argv[1], set_args, seed_arg);
+        cli_load_scenario("testbed", argv[1], set_args, seed_arg);
     if (sc == NULL) {
         free_args();
-        return PEKO_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
     if (netem_arg) {
         GError *error = NULL;
-        if (!peko_netem_check(&error)) {
+        if (!run_netem_check(&error)) {
             fprintf(stderr, "peko testbed: --netem: %s\n", error->message);
             g_error_free(error);
             scn_scenario_free(sc);
             free_args();
-            return PEKO_EXIT_FAILED;
+            return CLI_EXIT_FAILED;
         }
     }
-    char **notes = peko_testbed_notes(sc);
+    char **notes = run_testbed_notes(sc);
     for (char **n = notes; *n; n++)
         fprintf(stderr, "peko testbed: note: %s\n", *n);
     g_strfreev(notes);
 
     bool temporary = db_arg == NULL;
-    char *db_path = temporary ? peko_cli_temp_db("testbed") : g_strdup(db_arg);
+    char *db_path = temporary ? cli_temp_db("testbed") : g_strdup(db_arg);
     if (db_path == NULL) {
         scn_scenario_free(sc);
         free_args();
-        return PEKO_EXIT_FAILED;
+        return CLI_EXIT_FAILED;
     }
 
-    peko_cli_catch_stop();
+    cli_catch_stop();
 
-    peko_progress bar = {
+    cli_progress bar = {
         .enabled = isatty(STDERR_FILENO) && !print_arg,
         .start_wall_us = g_get_monotonic_time(),
     };
-    peko_testbed_options opts = {
+    run_testbed_options opts = {
         .db_path = db_path,
         .capture_path = capture_arg,
         .print = print_arg,
         .progress = progress_cb,
         .progress_user = &bar,
-        .stop = &peko_cli_stop_requested,
+        .stop = &cli_stop_requested,
     };
-    peko_testbed_result result;
+    run_testbed_result result;
     GError *error = NULL;
-    int status = PEKO_EXIT_OK;
-    gboolean ran = peko_testbed_run(sc, &opts, &result, &error);
-    peko_progress_end(&bar, !ran);
+    int status = CLI_EXIT_OK;
+    gboolean ran = run_testbed(sc, &opts, &result, &error);
+    cli_progress_end(&bar, !ran);
     if (!ran && result.run_id == 0) {
         /* Nothing was recorded: the nodes, the capture or the database
          * could not be set up. */
         fprintf(stderr, "peko testbed: %s\n", error->message);
         g_error_free(error);
-        status = PEKO_EXIT_FAILED;
+        status = CLI_EXIT_FAILED;
     } else {
         if (!ran) {
             fprintf(stderr, "peko testbed: %s\n", error->message);
             g_clear_error(&error);
         }
         report_ctx ctx = {.sc = sc, .r = &result, .capture_path = capture_arg};
-        status = peko_report_run(&(peko_report_run_args){
+        status = cli_report_run(&(cli_report_run_args){
             .command = "testbed",
             .db_path = db_path,
             .temporary = temporary,
@@ -300,11 +300,11 @@ int peko_cmd_testbed(int argc, char **argv)
             .user = &ctx,
         });
         if (!ran)
-            status = PEKO_EXIT_FAILED;
+            status = CLI_EXIT_FAILED;
     }
-    peko_cli_release_stop();
+    cli_release_stop();
     if (temporary)
-        peko_cli_remove_db(db_path);
+        ana_db_remove(db_path);
     g_free(db_path);
     scn_scenario_free(sc);
     free_args();

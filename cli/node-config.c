@@ -11,14 +11,14 @@
 #define NODE_GROUP "node"
 
 /* The file's keys, the flags that override them, and where each lands in
- * peko_node_args. accepted_keys and is_print are handled apart. */
+ * cli_node_args. accepted_keys and is_print are handled apart. */
 typedef struct field {
     const char *key;
     const char *flag;
-    size_t offset; /* of a char* in peko_node_args */
+    size_t offset; /* of a char* in cli_node_args */
 } field;
 
-#define FIELD(key, flag, member) {key, flag, offsetof(peko_node_args, member)}
+#define FIELD(key, flag, member) {key, flag, offsetof(cli_node_args, member)}
 
 static const field fields[] = {
     FIELD("addr", "--addr", addr),
@@ -43,7 +43,7 @@ static const field fields[] = {
 
 enum { N_FIELDS = G_N_ELEMENTS(fields) };
 
-static char **slot(const peko_node_args *args, size_t i)
+static char **slot(const cli_node_args *args, size_t i)
 {
     return (char **)((char *)args + fields[i].offset);
 }
@@ -168,8 +168,8 @@ static gboolean read_file(const char *path, GKeyFile *kf, merged *m,
     return ok;
 }
 
-gboolean peko_node_parse_hostport(const char *text, char **host,
-                                  uint16_t *port, GError **error)
+gboolean cli_node_parse_hostport(const char *text, char **host, uint16_t *port,
+                                 GError **error)
 {
     const char *colon;
     char *h;
@@ -187,7 +187,7 @@ gboolean peko_node_parse_hostport(const char *text, char **host,
     }
     uint64_t p;
     peko_addr addr;
-    if (!peko_cli_parse_u64("port", colon + 1, 1, 65535, &p, NULL) ||
+    if (!cli_parse_u64("port", colon + 1, 1, 65535, &p, NULL) ||
         peko_addr_parse(h, (uint16_t)p, &addr) < 0) {
         g_free(h);
         goto bad;
@@ -207,7 +207,7 @@ static gboolean parse_int(const char *where, const char *text, uint64_t min,
                           uint64_t max, int *out, GError **error)
 {
     uint64_t v;
-    if (!peko_cli_parse_u64(where, text, min, max, &v, error))
+    if (!cli_parse_u64(where, text, min, max, &v, error))
         return FALSE;
     *out = (int)v;
     return TRUE;
@@ -224,8 +224,7 @@ static gboolean parse_duration(const char *where, const char *text,
 }
 
 /* Checks the merged text into *out. */
-static gboolean check(const merged *m, peko_node_settings *out,
-                      GError **error)
+static gboolean check(const merged *m, cli_node_settings *out, GError **error)
 {
     enum {
         F_ADDR, F_PORT, F_NAME, F_DATA, F_SEEDS, F_LISTEN, F_PROTOCOL,
@@ -274,9 +273,9 @@ static gboolean check(const merged *m, peko_node_settings *out,
         for (char **p = items; *p; p++) {
             if (**p == '\0')
                 continue;
-            if (!peko_node_parse_hostport(*p, &out->seed_hosts[out->n_seeds],
-                                          &out->seed_ports[out->n_seeds],
-                                          error)) {
+            if (!cli_node_parse_hostport(*p, &out->seed_hosts[out->n_seeds],
+                                         &out->seed_ports[out->n_seeds],
+                                         error)) {
                 prefix_error(error, where[F_SEEDS]);
                 g_strfreev(items);
                 return FALSE;
@@ -413,16 +412,16 @@ static gboolean check(const merged *m, peko_node_settings *out,
     if (v[F_DB])
         out->db_path = g_strdup(v[F_DB]);
     if (v[F_SEED]) {
-        if (!peko_cli_parse_u64(where[F_SEED], v[F_SEED], 0, INT64_MAX,
-                                &out->seed, error))
+        if (!cli_parse_u64(where[F_SEED], v[F_SEED], 0, INT64_MAX, &out->seed,
+                           error))
             return FALSE;
         out->seeded = true;
     }
     return TRUE;
 }
 
-gboolean peko_node_settings_load(const peko_node_args *args,
-                                 peko_node_settings *out, GError **error)
+gboolean cli_node_settings_load(const cli_node_args *args,
+                                cli_node_settings *out, GError **error)
 {
     memset(out, 0, sizeof *out);
     merged m = {0};
@@ -459,11 +458,11 @@ gboolean peko_node_settings_load(const peko_node_args *args,
     merged_clear(&m);
     g_key_file_free(kf);
     if (!ok)
-        peko_node_settings_clear(out);
+        cli_node_settings_clear(out);
     return ok;
 }
 
-void peko_node_settings_clear(peko_node_settings *s)
+void cli_node_settings_clear(cli_node_settings *s)
 {
     g_free(s->addr);
     g_free(s->name);
@@ -479,8 +478,8 @@ void peko_node_settings_clear(peko_node_settings *s)
     memset(s, 0, sizeof *s);
 }
 
-gboolean peko_node_settings_read_keys(const char *config_path, char **secret,
-                                      char ***accepted, GError **error)
+gboolean cli_node_settings_read_keys(const char *config_path, char **secret,
+                                     char ***accepted, GError **error)
 {
     GKeyFile *kf = g_key_file_new();
     GError *local = NULL;

@@ -8,8 +8,8 @@
  * control, db, seed). Flags override the file. Durations and sizes take
  * the scenario format's units ("200ms", "16KiB").
  */
-#ifndef PEKO_NODE_CONFIG_H
-#define PEKO_NODE_CONFIG_H
+#ifndef CLI_NODE_CONFIG_H
+#define CLI_NODE_CONFIG_H
 
 #include <glib.h>
 #include <stdbool.h>
@@ -19,7 +19,7 @@
 
 /* What one setting says, as text, before it is checked. Every field may
  * be NULL (not given). */
-typedef struct peko_node_args {
+typedef struct cli_node_args {
     char *config_path;
     char *addr, *port, *name, *data, *seeds, *listen_addr;
     char *protocol, *amount, *cycle, *buffer, *size, *timeout;
@@ -28,10 +28,10 @@ typedef struct peko_node_args {
     char *dissemination, *seen_cache;
     char *control, *db, *seed;
     gboolean print;            /* --print given */
-} peko_node_args;
+} cli_node_args;
 
 /* The checked settings. Strings are owned. */
-typedef struct peko_node_settings {
+typedef struct cli_node_settings {
     peko_config config;        /* its strings point into the fields below */
     char *addr;
     uint16_t port;
@@ -49,24 +49,24 @@ typedef struct peko_node_settings {
     bool keys_from_flags;      /* --secret-key or --accepted-key given */
     bool seeded;
     uint64_t seed;
-} peko_node_settings;
+} cli_node_settings;
 
 /* Reads the file named by args->config_path (if any), then applies the
  * flags in *args over it, and checks everything. On failure sets *error
  * with the file, key or flag at fault and what was expected, and leaves
  * *out cleared. */
-gboolean peko_node_settings_load(const peko_node_args *args,
-                                 peko_node_settings *out, GError **error);
-void peko_node_settings_clear(peko_node_settings *settings);
+gboolean cli_node_settings_load(const cli_node_args *args,
+                                cli_node_settings *out, GError **error);
+void cli_node_settings_clear(cli_node_settings *settings);
 
 /* Reads secret_key and accepted_keys from the config file again (for
  * SIGHUP). On success sets *secret (NULL: none) and *accepted (NULL or
  * NULL-terminated), both newly allocated. */
-gboolean peko_node_settings_read_keys(const char *config_path, char **secret,
-                                      char ***accepted, GError **error);
+gboolean cli_node_settings_read_keys(const char *config_path, char **secret,
+                                     char ***accepted, GError **error);
 
 /* Parses "host:port" or "[v6 host]:port" with a numeric host. */
-gboolean peko_node_parse_hostport(const char *text, char **host,
-                                  uint16_t *port, GError **error);
+gboolean cli_node_parse_hostport(const char *text, char **host, uint16_t *port,
+                                 GError **error);
 
-#endif /* PEKO_NODE_CONFIG_H */
+#endif /* CLI_NODE_CONFIG_H */

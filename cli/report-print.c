@@ -7,11 +7,10 @@
 
 #include "cli.h"
 
-void peko_report_append_time(GString *out, int64_t us)
+void cli_report_append_time(GString *out, int64_t us)
 {
     char text[32];
-    peko_cli_format_seconds(text, sizeof text,
-                            us < 0 ? INFINITY : (double)us / 1e6);
+    cli_format_seconds(text, sizeof text, us < 0 ? INFINITY : (double)us / 1e6);
     g_string_append(out, text);
 }
 
@@ -19,16 +18,16 @@ static void append_row(GString *out, const char *label, int64_t t50,
                        int64_t t99, int64_t t100, double per_node)
 {
     g_string_append_printf(out, "  %-26s t50 ", label);
-    peko_report_append_time(out, t50);
+    cli_report_append_time(out, t50);
     g_string_append(out, ", t99 ");
-    peko_report_append_time(out, t99);
+    cli_report_append_time(out, t99);
     g_string_append(out, ", t100 ");
-    peko_report_append_time(out, t100);
+    cli_report_append_time(out, t100);
     g_string_append_printf(out, ", %.2f msgs/node\n", per_node);
 }
 
-void peko_report_append_summary(GString *out, const ana_run_summary *s,
-                                bool verbose)
+void cli_report_append_summary(GString *out, const ana_run_summary *s,
+                               bool verbose)
 {
     g_string_append(out, "rumors (times after creation):\n");
     size_t shown = verbose ? s->n_metadata : MIN(s->n_metadata, 8);
@@ -61,10 +60,10 @@ void peko_report_append_summary(GString *out, const ana_run_summary *s,
         g_string_append(out, "never\n");
     } else {
         g_string_append(out, "first at ");
-        peko_report_append_time(out, s->first_converged_us);
+        cli_report_append_time(out, s->first_converged_us);
         if (s->last_unconverged_us > s->first_converged_us) {
             g_string_append(out, ", last incomplete sample at ");
-            peko_report_append_time(out, s->last_unconverged_us);
+            cli_report_append_time(out, s->last_unconverged_us);
         }
         g_string_append_c(out, '\n');
     }
@@ -77,7 +76,7 @@ void peko_report_append_summary(GString *out, const ana_run_summary *s,
     g_string_append_c(out, '\n');
 }
 
-void peko_progress_draw(peko_progress *p, double frac, const char *detail)
+void cli_progress_draw(cli_progress *p, double frac, const char *detail)
 {
     if (!p->enabled)
         return;
@@ -88,8 +87,8 @@ void peko_progress_draw(peko_progress *p, double frac, const char *detail)
         frac = 0;
     if (frac > 1)
         frac = 1;
-    char bar[PEKO_CLI_BAR_WIDTH + 1];
-    peko_cli_progress_bar(frac, bar);
+    char bar[CLI_BAR_WIDTH + 1];
+    cli_progress_bar(frac, bar);
     double wall_s = (double)wall_us / 1e6;
     double eta_s = frac > 0 ? wall_s * (1 - frac) / frac : 0;
     fprintf(stderr, "\r[%s] %3.0f%%  %s  ETA %.0f s ", bar, frac * 100,
@@ -97,7 +96,7 @@ void peko_progress_draw(peko_progress *p, double frac, const char *detail)
     p->shown = true;
 }
 
-void peko_progress_end(peko_progress *p, bool keep)
+void cli_progress_end(cli_progress *p, bool keep)
 {
     if (!p->shown)
         return;
@@ -105,15 +104,15 @@ void peko_progress_end(peko_progress *p, bool keep)
     p->shown = false;
 }
 
-int peko_report_run(const peko_report_run_args *a)
+int cli_report_run(const cli_report_run_args *a)
 {
-    int status = PEKO_EXIT_OK;
+    int status = CLI_EXIT_OK;
     GError *error = NULL;
     ana_run_summary summary;
     if (ana_run_summary_load(a->db_path, a->run_id, &summary, &error)) {
         GString *out = g_string_new(NULL);
         a->head(out, &summary, a->user);
-        peko_report_append_summary(out, &summary, a->verbose);
+        cli_report_append_summary(out, &summary, a->verbose);
         if (a->tail)
             a->tail(out, &summary, a->user);
         fputs(out->str, stdout);
@@ -122,15 +121,15 @@ int peko_report_run(const peko_report_run_args *a)
         fprintf(stderr, "peko %s: reading back the run: %s\n", a->command,
                 error->message);
         g_clear_error(&error);
-        status = PEKO_EXIT_FAILED;
+        status = CLI_EXIT_FAILED;
     }
     ana_run_summary_clear(&summary);
     if (!a->complete) {
         fprintf(stderr, "peko %s: interrupted at %.3f s: the run is"
                         " recorded as incomplete\n",
                 a->command, (double)a->reached_us / 1e6);
-        status = PEKO_EXIT_FAILED;
-    } else if (!a->temporary && status == PEKO_EXIT_OK && a->ok) {
+        status = CLI_EXIT_FAILED;
+    } else if (!a->temporary && status == CLI_EXIT_OK && a->ok) {
         printf("recorded: %s, run %" G_GINT64_FORMAT "\n", a->db_path,
                a->run_id);
     }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "recorder.h"
+#include "testdir.h"
 #include "world.h"
 
 #define SECOND_US 1000000LL
@@ -26,26 +27,13 @@ static char *tmpdir;
 
 static void setup(void)
 {
-    tmpdir = g_dir_make_tmp("peko-rec-XXXXXX", NULL);
+    tmpdir = testdir_make("peko-rec-XXXXXX");
     cr_assert_not_null(tmpdir);
 }
 
 static void teardown(void)
 {
-    GDir *dir = g_dir_open(tmpdir, 0, NULL);
-    const char *name;
-    while (dir && (name = g_dir_read_name(dir)) != NULL) {
-        char *path = g_build_filename(tmpdir, name, NULL);
-        if (g_file_test(path, G_FILE_TEST_IS_DIR))
-            g_rmdir(path);
-        else
-            g_unlink(path);
-        g_free(path);
-    }
-    if (dir)
-        g_dir_close(dir);
-    g_rmdir(tmpdir);
-    g_free(tmpdir);
+    testdir_remove(tmpdir);
 }
 
 TestSuite(recorder, .init = setup, .fini = teardown, .timeout = 120);

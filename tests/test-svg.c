@@ -17,6 +17,7 @@
 #include "plot.h"
 #include "schema.h"
 #include "svg.h"
+#include "testdir.h"
 
 /* ------------------------------------------------------------------ */
 /* Parsing back.                                                        */
@@ -382,23 +383,13 @@ static char *tmpdir;
 
 static void setup(void)
 {
-    tmpdir = g_dir_make_tmp("peko-plot-XXXXXX", NULL);
+    tmpdir = testdir_make("peko-plot-XXXXXX");
     cr_assert_not_null(tmpdir);
 }
 
 static void teardown(void)
 {
-    GDir *dir = g_dir_open(tmpdir, 0, NULL);
-    const char *name;
-    while (dir && (name = g_dir_read_name(dir)) != NULL) {
-        char *path = g_build_filename(tmpdir, name, NULL);
-        g_unlink(path);
-        g_free(path);
-    }
-    if (dir)
-        g_dir_close(dir);
-    g_rmdir(tmpdir);
-    g_free(tmpdir);
+    testdir_remove(tmpdir);
 }
 
 TestSuite(plot, .init = setup, .fini = teardown, .timeout = 60);

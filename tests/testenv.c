@@ -103,8 +103,7 @@ static int env_send(peko_env *env, const peko_addr *to, const uint8_t *bytes,
 {
     tn_node *node = env->user;
     testnet *net = node->net;
-    if (n_bytes >= 4 && bytes[3] < PEKO_MSG_TYPE_COUNT)
-        node->sent[bytes[3]]++;
+    node->sent[peko_wire_type(bytes, n_bytes)]++;
     if (to->family != PEKO_AF_INET4 || to->ip[0] != 127 ||
         to->port < TESTNET_BASE_PORT ||
         to->port >= TESTNET_BASE_PORT + net->n)
@@ -291,8 +290,7 @@ void testnet_run_for(testnet *net, int64_t duration_us)
             if (ev->generation == node->timer_generation[ev->timer])
                 peko_nodelist_on_timer(node->nl, ev->timer);
         } else {
-            if (ev->n_bytes >= 4 && ev->bytes[3] < PEKO_MSG_TYPE_COUNT)
-                net->delivered[ev->bytes[3]]++;
+            net->delivered[peko_wire_type(ev->bytes, ev->n_bytes)]++;
             peko_nodelist_on_packet(node->nl, &ev->from, ev->bytes,
                                     ev->n_bytes);
         }

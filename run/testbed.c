@@ -2,11 +2,10 @@
  *
  * The nodes are transports on one GMainContext, bound to the loopback
  * on consecutive ports where they are free. A schedule source, armed at
- * the next step's time, runs the plan: the initial joins, the timeline's
- * events and the membership samples, in the simulator's order at equal
- * times (joins, then events in file order, then the sample). What to do
- * at each step is the runner's (runner.h), as for `peko sim`; this file
- * is the world it acts on.
+ * the next step's time, walks the runner's plan (runner.h): the initial
+ * joins, the timeline's events and the membership samples, in the same
+ * order as the simulator. What to do at each step is the runner's too,
+ * as for `peko sim`; this file is the world it acts on.
  */
 #include "testbed.h"
 
@@ -41,17 +40,6 @@ typedef struct tb_node {
     void *observer_user;
 } tb_node;
 
-typedef enum tb_step_kind {
-    TB_STEP_JOIN = 0, /* before events at the same time, as in the sim */
-    TB_STEP_EVENT,
-} tb_step_kind;
-
-typedef struct tb_step {
-    int64_t t_us;
-    tb_step_kind kind;
-    size_t index;   /* node, or event */
-} tb_step;
-
 typedef struct tb_source {
     GSource base;
     testbed *tb;
@@ -59,8 +47,8 @@ typedef struct tb_source {
 
 struct testbed {
     const scn_scenario *sc;
-    const peko_testbed_options *opts;
-    peko_runner runner;
+    const run_testbed_options *opts;
+    run_runner runner;
     GMainContext *ctx;
     peko_transport_filter *filter;
     tb_node *nodes;
@@ -73,9 +61,6 @@ struct testbed {
     bool started;
     int64_t start_us;          /* monotonic time of the run's time 0 */
     int64_t end_us;            /* the scenario's duration */
-    tb_step *steps;
-    size_t n_steps, next_step;
-    int64_t next_sample_us;    /* -1: no samples */
     tb_source *schedule;
     GSource *ticker;
     bool done, stopped;
@@ -123,10 +108,7 @@ static bool index_of(const testbed *tb, const peko_addr *addr, size_t *out)
 
 static peko_msg_type type_of(const uint8_t *bytes, size_t n)
 {
-    /* Byte 3 of every packet is its type (docs/wire.md). */
-    if (n < 4 || bytes[3] == 0 || bytes[3] >= PEKO_MSG_TYPE_COUNT)
-        return (peko_msg_type)0;
-    return (peko_msg_type)bytes[3];
+    return peko_wire_type(bytes, n);
 }
 
 static void add_stats(peko_stats *acc, const peko_stats *s)
@@ -313,14 +295,13 @@ static const peko_addr *op_addr(void *w, size_t i)
     return &tb->nodes[i].addr;
 }
 
-static peko_runner_state op_state(void *w, size_t i)
+static run_node_state op_state(void *w, size_t i)
 {
     testbed *tb = w;
     const tb_node *nd = &tb->nodes[i];
     if (nd->tp == NULL)
-        return PEKO_RUNNER_DOWN;
-    return peko_transport_is_paused(nd->tp) ? PEKO_RUNNER_PAUSED
-                                            : PEKO_RUNNER_UP;
+        return RUN_NODE_DOWN;
+    return peko_transport_is_paused(nd->tp) ? RUN_NODE_PAUSED : RUN_NODE_UP;
 }
 
 static void op_observe(void *w, size_t i, const peko_observer *observer,
@@ -344,7 +325,7 @@ static int op_join(void *w, size_t i)
         return -ENODEV;
     peko_nodelist *nl = peko_transport_nodelist(nd->tp);
     size_t seeds[SCN_MAX_SEEDS];
-    size_t k = peko_runner_seeds(tb->sc, (uint32_t)i, seeds);
+    size_t k = run_seeds(tb->sc, (uint32_t)i, seeds);
     for (size_t s = 0; s < k; s++) {
         const tb_node *seed = &tb->nodes[seeds[s]];
         char host[PEKO_HOST_STRLEN], name[32];
@@ -490,10 +471,10 @@ static void op_set_network(void *w, const scn_event *ev)
         tb->latency = &ev->network.latency_us; /* lives as long as sc */
     if (ev->network.set_loss)
         set_loss(tb, &ev->network.loss);
-    /* Duplication is not emulated (peko_testbed_notes() says so). */
+    /* Duplication is not emulated (run_testbed_notes() says so). */
 }
 
-static const peko_runner_ops testbed_ops = {
+static const run_ops testbed_ops = {
     .now_us = op_now_us,
     .node = op_node,
     .addr = op_addr,
@@ -516,37 +497,6 @@ static const peko_runner_ops testbed_ops = {
 /* ------------------------------------------------------------------ */
 /* The plan, in real time.                                              */
 
-static int compare_steps(const void *pa, const void *pb)
-{
-    const tb_step *a = pa, *b = pb;
-    if (a->t_us != b->t_us)
-        return a->t_us < b->t_us ? -1 : 1;
-    if (a->kind != b->kind)
-        return a->kind < b->kind ? -1 : 1;
-    return a->index < b->index ? -1 : a->index > b->index;
-}
-
-static void build_plan(testbed *tb)
-{
-    const scn_scenario *sc = tb->sc;
-    tb->steps = g_new(tb_step, tb->n + sc->n_events + 1);
-    size_t k = 0;
-    for (size_t i = 0; i < tb->n; i++) {
-        int64_t t = scn_scenario_start_us(sc, (uint32_t)i);
-        if (t >= 0)
-            tb->steps[k++] = (tb_step){t, TB_STEP_JOIN, i};
-    }
-    /* Events are sorted by (time, file order) already: their index keeps
-     * that order among equal times. */
-    for (size_t e = 0; e < sc->n_events; e++)
-        tb->steps[k++] = (tb_step){sc->events[e].time_us, TB_STEP_EVENT, e};
-    tb->n_steps = k;
-    qsort(tb->steps, k, sizeof *tb->steps, compare_steps);
-    tb->next_sample_us = sc->cluster.sample_interval_us > 0
-                             ? sc->cluster.sample_interval_us
-                             : -1;
-}
-
 /* Runs every step due by now, in order, then arms the schedule for the
  * next one, or ends the run once its duration has passed and nothing
  * at or before it is left. */
@@ -555,25 +505,12 @@ static void run_due(testbed *tb)
     int64_t now = run_now(tb);
     int64_t next = INT64_MAX;
     for (;;) {
-        int64_t t_step = tb->next_step < tb->n_steps
-                             ? tb->steps[tb->next_step].t_us
-                             : INT64_MAX;
-        int64_t t_sample = tb->next_sample_us >= 0 ? tb->next_sample_us
-                                                   : INT64_MAX;
-        next = MIN(t_step, t_sample);
+        run_step step;
+        next = run_runner_peek(&tb->runner, &step) ? step.t_us : INT64_MAX;
         if (next > now || next > tb->end_us)
             break;
         tb->late_max_us = MAX(tb->late_max_us, now - next);
-        if (t_step <= t_sample) {
-            const tb_step *s = &tb->steps[tb->next_step++];
-            if (s->kind == TB_STEP_JOIN)
-                peko_runner_join(&tb->runner, s->index);
-            else
-                peko_runner_apply(&tb->runner, &tb->sc->events[s->index]);
-        } else {
-            peko_runner_sample(&tb->runner);
-            tb->next_sample_us += tb->sc->cluster.sample_interval_us;
-        }
+        run_runner_step(&tb->runner);
         now = run_now(tb);
     }
     if (next > tb->end_us && now >= tb->end_us) {
@@ -707,16 +644,15 @@ static gboolean set_up(testbed *tb, GError **error)
      * before the recording, so a capture refused leaves no run behind. */
     if (tb->opts->capture_path && !open_capture(tb, error))
         return FALSE;
-    peko_runner_init(&tb->runner, sc, &testbed_ops, tb);
-    peko_runner_recording how = {
+    run_runner_init(&tb->runner, sc, &testbed_ops, tb);
+    run_recording how = {
         .db_path = tb->opts->db_path,
         .source = "testbed",
         .now_us = recorder_now,
         .now_user = tb,
     };
-    if (!peko_runner_open_recorder(&tb->runner, &how, error))
+    if (!run_runner_open_recorder(&tb->runner, &how, error))
         return FALSE;
-    build_plan(tb);
     return TRUE;
 }
 
@@ -762,7 +698,7 @@ static void record_transport_counts(testbed *tb)
 /* The capture's reconciliation against the engines' counters. Call with
  * every transport still open (their counters), before the capture is
  * closed. */
-static void count_for_capture(testbed *tb, peko_testbed_capture *c)
+static void count_for_capture(testbed *tb, run_testbed_capture *c)
 {
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < tb->n; i++) {
@@ -799,9 +735,8 @@ static void testbed_clear(testbed *tb)
         peko_capture_close(tb->capture, NULL, NULL);
     for (size_t i = 0; tb->nodes && i < tb->n; i++)
         node_close(&tb->nodes[i]);
-    peko_runner_clear(&tb->runner);
+    run_runner_clear(&tb->runner);
     g_free(tb->nodes);
-    g_free(tb->steps);
     if (tb->by_port)
         g_hash_table_destroy(tb->by_port);
     peko_transport_filter_free(tb->filter);
@@ -813,7 +748,7 @@ static void testbed_clear(testbed *tb)
 
 /* ------------------------------------------------------------------ */
 
-char **peko_testbed_notes(const scn_scenario *sc)
+char **run_testbed_notes(const scn_scenario *sc)
 {
     GPtrArray *notes = g_ptr_array_new();
     bool duplicate = sc->network.duplicate > 0;
@@ -846,9 +781,8 @@ char **peko_testbed_notes(const scn_scenario *sc)
     return (char **)g_ptr_array_free(notes, FALSE);
 }
 
-gboolean peko_testbed_run(const scn_scenario *sc,
-                          const peko_testbed_options *opts,
-                          peko_testbed_result *out, GError **error)
+gboolean run_testbed(const scn_scenario *sc, const run_testbed_options *opts,
+                     run_testbed_result *out, GError **error)
 {
     memset(out, 0, sizeof *out);
     testbed tb = {

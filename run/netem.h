@@ -8,14 +8,14 @@
  * those of a testbed that died can be recognised by their dead pid and
  * removed by the next one.
  */
-#ifndef PEKO_NETEM_H
-#define PEKO_NETEM_H
+#ifndef RUN_NETEM_H
+#define RUN_NETEM_H
 
 #include <glib.h>
 
 /* Removes the namespaces "peko-tb-<pid>-*" whose process is gone (a
  * testbed that crashed or was killed). Returns how many it removed. */
-int peko_netem_remove_leftovers(void);
+int run_netem_remove_leftovers(void);
 
 /* Whether --netem can run here: removes leftovers, then checks root,
  * creates a probe namespace, adds a netem qdisc to its loopback, and
@@ -23,6 +23,6 @@ int peko_netem_remove_leftovers(void);
  * exactly which step failed and what the system answered; when every
  * step works, FALSE too, saying that the per-node namespaces themselves
  * are not implemented yet (docs/testbed.md). */
-gboolean peko_netem_check(GError **error);
+gboolean run_netem_check(GError **error);
 
-#endif /* PEKO_NETEM_H */
+#endif /* RUN_NETEM_H */

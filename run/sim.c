@@ -1,5 +1,5 @@
-/* simrun.c: one scenario in the simulator, recorded (simrun.h). */
-#include "simrun.h"
+/* sim.c: one scenario in the simulator, recorded (sim.h). */
+#include "sim.h"
 
 #include <errno.h>
 #include <math.h>
@@ -12,23 +12,17 @@
 
 typedef struct simrun simrun;
 
-typedef struct simrun_join {
+typedef struct simrun_step {
     simrun *run;
-    size_t node;
-} simrun_join;
-
-typedef struct simrun_event {
-    simrun *run;
-    const scn_event *event;
-} simrun_event;
+    const run_step *step;       /* the runner's plan's */
+} simrun_step;
 
 struct simrun {
     const scn_scenario *sc;
     sim_world *world;
-    peko_runner runner;         /* the recorder, the timeline's state */
+    run_runner runner;          /* the recorder, the timeline's state */
     size_t n;
-    simrun_join *joins;         /* one per node */
-    simrun_event *events;       /* one per timeline event */
+    simrun_step *steps;         /* one per step of the runner's plan */
 };
 
 /* ------------------------------------------------------------------ */
@@ -84,25 +78,18 @@ static int64_t world_now(void *user)
     return sim_world_now_us(user);
 }
 
-static void on_join(sim_world *world, void *user)
+static void on_step(sim_world *world, void *user)
 {
-    simrun_join *join = user;
+    simrun_step *ss = user;
     (void)world;
-    peko_runner_join(&join->run->runner, join->node);
+    run_runner_do(&ss->run->runner, ss->step);
 }
 
 static void on_sample(sim_world *world, void *user)
 {
     simrun *run = user;
     (void)world;
-    peko_runner_sample(&run->runner);
-}
-
-static void on_event(sim_world *world, void *user)
-{
-    simrun_event *se = user;
-    (void)world;
-    peko_runner_apply(&se->run->runner, se->event);
+    run_runner_sample(&run->runner);
 }
 
 /* ------------------------------------------------------------------ */
@@ -123,16 +110,16 @@ static const peko_addr *op_addr(void *w, size_t i)
     return sim_world_addr(w, i);
 }
 
-static peko_runner_state op_state(void *w, size_t i)
+static run_node_state op_state(void *w, size_t i)
 {
     switch (sim_world_node_state(w, i)) {
     case SIM_NODE_PAUSED:
-        return PEKO_RUNNER_PAUSED;
+        return RUN_NODE_PAUSED;
     case SIM_NODE_DOWN:
-        return PEKO_RUNNER_DOWN;
+        return RUN_NODE_DOWN;
     case SIM_NODE_UP:
     default:
-        return PEKO_RUNNER_UP;
+        return RUN_NODE_UP;
     }
 }
 
@@ -209,7 +196,7 @@ static void op_set_network(void *w, const scn_event *ev)
         sim_world_set_duplicate(w, ev->network.duplicate);
 }
 
-static const peko_runner_ops sim_ops = {
+static const run_ops sim_ops = {
     .now_us = op_now_us,
     .node = op_node,
     .addr = op_addr,
@@ -290,30 +277,24 @@ static gboolean set_up_nodes(simrun *run, GError **error)
 {
     const scn_scenario *sc = run->sc;
     size_t *seeds = g_new(size_t, SCN_MAX_SEEDS);
-    run->joins = g_new(simrun_join, run->n);
     for (size_t i = 0; i < run->n; i++) {
-        size_t k = peko_runner_seeds(sc, (uint32_t)i, seeds);
+        size_t k = run_seeds(sc, (uint32_t)i, seeds);
         int rc = sim_world_set_seeds(run->world, i, seeds, k);
         if (rc < 0) {
             g_free(seeds);
             return fail(error, "seeding a node", rc);
         }
-        run->joins[i] = (simrun_join){.run = run, .node = i};
-        int64_t start_us = scn_scenario_start_us(sc, (uint32_t)i);
-        if (start_us >= 0 &&
-            (rc = sim_world_schedule(run->world, start_us, on_join,
-                                     &run->joins[i])) < 0) {
-            g_free(seeds);
-            return fail(error, "scheduling a join", rc);
-        }
     }
     g_free(seeds);
 
-    run->events = g_new(simrun_event, sc->n_events ? sc->n_events : 1);
-    for (size_t e = 0; e < sc->n_events; e++) {
-        run->events[e] = (simrun_event){.run = run, .event = &sc->events[e]};
-        int rc = sim_world_schedule(run->world, sc->events[e].time_us,
-                                    on_event, &run->events[e]);
+    /* The whole plan now, in its order: the event queue runs equal times
+     * in the order they were queued, so they run in the plan's. */
+    const run_runner *r = &run->runner;
+    run->steps = g_new(simrun_step, r->n_plan ? r->n_plan : 1);
+    for (size_t k = 0; k < r->n_plan; k++) {
+        run->steps[k] = (simrun_step){.run = run, .step = &r->plan[k]};
+        int rc = sim_world_schedule(run->world, r->plan[k].t_us, on_step,
+                                    &run->steps[k]);
         if (rc < 0)
             return fail(error, "scheduling the timeline", rc);
     }
@@ -327,10 +308,10 @@ static gboolean set_up_nodes(simrun *run, GError **error)
     return TRUE;
 }
 
-static gboolean open_recorder(simrun *run, const peko_simrun_options *opts,
+static gboolean open_recorder(simrun *run, const run_sim_options *opts,
                               GError **error)
 {
-    peko_runner_recording how = {
+    run_recording how = {
         .db_path = opts->db_path,
         .source = "sim",
         .sweep_id = opts->sweep_id,
@@ -339,7 +320,7 @@ static gboolean open_recorder(simrun *run, const peko_simrun_options *opts,
         .now_us = world_now,
         .now_user = run->world,
     };
-    if (!peko_runner_open_recorder(&run->runner, &how, error))
+    if (!run_runner_open_recorder(&run->runner, &how, error))
         return FALSE;
     static const sim_world_hooks hooks = {
         .delivered = on_delivered,
@@ -351,16 +332,15 @@ static gboolean open_recorder(simrun *run, const peko_simrun_options *opts,
 
 static void simrun_clear(simrun *run)
 {
-    peko_runner_clear(&run->runner);
+    run_runner_clear(&run->runner);
     sim_world_free(run->world);
-    g_free(run->joins);
-    g_free(run->events);
+    g_free(run->steps);
 }
 
 /* ------------------------------------------------------------------ */
 
-gboolean peko_simrun(const scn_scenario *sc, const peko_simrun_options *opts,
-                     peko_simrun_result *out, GError **error)
+gboolean run_sim(const scn_scenario *sc, const run_sim_options *opts,
+                 run_sim_result *out, GError **error)
 {
     memset(out, 0, sizeof *out);
     simrun run = {.sc = sc, .n = sc->cluster.nodes};
@@ -379,7 +359,7 @@ gboolean peko_simrun(const scn_scenario *sc, const peko_simrun_options *opts,
         simrun_clear(&run);
         return FALSE;
     }
-    peko_runner_init(&run.runner, sc, &sim_ops, run.world);
+    run_runner_init(&run.runner, sc, &sim_ops, run.world);
     if (!set_up_network(&run, error) || !open_recorder(&run, opts, error) ||
         !set_up_nodes(&run, error) ||
         (opts->pcap_path &&

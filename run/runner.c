@@ -3,10 +3,43 @@
 #include "runner.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
-void peko_runner_init(peko_runner *r, const scn_scenario *sc,
-                      const peko_runner_ops *ops, void *world)
+static int compare_steps(const void *pa, const void *pb)
+{
+    const run_step *a = pa, *b = pb;
+    if (a->t_us != b->t_us)
+        return a->t_us < b->t_us ? -1 : 1;
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+/* Every initial join and every event, ordered by (time, kind, index):
+ * the order of run_step_kind at equal times, and within a kind the
+ * nodes' and the file's. */
+static void build_plan(run_runner *r)
+{
+    const scn_scenario *sc = r->sc;
+    r->plan = g_new(run_step, r->n + sc->n_events + 1);
+    size_t k = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        int64_t t = scn_scenario_start_us(sc, (uint32_t)i);
+        if (t >= 0) /* else a join event starts it */
+            r->plan[k++] = (run_step){t, RUN_STEP_JOIN, i};
+    }
+    for (size_t e = 0; e < sc->n_events; e++)
+        r->plan[k++] = (run_step){sc->events[e].time_us, RUN_STEP_EVENT, e};
+    r->n_plan = k;
+    qsort(r->plan, k, sizeof *r->plan, compare_steps);
+    r->next_sample_us = sc->cluster.sample_interval_us > 0
+                            ? sc->cluster.sample_interval_us
+                            : -1;
+}
+
+void run_runner_init(run_runner *r, const scn_scenario *sc, const run_ops *ops,
+                     void *world)
 {
     memset(r, 0, sizeof *r);
     r->sc = sc;
@@ -14,17 +47,19 @@ void peko_runner_init(peko_runner *r, const scn_scenario *sc,
     r->world = world;
     r->n = sc->cluster.nodes;
     r->partitions = g_hash_table_new(g_str_hash, g_str_equal);
+    build_plan(r);
 }
 
-void peko_runner_clear(peko_runner *r)
+void run_runner_clear(run_runner *r)
 {
     g_clear_pointer(&r->rec, ana_recorder_free);
     g_clear_pointer(&r->partitions, g_hash_table_destroy);
     g_clear_pointer(&r->error, g_free);
+    g_clear_pointer(&r->plan, g_free);
 }
 
-size_t peko_runner_seeds(const scn_scenario *sc, uint32_t node,
-                         size_t out[SCN_MAX_SEEDS])
+size_t run_seeds(const scn_scenario *sc, uint32_t node,
+                 size_t out[SCN_MAX_SEEDS])
 {
     uint32_t seeds[SCN_MAX_SEEDS];
     size_t k = scn_scenario_seeds(sc, node, seeds, SCN_MAX_SEEDS);
@@ -35,7 +70,7 @@ size_t peko_runner_seeds(const scn_scenario *sc, uint32_t node,
     return k;
 }
 
-static void keep_error(peko_runner *r, char *message)
+static void keep_error(run_runner *r, char *message)
 {
     if (r->error == NULL)
         r->error = message;
@@ -52,9 +87,8 @@ static bool is_no_op(int rc)
 /* ------------------------------------------------------------------ */
 /* Recording.                                                           */
 
-gboolean peko_runner_open_recorder(peko_runner *r,
-                                   const peko_runner_recording *how,
-                                   GError **error)
+gboolean run_runner_open_recorder(run_runner *r, const run_recording *how,
+                                  GError **error)
 {
     const scn_scenario *sc = r->sc;
     ana_run_info info;
@@ -93,9 +127,53 @@ gboolean peko_runner_open_recorder(peko_runner *r,
 }
 
 /* ------------------------------------------------------------------ */
+/* The plan's steps.                                                    */
+
+void run_runner_do(run_runner *r, const run_step *step)
+{
+    switch (step->kind) {
+    case RUN_STEP_JOIN:
+        run_runner_join(r, step->index);
+        break;
+    case RUN_STEP_EVENT:
+        run_runner_apply(r, &r->sc->events[step->index]);
+        break;
+    case RUN_STEP_SAMPLE:
+        run_runner_sample(r);
+        break;
+    }
+}
+
+bool run_runner_peek(const run_runner *r, run_step *out)
+{
+    bool planned = r->next < r->n_plan;
+    if (r->next_sample_us >= 0 &&
+        (!planned || r->next_sample_us < r->plan[r->next].t_us)) {
+        *out = (run_step){r->next_sample_us, RUN_STEP_SAMPLE, 0};
+        return true;
+    }
+    if (!planned)
+        return false;
+    *out = r->plan[r->next];
+    return true;
+}
+
+void run_runner_step(run_runner *r)
+{
+    run_step step;
+    if (!run_runner_peek(r, &step))
+        return;
+    if (step.kind == RUN_STEP_SAMPLE)
+        r->next_sample_us += r->sc->cluster.sample_interval_us;
+    else
+        r->next++;
+    run_runner_do(r, &step);
+}
+
+/* ------------------------------------------------------------------ */
 /* Joins and samples.                                                   */
 
-void peko_runner_join(peko_runner *r, size_t i)
+void run_runner_join(run_runner *r, size_t i)
 {
     int rc = r->ops->join(r->world, i);
     if (!is_no_op(rc))
@@ -105,15 +183,15 @@ void peko_runner_join(peko_runner *r, size_t i)
 
 /* A node is live when it is up, has joined and sends heartbeats: the
  * nodes a correct list holds once the cluster has settled. */
-static bool node_is_live(peko_runner *r, size_t i)
+static bool node_is_live(run_runner *r, size_t i)
 {
-    if (r->ops->state(r->world, i) != PEKO_RUNNER_UP)
+    if (r->ops->state(r->world, i) != RUN_NODE_UP)
         return false;
     peko_nodelist *nl = r->ops->node(r->world, i);
     return nl && peko_nodelist_is_running(nl);
 }
 
-void peko_runner_sample(peko_runner *r)
+void run_runner_sample(run_runner *r)
 {
     size_t n = r->n;
     bool *live = g_new(bool, n);
@@ -146,7 +224,7 @@ void peko_runner_sample(peko_runner *r)
 typedef int (*node_op)(void *world, size_t i);
 
 /* Calls op on every node of the selector, in index order. */
-static void for_nodes(peko_runner *r, const scn_event *ev, node_op op)
+static void for_nodes(run_runner *r, const scn_event *ev, node_op op)
 {
     const scn_nodes *nodes = &ev->nodes;
     for (size_t k = 0; k < nodes->n_ranges; k++)
@@ -176,7 +254,7 @@ static size_t *indices_of(const scn_nodes *nodes)
     return out;
 }
 
-static void apply_publish(peko_runner *r, const scn_event *ev)
+static void apply_publish(run_runner *r, const scn_event *ev)
 {
     uint8_t *payload = g_malloc(ev->publish.n_bytes ? ev->publish.n_bytes : 1);
     scn_event_payload(ev, payload);
@@ -184,7 +262,7 @@ static void apply_publish(peko_runner *r, const scn_event *ev)
         for (uint32_t i = ev->nodes.ranges[k].first;; i++) {
             /* A crashed or paused node cannot publish: skipped. */
             peko_nodelist *nl = r->ops->node(r->world, i);
-            if (nl && r->ops->state(r->world, i) == PEKO_RUNNER_UP)
+            if (nl && r->ops->state(r->world, i) == RUN_NODE_UP)
                 peko_nodelist_publish(nl, payload, ev->publish.n_bytes);
             if (i == ev->nodes.ranges[k].last)
                 break;
@@ -192,7 +270,7 @@ static void apply_publish(peko_runner *r, const scn_event *ev)
     g_free(payload);
 }
 
-static void apply_partition(peko_runner *r, const scn_event *ev)
+static void apply_partition(run_runner *r, const scn_event *ev)
 {
     int id;
     if (ev->partition.one_way) {
@@ -229,7 +307,7 @@ static void apply_partition(peko_runner *r, const scn_event *ev)
                          GINT_TO_POINTER(id));
 }
 
-static void apply_heal(peko_runner *r, const scn_event *ev)
+static void apply_heal(run_runner *r, const scn_event *ev)
 {
     if (ev->partition.name == NULL) {
         r->ops->heal_all(r->world);
@@ -244,9 +322,9 @@ static void apply_heal(peko_runner *r, const scn_event *ev)
     }
 }
 
-void peko_runner_apply(peko_runner *r, const scn_event *ev)
+void run_runner_apply(run_runner *r, const scn_event *ev)
 {
-    const peko_runner_ops *ops = r->ops;
+    const run_ops *ops = r->ops;
     switch (ev->kind) {
     case SCN_EVENT_PUBLISH:
         apply_publish(r, ev);

@@ -1,5 +1,5 @@
-/* sweeprun.c: a sweep's points in worker processes (sweeprun.h). */
-#include "sweeprun.h"
+/* sweep.c: a sweep's points in worker processes (sweep.h). */
+#include "sweep.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -7,16 +7,17 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
-#include <sqlite3.h>
 
-#include "cli.h"
 #include "merge.h"
-#include "simrun.h"
+#include "schema.h"
+#include "sim.h"
+#include "sweep-runs.h"
 
 /* A worker's exit statuses. */
 enum {
@@ -27,7 +28,7 @@ enum {
 
 #define POLL_INTERVAL_US (100 * 1000)
 
-char *peko_sweep_id(const scn_scenario *base)
+char *run_sweep_id(const scn_scenario *base)
 {
     char *json = scn_scenario_to_json(base);
     char *sha = g_compute_checksum_for_string(G_CHECKSUM_SHA256, json, -1);
@@ -37,7 +38,7 @@ char *peko_sweep_id(const scn_scenario *base)
     return id;
 }
 
-char *peko_sweep_point_label(const scn_scenario *base, size_t combination)
+char *run_sweep_point_label(const scn_scenario *base, size_t combination)
 {
     GString *label = g_string_new(NULL);
     for (size_t a = 0; a < base->sweep.n_axes; a++)
@@ -47,7 +48,7 @@ char *peko_sweep_point_label(const scn_scenario *base, size_t combination)
     return g_string_free(label, FALSE);
 }
 
-void peko_sweep_result_clear(peko_sweep_result *result)
+void run_sweep_result_clear(run_sweep_result *result)
 {
     g_free(result->sweep_id);
     g_free(result->first_failure);
@@ -55,52 +56,23 @@ void peko_sweep_result_clear(peko_sweep_result *result)
 }
 
 /* ------------------------------------------------------------------ */
-/* What is done already.                                                */
-
-/* The (sweep_point, repetition) pairs of complete runs of `sweep_id` in
- * the database, as "point\x1frepetition" strings. A missing database has
- * none. */
-static gboolean load_done(const char *db_path, const char *sweep_id,
-                          GHashTable *done, GError **error)
-{
-    if (!g_file_test(db_path, G_FILE_TEST_EXISTS))
-        return TRUE;
-    sqlite3 *db = NULL;
-    sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_busy_timeout(db, 10000);
-        rc = sqlite3_prepare_v2(db,
-                                "SELECT sweep_point, repetition FROM run"
-                                " WHERE sweep_id = ?1 AND status = 'complete'",
-                                -1, &stmt, NULL);
-    }
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(stmt, 1, sweep_id, -1, SQLITE_STATIC);
-        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-            g_hash_table_add(
-                done, g_strdup_printf(
-                          "%s\x1f%lld", sqlite3_column_text(stmt, 0),
-                          (long long)sqlite3_column_int64(stmt, 1)));
-        if (rc == SQLITE_DONE)
-            rc = SQLITE_OK;
-    }
-    if (rc != SQLITE_OK)
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-                    "%s: reading the runs done: %s", db_path,
-                    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-    sqlite3_finalize(stmt);
-    sqlite3_close(db);
-    return rc == SQLITE_OK;
-}
-
-/* ------------------------------------------------------------------ */
 /* The work directory and its lock.                                     */
 
+/* The lock is an flock() on DB.sweep/lock. Only its holder touches the
+ * directory: it removes what a dead sweep left there on its way in, and
+ * its own files, the lock file and the directory on its way out. A sweep
+ * refused the lock owns nothing there and leaves it as it is. Workers
+ * inherit the locked descriptor with fork(), so the lock is held until
+ * the last of them has ended: a new sweep never shares the directory
+ * with a worker of an old one. */
 typedef struct workdir {
     char *path;     /* DB.sweep */
-    int lock_fd;
+    char *lock_path;
+    int lock_fd;    /* locked by us; -1 when we hold nothing */
 } workdir;
+
+/* Attempts at the lock when its holder removes the file meanwhile. */
+#define LOCK_ATTEMPTS 8
 
 static void remove_leftovers(const char *dir)
 {
@@ -118,27 +90,67 @@ static void remove_leftovers(const char *dir)
     g_dir_close(d);
 }
 
+/* Whether fd is the file at path now (not one removed and made anew). */
+static bool is_same_file(int fd, const char *path)
+{
+    struct stat held, named;
+    return fstat(fd, &held) == 0 && stat(path, &named) == 0 &&
+           held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+}
+
+/* Creates the directory and takes its lock into w->lock_fd. Returns 0,
+ * or a negative errno: -EWOULDBLOCK when another sweep holds it. */
+static int take_lock(workdir *w, bool *made_dir)
+{
+    for (int attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
+        *made_dir = true;
+        if (g_mkdir_with_parents(w->path, 0755) != 0)
+            return -errno;
+        *made_dir = false;
+        int fd = open(w->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            if (errno == ENOENT)
+                continue; /* its holder removed the directory meanwhile */
+            return -errno;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            close(fd);
+            return -e;
+        }
+        /* Its holder may have removed the file between our open and our
+         * flock: a lock on a file that is gone locks nothing. */
+        if (is_same_file(fd, w->lock_path)) {
+            w->lock_fd = fd;
+            return 0;
+        }
+        close(fd);
+    }
+    return -EWOULDBLOCK; /* other sweeps keep taking it */
+}
+
+/* Takes the work directory of db_path. On failure *w holds nothing and
+ * nothing in the directory was touched. */
 static gboolean workdir_open(workdir *w, const char *db_path, GError **error)
 {
     w->path = g_strconcat(db_path, ".sweep", NULL);
+    w->lock_path = g_build_filename(w->path, "lock", NULL);
     w->lock_fd = -1;
-    if (g_mkdir_with_parents(w->path, 0755) != 0) {
-        int e = errno;
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
-                    "%s: cannot create the work directory: %s", w->path,
-                    g_strerror(e));
-        return FALSE;
-    }
-    char *lock = g_build_filename(w->path, "lock", NULL);
-    w->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    g_free(lock);
-    if (w->lock_fd < 0 || flock(w->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
-                    "%s: %s", w->path,
-                    e == EWOULDBLOCK
-                        ? "another peko sweep is writing this database"
-                        : g_strerror(e));
+    bool made_dir = false;
+    int rc = take_lock(w, &made_dir);
+    if (rc < 0) {
+        if (made_dir)
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(-rc),
+                        "%s: cannot create the work directory: %s", w->path,
+                        g_strerror(-rc));
+        else
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(-rc),
+                        "%s: %s", w->path,
+                        rc == -EWOULDBLOCK
+                            ? "another peko sweep is writing this database"
+                            : g_strerror(-rc));
+        g_clear_pointer(&w->path, g_free);
+        g_clear_pointer(&w->lock_path, g_free);
         return FALSE;
     }
     /* Anything left is from a sweep that died: its runs were never
@@ -147,17 +159,20 @@ static gboolean workdir_open(workdir *w, const char *db_path, GError **error)
     return TRUE;
 }
 
+/* Leaves the directory as it was before the sweep: removed, lock
+ * released. Only for a workdir_open() that succeeded. */
 static void workdir_close(workdir *w)
 {
-    if (w->lock_fd >= 0) {
-        remove_leftovers(w->path);
-        char *lock = g_build_filename(w->path, "lock", NULL);
-        g_unlink(lock);
-        g_free(lock);
-        g_rmdir(w->path);
-        close(w->lock_fd);
-    }
-    g_free(w->path);
+    g_assert(w->lock_fd >= 0);
+    remove_leftovers(w->path);
+    /* Removed while still held: a sweep waiting on this file finds it
+     * gone once it has the lock, and starts over (take_lock). */
+    g_unlink(w->lock_path);
+    g_rmdir(w->path);
+    close(w->lock_fd);
+    w->lock_fd = -1;
+    g_clear_pointer(&w->path, g_free);
+    g_clear_pointer(&w->lock_path, g_free);
 }
 
 /* ------------------------------------------------------------------ */
@@ -190,8 +205,8 @@ static G_NORETURN void worker_main(const scn_scenario *base, const point *pt,
     GError *error = NULL;
     scn_scenario *sc = scn_scenario_sweep_point(base, pt->combination,
                                                 pt->repetition, &error);
-    peko_simrun_result result;
-    peko_simrun_options opts = {
+    run_sim_result result;
+    run_sim_options opts = {
         .db_path = pt->db_path,
         .stop = &worker_stop,
         .sweep_id = sweep_id,
@@ -199,7 +214,7 @@ static G_NORETURN void worker_main(const scn_scenario *base, const point *pt,
         .repetition = pt->repetition,
     };
     int status = WORKER_OK;
-    if (sc == NULL || !peko_simrun(sc, &opts, &result, &error)) {
+    if (sc == NULL || !run_sim(sc, &opts, &result, &error)) {
         fprintf(stderr, "\npeko sweep: %s%srepetition %u: %s\n", pt->label,
                 *pt->label ? " " : "", pt->repetition, error->message);
         status = WORKER_FAILED;
@@ -214,8 +229,8 @@ static G_NORETURN void worker_main(const scn_scenario *base, const point *pt,
 
 typedef struct sweeper {
     const scn_scenario *base;
-    const peko_sweep_options *opts;
-    peko_sweep_result *out;
+    const run_sweep_options *opts;
+    run_sweep_result *out;
     char *sweep_id;
     point *todo;
     size_t n_todo, next;
@@ -235,6 +250,7 @@ static void report(sweeper *s)
 static gboolean launch(sweeper *s, point *pt, GError **error)
 {
     fflush(NULL);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
@@ -242,8 +258,16 @@ static gboolean launch(sweeper *s, point *pt, GError **error)
                     "starting a worker: %s", g_strerror(e));
         return FALSE;
     }
-    if (pid == 0)
+    if (pid == 0) {
+        /* A worker ends with its sweep: killed, the sweep could neither
+         * merge the run nor stop the worker, which would run on holding
+         * the inherited lock and block the next sweep. SIGKILL: nothing
+         * of the run is kept, so there is nothing to end cleanly. The
+         * parent may have died before prctl(): then it is not ours. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(WORKER_FAILED);
         worker_main(s->base, pt, s->sweep_id);
+    }
     pt->pid = pid;
     g_ptr_array_add(s->running, pt);
     return TRUE;
@@ -280,7 +304,7 @@ static gboolean finish(sweeper *s, point *pt, int status, GError **error)
         note_failure(s, pt, why);
         g_free(why);
     }
-    peko_cli_remove_db(pt->db_path);
+    ana_db_remove(pt->db_path);
     return ok;
 }
 
@@ -346,28 +370,25 @@ static void reap_all(sweeper *s)
         int status;
         while (waitpid(pt->pid, &status, 0) < 0 && errno == EINTR)
             ;
-        peko_cli_remove_db(pt->db_path);
+        ana_db_remove(pt->db_path);
         g_ptr_array_remove_index(s->running, 0);
     }
 }
 
-gboolean peko_sweep_run(const scn_scenario *base,
-                        const peko_sweep_options *opts,
-                        peko_sweep_result *out, GError **error)
+gboolean run_sweep(const scn_scenario *base, const run_sweep_options *opts,
+                   run_sweep_result *out, GError **error)
 {
     memset(out, 0, sizeof *out);
     g_return_val_if_fail(opts->jobs >= 1 && opts->shard_count >= 1 &&
                              opts->shard_index < opts->shard_count,
                          FALSE);
-    out->sweep_id = peko_sweep_id(base);
     workdir w = {0};
-    if (!workdir_open(&w, opts->db_path, error)) {
-        workdir_close(&w);
+    if (!workdir_open(&w, opts->db_path, error))
         return FALSE;
-    }
-    GHashTable *done = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                             NULL);
-    gboolean ok = load_done(opts->db_path, out->sweep_id, done, error);
+    out->sweep_id = run_sweep_id(base);
+    ana_sweep_runs *done = ana_sweep_runs_load(opts->db_path, out->sweep_id,
+                                               error);
+    gboolean ok = done != NULL;
 
     sweeper s = {
         .base = base,
@@ -381,16 +402,13 @@ gboolean peko_sweep_run(const scn_scenario *base,
     size_t combos = base->sweep.combinations ? base->sweep.combinations : 1;
     s.todo = g_new0(point, ok ? combos * reps : 1);
     for (size_t c = 0; ok && c < combos; c++) {
-        char *label = peko_sweep_point_label(base, c);
+        char *label = run_sweep_point_label(base, c);
         for (uint32_t r = 0; r < reps; r++) {
             size_t index = c * reps + r;
             if (index % opts->shard_count != opts->shard_index)
                 continue;
             out->final.total++;
-            char *key = g_strdup_printf("%s\x1f%u", label, r);
-            bool is_done = g_hash_table_contains(done, key);
-            g_free(key);
-            if (is_done) {
+            if (ana_sweep_runs_is_complete(done, label, r)) {
                 out->final.skipped++;
                 continue;
             }
@@ -404,7 +422,7 @@ gboolean peko_sweep_run(const scn_scenario *base,
         }
         g_free(label);
     }
-    g_hash_table_destroy(done);
+    ana_sweep_runs_free(done);
 
     if (ok) {
         report(&s);
@@ -423,5 +441,7 @@ gboolean peko_sweep_run(const scn_scenario *base,
     g_free(s.todo);
     g_ptr_array_free(s.running, TRUE);
     workdir_close(&w);
+    if (!ok)
+        run_sweep_result_clear(out);
     return ok;
 }

@@ -14,7 +14,7 @@
 
 typedef struct ctl_client ctl_client;
 
-struct peko_ctl_server {
+struct run_ctl_server {
     char *path;
     GMainContext *context;
     peko_transport *tp;
@@ -26,7 +26,7 @@ struct peko_ctl_server {
 };
 
 struct ctl_client {
-    peko_ctl_server *server;
+    run_ctl_server *server;
     GSocket *socket;
     GSource *source;
     GIOCondition events;     /* what source watches */
@@ -100,17 +100,17 @@ static void append_stats(GString *out, peko_transport *tp)
 static void append_node(GString *out, const peko_node *node)
 {
     g_string_append_c(out, '{');
-    peko_ctl_escape(out, (const uint8_t *)node->addr, strlen(node->addr));
+    run_ctl_escape(out, (const uint8_t *)node->addr, strlen(node->addr));
     g_string_append_printf(out, " %u ", (unsigned)node->port);
-    peko_ctl_escape(out, (const uint8_t *)node->name, strlen(node->name));
+    run_ctl_escape(out, (const uint8_t *)node->name, strlen(node->name));
     g_string_append_c(out, ' ');
-    peko_ctl_escape(out, (const uint8_t *)node->private_data,
-                    strlen(node->private_data));
+    run_ctl_escape(out, (const uint8_t *)node->private_data,
+                   strlen(node->private_data));
     g_string_append_c(out, '}');
 }
 
-void peko_ctl_handle(peko_transport *tp, const char *line, size_t n_line,
-                     GString *out)
+void run_ctl_handle(peko_transport *tp, const char *line, size_t n_line,
+                    GString *out)
 {
     peko_nodelist *nl = peko_transport_nodelist(tp);
     const char *space = memchr(line, ' ', n_line);
@@ -125,7 +125,7 @@ void peko_ctl_handle(peko_transport *tp, const char *line, size_t n_line,
             return;
         }
         size_t n;
-        uint8_t *data = peko_ctl_unescape(arg, n_arg, &n);
+        uint8_t *data = run_ctl_unescape(arg, n_arg, &n);
         if (data == NULL) {
             g_string_append(out, "ERR bad escape in DATA (\\xNN expected)");
             return;
@@ -177,7 +177,7 @@ void peko_ctl_handle(peko_transport *tp, const char *line, size_t n_line,
             peko_addr_format(&v.origin, origin);
             g_string_append_printf(out, "%s ", origin);
         }
-        peko_ctl_escape(out, data, data ? n : 0);
+        run_ctl_escape(out, data, data ? n : 0);
     } else if (IS("stop")) {
         peko_nodelist_stop(nl);
         g_string_append(out, "OK");
@@ -263,7 +263,7 @@ static bool client_write(ctl_client *c, bool *blocked)
  * the answers holds at most one answer in memory. */
 static bool client_next_request(ctl_client *c)
 {
-    peko_ctl_server *s = c->server;
+    run_ctl_server *s = c->server;
     char *nl;
     if (c->skipping) {
         nl = memchr(c->in->str, '\n', c->in->len);
@@ -280,7 +280,7 @@ static bool client_next_request(ctl_client *c)
         size_t line = n;
         if (line > 0 && c->in->str[line - 1] == '\r')
             line--;
-        peko_ctl_handle(s->tp, c->in->str, line, c->out);
+        run_ctl_handle(s->tp, c->in->str, line, c->out);
         g_string_append_c(c->out, '\n');
         g_string_erase(c->in, 0, (gssize)n + 1);
         return true;
@@ -345,13 +345,13 @@ static gboolean client_cb(GSocket *socket, GIOCondition cond, gpointer user)
 static gboolean listener_cb(GSocket *socket, GIOCondition cond,
                             gpointer user)
 {
-    peko_ctl_server *s = user;
-    for (int i = 0; i < PEKO_CTL_MAX_CLIENTS; i++) {
+    run_ctl_server *s = user;
+    for (int i = 0; i < RUN_CTL_MAX_CLIENTS; i++) {
         GSocket *client = g_socket_accept(socket, NULL, NULL);
         if (client == NULL)
             break;
         g_socket_set_blocking(client, FALSE);
-        if (s->clients.length >= PEKO_CTL_MAX_CLIENTS) {
+        if (s->clients.length >= RUN_CTL_MAX_CLIENTS) {
             static const char busy[] = "ERR too many control connections\n";
             g_socket_send(client, busy, sizeof busy - 1, NULL, NULL);
             g_socket_close(client, NULL);
@@ -373,12 +373,12 @@ static gboolean listener_cb(GSocket *socket, GIOCondition cond,
 
 static gboolean sweep_cb(gpointer user)
 {
-    peko_ctl_server *s = user;
+    run_ctl_server *s = user;
     int64_t now = g_get_monotonic_time();
     for (GList *l = s->clients.head; l;) {
         ctl_client *c = l->data;
         l = l->next;
-        if (now - c->last_active_us > PEKO_CTL_IDLE_TIMEOUT_US)
+        if (now - c->last_active_us > RUN_CTL_IDLE_TIMEOUT_US)
             client_free(c);
     }
     return G_SOURCE_CONTINUE;
@@ -400,8 +400,8 @@ static bool socket_is_live(const char *path)
     return live;
 }
 
-peko_ctl_server *peko_ctl_server_new(const char *path, GMainContext *context,
-                                     peko_transport *tp, GError **error)
+run_ctl_server *run_ctl_server_new(const char *path, GMainContext *context,
+                                   peko_transport *tp, GError **error)
 {
     struct sockaddr_un probe;
     if (strlen(path) >= sizeof probe.sun_path) {
@@ -446,7 +446,7 @@ peko_ctl_server *peko_ctl_server_new(const char *path, GMainContext *context,
     }
     g_socket_set_blocking(listener, FALSE);
 
-    peko_ctl_server *s = g_new0(peko_ctl_server, 1);
+    run_ctl_server *s = g_new0(run_ctl_server, 1);
     s->path = g_strdup(path);
     if (context == NULL)
         context = g_main_context_default();
@@ -467,7 +467,7 @@ peko_ctl_server *peko_ctl_server_new(const char *path, GMainContext *context,
     return s;
 }
 
-void peko_ctl_server_free(peko_ctl_server *s)
+void run_ctl_server_free(run_ctl_server *s)
 {
     if (s == NULL)
         return;

@@ -1,5 +1,5 @@
-/* peko.c: the peko program's entry point: dispatches to a subcommand by
- * name (the table comes from PEKO_COMMANDS in cli.h). */
+/* main.c: the peko program's entry point: dispatches to a subcommand by
+ * name (the table comes from CLI_COMMANDS in cli.h). */
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,16 +7,16 @@
 #include "cli.h"
 #include "peko.h"
 
-typedef struct peko_command {
+typedef struct cli_command {
     const char *name;
     const char *summary;
     int (*run)(int argc, char **argv);
-} peko_command;
+} cli_command;
 
-static const peko_command commands[] = {
-#define PEKO_CMD_ENTRY(cmd, summary) {#cmd, summary, peko_cmd_##cmd},
-    PEKO_COMMANDS(PEKO_CMD_ENTRY)
-#undef PEKO_CMD_ENTRY
+static const cli_command commands[] = {
+#define CLI_CMD_ENTRY(cmd, summary) {#cmd, summary, cli_cmd_##cmd},
+    CLI_COMMANDS(CLI_CMD_ENTRY)
+#undef CLI_CMD_ENTRY
 };
 
 static void usage(FILE *out)
@@ -34,7 +34,7 @@ static void usage(FILE *out)
     fprintf(out, "\nRun 'peko COMMAND --help' for a command's options.\n");
 }
 
-static const peko_command *find_command(const char *name)
+static const cli_command *find_command(const char *name)
 {
     for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
         if (strcmp(commands[i].name, name) == 0)
@@ -48,10 +48,10 @@ static int unknown_command(const char *name)
             "peko: unknown command '%s'\n"
             "Run 'peko --help' for the list of commands.\n",
             name);
-    return PEKO_EXIT_USAGE;
+    return CLI_EXIT_USAGE;
 }
 
-static int run_command(const peko_command *cmd, int argc, char **argv)
+static int start_command(const cli_command *cmd, int argc, char **argv)
 {
     /* GOption's --help shows the program name: make it "peko demo". */
     char *prgname = g_strconcat("peko ", cmd->name, NULL);
@@ -67,38 +67,38 @@ int main(int argc, char **argv)
     setlocale(LC_CTYPE, "");
     if (argc < 2) {
         usage(stderr);
-        return PEKO_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
     const char *arg = argv[1];
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
         usage(stdout);
-        return PEKO_EXIT_OK;
+        return CLI_EXIT_OK;
     }
     if (strcmp(arg, "--version") == 0 || strcmp(arg, "-V") == 0) {
         printf("peko %s\n", PEKO_VERSION_STRING);
-        return PEKO_EXIT_OK;
+        return CLI_EXIT_OK;
     }
     if (strcmp(arg, "help") == 0) {
         /* "peko help demo" is "peko demo --help". */
         if (argc == 2) {
             usage(stdout);
-            return PEKO_EXIT_OK;
+            return CLI_EXIT_OK;
         }
-        const peko_command *cmd = find_command(argv[2]);
+        const cli_command *cmd = find_command(argv[2]);
         if (cmd == NULL)
             return unknown_command(argv[2]);
         char *help_argv[] = {argv[2], (char *)"--help", NULL};
-        return run_command(cmd, 2, help_argv);
+        return start_command(cmd, 2, help_argv);
     }
     if (arg[0] == '-') {
         fprintf(stderr,
                 "peko: unknown option '%s'\n"
                 "Run 'peko --help' for usage.\n",
                 arg);
-        return PEKO_EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     }
-    const peko_command *cmd = find_command(arg);
+    const cli_command *cmd = find_command(arg);
     if (cmd == NULL)
         return unknown_command(arg);
-    return run_command(cmd, argc - 1, argv + 1);
+    return start_command(cmd, argc - 1, argv + 1);
 }

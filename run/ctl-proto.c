@@ -3,7 +3,7 @@
 
 #include <unistd.h>
 
-char *peko_ctl_default_path(unsigned port)
+char *run_ctl_default_path(unsigned port)
 {
     const char *runtime = g_getenv("XDG_RUNTIME_DIR");
     if (runtime && *runtime)
@@ -11,7 +11,7 @@ char *peko_ctl_default_path(unsigned port)
     return g_strdup_printf("/tmp/peko-%u-%u.sock", (unsigned)getuid(), port);
 }
 
-void peko_ctl_escape(GString *out, const uint8_t *bytes, size_t n)
+void run_ctl_escape(GString *out, const uint8_t *bytes, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         uint8_t c = bytes[i];
@@ -22,7 +22,7 @@ void peko_ctl_escape(GString *out, const uint8_t *bytes, size_t n)
     }
 }
 
-uint8_t *peko_ctl_unescape(const char *text, size_t n_text, size_t *n_out)
+uint8_t *run_ctl_unescape(const char *text, size_t n_text, size_t *n_out)
 {
     uint8_t *out = g_malloc(n_text + 1);
     size_t n = 0;

@@ -1,4 +1,4 @@
-/* sweeprun.h: runs every point of a scenario's sweep, in parallel worker
+/* sweep.h: runs every point of a scenario's sweep, in parallel worker
  * processes, into one database.
  *
  * A sweep is the scenario's [sweep] combinations times its repetitions;
@@ -12,13 +12,16 @@
  * records its run into a private file in a work directory beside the
  * database (DB.sweep/); the parent, the database's only writer, merges
  * each finished run into DB (analysis/merge.h) and deletes the file. A
- * lock on the work directory keeps two sweeps from writing one database.
+ * lock on the work directory keeps two sweeps from writing one database:
+ * the second is refused and leaves the first's files alone.
  *
  * Interrupting (SIGINT, SIGTERM) stops the workers; their unfinished runs
  * are discarded, finished ones are kept, and the same command resumes.
+ * Killed outright, the sweep takes its workers with it (the kernel kills
+ * a worker whose sweep is gone), so the lock is free again at once.
  */
-#ifndef PEKO_SWEEPRUN_H
-#define PEKO_SWEEPRUN_H
+#ifndef RUN_SWEEP_H
+#define RUN_SWEEP_H
 
 #include <glib.h>
 #include <signal.h>
@@ -28,47 +31,47 @@
 
 #include "scenario.h"
 
-typedef struct peko_sweep_progress {
+typedef struct run_sweep_progress {
     size_t total;       /* points of this sweep (of this shard) */
     size_t skipped;     /* already in the database before we started */
     size_t done;        /* finished and merged by this invocation */
     size_t failed;      /* workers that failed */
     size_t running;
     double elapsed_s;
-} peko_sweep_progress;
+} run_sweep_progress;
 
-typedef struct peko_sweep_options {
+typedef struct run_sweep_options {
     const char *db_path;              /* required */
     unsigned jobs;                    /* worker processes, >= 1 */
     uint32_t shard_index;             /* 0-based; this shard's points are */
     uint32_t shard_count;             /* those with index % count == index */
     /* Called after every change and about once a second (NULL: none). */
-    void (*progress)(void *user, const peko_sweep_progress *p);
+    void (*progress)(void *user, const run_sweep_progress *p);
     void *progress_user;
     volatile sig_atomic_t *stop;      /* set by a signal handler; may be NULL */
-} peko_sweep_options;
+} run_sweep_options;
 
-typedef struct peko_sweep_result {
+typedef struct run_sweep_result {
     char *sweep_id;                   /* owned */
-    peko_sweep_progress final;
+    run_sweep_progress final;
     bool interrupted;
     char *first_failure;              /* owned; NULL if none failed */
-} peko_sweep_result;
+} run_sweep_result;
 
 /* The sweep's fingerprint (16 hex digits, owned). */
-char *peko_sweep_id(const scn_scenario *base);
+char *run_sweep_id(const scn_scenario *base);
 
 /* "engine.amount=3,network.loss=0.1": combination `combination`'s axis
  * values (owned); "" without axes. */
-char *peko_sweep_point_label(const scn_scenario *base, size_t combination);
+char *run_sweep_point_label(const scn_scenario *base, size_t combination);
 
 /* Runs the sweep of `base` (borrowed). Returns TRUE when it could be
- * attempted (check out->final.failed and out->interrupted), FALSE with
- * *error set when the database or the work directory cannot be used. */
-gboolean peko_sweep_run(const scn_scenario *base,
-                        const peko_sweep_options *opts,
-                        peko_sweep_result *out, GError **error);
+ * attempted (check out->final.failed and out->interrupted; clear *out
+ * with run_sweep_result_clear()), FALSE with *error set and nothing in
+ * *out when the database or the work directory cannot be used. */
+gboolean run_sweep(const scn_scenario *base, const run_sweep_options *opts,
+                   run_sweep_result *out, GError **error);
 
-void peko_sweep_result_clear(peko_sweep_result *result);
+void run_sweep_result_clear(run_sweep_result *result);
 
-#endif /* PEKO_SWEEPRUN_H */
+#endif /* RUN_SWEEP_H */

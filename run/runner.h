@@ -5,15 +5,17 @@
  * its slot of the stagger (scn_scenario_start_us) or at a join event; the
  * timeline's events are applied in order; membership is sampled every
  * sample_interval; and all of it is recorded into the same tables
- * (analysis/recorder.h). The runner holds that logic once. How a node is
- * crashed or a partition made differs, and is a table of operations
- * (peko_runner_ops) that the simulator (simrun.c) and the testbed
- * (testbed.c) each implement. When things happen is theirs too: virtual
- * time in the simulator's event queue, real time on a GLib main loop.
- * The runner only says what happens at each step.
+ * (analysis/recorder.h). The runner holds that logic once, and the plan
+ * that orders it: which step comes when, and which first at equal times.
+ * How a node is crashed or a partition made differs, and is a table of
+ * operations (run_ops) that the simulator (sim.c) and the testbed
+ * (testbed.c) each implement. How time passes is theirs too: the
+ * simulator queues the plan's steps in its event queue at their virtual
+ * times, the testbed walks them (run_runner_peek, run_runner_step) on a
+ * GLib main loop in real time.
  */
-#ifndef PEKO_RUNNER_H
-#define PEKO_RUNNER_H
+#ifndef RUN_RUNNER_H
+#define RUN_RUNNER_H
 
 #include <glib.h>
 #include <stdbool.h>
@@ -25,25 +27,25 @@
 #include "scenario.h"
 
 /* A node's life, as the timeline changes it. */
-typedef enum peko_runner_state {
-    PEKO_RUNNER_UP = 0, /* running; joined or not yet */
-    PEKO_RUNNER_PAUSED, /* frozen: no timers, nothing read */
-    PEKO_RUNNER_DOWN,   /* crashed: no engine, state lost */
-} peko_runner_state;
+typedef enum run_node_state {
+    RUN_NODE_UP = 0, /* running; joined or not yet */
+    RUN_NODE_PAUSED, /* frozen: no timers, nothing read */
+    RUN_NODE_DOWN,   /* crashed: no engine, state lost */
+} run_node_state;
 
 /* A world of nodes the runner drives: the simulator's or the testbed's.
  * Node indices are 0 .. nodes-1 of the scenario. Operations return 0 or
  * a negative errno; a node already in the state asked for answers
  * -EALREADY (or -ENODEV when it is down, -EBUSY for restarting a node
  * that is up), which the runner does not count as a failure. */
-typedef struct peko_runner_ops {
+typedef struct run_ops {
     /* The run's clock: microseconds since the run started. */
     int64_t (*now_us)(void *world);
     /* Node i's engine; NULL while it is down. */
     peko_nodelist *(*node)(void *world, size_t i);
     /* Node i's address, as its peers know it. */
     const peko_addr *(*addr)(void *world, size_t i);
-    peko_runner_state (*state)(void *world, size_t i);
+    run_node_state (*state)(void *world, size_t i);
     /* Makes `observer` (copied) observe node i's engine, now and after
      * every restart. */
     void (*observe)(void *world, size_t i, const peko_observer *observer,
@@ -72,33 +74,54 @@ typedef struct peko_runner_ops {
     void (*heal_all)(void *world);
     /* A `network` event: new latency, loss or duplication, as it says. */
     void (*set_network)(void *world, const scn_event *ev);
-} peko_runner_ops;
+} run_ops;
 
-typedef struct peko_runner {
+/* What the runner does at a time. At equal times steps run in this
+ * order: the joins (by node), then the timeline's events (in file
+ * order), then the membership sample. */
+typedef enum run_step_kind {
+    RUN_STEP_JOIN = 0, /* a node's first join, at its stagger slot */
+    RUN_STEP_EVENT,    /* a timeline event */
+    RUN_STEP_SAMPLE,   /* a membership sample, every sample_interval */
+} run_step_kind;
+
+typedef struct run_step {
+    int64_t t_us;       /* the run's time it is due at */
+    run_step_kind kind;
+    size_t index;       /* the node (JOIN) or the event (EVENT); 0 */
+} run_step;
+
+typedef struct run_runner {
     const scn_scenario *sc;     /* borrowed */
-    const peko_runner_ops *ops; /* borrowed */
+    const run_ops *ops;         /* borrowed */
     void *world;                /* borrowed, passed to every operation */
     size_t n;                   /* nodes */
     ana_recorder *rec;          /* owned once opened */
     GHashTable *partitions;     /* name (borrowed from sc) -> id; looked
                                  * up by name only, never iterated */
     char *error;                /* the first failure applying the plan */
-} peko_runner;
+    /* The plan: every initial join and every event, in the order they
+     * run (samples are periodic, not listed). Owned; read-only. */
+    run_step *plan;
+    size_t n_plan;
+    size_t next;                /* run_runner_step's place in the plan */
+    int64_t next_sample_us;     /* its next sample; -1: no samples */
+} run_runner;
 
-/* Sets up *r for scenario `sc` on `world`. Cannot fail. */
-void peko_runner_init(peko_runner *r, const scn_scenario *sc,
-                      const peko_runner_ops *ops, void *world);
+/* Sets up *r for scenario `sc` on `world`, and its plan. Cannot fail. */
+void run_runner_init(run_runner *r, const scn_scenario *sc, const run_ops *ops,
+                     void *world);
 /* Frees the recorder (without finishing the run: see recorder.h) and the
  * runner's own state. */
-void peko_runner_clear(peko_runner *r);
+void run_runner_clear(run_runner *r);
 
 /* Node `node`'s seeds as node indices, ascending, into out (room for
  * SCN_MAX_SEEDS); returns how many. */
-size_t peko_runner_seeds(const scn_scenario *sc, uint32_t node,
-                         size_t out[SCN_MAX_SEEDS]);
+size_t run_seeds(const scn_scenario *sc, uint32_t node,
+                 size_t out[SCN_MAX_SEEDS]);
 
 /* How a run is recorded. */
-typedef struct peko_runner_recording {
+typedef struct run_recording {
     const char *db_path;     /* required */
     const char *source;      /* run.source: "sim", "testbed" */
     const char *sweep_id;    /* NULL: a run on its own */
@@ -107,28 +130,40 @@ typedef struct peko_runner_recording {
     ana_now_fn now_us;       /* the run's clock (read once at open: the
                               * run's time 0) */
     void *now_user;
-} peko_runner_recording;
+} run_recording;
 
 /* Opens the recorder: a run row with the scenario's parameters
  * (scn_scenario_to_json) and heartbeat sample, every node registered
  * with its address (ops->addr) as "node-<i>", and the recorder observing
  * every node (ops->observe). Returns FALSE with *error set when the
  * database cannot be opened or a node registered. */
-gboolean peko_runner_open_recorder(peko_runner *r,
-                                   const peko_runner_recording *how,
-                                   GError **error);
+gboolean run_runner_open_recorder(run_runner *r, const run_recording *how,
+                                  GError **error);
+
+/* Runs one step now, whatever the cursor says: what a world that queues
+ * the plan's steps itself calls at each one's time. */
+void run_runner_do(run_runner *r, const run_step *step);
+
+/* The next step of the plan and the samples together, without running
+ * it: TRUE with *out set, FALSE when none is left (then there are no
+ * samples either). Samples never end: the caller stops at the run's
+ * duration. */
+bool run_runner_peek(const run_runner *r, run_step *out);
+
+/* Runs the step run_runner_peek() gives and moves past it. */
+void run_runner_step(run_runner *r);
 
 /* Node i's first join (its stagger slot). A failure other than "already
  * joined" or "down" is kept in r->error. */
-void peko_runner_join(peko_runner *r, size_t i);
+void run_runner_join(run_runner *r, size_t i);
 
 /* Applies one timeline event now and records it in the timeline with
  * the run's time. Failures are kept in r->error. */
-void peko_runner_apply(peko_runner *r, const scn_event *ev);
+void run_runner_apply(run_runner *r, const scn_event *ev);
 
 /* One membership sample now: how many nodes are live (up, joined and
  * sending heartbeats) and how many of those list exactly the live
  * nodes. */
-void peko_runner_sample(peko_runner *r);
+void run_runner_sample(run_runner *r);
 
-#endif /* PEKO_RUNNER_H */
+#endif /* RUN_RUNNER_H */

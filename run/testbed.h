@@ -15,10 +15,10 @@
  * the run seed), crashes by freeing a node's transport, restarts by a
  * fresh one on the same port, pauses by the transport's pause.
  * Duplication, bandwidth and clock skew are not emulated
- * (peko_testbed_notes() says which of them a scenario asks for).
+ * (run_testbed_notes() says which of them a scenario asks for).
  */
-#ifndef PEKO_TESTBED_H
-#define PEKO_TESTBED_H
+#ifndef RUN_TESTBED_H
+#define RUN_TESTBED_H
 
 #include <glib.h>
 #include <signal.h>
@@ -28,7 +28,7 @@
 #include "capture.h"
 #include "scenario.h"
 
-typedef struct peko_testbed_options {
+typedef struct run_testbed_options {
     const char *db_path;      /* where to record; required */
     const char *capture_path; /* pcap file of a live capture on the
                                * loopback; NULL: no capture */
@@ -41,10 +41,10 @@ typedef struct peko_testbed_options {
     /* Set (by a signal handler) to stop early: the run is then recorded
      * as incomplete. May be NULL. */
     volatile sig_atomic_t *stop;
-} peko_testbed_options;
+} run_testbed_options;
 
 /* What the capture saw against what the engines said they sent. */
-typedef struct peko_testbed_capture {
+typedef struct run_testbed_capture {
     peko_capture_stats stats;                   /* the capture's counts */
     uint64_t engine_sent[PEKO_MSG_TYPE_COUNT];  /* sum of peko_stats.sent */
     uint64_t engine_sent_bytes[PEKO_MSG_TYPE_COUNT];
@@ -55,9 +55,9 @@ typedef struct peko_testbed_capture {
     uint64_t tcp_send_dropped;  /* TCP: dropped before the socket */
     uint64_t kernel_dropped;    /* UDP: dropped at receiving sockets
                                  * (these were on the wire) */
-} peko_testbed_capture;
+} run_testbed_capture;
 
-typedef struct peko_testbed_result {
+typedef struct run_testbed_result {
     int64_t run_id;             /* in the database */
     bool complete;              /* ran to the scenario's end */
     size_t nodes;
@@ -70,13 +70,13 @@ typedef struct peko_testbed_result {
     uint64_t delayed;           /* messages the delay hook held */
     uint16_t port_first, port_last; /* the ports the nodes took */
     bool captured;              /* a capture ran: `capture` is filled */
-    peko_testbed_capture capture;
+    run_testbed_capture capture;
     long peak_rss_kib;          /* getrusage() after the run */
-} peko_testbed_result;
+} run_testbed_result;
 
 /* What the scenario asks for that the testbed does not emulate: a
  * NULL-terminated array of sentences (g_strfreev), empty when nothing. */
-char **peko_testbed_notes(const scn_scenario *sc);
+char **run_testbed_notes(const scn_scenario *sc);
 
 /* Runs `sc` (borrowed) on the loopback to its end or until *opts->stop
  * is set. Returns TRUE with *out filled (an interrupted run is recorded
@@ -84,8 +84,7 @@ char **peko_testbed_notes(const scn_scenario *sc);
  * the nodes cannot be bound, the capture cannot be opened (it needs
  * CAP_NET_RAW), the database cannot be written, or applying the
  * timeline failed (a node that could not restart on its port). */
-gboolean peko_testbed_run(const scn_scenario *sc,
-                          const peko_testbed_options *opts,
-                          peko_testbed_result *out, GError **error);
+gboolean run_testbed(const scn_scenario *sc, const run_testbed_options *opts,
+                     run_testbed_result *out, GError **error);
 
-#endif /* PEKO_TESTBED_H */
+#endif /* RUN_TESTBED_H */

@@ -1,4 +1,4 @@
-/* simrun.h: runs one scenario in the simulator and records it.
+/* sim.h: runs one scenario in the simulator and records it.
  *
  * The glue between a loaded scenario (scenarios/), the simulated world
  * (sim/) and the recorder (analysis/): builds the world the scenario
@@ -7,8 +7,8 @@
  * the testbed), and writes everything into an SQLite database. `peko
  * sim` runs one; sweeps run many.
  */
-#ifndef PEKO_SIMRUN_H
-#define PEKO_SIMRUN_H
+#ifndef RUN_SIM_H
+#define RUN_SIM_H
 
 #include <glib.h>
 #include <signal.h>
@@ -17,7 +17,7 @@
 
 #include "scenario.h"
 
-typedef struct peko_simrun_options {
+typedef struct run_sim_options {
     const char *db_path;     /* where to record; required */
     const char *pcap_path;   /* NULL: no capture */
     bool print;              /* the engines' console lines on stdout */
@@ -34,9 +34,9 @@ typedef struct peko_simrun_options {
     const char *sweep_id;
     const char *sweep_point;
     uint32_t repetition;
-} peko_simrun_options;
+} run_sim_options;
 
-typedef struct peko_simrun_result {
+typedef struct run_sim_result {
     int64_t run_id;           /* in the database */
     bool complete;            /* ran to the scenario's end */
     size_t nodes;
@@ -46,13 +46,13 @@ typedef struct peko_simrun_result {
     uint64_t deliveries;
     uint64_t trace_hash;
     long peak_rss_kib;        /* getrusage() after the run */
-} peko_simrun_result;
+} run_sim_result;
 
 /* Runs `sc` (borrowed) to its end or until *opts->stop is set. Returns
  * TRUE with *out filled (an interrupted run is recorded as incomplete and
  * still returns TRUE), or FALSE with *error set when the world cannot be
  * built from the scenario or the database cannot be written. */
-gboolean peko_simrun(const scn_scenario *sc, const peko_simrun_options *opts,
-                     peko_simrun_result *out, GError **error);
+gboolean run_sim(const scn_scenario *sc, const run_sim_options *opts,
+                 run_sim_result *out, GError **error);
 
-#endif /* PEKO_SIMRUN_H */
+#endif /* RUN_SIM_H */

@@ -41,7 +41,7 @@ static gboolean run(const char *const *argv, char **why)
     return ok;
 }
 
-int peko_netem_remove_leftovers(void)
+int run_netem_remove_leftovers(void)
 {
     DIR *d = opendir(NETNS_DIR);
     if (d == NULL)
@@ -65,7 +65,7 @@ int peko_netem_remove_leftovers(void)
     return removed;
 }
 
-gboolean peko_netem_check(GError **error)
+gboolean run_netem_check(GError **error)
 {
     if (geteuid() != 0) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_PERM,
@@ -73,7 +73,7 @@ gboolean peko_netem_check(GError **error)
                     " namespaces and queueing disciplines");
         return FALSE;
     }
-    peko_netem_remove_leftovers();
+    run_netem_remove_leftovers();
     char name[64];
     g_snprintf(name, sizeof name, NETEM_PREFIX "%ld-probe", (long)getpid());
     char *why = NULL;
