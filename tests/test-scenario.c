@@ -206,8 +206,8 @@ Test(scenario, values_out_of_range_are_errors)
     expect_error(BASE "[engine]\nlisten_addr = localhost\n",
                  "[engine] listen_addr: expected a numeric IPv4", NULL);
     expect_error(BASE "[engine]\ndissemination = flood\n",
-                 "[engine] dissemination: expected rumor or classic, got "
-                 "'flood'", NULL);
+                 "[engine] dissemination: expected rumor or classic or "
+                 "digest, got 'flood'", NULL);
 }
 
 Test(scenario, distribution_parameters_are_checked)
