@@ -65,6 +65,8 @@ typedef struct sim_node {
     uint8_t state;               /* sim_node_state */
     bool clock_on;               /* offset or drift set */
     bool clock_read;             /* the engine has read its clock */
+    uint32_t incarnation;        /* of the latest engine; a restart's is
+                                  * always greater (sim__engine_new) */
     uint16_t region;             /* index into the region matrix */
     uint32_t epoch;              /* bumped at each crash */
     uint64_t part_a, part_b;     /* partition sides, one bit per cut */

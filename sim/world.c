@@ -503,6 +503,13 @@ static uint64_t env_random_u64(peko_env *env)
     return model_stream_u64(&node->rng);
 }
 
+/* The node's own wall clock: the run's epoch plus its (skewed) time. */
+static int64_t env_wall_us(peko_env *env)
+{
+    sim_node *node = env->user;
+    return node->world->epoch_us + sim__node_time(node, node->world->now_us);
+}
+
 static void env_print(peko_env *env, const char *line)
 {
     sim_node *node = env->user;
@@ -552,8 +559,21 @@ int sim__engine_new(sim_world *w, sim_node *node)
         .name = node->name,
         .private_data = NULL,
     };
+    /* The incarnation is the node's wall clock in milliseconds, as on a
+     * real host, but always greater than its previous engine's, even for
+     * a restart in the same millisecond (serial-number order). */
+    uint32_t incarnation =
+        (uint32_t)((w->epoch_us + sim__node_time(node, w->now_us)) / 1000);
+    if (node->incarnation != 0 &&
+        (int32_t)(incarnation - node->incarnation) <= 0)
+        incarnation = node->incarnation + 1;
+    if (incarnation == 0)
+        incarnation = 1;
+    node->incarnation = incarnation;
+    peko_config config = w->engine;
+    config.incarnation = incarnation;
     node->clock_read = false;
-    int rc = peko_nodelist_new(&w->engine, &local, &node->env, &node->nl);
+    int rc = peko_nodelist_new(&config, &local, &node->env, &node->nl);
     if (rc < 0)
         return rc;
     g_assert(peko_addr_equal(peko_nodelist_local_addr(node->nl),
@@ -649,6 +669,7 @@ int sim_world_new(size_t n, const sim_world_config *config, uint64_t seed,
             .send = env_send,
             .random_u64 = env_random_u64,
             .print = env_print,
+            .wall_us = env_wall_us,
         };
         int rc = sim__engine_new(w, node);
         if (rc < 0) {

@@ -34,6 +34,7 @@ typedef struct tn_node {
     GPtrArray *lines;
     char name[32];
     char data[32];
+    uint32_t incarnation; /* of the latest engine */
 } tn_node;
 
 struct testnet {
@@ -134,6 +135,14 @@ static void env_print(peko_env *env, const char *line)
     g_ptr_array_add(node->lines, g_strdup(line));
 }
 
+/* The test network's wall clock: an epoch plus the node's clock. */
+#define TESTNET_EPOCH_US (1700000000LL * 1000000LL)
+
+static int64_t env_wall_us(peko_env *env)
+{
+    return TESTNET_EPOCH_US + env_now_us(env);
+}
+
 static void node_create(testnet *net, size_t i, const peko_config *config)
 {
     tn_node *node = &net->nodes[i];
@@ -143,7 +152,18 @@ static void node_create(testnet *net, size_t i, const peko_config *config)
         .name = node->name,
         .private_data = node->data,
     };
-    int rc = peko_nodelist_new(config, &local, &node->env, &node->nl);
+    /* A restart in the same millisecond still gets a greater
+     * incarnation, as a real restart (which takes longer) would. */
+    peko_config c = config ? *config : (peko_config){0};
+    if (c.incarnation == 0) {
+        uint32_t inc = (uint32_t)(env_wall_us(&node->env) / 1000);
+        if (node->incarnation != 0 &&
+            (int32_t)(inc - node->incarnation) <= 0)
+            inc = node->incarnation + 1;
+        c.incarnation = inc ? inc : 1;
+    }
+    node->incarnation = c.incarnation;
+    int rc = peko_nodelist_new(&c, &local, &node->env, &node->nl);
     g_assert_cmpint(rc, ==, 0);
 }
 
@@ -175,6 +195,7 @@ testnet *testnet_new(size_t n, const peko_config *config, uint64_t seed)
             .send = env_send,
             .random_u64 = env_random_u64,
             .print = env_print,
+            .wall_us = env_wall_us,
         };
         peko_addr_parse("127.0.0.1", (uint16_t)(TESTNET_BASE_PORT + i),
                         &node->addr);

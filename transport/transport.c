@@ -99,6 +99,14 @@ static uint64_t env_random_u64(peko_env *env)
     return model_stream_u64(&tp->rng);
 }
 
+/* The real-time clock: the engine reads it once, to number its
+ * incarnation (milliseconds, so a restarted node's is greater). */
+static int64_t env_wall_us(peko_env *env)
+{
+    (void)env;
+    return g_get_real_time();
+}
+
 /* "2022-05-19 14:51:23", local time, as pekonode's log.Println. */
 static void format_wall_clock(char buf[32])
 {
@@ -384,6 +392,7 @@ peko_transport *peko_transport_new(const peko_transport_options *opts,
         .send = env_send,
         .random_u64 = env_random_u64,
         .print = env_print,
+        .wall_us = env_wall_us,
     };
     for (int i = 0; i < PEKO_TIMER_COUNT; i++) {
         tp->timer_slots[i] = (tp_timer_slot){tp, (peko_timer)i};
