@@ -157,6 +157,13 @@ typedef struct peko_config {
                               * one) */
 } peko_config;
 
+/* The digest strategy's default timeout for a list of n_nodes nodes (the
+ * local one included) under *config (its size, exchanges and cycle), as
+ * docs/theory.md derives it; a digest node recomputes it every cycle
+ * from its list when config->timeout_us is 0. */
+PEKO_API int64_t peko_digest_timeout_us(size_t n_nodes,
+                                        const peko_config *config);
+
 /* Fills *config with every default written out (not zeros). */
 PEKO_API void peko_config_init(peko_config *config);
 /* Returns the effective configuration: zero fields replaced by defaults.

@@ -13,6 +13,8 @@
  * with the cluster, and the timeout does, as the analysis prescribes
  * (membership.c, peko__digest_timeout_us).
  */
+#include <errno.h>
+
 #include "strategy.h"
 
 /* ------------------------------------------------------------------ */
@@ -72,7 +74,7 @@ uint32_t peko__digest_timeout_cycles(uint64_t n_nodes, uint32_t size,
         uint64_t ln_q16 = (log2_q16(n_nodes) - log2_q16(k)) * LN2_Q16 >> 16;
         uint64_t r_q16 = w >= n_nodes ? 2u * exchanges * 65536u
                                       : 2u * exchanges * (w << 16) / n_nodes;
-        to_risk = div_ceil(ln_q16 << 16, r_q16);
+        to_risk = div_ceil(ln_q16, r_q16);
     }
     /* Then each of its e asks a round fails at most half the time: a
      * wrong removal somewhere among n^2 pairs within a timeout takes
@@ -83,6 +85,16 @@ uint32_t peko__digest_timeout_cycles(uint64_t n_nodes, uint32_t size,
     /* Plus the sweep's granularity and the round the heartbeat is made. */
     uint64_t cycles = to_risk + asks + 2;
     return cycles > UINT32_MAX ? UINT32_MAX : (uint32_t)cycles;
+}
+
+int64_t peko_digest_timeout_us(size_t n_nodes, const peko_config *config)
+{
+    peko_config c;
+    if (peko_config_resolve(config, &c) < 0)
+        return -EINVAL;
+    return (int64_t)peko__digest_timeout_cycles(n_nodes, (uint32_t)c.size,
+                                                (uint32_t)c.exchanges) *
+           c.cycle_us;
 }
 
 static int64_t scaled_timeout_us(const peko_nodelist *nl)
