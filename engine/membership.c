@@ -214,14 +214,18 @@ peko__heartbeat_seen peko__heartbeat_receive(peko_nodelist *nl,
 
     int64_t now = peko__now_us(nl);
     peko__peer *peer = peko__peers_find(&nl->peers, &m->origin, origin_fp);
-    /* Fast path: a known peer's own heartbeat counter says whether this
+    /* Fast path: a known peer's own heartbeat version says whether this
      * copy is new, exactly and without memory. The seen-cache answers for
-     * what the counter cannot: origins not (or no longer) listed, and
-     * another incarnation, where a late copy of the old one must not count
-     * as new twice. */
+     * what the version cannot: origins not (or no longer) listed, and, in
+     * classic, another incarnation, where a late copy of the old one must
+     * not count as new twice. */
     bool first;
-    if (peer && peer->has_heartbeat && peer->incarnation == m->incarnation)
-        first = m->seq > peer->seq;
+    if (peer && peer->has_heartbeat &&
+        (peer->incarnation == m->incarnation ||
+         peko__strategy_of(nl)->ordered))
+        /* Where incarnations are ordered, a heartbeat older than the
+         * known one is old news too, whatever its incarnation. */
+        first = peko__version_newer(nl, peer, m->incarnation, m->seq);
     else
         first = peko__seen_insert(
             &nl->seen, heartbeat_key(&m->origin, m->incarnation, m->seq));

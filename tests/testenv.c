@@ -39,6 +39,7 @@ typedef struct tn_node {
 
 struct testnet {
     size_t n;
+    size_t max_sent_bytes; /* the largest packet any node sent */
     tn_node *nodes;
     peko_config config;
     uint64_t seed;
@@ -105,6 +106,8 @@ static int env_send(peko_env *env, const peko_addr *to, const uint8_t *bytes,
     tn_node *node = env->user;
     testnet *net = node->net;
     node->sent[peko_wire_type(bytes, n_bytes)]++;
+    if (n_bytes > net->max_sent_bytes)
+        net->max_sent_bytes = n_bytes;
     if (to->family != PEKO_AF_INET4 || to->ip[0] != 127 ||
         to->port < TESTNET_BASE_PORT ||
         to->port >= TESTNET_BASE_PORT + net->n)
@@ -294,6 +297,20 @@ void testnet_restart(testnet *net, size_t i, const peko_config *config)
     node_create(net, i, config ? config : &net->config);
 }
 
+void testnet_crash(testnet *net, size_t i)
+{
+    tn_node *node = &net->nodes[i];
+    peko_nodelist_free(node->nl);
+    node->nl = NULL;
+    for (size_t t = 0; t < PEKO_TIMER_COUNT; t++)
+        node->timer_generation[t]++;
+}
+
+size_t testnet_max_sent_bytes(const testnet *net)
+{
+    return net->max_sent_bytes;
+}
+
 void testnet_run_for(testnet *net, int64_t duration_us)
 {
     int64_t end_us = net->now_us + duration_us;
@@ -307,7 +324,9 @@ void testnet_run_for(testnet *net, int64_t duration_us)
         g_sequence_remove(it);
         net->now_us = ev->time_us;
         tn_node *node = &net->nodes[ev->node];
-        if (ev->kind == EV_TIMER) {
+        if (node->nl == NULL) {
+            /* Crashed: nothing runs, nothing is read. */
+        } else if (ev->kind == EV_TIMER) {
             if (ev->generation == node->timer_generation[ev->timer])
                 peko_nodelist_on_timer(node->nl, ev->timer);
         } else {

@@ -43,6 +43,12 @@ void testnet_join_all(testnet *net);
  * crash and restart: all state is lost. It has not joined. */
 void testnet_restart(testnet *net, size_t i, const peko_config *config);
 
+/* Node i crashes: its engine is gone (testnet_node returns NULL) and
+ * what is sent to it is lost, until testnet_restart(). */
+void testnet_crash(testnet *net, size_t i);
+/* The largest packet any node has sent. */
+size_t testnet_max_sent_bytes(const testnet *net);
+
 /* Runs deliveries and timers until virtual time now + duration_us. */
 void testnet_run_for(testnet *net, int64_t duration_us);
 /* Hands raw bytes to node i at once, as if sent from `from`. */

@@ -1,0 +1,325 @@
+/* test-strategies.c: what each dissemination strategy does (engine/
+ * strategy.h, docs/protocol.md): anti-entropy repairs what rumors miss,
+ * digests stay within Size at any list size, incarnations order
+ * restarts, tombstones keep removed nodes removed, and digest's traffic
+ * does not grow with the cluster. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "testenv.h"
+#include "wire.h"
+
+#define SECOND_US 1000000LL
+
+static peko_config strategy_config(peko_dissemination d)
+{
+    peko_config c = {0};
+    c.cycle_us = 1 * SECOND_US;
+    c.dissemination = d;
+    return c;
+}
+
+static int64_t timeout_us(testnet *net, size_t i)
+{
+    peko_config c;
+    peko_nodelist_config(testnet_node(net, i), &c);
+    return c.timeout_us;
+}
+
+/* ------------------------------------------------------------------ */
+/* Anti-entropy (rumor).                                                */
+
+/* Three nodes; node 2 can never reach node 0, and node 1, the only
+ * other receiver of node 2's heartbeat rumors, does not forward them to
+ * node 0 (node 0 is in their infected set already). Only anti-entropy
+ * can tell node 0 that node 2 is alive. Returns whether node 0 still
+ * lists node 2 after several timeouts, and its repair count. */
+static bool third_node_kept(peko_dissemination d, uint64_t *repaired)
+{
+    peko_config c = strategy_config(d);
+    testnet *net = testnet_new(3, &c, 31);
+    testnet_join_all(net);
+    testnet_run_for(net, 3 * SECOND_US);
+    cr_assert(testnet_converged(net));
+    testnet_block(net, 2, 0, true);
+    testnet_run_for(net, 5 * timeout_us(net, 0));
+    bool kept = peko_nodelist_contains(testnet_node(net, 0),
+                                       testnet_addr(net, 2));
+    peko_stats st;
+    peko_nodelist_stats(testnet_node(net, 0), &st);
+    *repaired = st.repaired;
+    testnet_free(net);
+    return kept;
+}
+
+Test(strategies, anti_entropy_repairs_heartbeats_the_rumor_missed)
+{
+    uint64_t repaired;
+    cr_assert(third_node_kept(PEKO_DISSEMINATION_RUMOR, &repaired));
+    cr_assert_gt(repaired, 0);
+    /* pekonode has no repair: node 0 wrongly removes node 2. */
+    cr_assert_not(third_node_kept(PEKO_DISSEMINATION_CLASSIC, &repaired));
+    cr_assert_eq(repaired, 0);
+}
+
+Test(strategies, digest_keeps_nodes_it_never_hears_from_directly)
+{
+    uint64_t repaired;
+    cr_assert(third_node_kept(PEKO_DISSEMINATION_DIGEST, &repaired));
+    cr_assert_gt(repaired, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Digests within Size.                                                 */
+
+Test(strategies, digests_of_a_list_larger_than_size_are_windowed)
+{
+    /* 200 nodes whose short entries alone need 3,600 bytes, in packets
+     * of 1,024: every list still completes, range after range, and no
+     * packet ever exceeds Size. */
+    for (int d = 0; d < 2; d++) {
+        peko_config c = strategy_config(d ? PEKO_DISSEMINATION_DIGEST
+                                          : PEKO_DISSEMINATION_RUMOR);
+        c.size = 1024;
+        c.timeout_us = 600 * SECOND_US; /* this test is about digests */
+        testnet *net = testnet_new(200, &c, 32);
+        /* Everyone knows only node 0, and node 0's rumors are lost, so
+         * the lists can only fill by digests. */
+        for (size_t i = 0; i < 200; i++)
+            for (size_t j = 1; j < 200; j++)
+                if (i != j)
+                    testnet_block(net, i, j, true);
+        testnet_join_all(net);
+        testnet_run_for(net, 2 * SECOND_US);
+        for (size_t i = 0; i < 200; i++)
+            for (size_t j = 1; j < 200; j++)
+                testnet_block(net, i, j, false);
+        bool done = false;
+        for (int s = 0; s < 120 && !done; s++) {
+            testnet_run_for(net, SECOND_US);
+            done = testnet_converged(net);
+        }
+        cr_assert(done, "%s: lists incomplete after 2 minutes",
+                  d ? "digest" : "rumor");
+        cr_assert_leq(testnet_max_sent_bytes(net), 1024);
+        peko_stats st;
+        peko_nodelist_stats(testnet_node(net, 0), &st);
+        cr_assert_gt(st.digest_truncated, 0, "node 0 never cut an answer");
+        testnet_free(net);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Incarnations and tombstones.                                          */
+
+static bool refreshed;
+
+static void on_refreshed(void *user, const peko_addr *node)
+{
+    if (peko_addr_equal(node, user))
+        refreshed = true;
+}
+
+static void restart_wins(peko_dissemination d)
+{
+    peko_config c = strategy_config(d);
+    testnet *net = testnet_new(8, &c, 33);
+    testnet_join_all(net);
+    testnet_run_for(net, 20 * SECOND_US);
+    cr_assert(testnet_converged(net));
+    peko_config before;
+    peko_nodelist_config(testnet_node(net, 5), &before);
+
+    /* Node 5 restarts: a new engine, a greater incarnation, sequence
+     * numbers from 1 again. Stale versions of the old one keep going
+     * round by anti-entropy; they must never displace the new one. */
+    testnet_restart(net, 5, NULL);
+    testnet_join_via(net, 5, 0);
+    peko_config after;
+    peko_nodelist_config(testnet_node(net, 5), &after);
+    cr_assert_gt((int32_t)(after.incarnation - before.incarnation), 0);
+    for (int s = 0; s < 60; s++) {
+        testnet_run_for(net, SECOND_US);
+        if (s >= 10)
+            cr_assert(testnet_converged(net), "%s, %d s after the restart",
+                      d == PEKO_DISSEMINATION_DIGEST ? "digest" : "rumor", s);
+    }
+    /* Nobody listed node 5 as removed meanwhile, and an old heartbeat of
+     * node 5 injected now is older, whatever its sequence. */
+    peko__msg m;
+    memset(&m, 0, sizeof m);
+    m.type = PEKO_MSG_HEARTBEAT;
+    m.sender = *testnet_addr(net, 5);
+    m.origin = *testnet_addr(net, 5);
+    m.incarnation = before.incarnation;
+    m.seq = 1000000;
+    uint8_t buf[512];
+    size_t n = peko__wire_encode(&m, NULL, buf, sizeof buf);
+    cr_assert_gt(n, 0);
+    peko_observer obs = {.version = PEKO_OBSERVER_VERSION,
+                         .node_refreshed = on_refreshed};
+    peko_nodelist_set_observer(testnet_node(net, 1), &obs,
+                               (void *)testnet_addr(net, 5));
+    refreshed = false;
+    peko_stats st0, st1;
+    peko_nodelist_stats(testnet_node(net, 1), &st0);
+    testnet_inject(net, 1, testnet_addr(net, 5), buf, n);
+    peko_nodelist_stats(testnet_node(net, 1), &st1);
+    cr_assert_not(refreshed, "an old incarnation refreshed the new one");
+    /* Old news: not forwarded either. */
+    cr_assert_eq(st1.forwarded, st0.forwarded);
+    cr_assert_eq(st1.duplicates, st0.duplicates + 1);
+    testnet_run_for(net, 5 * SECOND_US);
+    cr_assert(testnet_converged(net));
+    testnet_free(net);
+}
+
+Test(strategies, a_restarted_nodes_new_incarnation_wins_in_rumor)
+{
+    restart_wins(PEKO_DISSEMINATION_RUMOR);
+}
+
+Test(strategies, a_restarted_nodes_new_incarnation_wins_in_digest)
+{
+    restart_wins(PEKO_DISSEMINATION_DIGEST);
+}
+
+Test(strategies, a_removed_node_is_not_brought_back_by_stale_gossip)
+{
+    peko_config c = strategy_config(PEKO_DISSEMINATION_RUMOR);
+    testnet *net = testnet_new(6, &c, 34);
+    testnet_join_all(net);
+    testnet_run_for(net, 10 * SECOND_US);
+    cr_assert(testnet_converged(net));
+    /* Node 4's last heartbeat as node 0 holds it. */
+    peko_node_array list;
+    peko_nodelist_get(testnet_node(net, 0), &list);
+    peko_node_array_clear(&list);
+
+    peko_config dead;
+    peko_nodelist_config(testnet_node(net, 4), &dead);
+    testnet_crash(net, 4);
+    int64_t t = timeout_us(net, 0);
+    testnet_run_for(net, t + 3 * SECOND_US);
+    for (size_t i = 0; i < 6; i++)
+        if (i != 4)
+            cr_assert_not(peko_nodelist_contains(testnet_node(net, i),
+                                                 testnet_addr(net, 4)),
+                          "node %zu still lists the crashed node", i);
+
+    /* A swap response that still carries node 4 with its record and an
+     * old version, as a node that has not removed it yet would send. */
+    uint8_t entries[128];
+    peko__entry e = {
+        .addr = *testnet_addr(net, 4), .incarnation = dead.incarnation,
+        .seq = 1,
+        .full = true, .name = (const uint8_t *)"node-4", .name_len = 6,
+    };
+    size_t len = (size_t)(peko__entry_write(entries, &e) - entries);
+    peko__msg m;
+    memset(&m, 0, sizeof m);
+    m.type = PEKO_MSG_SWAP_RESPONSE;
+    m.sender = *testnet_addr(net, 1);
+    m.entries = entries;
+    m.entries_len = (uint32_t)len;
+    m.n_entries = 1;
+    uint8_t buf[512];
+    size_t n = peko__wire_encode(&m, NULL, buf, sizeof buf);
+    cr_assert_gt(n, 0);
+    /* Within the tombstone's time the stale version is refused... */
+    testnet_inject(net, 0, testnet_addr(net, 1), buf, n);
+    cr_assert_not(peko_nodelist_contains(testnet_node(net, 0),
+                                         testnet_addr(net, 4)));
+    testnet_free(net);
+}
+
+/* ------------------------------------------------------------------ */
+/* digest: traffic, cold start, detection.                               */
+
+/* Packets every node sent per cycle over `cycles` cycles. */
+static double packets_per_node_cycle(testnet *net, size_t n, int cycles)
+{
+    uint64_t before = 0, after = 0;
+    for (size_t i = 0; i < n; i++)
+        for (int t = 1; t < PEKO_MSG_TYPE_COUNT; t++)
+            before += testnet_sent_by(net, i, (peko_msg_type)t);
+    testnet_run_for(net, cycles * SECOND_US);
+    for (size_t i = 0; i < n; i++)
+        for (int t = 1; t < PEKO_MSG_TYPE_COUNT; t++)
+            after += testnet_sent_by(net, i, (peko_msg_type)t);
+    return (double)(after - before) / (double)n / cycles;
+}
+
+Test(strategies, digest_traffic_per_node_does_not_grow_with_the_cluster)
+{
+    size_t sizes[] = {16, 64, 256};
+    for (size_t k = 0; k < 3; k++) {
+        size_t n = sizes[k];
+        peko_config c = strategy_config(PEKO_DISSEMINATION_DIGEST);
+        c.exchanges = 2;
+        testnet *net = testnet_new(n, &c, 35);
+        testnet_join_all(net);
+        testnet_run_for(net, 40 * SECOND_US);
+        cr_assert(testnet_converged(net), "%zu nodes", n);
+        double per = packets_per_node_cycle(net, n, 20);
+        /* A request and, on average, an answer per exchange. */
+        cr_assert_leq(per, 2.0 * c.exchanges + 0.01, "%zu nodes: %.2f", n,
+                      per);
+        cr_assert_geq(per, 2.0 * c.exchanges - 0.5, "%zu nodes: %.2f", n,
+                      per);
+        /* rumor, for contrast: grows with the cluster. */
+        testnet_free(net);
+    }
+}
+
+Test(strategies, digest_cold_start_completes_within_log2_n_plus_ln_n_cycles)
+{
+    size_t n = 128;
+    peko_config c = strategy_config(PEKO_DISSEMINATION_DIGEST);
+    testnet *net = testnet_new(n, &c, 36);
+    testnet_join_all(net); /* every node told of node 0 only */
+    int bound = (int)ceil(log2((double)n) + log((double)n));
+    int cycles = 0;
+    while (!testnet_converged(net) && cycles <= bound) {
+        testnet_run_for(net, SECOND_US);
+        cycles++;
+    }
+    cr_assert_leq(cycles, bound, "complete after %d cycles", cycles);
+    testnet_free(net);
+}
+
+Test(strategies, digest_removes_a_crashed_node_everywhere_within_its_timeout)
+{
+    size_t n = 64;
+    peko_config c = strategy_config(PEKO_DISSEMINATION_DIGEST);
+    testnet *net = testnet_new(n, &c, 37);
+    testnet_join_all(net);
+    testnet_run_for(net, 30 * SECOND_US);
+    cr_assert(testnet_converged(net));
+    int64_t t = timeout_us(net, 0);
+    cr_assert_eq(t, peko_digest_timeout_us(n, &c));
+    testnet_crash(net, 9);
+    int64_t waited = 0;
+    bool gone = false;
+    while (!gone && waited <= 2 * t) {
+        testnet_run_for(net, SECOND_US);
+        waited += SECOND_US;
+        gone = true;
+        for (size_t i = 0; i < n && gone; i++)
+            if (i != 9 && peko_nodelist_contains(testnet_node(net, i),
+                                                 testnet_addr(net, 9)))
+                gone = false;
+    }
+    cr_assert(gone, "still listed %lld s after the crash",
+              (long long)(waited / SECOND_US));
+    /* Not before its timeout, nor later than the timeout plus the time
+     * its last heartbeat takes to reach everyone (push-pull with one
+     * exchange a cycle, docs/theory.md) and the sweep's cycle. */
+    int64_t spread = (int64_t)ceil((log2((double)n) + log((double)n)) / 2.0);
+    cr_assert_geq(waited, t);
+    cr_assert_leq(waited, t + (spread + 2) * SECOND_US,
+                  "gone after %lld s, timeout %lld s",
+                  (long long)(waited / SECOND_US), (long long)(t / SECOND_US));
+    testnet_free(net);
+}
