@@ -60,7 +60,11 @@ static const GOptionEntry node_entries[] = {
      "A further key accepted on receipt, during a rotation (repeatable)",
      "KEY"},
     {"dissemination", 0, 0, G_OPTION_ARG_STRING, &args.dissemination,
-     "rumor (default) or classic (pekonode's forward-every-copy)", "MODE"},
+     "rumor (default), classic (pekonode's forward-every-copy) or digest"
+     " (no packet per heartbeat: for large clusters)",
+     "MODE"},
+    {"exchanges", 0, 0, G_OPTION_ARG_STRING, &args.exchanges,
+     "digest: peers to exchange versions with each cycle (default 1)", "N"},
     {"seen-cache", 0, 0, G_OPTION_ARG_STRING, &args.seen_cache,
      "Rumor keys remembered for duplicate suppression (default 16384)",
      "N"},
@@ -85,7 +89,7 @@ static void free_args(void)
         &args.seeds, &args.listen_addr, &args.protocol, &args.amount,
         &args.cycle, &args.buffer, &args.size, &args.timeout,
         &args.secret_key, &args.dissemination, &args.seen_cache,
-        &args.control, &args.db, &args.seed,
+        &args.exchanges, &args.control, &args.db, &args.seed,
     };
     for (size_t i = 0; i < G_N_ELEMENTS(strings); i++)
         g_clear_pointer(strings[i], g_free);

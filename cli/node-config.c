@@ -36,6 +36,7 @@ static const field fields[] = {
     FIELD("secret_key", "--secret-key", secret_key),
     FIELD("dissemination", "--dissemination", dissemination),
     FIELD("seen_cache", "--seen-cache", seen_cache),
+    FIELD("exchanges", "--exchanges", exchanges),
     FIELD("control", "--control", control),
     FIELD("db", "--db", db),
     FIELD("seed", "--seed", seed),
@@ -51,6 +52,9 @@ static char **slot(const cli_node_args *args, size_t i)
 /* The merged text of every field, and where it came from. */
 typedef struct merged {
     char *value[N_FIELDS];     /* borrowed from the args or the key file */
+    char *spelling[N_FIELDS];  /* owned: the file's key as written (an
+                                * engine setting may use pekonode's
+                                * spelling), NULL for a flag */
     char *where[N_FIELDS];     /* owned: "--cycle" or "node.ini: [node] cycle" */
     char **accepted;           /* borrowed */
     char *accepted_where;
@@ -61,8 +65,10 @@ typedef struct merged {
 
 static void merged_clear(merged *m)
 {
-    for (size_t i = 0; i < N_FIELDS; i++)
+    for (size_t i = 0; i < N_FIELDS; i++) {
         g_free(m->where[i]);
+        g_free(m->spelling[i]);
+    }
     g_free(m->accepted_where);
     if (m->file_strings)
         g_ptr_array_free(m->file_strings, TRUE);
@@ -147,8 +153,12 @@ static gboolean read_file(const char *path, GKeyFile *kf, merged *m,
             g_free(where);
             continue;
         }
+        /* An engine setting may be spelled as pekonode does (Amount,
+         * Cycle, ...), as in scenario files. */
+        const char *canonical = scn_engine_setting_name(key);
         size_t i = 0;
-        while (i < N_FIELDS && strcmp(fields[i].key, key) != 0)
+        while (i < N_FIELDS &&
+               strcmp(fields[i].key, canonical ? canonical : key) != 0)
             i++;
         if (i == N_FIELDS) {
             g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
@@ -162,6 +172,8 @@ static gboolean read_file(const char *path, GKeyFile *kf, merged *m,
         m->value[i] = v;
         g_free(m->where[i]);
         m->where[i] = where;
+        g_free(m->spelling[i]);
+        m->spelling[i] = g_strdup(key);
         g_ptr_array_add(m->file_strings, v);
     }
     g_strfreev(keys);
@@ -213,23 +225,13 @@ static gboolean parse_int(const char *where, const char *text, uint64_t min,
     return TRUE;
 }
 
-static gboolean parse_duration(const char *where, const char *text,
-                               int64_t *out, GError **error)
-{
-    if (!scn_parse_duration(text, FALSE, out, error)) {
-        prefix_error(error, where);
-        return FALSE;
-    }
-    return TRUE;
-}
-
 /* Checks the merged text into *out. */
 static gboolean check(const merged *m, cli_node_settings *out, GError **error)
 {
     enum {
         F_ADDR, F_PORT, F_NAME, F_DATA, F_SEEDS, F_LISTEN, F_PROTOCOL,
         F_AMOUNT, F_CYCLE, F_BUFFER, F_SIZE, F_TIMEOUT, F_SECRET,
-        F_DISSEMINATION, F_SEEN_CACHE, F_CONTROL, F_DB, F_SEED
+        F_DISSEMINATION, F_SEEN_CACHE, F_EXCHANGES, F_CONTROL, F_DB, F_SEED
     };
     G_STATIC_ASSERT(F_SEED + 1 == N_FIELDS);
     const char *const *v = (const char *const *)m->value;
@@ -298,68 +300,27 @@ static gboolean check(const merged *m, cli_node_settings *out, GError **error)
         out->listen_addr = g_strdup(v[F_LISTEN]);
         c->listen_addr = out->listen_addr;
     }
-    if (v[F_PROTOCOL]) {
-        if (g_ascii_strcasecmp(v[F_PROTOCOL], "udp") == 0)
-            c->protocol = PEKO_PROTOCOL_UDP;
-        else if (g_ascii_strcasecmp(v[F_PROTOCOL], "tcp") == 0)
-            c->protocol = PEKO_PROTOCOL_TCP;
-        else {
-            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                        "%s: expected udp or tcp, got '%s'",
-                        where[F_PROTOCOL], v[F_PROTOCOL]);
+    if (v[F_PROTOCOL] && !scn_engine_set(c, "protocol", v[F_PROTOCOL],
+                                         error)) {
+        prefix_error(error, where[F_PROTOCOL]);
+        return FALSE;
+    }
+    /* The engine's settings: the parser scenario files use, so the same
+     * key means the same thing with the same limits everywhere. */
+    static const int engine_fields[] = {F_AMOUNT,     F_CYCLE,
+                                        F_BUFFER,     F_SIZE,
+                                        F_TIMEOUT,    F_DISSEMINATION,
+                                        F_SEEN_CACHE, F_EXCHANGES};
+    for (size_t k = 0; k < G_N_ELEMENTS(engine_fields); k++) {
+        int f = engine_fields[k];
+        if (v[f] == NULL)
+            continue;
+        const char *spelled = m->spelling[f] ? m->spelling[f] : fields[f].key;
+        if (!scn_engine_set(c, spelled, v[f], error)) {
+            prefix_error(error, where[f]);
             return FALSE;
         }
     }
-    if (v[F_AMOUNT] &&
-        !parse_int(where[F_AMOUNT], v[F_AMOUNT], 1, 1024, &c->amount, error))
-        return FALSE;
-    if (v[F_CYCLE]) {
-        if (!parse_duration(where[F_CYCLE], v[F_CYCLE], &c->cycle_us, error))
-            return FALSE;
-        if (c->cycle_us < 1000) {
-            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                        "%s: expected at least 1ms, got '%s'",
-                        where[F_CYCLE], v[F_CYCLE]);
-            return FALSE;
-        }
-    }
-    if (v[F_BUFFER] && !parse_int(where[F_BUFFER], v[F_BUFFER], 1, 1000000,
-                                  &c->buffer, error))
-        return FALSE;
-    if (v[F_SIZE]) {
-        uint64_t bytes;
-        if (!scn_parse_size(v[F_SIZE], &bytes, error)) {
-            prefix_error(error, where[F_SIZE]);
-            return FALSE;
-        }
-        if (bytes < 128 || bytes > 64u * 1024 * 1024) {
-            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                        "%s: expected 128 bytes to 64MiB, got '%s'",
-                        where[F_SIZE], v[F_SIZE]);
-            return FALSE;
-        }
-        c->size = (int)bytes;
-    }
-    if (v[F_TIMEOUT] &&
-        !parse_duration(where[F_TIMEOUT], v[F_TIMEOUT], &c->timeout_us,
-                        error))
-        return FALSE;
-    if (v[F_DISSEMINATION]) {
-        if (strcmp(v[F_DISSEMINATION], "rumor") == 0)
-            c->dissemination = PEKO_DISSEMINATION_RUMOR;
-        else if (strcmp(v[F_DISSEMINATION], "classic") == 0)
-            c->dissemination = PEKO_DISSEMINATION_CLASSIC;
-        else {
-            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                        "%s: expected rumor or classic, got '%s'",
-                        where[F_DISSEMINATION], v[F_DISSEMINATION]);
-            return FALSE;
-        }
-    }
-    if (v[F_SEEN_CACHE] &&
-        !parse_int(where[F_SEEN_CACHE], v[F_SEEN_CACHE], 1, 1 << 24,
-                   &c->seen_cache, error))
-        return FALSE;
     c->is_print = m->print;
 
     /* Keys. */
@@ -385,19 +346,8 @@ static gboolean check(const merged *m, cli_node_settings *out, GError **error)
         }
     }
 
-    if (c->protocol == PEKO_PROTOCOL_UDP && c->size > 65507) {
-        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "%s: a UDP datagram carries at most 65507 bytes; use"
-                    " protocol tcp for larger packets",
-                    where[F_SIZE]);
+    if (!scn_engine_check(c, error))
         return FALSE;
-    }
-    peko_config resolved;
-    if (peko_config_resolve(c, &resolved) < 0) {
-        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "the engine refuses this configuration");
-        return FALSE;
-    }
 
     /* The daemon's own. */
     if (v[F_CONTROL]) {

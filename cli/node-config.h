@@ -5,8 +5,9 @@
  * pekonode's NodeList fields (amount, cycle, buffer, size, timeout,
  * secret_key, protocol, listen_addr, is_print) and the node's own (addr,
  * port, name, data, seeds, accepted_keys, dissemination, seen_cache,
- * control, db, seed). Flags override the file. Durations and sizes take
- * the scenario format's units ("200ms", "16KiB").
+ * exchanges, control, db, seed). Flags override the file. The engine's
+ * settings are parsed exactly as in scenario files (scn_engine_set():
+ * the same spellings, units such as "200ms" and "16KiB", and limits).
  */
 #ifndef CLI_NODE_CONFIG_H
 #define CLI_NODE_CONFIG_H
@@ -25,7 +26,7 @@ typedef struct cli_node_args {
     char *protocol, *amount, *cycle, *buffer, *size, *timeout;
     char *secret_key;
     char **accepted_keys;      /* NULL-terminated */
-    char *dissemination, *seen_cache;
+    char *dissemination, *seen_cache, *exchanges;
     char *control, *db, *seed;
     gboolean print;            /* --print given */
 } cli_node_args;

@@ -126,8 +126,20 @@ PEKO_API const char *peko_dissemination_name(peko_dissemination d);
 PEKO_API int peko_dissemination_parse(const char *name,
                                       peko_dissemination *out);
 
-#define PEKO_MAX_KEYS 8       /* sending key plus accepted keys */
-#define PEKO_MAX_EXCHANGES 16 /* digest: peers a cycle, at most */
+/* The limits of every setting, whatever sets it (a scenario file, `peko
+ * node`'s flags or file, a program); peko_config_check() enforces them. */
+#define PEKO_MAX_KEYS 8                 /* sending key plus accepted keys */
+#define PEKO_MAX_AMOUNT 1024            /* fan-out */
+#define PEKO_MIN_CYCLE_US 1000          /* 1 ms */
+#define PEKO_MAX_CYCLE_US (86400LL * 1000000LL) /* a day */
+#define PEKO_MAX_TIMEOUT_US (365LL * 86400LL * 1000000LL) /* a year */
+#define PEKO_MAX_BUFFER 1000000         /* receive queue, packets */
+#define PEKO_MIN_SIZE 128               /* smallest packet that carries a
+                                         * signed IPv6 heartbeat */
+#define PEKO_MAX_SIZE_UDP 65507         /* largest UDP payload */
+#define PEKO_MAX_SIZE (64 * 1024 * 1024) /* TCP messages */
+#define PEKO_MAX_SEEN_CACHE (1 << 24)   /* rumor keys */
+#define PEKO_MAX_EXCHANGES 16           /* digest: peers a cycle */
 
 typedef struct peko_config {
     int amount;          /* fan-out; 0 means 3 */
@@ -168,8 +180,15 @@ PEKO_API int64_t peko_digest_timeout_us(size_t n_nodes,
 PEKO_API void peko_config_init(peko_config *config);
 /* Returns the effective configuration: zero fields replaced by defaults.
  * Strings are borrowed from *in. Returns -EINVAL when a field is out of
- * range (negative values, size below the smallest useful packet). */
+ * range (negative values, size below the smallest useful packet);
+ * peko_config_check() says which. */
 PEKO_API int peko_config_resolve(const peko_config *in, peko_config *out);
+/* Returns 0 if peko_config_resolve() accepts *in; otherwise -EINVAL, and
+ * writes into why (n_why bytes, always NUL-terminated; may be NULL) a
+ * sentence that starts with the offending field's name, e.g. "size: 100
+ * bytes is below the smallest packet, 128 bytes". */
+PEKO_API int peko_config_check(const peko_config *in, char *why,
+                               size_t n_why);
 
 /* ------------------------------------------------------------------ */
 /* Messages, rumors and metadata versions.                              */

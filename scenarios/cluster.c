@@ -3,13 +3,6 @@
 
 #include "scenario-private.h"
 
-/* The largest metadata or heartbeat packet we let a scenario ask for:
- * the engine's own bound for TCP messages. */
-#define ENGINE_SIZE_MAX (64u << 20)
-#define ENGINE_BUFFER_MAX 1000000
-#define ENGINE_SEEN_CACHE_MAX (1 << 24)
-#define ENGINE_AMOUNT_MAX 1024
-
 /* Reads an integer key; absent keys leave *out alone. */
 static gboolean get_int(scn__ctx *ctx, const char *group, const char *key,
                         int64_t min, int64_t max, int64_t *out,
@@ -237,97 +230,35 @@ static gboolean parse_keys(scn__ctx *ctx, GError **error)
 
 gboolean scn__parse_engine(scn__ctx *ctx, GError **error)
 {
-    static const char *const protocols[] = {"udp", "tcp", NULL};
-    /* In peko_dissemination's order. */
-    static const char *const strategies[] = {"rumor", "classic", "digest",
-                                             NULL};
     peko_config *e = &ctx->sc->engine;
-    const char *k;
-    int64_t v;
 
     if (!scn__check_fixed_group(ctx, "engine", error))
         return FALSE;
 
-    if ((k = scn__find_alias(ctx->kf, "engine", "amount")) != NULL) {
-        if (!get_int(ctx, "engine", k, 1, ENGINE_AMOUNT_MAX, &v, error))
-            return FALSE;
-        e->amount = (int)v;
-    }
-    /* pekonode's Cycle and Timeout are whole seconds. */
-    if ((k = scn__find_alias(ctx->kf, "engine", "cycle")) != NULL) {
-        int64_t bare = strcmp(k, "Cycle") == 0 ? 1000000 : 0;
-        if (!get_duration(ctx, "engine", k, bare, &e->cycle_us, error))
-            return FALSE;
-        if (e->cycle_us <= 0) {
-            scn__fail(error, SCN_ERROR_RANGE, ctx, "engine", k,
-                      "expected a duration above 0");
-            return FALSE;
-        }
-    }
-    if ((k = scn__find_alias(ctx->kf, "engine", "timeout")) != NULL) {
-        int64_t bare = strcmp(k, "Timeout") == 0 ? 1000000 : 0;
-        if (!get_duration(ctx, "engine", k, bare, &e->timeout_us, error))
-            return FALSE;
-    }
-    if ((k = scn__find_alias(ctx->kf, "engine", "buffer")) != NULL) {
-        if (!get_int(ctx, "engine", k, 1, ENGINE_BUFFER_MAX, &v, error))
-            return FALSE;
-        e->buffer = (int)v;
-    }
-    if ((k = scn__find_alias(ctx->kf, "engine", "size")) != NULL) {
-        char *s = scn__get(ctx, "engine", k);
-        uint64_t bytes = 0;
+    /* Every setting with a value, through the one parser every source
+     * shares (engine.c); the strings are kept below. */
+    for (const char *const *name = scn_engine_settings(); *name; name++) {
+        if (scn_engine_setting_is_text(*name))
+            continue;
+        const char *k = scn__find_alias(ctx->kf, "engine", *name);
+        if (k == NULL)
+            continue;
+        char *v = scn__get(ctx, "engine", k);
         GError *cause = NULL;
-        if (!scn_parse_size(s, &bytes, &cause)) {
-            scn__fail_value(error, cause, ctx, "engine", k, s);
-            g_free(s);
+        peko_protocol before = e->protocol;
+        gboolean ok = scn_engine_set(e, k, v, &cause);
+        if (!ok)
+            scn__fail_value(error, cause, ctx, "engine", k, v);
+        g_free(v);
+        if (!ok)
             return FALSE;
-        }
-        g_free(s);
-        if (bytes == 0 || bytes > ENGINE_SIZE_MAX) {
-            scn__fail(error, SCN_ERROR_RANGE, ctx, "engine", k,
-                      "expected a size from 1 byte to 64MiB");
-            return FALSE;
-        }
-        e->size = (int)bytes;
-    }
-    if ((k = scn__find_alias(ctx->kf, "engine", "seen_cache")) != NULL) {
-        if (!get_int(ctx, "engine", k, 1, ENGINE_SEEN_CACHE_MAX, &v, error))
-            return FALSE;
-        e->seen_cache = (int)v;
-    }
-    if ((k = scn__find_alias(ctx->kf, "engine", "exchanges")) != NULL) {
-        if (!get_int(ctx, "engine", k, 1, PEKO_MAX_EXCHANGES, &v, error))
-            return FALSE;
-        e->exchanges = (int)v;
-    }
-    if ((k = scn__find_alias(ctx->kf, "engine", "protocol")) != NULL) {
-        int protocol = 0;
-        if (!get_word(ctx, "engine", k, protocols, &protocol, error))
-            return FALSE;
-        if (g_key_file_has_key(ctx->kf, "cluster", "protocol", NULL) &&
-            (peko_protocol)protocol != e->protocol) {
+        if (strcmp(*name, "protocol") == 0 &&
+            g_key_file_has_key(ctx->kf, "cluster", "protocol", NULL) &&
+            e->protocol != before) {
             scn__fail(error, SCN_ERROR_CONFLICT, ctx, "engine", k,
                       "disagrees with [cluster] protocol; give it once");
             return FALSE;
         }
-        e->protocol = (peko_protocol)protocol;
-    }
-    if ((k = scn__find_alias(ctx->kf, "engine", "dissemination")) != NULL) {
-        int d = 0;
-        if (!get_word(ctx, "engine", k, strategies, &d, error))
-            return FALSE;
-        e->dissemination = (peko_dissemination)d;
-    }
-    if ((k = scn__find_alias(ctx->kf, "engine", "is_print")) != NULL) {
-        char *s = scn__get(ctx, "engine", k);
-        GError *cause = NULL;
-        if (!scn__parse_bool(s, &e->is_print, &cause)) {
-            scn__fail_value(error, cause, ctx, "engine", k, s);
-            g_free(s);
-            return FALSE;
-        }
-        g_free(s);
     }
     if (!get_string(ctx, "listen_addr", &ctx->sc->listen_addr, error))
         return FALSE;
@@ -345,19 +276,11 @@ gboolean scn__parse_engine(scn__ctx *ctx, GError **error)
     if (!parse_keys(ctx, error))
         return FALSE;
 
-    peko_config resolved;
-    if (peko_config_resolve(e, &resolved) < 0) {
-        /* Every other field was checked above; if the default size makes
-         * it acceptable, size is the reason. */
-        peko_config other = *e;
-        other.size = 0;
-        const char *why = "out of range";
-        if (peko_config_resolve(&other, &resolved) == 0)
-            why = e->protocol == PEKO_PROTOCOL_UDP && e->size > 65507
-                ? "size is above the largest UDP payload (65507 bytes)"
-                : "size is below the smallest packet the engine can send";
-        scn__fail(error, SCN_ERROR_RANGE, ctx, "engine", NULL,
-                  "the engine refuses this configuration: %s", why);
+    GError *cause = NULL;
+    if (!scn_engine_check(e, &cause)) {
+        scn__fail(error, SCN_ERROR_RANGE, ctx, "engine", NULL, "%s",
+                  cause->message);
+        g_error_free(cause);
         return FALSE;
     }
     return TRUE;

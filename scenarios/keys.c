@@ -215,6 +215,28 @@ gboolean scn__check_fixed_group(scn__ctx *ctx, const char *group,
     return ok;
 }
 
+const char *scn_engine_setting_name(const char *key)
+{
+    const key_spec *k = key ? lookup(engine_keys, key) : NULL;
+    return k ? k->name : NULL;
+}
+
+bool scn_engine_setting_is_text(const char *name)
+{
+    return strcmp(name, "secret_key") == 0 ||
+           strcmp(name, "accepted_keys") == 0 ||
+           strcmp(name, "listen_addr") == 0;
+}
+
+const char *const *scn_engine_settings(void)
+{
+    static const char *names[G_N_ELEMENTS(engine_keys)];
+    if (names[0] == NULL)
+        for (size_t i = 0; engine_keys[i].name; i++)
+            names[i] = engine_keys[i].name;
+    return names;
+}
+
 const char *scn__find_alias(GKeyFile *kf, const char *group,
                             const char *canonical)
 {

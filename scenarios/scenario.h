@@ -390,6 +390,28 @@ char *scn_scenario_to_json(const scn_scenario *sc);
 gboolean scn_parse_duration(const char *text, gboolean allow_negative,
                             int64_t *out_us, GError **error);
 /* "16384", "16KiB", "1.5MiB": B, KiB, MiB, GiB; whole bytes. */
+/* ---- engine settings (engine.c): one parser for every source ---- */
+
+/* The canonical name of engine setting `key`, spelled by its name or a
+ * pekonode alias ("fanout", "Amount" -> "amount"), or NULL. */
+const char *scn_engine_setting_name(const char *key);
+/* The engine settings' canonical names, NULL-terminated, in the order
+ * docs/scenarios.md lists them. */
+const char *const *scn_engine_settings(void);
+/* True for the settings whose values are strings kept by the caller
+ * (secret_key, accepted_keys, listen_addr); scn_engine_set() refuses
+ * them. */
+bool scn_engine_setting_is_text(const char *name);
+/* Sets engine setting `key` (any spelling) from its text into *config,
+ * with the engine's units and limits. FALSE with *error saying what was
+ * expected and what was given, and *config unchanged; the caller says
+ * where (file, group, flag). */
+gboolean scn_engine_set(peko_config *config, const char *key,
+                        const char *text, GError **error);
+/* TRUE if the engine accepts *config as a whole; otherwise FALSE with the
+ * field at fault in *error (peko_config_check()). */
+gboolean scn_engine_check(const peko_config *config, GError **error);
+
 gboolean scn_parse_size(const char *text, uint64_t *out_bytes,
                         GError **error);
 /* "5%", "0.05": 0 .. 1. */

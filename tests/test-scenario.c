@@ -196,11 +196,18 @@ Test(scenario, values_out_of_range_are_errors)
     expect_error(BASE "stagger = 2min\n",
                  "[cluster] stagger: the start window is longer", NULL);
     expect_error(BASE "[engine]\nsize = 100KiB\n",
-                 "[engine]: the engine refuses this configuration",
+                 "[engine]: the engine refuses this configuration: size: "
+                 "102400 bytes is above the largest UDP payload",
                  "65507");
     expect_error(BASE "[engine]\nsize = 16B\n",
-                 "[engine]: the engine refuses this configuration: size is "
-                 "below the smallest packet", NULL);
+                 "[engine] size: expected a size from 128 bytes to 64MiB, "
+                 "got '16B'", NULL);
+    expect_error(BASE "[engine]\ncycle = 10us\n",
+                 "[engine] cycle: expected a duration from 1ms to 1 day",
+                 NULL);
+    expect_error(BASE "[engine]\nexchanges = 17\n",
+                 "[engine] exchanges: expected an integer from 1 to 16",
+                 NULL);
     expect_error(BASE "[engine]\naccepted_keys = old\n",
                  "[engine] accepted_keys: needs a secret_key", NULL);
     expect_error(BASE "[engine]\nlisten_addr = localhost\n",
