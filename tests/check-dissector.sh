@@ -164,13 +164,15 @@ if [ -n "$corpus" ] && [ -d "$corpus" ]; then
         k=$((k + 1))
         hexbytes "$f" >"$work/one.hex"
         awk -v p="$k" '{ print p, $1 }' "$work/one.hex" >>"$work/valid.txt"
-        # Truncations to every shorter length (1 byte and up), each byte
-        # with its top bit flipped, each byte plus one, one byte appended,
-        # and body cuts: the body's last 1, 2, ... bytes dropped with the
-        # header's body length to match (a signed packet keeps its
-        # trailer), so that a field, a digest entry or the entry count
-        # runs past the end of a body whose length is consistent.
-        awk -v p="$k" '
+        # Into mut: truncations to every shorter length (1 byte and up),
+        # each byte with its top bit flipped, each byte plus one, one byte
+        # appended, and body cuts: the body's last 1, 2, ... bytes dropped
+        # with the header's body length to match (a signed packet keeps
+        # its trailer), so that a field, a digest entry or the entry count
+        # runs past the end of a body whose length is consistent. Into
+        # mac: bad_mac for a receiver with the corpus key, whether or not
+        # the key id still matches.
+        awk -v p="$k" -v mac="$work/mac.txt" '
             { b[NR - 1] = $1 }
             END {
                 n = NR; id = p * 100000
@@ -207,30 +209,17 @@ if [ -n "$corpus" ] && [ -d "$corpus" ]; then
                     for (i = 12; i < 12 + nb; i++) print id, b[i]
                     for (i = 12 + body; i < n; i++) print id, b[i]
                 }
-            }
-            function hex(s,   i, c, r) {
-                r = 0
-                for (i = 1; i <= length(s); i++) {
-                    c = index("0123456789abcdef", substr(s, i, 1)) - 1
-                    r = r * 16 + c
-                }
-                return r
-            }' "$work/one.hex" >>"$work/mut.txt"
-        # A signed packet with its MAC's last byte, its key id or its
-        # packet number changed, and no new MAC: bad_mac for a receiver
-        # with the corpus key, whether or not the key id still matches.
-        awk -v p="$k" '
-            { b[NR - 1] = $1 }
-            END {
-                n = NR; id = p * 100
-                if (n < 56 || index("13579bdf", substr(b[4], 2, 1)) == 0) exit
+                # Into mac: a signed packet with the last byte of its
+                # MAC, its key id or its packet number changed, and no
+                # new MAC.
+                if (n < 56 || hex(b[4]) % 2 == 0) exit
                 split((n - 1) " 5 " (n - 33), at, " ")
                 for (j = 1; j <= 3; j++) {
                     id++
                     for (i = 0; i < n; i++) {
                         v = b[i]
                         if (i == at[j]) v = sprintf("%02x", (hex(v) + 1) % 256)
-                        print id, v
+                        print id, v >> mac
                     }
                 }
             }
@@ -241,7 +230,7 @@ if [ -n "$corpus" ] && [ -d "$corpus" ]; then
                     r = r * 16 + c
                 }
                 return r
-            }' "$work/one.hex" >>"$work/mac.txt"
+            }' "$work/one.hex" >>"$work/mut.txt"
         # The framed stream: a 4-byte big-endian length, then the packet.
         n=$(wc -l <"$work/one.hex")
         printf '%02x\n%02x\n%02x\n%02x\n' $((n >> 24 & 255)) \
