@@ -9,15 +9,21 @@
 #   type (traffic table);
 # - TCP, signed: the same with protocol tcp and a secret key, and every MAC
 #   verified with the key set in the dissector's preferences;
-# - CORPUS (fuzz/corpus: valid packets of every type, IPv4 and IPv6,
-#   signed and not): each valid packet dissects without an expert warning
-#   and every signed one verifies under the corpus key; its truncations,
-#   bit flips and one-byte extensions (thousands of malformed packets)
+# - CORPUS (fuzz/corpus: valid packets of every type, swaps with and
+#   without metadata, range and digest entries, IPv4 and IPv6, signed and
+#   not): each valid packet dissects without an expert warning and every
+#   signed one verifies under the corpus key; its truncations, bit flips,
+#   one-byte extensions and body cuts (thousands of malformed packets)
 #   always dissect as peko and never make a Lua error or an exception;
-#   with WIRE-VERDICTS (tests/wire-verdicts.c), the dissector flags exactly
-#   the mutations the engine's decoder rejects; framed TCP streams of the
-#   corpus cut into 1-byte, 7-byte and 150-byte segments reassemble to
-#   every message.
+#   with WIRE-VERDICTS (tests/wire-verdicts.c), the engine's decoder
+#   accepts every valid packet, tshark counts each message type as often
+#   as the decoder, and the dissector flags exactly the mutations the
+#   decoder rejects, naming the same reason (peko.reject), for a receiver
+#   without keys and, re-signed, for one with the corpus key; the
+#   rejections include every kind of malformed digest (reserved entry
+#   flags, an entry's unknown address family, truncated entries, more
+#   entries announced than present); framed TCP streams of the corpus cut
+#   into 1-byte, 7-byte and 150-byte segments reassemble to every message.
 #
 # Exits 77 (skipped) when tshark, text2pcap or sqlite3 is missing.
 set -u
@@ -65,6 +71,7 @@ counts_from_tshark() {
              END {
                  name[1] = "heartbeat"; name[2] = "metadata"
                  name[3] = "swap_request"; name[4] = "swap_response"
+                 name[5] = "challenge"; name[6] = "echo"
                  for (t in n) print (t in name ? name[t] : "type" t) "|" n[t]
              }' | sort >"$out"
 }
@@ -149,6 +156,7 @@ to_text2pcap() {
 if [ -n "$corpus" ] && [ -d "$corpus" ]; then
     : >"$work/valid.txt"
     : >"$work/mut.txt"
+    : >"$work/mac.txt"
     : >"$work/stream.bytes"
     k=0
     for f in "$corpus"/*; do
@@ -156,9 +164,15 @@ if [ -n "$corpus" ] && [ -d "$corpus" ]; then
         k=$((k + 1))
         hexbytes "$f" >"$work/one.hex"
         awk -v p="$k" '{ print p, $1 }' "$work/one.hex" >>"$work/valid.txt"
-        # Truncations to every shorter length (1 byte and up), each byte
-        # with its top bit flipped, each byte plus one, one byte appended.
-        awk -v p="$k" '
+        # Into mut: truncations to every shorter length (1 byte and up),
+        # each byte with its top bit flipped, each byte plus one, one byte
+        # appended, and body cuts: the body's last 1, 2, ... bytes dropped
+        # with the header's body length to match (a signed packet keeps
+        # its trailer), so that a field, a digest entry or the entry count
+        # runs past the end of a body whose length is consistent. Into
+        # mac: bad_mac for a receiver with the corpus key, whether or not
+        # the key id still matches.
+        awk -v p="$k" -v mac="$work/mac.txt" '
             { b[NR - 1] = $1 }
             END {
                 n = NR; id = p * 100000
@@ -183,6 +197,31 @@ if [ -n "$corpus" ] && [ -d "$corpus" ]; then
                 id++
                 for (i = 0; i < n; i++) print id, b[i]
                 print id, "00"
+                body = ((hex(b[8]) * 256 + hex(b[9])) * 256 + hex(b[10])) * 256 + hex(b[11])
+                for (cut = 1; cut <= body; cut++) {
+                    id++
+                    nb = body - cut
+                    for (i = 0; i < 8; i++) print id, b[i]
+                    print id, sprintf("%02x", int(nb / 16777216) % 256)
+                    print id, sprintf("%02x", int(nb / 65536) % 256)
+                    print id, sprintf("%02x", int(nb / 256) % 256)
+                    print id, sprintf("%02x", nb % 256)
+                    for (i = 12; i < 12 + nb; i++) print id, b[i]
+                    for (i = 12 + body; i < n; i++) print id, b[i]
+                }
+                # Into mac: a signed packet with the last byte of its
+                # MAC, its key id or its packet number changed, and no
+                # new MAC.
+                if (n < 56 || hex(b[4]) % 2 == 0) exit
+                split((n - 1) " 5 " (n - 33), at, " ")
+                for (j = 1; j <= 3; j++) {
+                    id++
+                    for (i = 0; i < n; i++) {
+                        v = b[i]
+                        if (i == at[j]) v = sprintf("%02x", (hex(v) + 1) % 256)
+                        print id, v >> mac
+                    }
+                }
             }
             function hex(s,   i, c, r) {
                 r = 0
@@ -201,10 +240,11 @@ if [ -n "$corpus" ] && [ -d "$corpus" ]; then
 
     to_text2pcap <"$work/valid.txt" >"$work/valid.t2p"
     to_text2pcap <"$work/mut.txt" >"$work/mut.t2p"
-    text2pcap -q -u 8000,8000 "$work/valid.t2p" "$work/valid.pcap" >/dev/null 2>&1 ||
-        fail "text2pcap (valid) failed"
-    text2pcap -q -u 8000,8000 "$work/mut.t2p" "$work/mut.pcap" >/dev/null 2>&1 ||
-        fail "text2pcap (mutations) failed"
+    to_text2pcap <"$work/mac.txt" >"$work/mac.t2p"
+    for set in valid mut mac; do
+        text2pcap -q -u 8000,8000 "$work/$set.t2p" "$work/$set.pcap" >/dev/null 2>&1 ||
+            fail "text2pcap ($set) failed"
+    done
 
     # Valid packets: no expert item at warning level or above; with the
     # corpus key, every signed packet's MAC verified.
@@ -223,60 +263,122 @@ if [ -n "$corpus" ] && [ -d "$corpus" ]; then
     [ "$nsigned" -gt 0 ] && [ "$nverified" -eq "$nsigned" ] ||
         fail "corpus: $nverified of $nsigned signed packets verified"
 
-    # Malformed packets: always peko, never a Lua error or an exception,
-    # with or without a key.
-    nmut=$(ts -r "$work/mut.pcap" | wc -l)
-    for key in "" fuzz-secret; do
-        ts -r "$work/mut.pcap" -o "peko.key:$key" \
-            -Y '!peko || _ws.lua.error || peko.internal || _ws.malformed.expert || _ws.malformed.dissector_bug' \
-            >"$work/mut.bad"
-        if [ -s "$work/mut.bad" ]; then
-            fail "corpus: $(wc -l <"$work/mut.bad") of $nmut malformed packets broke the dissector (key '$key'):"
-            head -5 "$work/mut.bad" >&2
+    # Every valid packet is accepted by the receiver of its kind (unsigned
+    # by one without keys, signed by one with the corpus key), and tshark
+    # counts each message type as often as the decoder does.
+    if [ -n "$verdicts" ]; then
+        "$verdicts" "$work/valid.pcap" >"$work/valid.plain" &&
+            "$verdicts" --key fuzz-secret "$work/valid.pcap" >"$work/valid.keyed" ||
+            fail "wire-verdicts failed on the corpus"
+        awk -F'\t' '
+            NR == FNR { plain[$1] = $2; ptype[$1] = $3; next }
+            {
+                t = plain[$1] == "none" ? ptype[$1] : $3
+                if (t == "-") { bad++; print "  frame " $1 ": " plain[$1] " / " $2 > "/dev/stderr" }
+                else n[t]++
+            }
+            END {
+                for (t in n) print t "|" n[t]
+                exit bad > 0
+            }' "$work/valid.plain" "$work/valid.keyed" | sort >"$work/valid.dec" ||
+            fail "corpus: valid packets the decoder rejects"
+        counts_from_tshark "$work/valid.ts" -r "$work/valid.pcap"
+        if ! cmp -s "$work/valid.ts" "$work/valid.dec"; then
+            fail "corpus: per-type counts differ (tshark, then the decoder):"
+            cat "$work/valid.ts" "$work/valid.dec" >&2
+        else
+            echo "corpus: tshark and the decoder agree:" $(cat "$work/valid.ts")
         fi
+    fi
+
+    # Malformed packets: always peko, never a Lua error or an exception;
+    # and the dissector flags (an expert item at warning level or above)
+    # exactly the packets the engine's decoder rejects, and names the
+    # decoder's reason (peko.reject). Three sets:
+    # - plain: the mutations, for a receiver without keys. It rejects every
+    #   signed packet as unexpected_mac before reading anything else,
+    #   which the dissector without a key does not judge: those are left
+    #   out;
+    # - keyed: the mutations with their signed packets re-signed by
+    #   wire-verdicts, so that their bodies get past the MAC, for a
+    #   receiver with the corpus key;
+    # - mac: signed packets with a bad MAC, for that receiver.
+    nmut=$(grep -c '^$' "$work/mut.t2p")
+    : >"$work/mut.faults"
+    for set in plain keyed mac; do
+        case $set in
+        plain) key=""; skip=unexpected_mac; in=mut.pcap; pcap=mut.pcap; vopts=""
+               kind="for a receiver without keys" ;;
+        keyed) key=fuzz-secret; skip=-; in=mut.pcap; pcap=mut-keyed.pcap
+               vopts="--key $key --resign $work/$pcap"
+               kind="re-signed, for a receiver with the corpus key" ;;
+        mac)   key=fuzz-secret; skip=-; in=mac.pcap; pcap=mac.pcap
+               vopts="--key $key"
+               kind="with a bad MAC, for a receiver with the corpus key" ;;
+        esac
+        if [ -n "$verdicts" ]; then
+            # $vopts unquoted: a list of single words.
+            "$verdicts" $vopts "$work/$in" >"$work/$set.verdicts" ||
+                fail "wire-verdicts failed ($set)"
+        elif [ "$set" = keyed ]; then
+            pcap=mut.pcap
+        fi
+        ts -r "$work/$pcap" -o "peko.key:$key" -T fields -E 'aggregator=^' \
+            -e frame.number -e peko.length -e _ws.lua.error \
+            -e _ws.malformed.expert -e _ws.malformed.dissector_bug \
+            -e _ws.expert.severity -e _ws.expert.message -e peko.reject \
+            -e peko.reject.why >"$work/$set.fields"
+        awk -F'\t' '$2 == "" || $3 != "" || $4 != "" || $5 != "" || $7 ~ /Dissector failure/' \
+            "$work/$set.fields" >"$work/$set.bad"
+        if [ -s "$work/$set.bad" ]; then
+            fail "corpus: $(wc -l <"$work/$set.bad") malformed packets broke the dissector ($set):"
+            head -5 "$work/$set.bad" >&2
+        fi
+        [ -n "$verdicts" ] || continue
+        # Severity codes: warning 0x00600000, error 0x00800000.
+        awk -F'\t' -v skip="$skip" -v kind="$kind" -v faults="$work/mut.faults" '
+            NR == FNR { verdict[$1] = $2; next }
+            verdict[$1] == skip { next }
+            {
+                worst = 0
+                n = split($6, sev, "^")
+                for (i = 1; i <= n; i++)
+                    if (sev[i] + 0 > worst) worst = sev[i] + 0
+                flagged = worst >= 6291456
+                rejected = verdict[$1] != "none"
+                said = $8 == "" ? "none" : $8
+                total++
+                if (flagged != rejected || said != verdict[$1]) {
+                    bad++
+                    if (bad <= 5)
+                        print "  frame " $1 ": decoder " verdict[$1] ", dissector " said ": " ($7 == "" ? "nothing" : $7) > "/dev/stderr"
+                    next
+                }
+                if (!rejected) next
+                same++
+                # Rejections for a fault in a digest, by the message of
+                # the check that failed first (peko.reject.why).
+                if ($9 ~ /^Entry [0-9]+ flags: reserved bits/) print "bad_entry_flags" >> faults
+                if ($9 ~ /^Entry [0-9]+ address: address family/) print "bad_entry_address" >> faults
+                if ($9 ~ /^Truncated: [Ee]ntry [0-9]+/) print "truncated_entry" >> faults
+                if ($9 ~ /^Truncated: n_entries says/) print "too_many_entries" >> faults
+            }
+            END {
+                printf "corpus: %d packets %s: the decoder rejects %d, the dissector flags the same %d, each for the same reason, and no other\n", total, kind, same, same
+                exit bad > 0 || total == 0
+            }' "$work/$set.verdicts" "$work/$set.fields" ||
+            fail "corpus ($set): the dissector's verdicts and the decoder's differ"
     done
 
-    # And the dissector flags (an expert item at warning level or above)
-    # exactly the packets the engine's decoder rejects: the unsigned
-    # mutations for a receiver without keys, the signed ones for a
-    # receiver holding the corpus key (the decoder refuses the other kind
-    # before reading anything else: unexpected_mac, no_mac).
+    # The malformed digests above must include every kind of fault.
     if [ -n "$verdicts" ]; then
-        for key in "" fuzz-secret; do
-            if [ -n "$key" ]; then
-                vopt="--key $key"; skip=no_mac; kind="for a receiver with the corpus key"
-            else
-                vopt=""; skip=unexpected_mac; kind="for a receiver without keys"
-            fi
-            "$verdicts" $vopt "$work/mut.pcap" >"$work/mut.verdicts" ||
-                fail "wire-verdicts failed"
-            ts -r "$work/mut.pcap" -o "peko.key:$key" -T fields \
-                -e frame.number -e _ws.expert.severity -e _ws.expert.message \
-                >"$work/mut.flags"
-            # Severity codes: warning 0x00600000, error 0x00800000.
-            awk -F'\t' -v skip="$skip" -v kind="$kind" '
-                NR == FNR { verdict[$1] = $2; next }
-                verdict[$1] == skip { next }
-                {
-                    worst = 0
-                    n = split($2, sev, ",")
-                    for (i = 1; i <= n; i++)
-                        if (sev[i] + 0 > worst) worst = sev[i] + 0
-                    flagged = worst >= 6291456
-                    rejected = verdict[$1] != "none"
-                    total++
-                    if (flagged != rejected) {
-                        bad++
-                        if (bad <= 5)
-                            print "  frame " $1 ": decoder " verdict[$1] ", dissector: " ($3 == "" ? "nothing" : $3) > "/dev/stderr"
-                    } else if (rejected) same++
-                }
-                END {
-                    printf "corpus: %d mutations %s: the decoder rejects %d, the dissector flags the same %d and no other\n", total, kind, same, same
-                    exit bad > 0
-                }' "$work/mut.verdicts" "$work/mut.flags" ||
-                fail "corpus ($kind): the dissector's flags and the decoder's verdicts differ"
+        found=""
+        for fault in bad_entry_flags bad_entry_address truncated_entry too_many_entries; do
+            nf=$(grep -cx "$fault" "$work/mut.faults")
+            [ "$nf" -gt 0 ] || fail "corpus: no mutation with the digest fault $fault"
+            found="$found $fault $nf,"
         done
+        echo "corpus: digest faults rejected alike by the decoder and the dissector:${found%,}"
     fi
 
     # Framed TCP: the corpus as one stream, cut at several segment sizes.

@@ -143,12 +143,15 @@ static struct sockaddr_storage loopback(int family, uint16_t port,
 }
 
 /* Encodes message number i: the types in turn, sizes varying with i
- * (metadata blobs up to 5,000 bytes, infected sets up to 40 entries).
- * Returns the packet's length. */
+ * (metadata blobs up to 5,000 bytes, infected sets up to 40 entries, swap
+ * digests up to 40 entries, some full), a swap's metadata, range and
+ * entries each present in some and absent in others, every fifth packet
+ * signed (so every type is, in turn). Returns the packet's length. */
 static size_t encode(unsigned i, bool v6, uint8_t *buf, size_t cap)
 {
     static uint8_t blob[5000];
     static uint8_t set[4 * 40];
+    static uint8_t entries[40 * 64];
     for (size_t k = 0; k < sizeof blob; k++)
         blob[k] = (uint8_t)('a' + k % 26);
     for (uint32_t k = 0; k < 40; k++)
@@ -156,27 +159,65 @@ static size_t encode(unsigned i, bool v6, uint8_t *buf, size_t cap)
 
     peko__msg m;
     memset(&m, 0, sizeof m);
-    m.type = (peko_msg_type)(1 + i % 4);
+    m.type = (peko_msg_type)(1 + i % (PEKO_MSG_TYPE_COUNT - 1));
     m.hops = (uint8_t)(i % 3);
     cr_assert_eq(peko_addr_parse(v6 ? "::1" : "127.0.0.1", 8000, &m.sender),
                  0);
-    if (m.type == PEKO_MSG_HEARTBEAT) {
+    m.auth_incarnation = 42;
+    m.auth_number = i;
+    switch (m.type) {
+    case PEKO_MSG_HEARTBEAT:
         m.origin = m.sender;
         m.incarnation = 42;
         m.seq = i;
+        m.rev = (uint16_t)(i % 5);
         m.name = (const uint8_t *)"node";
         m.name_len = 4;
-    } else {
-        m.version.counter = i;
-        m.version.origin = m.sender;
-        m.meta = blob;
-        m.meta_len = (uint32_t)((i * 997u) % sizeof blob);
-    }
-    if (m.type == PEKO_MSG_HEARTBEAT || m.type == PEKO_MSG_METADATA) {
         m.infected = set;
         m.n_infected = i % 41;
+        break;
+    case PEKO_MSG_METADATA:
+    case PEKO_MSG_SWAP_REQUEST:
+    case PEKO_MSG_SWAP_RESPONSE:
+        m.version.counter = i;
+        m.version.origin = m.sender;
+        m.has_meta = m.type == PEKO_MSG_METADATA || i % 2 == 0;
+        if (m.has_meta) {
+            m.meta = blob;
+            m.meta_len = (uint32_t)((i * 997u) % sizeof blob);
+        }
+        if (m.type == PEKO_MSG_METADATA) {
+            m.infected = set;
+            m.n_infected = i % 41;
+            break;
+        }
+        m.has_range = i % 3 == 0;
+        m.range_first = i * 0x01000193u;
+        m.range_last = m.range_first + 0x10000000u;
+        m.entries = entries;
+        m.n_entries = (uint16_t)(i % 41);
+        uint8_t *p = entries;
+        for (unsigned k = 0; k < m.n_entries; k++) {
+            peko__entry e = {.addr = m.sender, .incarnation = k,
+                             .seq = i, .rev = (uint16_t)k,
+                             .full = k % 4 == 0,
+                             .name = (const uint8_t *)"node",
+                             .name_len = k % 4 == 0 ? 4 : 0,
+                             .data = blob,
+                             .data_len = k % 4 == 0 ? (uint16_t)k : 0};
+            e.addr.port = (uint16_t)(9000 + k);
+            p = peko__entry_write(p, &e);
+        }
+        m.entries_len = (uint32_t)(p - entries);
+        break;
+    case PEKO_MSG_CHALLENGE:
+    case PEKO_MSG_ECHO:
+        m.nonce = 0x0123456789abcdefULL ^ i;
+        break;
     }
     peko__keyring *keys = peko__keyring_new();
+    if (i % 5 == 4)
+        cr_assert_eq(peko__keyring_set(keys, "capture-key", NULL, 0), 0);
     size_t n = peko__wire_encode(&m, keys, buf, cap);
     peko__keyring_free(keys);
     cr_assert_gt(n, 0);
@@ -321,12 +362,21 @@ static void udp_round(int family)
         if (i % 50 == 0) /* keep the receiver's buffer from filling */
             wait_for(c, ctx, 0, rx);
     }
-    /* Not peko packets: counted under 0. */
+    /* Not peko packets of this wire version: counted under 0. Text, and
+     * packets whose header says wire version 1. */
     static const char junk[] = "GET / HTTP/1.0\r\n";
-    for (unsigned i = 0; i < UDP_JUNK; i++)
-        cr_assert_eq(sendto(tx, junk, sizeof junk - 1, 0,
-                            (struct sockaddr *)&to, to_len),
-                     (ssize_t)(sizeof junk - 1));
+    uint64_t junk_bytes = 0;
+    for (unsigned i = 0; i < UDP_JUNK; i++) {
+        size_t n = sizeof junk - 1;
+        memcpy(buf, junk, n);
+        if (i % 2 == 1) {
+            n = encode(i, family == AF_INET6, buf, sizeof buf);
+            buf[2] = 1;
+        }
+        cr_assert_eq(sendto(tx, buf, n, 0, (struct sockaddr *)&to, to_len),
+                     (ssize_t)n);
+        junk_bytes += n;
+    }
     /* Between ports outside the filter: not captured at all. */
     for (unsigned i = 0; i < UDP_STRAY; i++) {
         size_t n = encode(i, family == AF_INET6, buf, sizeof buf);
@@ -338,7 +388,7 @@ static void udp_round(int family)
     peko_capture_stats st = wait_for(c, ctx, sent.total + UDP_JUNK, rx);
     assert_counts(&st, &sent);
     cr_assert_eq(st.packets[0], UDP_JUNK);
-    cr_assert_eq(st.bytes[0], UDP_JUNK * (sizeof junk - 1));
+    cr_assert_eq(st.bytes[0], junk_bytes);
     cr_assert_eq(st.undecoded, 0);
     cr_assert_eq(st.cut, 0);
 

@@ -1,4 +1,5 @@
--- peko.lua: a Wireshark dissector for peko's wire format (docs/wire.md).
+-- peko.lua: a Wireshark dissector for peko's wire format, version 2
+-- (docs/wire.md).
 --
 -- Load it with `wireshark -X lua_script:tools/wireshark/peko.lua` (or
 -- tshark), or copy it into ~/.local/lib/wireshark/plugins/. See
@@ -15,25 +16,37 @@
 --   * Registered on the ports of the "Ports" preference (default 8000, the
 --     simulator's port), UDP and TCP, plus heuristic dissectors on UDP and
 --     TCP that recognise the header on any port.
---   * Every field is decoded, the checks of docs/wire.md ("Decoding: order
---     of checks") are made in the same order, and each failed check is an
---     expert item named after the decoder's rejection reason; a packet
---     that cannot be read further is shown up to where it broke. Bounds
---     are checked before every read, and the dissection runs under pcall,
---     so no input makes a Lua error.
---   * The HMAC trailer is shown; with the "Secret key" preference set, its
---     key id is compared and the MAC verified (HMAC-SHA256 in Lua).
+--   * Every field of every message type is decoded, a swap's digest
+--     entries one by one. The checks of docs/wire.md ("Decoding: order of
+--     checks") are made in the decoder's order, each failed check is an
+--     expert item named after the decoder's rejection reason, and the
+--     first one is the packet's verdict (peko.reject), the reason a
+--     receiver would give; a packet that cannot be read further is shown
+--     up to where it broke. Bounds are checked before every read, and the
+--     dissection runs under pcall, so no input makes a Lua error.
+--   * The trailer of a signed packet is shown (the sender's incarnation
+--     and packet number, the HMAC); with the "Secret key" preference set,
+--     its key id is compared and the MAC verified (HMAC-SHA256 in Lua).
 --
 -- Works with the Lua 5.2 of Wireshark 3.x/4.0 (bit32) and with Lua 5.3/5.4
 -- (native bit operators).
 
 local peko = Proto("peko", "peko gossip protocol")
 
+local WIRE_VERSION = 2
 local HEADER_BYTES = 12
+-- A signed packet's trailer: incarnation (u32) and packet number (u64),
+-- then the MAC over everything before it.
+local FRESHNESS_BYTES = 12
 local MAC_BYTES = 32
+local TRAILER_BYTES = FRESHNESS_BYTES + MAC_BYTES
 local FLAG_MAC = 0x01
+local SWAP_META = 0x01    -- swap flags: the metadata blob follows
+local SWAP_RANGE = 0x02   -- swap flags: a fingerprint range follows
+local ENTRY_FULL = 0x01   -- digest entry flags: name and data follow
 local DEFAULT_PORTS = "8000"
 local DEFAULT_SIZE = 16384
+local RING = 4294967296   -- 2^32 fingerprints
 
 -- ------------------------------------------------------------------
 -- 32-bit arithmetic on any Lua Wireshark ships with.
@@ -208,6 +221,8 @@ local msg_types = {
     [2] = "Metadata",
     [3] = "Swap request",
     [4] = "Swap response",
+    [5] = "Challenge",
+    [6] = "Echo",
 }
 local families = {[4] = "IPv4", [6] = "IPv6"}
 local mac_states = {
@@ -224,7 +239,7 @@ local f = {
     version = ProtoField.uint8("peko.version", "Version", base.DEC),
     type = ProtoField.uint8("peko.type", "Type", base.DEC, msg_types),
     flags = ProtoField.uint8("peko.flags", "Flags", base.HEX),
-    flags_mac = ProtoField.bool("peko.flags.mac", "HMAC trailer", 8,
+    flags_mac = ProtoField.bool("peko.flags.mac", "Trailer (HMAC)", 8,
         {"present", "absent"}, FLAG_MAC),
     flags_rsv = ProtoField.uint8("peko.flags.reserved", "Reserved flag bits",
         base.HEX, nil, 0xfe),
@@ -246,6 +261,8 @@ local f = {
     incarnation = ProtoField.uint32("peko.incarnation", "Incarnation",
         base.DEC),
     seq = ProtoField.uint32("peko.seq", "Sequence", base.DEC),
+    rev = ProtoField.uint16("peko.rev", "Record version", base.DEC, nil,
+        nil, "Version of the origin's record (name and data)"),
     name_len = ProtoField.uint16("peko.name_len", "Name length", base.DEC),
     name = ProtoField.string("peko.name", "Name"),
     data_len = ProtoField.uint16("peko.data_len", "Data length", base.DEC),
@@ -264,10 +281,68 @@ local f = {
         base.DEC),
     infected = ProtoField.uint32("peko.infected", "Fingerprint", base.HEX),
 
+    swap_flags = ProtoField.uint8("peko.swap.flags", "Swap flags", base.HEX),
+    swap_flags_meta = ProtoField.bool("peko.swap.flags.meta", "Metadata", 8,
+        {"follows", "absent (version only)"}, SWAP_META),
+    swap_flags_range = ProtoField.bool("peko.swap.flags.range", "Range", 8,
+        {"follows", "absent"}, SWAP_RANGE),
+    swap_flags_rsv = ProtoField.uint8("peko.swap.flags.reserved",
+        "Reserved flag bits", base.HEX, nil, 0xfc),
+    range = ProtoField.none("peko.range", "Range", "A cyclic, inclusive " ..
+        "range of fingerprints"),
+    range_first = ProtoField.uint32("peko.range.first", "First", base.HEX),
+    range_last = ProtoField.uint32("peko.range.last", "Last", base.HEX),
+    range_count = ProtoField.uint64("peko.range.fingerprints",
+        "Fingerprints in the range", base.DEC),
+    range_wraps = ProtoField.bool("peko.range.wraps",
+        "Wraps past 0xffffffff"),
+    n_entries = ProtoField.uint16("peko.n_entries", "Digest entries",
+        base.DEC),
+    entry = ProtoField.none("peko.entry", "Digest entry"),
+    entry_flags = ProtoField.uint8("peko.entry.flags", "Entry flags",
+        base.HEX),
+    entry_flags_full = ProtoField.bool("peko.entry.flags.full", "Full", 8,
+        {"yes, name and data follow", "no, version only"}, ENTRY_FULL),
+    entry_flags_rsv = ProtoField.uint8("peko.entry.flags.reserved",
+        "Reserved flag bits", base.HEX, nil, 0xfe),
+    entry_addr = ProtoField.string("peko.entry.addr", "Node"),
+    entry_inc = ProtoField.uint32("peko.entry.incarnation", "Incarnation",
+        base.DEC),
+    entry_seq = ProtoField.uint32("peko.entry.seq", "Sequence", base.DEC,
+        nil, nil, "The node's newest heartbeat the sender knows of"),
+    entry_rev = ProtoField.uint16("peko.entry.rev", "Record version",
+        base.DEC),
+    entry_name_len = ProtoField.uint16("peko.entry.name_len", "Name length",
+        base.DEC),
+    entry_name = ProtoField.string("peko.entry.name", "Name"),
+    entry_data_len = ProtoField.uint16("peko.entry.data_len", "Data length",
+        base.DEC),
+    entry_data = ProtoField.bytes("peko.entry.data", "Data"),
+    entry_data_text = ProtoField.string("peko.entry.data.text",
+        "Data (text)"),
+    entry_in_range = ProtoField.bool("peko.entry.in_range",
+        "Fingerprint in the range"),
+
+    nonce = ProtoField.uint64("peko.nonce", "Nonce", base.HEX),
+    challenge_in = ProtoField.framenum("peko.challenge_in",
+        "Challenge in frame", base.NONE,
+        frametype and frametype.REQUEST or nil, nil,
+        "The challenge with this nonce, earlier in the capture"),
+
+    trailer_inc = ProtoField.uint32("peko.trailer.incarnation",
+        "Sender's incarnation", base.DEC),
+    trailer_number = ProtoField.uint64("peko.trailer.number",
+        "Packet number", base.DEC, nil, nil,
+        "The sender's packet number towards this receiver"),
     mac = ProtoField.bytes("peko.mac", "HMAC-SHA256"),
     mac_status = ProtoField.uint8("peko.mac.status", "MAC", base.DEC,
         mac_states),
     length = ProtoField.uint32("peko.length", "Packet length", base.DEC),
+    reject = ProtoField.string("peko.reject", "Rejected as", base.ASCII,
+        "The reason a receiver gives for rejecting this packet " ..
+        "(peko_reject_name)"),
+    reject_why = ProtoField.string("peko.reject.why", "Because", base.ASCII,
+        "The first failed check, as its expert item says it"),
 }
 peko.fields = f
 
@@ -434,30 +509,63 @@ local function is_text(raw)
     return true
 end
 
+-- The verdict: the first check that fails, in the decoder's order
+-- (docs/wire.md), named as peko_reject_name() names it, and the message
+-- that says why. `unknown` once a check could not be made (the capture
+-- stopped short): no later failure is then known to be the first.
+local function verdict_new()
+    return {reason = nil, why = nil, unknown = false}
+end
+
+local function reject(v, reason, why)
+    if v.reason == nil and not v.unknown then
+        v.reason, v.why = reason, why
+    end
+end
+
+-- A failed check: the expert item e with message msg on tree item `it`,
+-- and the verdict if it is the first.
+local function report(v, it, e, reason, msg)
+    it:add_proto_expert_info(e, msg)
+    reject(v, reason, msg)
+end
+
+local function undecided(v)
+    if v.reason == nil then v.unknown = true end
+end
+
 -- A cursor over one packet's body: `off` advances, `stop` is the end of
--- the body as present in the packet, `cap` the captured length. need()
--- reports why a field cannot be read and stops the body.
+-- the body as present in the packet, `cap` the captured length, `tree`
+-- where items go (a digest entry's subtree while it is read). need()
+-- reports why a field cannot be read and stops the body; fail() stops it
+-- for any other reason.
 local Cursor = {}
 Cursor.__index = Cursor
 
-local function cursor(tvb, tree, off, stop)
+local function cursor(tvb, tree, off, stop, v)
     return setmetatable({tvb = tvb, tree = tree, off = off, stop = stop,
-                         cap = tvb:len(), failed = false}, Cursor)
+                         cap = tvb:len(), v = v, failed = false}, Cursor)
+end
+
+-- A failed check of the body (see report()), which stops it.
+function Cursor:fail(it, e, reason, msg)
+    self.failed = self.failed or reason
+    report(self.v, it, e, reason, msg)
 end
 
 function Cursor:need(n, what)
     if self.failed then return false end
     if self.off + n > self.stop then
-        self.tree:add_proto_expert_info(ex.truncated, string.format(
+        self:fail(self.tree, ex.truncated, "truncated", string.format(
             "Truncated: %s needs %d bytes at offset %d, the body ends at %d",
             what, n, self.off, self.stop))
-        self.failed = "truncated"
         return false
     end
     if self.off + n > self.cap then
         self.tree:add_proto_expert_info(ex.cut, string.format(
             "%s lies beyond the captured %d bytes", what, self.cap))
         self.failed = "cut"
+        undecided(self.v)
         return false
     end
     return true
@@ -467,6 +575,21 @@ function Cursor:range(n)
     local r = self.tvb(self.off, n)
     self.off = self.off + n
     return r
+end
+
+-- Adds an unsigned field of n bytes (n <= 4) and returns its value; the
+-- caller has made sure the bytes are there.
+function Cursor:uint(field, n)
+    local r = self:range(n)
+    self.tree:add(field, r)
+    return r:uint()
+end
+
+-- The same for a u64: returns the UInt64.
+function Cursor:uint64(field)
+    local r = self:range(8)
+    self.tree:add(field, r)
+    return r:uint64()
 end
 
 -- Adds an item that may cover zero bytes (Wireshark refuses an empty
@@ -487,12 +610,10 @@ local function dissect_addr(c, field, label, known)
     local ip_len = (family == 4 and 4) or (family == 6 and 16) or nil
     if ip_len == nil then
         local it = c.tree:add(f.addr_family, c:range(1))
-        it:add_proto_expert_info(ex.bad_address, string.format(
+        c:fail(it, ex.bad_address, "bad_address", string.format(
             "%s: address family %d (only 4 and 6 exist)", label, family))
-        c.failed = "bad_address"
         return nil
     end
-    c.off = start
     if not c:need(1 + ip_len + 2, label) then return nil end
     local raw = c.tvb(start, 1 + ip_len + 2):raw()
     local ip_raw = raw:sub(2, 1 + ip_len)
@@ -514,22 +635,24 @@ local function dissect_addr(c, field, label, known)
     return text, fp
 end
 
--- A length-prefixed byte string (name, data, metadata).
-local function dissect_blob(c, len_field, len_bytes, field, text_field,
-                            label)
+-- A length-prefixed byte string: `fields` holds its length field, the
+-- field for its bytes, and for data a generated text field (shown when
+-- the bytes are printable) or, for a name, `string = true`. Returns the
+-- bytes, or nil after adding the reason they could not be read.
+local function dissect_blob(c, len_bytes, fields, label)
     if not c:need(len_bytes, label .. " length") then return nil end
-    local len_item = c.tree:add(len_field, c.tvb(c.off, len_bytes))
+    local len_item = c.tree:add(fields.len, c.tvb(c.off, len_bytes))
     local n = c.tvb(c.off, len_bytes):uint()
     c.off = c.off + len_bytes
     if not c:need(n, label) then return nil end
     local start = c.off
     local raw = n > 0 and c.tvb(start, n):raw() or ""
-    if field == f.name then
-        add_maybe_empty(c.tree, f.name, c.tvb, start, n, "")
+    if fields.string then
+        add_maybe_empty(c.tree, fields.bytes, c.tvb, start, n, "")
     elseif n > 0 then
-        c.tree:add(field, c.tvb(start, n))
-        if text_field and is_text(raw) then
-            c.tree:add(text_field, c.tvb(start, n), raw):set_generated()
+        c.tree:add(fields.bytes, c.tvb(start, n))
+        if fields.text and is_text(raw) then
+            c.tree:add(fields.text, c.tvb(start, n), raw):set_generated()
         end
     else
         len_item:append_text(" (empty)")
@@ -537,6 +660,14 @@ local function dissect_blob(c, len_field, len_bytes, field, text_field,
     c.off = start + n
     return raw
 end
+
+local NAME = {len = f.name_len, bytes = f.name, string = true}
+local DATA = {len = f.data_len, bytes = f.data, text = f.data_text}
+local META = {len = f.meta_len, bytes = f.meta, text = f.meta_text}
+local ENTRY_NAME = {len = f.entry_name_len, bytes = f.entry_name,
+                    string = true}
+local ENTRY_DATA = {len = f.entry_data_len, bytes = f.entry_data,
+                    text = f.entry_data_text}
 
 -- The infected set. `known` maps fingerprints of addresses seen in this
 -- frame (sender, origin, the IP endpoints) to a label.
@@ -546,22 +677,254 @@ local function dissect_set(c, known)
     local st = c.tree:add(f.n_infected, c:range(4))
     if not c:need(4 * n, "infected set") then return nil end
     local prev = nil
-    local reported = false
     for _ = 1, n do
         local r = c:range(4)
         local v = r:uint()
         local it = st:add(f.infected, r)
         if known[v] then it:append_text(" (" .. known[v] .. ")") end
-        if prev ~= nil and v <= prev and not reported then
-            it:add_proto_expert_info(ex.bad_set, string.format(
+        if prev ~= nil and v <= prev and not c.failed then
+            c:fail(it, ex.bad_set, "bad_set", string.format(
                 "Infected set not strictly ascending: 0x%08x after 0x%08x",
                 v, prev))
-            reported = true
-            c.failed = c.failed or "bad_set"
         end
         prev = v
     end
     return n
+end
+
+-- A metadata version: counter, then origin. Returns the counter (a
+-- UInt64) and the origin's text, or nil.
+local function dissect_version(c)
+    if not c:need(8, "version counter") then return nil end
+    local counter = c:uint64(f.counter)
+    local origin = dissect_addr(c, f.vorigin, "Version origin", nil)
+    if origin == nil then return nil end
+    return counter, origin
+end
+
+local function version_text(counter, origin)
+    if tostring(counter) == "0" then return "version none" end
+    return string.format("version %s@%s", tostring(counter), origin)
+end
+
+-- A flags byte with its bits: `rsv_mask` holds the bits that must be 0.
+-- Returns the byte, or nil after reporting reserved bits (the layout of
+-- what follows is then unknown, as it is to the decoder).
+local function dissect_flags(c, fields, rsv_mask, label)
+    if not c:need(1, label) then return nil end
+    local r = c:range(1)
+    local flags = r:uint()
+    local ft = c.tree:add(fields[1], r)
+    for i = 2, #fields do ft:add(fields[i], r) end
+    if band(flags, rsv_mask) ~= 0 then
+        c:fail(ft, ex.bad_flags, "bad_flags", string.format(
+            "%s: reserved bits set (0x%02x; only 0x%02x may be)", label,
+            flags, band(bnot(rsv_mask), 0xff)))
+        return nil
+    end
+    return flags
+end
+
+-- The range [first, last] on the ring of 2^32 fingerprints: a
+-- description and the number of fingerprints it holds.
+local function range_meaning(first, last)
+    local span = (last - first) % RING
+    local count = span + 1
+    local what
+    if count == RING then
+        what = "the whole ring"
+    elseif count == 1 then
+        what = "a single fingerprint"
+    else
+        what = string.format("%.0f fingerprints, %.4g%% of the ring",
+            count, 100 * count / RING)
+        if first > last then what = what .. ", wrapping past 0xffffffff" end
+    end
+    return what, count
+end
+
+local function range_contains(first, last, fp)
+    return (fp - first) % RING <= (last - first) % RING
+end
+
+-- One digest entry, as entry i of n, in a subtree of its own. Returns
+-- true when it was read whole.
+local function dissect_entry(c, i, n, range)
+    local label = string.format("entry %d of %d", i, n)
+    if not c.failed and c.off == c.stop then
+        c:fail(c.tree, ex.truncated, "truncated", string.format(
+            "Truncated: n_entries says %d entries, the body ends after %d",
+            n, i - 1))
+        return false
+    end
+    if not c:need(1, label) then return false end
+    local parent, start = c.tree, c.off
+    local et = parent:add(f.entry, c.tvb(start, 1))
+    c.tree = et
+    local flags = dissect_flags(c, {f.entry_flags, f.entry_flags_full,
+        f.entry_flags_rsv}, band(bnot(ENTRY_FULL), 0xff),
+        "Entry " .. i .. " flags")
+    local addr, fp, inc, seq, rev, name, data
+    if flags then
+        addr, fp = dissect_addr(c, f.entry_addr, "Entry " .. i .. " address",
+                                nil)
+    end
+    if addr and c:need(10, label .. ": incarnation, seq and rev") then
+        inc = c:uint(f.entry_inc, 4)
+        seq = c:uint(f.entry_seq, 4)
+        rev = c:uint(f.entry_rev, 2)
+    end
+    local full = flags and band(flags, ENTRY_FULL) ~= 0
+    local done = rev ~= nil
+    if done and full then
+        name = dissect_blob(c, 2, ENTRY_NAME, "Entry " .. i .. " name")
+        data = name and dissect_blob(c, 2, ENTRY_DATA,
+                                     "Entry " .. i .. " data")
+        done = data ~= nil
+    end
+    if fp and range then
+        et:add(f.entry_in_range, range_contains(range[1], range[2], fp))
+            :set_generated()
+    end
+    et:set_len(c.off - start)
+    local text = string.format("Entry %d: %s", i, addr or "?")
+    if rev then
+        text = text .. string.format(" inc=%d seq=%d rev=%d", inc, seq, rev)
+    end
+    if done then
+        if full then
+            text = text .. string.format(", full: name %q, %d data bytes",
+                                         name, #data)
+        else
+            text = text .. ", short"
+        end
+    else
+        text = text .. " (malformed)"
+    end
+    et:set_text(text)
+    c.tree = parent
+    return done
+end
+
+-- ------------------------------------------------------------------
+-- Bodies: each reads its fields in the decoder's order and returns the
+-- summary for the Info column.
+
+local function dissect_heartbeat(c, known)
+    local sender = dissect_addr(c, f.sender, "Sender", known)
+    local origin = sender and dissect_addr(c, f.origin, "Origin", known)
+    local inc, seq, rev
+    if origin and c:need(10, "incarnation, seq and rev") then
+        inc = c:uint(f.incarnation, 4)
+        seq = c:uint(f.seq, 4)
+        rev = c:uint(f.rev, 2)
+    end
+    local name = rev and dissect_blob(c, 2, NAME, "Name")
+    local data = name and dissect_blob(c, 2, DATA, "Data")
+    local n_set = data and dissect_set(c, known)
+    local s = string.format("Heartbeat from %s", sender or "?")
+    if origin then s = s .. string.format(" about %s", origin) end
+    if rev then
+        s = s .. string.format(" inc=%d seq=%d rev=%d", inc, seq, rev)
+    end
+    if name and #name > 0 then s = s .. string.format(" name=%q", name) end
+    if n_set then s = s .. string.format(" set=%d", n_set) end
+    return s
+end
+
+local function dissect_metadata(c, known)
+    local sender = dissect_addr(c, f.sender, "Sender", known)
+    local counter, vorigin
+    if sender then counter, vorigin = dissect_version(c) end
+    local meta = counter and dissect_blob(c, 4, META, "Metadata")
+    local n_set = meta and dissect_set(c, known)
+    local s = string.format("Metadata from %s", sender or "?")
+    if counter then s = s .. " " .. version_text(counter, vorigin) end
+    if meta then s = s .. string.format(" meta=%dB", #meta) end
+    if n_set then s = s .. string.format(" set=%d", n_set) end
+    return s
+end
+
+local function dissect_swap(c, tname, known)
+    local sender = dissect_addr(c, f.sender, "Sender", known)
+    local counter, vorigin
+    if sender then counter, vorigin = dissect_version(c) end
+    local flags = counter and dissect_flags(c, {f.swap_flags,
+        f.swap_flags_meta, f.swap_flags_range, f.swap_flags_rsv},
+        band(bnot(SWAP_META + SWAP_RANGE), 0xff), "Swap flags")
+    local ok = flags ~= nil
+    local meta, range
+    if ok and band(flags, SWAP_META) ~= 0 then
+        meta = dissect_blob(c, 4, META, "Metadata")
+        ok = meta ~= nil
+    end
+    if ok and band(flags, SWAP_RANGE) ~= 0 then
+        if c:need(8, "range") then
+            local first = c.tvb(c.off, 4):uint()
+            local last = c.tvb(c.off + 4, 4):uint()
+            local what, count = range_meaning(first, last)
+            local parent = c.tree
+            local rt = parent:add(f.range, c.tvb(c.off, 8))
+            rt:set_text(string.format("Range: [0x%08x, 0x%08x], %s",
+                                      first, last, what))
+            c.tree = rt
+            c:uint(f.range_first, 4)
+            c:uint(f.range_last, 4)
+            c.tree = parent
+            rt:add(f.range_count, UInt64(count % RING,
+                math.floor(count / RING))):set_generated()
+            rt:add(f.range_wraps, first > last and count < RING)
+                :set_generated()
+            range = {first, last}
+        else
+            ok = false
+        end
+    end
+    local n, read = nil, 0
+    if ok and c:need(2, "n_entries") then
+        n = c:uint(f.n_entries, 2)
+        for i = 1, n do
+            if not dissect_entry(c, i, n, range) then break end
+            read = i
+        end
+    end
+    local s = string.format("%s from %s", tname, sender or "?")
+    if counter then s = s .. " " .. version_text(counter, vorigin) end
+    if meta then s = s .. string.format(" meta=%dB", #meta) end
+    if range then
+        s = s .. string.format(" range=[0x%08x,0x%08x]", range[1], range[2])
+    end
+    if n then
+        s = s .. (read == n and string.format(" entries=%d", n) or
+                  string.format(" entries=%d of %d", read, n))
+    end
+    return s
+end
+
+-- Challenges by nonce (frame number of the first one seen), so that an
+-- echo points at the challenge it answers. Reset for each capture file.
+local challenges = {}
+
+local function dissect_nonce_msg(c, pinfo, mtype, tname, known)
+    local sender = dissect_addr(c, f.sender, "Sender", known)
+    local nonce
+    if sender and c:need(8, "nonce") then nonce = c:uint64(f.nonce) end
+    local s = string.format("%s from %s", tname, sender or "?")
+    if nonce then
+        local hex = nonce:tohex()
+        s = s .. " nonce=0x" .. hex
+        if mtype == 5 and not pinfo.visited and challenges[hex] == nil then
+            challenges[hex] = pinfo.number
+        elseif mtype == 6 and challenges[hex] and
+               challenges[hex] < pinfo.number then
+            c.tree:add(f.challenge_in, challenges[hex]):set_generated()
+        end
+    end
+    return s
+end
+
+function peko.init()
+    challenges = {}
 end
 
 -- Fingerprints of the IP-level endpoints, so the set can be read.
@@ -587,32 +950,31 @@ local function endpoint_fingerprints(pinfo)
 end
 
 -- ------------------------------------------------------------------
--- One packet: tvb holds exactly its bytes (as far as captured). Returns
--- the message type (or nil) and a summary for the Info column.
+-- One packet: tvb holds exactly its bytes (as far as captured), t is its
+-- tree, v its verdict. Returns the message type (or nil) and a summary
+-- for the Info column.
 
-local function dissect_packet(tvb, pinfo, tree)
+local function dissect_fields(tvb, pinfo, t, v)
     local n = tvb:reported_len()
     local cap = tvb:len()
-    local t = tree:add(peko, tvb())
-    t:add(f.length, n):set_generated()
     local size = peko.prefs.size or DEFAULT_SIZE
 
+    -- Checks 1-2: the packet's length.
     if n > size then
-        t:add_proto_expert_info(ex.oversize, string.format(
+        report(v, t, ex.oversize, "oversize", string.format(
             "Oversize: %d bytes, the Size preference is %d", n, size))
     end
     if n < HEADER_BYTES then
-        t:add_proto_expert_info(ex.truncated, string.format(
+        report(v, t, ex.truncated, "truncated", string.format(
             "Truncated: %d bytes, shorter than the 12-byte header", n))
-        t:append_text(", truncated")
         return nil, "Truncated packet"
     end
     if cap < HEADER_BYTES then
         t:add_proto_expert_info(ex.cut, "Header not fully captured")
+        undecided(v)
         return nil, "Packet not captured"
     end
 
-    local h = tvb(0, HEADER_BYTES)
     local magic = tvb(0, 2):uint()
     local version = tvb(2, 1):uint()
     local mtype = tvb(3, 1):uint()
@@ -623,25 +985,28 @@ local function dissect_packet(tvb, pinfo, tree)
     local body_len = tvb(8, 4):uint()
     local signed = band(flags, FLAG_MAC) ~= 0
 
-    local ht = t:add(h, "Header")
+    -- Checks 3-6: the header's fields.
+    local ht = t:add(tvb(0, HEADER_BYTES), "Header")
     local it = ht:add(f.magic, tvb(0, 2))
     if magic ~= 0x504b then
-        it:add_proto_expert_info(ex.bad_magic, string.format(
+        report(v, it, ex.bad_magic, "bad_magic", string.format(
             "Bad magic 0x%04x (peko packets begin 50 4b, \"PK\")", magic))
-        t:append_text(", not a peko packet")
         return nil, "Bad magic"
     end
     it = ht:add(f.version, tvb(2, 1))
-    if version ~= 1 then
-        it:add_proto_expert_info(ex.bad_version, string.format(
-            "Wire version %d (only 1 exists)", version))
+    if version ~= WIRE_VERSION then
+        local why = version == 1 and
+            "Wire version 1 (peko 0.1), which version 2 receivers reject" or
+            string.format("Wire version %d", version)
+        report(v, it, ex.bad_version, "bad_version", string.format(
+            "%s; this dissector reads version %d", why, WIRE_VERSION))
         return nil, string.format("Unknown version %d", version)
     end
     it = ht:add(f.type, tvb(3, 1))
     local tname = msg_types[mtype]
     if tname == nil then
-        it:add_proto_expert_info(ex.bad_type, string.format(
-            "Message type %d (1-4 exist)", mtype))
+        report(v, it, ex.bad_type, "bad_type", string.format(
+            "Message type %d (1-%d exist)", mtype, #msg_types))
     end
     local ft = ht:add(f.flags, tvb(4, 1))
     ft:add(f.flags_mac, tvb(4, 1))
@@ -651,171 +1016,149 @@ local function dissect_packet(tvb, pinfo, tree)
     local rt = ht:add(f.reserved, tvb(7, 1))
     local bt = ht:add(f.body_len, tvb(8, 4))
     if band(flags, 0xfe) ~= 0 then
-        ft:add_proto_expert_info(ex.bad_flags, string.format(
+        report(v, ft, ex.bad_flags, "bad_flags", string.format(
             "Flag bits 1-7 must be 0 (flags 0x%02x)", flags))
     end
     if reserved ~= 0 then
-        rt:add_proto_expert_info(ex.bad_flags,
-            "Reserved byte must be 0")
+        report(v, rt, ex.bad_flags, "bad_flags", "Reserved byte must be 0")
     end
     if not signed and key_id ~= 0 then
-        kt:add_proto_expert_info(ex.bad_flags,
+        report(v, kt, ex.bad_flags, "bad_flags",
             "Key id must be 0 on an unsigned packet")
     end
 
-    local expect = HEADER_BYTES + body_len + (signed and MAC_BYTES or 0)
+    -- Checks 7-9: the length the header announces.
+    local expect = HEADER_BYTES + body_len + (signed and TRAILER_BYTES or 0)
     if expect > size then
-        bt:add_proto_expert_info(ex.bad_length, string.format(
+        report(v, bt, ex.bad_length, "bad_length", string.format(
             "Header claims %d bytes, more than the Size preference %d",
             expect, size))
     end
     if n < expect then
-        bt:add_proto_expert_info(ex.truncated, string.format(
+        report(v, bt, ex.truncated, "truncated", string.format(
             "Truncated: the header claims %d bytes, the packet has %d",
             expect, n))
     elseif n > expect then
         local extra = math.min(n, cap) - expect
+        local msg = string.format("Trailing: %d bytes after the packet's %d",
+                                  n - expect, expect)
+        local at = t
         if extra > 0 then
-            t:add(tvb(expect, extra), string.format(
+            at = t:add(tvb(expect, extra), string.format(
                 "Trailing bytes: %d", n - expect))
-                :add_proto_expert_info(ex.trailing, string.format(
-                    "Trailing: %d bytes after the packet's %d",
-                    n - expect, expect))
+        end
+        report(v, at, ex.trailing, "trailing", msg)
+    end
+
+    -- Checks 10-12: authentication, before any body field, as the
+    -- decoder does. Without a key in the preferences a signed packet is
+    -- judged as by a receiver holding its key, if the MAC verifies (which
+    -- cannot be checked); an unsigned one as by a receiver without keys.
+    local trailer_off = HEADER_BYTES + body_len
+    local mac_off = trailer_off + FRESHNESS_BYTES
+    local have = math.min(n, cap)
+    local hkey, my_id = configured_key()
+    local mac_status, mac_why = 0, nil
+    if hkey and not signed then
+        report(v, ft, ex.no_mac, "no_mac", "Unsigned, but a key is " ..
+            "configured: receivers with keys reject it (no_mac)")
+    elseif hkey then
+        if key_id ~= my_id then
+            mac_status = 3
+            mac_why = string.format("Key id 0x%02x, the configured key's " ..
+                "is 0x%02x: a receiver with only that key rejects it " ..
+                "(bad_mac)", key_id, my_id)
+            reject(v, "bad_mac", mac_why)
+        elseif mac_off + MAC_BYTES <= have then
+            local want = hmac_sha256(hkey, tvb(0, mac_off):raw())
+            mac_status = (want == tvb(mac_off, MAC_BYTES):raw()) and 1 or 2
+            if mac_status == 2 then
+                mac_why = "Bad MAC: the configured key does not verify it"
+                reject(v, "bad_mac", mac_why)
+            end
         else
-            t:add_proto_expert_info(ex.trailing, string.format(
-                "Trailing: %d bytes after the packet's %d", n - expect,
-                expect))
+            undecided(v) -- not captured, or missing (then truncated)
         end
     end
 
-    -- The body, up to where the packet or the capture ends.
-    local body_end = math.min(HEADER_BYTES + body_len, n)
+    -- Check 13: the body, up to where the packet or the capture ends.
+    local body_end = math.min(trailer_off, n)
     local summary = tname or string.format("Type %d", mtype)
     if body_len > 0 or tname then
         local btree = t:add(tvb(HEADER_BYTES, math.max(0,
             math.min(body_end, cap) - HEADER_BYTES)), "Body")
-        local c = cursor(tvb, btree, HEADER_BYTES, body_end)
+        local c = cursor(tvb, btree, HEADER_BYTES, body_end, v)
         local known = endpoint_fingerprints(pinfo)
         if tname == nil then
-            -- Unknown type: nothing to read.
-            c.off = body_end
+            c.off = body_end -- unknown type: nothing to read
         elseif mtype == 1 then
-            local sender = dissect_addr(c, f.sender, "Sender", known)
-            local origin = sender and dissect_addr(c, f.origin, "Origin",
-                                                   known)
-            local inc, seq
-            if origin and c:need(8, "incarnation and seq") then
-                inc = c.tvb(c.off, 4):uint()
-                btree:add(f.incarnation, c:range(4))
-                seq = c.tvb(c.off, 4):uint()
-                btree:add(f.seq, c:range(4))
-            end
-            local name = seq and dissect_blob(c, f.name_len, 2, f.name,
-                                              nil, "Name")
-            local data = name and dissect_blob(c, f.data_len, 2, f.data,
-                                               f.data_text, "Data")
-            local n_set = data and dissect_set(c, known)
-            summary = string.format("Heartbeat from %s", sender or "?")
-            if origin then
-                summary = summary .. string.format(" about %s", origin)
-            end
-            if seq then
-                summary = summary .. string.format(" inc=%d seq=%d", inc,
-                                                   seq)
-            end
-            if name and #name > 0 then
-                summary = summary .. string.format(" name=%q", name)
-            end
-            if n_set then
-                summary = summary .. string.format(" set=%d", n_set)
-            end
+            summary = dissect_heartbeat(c, known)
+        elseif mtype == 2 then
+            summary = dissect_metadata(c, known)
+        elseif mtype <= 4 then
+            summary = dissect_swap(c, tname, known)
         else
-            local sender = dissect_addr(c, f.sender, "Sender", known)
-            local counter
-            if sender and c:need(8, "version counter") then
-                counter = c.tvb(c.off, 8):uint64()
-                btree:add(f.counter, c:range(8))
-            end
-            local vorigin = counter and dissect_addr(c, f.vorigin,
-                "Version origin", nil)
-            local meta = vorigin and dissect_blob(c, f.meta_len, 4, f.meta,
-                                                  f.meta_text, "Metadata")
-            local n_set
-            if meta and mtype == 2 then n_set = dissect_set(c, known) end
-            summary = string.format("%s from %s", tname, sender or "?")
-            if counter then
-                if tostring(counter) == "0" then
-                    summary = summary .. " version none"
-                else
-                    summary = summary .. string.format(" version %s@%s",
-                        tostring(counter), vorigin or "?")
-                end
-            end
-            if meta then
-                summary = summary .. string.format(" meta=%dB", #meta)
-            end
-            if n_set then
-                summary = summary .. string.format(" set=%d", n_set)
-            end
+            summary = dissect_nonce_msg(c, pinfo, mtype, tname, known)
         end
         if not c.failed and c.off < body_end then
-            btree:add(tvb(c.off, math.min(body_end, cap) - c.off),
+            local it = btree:add(tvb(c.off, math.min(body_end, cap) - c.off),
                 string.format("Unread body bytes: %d", body_end - c.off))
-                :add_proto_expert_info(ex.trailing, string.format(
-                    "Trailing: %d bytes in the body after its last field",
-                    body_end - c.off))
+            report(v, it, ex.trailing, "trailing", string.format(
+                "Trailing: %d bytes in the body after its last field",
+                body_end - c.off))
         end
     end
     if hops > 0 then
         summary = summary .. string.format(" hops=%d", hops)
     end
 
-    -- The MAC trailer.
+    -- The trailer.
     if signed then
-        local mac_off = HEADER_BYTES + body_len
-        if mac_off + MAC_BYTES <= n and mac_off + MAC_BYTES <= cap then
-            local mt = t:add(f.mac, tvb(mac_off, MAC_BYTES))
-            local hkey, my_id = configured_key()
-            local status = 0
-            if hkey then
-                if key_id ~= my_id then
-                    status = 3
-                else
-                    local want = hmac_sha256(hkey,
-                        tvb(0, mac_off):raw())
-                    status = (want == tvb(mac_off, MAC_BYTES):raw()) and 1
-                             or 2
-                end
-            end
-            local st = mt:add(f.mac_status, tvb(mac_off, MAC_BYTES), status)
+        if trailer_off + TRAILER_BYTES <= have then
+            local inc = tvb(trailer_off, 4):uint()
+            local number = tvb(trailer_off + 4, 8):uint64()
+            local tt = t:add(tvb(trailer_off, TRAILER_BYTES), string.format(
+                "Trailer: incarnation %d, packet number %s", inc,
+                tostring(number)))
+            tt:add(f.trailer_inc, tvb(trailer_off, 4))
+            tt:add(f.trailer_number, tvb(trailer_off + 4, 8))
+            local mt = tt:add(f.mac, tvb(mac_off, MAC_BYTES))
+            local st = mt:add(f.mac_status, tvb(mac_off, MAC_BYTES),
+                              mac_status)
             st:set_generated()
-            if status == 2 then
-                st:add_proto_expert_info(ex.bad_mac,
-                    "Bad MAC: the configured key does not verify it")
-            elseif status == 3 then
-                st:add_proto_expert_info(ex.other_key, string.format(
-                    "Key id 0x%02x, the configured key's is 0x%02x: a " ..
-                    "receiver with only that key rejects it (bad_mac)",
-                    key_id, my_id))
+            if mac_status == 2 then
+                st:add_proto_expert_info(ex.bad_mac, mac_why)
+            elseif mac_status == 3 then
+                st:add_proto_expert_info(ex.other_key, mac_why)
             end
-            summary = summary .. string.format(" signed(key 0x%02x)",
-                                               key_id)
-        elseif mac_off + MAC_BYTES <= n then
-            t:add_proto_expert_info(ex.cut, "MAC not captured")
+            summary = summary .. string.format(
+                " signed(key 0x%02x inc=%d n=%s)", key_id, inc,
+                tostring(number))
+        elseif trailer_off + TRAILER_BYTES <= n then
+            t:add_proto_expert_info(ex.cut, "Trailer not captured")
         else
             t:add_proto_expert_info(ex.truncated,
-                "Truncated: the MAC trailer is missing")
+                "Truncated: the 44-byte trailer is missing")
         end
-    end
-
-    if not signed and configured_key() then
-        ft:add_proto_expert_info(ex.no_mac, "Unsigned, but a key is " ..
-            "configured: receivers with keys reject it (no_mac)")
     end
 
     t:append_text(string.format(", %s, %d bytes", tname or
         string.format("type %d", mtype), n))
     return (tname and mtype or nil), summary
+end
+
+local function dissect_packet(tvb, pinfo, tree)
+    local t = tree:add(peko, tvb())
+    t:add(f.length, tvb:reported_len()):set_generated()
+    local v = verdict_new()
+    local mtype, summary = dissect_fields(tvb, pinfo, t, v)
+    if v.reason then
+        t:add(f.reject, v.reason):set_generated()
+        t:add(f.reject_why, v.why):set_generated()
+        t:append_text(", rejected: " .. v.reason)
+        summary = summary .. " [rejected: " .. v.reason .. "]"
+    end
+    return mtype, summary
 end
 
 -- ------------------------------------------------------------------
@@ -853,7 +1196,7 @@ local function tcp_pdu_len(tvb, pinfo, offset)
     if tvb:len() - offset >= 2 and tvb(offset, 2):uint() == 0x504b then
         local body_len = tvb(offset + 8, 4):uint()
         local signed = band(tvb(offset + 4, 1):uint(), FLAG_MAC) ~= 0
-        return HEADER_BYTES + body_len + (signed and MAC_BYTES or 0)
+        return HEADER_BYTES + body_len + (signed and TRAILER_BYTES or 0)
     end
     local len = tvb(offset, 4):uint()
     -- A length that no peko packet can have would stall the stream until
@@ -903,11 +1246,12 @@ function peko.dissector(tvb, pinfo, tree)
     return tvb:reported_len()
 end
 
--- A plausible header at `off`: magic, version 1, a known type, clean
+-- A plausible header at `off`: magic, version 2, a known type, clean
 -- flag bits and reserved byte.
 local function looks_like_header(tvb, off)
     if tvb:len() < off + HEADER_BYTES then return false end
-    return tvb(off, 2):uint() == 0x504b and tvb(off + 2, 1):uint() == 1 and
+    return tvb(off, 2):uint() == 0x504b and
+           tvb(off + 2, 1):uint() == WIRE_VERSION and
            msg_types[tvb(off + 3, 1):uint()] ~= nil and
            band(tvb(off + 4, 1):uint(), 0xfe) == 0 and
            tvb(off + 7, 1):uint() == 0
