@@ -16,6 +16,10 @@ shrink() {
     case "$(basename "$1")" in
         bench-1000.ini|fanout.ini)
             echo "--set cluster.nodes=64 --set cluster.duration=40s" ;;
+        strategies-scale.ini)
+            echo "--set cluster.nodes=64 --set cluster.duration=100s" ;;
+        digest-10000.ini)
+            echo "--set cluster.nodes=64 --set cluster.duration=300s" ;;
         *) echo "" ;;
     esac
 }
