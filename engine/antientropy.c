@@ -189,6 +189,7 @@ void peko__ae_request(peko_nodelist *nl, uint32_t slot)
     msg.type = PEKO_MSG_SWAP_REQUEST;
     msg.sender = nl->self.addr;
     msg.version = nl->meta_version;
+    msg.sent_us = peko__wall_us(nl);
     msg.has_range = true;
 
     builder b = {nl->digest, 0, entry_room(nl, &msg), 0};
@@ -368,6 +369,7 @@ void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
 
     peko__msg resp;
     peko__metadata_fill(nl, &resp, PEKO_MSG_SWAP_RESPONSE);
+    resp.echo_us = m->sent_us;
     resp.has_meta = peko__metadata_is_newer_than(nl, &m->version);
     if (!resp.has_meta) {
         resp.meta = NULL;
@@ -430,6 +432,15 @@ void peko__ae_on_response(peko_nodelist *nl, const peko__msg *m,
 
     if (!asked)
         return;
+    /* Our request's time came back with the responder's: its clock's
+     * offset from ours, to within half the round trip. */
+    uint64_t now_wall = m->echo_us && m->sent_us ? peko__wall_us(nl) : 0;
+    if (now_wall != 0 && now_wall >= m->echo_us &&
+        now_wall - m->echo_us < INT64_MAX / 2) {
+        int64_t rtt = (int64_t)(now_wall - m->echo_us);
+        int64_t offset = (int64_t)(m->sent_us - m->echo_us) - rtt / 2;
+        PEKO__OBSERVE(nl, clock_offset, &m->sender, offset, rtt / 2 + 1);
+    }
     /* An answer cut short by Size: continue where it ended. */
     if (m->has_range && nl->ae_out[k].has_range &&
         m->range_first == nl->ae_out[k].range_first &&

@@ -52,6 +52,8 @@ void peko__metadata_fill(peko_nodelist *nl, peko__msg *msg,
     msg->type = type;
     msg->sender = nl->self.addr;
     msg->version = nl->meta_version;
+    if (type == PEKO_MSG_SWAP_REQUEST || type == PEKO_MSG_SWAP_RESPONSE)
+        msg->sent_us = peko__wall_us(nl);
     msg->has_meta = true;
     msg->meta = nl->meta;
     msg->meta_len = nl->meta_len;

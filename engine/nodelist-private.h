@@ -117,6 +117,15 @@ static inline int64_t peko__now_us(peko_nodelist *nl)
     return nl->env->now_us(nl->env);
 }
 
+/* The wall clock, for swap timestamps; 0 when the environment has none. */
+static inline uint64_t peko__wall_us(peko_nodelist *nl)
+{
+    if (nl->env->version < 2 || nl->env->wall_us == NULL)
+        return 0;
+    int64_t t = nl->env->wall_us(nl->env);
+    return t > 0 ? (uint64_t)t : 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* nodelist.c                                                           */
 

@@ -345,6 +345,12 @@ typedef struct peko_observer {
      * SWAP_RESPONSE, from the packet's sender. */
     void (*heartbeat_learned)(void *user, const peko_rumor *rumor,
                               peko_msg_type via, const peko_addr *from);
+    /* An answer to one of this node's swaps carried the peer's wall
+     * clock: the peer's clock reads offset_us ahead of this node's (behind
+     * when negative), within +- error_us (Cristian's method: half the
+     * round trip). Needs env->wall_us on both sides. */
+    void (*clock_offset)(void *user, const peko_addr *peer,
+                         int64_t offset_us, int64_t error_us);
 } peko_observer;
 
 /* ------------------------------------------------------------------ */

@@ -238,6 +238,8 @@ static peko_reject decode_body(reader *r, peko__msg *out)
     case PEKO_MSG_SWAP_RESPONSE:
         TRY(rd_addr(r, &out->sender));
         TRY(rd_version(r, &out->version));
+        TRY(rd_u64(r, &out->sent_us));
+        TRY(rd_u64(r, &out->echo_us));
         TRY(rd_swap(r, out));
         break;
     case PEKO_MSG_CHALLENGE:
@@ -369,7 +371,7 @@ static uint64_t body_bytes(const peko__msg *msg, uint64_t n_infected)
     case PEKO_MSG_SWAP_REQUEST:
     case PEKO_MSG_SWAP_RESPONSE:
         return addr_bytes(&msg->sender) + 8 +
-               addr_bytes(&msg->version.origin) + 1 +
+               addr_bytes(&msg->version.origin) + 8 + 8 + 1 +
                (msg->has_meta ? 4 + (uint64_t)msg->meta_len : 0) +
                (msg->has_range ? 8 : 0) + 2 + (uint64_t)msg->entries_len;
     case PEKO_MSG_CHALLENGE:
@@ -510,6 +512,8 @@ size_t peko__wire_encode(const peko__msg *msg, const peko__keyring *keys,
     case PEKO_MSG_SWAP_RESPONSE:
         p = wr_addr(p, &msg->sender);
         p = wr_version(p, &msg->version);
+        p = wr_u64(p, msg->sent_us);
+        p = wr_u64(p, msg->echo_us);
         *p++ = (uint8_t)((msg->has_meta ? PEKO__WIRE_SWAP_META : 0) |
                          (msg->has_range ? PEKO__WIRE_SWAP_RANGE : 0));
         if (msg->has_meta) {

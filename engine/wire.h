@@ -54,6 +54,11 @@ typedef struct peko__msg {
      * carries the blob; a swap only when has_meta is set (otherwise only
      * the version, and meta/meta_len are empty). */
     peko_version version;
+    /* SWAP_*: the sender's wall clock when it sent this, and a response's
+     * copy of its request's sent_us (microseconds since the Unix epoch; 0
+     * when unknown): a clock offset estimate (Cristian's method). */
+    uint64_t sent_us;
+    uint64_t echo_us;
     bool has_meta;
     const uint8_t *meta;
     uint32_t meta_len;

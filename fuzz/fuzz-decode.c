@@ -67,6 +67,7 @@ static bool msg_equal(const peko__msg *a, const peko__msg *b)
            /* metadata and swaps */
            a->version.counter == b->version.counter &&
            addr_equal(&a->version.origin, &b->version.origin) &&
+           a->sent_us == b->sent_us && a->echo_us == b->echo_us &&
            a->has_meta == b->has_meta && a->meta_len == b->meta_len &&
            bytes_equal(a->meta, b->meta, a->meta_len) &&
            /* rumors */

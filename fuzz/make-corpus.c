@@ -215,6 +215,11 @@ int main(int argc, char **argv)
                     m.version.counter = 3;
                     m.version.origin = b;
                 }
+                /* Wall clocks: a request's, and a response's with the
+                 * request's returned. */
+                m.sent_us = 1733325000123456ULL;
+                if (sd->type == PEKO_MSG_SWAP_RESPONSE)
+                    m.echo_us = 1733325000120001ULL;
                 m.has_meta = sd->has_meta;
                 if (sd->has_meta) {
                     m.meta = meta;

@@ -323,3 +323,43 @@ Test(strategies, digest_removes_a_crashed_node_everywhere_within_its_timeout)
                   (long long)(waited / SECOND_US), (long long)(t / SECOND_US));
     testnet_free(net);
 }
+
+/* ------------------------------------------------------------------ */
+/* Clock offsets.                                                       */
+
+typedef struct offsets {
+    const peko_addr *peer;
+    int n;
+    int64_t offset_us, error_us;
+} offsets;
+
+static void on_offset(void *user, const peko_addr *peer, int64_t offset_us,
+                      int64_t error_us)
+{
+    offsets *o = user;
+    if (!peko_addr_equal(peer, o->peer))
+        return;
+    o->n++;
+    o->offset_us = offset_us;
+    o->error_us = error_us;
+}
+
+Test(strategies, swap_answers_estimate_the_peers_clock_offset)
+{
+    /* Node 1's clock runs 3 s ahead; one-way latency 7 ms. */
+    peko_config c = strategy_config(PEKO_DISSEMINATION_DIGEST);
+    testnet *net = testnet_new(2, &c, 38);
+    testnet_set_latency_us(net, 7000);
+    testnet_set_clock_offset(net, 1, 3 * SECOND_US);
+    offsets o = {.peer = testnet_addr(net, 1)};
+    peko_observer obs = {.version = PEKO_OBSERVER_VERSION,
+                         .clock_offset = on_offset};
+    peko_nodelist_set_observer(testnet_node(net, 0), &obs, &o);
+    testnet_join_all(net);
+    testnet_run_for(net, 5 * SECOND_US);
+    cr_assert_gt(o.n, 0);
+    /* Half the 14 ms round trip, and the estimate within it. */
+    cr_assert_eq(o.error_us, 7001);
+    cr_assert_leq(llabs(o.offset_us - 3 * SECOND_US), o.error_us);
+    testnet_free(net);
+}

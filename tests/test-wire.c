@@ -82,6 +82,10 @@ static peko__msg make_msg(peko_msg_type type, bool v6)
         m.has_meta = true;
         m.meta = meta;
         m.meta_len = sizeof meta - 1;
+        if (type != PEKO_MSG_METADATA) {
+            m.sent_us = 1733325000123456ULL;
+            m.echo_us = 1733325000120001ULL;
+        }
         break;
     case PEKO_MSG_CHALLENGE:
     case PEKO_MSG_ECHO:
@@ -145,6 +149,8 @@ static void assert_msg_eq(const peko__msg *got, const peko__msg *want)
         cr_assert_eq(memcmp(&got->version.origin, &want->version.origin,
                             sizeof got->version.origin), 0);
         cr_assert_eq(got->has_meta, want->has_meta);
+        cr_assert_eq(got->sent_us, want->sent_us);
+        cr_assert_eq(got->echo_us, want->echo_us);
         cr_assert_eq(got->meta_len, want->meta_len);
         cr_assert(same_bytes(got->meta, want->meta, want->meta_len));
     }
@@ -266,7 +272,7 @@ Test(wire, swap_without_metadata_range_or_entries_round_trips)
     m.n_entries = 0;
     peko__keyring *k = keys_none();
     size_t n = encode(&m, k);
-    cr_assert_eq(n, 12 + 7 + 8 + 7 + 1 + 2);
+    cr_assert_eq(n, 12 + 7 + 8 + 7 + 16 + 1 + 2);
     peko__msg out;
     cr_assert_eq(peko__wire_decode(buf, n, MAX_BYTES, k, &out),
                  PEKO_REJECT_NONE);
@@ -357,7 +363,7 @@ Test(wire, no_version_swap_request_round_trips_as_zeroed_version)
     m.sender = node_a(true);
     peko__keyring *k = keys_none();
     size_t n = encode(&m, k);
-    cr_assert_eq(n, 12 + 19 + 8 + 7 + 1 + 2);
+    cr_assert_eq(n, 12 + 19 + 8 + 7 + 16 + 1 + 2);
     /* On the wire the origin is IPv4 0.0.0.0 port 0. */
     static const uint8_t none4[7] = {4, 0, 0, 0, 0, 0, 0};
     cr_assert_arr_eq(buf + 12 + 19 + 8, none4, 7);
@@ -451,7 +457,7 @@ Test(wire, size_without_set_counts_header_body_and_mac)
                  12 + 7 + 8 + 7 + 4 + (sizeof meta - 1) + 4);
     m = make_msg(PEKO_MSG_SWAP_RESPONSE, false);
     cr_assert_eq(peko__wire_size_without_set(&m, none),
-                 12 + 7 + 8 + 7 + 1 + 4 + (sizeof meta - 1) + 8 + 2 +
+                 12 + 7 + 8 + 7 + 16 + 1 + 4 + (sizeof meta - 1) + 8 + 2 +
                      m.entries_len);
     cr_assert_eq(m.entries_len, (1 + 7 + 4 + 4 + 2 + 2 + 6 + 2 + 7) +
                                     (1 + 7 + 4 + 4 + 2));
@@ -729,7 +735,7 @@ Test(wire, rejects_unknown_address_family)
 }
 
 /* Offset of the swap flags in the make_msg swap, IPv4. */
-#define SWAP4_FLAGS_AT (12 + 7 + 8 + 7)
+#define SWAP4_FLAGS_AT (12 + 7 + 8 + 7 + 16)
 
 Test(wire, rejects_unknown_swap_and_entry_flags)
 {
@@ -835,9 +841,9 @@ Test(wire, rejects_string_length_larger_than_the_body)
     m.n_entries = 0;
     m.entries_len = 0;
     n = encode(&m, k);
-    peko__put_u32(buf + 12 + 7 + 8 + 7 + 1, sizeof meta + 2);
+    peko__put_u32(buf + SWAP4_FLAGS_AT + 1, sizeof meta + 2);
     cr_assert_eq(decode(buf, n, k), PEKO_REJECT_TRUNCATED);
-    peko__put_u32(buf + 12 + 7 + 8 + 7 + 1, UINT32_MAX);
+    peko__put_u32(buf + SWAP4_FLAGS_AT + 1, UINT32_MAX);
     cr_assert_eq(decode(buf, n, k), PEKO_REJECT_TRUNCATED);
     peko__keyring_free(k);
 }

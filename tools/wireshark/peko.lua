@@ -269,6 +269,10 @@ local f = {
     data = ProtoField.bytes("peko.data", "Data"),
     data_text = ProtoField.string("peko.data.text", "Data (text)"),
 
+    sent_us = ProtoField.uint64("peko.swap.sent_us",
+        "Sent at (sender's wall clock, us since 1970)", base.DEC),
+    echo_us = ProtoField.uint64("peko.swap.echo_us",
+        "Request sent at (returned, us since 1970)", base.DEC),
     counter = ProtoField.uint64("peko.meta.counter", "Version counter",
         base.DEC),
     vorigin = ProtoField.string("peko.meta.origin", "Version origin"),
@@ -849,6 +853,14 @@ local function dissect_swap(c, tname, known)
     local sender = dissect_addr(c, f.sender, "Sender", known)
     local counter, vorigin
     if sender then counter, vorigin = dissect_version(c) end
+    if counter then
+        if c:need(16, "clock stamps") then
+            c:uint64(f.sent_us)
+            c:uint64(f.echo_us)
+        else
+            counter = nil
+        end
+    end
     local flags = counter and dissect_flags(c, {f.swap_flags,
         f.swap_flags_meta, f.swap_flags_range, f.swap_flags_rsv},
         band(bnot(SWAP_META + SWAP_RANGE), 0xff), "Swap flags")
