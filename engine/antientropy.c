@@ -184,6 +184,12 @@ static void request_at_risk(peko_nodelist *nl, const peko__msg *msg,
 void peko__ae_request(peko_nodelist *nl, uint32_t slot)
 {
     peko_addr to = nl->peers.slots[slot].addr;
+    peko__ae_request_to(nl, &to);
+}
+
+void peko__ae_request_to(peko_nodelist *nl, const peko_addr *addr)
+{
+    peko_addr to = *addr;
     peko__msg msg;
     memset(&msg, 0, sizeof msg);
     msg.type = PEKO_MSG_SWAP_REQUEST;
@@ -198,11 +204,12 @@ void peko__ae_request(peko_nodelist *nl, uint32_t slot)
         request_at_risk(nl, &msg, &b);
     finish(nl, &msg, &b);
 
-    if (nl->ae_n_out < PEKO__AE_OUTSTANDING) {
+    if (nl->ae_n_out < PEKO__AE_OUTSTANDING + 1) {
         nl->ae_out[nl->ae_n_out].to = to;
         nl->ae_out[nl->ae_n_out].has_range = msg.has_range;
         nl->ae_out[nl->ae_n_out].range_first = msg.range_first;
         nl->ae_out[nl->ae_n_out].range_last = msg.range_last;
+        nl->ae_out[nl->ae_n_out].sent_us = msg.sent_us;
         nl->ae_n_out++;
     }
     peko__print_swap(nl, true, &nl->self.addr, &to);

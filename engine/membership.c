@@ -87,7 +87,9 @@ static void expire_ordered(peko_nodelist *nl, int64_t now_us)
         peer->last_seen_us = now_us;
         peko__peers_touch(ps, s);
         nl->stats.nodes_expired++;
-        PEKO__OBSERVE(nl, node_expired, &peer->addr);
+        peko_addr addr = peer->addr;
+        PEKO__OBSERVE(nl, node_expired, &addr);
+        peko__reconnect_note(nl, &addr, false, now_us);
     }
 }
 

@@ -17,6 +17,15 @@
 #include "seen.h"
 #include "wire.h"
 
+/* An address tried again now and then (reconnect.c). */
+typedef struct peko__reconnect {
+    peko_addr addr;
+    int64_t next_us;         /* the next attempt, no earlier */
+    int64_t noted_us;        /* when it was set or removed */
+    uint32_t backoff;        /* cycles until the attempt after next */
+    bool seed;               /* set(): never given up */
+} peko__reconnect;
+
 /* At most this many swaps a cycle are matched with their answers; also
  * the most peers a digest node exchanges with in one cycle. */
 #define PEKO__AE_OUTSTANDING 16
@@ -87,8 +96,13 @@ struct peko_nodelist {
         uint32_t range_first;
         uint32_t range_last;
         bool has_range;
-    } ae_out[PEKO__AE_OUTSTANDING];
+        uint64_t sent_us;    /* the request's wall clock, which an answer
+                              * returns: an answer that does comes from
+                              * `to` (it received our request there) */
+    } ae_out[PEKO__AE_OUTSTANDING + 1]; /* + a reconnection attempt */
     uint32_t ae_n_out;
+    peko__reconnect *rc;     /* seeds and removed members (reconnect.c) */
+    uint32_t rc_n;
     bool announce;           /* digest: spread a heartbeat rumor at the
                               * next cycle (joined, started, record) */
 
@@ -229,8 +243,9 @@ bool peko__metadata_receive(peko_nodelist *nl, const peko__msg *m);
 
 
 /* Sends a swap request with this node's metadata version and digest to
- * the live peer in `slot`. */
+ * the live peer in `slot`, or to an address (known or not). */
 void peko__ae_request(peko_nodelist *nl, uint32_t slot);
+void peko__ae_request_to(peko_nodelist *nl, const peko_addr *addr);
 /* Answers a swap request from `from`: applies its entries, replies with
  * what the requester lacks or holds older, and settles the metadata. */
 void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
@@ -240,6 +255,16 @@ void peko__ae_on_response(peko_nodelist *nl, const peko__msg *m,
                           const peko_addr *from);
 /* Forgets the swaps sent in the previous cycle. */
 void peko__ae_new_cycle(peko_nodelist *nl);
+
+/* ------------------------------------------------------------------ */
+/* reconnect.c                                                          */
+
+/* Remembers `addr` to try again while it is not listed: a seed (for
+ * ever) or a member just removed. */
+void peko__reconnect_note(peko_nodelist *nl, const peko_addr *addr,
+                          bool seed, int64_t now_us);
+/* Sends one swap request to a remembered address that is due. */
+void peko__reconnect_cycle(peko_nodelist *nl, int64_t now_us);
 
 /* ------------------------------------------------------------------ */
 /* spread.c                                                             */

@@ -275,6 +275,7 @@ void peko_nodelist_free(peko_nodelist *nl)
     g_free(nl->pick_scratch);
     g_free(nl->digest);
     g_free(nl->range_scratch);
+    g_free(nl->rc);
     free(nl);
 }
 
@@ -315,6 +316,8 @@ int peko_nodelist_set(peko_nodelist *nl, const peko_node *node)
         }
         return 0;
     }
+    if (peko__strategy_of(nl)->ordered)
+        peko__reconnect_note(nl, &addr, true, peko__now_us(nl));
     if ((peer = peko__peer_find(nl, &addr)) == NULL) {
         peer = peko__peer_add(nl, &addr, peko__now_us(nl));
     } else if (peko__peer_is_dead(peer)) {

@@ -370,6 +370,7 @@ typedef struct peko_stats {
     uint64_t nodes_added;
     uint64_t nodes_expired;
     uint64_t repaired;            /* peers refreshed by anti-entropy */
+    uint64_t reconnect_attempts;  /* swaps to seeds or removed members */
     uint64_t digest_entries_sent; /* entries in swaps sent */
     uint64_t digest_truncated;    /* swaps cut to fit Size */
 } peko_stats;

@@ -136,6 +136,7 @@ static void digest_cycle(peko_nodelist *nl, int64_t now_us)
     }
     for (uint32_t k = 0; k < n; k++)
         peko__ae_request(nl, chosen[k]);
+    peko__reconnect_cycle(nl, now_us);
 }
 
 const peko__strategy peko__strategy_digest = {

@@ -82,6 +82,7 @@ static void rumor_cycle(peko_nodelist *nl, int64_t now_us)
     peko__ae_new_cycle(nl);
     if (peko__peers_live(&nl->peers) > 0)
         peko__ae_request(nl, peko__draw_peer_slot(nl));
+    peko__reconnect_cycle(nl, now_us);
 }
 
 const peko__strategy peko__strategy_classic = {

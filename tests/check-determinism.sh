@@ -18,6 +18,8 @@ shrink() {
             echo "--set cluster.nodes=64 --set cluster.duration=40s" ;;
         strategies-scale.ini)
             echo "--set cluster.nodes=64 --set cluster.duration=100s" ;;
+        partition-long.ini)
+            echo "--set cluster.duration=170s" ;;
         digest-10000.ini)
             echo "--set cluster.nodes=64 --set cluster.duration=300s" ;;
         *) echo "" ;;

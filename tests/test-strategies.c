@@ -363,3 +363,35 @@ Test(strategies, swap_answers_estimate_the_peers_clock_offset)
     cr_assert_leq(llabs(o.offset_us - 3 * SECOND_US), o.error_us);
     testnet_free(net);
 }
+
+/* ------------------------------------------------------------------ */
+/* Reconnection.                                                        */
+
+static bool heals_after_a_long_partition(peko_dissemination d)
+{
+    peko_config c = strategy_config(d);
+    testnet *net = testnet_new(6, &c, 39);
+    testnet_join_all(net);
+    testnet_run_for(net, 20 * SECOND_US);
+    cr_assert(testnet_converged(net));
+    /* Cut for four timeouts: each side removes the other, tombstones
+     * included. */
+    testnet_partition(net, 3, true);
+    testnet_run_for(net, 4 * timeout_us(net, 0));
+    cr_assert_not(peko_nodelist_contains(testnet_node(net, 0),
+                                         testnet_addr(net, 5)));
+    testnet_partition(net, 3, false);
+    /* Attempts back off to 32 cycles at most. */
+    testnet_run_for(net, 40 * SECOND_US);
+    bool healed = testnet_converged(net);
+    testnet_free(net);
+    return healed;
+}
+
+Test(strategies, a_partition_longer_than_the_timeout_heals)
+{
+    cr_assert(heals_after_a_long_partition(PEKO_DISSEMINATION_RUMOR));
+    cr_assert(heals_after_a_long_partition(PEKO_DISSEMINATION_DIGEST));
+    /* pekonode never talks to a node it removed again. */
+    cr_assert_not(heals_after_a_long_partition(PEKO_DISSEMINATION_CLASSIC));
+}
