@@ -40,13 +40,16 @@ typedef struct builder {
     size_t len;
     size_t cap;
     uint16_t n;
+    bool overflowed;  /* an entry did not fit */
 } builder;
 
 static bool put(builder *b, const peko__entry *e)
 {
     size_t need = peko__entry_bytes(e);
-    if (b->n == UINT16_MAX || need > b->cap - b->len)
+    if (b->n == UINT16_MAX || need > b->cap - b->len) {
+        b->overflowed = true;
         return false;
+    }
     peko__entry_write(b->buf + b->len, e);
     b->len += need;
     b->n++;
@@ -90,25 +93,6 @@ static uint32_t *range_scratch(peko_nodelist *nl)
 static inline uint32_t fp_at(const peko_nodelist *nl, uint32_t slot)
 {
     return nl->peers.slots[slot].fingerprint;
-}
-
-/* Where replies to a packet from `from` go: its source (UDP), or over TCP,
- * where the source is a connection's ephemeral port, the listen address
- * the packet names, but only on the source's own host. False when there
- * is no such address: then nothing is sent. */
-static bool reply_address(const peko_nodelist *nl, const peko__msg *m,
-                          const peko_addr *from, peko_addr *out)
-{
-    if (nl->config.protocol != PEKO_PROTOCOL_TCP) {
-        *out = *from;
-        return true;
-    }
-    size_t n_ip = m->sender.family == PEKO_AF_INET4 ? 4 : 16;
-    if (m->sender.family != from->family ||
-        memcmp(m->sender.ip, from->ip, n_ip) != 0)
-        return false;
-    *out = m->sender;
-    return true;
 }
 
 /* ------------------------------------------------------------------ */
@@ -198,7 +182,7 @@ void peko__ae_request_to(peko_nodelist *nl, const peko_addr *addr)
     msg.sent_us = peko__wall_us(nl);
     msg.has_range = true;
 
-    builder b = {nl->digest, 0, entry_room(nl, &msg), 0};
+    builder b = {nl->digest, 0, entry_room(nl, &msg), 0, false};
     put_self(&b, nl, true);
     if (!request_range(nl, &msg, &b))
         request_at_risk(nl, &msg, &b);
@@ -364,7 +348,7 @@ void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
                          const peko_addr *from)
 {
     peko_addr to;
-    if (!reply_address(nl, m, from, &to))
+    if (!peko__reply_address(nl, m, from, &to))
         return;
     int64_t now = peko__now_us(nl);
     /* A requester that sends its metadata (pekonode's swap) is taken at
@@ -386,7 +370,27 @@ void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
     resp.range_first = m->range_first;
     resp.range_last = m->range_last;
 
-    builder b = {nl->digest, 0, entry_room(nl, &resp), 0};
+    /* Toward an address that has not proved it is the requester's, send
+     * no more bytes than came from it, a challenge included: a forged
+     * request cannot turn this node into an amplifier. What does not fit
+     * waits until the requester echoes the challenge. */
+    size_t limit = nl->size;
+    bool capped = !peko__is_verified(nl, &to);
+    if (capped) {
+        size_t challenge = peko__challenge_bytes(nl);
+        limit = m->n_bytes > challenge ? m->n_bytes - challenge : 0;
+    }
+    size_t fixed = peko__wire_size_without_set(&resp, nl->wire_keys);
+    if (fixed > limit && resp.has_meta) {
+        resp.has_meta = false; /* the version says there is newer */
+        resp.meta = NULL;
+        resp.meta_len = 0;
+        fixed = peko__wire_size_without_set(&resp, nl->wire_keys);
+    }
+    size_t room = entry_room(nl, &resp);
+    if (capped)
+        room = fixed < limit ? MIN(room, limit - fixed) : 0;
+    builder b = {nl->digest, 0, room, 0, false};
     /* Our own record goes with it when the requester lacks it or holds
      * an older one. */
     const listed *me = find_listed(l, n,
@@ -406,8 +410,15 @@ void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
     finish(nl, &resp, &b);
     g_free(l);
 
-    peko__print_swap(nl, false, &m->sender, &nl->self.addr);
-    peko__send_msg(nl, &resp, &to);
+    bool cut = b.overflowed ||
+               (!resp.has_meta &&
+                peko__metadata_is_newer_than(nl, &m->version));
+    if (!capped || fixed <= limit) {
+        peko__print_swap(nl, false, &m->sender, &nl->self.addr);
+        peko__send_msg(nl, &resp, &to);
+    }
+    if (capped && (cut || fixed > limit))
+        peko__challenge(nl, &to);
 }
 
 void peko__ae_on_response(peko_nodelist *nl, const peko__msg *m,
@@ -421,10 +432,14 @@ void peko__ae_on_response(peko_nodelist *nl, const peko__msg *m,
     while (k < nl->ae_n_out && !peko_addr_equal(&nl->ae_out[k].to, &m->sender))
         k++;
     bool asked = k < nl->ae_n_out;
+    /* An answer that returns our request's time was sent by whoever
+     * received the request, at the address we chose (without wall
+     * clocks, being asked for is all there is to go on). */
+    bool answered = asked && m->echo_us == nl->ae_out[k].sent_us;
 
     if (m->has_meta) {
         peko__metadata_adopt(nl, m, PEKO_MSG_SWAP_RESPONSE);
-    } else if (asked && peko__metadata_is_newer_than(nl, &m->version)) {
+    } else if (answered && peko__metadata_is_newer_than(nl, &m->version)) {
         /* The responder holds older metadata: push ours to it. */
         peko__msg push;
         peko__metadata_fill(nl, &push, PEKO_MSG_SWAP_RESPONSE);
@@ -439,6 +454,8 @@ void peko__ae_on_response(peko_nodelist *nl, const peko__msg *m,
 
     if (!asked)
         return;
+    if (answered && m->echo_us != 0)
+        peko__verify_mark(nl, &nl->ae_out[k].to);
     /* Our request's time came back with the responder's: its clock's
      * offset from ours, to within half the round trip. */
     uint64_t now_wall = m->echo_us && m->sent_us ? peko__wall_us(nl) : 0;

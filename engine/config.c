@@ -70,6 +70,9 @@ int peko_config_check(const peko_config *in, char *why, size_t n_why)
     if (c->exchanges < 0 || c->exchanges > PEKO_MAX_EXCHANGES)
         FAIL("exchanges: %d is outside 1 to %d", c->exchanges,
              PEKO_MAX_EXCHANGES);
+    if (c->max_members < 0 || c->max_members > PEKO_MAX_MEMBERS)
+        FAIL("max_members: %d is outside 1 to %d (0 means %d)",
+             c->max_members, PEKO_MAX_MEMBERS, PEKO_DEFAULT_MAX_MEMBERS);
     return 0;
 }
 
@@ -95,6 +98,8 @@ int peko_config_resolve(const peko_config *in, peko_config *out)
         c.timeout_us = c.cycle_us * 3 + PEKO_TIMEOUT_EXTRA_US;
     if (c.exchanges == 0)
         c.exchanges = 1;
+    if (c.max_members == 0)
+        c.max_members = PEKO_DEFAULT_MAX_MEMBERS;
     if (c.listen_addr == NULL)
         c.listen_addr = PEKO_DEFAULT_LISTEN_ADDR;
     if (c.seen_cache == 0)

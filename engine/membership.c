@@ -30,9 +30,48 @@ peko__peer *peko__peer_find(const peko_nodelist *nl, const peko_addr *addr)
     return peko__peers_find(&nl->peers, addr, peko_addr_fingerprint(addr));
 }
 
+/* How far from the least recently refreshed end a full list looks for a
+ * member to replace. */
+#define ADMISSION_SCAN 64
+
+/* Makes room for one more peer in a full list: drops a tombstone, or the
+ * member heard from least recently that never proved its address. A
+ * flood of forged nodes fills the list with such members, which are
+ * never refreshed again, so they are the ones that go; verified members
+ * and those heard from recently stay. Returns false when there is none
+ * (pekonode's classic has no refresh order: it only refuses). */
+static bool make_room(peko_nodelist *nl)
+{
+    peko__peers *ps = &nl->peers;
+    if (ps->n < (uint32_t)nl->config.max_members)
+        return true;
+    if (ps->lru == NULL)
+        return false;
+    uint32_t s = peko__peers_oldest(ps);
+    for (int k = 0; k < ADMISSION_SCAN && s != PEKO__SLOT_NONE;
+         k++, s = peko__peers_newer(ps, s)) {
+        const peko__peer *p = &ps->slots[s];
+        if (!peko__peer_is_dead(p) && (p->flags & PEKO__PEER_VERIFIED))
+            continue;
+        peko_addr addr = p->addr;
+        bool live = !peko__peer_is_dead(p);
+        peko__peers_remove(ps, s);
+        if (live) {
+            nl->stats.members_evicted++;
+            PEKO__OBSERVE(nl, node_expired, &addr);
+        }
+        return true;
+    }
+    return false;
+}
+
 peko__peer *peko__peer_add(peko_nodelist *nl, const peko_addr *addr,
                            int64_t now_us)
 {
+    if (!make_room(nl)) {
+        nl->stats.members_refused++;
+        return NULL;
+    }
     peko__peer *peer = peko__peers_add(&nl->peers, addr,
                                        peko_addr_fingerprint(addr));
     peer->last_seen_us = now_us;
@@ -234,7 +273,13 @@ peko__heartbeat_seen peko__heartbeat_receive(peko_nodelist *nl,
     if (peer == NULL &&
         (first || peko__strategy_of(nl)->copies_add_nodes)) {
         peer = peko__peer_add(nl, &m->origin, now);
-        heartbeat_store(peer, m);
+        if (peer == NULL) {
+            /* The list is full of members we trust more: a newcomer's
+             * rumor is not passed on either. */
+            first = false;
+        } else {
+            heartbeat_store(peer, m);
+        }
     } else if (peer != NULL &&
                peko__version_newer(nl, peer, m->incarnation, m->seq)) {
         heartbeat_store(peer, m);
@@ -314,6 +359,8 @@ bool peko__entry_apply(peko_nodelist *nl, const peko__entry *e,
         if (!e->full)
             return false;
         peer = peko__peer_add(nl, &e->addr, now_us);
+        if (peer == NULL)
+            return false;
     } else if (!peko__version_newer(nl, peer, e->incarnation, e->seq)) {
         /* Not newer; but the record may be (a name changed without a new
          * heartbeat reaching us yet). */

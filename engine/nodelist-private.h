@@ -103,6 +103,8 @@ struct peko_nodelist {
     uint32_t ae_n_out;
     peko__reconnect *rc;     /* seeds and removed members (reconnect.c) */
     uint32_t rc_n;
+    uint64_t cookie_secret[2]; /* address validation (verify.c) */
+    uint64_t cycles;         /* cycles run since join */
     bool announce;           /* digest: spread a heartbeat rumor at the
                               * next cycle (joined, started, record) */
 
@@ -255,6 +257,30 @@ void peko__ae_on_response(peko_nodelist *nl, const peko__msg *m,
                           const peko_addr *from);
 /* Forgets the swaps sent in the previous cycle. */
 void peko__ae_new_cycle(peko_nodelist *nl);
+
+/* ------------------------------------------------------------------ */
+/* verify.c: address validation                                         */
+
+/* Draws the cookie secret (ordered strategies, at creation). */
+void peko__verify_init(peko_nodelist *nl);
+/* True if `addr` proved it receives there (always, with a key). */
+bool peko__is_verified(const peko_nodelist *nl, const peko_addr *addr);
+/* Marks the listed peer at `addr` as proven. */
+void peko__verify_mark(peko_nodelist *nl, const peko_addr *addr);
+/* Where replies to a packet from `from` go: its source (UDP), or over TCP,
+ * where the source is a connection's ephemeral port, the listen address
+ * the packet names, but only on the source's own host. False when there
+ * is no such address: then nothing is sent. */
+bool peko__reply_address(const peko_nodelist *nl, const peko__msg *m,
+                         const peko_addr *from, peko_addr *out);
+/* Bytes of a challenge from this node. */
+size_t peko__challenge_bytes(const peko_nodelist *nl);
+/* Sends `to` a challenge to echo. */
+void peko__challenge(peko_nodelist *nl, const peko_addr *to);
+void peko__on_challenge(peko_nodelist *nl, const peko__msg *m,
+                        const peko_addr *from);
+void peko__on_echo(peko_nodelist *nl, const peko__msg *m,
+                   const peko_addr *from);
 
 /* ------------------------------------------------------------------ */
 /* reconnect.c                                                          */

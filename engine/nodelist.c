@@ -71,6 +71,7 @@ static void cycle(peko_nodelist *nl)
         nl->timeout_us = s->scaled_timeout_us(nl);
     peko__expire_peers(nl, now);
     s->cycle(nl, now);
+    nl->cycles++;
     peko__print_listen(nl);
 
     /* Keep a steady period: the next deadline follows the previous one,
@@ -143,9 +144,10 @@ void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,
         peko__strategy_of(nl)->swap_response(nl, &m, from);
         break;
     case PEKO_MSG_CHALLENGE:
+        peko__on_challenge(nl, &m, from);
+        break;
     case PEKO_MSG_ECHO:
-        /* Address validation and replay baselines (docs/protocol.md,
-         * "On a hostile network"): not sent by this version. */
+        peko__on_echo(nl, &m, from);
         break;
     }
 }
@@ -236,6 +238,8 @@ int peko_nodelist_new(const peko_config *config, const peko_node *local,
     nl->wire_keys = peko__keyring_has_keys(nl->keys) ? nl->keys : NULL;
     const peko__strategy *strategy = peko__strategy_of(nl);
     peko__peers_init(&nl->peers, strategy->ordered);
+    if (strategy->ordered)
+        peko__verify_init(nl);
     nl->timeout_us = resolved.timeout_us;
     if (resolved.timeout_us == 0 && strategy->scaled_timeout_us)
         nl->timeout_us = strategy->scaled_timeout_us(nl);
@@ -320,6 +324,8 @@ int peko_nodelist_set(peko_nodelist *nl, const peko_node *node)
         peko__reconnect_note(nl, &addr, true, peko__now_us(nl));
     if ((peer = peko__peer_find(nl, &addr)) == NULL) {
         peer = peko__peer_add(nl, &addr, peko__now_us(nl));
+        if (peer == NULL)
+            return -ENOSPC;
     } else if (peko__peer_is_dead(peer)) {
         /* Told again about a node it removed: list it again. */
         uint32_t s = (uint32_t)(peer - nl->peers.slots);

@@ -140,6 +140,8 @@ PEKO_API int peko_dissemination_parse(const char *name,
 #define PEKO_MAX_SIZE (64 * 1024 * 1024) /* TCP messages */
 #define PEKO_MAX_SEEN_CACHE (1 << 24)   /* rumor keys */
 #define PEKO_MAX_EXCHANGES 16           /* digest: peers a cycle */
+#define PEKO_DEFAULT_MAX_MEMBERS 65536
+#define PEKO_MAX_MEMBERS (1 << 30)
 
 typedef struct peko_config {
     int amount;          /* fan-out; 0 means 3 */
@@ -162,6 +164,10 @@ typedef struct peko_config {
                               * 0 means 16384 */
     int exchanges;           /* digest: peers a node exchanges versions
                               * with each cycle; 0 means 1 */
+    int max_members;         /* peers listed at most (tombstones
+                              * included); 0 means 65536. When full, a
+                              * newcomer may only take the place of a
+                              * member never verified (docs/protocol.md) */
     uint32_t incarnation;    /* this run's incarnation, which must grow
                               * from one start of a node to the next; 0
                               * means the environment's wall clock in
@@ -371,6 +377,11 @@ typedef struct peko_stats {
     uint64_t nodes_expired;
     uint64_t repaired;            /* peers refreshed by anti-entropy */
     uint64_t reconnect_attempts;  /* swaps to seeds or removed members */
+    uint64_t members_refused;     /* newcomers refused: the list was full */
+    uint64_t members_evicted;     /* unverified members replaced by one */
+    uint64_t challenges_sent;     /* address validations asked */
+    uint64_t verified;            /* peers that proved their address */
+    uint64_t cookies_refused;     /* echoes that proved nothing */
     uint64_t digest_entries_sent; /* entries in swaps sent */
     uint64_t digest_truncated;    /* swaps cut to fit Size */
 } peko_stats;

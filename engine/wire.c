@@ -319,6 +319,7 @@ peko_reject peko__wire_decode(const uint8_t *bytes, size_t n_bytes,
         return PEKO_REJECT_BAD_MAC;
 
     memset(out, 0, sizeof *out);
+    out->n_bytes = n_bytes;
     out->type = (peko_msg_type)type;
     out->hops = bytes[6];
     if (is_signed) {

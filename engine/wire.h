@@ -36,6 +36,7 @@ typedef struct peko__keyring peko__keyring;
 /* A decoded (or to-be-encoded) message. Pointers point into the packet
  * buffer on decode (borrowed) and are read from on encode. */
 typedef struct peko__msg {
+    size_t n_bytes;       /* decoded: the whole packet's length */
     peko_msg_type type;
     uint8_t hops;         /* forwards since the origin */
     peko_addr sender;     /* listen address of the node sending this copy */

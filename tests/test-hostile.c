@@ -1,0 +1,225 @@
+/* test-hostile.c: a node on a hostile network (docs/protocol.md, "On a
+ * hostile network"): no reflection, no amplification toward unproven
+ * addresses, a bounded member table that a flood of forged nodes cannot
+ * empty of real ones. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "testenv.h"
+#include "wire.h"
+
+#define SECOND_US 1000000LL
+
+static peko_addr addr_of(const char *host, uint16_t port)
+{
+    peko_addr a;
+    cr_assert_eq(peko_addr_parse(host, port, &a), 0);
+    return a;
+}
+
+/* Bytes a node sent, by destination: the observer's count. */
+typedef struct sent_to {
+    peko_addr watched[2];
+    uint64_t bytes[2];
+    uint64_t packets[2];
+} sent_to;
+
+static void on_sent(void *user, peko_msg_type type, const peko_addr *to,
+                    size_t n_bytes)
+{
+    (void)type;
+    sent_to *s = user;
+    for (int i = 0; i < 2; i++)
+        if (peko_addr_equal(to, &s->watched[i])) {
+            s->bytes[i] += n_bytes;
+            s->packets[i]++;
+        }
+}
+
+static testnet *converged(size_t n, peko_dissemination d, uint64_t seed)
+{
+    peko_config c = {0};
+    c.cycle_us = SECOND_US;
+    c.dissemination = d;
+    testnet *net = testnet_new(n, &c, seed);
+    testnet_join_all(net);
+    testnet_run_for(net, 20 * SECOND_US);
+    cr_assert(testnet_converged(net));
+    return net;
+}
+
+/* A swap request as an attacker writes it: naming `sender`, listing
+ * `n_entries` made-up nodes in a whole-ring range. */
+static size_t forged_request(const peko_addr *sender, int n_entries,
+                             uint64_t salt, uint8_t *buf, size_t cap)
+{
+    static uint8_t entries[16384];
+    size_t len = 0;
+    for (int i = 0; i < n_entries; i++) {
+        char host[32];
+        g_snprintf(host, sizeof host, "10.%u.%u.%u",
+                   (unsigned)(salt >> 8) & 255, (unsigned)salt & 255,
+                   (unsigned)i & 255);
+        peko__entry e = {.addr = addr_of(host, (uint16_t)(7000 + i)),
+                         .incarnation = 1, .seq = 1};
+        len = (size_t)(peko__entry_write(entries + len, &e) - entries);
+    }
+    peko__msg m;
+    memset(&m, 0, sizeof m);
+    m.type = PEKO_MSG_SWAP_REQUEST;
+    m.sender = *sender;
+    m.has_range = true;
+    m.range_first = (uint32_t)salt;
+    m.range_last = (uint32_t)salt - 1;
+    m.entries = entries;
+    m.entries_len = (uint32_t)len;
+    m.n_entries = (uint16_t)n_entries;
+    size_t n = peko__wire_encode(&m, NULL, buf, cap);
+    cr_assert_gt(n, 0);
+    return n;
+}
+
+Test(hostile, replies_go_to_the_source_never_to_the_address_named_inside)
+{
+    for (int d = 0; d < 2; d++) {
+        testnet *net = converged(8, d ? PEKO_DISSEMINATION_DIGEST
+                                      : PEKO_DISSEMINATION_RUMOR, 41);
+        peko_addr attacker = addr_of("127.0.0.1", 6666);
+        peko_addr victim = addr_of("192.0.2.7", 53);
+        sent_to s = {.watched = {attacker, victim}};
+        peko_observer obs = {.version = PEKO_OBSERVER_VERSION,
+                             .packet_sent = on_sent};
+        peko_nodelist_set_observer(testnet_node(net, 0), &obs, &s);
+        uint8_t buf[16384];
+        size_t n = forged_request(&victim, 0, 1, buf, sizeof buf);
+        testnet_inject(net, 0, &attacker, buf, n);
+        cr_assert_eq(s.packets[1], 0, "the victim named inside got %lu",
+                     (unsigned long)s.packets[1]);
+        cr_assert_gt(s.packets[0], 0, "the source got no answer");
+        testnet_free(net);
+    }
+}
+
+Test(hostile, an_unproven_source_never_gets_more_bytes_than_it_sent)
+{
+    /* A node holding a 10 KB metadata blob and a full list: the answers
+     * it would like to give are much larger than small requests. A mixed
+     * flood: tiny requests, requests listing strangers, echoes of wrong
+     * cookies, from many source addresses none of which proves itself. */
+    testnet *net = converged(32, PEKO_DISSEMINATION_RUMOR, 42);
+    static uint8_t blob[10000];
+    memset(blob, 'x', sizeof blob);
+    cr_assert_eq(peko_nodelist_publish(testnet_node(net, 0), blob,
+                                       sizeof blob), 0);
+    testnet_run_for(net, 2 * SECOND_US);
+
+    uint64_t received = 0;
+    sent_to total = {0};
+    for (int i = 0; i < 500; i++) {
+        peko_addr src = addr_of("127.0.0.2", (uint16_t)(20000 + i));
+        sent_to s = {.watched = {src, src}};
+        peko_observer obs = {.version = PEKO_OBSERVER_VERSION,
+                             .packet_sent = on_sent};
+        peko_nodelist_set_observer(testnet_node(net, 0), &obs, &s);
+        uint8_t buf[16384];
+        size_t n;
+        if (i % 3 == 2) {
+            peko__msg m;
+            memset(&m, 0, sizeof m);
+            m.type = PEKO_MSG_ECHO;
+            m.sender = src;
+            m.nonce = (uint64_t)i * 0x9e3779b97f4a7c15ULL;
+            n = peko__wire_encode(&m, NULL, buf, sizeof buf);
+        } else {
+            n = forged_request(&src, i % 3 ? (i % 50) : 0, (uint64_t)i, buf,
+                               sizeof buf);
+        }
+        testnet_inject(net, 0, &src, buf, n);
+        received += n;
+        cr_assert_leq(s.bytes[0], n, "packet %d: %lu bytes sent for %zu", i,
+                      (unsigned long)s.bytes[0], n);
+        total.bytes[0] += s.bytes[0];
+    }
+    cr_assert_leq(total.bytes[0], received);
+    peko_stats st;
+    peko_nodelist_stats(testnet_node(net, 0), &st);
+    cr_assert_gt(st.challenges_sent, 0);
+    cr_assert_gt(st.cookies_refused, 0);
+    testnet_free(net);
+}
+
+Test(hostile, a_proven_requester_gets_the_whole_answer_after_one_challenge)
+{
+    /* Node 5 is new to node 0: its first request is answered within its
+     * own size, with a challenge; once it echoes, the metadata comes. */
+    peko_config c = {0};
+    c.cycle_us = SECOND_US;
+    testnet *net = testnet_new(6, &c, 43);
+    static uint8_t blob[8000];
+    memset(blob, 'y', sizeof blob);
+    for (size_t i = 0; i < 5; i++)
+        testnet_join_via(net, i, 0);
+    testnet_run_for(net, 5 * SECOND_US);
+    cr_assert_eq(peko_nodelist_publish(testnet_node(net, 0), blob,
+                                       sizeof blob), 0);
+    /* Node 5 joins through node 0 without hearing the rumor. */
+    for (size_t i = 0; i < 5; i++)
+        testnet_block(net, i, 5, true);
+    testnet_join_via(net, 5, 0);
+    testnet_run_for(net, 3 * SECOND_US);
+    for (size_t i = 0; i < 5; i++)
+        testnet_block(net, i, 5, false);
+    testnet_run_for(net, 10 * SECOND_US);
+    size_t n;
+    cr_assert_not_null(peko_nodelist_read(testnet_node(net, 5), &n));
+    cr_assert_eq(n, sizeof blob);
+    peko_stats st;
+    peko_nodelist_stats(testnet_node(net, 0), &st);
+    cr_assert_gt(st.verified, 0);
+    testnet_free(net);
+}
+
+Test(hostile, a_flood_of_forged_nodes_keeps_the_table_bounded_and_the_real_ones)
+{
+    /* 1,000,000 forged heartbeats with distinct origins at one node of a
+     * converged cluster, with a member bound of 4096. Its real peers have
+     * proved their addresses (swaps answered): none is evicted. */
+    peko_config c = {0};
+    c.cycle_us = SECOND_US;
+    c.max_members = 4096;
+    c.timeout_us = 3600 * SECOND_US; /* the flood outlives no timeout */
+    testnet *net = testnet_new(8, &c, 44);
+    testnet_join_all(net);
+    testnet_run_for(net, 30 * SECOND_US);
+    cr_assert(testnet_converged(net));
+    /* The target's forwards go nowhere: this is about its table. */
+    for (size_t j = 1; j < 8; j++)
+        testnet_block(net, 0, j, true);
+    peko_nodelist *nl = testnet_node(net, 0);
+    peko_addr attacker = addr_of("127.0.0.3", 5555);
+    uint8_t buf[256];
+    for (uint32_t i = 0; i < 1000000; i++) {
+        char host[32];
+        g_snprintf(host, sizeof host, "10.%u.%u.%u", (i >> 16) & 255,
+                   (i >> 8) & 255, i & 255);
+        peko__msg m;
+        memset(&m, 0, sizeof m);
+        m.type = PEKO_MSG_HEARTBEAT;
+        m.sender = attacker;
+        m.origin = addr_of(host, (uint16_t)(1000 + (i >> 24)));
+        m.incarnation = 1;
+        m.seq = 1;
+        size_t n = peko__wire_encode(&m, NULL, buf, sizeof buf);
+        testnet_inject(net, 0, &attacker, buf, n);
+        if (i % 100000 == 0)
+            cr_assert_leq(peko_nodelist_count(nl), 4096 + 1);
+    }
+    cr_assert_leq(peko_nodelist_count(nl), 4096 + 1);
+    for (size_t j = 1; j < 8; j++)
+        cr_assert(peko_nodelist_contains(nl, testnet_addr(net, j)),
+                  "real member %zu was evicted", j);
+    peko_stats st;
+    peko_nodelist_stats(nl, &st);
+    cr_assert_gt(st.members_evicted, 0);
+    testnet_free(net);
+}
