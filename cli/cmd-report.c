@@ -77,25 +77,30 @@ static void text_config(GString *out, const ana_report *report,
         g_string_append_printf(out, "  run %" G_GINT64_FORMAT ", seed %"
                                     G_GINT64_FORMAT "\n",
                                run->run_id, run->seed);
-    g_string_append_printf(out, "  %-22s %10s  %-23s %10s  %s\n", "metric",
-                           "mean", "95% CI", "median", "min .. max");
+    g_string_append_printf(out, "  %-22s %10s  %-27s %10s  %s\n", "metric",
+                           "median", "95% CI", "mean", "min .. max");
     for (int m = 0; m < ANA_METRIC_COUNT; m++) {
         const ana_metric_summary *s = &cr->metric[m];
         if (!worth_showing((ana_metric)m, s))
             continue;
         char mean[32], lo[32], hi[32], med[32], min[32], max[32];
-        char ci[80] = "";
+        char ci[96] = "";
         format_value(mean, sizeof mean, (ana_metric)m, s->mean);
-        format_value(lo, sizeof lo, (ana_metric)m, s->ci_lo);
-        format_value(hi, sizeof hi, (ana_metric)m, s->ci_hi);
+        format_value(lo, sizeof lo, (ana_metric)m, s->median_lo);
+        format_value(hi, sizeof hi, (ana_metric)m, s->median_hi);
         format_value(med, sizeof med, (ana_metric)m, s->median);
         format_value(min, sizeof min, (ana_metric)m, s->min);
         format_value(max, sizeof max, (ana_metric)m, s->max);
-        if (s->n - s->never > 1)
+        /* Fewer than 6 runs cannot give 95%: say what the interval
+         * (then min .. max) does cover. */
+        if (s->n > 1 && s->median_level < ANA_REPORT_LEVEL)
+            g_snprintf(ci, sizeof ci, "[%s, %s] %.0f%%", lo, hi,
+                       s->median_level * 100);
+        else if (s->n > 1)
             g_snprintf(ci, sizeof ci, "[%s, %s]", lo, hi);
-        g_string_append_printf(out, "  %-22s %10s  %-23s %10s  %s .. %s",
-                               ana_metric_get((ana_metric)m)->name, mean, ci,
-                               med, min, max);
+        g_string_append_printf(out, "  %-22s %10s  %-27s %10s  %s .. %s",
+                               ana_metric_get((ana_metric)m)->name, med, ci,
+                               mean, min, max);
         if (s->never)
             g_string_append_printf(out, "  (never in %zu of %zu)", s->never,
                                    s->n);
@@ -216,12 +221,14 @@ static void json_summary(GString *out, const ana_metric_summary *s,
     g_string_append_printf(out, ",\"n\":%zu,\"never\":%zu,\"mean\":", s->n,
                            s->never);
     peko_cli_json_number(out, s->mean);
-    g_string_append(out, ",\"ci95\":[");
-    peko_cli_json_number(out, s->ci_lo);
-    g_string_append_c(out, ',');
-    peko_cli_json_number(out, s->ci_hi);
-    g_string_append(out, "],\"median\":");
+    g_string_append(out, ",\"median\":");
     peko_cli_json_number(out, s->median);
+    g_string_append(out, ",\"median_ci\":[");
+    peko_cli_json_number(out, s->median_lo);
+    g_string_append_c(out, ',');
+    peko_cli_json_number(out, s->median_hi);
+    g_string_append(out, "],\"median_ci_level\":");
+    peko_cli_json_number(out, s->median_level);
     g_string_append(out, ",\"min\":");
     peko_cli_json_number(out, s->min);
     g_string_append(out, ",\"max\":");
@@ -321,8 +328,8 @@ static void csv_number(GString *out, double v)
 static void print_csv(const ana_report *report)
 {
     GString *out = g_string_new(
-        "scenario,sweep_point,runs,metric,unit,n,never,mean,ci95_lo,"
-        "ci95_hi,median,min,max,theory\n");
+        "scenario,sweep_point,runs,metric,unit,n,never,mean,median,"
+        "median_ci_lo,median_ci_hi,median_ci_level,min,max,theory\n");
     for (size_t i = 0; i < report->n_configs; i++) {
         const ana_config_report *cr = &report->configs[i];
         for (int m = 0; m < ANA_METRIC_COUNT; m++) {
@@ -335,9 +342,10 @@ static void print_csv(const ana_report *report)
                                    cr->config->n_runs, info->name, info->unit,
                                    s->n, s->never);
             csv_number(out, s->mean);
-            csv_number(out, s->ci_lo);
-            csv_number(out, s->ci_hi);
             csv_number(out, s->median);
+            csv_number(out, s->median_lo);
+            csv_number(out, s->median_hi);
+            csv_number(out, s->median_level);
             csv_number(out, s->min);
             csv_number(out, s->max);
             csv_number(out, m == ANA_METRIC_ROUNDS50   ? cr->theory.rounds50
@@ -362,9 +370,9 @@ int peko_cmd_report(int argc, char **argv)
         "For each configuration (scenario and sweep point) of the database:\n"
         "infection times t50..t100, rounds, messages per node, redundancy,\n"
         "nodes never reached, membership convergence, metadata staleness and\n"
-        "drops by cause, as mean and 95% confidence interval over its\n"
-        "repetitions, with the rounds theory predicts (docs/theory.md,\n"
-        "metrics in docs/analysis.md).");
+        "drops by cause, as median with a 95% confidence interval, mean,\n"
+        "min and max over its repetitions, with the rounds theory predicts\n"
+        "(docs/theory.md, metrics in docs/analysis.md).");
     g_option_context_set_description(
         context, "Exit status: 0 when the report was made, 1 when the\n"
                  "database cannot be read, 2 for a bad command line.");
