@@ -105,11 +105,6 @@ char *peko_cli_temp_db(const char *command);
  * ignoring those that do not exist. */
 void peko_cli_remove_db(const char *path);
 
-/* JSON output: a string with escapes; a number in the shortest form that
- * reads back the same (C locale), null for NAN and the infinities. */
-void peko_cli_json_string(GString *out, const char *s);
-void peko_cli_json_number(GString *out, double v);
-
 /* A duration in seconds for people: "850 us", "12.3 ms", "4.210 s",
  * "never" for INFINITY, "-" for NAN. Into buf (at least 32 bytes). */
 void peko_cli_format_seconds(char *buf, size_t size, double s);

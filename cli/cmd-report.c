@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "json.h"
 #include "report.h"
 
 static char *run_arg;
@@ -207,97 +208,85 @@ static void print_text(const ana_report *report)
 /* ------------------------------------------------------------------ */
 /* JSON and CSV.                                                        */
 
-static void json_key(GString *out, const char *key)
-{
-    peko_cli_json_string(out, key);
-    g_string_append_c(out, ':');
-}
-
-static void json_summary(GString *out, const ana_metric_summary *s,
+static void json_summary(model_json *j, const ana_metric_summary *s,
                          const char *unit)
 {
-    g_string_append(out, "{\"unit\":");
-    peko_cli_json_string(out, unit);
-    g_string_append_printf(out, ",\"n\":%zu,\"never\":%zu,\"mean\":", s->n,
-                           s->never);
-    peko_cli_json_number(out, s->mean);
-    g_string_append(out, ",\"median\":");
-    peko_cli_json_number(out, s->median);
-    g_string_append(out, ",\"median_ci\":[");
-    peko_cli_json_number(out, s->median_lo);
-    g_string_append_c(out, ',');
-    peko_cli_json_number(out, s->median_hi);
-    g_string_append(out, "],\"median_ci_level\":");
-    peko_cli_json_number(out, s->median_level);
-    g_string_append(out, ",\"min\":");
-    peko_cli_json_number(out, s->min);
-    g_string_append(out, ",\"max\":");
-    peko_cli_json_number(out, s->max);
-    g_string_append_c(out, '}');
+    model_json_begin_object(j);
+    model_json_member_string(j, "unit", unit);
+    model_json_member_int(j, "n", (int64_t)s->n);
+    model_json_member_int(j, "never", (int64_t)s->never);
+    model_json_member_number(j, "mean", s->mean);
+    model_json_member_number(j, "median", s->median);
+    model_json_key(j, "median_ci");
+    model_json_begin_array(j);
+    model_json_number(j, s->median_lo);
+    model_json_number(j, s->median_hi);
+    model_json_end_array(j);
+    model_json_member_number(j, "median_ci_level", s->median_level);
+    model_json_member_number(j, "min", s->min);
+    model_json_member_number(j, "max", s->max);
+    model_json_end_object(j);
+}
+
+static void json_theory(model_json *j, const ana_theory_figures *t)
+{
+    model_json_begin_object(j);
+    model_json_member_string(j, "model", t->model);
+    model_json_member_string(j, "why_not", t->why_not);
+    model_json_member_number(j, "reach", t->reach);
+    model_json_member_number(j, "rounds50", t->rounds50);
+    model_json_member_number(j, "rounds90", t->rounds90);
+    model_json_member_number(j, "push_rounds", t->push_rounds);
+    model_json_member_number(j, "deviation50", t->dev50);
+    model_json_member_number(j, "deviation90", t->dev90);
+    model_json_member_bool(j, "deviates", t->deviates);
+    model_json_end_object(j);
 }
 
 static void print_json(const ana_report *report)
 {
     const ana_runset *set = report->set;
-    GString *out = g_string_new("{\"database\":");
-    peko_cli_json_string(out, set->path);
-    g_string_append_printf(out, ",\"runs\":%zu,\"not_complete\":%zu,"
-                                "\"tolerance\":",
-                           set->n_runs, set->n_not_complete);
-    peko_cli_json_number(out, report->tolerance);
-    g_string_append(out, ",\"configurations\":[");
+    model_json *j = model_json_new();
+    model_json_begin_object(j);
+    model_json_member_string(j, "database", set->path);
+    model_json_member_int(j, "runs", (int64_t)set->n_runs);
+    model_json_member_int(j, "not_complete", (int64_t)set->n_not_complete);
+    model_json_member_number(j, "tolerance", report->tolerance);
+    model_json_key(j, "configurations");
+    model_json_begin_array(j);
     for (size_t i = 0; i < report->n_configs; i++) {
         const ana_config_report *cr = &report->configs[i];
         const ana_run *run = cr->first;
-        g_string_append(out, i ? ",{" : "{");
-        json_key(out, "scenario");
-        peko_cli_json_string(out, cr->config->scenario);
-        g_string_append_c(out, ',');
-        json_key(out, "sweep_point");
-        peko_cli_json_string(out, cr->config->sweep_point);
-        g_string_append_printf(out, ",\"runs\":%zu,\"run_ids\":[",
-                               cr->config->n_runs);
+        model_json_begin_object(j);
+        model_json_member_string(j, "scenario", cr->config->scenario);
+        model_json_member_string(j, "sweep_point", cr->config->sweep_point);
+        model_json_member_int(j, "runs", (int64_t)cr->config->n_runs);
+        model_json_key(j, "run_ids");
+        model_json_begin_array(j);
         for (size_t r = 0; r < cr->config->n_runs; r++)
-            g_string_append_printf(out, "%s%" G_GINT64_FORMAT, r ? "," : "",
-                                   set->runs[cr->config->runs[r]].run_id);
-        g_string_append_printf(out, "],\"nodes\":%" G_GINT64_FORMAT,
-                               run->nodes);
-        g_string_append(out, ",\"fanout\":");
-        peko_cli_json_number(out, run->fanout);
-        g_string_append(out, ",\"dissemination\":");
-        peko_cli_json_string(out, run->dissemination);
-        g_string_append(out, ",\"round_s\":");
-        peko_cli_json_number(out, run->round_s);
-        g_string_append(out, ",\"metrics\":{");
+            model_json_int(j, set->runs[cr->config->runs[r]].run_id);
+        model_json_end_array(j);
+        model_json_member_int(j, "nodes", run->nodes);
+        model_json_member_number(j, "fanout", run->fanout);
+        model_json_member_string(j, "dissemination", run->dissemination);
+        model_json_member_number(j, "round_s", run->round_s);
+        model_json_key(j, "metrics");
+        model_json_begin_object(j);
         for (int m = 0; m < ANA_METRIC_COUNT; m++) {
             const ana_metric_info *info = ana_metric_get((ana_metric)m);
-            if (m)
-                g_string_append_c(out, ',');
-            json_key(out, info->name);
-            json_summary(out, &cr->metric[m], info->unit);
+            model_json_key(j, info->name);
+            json_summary(j, &cr->metric[m], info->unit);
         }
-        const ana_theory_figures *t = &cr->theory;
-        g_string_append(out, "},\"theory\":{\"model\":");
-        peko_cli_json_string(out, t->model);
-        g_string_append(out, ",\"why_not\":");
-        peko_cli_json_string(out, t->why_not);
-        struct {
-            const char *key;
-            double v;
-        } nums[] = {{"reach", t->reach},           {"rounds50", t->rounds50},
-                    {"rounds90", t->rounds90},     {"push_rounds", t->push_rounds},
-                    {"deviation50", t->dev50},     {"deviation90", t->dev90}};
-        for (size_t k = 0; k < G_N_ELEMENTS(nums); k++) {
-            g_string_append_c(out, ',');
-            json_key(out, nums[k].key);
-            peko_cli_json_number(out, nums[k].v);
-        }
-        g_string_append_printf(out, ",\"deviates\":%s}}",
-                               t->deviates ? "true" : "false");
+        model_json_end_object(j);
+        model_json_key(j, "theory");
+        json_theory(j, &cr->theory);
+        model_json_end_object(j);
     }
-    g_string_append(out, "]}\n");
-    fputs(out->str, stdout);
-    g_string_free(out, TRUE);
+    model_json_end_array(j);
+    model_json_end_object(j);
+    char *text = model_json_finish(j);
+    puts(text);
+    g_free(text);
 }
 
 /* RFC 4180: quoted when it holds a comma, a quote or a line break. */
@@ -321,8 +310,10 @@ static void csv_number(GString *out, double v)
     g_string_append_c(out, ',');
     if (isinf(v))
         g_string_append(out, "inf");
-    else if (!isnan(v))
-        peko_cli_json_number(out, v);
+    else if (!isnan(v)) {
+        char buf[G_ASCII_DTOSTR_BUF_SIZE];
+        g_string_append(out, model_json_format_double(v, buf));
+    }
 }
 
 static void print_csv(const ana_report *report)
