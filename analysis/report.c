@@ -9,8 +9,9 @@
 
 ana_metric_summary ana_metric_summarize(const double *values, size_t n)
 {
-    ana_metric_summary s = {.mean = NAN, .ci_lo = NAN, .ci_hi = NAN,
-                            .median = NAN, .min = NAN, .max = NAN};
+    ana_metric_summary s = {.mean = NAN, .median = NAN, .median_lo = NAN,
+                            .median_hi = NAN, .median_level = NAN,
+                            .min = NAN, .max = NAN};
     double *all = g_new(double, n ? n : 1);
     double *finite = g_new(double, n ? n : 1);
     size_t n_finite = 0;
@@ -26,16 +27,21 @@ ana_metric_summary ana_metric_summarize(const double *values, size_t n)
     /* A mean over the runs that got there would flatter: with any run
      * that never did, the mean time is "never" too (the median still
      * says where most runs were). */
-    if (s.never > 0) {
+    if (s.never > 0)
         s.mean = INFINITY;
-    } else if (n_finite > 0) {
-        ana_stats_ci ci = ana_stats_mean_ci95(finite, n_finite);
-        s.mean = ci.mean;
-        s.ci_lo = ci.lo;
-        s.ci_hi = ci.hi;
-    }
+    else if (n_finite > 0)
+        s.mean = ana_stats_mean(finite, n_finite);
     if (s.n > 0) {
         s.median = ana_stats_median(all, s.n);
+        /* An interval of order statistics, not mean +- t sd: with a few
+         * skewed values (times are), the t-interval reaches below zero;
+         * this one keeps to the values measured and holds for any
+         * distribution. A "never" among them may be its upper bound. */
+        ana_stats_median_interval ci = ana_stats_median_ci(all, s.n,
+                                                     ANA_REPORT_LEVEL);
+        s.median_lo = ci.lo;
+        s.median_hi = ci.hi;
+        s.median_level = ci.level;
         s.min = s.max = all[0];
         for (size_t i = 1; i < s.n; i++) {
             s.min = MIN(s.min, all[i]);

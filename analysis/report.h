@@ -2,8 +2,9 @@
  * repetitions and set beside theory.
  *
  * What `peko report` prints. For every configuration of a runset
- * (runs.h): each metric's mean with a 95% confidence interval over
- * repetitions (Student's t), median, min and max; and the rounds the
+ * (runs.h): each metric's median over repetitions with a distribution-free
+ * 95% confidence interval (order statistics, stats.h), mean, min and max;
+ * and the rounds the
  * dissemination model predicts (theory.h, docs/theory.md), with a flag
  * when the measured rounds deviate from them by more than a tolerance.
  */
@@ -22,13 +23,19 @@ G_BEGIN_DECLS
  * configuration is flagged (docs/theory.md says why this much). */
 #define ANA_REPORT_DEFAULT_TOLERANCE 0.25
 
+/* The confidence asked of each median's interval. */
+#define ANA_REPORT_LEVEL 0.95
+
 typedef struct ana_metric_summary {
     size_t n;          /* runs with a value (not NAN) */
     size_t never;      /* of those, INFINITY: the time never came */
     double mean;       /* INFINITY if any run never got there; NAN if
                         * no value */
-    double ci_lo, ci_hi;
     double median;     /* over all n values (INFINITY if most never) */
+    double median_lo, median_hi; /* confidence interval for the median,
+                                  * two of the values (stats.h) */
+    double median_level; /* its coverage: ANA_REPORT_LEVEL or more from
+                          * 6 values on, less below (0.9375 at 5) */
     double min, max;   /* over all n values */
 } ana_metric_summary;
 

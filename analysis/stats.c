@@ -363,6 +363,45 @@ ana_stats_ci ana_stats_mean_ci95(const double *x, size_t n)
     return ci;
 }
 
+/* P(B = i) for B ~ Binomial(n, 1/2), in logs so that large n neither
+ * overflows the binomial coefficient nor underflows 2^-n. */
+static double binomial_half_pmf(size_t n, size_t i)
+{
+    return exp(lgamma((double)n + 1) - lgamma((double)i + 1) -
+               lgamma((double)(n - i) + 1) - (double)n * G_LN2);
+}
+
+ana_stats_median_interval ana_stats_median_ci(const double *x, size_t n,
+                                        double level)
+{
+    ana_stats_median_interval ci = { NAN, NAN, NAN, n };
+    g_return_val_if_fail(valid_array(x, n), ci);
+    g_return_val_if_fail(level > 0.0 && level < 1.0, ci);
+    if (n == 0)
+        return ci;
+    double *s = sorted_copy(x, n);
+    /* k - 1 values below the interval and k - 1 above it, each tail with
+     * probability P(B <= k - 1); k grows while the next tail still fits
+     * in (1 - level) / 2, and never past the middle. */
+    double tail_max = (1.0 - level) / 2.0;
+    double tail = binomial_half_pmf(n, 0); /* P(B <= k - 1) at k = 1 */
+    size_t k = 1;
+    for (;;) {
+        if (k + 1 > n + 1 - (k + 1))
+            break;
+        double next = tail + binomial_half_pmf(n, k);
+        if (next > tail_max)
+            break;
+        tail = next;
+        k++;
+    }
+    ci.lo = s[k - 1];
+    ci.hi = s[n - k];
+    ci.level = 1.0 - 2.0 * tail;
+    g_free(s);
+    return ci;
+}
+
 /* ------------------------------------------------------------------ */
 /* Mann-Whitney U.                                                      */
 

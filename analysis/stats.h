@@ -70,6 +70,27 @@ typedef struct ana_stats_ci {
 
 ana_stats_ci ana_stats_mean_ci95(const double *x, size_t n);
 
+/* Distribution-free confidence interval for the median of the population
+ * x was drawn from: the order statistics [x_(k), x_(n+1-k)] (1-based over
+ * the sorted values, infinities last), k the largest with
+ *     P(x_(k) <= median <= x_(n+1-k)) = 1 - 2 P(B <= k - 1) >= level,
+ * B ~ Binomial(n, 1/2). That coverage holds whatever the distribution
+ * (exactly for a continuous one, at least for any other), and both bounds
+ * are values of x, so the interval never leaves the data's range. `level`
+ * in the result is the coverage reached, at least the one asked for; when
+ * even [min, max] covers less (n <= 5 at 0.95), the interval is
+ * [min, max] and level says what it covers, 1 - 2^(1 - n). n == 1:
+ * lo = hi = x[0], level 0. n == 0, or level outside (0, 1): all NAN.
+ * Deterministic: no resampling. */
+typedef struct ana_stats_median_interval {
+    double lo, hi;
+    double level;           /* the coverage of [lo, hi] */
+    size_t n;
+} ana_stats_median_interval;
+
+ana_stats_median_interval ana_stats_median_ci(const double *x, size_t n,
+                                        double level);
+
 /* Mann-Whitney U test (Wilcoxon rank-sum), two-sided.
  *
  * u: U statistic of a, the number of pairs (a_i, b_j) with a_i > b_j,

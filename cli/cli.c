@@ -133,38 +133,6 @@ void cli_progress_bar(double frac, char bar[CLI_BAR_WIDTH + 1])
     bar[CLI_BAR_WIDTH] = 0;
 }
 
-void cli_json_string(GString *out, const char *s)
-{
-    if (s == NULL) {
-        g_string_append(out, "null");
-        return;
-    }
-    g_string_append_c(out, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            g_string_append_printf(out, "\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f)
-            g_string_append_printf(out, "\\u%04x", *p);
-        else
-            g_string_append_c(out, (char)*p);
-    }
-    g_string_append_c(out, '"');
-}
-
-void cli_json_number(GString *out, double v)
-{
-    if (!isfinite(v)) {
-        g_string_append(out, "null");
-        return;
-    }
-    /* The shortest of %.15g and %.17g that reads back exactly. */
-    char buf[G_ASCII_DTOSTR_BUF_SIZE];
-    g_ascii_formatd(buf, sizeof buf, "%.15g", v);
-    if (g_ascii_strtod(buf, NULL) != v)
-        g_ascii_formatd(buf, sizeof buf, "%.17g", v);
-    g_string_append(out, buf);
-}
-
 void cli_format_seconds(char *buf, size_t size, double s)
 {
     if (isnan(s))

@@ -98,11 +98,6 @@ void cli_release_stop(void);
  * "peko <command>: ...". Remove it with ana_db_remove() (schema.h). */
 char *cli_temp_db(const char *command);
 
-/* JSON output: a string with escapes; a number in the shortest form that
- * reads back the same (C locale), null for NAN and the infinities. */
-void cli_json_string(GString *out, const char *s);
-void cli_json_number(GString *out, double v);
-
 /* A duration in seconds for people: "850 us", "12.3 ms", "4.210 s",
  * "never" for INFINITY, "-" for NAN. Into buf (at least 32 bytes). */
 void cli_format_seconds(char *buf, size_t size, double s);

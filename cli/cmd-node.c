@@ -20,6 +20,7 @@
 #include "node-config.h"
 #include "peko-transport.h"
 #include "recorder.h"
+#include "scenario.h"
 
 /* How often the recording is written out while the node runs. */
 #define NODE_FLUSH_INTERVAL_S 10
@@ -175,41 +176,38 @@ static gboolean on_flush(gpointer user)
     return G_SOURCE_CONTINUE;
 }
 
-/* The run's parameters, for the run table. */
+/* The run's parameters, for the run table: the engine's part as a
+ * scenario run records it ($.engine, scn_engine_params_json), so a report
+ * reads both alike; then the node's address and its seeds. */
 static char *params_json(const node_run *run)
 {
     peko_config c;
     peko_nodelist_config(peko_transport_nodelist(run->tp), &c);
+    /* The effective configuration leaves the keys out; whether there are
+     * any comes from the settings. */
+    c.secret_key = run->settings.config.secret_key;
+    c.accepted_keys = run->settings.config.accepted_keys;
+    c.accepted_key_count = run->settings.config.accepted_key_count;
     char local[PEKO_ADDR_STRLEN];
     peko_addr_format(peko_transport_local_addr(run->tp), local);
-    GString *j = g_string_new("{\"node\":");
-    cli_json_string(j, local);
-    g_string_append(j, ",\"protocol\":");
-    cli_json_string(j, c.protocol == PEKO_PROTOCOL_TCP ? "tcp" : "udp");
-    g_string_append_printf(j,
-                           ",\"amount\":%d,\"cycle_us\":%" G_GINT64_FORMAT
-                           ",\"buffer\":%d,\"size\":%d,\"timeout_us\":%"
-                           G_GINT64_FORMAT ",\"seen_cache\":%d",
-                           c.amount, c.cycle_us, c.buffer, c.size,
-                           c.timeout_us, c.seen_cache);
-    g_string_append(j, ",\"dissemination\":");
-    cli_json_string(j, c.dissemination == PEKO_DISSEMINATION_CLASSIC
-                           ? "classic"
-                           : "rumor");
-    g_string_append_printf(j, ",\"keyed\":%s,\"seeds\":[",
-                           run->settings.secret_key ? "true" : "false");
+    model_json *j = model_json_new();
+    model_json_begin_object(j);
+    model_json_member_string(j, "node", local);
+    model_json_key(j, "engine");
+    scn_engine_params_json(j, &c);
+    model_json_key(j, "seeds");
+    model_json_begin_array(j);
     for (size_t i = 0; i < run->settings.n_seeds; i++) {
         peko_addr a;
         char s[PEKO_ADDR_STRLEN];
         peko_addr_parse(run->settings.seed_hosts[i],
                         run->settings.seed_ports[i], &a);
         peko_addr_format(&a, s);
-        if (i)
-            g_string_append_c(j, ',');
-        cli_json_string(j, s);
+        model_json_string(j, s);
     }
-    g_string_append(j, "]}");
-    return g_string_free(j, FALSE);
+    model_json_end_array(j);
+    model_json_end_object(j);
+    return model_json_finish(j);
 }
 
 /* Opens the recording and makes it the engine's observer. The engine

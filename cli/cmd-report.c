@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "json.h"
 #include "report.h"
 
 static char *run_arg;
@@ -77,25 +78,30 @@ static void text_config(GString *out, const ana_report *report,
         g_string_append_printf(out, "  run %" G_GINT64_FORMAT ", seed %"
                                     G_GINT64_FORMAT "\n",
                                run->run_id, run->seed);
-    g_string_append_printf(out, "  %-22s %10s  %-23s %10s  %s\n", "metric",
-                           "mean", "95% CI", "median", "min .. max");
+    g_string_append_printf(out, "  %-22s %10s  %-27s %10s  %s\n", "metric",
+                           "median", "95% CI", "mean", "min .. max");
     for (int m = 0; m < ANA_METRIC_COUNT; m++) {
         const ana_metric_summary *s = &cr->metric[m];
         if (!worth_showing((ana_metric)m, s))
             continue;
         char mean[32], lo[32], hi[32], med[32], min[32], max[32];
-        char ci[80] = "";
+        char ci[96] = "";
         format_value(mean, sizeof mean, (ana_metric)m, s->mean);
-        format_value(lo, sizeof lo, (ana_metric)m, s->ci_lo);
-        format_value(hi, sizeof hi, (ana_metric)m, s->ci_hi);
+        format_value(lo, sizeof lo, (ana_metric)m, s->median_lo);
+        format_value(hi, sizeof hi, (ana_metric)m, s->median_hi);
         format_value(med, sizeof med, (ana_metric)m, s->median);
         format_value(min, sizeof min, (ana_metric)m, s->min);
         format_value(max, sizeof max, (ana_metric)m, s->max);
-        if (s->n - s->never > 1)
+        /* Fewer than 6 runs cannot give 95%: say what the interval
+         * (then min .. max) does cover. */
+        if (s->n > 1 && s->median_level < ANA_REPORT_LEVEL)
+            g_snprintf(ci, sizeof ci, "[%s, %s] %.0f%%", lo, hi,
+                       s->median_level * 100);
+        else if (s->n > 1)
             g_snprintf(ci, sizeof ci, "[%s, %s]", lo, hi);
-        g_string_append_printf(out, "  %-22s %10s  %-23s %10s  %s .. %s",
-                               ana_metric_get((ana_metric)m)->name, mean, ci,
-                               med, min, max);
+        g_string_append_printf(out, "  %-22s %10s  %-27s %10s  %s .. %s",
+                               ana_metric_get((ana_metric)m)->name, med, ci,
+                               mean, min, max);
         if (s->never)
             g_string_append_printf(out, "  (never in %zu of %zu)", s->never,
                                    s->n);
@@ -201,95 +207,85 @@ static void print_text(const ana_report *report)
 /* ------------------------------------------------------------------ */
 /* JSON and CSV.                                                        */
 
-static void json_key(GString *out, const char *key)
-{
-    cli_json_string(out, key);
-    g_string_append_c(out, ':');
-}
-
-static void json_summary(GString *out, const ana_metric_summary *s,
+static void json_summary(model_json *j, const ana_metric_summary *s,
                          const char *unit)
 {
-    g_string_append(out, "{\"unit\":");
-    cli_json_string(out, unit);
-    g_string_append_printf(out, ",\"n\":%zu,\"never\":%zu,\"mean\":", s->n,
-                           s->never);
-    cli_json_number(out, s->mean);
-    g_string_append(out, ",\"ci95\":[");
-    cli_json_number(out, s->ci_lo);
-    g_string_append_c(out, ',');
-    cli_json_number(out, s->ci_hi);
-    g_string_append(out, "],\"median\":");
-    cli_json_number(out, s->median);
-    g_string_append(out, ",\"min\":");
-    cli_json_number(out, s->min);
-    g_string_append(out, ",\"max\":");
-    cli_json_number(out, s->max);
-    g_string_append_c(out, '}');
+    model_json_begin_object(j);
+    model_json_member_string(j, "unit", unit);
+    model_json_member_int(j, "n", (int64_t)s->n);
+    model_json_member_int(j, "never", (int64_t)s->never);
+    model_json_member_number(j, "mean", s->mean);
+    model_json_member_number(j, "median", s->median);
+    model_json_key(j, "median_ci");
+    model_json_begin_array(j);
+    model_json_number(j, s->median_lo);
+    model_json_number(j, s->median_hi);
+    model_json_end_array(j);
+    model_json_member_number(j, "median_ci_level", s->median_level);
+    model_json_member_number(j, "min", s->min);
+    model_json_member_number(j, "max", s->max);
+    model_json_end_object(j);
+}
+
+static void json_theory(model_json *j, const ana_theory_figures *t)
+{
+    model_json_begin_object(j);
+    model_json_member_string(j, "model", t->model);
+    model_json_member_string(j, "why_not", t->why_not);
+    model_json_member_number(j, "reach", t->reach);
+    model_json_member_number(j, "rounds50", t->rounds50);
+    model_json_member_number(j, "rounds90", t->rounds90);
+    model_json_member_number(j, "push_rounds", t->push_rounds);
+    model_json_member_number(j, "deviation50", t->dev50);
+    model_json_member_number(j, "deviation90", t->dev90);
+    model_json_member_bool(j, "deviates", t->deviates);
+    model_json_end_object(j);
 }
 
 static void print_json(const ana_report *report)
 {
     const ana_runset *set = report->set;
-    GString *out = g_string_new("{\"database\":");
-    cli_json_string(out, set->path);
-    g_string_append_printf(out, ",\"runs\":%zu,\"not_complete\":%zu,"
-                                "\"tolerance\":",
-                           set->n_runs, set->n_not_complete);
-    cli_json_number(out, report->tolerance);
-    g_string_append(out, ",\"configurations\":[");
+    model_json *j = model_json_new();
+    model_json_begin_object(j);
+    model_json_member_string(j, "database", set->path);
+    model_json_member_int(j, "runs", (int64_t)set->n_runs);
+    model_json_member_int(j, "not_complete", (int64_t)set->n_not_complete);
+    model_json_member_number(j, "tolerance", report->tolerance);
+    model_json_key(j, "configurations");
+    model_json_begin_array(j);
     for (size_t i = 0; i < report->n_configs; i++) {
         const ana_config_report *cr = &report->configs[i];
         const ana_run *run = cr->first;
-        g_string_append(out, i ? ",{" : "{");
-        json_key(out, "scenario");
-        cli_json_string(out, cr->config->scenario);
-        g_string_append_c(out, ',');
-        json_key(out, "sweep_point");
-        cli_json_string(out, cr->config->sweep_point);
-        g_string_append_printf(out, ",\"runs\":%zu,\"run_ids\":[",
-                               cr->config->n_runs);
+        model_json_begin_object(j);
+        model_json_member_string(j, "scenario", cr->config->scenario);
+        model_json_member_string(j, "sweep_point", cr->config->sweep_point);
+        model_json_member_int(j, "runs", (int64_t)cr->config->n_runs);
+        model_json_key(j, "run_ids");
+        model_json_begin_array(j);
         for (size_t r = 0; r < cr->config->n_runs; r++)
-            g_string_append_printf(out, "%s%" G_GINT64_FORMAT, r ? "," : "",
-                                   set->runs[cr->config->runs[r]].run_id);
-        g_string_append_printf(out, "],\"nodes\":%" G_GINT64_FORMAT,
-                               run->nodes);
-        g_string_append(out, ",\"fanout\":");
-        cli_json_number(out, run->fanout);
-        g_string_append(out, ",\"dissemination\":");
-        cli_json_string(out, run->dissemination);
-        g_string_append(out, ",\"round_s\":");
-        cli_json_number(out, run->round_s);
-        g_string_append(out, ",\"metrics\":{");
+            model_json_int(j, set->runs[cr->config->runs[r]].run_id);
+        model_json_end_array(j);
+        model_json_member_int(j, "nodes", run->nodes);
+        model_json_member_number(j, "fanout", run->fanout);
+        model_json_member_string(j, "dissemination", run->dissemination);
+        model_json_member_number(j, "round_s", run->round_s);
+        model_json_key(j, "metrics");
+        model_json_begin_object(j);
         for (int m = 0; m < ANA_METRIC_COUNT; m++) {
             const ana_metric_info *info = ana_metric_get((ana_metric)m);
-            if (m)
-                g_string_append_c(out, ',');
-            json_key(out, info->name);
-            json_summary(out, &cr->metric[m], info->unit);
+            model_json_key(j, info->name);
+            json_summary(j, &cr->metric[m], info->unit);
         }
-        const ana_theory_figures *t = &cr->theory;
-        g_string_append(out, "},\"theory\":{\"model\":");
-        cli_json_string(out, t->model);
-        g_string_append(out, ",\"why_not\":");
-        cli_json_string(out, t->why_not);
-        struct {
-            const char *key;
-            double v;
-        } nums[] = {{"reach", t->reach},           {"rounds50", t->rounds50},
-                    {"rounds90", t->rounds90},     {"push_rounds", t->push_rounds},
-                    {"deviation50", t->dev50},     {"deviation90", t->dev90}};
-        for (size_t k = 0; k < G_N_ELEMENTS(nums); k++) {
-            g_string_append_c(out, ',');
-            json_key(out, nums[k].key);
-            cli_json_number(out, nums[k].v);
-        }
-        g_string_append_printf(out, ",\"deviates\":%s}}",
-                               t->deviates ? "true" : "false");
+        model_json_end_object(j);
+        model_json_key(j, "theory");
+        json_theory(j, &cr->theory);
+        model_json_end_object(j);
     }
-    g_string_append(out, "]}\n");
-    fputs(out->str, stdout);
-    g_string_free(out, TRUE);
+    model_json_end_array(j);
+    model_json_end_object(j);
+    char *text = model_json_finish(j);
+    puts(text);
+    g_free(text);
 }
 
 /* RFC 4180: quoted when it holds a comma, a quote or a line break. */
@@ -313,15 +309,17 @@ static void csv_number(GString *out, double v)
     g_string_append_c(out, ',');
     if (isinf(v))
         g_string_append(out, "inf");
-    else if (!isnan(v))
-        cli_json_number(out, v);
+    else if (!isnan(v)) {
+        char buf[G_ASCII_DTOSTR_BUF_SIZE];
+        g_string_append(out, model_json_format_double(v, buf));
+    }
 }
 
 static void print_csv(const ana_report *report)
 {
     GString *out = g_string_new(
-        "scenario,sweep_point,runs,metric,unit,n,never,mean,ci95_lo,"
-        "ci95_hi,median,min,max,theory\n");
+        "scenario,sweep_point,runs,metric,unit,n,never,mean,median,"
+        "median_ci_lo,median_ci_hi,median_ci_level,min,max,theory\n");
     for (size_t i = 0; i < report->n_configs; i++) {
         const ana_config_report *cr = &report->configs[i];
         for (int m = 0; m < ANA_METRIC_COUNT; m++) {
@@ -334,9 +332,10 @@ static void print_csv(const ana_report *report)
                                    cr->config->n_runs, info->name, info->unit,
                                    s->n, s->never);
             csv_number(out, s->mean);
-            csv_number(out, s->ci_lo);
-            csv_number(out, s->ci_hi);
             csv_number(out, s->median);
+            csv_number(out, s->median_lo);
+            csv_number(out, s->median_hi);
+            csv_number(out, s->median_level);
             csv_number(out, s->min);
             csv_number(out, s->max);
             csv_number(out, m == ANA_METRIC_ROUNDS50   ? cr->theory.rounds50
@@ -360,9 +359,9 @@ int cli_cmd_report(int argc, char **argv)
         "For each configuration (scenario and sweep point) of the database:\n"
         "infection times t50..t100, rounds, messages per node, redundancy,\n"
         "nodes never reached, membership convergence, metadata staleness and\n"
-        "drops by cause, as mean and 95% confidence interval over its\n"
-        "repetitions, with the rounds theory predicts (docs/theory.md,\n"
-        "metrics in docs/analysis.md).");
+        "drops by cause, as median with a 95% confidence interval, mean,\n"
+        "min and max over its repetitions, with the rounds theory predicts\n"
+        "(docs/theory.md, metrics in docs/analysis.md).");
     g_option_context_set_description(
         context, "Exit status: 0 when the report was made, 1 when the\n"
                  "database cannot be read, 2 for a bad command line.");

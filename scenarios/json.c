@@ -1,55 +1,14 @@
 /* json.c: a scenario as one JSON object, for the run table.
  *
  * Keys are written in a fixed order and numbers in the shortest form
- * that reads back to the same double, with the C locale, so equal
- * scenarios give equal strings on every machine.
+ * that reads back to the same double, with the C locale (model/json.h),
+ * so equal scenarios give equal strings on every machine.
  */
 #include <math.h>
 #include <string.h>
 
+#include "json.h"
 #include "scenario-private.h"
-
-static void put_string(GString *out, const char *s)
-{
-    if (s == NULL) {
-        g_string_append(out, "null");
-        return;
-    }
-    g_string_append_c(out, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': g_string_append(out, "\\\""); break;
-        case '\\': g_string_append(out, "\\\\"); break;
-        case '\n': g_string_append(out, "\\n"); break;
-        case '\r': g_string_append(out, "\\r"); break;
-        case '\t': g_string_append(out, "\\t"); break;
-        default:
-            if (*p < 0x20 || *p == 0x7f)
-                g_string_append_printf(out, "\\u%04x", *p);
-            else
-                g_string_append_c(out, (char)*p);
-        }
-    }
-    g_string_append_c(out, '"');
-}
-
-static void put_double(GString *out, double v)
-{
-    if (!isfinite(v)) {
-        g_string_append(out, "null");
-        return;
-    }
-    char buf[G_ASCII_DTOSTR_BUF_SIZE];
-    /* The shortest of 15, 16, 17 significant digits that round-trips. */
-    for (int digits = 15; digits <= 17; digits++) {
-        char fmt[8];
-        g_snprintf(fmt, sizeof fmt, "%%.%dg", digits);
-        g_ascii_formatd(buf, sizeof buf, fmt, v);
-        if (g_ascii_strtod(buf, NULL) == v)
-            break;
-    }
-    g_string_append(out, buf);
-}
 
 /* Keys whose values are secrets: shown as set, never as written. */
 static bool is_secret(const char *dotted)
@@ -66,317 +25,286 @@ static bool is_secret(const char *dotted)
     return false;
 }
 
-static void put_int(GString *out, int64_t v)
+static void put_dist(model_json *j, const model_dist *d)
 {
-    g_string_append_printf(out, "%" G_GINT64_FORMAT, v);
-}
-
-/* Writes "key": with a leading comma unless first. */
-static void key(GString *out, bool *first, const char *name)
-{
-    if (!*first)
-        g_string_append_c(out, ',');
-    *first = false;
-    put_string(out, name);
-    g_string_append_c(out, ':');
-}
-
-static void put_dist(GString *out, const model_dist *d)
-{
-    bool f = true;
-    g_string_append_c(out, '{');
-    key(out, &f, "kind");
-    put_string(out, model_dist_kind_name(d->kind));
+    model_json_begin_object(j);
+    model_json_member_string(j, "kind", model_dist_kind_name(d->kind));
     switch (d->kind) {
     case MODEL_DIST_CONSTANT:
-        key(out, &f, "value"); put_double(out, d->value);
+        model_json_member_number(j, "value", d->value);
         break;
     case MODEL_DIST_UNIFORM:
-        key(out, &f, "min"); put_double(out, d->min);
-        key(out, &f, "max"); put_double(out, d->max);
+        model_json_member_number(j, "min", d->min);
+        model_json_member_number(j, "max", d->max);
         break;
     case MODEL_DIST_NORMAL:
-        key(out, &f, "mean"); put_double(out, d->mean);
-        key(out, &f, "sd"); put_double(out, d->sd);
+        model_json_member_number(j, "mean", d->mean);
+        model_json_member_number(j, "sd", d->sd);
         break;
     case MODEL_DIST_LOGNORMAL:
-        key(out, &f, "median"); put_double(out, d->median);
-        key(out, &f, "sigma"); put_double(out, d->sigma);
+        model_json_member_number(j, "median", d->median);
+        model_json_member_number(j, "sigma", d->sigma);
         break;
     case MODEL_DIST_PARETO:
-        key(out, &f, "scale"); put_double(out, d->scale);
-        key(out, &f, "shape"); put_double(out, d->shape);
+        model_json_member_number(j, "scale", d->scale);
+        model_json_member_number(j, "shape", d->shape);
         break;
     default:
         break;
     }
-    key(out, &f, "lo"); put_double(out, d->lo);
-    key(out, &f, "hi"); put_double(out, d->hi);
-    key(out, &f, "expected"); put_double(out, model_dist_mean(d));
-    g_string_append_c(out, '}');
+    model_json_member_number(j, "lo", d->lo);
+    model_json_member_number(j, "hi", d->hi);
+    model_json_member_number(j, "expected", model_dist_mean(d));
+    model_json_end_object(j);
 }
 
-static void put_loss(GString *out, const model_loss *l)
+static void put_loss(model_json *j, const model_loss *l)
 {
-    bool f = true;
-    g_string_append_c(out, '{');
-    key(out, &f, "model");
+    model_json_begin_object(j);
     if (l->kind == MODEL_LOSS_BERNOULLI) {
-        put_string(out, "bernoulli");
-        key(out, &f, "rate"); put_double(out, l->rate);
+        model_json_member_string(j, "model", "bernoulli");
+        model_json_member_number(j, "rate", l->rate);
     } else {
-        put_string(out, "gilbert_elliott");
-        key(out, &f, "p_good_to_bad"); put_double(out, l->p_good_to_bad);
-        key(out, &f, "p_bad_to_good"); put_double(out, l->p_bad_to_good);
-        key(out, &f, "loss_good"); put_double(out, l->loss_good);
-        key(out, &f, "loss_bad"); put_double(out, l->loss_bad);
+        model_json_member_string(j, "model", "gilbert_elliott");
+        model_json_member_number(j, "p_good_to_bad", l->p_good_to_bad);
+        model_json_member_number(j, "p_bad_to_good", l->p_bad_to_good);
+        model_json_member_number(j, "loss_good", l->loss_good);
+        model_json_member_number(j, "loss_bad", l->loss_bad);
     }
-    key(out, &f, "expected"); put_double(out, model_loss_mean(l));
-    g_string_append_c(out, '}');
+    model_json_member_number(j, "expected", model_loss_mean(l));
+    model_json_end_object(j);
 }
 
-static void put_nodes(GString *out, bool *f, const char *name,
-                      const scn_nodes *n)
+/* "name": the selector's text, "name_count": how many nodes it picks. */
+static void put_nodes(model_json *j, const char *name, const scn_nodes *n)
 {
-    key(out, f, name);
-    put_string(out, n->text ? n->text : "");
+    model_json_member_string(j, name, n->text ? n->text : "");
     char *count = g_strconcat(name, "_count", NULL);
-    key(out, f, count);
-    put_int(out, (int64_t)n->count);
+    model_json_member_int(j, count, (int64_t)n->count);
     g_free(count);
 }
 
-static void put_cluster(GString *out, const scn_scenario *sc)
+static void put_cluster(model_json *j, const scn_scenario *sc)
 {
     const scn_cluster *c = &sc->cluster;
-    bool f = true;
-    g_string_append_c(out, '{');
-    key(out, &f, "nodes"); put_int(out, c->nodes);
-    key(out, &f, "seeds"); put_int(out, c->seeds);
-    key(out, &f, "seed_mode");
-    put_string(out, c->seed_mode == SCN_SEEDS_FIRST ? "first" : "random");
-    key(out, &f, "duration_us"); put_int(out, c->duration_us);
-    key(out, &f, "seed"); put_int(out, (int64_t)c->seed);
-    key(out, &f, "stagger_us"); put_int(out, c->stagger_us);
-    key(out, &f, "sample_interval_us"); put_int(out, c->sample_interval_us);
-    put_nodes(out, &f, "heartbeat_sample", &c->heartbeat_sample);
-    key(out, &f, "late_count"); put_int(out, (int64_t)c->late.count);
-    g_string_append_c(out, '}');
+    model_json_begin_object(j);
+    model_json_member_int(j, "nodes", c->nodes);
+    model_json_member_int(j, "seeds", c->seeds);
+    model_json_member_string(j, "seed_mode", c->seed_mode == SCN_SEEDS_FIRST
+                                                 ? "first"
+                                                 : "random");
+    model_json_member_int(j, "duration_us", c->duration_us);
+    model_json_member_int(j, "seed", (int64_t)c->seed);
+    model_json_member_int(j, "stagger_us", c->stagger_us);
+    model_json_member_int(j, "sample_interval_us", c->sample_interval_us);
+    put_nodes(j, "heartbeat_sample", &c->heartbeat_sample);
+    model_json_member_int(j, "late_count", (int64_t)c->late.count);
+    model_json_end_object(j);
 }
 
-static void put_engine(GString *out, const scn_scenario *sc)
+void scn_engine_params_json(model_json *j, const peko_config *config)
 {
+    g_return_if_fail(j != NULL && config != NULL);
     peko_config e;
-    peko_config_resolve(&sc->engine, &e);  /* checked when parsed */
-    bool f = true;
-    g_string_append_c(out, '{');
-    key(out, &f, "amount"); put_int(out, e.amount);
-    key(out, &f, "cycle_us"); put_int(out, e.cycle_us);
-    key(out, &f, "buffer"); put_int(out, e.buffer);
-    key(out, &f, "size"); put_int(out, e.size);
-    key(out, &f, "timeout_us"); put_int(out, e.timeout_us);
+    if (peko_config_resolve(config, &e) < 0)
+        e = *config; /* out of range: written as given */
+    model_json_begin_object(j);
+    model_json_member_int(j, "amount", e.amount);
+    model_json_member_int(j, "cycle_us", e.cycle_us);
+    model_json_member_int(j, "buffer", e.buffer);
+    model_json_member_int(j, "size", e.size);
+    model_json_member_int(j, "timeout_us", e.timeout_us);
     /* Whether there is a key, never the key: run tables get shared. */
-    key(out, &f, "secret_key");
-    g_string_append(out, e.secret_key != NULL ? "true" : "false");
-    key(out, &f, "accepted_keys"); put_int(out, (int64_t)e.accepted_key_count);
-    key(out, &f, "protocol");
-    put_string(out, e.protocol == PEKO_PROTOCOL_TCP ? "tcp" : "udp");
-    key(out, &f, "listen_addr"); put_string(out, e.listen_addr);
-    key(out, &f, "is_print"); g_string_append(out, e.is_print ? "true"
-                                                             : "false");
-    key(out, &f, "dissemination");
-    put_string(out, peko_dissemination_name(e.dissemination));
-    key(out, &f, "seen_cache"); put_int(out, e.seen_cache);
-    key(out, &f, "exchanges"); put_int(out, e.exchanges);
-    g_string_append_c(out, '}');
+    model_json_member_bool(j, "secret_key",
+                           e.secret_key != NULL && e.secret_key[0] != '\0');
+    model_json_member_int(j, "accepted_keys", (int64_t)e.accepted_key_count);
+    model_json_member_string(j, "protocol", e.protocol == PEKO_PROTOCOL_TCP
+                                                ? "tcp"
+                                                : "udp");
+    model_json_member_string(j, "listen_addr", e.listen_addr);
+    model_json_member_bool(j, "is_print", e.is_print);
+    model_json_member_string(j, "dissemination",
+                             peko_dissemination_name(e.dissemination));
+    model_json_member_int(j, "seen_cache", e.seen_cache);
+    model_json_member_int(j, "exchanges", e.exchanges);
+    model_json_member_int(j, "max_members", e.max_members);
+    model_json_end_object(j);
 }
 
-static void put_network(GString *out, const scn_scenario *sc)
+static void put_network(model_json *j, const scn_scenario *sc)
 {
     const scn_network *n = &sc->network;
-    bool f = true;
-    g_string_append_c(out, '{');
-    key(out, &f, "latency_us"); put_dist(out, &n->latency_us);
-    key(out, &f, "loss"); put_loss(out, &n->loss);
-    key(out, &f, "duplicate"); put_double(out, n->duplicate);
-    key(out, &f, "bandwidth_bps"); put_int(out, n->bandwidth_bps);
-    key(out, &f, "send_queue"); put_int(out, n->send_queue);
-    g_string_append_c(out, '}');
+    model_json_begin_object(j);
+    model_json_key(j, "latency_us");
+    put_dist(j, &n->latency_us);
+    model_json_key(j, "loss");
+    put_loss(j, &n->loss);
+    model_json_member_number(j, "duplicate", n->duplicate);
+    model_json_member_int(j, "bandwidth_bps", n->bandwidth_bps);
+    model_json_member_int(j, "send_queue", n->send_queue);
+    model_json_end_object(j);
 }
 
-static void put_regions(GString *out, const scn_scenario *sc)
+static void put_regions(model_json *j, const scn_scenario *sc)
 {
     static const char *const modes[] = {"round-robin", "blocks", "explicit"};
     const scn_regions *rg = &sc->regions;
-    bool f = true;
-    g_string_append_c(out, '{');
-    key(out, &f, "assign"); put_string(out, modes[rg->assign]);
-    key(out, &f, "names");
-    g_string_append_c(out, '[');
-    for (size_t r = 0; r < rg->n_regions; r++) {
-        if (r)
-            g_string_append_c(out, ',');
-        put_string(out, rg->regions[r].name);
-    }
-    g_string_append(out, "]");
-    key(out, &f, "latency_us");
-    g_string_append_c(out, '[');
-    bool first = true;
+    model_json_begin_object(j);
+    model_json_member_string(j, "assign", modes[rg->assign]);
+    model_json_key(j, "names");
+    model_json_begin_array(j);
+    for (size_t r = 0; r < rg->n_regions; r++)
+        model_json_string(j, rg->regions[r].name);
+    model_json_end_array(j);
+    model_json_key(j, "latency_us");
+    model_json_begin_array(j);
     for (size_t a = 0; a < rg->n_regions; a++)
         for (size_t b = 0; b < rg->n_regions; b++) {
             if (!rg->latency_set[a * rg->n_regions + b])
                 continue;
-            if (!first)
-                g_string_append_c(out, ',');
-            first = false;
-            bool g = true;
-            g_string_append_c(out, '{');
-            key(out, &g, "from"); put_string(out, rg->regions[a].name);
-            key(out, &g, "to"); put_string(out, rg->regions[b].name);
-            key(out, &g, "dist");
-            put_dist(out, &rg->latency_us[a * rg->n_regions + b]);
-            g_string_append_c(out, '}');
+            model_json_begin_object(j);
+            model_json_member_string(j, "from", rg->regions[a].name);
+            model_json_member_string(j, "to", rg->regions[b].name);
+            model_json_key(j, "dist");
+            put_dist(j, &rg->latency_us[a * rg->n_regions + b]);
+            model_json_end_object(j);
         }
-    g_string_append(out, "]}");
+    model_json_end_array(j);
+    model_json_end_object(j);
 }
 
-static void put_clock(GString *out, const scn_scenario *sc)
+static void put_clock(model_json *j, const scn_scenario *sc)
 {
     const scn_clock *c = &sc->clock;
-    bool f = true;
-    g_string_append_c(out, '{');
-    key(out, &f, "skew_us"); put_dist(out, &c->skew_us);
-    key(out, &f, "drift_ppm"); put_dist(out, &c->drift_ppm);
-    key(out, &f, "entries");
-    g_string_append_c(out, '[');
+    model_json_begin_object(j);
+    model_json_key(j, "skew_us");
+    put_dist(j, &c->skew_us);
+    model_json_key(j, "drift_ppm");
+    put_dist(j, &c->drift_ppm);
+    model_json_key(j, "entries");
+    model_json_begin_array(j);
     for (size_t i = 0; i < c->n_entries; i++) {
-        bool g = true;
-        if (i)
-            g_string_append_c(out, ',');
-        g_string_append_c(out, '{');
-        put_nodes(out, &g, "nodes", &c->entries[i].nodes);
-        key(out, &g, c->entries[i].is_drift ? "drift_ppm" : "skew_us");
-        put_double(out, c->entries[i].value);
-        g_string_append_c(out, '}');
+        model_json_begin_object(j);
+        put_nodes(j, "nodes", &c->entries[i].nodes);
+        model_json_member_number(j, c->entries[i].is_drift ? "drift_ppm"
+                                                           : "skew_us",
+                                 c->entries[i].value);
+        model_json_end_object(j);
     }
-    g_string_append(out, "]}");
+    model_json_end_array(j);
+    model_json_end_object(j);
 }
 
-static void put_event(GString *out, const scn_event *ev)
+static void put_event(model_json *j, const scn_event *ev)
 {
-    bool f = true;
-    g_string_append_c(out, '{');
-    key(out, &f, "time_us"); put_int(out, ev->time_us);
-    key(out, &f, "label"); put_string(out, ev->label);
-    key(out, &f, "action"); put_string(out, scn_event_kind_name(ev->kind));
+    model_json_begin_object(j);
+    model_json_member_int(j, "time_us", ev->time_us);
+    model_json_member_string(j, "label", ev->label);
+    model_json_member_string(j, "action", scn_event_kind_name(ev->kind));
     switch (ev->kind) {
     case SCN_EVENT_PUBLISH:
-        put_nodes(out, &f, "nodes", &ev->nodes);
-        key(out, &f, "data"); put_string(out, ev->publish.data);
-        key(out, &f, "bytes"); put_int(out, (int64_t)ev->publish.n_bytes);
+        put_nodes(j, "nodes", &ev->nodes);
+        model_json_member_string(j, "data", ev->publish.data);
+        model_json_member_int(j, "bytes", (int64_t)ev->publish.n_bytes);
         break;
     case SCN_EVENT_PARTITION:
-        key(out, &f, "name"); put_string(out, ev->partition.name);
+        model_json_member_string(j, "name", ev->partition.name);
         if (ev->partition.one_way) {
-            put_nodes(out, &f, "from", &ev->partition.from);
-            put_nodes(out, &f, "to", &ev->partition.to);
+            put_nodes(j, "from", &ev->partition.from);
+            put_nodes(j, "to", &ev->partition.to);
         } else {
-            key(out, &f, "groups");
-            g_string_append_c(out, '[');
-            for (size_t g = 0; g < ev->partition.n_groups; g++) {
-                if (g)
-                    g_string_append_c(out, ',');
-                put_string(out, ev->partition.groups[g].text);
-            }
-            g_string_append_c(out, ']');
+            model_json_key(j, "groups");
+            model_json_begin_array(j);
+            for (size_t g = 0; g < ev->partition.n_groups; g++)
+                model_json_string(j, ev->partition.groups[g].text);
+            model_json_end_array(j);
         }
         break;
     case SCN_EVENT_HEAL:
-        key(out, &f, "name"); put_string(out, ev->partition.name);
+        model_json_member_string(j, "name", ev->partition.name);
         break;
     case SCN_EVENT_NETWORK:
         if (ev->network.set_latency) {
-            key(out, &f, "latency_us"); put_dist(out, &ev->network.latency_us);
+            model_json_key(j, "latency_us");
+            put_dist(j, &ev->network.latency_us);
         }
         if (ev->network.set_loss) {
-            key(out, &f, "loss"); put_loss(out, &ev->network.loss);
+            model_json_key(j, "loss");
+            put_loss(j, &ev->network.loss);
         }
-        if (ev->network.set_duplicate) {
-            key(out, &f, "duplicate"); put_double(out, ev->network.duplicate);
-        }
+        if (ev->network.set_duplicate)
+            model_json_member_number(j, "duplicate", ev->network.duplicate);
         break;
     default:
-        put_nodes(out, &f, "nodes", &ev->nodes);
+        put_nodes(j, "nodes", &ev->nodes);
         break;
     }
-    g_string_append_c(out, '}');
+    model_json_end_object(j);
 }
 
-static void put_sweep(GString *out, const scn_scenario *sc)
+static void put_sweep(model_json *j, const scn_scenario *sc)
 {
     const scn_sweep *sw = &sc->sweep;
-    bool f = true;
-    g_string_append_c(out, '{');
-    key(out, &f, "repetitions"); put_int(out, sw->repetitions);
-    key(out, &f, "combinations"); put_int(out, (int64_t)sw->combinations);
-    key(out, &f, "axes");
-    g_string_append_c(out, '[');
+    model_json_begin_object(j);
+    model_json_member_int(j, "repetitions", sw->repetitions);
+    model_json_member_int(j, "combinations", (int64_t)sw->combinations);
+    model_json_key(j, "axes");
+    model_json_begin_array(j);
     for (size_t a = 0; a < sw->n_axes; a++) {
-        bool g = true;
-        if (a)
-            g_string_append_c(out, ',');
-        g_string_append_c(out, '{');
-        key(out, &g, "key"); put_string(out, sw->axes[a].key);
-        key(out, &g, "values");
-        g_string_append_c(out, '[');
-        for (size_t v = 0; v < sw->axes[a].n_values; v++) {
-            if (v)
-                g_string_append_c(out, ',');
-            put_string(out, is_secret(sw->axes[a].key)
-                                ? "(hidden)" : sw->axes[a].values[v]);
-        }
-        g_string_append(out, "]}");
+        model_json_begin_object(j);
+        model_json_member_string(j, "key", sw->axes[a].key);
+        model_json_key(j, "values");
+        model_json_begin_array(j);
+        for (size_t v = 0; v < sw->axes[a].n_values; v++)
+            model_json_string(j, is_secret(sw->axes[a].key)
+                                     ? "(hidden)"
+                                     : sw->axes[a].values[v]);
+        model_json_end_array(j);
+        model_json_end_object(j);
     }
-    g_string_append(out, "]}");
+    model_json_end_array(j);
+    model_json_end_object(j);
 }
 
 char *scn_scenario_to_json(const scn_scenario *sc)
 {
     g_return_val_if_fail(sc != NULL, NULL);
-    GString *out = g_string_new("{");
-    bool f = true;
-    key(out, &f, "scenario"); put_string(out, sc->name);
-    key(out, &f, "cluster"); put_cluster(out, sc);
-    key(out, &f, "engine"); put_engine(out, sc);
-    key(out, &f, "network"); put_network(out, sc);
-    key(out, &f, "regions"); put_regions(out, sc);
-    key(out, &f, "clock"); put_clock(out, sc);
-    key(out, &f, "timeline");
-    g_string_append_c(out, '[');
-    for (size_t i = 0; i < sc->n_events; i++) {
-        if (i)
-            g_string_append_c(out, ',');
-        put_event(out, &sc->events[i]);
-    }
-    g_string_append_c(out, ']');
-    key(out, &f, "sweep"); put_sweep(out, sc);
-    key(out, &f, "overrides");
-    g_string_append_c(out, '[');
+    model_json *j = model_json_new();
+    model_json_begin_object(j);
+    model_json_member_string(j, "scenario", sc->name);
+    model_json_key(j, "cluster");
+    put_cluster(j, sc);
+    model_json_key(j, "engine");
+    scn_engine_params_json(j, &sc->engine); /* checked when parsed */
+    model_json_key(j, "network");
+    put_network(j, sc);
+    model_json_key(j, "regions");
+    put_regions(j, sc);
+    model_json_key(j, "clock");
+    put_clock(j, sc);
+    model_json_key(j, "timeline");
+    model_json_begin_array(j);
+    for (size_t i = 0; i < sc->n_events; i++)
+        put_event(j, &sc->events[i]);
+    model_json_end_array(j);
+    model_json_key(j, "sweep");
+    put_sweep(j, sc);
+    model_json_key(j, "overrides");
+    model_json_begin_array(j);
     for (size_t i = 0; sc->overrides[i] != NULL; i++) {
-        if (i)
-            g_string_append_c(out, ',');
-        if (is_secret(sc->overrides[i])) {
-            const char *o = sc->overrides[i];
+        const char *o = sc->overrides[i];
+        if (is_secret(o)) {
             const char *eq = strchr(o, '=');
             char *shown = g_strdup_printf("%.*s=(hidden)",
                                           (int)(eq ? eq - o : (long)strlen(o)),
                                           o);
-            put_string(out, shown);
+            model_json_string(j, shown);
             g_free(shown);
         } else {
-            put_string(out, sc->overrides[i]);
+            model_json_string(j, o);
         }
     }
-    g_string_append(out, "]}");
-    return g_string_free(out, FALSE);
+    model_json_end_array(j);
+    model_json_end_object(j);
+    return model_json_finish(j);
 }

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "json.h"
 #include "model.h"
 #include "peko.h"
 
@@ -379,6 +380,15 @@ void scn_scenario_clock(const scn_scenario *sc, uint32_t node,
  * value), keys in a fixed order, numbers formatted the same on every
  * machine. Returns a newly allocated string (g_free). Cannot fail. */
 char *scn_scenario_to_json(const scn_scenario *sc);
+
+/* Writes the engine's part of a run's parameters into j, as one object
+ * value: `config` with its defaults resolved (amount, cycle_us, buffer,
+ * size, timeout_us, whether there is a secret key and how many accepted
+ * keys, never a key, protocol, listen_addr, is_print, dissemination,
+ * seen_cache). The scenario's parameters hold it at $.engine, and so do
+ * those `peko node` records, so a report reads both alike. A config out of
+ * range is written as given. */
+void scn_engine_params_json(model_json *j, const peko_config *config);
 
 /* ------------------------------------------------------------------ */
 /* Value parsers, also for command-line options. Each accepts surrounding

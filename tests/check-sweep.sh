@@ -71,13 +71,15 @@ grep -q "$half already recorded" "$work/out" || fail "resume did not skip the sh
 [ "$(runs "$work/resume.db")" -eq "$reps" ] || fail "resume: $(runs "$work/resume.db") runs"
 
 # Interrupted by SIGINT once a run has been merged, then resumed. Larger
-# runs (most of a second each) so the signal lands mid-sweep; the polling
-# loop is bounded (20 s).
+# runs (most of a second each on an idle machine, many under a sanitizer
+# on a busy one) so the signal lands mid-sweep. The polling waits for the
+# first run, not for a fixed time, and ends if the sweep does (at most
+# 3000 polls of 0.1 s).
 slow="--set cluster.nodes=300 --set cluster.duration=20s"
 "$peko" sweep "$scenario" -q --jobs 1 --seed 500 $slow --db "$work/int.db" >"$work/int.out" 2>&1 &
 pid=$!
 i=0
-while [ $i -lt 200 ]; do
+while [ $i -lt 3000 ] && kill -0 $pid 2>/dev/null; do
     if [ -e "$work/int.db" ] && [ "$(runs "$work/int.db" 2>/dev/null || echo 0)" -ge 1 ]; then
         break
     fi

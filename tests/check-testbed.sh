@@ -15,7 +15,8 @@
 #   capture    with --capture the traffic table gets 'captured' rows and
 #              the reconciliation has nothing unexplained (skipped, 77,
 #              without CAP_NET_RAW);
-#   interrupt  SIGINT after 2 s: exit 1, the run recorded as incomplete.
+#   interrupt  SIGINT once the run is under way: exit 1, the run
+#              recorded as incomplete.
 set -eu
 
 peko="$1"
@@ -92,7 +93,17 @@ capture)
 interrupt)
     "$peko" testbed "$data/testbed.ini" --db "$work/t.db" >"$work/out.txt" 2>&1 &
     pid=$!
-    sleep 2
+    # Interrupt once the run is under way (its row says 'running'), not
+    # after a fixed time that a busy machine may need just to start it.
+    # At most 300 tries of 0.1 s; the run itself lasts 10 s.
+    tries=300
+    until [ "$(q "SELECT count(*) FROM run WHERE status = 'running'" \
+               2>/dev/null)" = 1 ]; do
+        tries=$((tries - 1))
+        [ "$tries" -gt 0 ] && kill -0 "$pid" 2>/dev/null ||
+            fail "the run never started: $(cat "$work/out.txt")"
+        sleep 0.1
+    done
     kill -INT "$pid"
     status=0
     wait "$pid" || status=$?

@@ -121,18 +121,44 @@ Test(compare, bootstrap_interval_is_reproducible)
 
 Test(report, summary_of_finite_values)
 {
-    /* 1, 2, 3, 4, 5: mean 3, sd sqrt(2.5) = 1.5811, t(0.975, 4) =
-     * 2.7764451; half width 2.7764451 * 1.5811388 / sqrt(5) = 1.9632432. */
+    /* 1, 2, 3, 4, 5: mean 3, median 3; five values put the median's
+     * interval at [min, max], covering 1 - 2/32. */
     double v[] = {3, 1, 4, 5, 2};
     ana_metric_summary s = ana_metric_summarize(v, 5);
     cr_assert_eq(s.n, 5);
     cr_assert_eq(s.never, 0);
     cr_assert_float_eq(s.mean, 3.0, 1e-12);
-    cr_assert_float_eq(s.ci_lo, 3.0 - 1.9632432, 1e-6);
-    cr_assert_float_eq(s.ci_hi, 3.0 + 1.9632432, 1e-6);
     cr_assert_float_eq(s.median, 3.0, 1e-12);
+    cr_assert(s.median_lo == 1.0 && s.median_hi == 5.0);
+    cr_assert_float_eq(s.median_level, 0.9375, 1e-12);
     cr_assert_float_eq(s.min, 1.0, 1e-12);
     cr_assert_float_eq(s.max, 5.0, 1e-12);
+}
+
+Test(report, interval_of_skewed_times_stays_within_them)
+{
+    /* Five times, one far out (seconds): mean 0.92, sd 1.43; mean +- t sd
+     * / sqrt(n) would run from -0.85 to 2.70, a negative time. */
+    double v[] = {0.30, 0.25, 3.50, 0.20, 0.35};
+    ana_metric_summary s = ana_metric_summarize(v, 5);
+    cr_assert(s.median_lo >= s.min && s.median_hi <= s.max,
+              "[%g, %g]", s.median_lo, s.median_hi);
+    cr_assert(s.median_lo > 0);
+    /* Ten such runs: a 95% interval inside the data. */
+    double w[] = {0.30, 0.25, 3.50, 0.20, 0.35, 0.28, 0.31, 0.22, 2.9, 0.33};
+    s = ana_metric_summarize(w, 10);
+    cr_assert(s.median_lo == 0.22 && s.median_hi == 2.9,
+              "[%g, %g]", s.median_lo, s.median_hi);
+    cr_assert_geq(s.median_level, 0.95);
+}
+
+Test(report, interval_with_never_may_end_at_never)
+{
+    /* Six runs, two never: the interval of the median is [min, max],
+     * and max is never. */
+    double v[] = {1, INFINITY, 2, 3, INFINITY, 4};
+    ana_metric_summary s = ana_metric_summarize(v, 6);
+    cr_assert(s.median_lo == 1 && isinf(s.median_hi));
 }
 
 Test(report, summary_with_never_has_no_mean)

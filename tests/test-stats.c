@@ -259,6 +259,150 @@ Test(stats, mean_ci95_of_nothing_is_nan)
 }
 
 /* ------------------------------------------------------------------ */
+/* Confidence interval of a median.                                     */
+
+Test(stats, median_ci_by_hand)
+{
+    /* n = 10: P(B <= 0) = 1/1024, P(B <= 1) = 11/1024 = 0.0107 <= 0.025,
+     * P(B <= 2) = 56/1024 = 0.0547 > 0.025, so k = 2: [x_(2), x_(9)],
+     * coverage 1 - 22/1024 = 0.978515625. */
+    const double x[] = { 9, 1, 8, 2, 7, 3, 6, 4, 5, 10 };
+    ana_stats_median_interval ci = ana_stats_median_ci(x, LEN(x), 0.95);
+    cr_assert_eq(ci.n, 10);
+    cr_assert(ci.lo == 2 && ci.hi == 9, "[%g, %g]", ci.lo, ci.hi);
+    cr_assert_float_eq(ci.level, 0.978515625, 1e-12);
+
+    /* n = 20: P(B <= 5) = (1 + 20 + 190 + 1140 + 4845 + 15504) / 2^20 =
+     * 21700 / 1048576 <= 0.025 < P(B <= 6) = 60460 / 1048576, so k = 6:
+     * [x_(6), x_(15)], coverage 1 - 43400 / 1048576. */
+    double y[20];
+    for (int i = 0; i < 20; i++)
+        y[i] = 100 - 5 * i; /* 100, 95, ..., 5: x_(6) = 30, x_(15) = 75 */
+    ci = ana_stats_median_ci(y, 20, 0.95);
+    cr_assert(ci.lo == 30 && ci.hi == 75, "[%g, %g]", ci.lo, ci.hi);
+    cr_assert_float_eq(ci.level, 1 - 43400.0 / 1048576, 1e-12);
+}
+
+Test(stats, median_ci_of_few_values_is_min_max_with_its_level)
+{
+    /* Below 6 values even [min, max] misses 95%: 1 - 2^(1 - n). */
+    const double x[] = { 0.3, 0.25, 3.5, 0.2, 0.35 };
+    ana_stats_median_interval ci = ana_stats_median_ci(x, 5, 0.95);
+    cr_assert(ci.lo == 0.2 && ci.hi == 3.5);
+    cr_assert_float_eq(ci.level, 0.9375, 1e-15);
+    ci = ana_stats_median_ci(x, 2, 0.95);
+    cr_assert(ci.lo == 0.25 && ci.hi == 0.3);
+    cr_assert_float_eq(ci.level, 0.5, 1e-15);
+    /* Six values reach it: 1 - 2/64. */
+    const double six[] = { 6, 5, 4, 3, 2, 1 };
+    ci = ana_stats_median_ci(six, 6, 0.95);
+    cr_assert(ci.lo == 1 && ci.hi == 6);
+    cr_assert_float_eq(ci.level, 0.96875, 1e-15);
+    /* One value: a point that covers nothing. */
+    ci = ana_stats_median_ci(x, 1, 0.95);
+    cr_assert(ci.lo == 0.3 && ci.hi == 0.3 && ci.level == 0);
+}
+
+Test(stats, median_ci_of_nothing_or_bad_input_is_nan)
+{
+    ana_stats_median_interval ci = ana_stats_median_ci(NULL, 0, 0.95);
+    cr_assert(isnan(ci.lo) && isnan(ci.hi) && isnan(ci.level));
+    catch_criticals();
+    const double x[] = { 1, NAN, 3 };
+    ci = ana_stats_median_ci(x, 3, 0.95);
+    cr_assert(isnan(ci.lo) && isnan(ci.hi) && isnan(ci.level));
+    const double y[] = { 1, 2, 3 };
+    ci = ana_stats_median_ci(y, 3, 1.0);
+    cr_assert(isnan(ci.lo) && isnan(ci.level));
+    ci = ana_stats_median_ci(y, 3, 0.0);
+    cr_assert(isnan(ci.lo) && isnan(ci.level));
+    cr_assert_eq(criticals, 3);
+}
+
+/* splitmix64, the tests' own seeded source: uniform in (0, 1). */
+static double test_uniform(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return ((double)(z >> 11) + 0.5) / 9007199254740992.0;
+}
+
+Test(stats, median_ci_never_leaves_the_data)
+{
+    /* Skewed positive samples of every size from 1 to 40, an outlier
+     * among them: the bounds are values of the sample, so never below
+     * its minimum (nor below 0) nor above its maximum, and they hold the
+     * sample median. */
+    uint64_t state = 7;
+    double x[40];
+    for (int trial = 0; trial < 400; trial++) {
+        size_t n = 1 + (size_t)trial % 40;
+        double min = INFINITY, max = -INFINITY;
+        for (size_t i = 0; i < n; i++) {
+            double u = test_uniform(&state);
+            x[i] = i == 0 ? 50.0 / u : -log(u); /* a Pareto outlier */
+            min = fmin(min, x[i]);
+            max = fmax(max, x[i]);
+        }
+        ana_stats_median_interval ci = ana_stats_median_ci(x, n, 0.95);
+        double median = ana_stats_median(x, n);
+        cr_assert(ci.lo >= min && ci.hi <= max && ci.lo > 0,
+                  "n %zu: [%g, %g] outside [%g, %g]", n, ci.lo, ci.hi, min,
+                  max);
+        cr_assert(ci.lo <= median && median <= ci.hi);
+    }
+}
+
+/* Coverage over `trials` samples of n draws of `draw`, whose median is
+ * `median`. */
+static double median_ci_coverage(double (*draw)(uint64_t *), double median,
+                                 size_t n, int trials, double *level)
+{
+    uint64_t state = 42;
+    double x[64];
+    int covered = 0;
+    for (int t = 0; t < trials; t++) {
+        for (size_t i = 0; i < n; i++)
+            x[i] = draw(&state);
+        ana_stats_median_interval ci = ana_stats_median_ci(x, n, 0.95);
+        covered += ci.lo <= median && median <= ci.hi;
+        *level = ci.level;
+    }
+    return (double)covered / trials;
+}
+
+static double draw_exponential(uint64_t *state)
+{
+    return -log(test_uniform(state)); /* median ln 2 */
+}
+
+static double draw_lognormal_heavy(uint64_t *state)
+{
+    /* exp(2 Z) by Box-Muller: median exp(0) = 1, a heavy right tail. */
+    double u = test_uniform(state), v = test_uniform(state);
+    return exp(2 * sqrt(-2 * log(u)) * cos(2 * G_PI * v));
+}
+
+Test(stats, median_ci_covers_as_often_as_it_says)
+{
+    /* Exponential, n = 10: coverage 0.9785 exactly; lognormal with a
+     * heavy tail, n = 30: 0.9572. Within 4 binomial standard errors of
+     * 4000 trials (about 0.009 and 0.013). */
+    const int trials = 4000;
+    double level;
+    double c = median_ci_coverage(draw_exponential, G_LN2, 10, trials, &level);
+    double se = sqrt(level * (1 - level) / trials);
+    cr_assert_float_eq(level, 0.978515625, 1e-12);
+    cr_assert(fabs(c - level) < 4 * se, "exponential: %.4f vs %.4f", c, level);
+    c = median_ci_coverage(draw_lognormal_heavy, 1.0, 30, trials, &level);
+    se = sqrt(level * (1 - level) / trials);
+    cr_assert(level >= 0.95 && fabs(c - level) < 4 * se,
+              "lognormal: %.4f vs %.4f", c, level);
+}
+
+/* ------------------------------------------------------------------ */
 /* Mann-Whitney U.                                                      */
 
 Test(stats, mann_whitney_complete_separation_is_exact)
