@@ -78,15 +78,18 @@ static void finish(peko_nodelist *nl, peko__msg *msg, const builder *b)
     nl->stats.digest_entries_sent += b->n;
 }
 
-static uint32_t *range_scratch(peko_nodelist *nl)
+/* Room for a range of every peer: its slots, and the sort's keys. */
+static uint32_t *range_scratch(peko_nodelist *nl, uint64_t **keys)
 {
     if (nl->range_scratch_cap < nl->peers.n) {
         size_t cap = nl->range_scratch_cap ? nl->range_scratch_cap : 64;
         while (cap < nl->peers.n)
             cap *= 2;
         nl->range_scratch = g_renew(uint32_t, nl->range_scratch, cap);
+        nl->range_keys = g_renew(uint64_t, nl->range_keys, cap);
         nl->range_scratch_cap = cap;
     }
+    *keys = nl->range_keys;
     return nl->range_scratch;
 }
 
@@ -112,9 +115,11 @@ static bool request_range(peko_nodelist *nl, peko__msg *msg, builder *b)
     size_t want = (b->cap - b->len) * 3 / 4 / SHORT_ENTRY_BYTES;
     if (want == 0)
         want = 1;
-    uint32_t *slots = range_scratch(nl);
+    uint64_t *keys;
+    uint32_t *slots = range_scratch(nl, &keys);
     uint32_t first = nl->ae_cursor, last = first - 1;
-    size_t found = peko__peers_collect(&nl->peers, first, last, want, slots);
+    size_t found = peko__peers_collect(&nl->peers, first, last, want, slots,
+                                       keys);
     size_t take = found;
     if (found > want) {
         /* End the range just before the first peer left out, and never
@@ -206,6 +211,7 @@ void peko__ae_request_to(peko_nodelist *nl, const peko_addr *addr)
 /* One entry of a request, with its place in the request's range. */
 typedef struct listed {
     uint32_t key;      /* fingerprint - range_first */
+    uint32_t fp;
     bool in_range;
     peko__entry e;
 } listed;
@@ -220,25 +226,76 @@ static int compare_listed(const void *a, const void *b)
 
 /* The request's entries, applied (its newer versions are taken), then
  * sorted by their place in the range. The caller g_free()s the array. */
-static listed *take_request(peko_nodelist *nl, const peko__msg *m,
-                            int64_t now_us, size_t *n_out)
+/* A message's entries, read, with their fingerprints and places; the
+ * caller g_free()s the array. */
+static listed *read_entries(const peko__msg *m, size_t *n_out)
 {
     listed *l = g_new(listed, m->n_entries ? m->n_entries : 1);
     size_t n = 0;
     peko__entry_reader r;
     peko__entry_reader_init(&r, m);
     while (peko__entry_next(&r, &l[n].e)) {
-        peko__entry_apply(nl, &l[n].e, PEKO_MSG_SWAP_REQUEST, &m->sender,
-                          now_us);
         uint32_t fp = peko_addr_fingerprint(&l[n].e.addr);
+        l[n].fp = fp;
         l[n].in_range = m->has_range &&
                         peko__range_contains(m->range_first,
                                              m->range_last, fp);
         l[n].key = fp - m->range_first;
         n++;
     }
-    qsort(l, n, sizeof *l, compare_listed);
     *n_out = n;
+    return l;
+}
+
+/* How far ahead of the entry being applied its successors' records are
+ * fetched: in a large list each lookup is a cache miss, and this way
+ * they overlap. */
+#define PREFETCH_AHEAD 8
+
+static void apply_entries(peko_nodelist *nl, const listed *l, size_t n,
+                          peko_msg_type via, const peko_addr *from,
+                          int64_t now_us)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n)
+            peko__peers_prefetch(&nl->peers, l[i + PREFETCH_AHEAD].fp);
+        peko__entry_apply(nl, &l[i].e, l[i].fp, via, from, now_us);
+    }
+}
+
+static bool sorted_listed(const listed *l, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (compare_listed(&l[i - 1], &l[i]) > 0)
+            return false;
+    return true;
+}
+
+/* The request's entries, applied (its newer versions are taken), then
+ * those in its range first, sorted by their place in it (*n_in of them),
+ * and the others after. */
+static listed *take_request(peko_nodelist *nl, const peko__msg *m,
+                            int64_t now_us, size_t *n_out, size_t *n_in)
+{
+    size_t n;
+    listed *l = read_entries(m, &n);
+    apply_entries(nl, l, n, PEKO_MSG_SWAP_REQUEST, &m->sender, now_us);
+    /* Stable partition: the range's entries to the front. */
+    listed *tmp = g_new(listed, n ? n : 1);
+    size_t in = 0, out = 0;
+    for (size_t i = 0; i < n; i++)
+        if (l[i].in_range)
+            l[in++] = l[i];
+        else
+            tmp[out++] = l[i];
+    memcpy(l + in, tmp, out * sizeof *l);
+    g_free(tmp);
+    /* Our own requests list their range in order: sorting is then a
+     * check. Anyone else's get sorted. */
+    if (!sorted_listed(l, in))
+        qsort(l, in, sizeof *l, compare_listed);
+    *n_out = n;
+    *n_in = in;
     return l;
 }
 
@@ -299,18 +356,29 @@ static void respond_at_risk(peko_nodelist *nl, const listed *l, size_t n,
  * (with its record) or holds an older version of. When room runs out the
  * answer covers the range up to the last peer answered, and says so. */
 static void respond_range(peko_nodelist *nl, const peko__msg *m,
-                          const listed *l, size_t n, peko__msg *resp,
+                          const listed *l, size_t n_in, peko__msg *resp,
                           builder *b)
 {
-    uint32_t *slots = range_scratch(nl);
+    uint64_t *keys;
+    uint32_t *slots = range_scratch(nl, &keys);
     size_t found = peko__peers_collect(&nl->peers, m->range_first,
-                                       m->range_last, nl->peers.n, slots);
+                                       m->range_last, nl->peers.n, slots,
+                                       keys);
+    /* Both are in range order: one merge, no searching. */
+    size_t j = 0;
     for (size_t i = 0; i < found; i++) {
         const peko__peer *p = &nl->peers.slots[slots[i]];
         if (peko_addr_equal(&p->addr, &m->sender))
             continue;
-        const listed *mine = find_listed(l, n, p->fingerprint - m->range_first,
-                                         &p->addr);
+        uint32_t key = p->fingerprint - m->range_first;
+        while (j < n_in && l[j].key < key)
+            j++;
+        const listed *mine = NULL;
+        for (size_t k = j; k < n_in && l[k].key == key; k++)
+            if (peko_addr_equal(&l[k].e.addr, &p->addr)) {
+                mine = &l[k];
+                break;
+            }
         bool full;
         if (!answer_for(nl, p, mine, &full) || put_peer(b, p, full))
             continue;
@@ -324,11 +392,15 @@ static void respond_range(peko_nodelist *nl, const peko__msg *m,
     }
 }
 
-/* Fills the room left with the versions learned most recently: news the
- * requester may not have yet (digest's push of fresh heartbeats). */
+/* Adds, in up to a quarter of the room left, the versions learned most
+ * recently: news the requester may not have yet (digest's push of fresh
+ * heartbeats). A quarter: a whole packet of news costs the requester a
+ * lookup each, and the ranges already cover most of the list. */
 static void respond_news(peko_nodelist *nl, const peko__msg *m, builder *b)
 {
-    size_t visits = 2 * (b->cap - b->len) / SHORT_ENTRY_BYTES + 16;
+    size_t quarter = (b->cap - b->len) / 4;
+    builder news = {b->buf + b->len, 0, quarter, 0, false};
+    size_t visits = 2 * quarter / SHORT_ENTRY_BYTES + 16;
     for (uint32_t s = peko__peers_newest(&nl->peers);
          s != PEKO__SLOT_NONE && visits > 0;
          s = peko__peers_older(&nl->peers, s), visits--) {
@@ -339,9 +411,11 @@ static void respond_news(peko_nodelist *nl, const peko__msg *m, builder *b)
                                                   p->fingerprint)) ||
             peko_addr_equal(&p->addr, &m->sender))
             continue;
-        if (!put_peer(b, p, false))
+        if (!put_peer(&news, p, false))
             break;
     }
+    b->len += news.len;
+    b->n = (uint16_t)(b->n + news.n);
 }
 
 void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
@@ -355,8 +429,8 @@ void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
      * its word; ours only carry the version. */
     if (m->has_meta)
         peko__metadata_adopt(nl, m, PEKO_MSG_SWAP_REQUEST);
-    size_t n;
-    listed *l = take_request(nl, m, now, &n);
+    size_t n, n_in;
+    listed *l = take_request(nl, m, now, &n, &n_in);
 
     peko__msg resp;
     peko__metadata_fill(nl, &resp, PEKO_MSG_SWAP_RESPONSE);
@@ -393,9 +467,12 @@ void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
     builder b = {nl->digest, 0, room, 0, false};
     /* Our own record goes with it when the requester lacks it or holds
      * an older one. */
-    const listed *me = find_listed(l, n,
+    const listed *me = find_listed(l, n_in,
                                    nl->self.fingerprint - m->range_first,
                                    &nl->self.addr);
+    for (size_t i = n_in; me == NULL && i < n; i++)
+        if (peko_addr_equal(&l[i].e.addr, &nl->self.addr))
+            me = &l[i];
     bool lacks_me = me == NULL && m->has_range &&
                     peko__range_contains(m->range_first, m->range_last,
                                          nl->self.fingerprint);
@@ -404,7 +481,7 @@ void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
     put_self(&b, nl, lacks_me || old_record);
     respond_at_risk(nl, l, n, &b);
     if (m->has_range)
-        respond_range(nl, m, l, n, &resp, &b);
+        respond_range(nl, m, l, n_in, &resp, &b);
     if (peko__strategy_of(nl)->pushes_news)
         respond_news(nl, m, &b);
     finish(nl, &resp, &b);
@@ -446,11 +523,10 @@ void peko__ae_on_response(peko_nodelist *nl, const peko__msg *m,
         peko__send_msg(nl, &push, &nl->ae_out[k].to);
     }
 
-    peko__entry_reader r;
-    peko__entry_reader_init(&r, m);
-    peko__entry e;
-    while (peko__entry_next(&r, &e))
-        peko__entry_apply(nl, &e, PEKO_MSG_SWAP_RESPONSE, &m->sender, now);
+    size_t n;
+    listed *l = read_entries(m, &n);
+    apply_entries(nl, l, n, PEKO_MSG_SWAP_RESPONSE, &m->sender, now);
+    g_free(l);
 
     if (!asked)
         return;

@@ -347,13 +347,13 @@ bool peko__entry_record_newer(const peko__entry *e, const peko__peer *peer)
                               peer->rev);
 }
 
-bool peko__entry_apply(peko_nodelist *nl, const peko__entry *e,
+bool peko__entry_apply(peko_nodelist *nl, const peko__entry *e, uint32_t fp,
                        peko_msg_type via, const peko_addr *from,
                        int64_t now_us)
 {
     if (peko_addr_equal(&e->addr, &nl->self.addr))
         return false;
-    peko__peer *peer = peko__peer_find(nl, &e->addr);
+    peko__peer *peer = peko__peers_find(&nl->peers, &e->addr, fp);
     if (peer == NULL) {
         /* A node we do not know: only its record can list it. */
         if (!e->full)

@@ -89,6 +89,7 @@ struct peko_nodelist {
     /* Anti-entropy (antientropy.c). */
     uint8_t *digest;         /* entries under construction, Size bytes */
     uint32_t *range_scratch; /* slots of a range, room for every peer */
+    uint64_t *range_keys;    /* and the sort's keys */
     size_t range_scratch_cap;
     uint32_t ae_cursor;      /* where the next request's range starts */
     struct {                 /* swaps sent this cycle, to match answers */
@@ -201,11 +202,11 @@ bool peko__record_after(uint32_t incarnation, uint16_t rev,
                         uint32_t than_incarnation, uint16_t than_rev);
 /* True if the entry's record version is newer than the peer's. */
 bool peko__entry_record_newer(const peko__entry *e, const peko__peer *peer);
-/* Applies a digest entry learned from `from` by a message of type `via`:
- * lists the node if unknown and the entry carries its record, refreshes
- * it if the entry's heartbeat is newer. Returns true if it listed or
- * refreshed the node. */
-bool peko__entry_apply(peko_nodelist *nl, const peko__entry *e,
+/* Applies a digest entry (fp: its address's fingerprint) learned from
+ * `from` by a message of type `via`: lists the node if unknown and the
+ * entry carries its record, refreshes it if the entry's heartbeat is
+ * newer. Returns true if it listed or refreshed the node. */
+bool peko__entry_apply(peko_nodelist *nl, const peko__entry *e, uint32_t fp,
                        peko_msg_type via, const peko_addr *from,
                        int64_t now_us);
 

@@ -269,7 +269,7 @@ void peko_nodelist_free(peko_nodelist *nl)
         return;
     if (nl->joined)
         nl->env->timer_cancel(nl->env, PEKO_TIMER_CYCLE);
-    peko__peers_clear(&nl->peers);
+    peko__peers_free(&nl->peers);
     peko__seen_clear(&nl->seen);
     peko__keyring_free(nl->keys);
     peko__peer_clear_text(&nl->self);
@@ -279,6 +279,7 @@ void peko_nodelist_free(peko_nodelist *nl)
     g_free(nl->pick_scratch);
     g_free(nl->digest);
     g_free(nl->range_scratch);
+    g_free(nl->range_keys);
     g_free(nl->rc);
     free(nl);
 }

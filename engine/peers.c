@@ -113,7 +113,63 @@ static peko__lru *lru_alloc(uint32_t cap)
     peko__lru *l = g_malloc(sizeof *l + 2 * (size_t)cap * sizeof(uint32_t));
     l->head = l->tail = PEKO__SLOT_NONE;
     l->n_dead = 0;
+    l->bucket = g_new(uint32_t, cap ? cap : 1);
+    for (uint32_t b = 0; b < cap; b++)
+        l->bucket[b] = PEKO__SLOT_NONE;
+    l->chain = g_new(uint32_t, 2 * (size_t)(cap ? cap : 1));
     return l;
+}
+
+static void lru_free(peko__lru *l)
+{
+    if (l == NULL)
+        return;
+    g_free(l->bucket);
+    g_free(l->chain);
+    g_free(l);
+}
+
+/* ---- The buckets by fingerprint. ---- */
+
+static inline uint32_t bucket_of(const peko__peers *ps, uint32_t fp)
+{
+    return fp >> (__builtin_clz(ps->cap) + 1);
+}
+
+static void bucket_push(peko__peers *ps, uint32_t slot)
+{
+    peko__lru *l = ps->lru;
+    uint32_t fp = ps->slots[slot].fingerprint;
+    uint32_t b = bucket_of(ps, fp);
+    l->chain[2 * (size_t)slot] = l->bucket[b];
+    l->chain[2 * (size_t)slot + 1] = fp;
+    l->bucket[b] = slot;
+}
+
+/* The link that points at `slot` in its bucket (fp is its fingerprint). */
+static uint32_t *bucket_link_to(peko__peers *ps, uint32_t slot, uint32_t fp)
+{
+    peko__lru *l = ps->lru;
+    uint32_t *at = &l->bucket[bucket_of(ps, fp)];
+    while (*at != slot) {
+        g_assert(*at != PEKO__SLOT_NONE);
+        at = &l->chain[2 * (size_t)*at];
+    }
+    return at;
+}
+
+static void bucket_unlink(peko__peers *ps, uint32_t slot, uint32_t fp)
+{
+    *bucket_link_to(ps, slot, fp) = ps->lru->chain[2 * (size_t)slot];
+}
+
+static void bucket_move(peko__peers *ps, uint32_t from, uint32_t to,
+                        uint32_t fp)
+{
+    peko__lru *l = ps->lru;
+    *bucket_link_to(ps, from, fp) = to;
+    l->chain[2 * (size_t)to] = l->chain[2 * (size_t)from];
+    l->chain[2 * (size_t)to + 1] = fp;
 }
 
 static void lru_append(peko__lru *l, uint32_t slot)
@@ -188,9 +244,12 @@ static void rehash(peko__peers *ps, uint32_t cap)
         ps->lru = lru_alloc(cap);
         ps->lru->n_dead = old_lru->n_dead;
         uint32_t i = old_cap ? old_lru->head : PEKO__SLOT_NONE;
-        for (; i != PEKO__SLOT_NONE; i = *next_of(old_lru, i))
-            lru_append(ps->lru, place(ps, &old[i]));
-        g_free(old_lru);
+        for (; i != PEKO__SLOT_NONE; i = *next_of(old_lru, i)) {
+            uint32_t s = place(ps, &old[i]);
+            lru_append(ps->lru, s);
+            bucket_push(ps, s);
+        }
+        lru_free(old_lru);
     }
     free(old);
 }
@@ -202,18 +261,15 @@ void peko__peers_init(peko__peers *ps, bool ordered)
         ps->lru = lru_alloc(0);
 }
 
-void peko__peers_clear(peko__peers *ps)
+void peko__peers_free(peko__peers *ps)
 {
-    bool ordered = ps->lru != NULL;
     for (uint32_t i = 0; i < ps->cap; i++)
         if (ps->slots[i].fingerprint != 0)
             peko__peer_clear_text(&ps->slots[i]);
     free(ps->slots);
     g_free(ps->used);
-    g_free(ps->lru);
+    lru_free(ps->lru);
     memset(ps, 0, sizeof *ps);
-    if (ordered)
-        ps->lru = lru_alloc(0);
 }
 
 peko__peer *peko__peers_find(const peko__peers *ps, const peko_addr *addr,
@@ -248,8 +304,10 @@ peko__peer *peko__peers_add(peko__peers *ps, const peko_addr *addr,
     p->addr = *addr;
     p->fingerprint = fp;
     mark(ps, i, true);
-    if (ps->lru)
+    if (ps->lru) {
         lru_append(ps->lru, i);
+        bucket_push(ps, i);
+    }
     ps->n++;
     return p;
 }
@@ -263,8 +321,10 @@ void peko__peers_remove(peko__peers *ps, uint32_t slot)
     if (peko__peer_is_dead(&ps->slots[slot]))
         ps->lru->n_dead--;
     peko__peer_clear_text(&ps->slots[slot]);
-    if (ps->lru)
+    if (ps->lru) {
         lru_unlink(ps->lru, slot);
+        bucket_unlink(ps, slot, ps->slots[slot].fingerprint);
+    }
     uint32_t hole = slot;
     for (uint32_t i = slot_next(ps, hole); ps->slots[i].fingerprint != 0;
          i = slot_next(ps, i)) {
@@ -275,8 +335,10 @@ void peko__peers_remove(peko__peers *ps, uint32_t slot)
                                        : (home > hole || home <= i);
         if (!home_in_range) {
             ps->slots[hole] = ps->slots[i];
-            if (ps->lru)
+            if (ps->lru) {
                 lru_move(ps->lru, i, hole);
+                bucket_move(ps, i, hole, ps->slots[hole].fingerprint);
+            }
             hole = i;
         }
     }
@@ -312,62 +374,52 @@ void peko__peers_set_dead(peko__peers *ps, uint32_t slot, bool dead)
 /* ------------------------------------------------------------------ */
 /* Fingerprint ranges (ordered tables).                                 */
 
-typedef struct collect_key {
-    uint32_t key;  /* fingerprint - first: the place in the range */
-    uint32_t slot;
-} collect_key;
-
-static int compare_collect_key(const void *a, const void *b)
+static int compare_u64(const void *a, const void *b)
 {
-    const collect_key *x = a, *y = b;
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    return x->slot < y->slot ? -1 : x->slot > y->slot;
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
 }
 
 size_t peko__peers_collect(const peko__peers *ps, uint32_t first,
-                           uint32_t last, size_t want, uint32_t *out)
+                           uint32_t last, size_t want, uint32_t *out,
+                           uint64_t *scratch)
 {
     g_assert(ps->lru != NULL);
     if (ps->n == 0)
         return 0;
+    const peko__lru *l = ps->lru;
     uint32_t span = last - first; /* the range holds span + 1 values */
     uint32_t shift = (uint32_t)__builtin_clz(ps->cap) + 1;
-    /* Home slots the range touches, counted from first's; a range that
+    /* Buckets the range touches, counted from first's; a range that
      * reaches round to its own start touches them all. */
-    uint64_t home_span =
+    uint64_t bucket_span =
         ((uint64_t)(first & ((1ULL << shift) - 1)) + span) >> shift;
-    bool whole = home_span >= ps->cap - 1;
-    uint32_t start = slot_home(ps, first);
+    uint64_t n_buckets = bucket_span >= ps->cap - 1 ? ps->cap
+                                                    : bucket_span + 1;
+    uint32_t start = bucket_of(ps, first);
 
-    /* Records sit at or after their home slot, in the run of used slots
-     * that holds it, so the range's records lie between start and the
-     * end of the run that holds its last home slot. Stopping early at the
-     * end of a run is safe for the same reason: every record left has a
-     * later home, hence a later place in the range. Records found so far
-     * whose place is not that early (those below `first` in a range that
-     * wraps round to its start, found near it) do not count towards
-     * `want`: they come last. */
+    /* Buckets come in fingerprint order, so once a bucket is read every
+     * peer whose place in the range is before the next bucket's is held,
+     * and the early stop is safe. Peers read so far whose place is not
+     * that early (those below `first` in first's own bucket, of a range
+     * that wraps round to its start) do not count towards `want`: they
+     * come last. */
     size_t found = 0, in_order = 0;
-    collect_key *keys = g_new(collect_key, ps->n);
-    for (uint32_t d = 0; d < ps->cap; d++) {
-        uint32_t s = (start + d) & (ps->cap - 1);
-        const peko__peer *p = &ps->slots[s];
-        if (p->fingerprint == 0) {
-            if ((!whole && d > home_span) || in_order > want)
-                break;
-            continue;
-        }
-        uint32_t key = p->fingerprint - first;
-        if (key <= span) {
-            keys[found++] = (collect_key){key, s};
-            if ((uint64_t)key < ((uint64_t)(d + 1) << shift))
+    uint64_t *keys = scratch; /* place << 32 | slot: sorts by place, slot */
+    for (uint64_t d = 0; d < n_buckets && in_order <= want; d++) {
+        uint32_t b = (uint32_t)((start + d) & (ps->cap - 1));
+        for (uint32_t s = l->bucket[b]; s != PEKO__SLOT_NONE;
+             s = l->chain[2 * (size_t)s]) {
+            uint32_t key = l->chain[2 * (size_t)s + 1] - first;
+            if (key > span)
+                continue;
+            keys[found++] = (uint64_t)key << 32 | s;
+            if ((uint64_t)key < ((d + 1) << shift))
                 in_order++;
         }
     }
-    qsort(keys, found, sizeof *keys, compare_collect_key);
+    qsort(keys, found, sizeof *keys, compare_u64);
     for (size_t k = 0; k < found; k++)
-        out[k] = keys[k].slot;
-    g_free(keys);
+        out[k] = (uint32_t)keys[k];
     return found;
 }

@@ -21,18 +21,19 @@
  * deterministic. Adding, removing and shrinking move records: pointers to
  * them and slot numbers are good until the next such call.
  *
- * Two layouts. A *plain* table (pekonode's classic strategy) puts a
- * record at the slot its fingerprint's low bits name, exactly as before
- * strategies existed, so classic runs stay what they were. An *ordered*
- * table puts it where the fingerprint's high bits say: slot order then
- * follows fingerprint order (up to collisions), so the records of a
- * fingerprint range are read by scanning a run of slots, which is what
- * anti-entropy digests need (peko__peers_collect). An ordered table also
- * keeps its peers in a list by refresh time (least recently refreshed
- * first): expiry reads only the peers that are due, and digests ask about
- * the peers most at risk first. Peers may be marked dead: a tombstone
- * that keeps a removed node's version for one more timeout, so that
- * stale gossip cannot bring it back (docs/protocol.md).
+ * A record sits at the slot its fingerprint's low bits name (the home),
+ * or the next free one after it. An *ordered* table (the strategies with
+ * anti-entropy) adds two indexes beside the records: its peers in a list
+ * by refresh time (least recently refreshed first), so expiry reads only
+ * the peers that are due and digests ask first about the peers most at
+ * risk; and buckets by the fingerprint's high bits, so the peers of a
+ * range of fingerprints are read in a few buckets
+ * (peko__peers_collect). The buckets are apart from the slots on
+ * purpose: the peers a node learns from range after range are bunched in
+ * fingerprint order, and slots chosen by that order would bunch with them
+ * into long probe runs. Peers may be marked dead: a tombstone that keeps
+ * a removed node's version for one more timeout, so that stale gossip
+ * cannot bring it back (docs/protocol.md).
  *
  * Bound: PEKO__PEERS_MAX peers; adding more aborts, as running out of
  * memory does (it is 64 GiB of records at the least).
@@ -72,12 +73,19 @@ typedef struct peko__peer {
 
 #define PEKO__SLOT_NONE UINT32_MAX
 
-/* An ordered table's refresh list: slots, least recently refreshed at the
- * head; links[2 s] and links[2 s + 1] are slot s's previous and next. */
+/* An ordered table's indexes, for cap slots. The refresh list: slots,
+ * least recently refreshed at the head; links[2 s] and links[2 s + 1]
+ * are slot s's previous and next. The buckets: bucket b, for the
+ * fingerprints whose high bits are b, holds the slots chained from
+ * bucket[b] through chain[2 s] (the next), with chain[2 s + 1] a copy of
+ * slot s's fingerprint, so that a range is read without touching the
+ * records. */
 typedef struct peko__lru {
     uint32_t head;
     uint32_t tail;
     uint32_t n_dead;         /* tombstones (only ordered tables have any) */
+    uint32_t *bucket;        /* cap heads */
+    uint32_t *chain;         /* 2 cap */
     uint32_t links[];
 } peko__lru;
 
@@ -124,8 +132,9 @@ void peko__peer_clear_text(peko__peer *p);
 /* An empty table, ordered or plain; nothing is allocated until the
  * first add. */
 void peko__peers_init(peko__peers *ps, bool ordered);
-/* Frees every record, its text and the table; the table is empty again. */
-void peko__peers_clear(peko__peers *ps);
+/* Frees every record, its text and the table's memory. The table is
+ * then all zeros: init it again before another use. */
+void peko__peers_free(peko__peers *ps);
 
 static inline bool peko__peer_is_dead(const peko__peer *p)
 {
@@ -148,9 +157,7 @@ static inline uint32_t peko__peers_live(const peko__peers *ps)
 static inline uint32_t peko__peers_home(const peko__peers *ps, uint32_t fp)
 {
     /* Fingerprints are already well mixed (peko_addr_fingerprint ends
-     * with a finalizer), so either end of them picks the home slot. */
-    if (ps->lru)
-        return fp >> (__builtin_clz(ps->cap) + 1);
+     * with a finalizer), so their low bits pick the home slot. */
     return fp & (ps->cap - 1);
 }
 
@@ -218,9 +225,10 @@ static inline uint32_t peko__peers_older(const peko__peers *ps, uint32_t slot)
  * order from `first` (ties by slot), and returns how many it wrote. It
  * stops early once it holds more than `want`: then out[0 .. want] are
  * the want + 1 first of the range in that order, and the rest of the
- * range comes after them. out[] must have room for every peer (n).
- * Reads about as many slots as it writes. */
+ * range comes after them. out[] and scratch[] must have room for every
+ * peer (n). Reads about as many slots as it writes. */
 size_t peko__peers_collect(const peko__peers *ps, uint32_t first,
-                           uint32_t last, size_t want, uint32_t *out);
+                           uint32_t last, size_t want, uint32_t *out,
+                           uint64_t *scratch);
 
 #endif /* PEKO_PEERS_H */

@@ -53,7 +53,7 @@ Test(peers, a_record_is_one_cache_line)
     peko__peers_init(&ps, false);
     add(&ps, 1);
     cr_assert_eq((uintptr_t)ps.slots % 64, 0);
-    peko__peers_clear(&ps);
+    peko__peers_free(&ps);
 }
 
 Test(peers, finds_what_was_added_and_nothing_else)
@@ -75,7 +75,7 @@ Test(peers, finds_what_was_added_and_nothing_else)
     }
     peko_addr other = addr_of(5000);
     cr_assert_null(find(&ps, &other));
-    peko__peers_clear(&ps);
+    peko__peers_free(&ps);
 }
 
 Test(peers, equal_fingerprints_are_told_apart_by_address)
@@ -94,7 +94,7 @@ Test(peers, equal_fingerprints_are_told_apart_by_address)
     cr_assert_null(peko__peers_find(&ps, &a, 77));
     cr_assert_eq(peko__peers_find(&ps, &b, 77)->seq, 2);
     assert_consistent(&ps);
-    peko__peers_clear(&ps);
+    peko__peers_free(&ps);
 }
 
 Test(peers, an_upward_sweep_that_removes_misses_nothing)
@@ -123,7 +123,7 @@ Test(peers, an_upward_sweep_that_removes_misses_nothing)
     cr_assert_eq(ps.n, 0);
     for (uint32_t i = 0; i < 12; i++)
         cr_assert(seen[i], "peer %u", i);
-    peko__peers_clear(&ps);
+    peko__peers_free(&ps);
 }
 
 /* The refresh list of an ordered table holds every peer once, linked
@@ -208,7 +208,7 @@ static void churn(bool ordered)
         }
     }
     cr_assert_eq(ps.n, n);
-    peko__peers_clear(&ps);
+    peko__peers_free(&ps);
 }
 
 Test(peers, table_survives_churn)
@@ -219,6 +219,54 @@ Test(peers, table_survives_churn)
 Test(peers, ordered_table_keeps_its_refresh_order_through_churn)
 {
     churn(true);
+}
+
+static size_t expected_range(const peko__peers *ps, uint32_t first,
+                             uint32_t last, uint32_t *out);
+
+Test(peers, ordered_table_keeps_its_buckets_through_churn)
+{
+    /* Adds, removes (records move back) and growth and shrinking: every
+     * range still reads exactly its peers. */
+    peko__peers ps;
+    peko__peers_init(&ps, true);
+    static uint32_t got[3000], want[3000];
+    static uint64_t scratch[3000];
+    bool present[3000] = {false};
+    uint64_t x = 777;
+    for (int step = 0; step < 20000; step++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint32_t i = (uint32_t)(x >> 33) % 3000;
+        bool removing = (step / 4000) % 2 == 1;
+        peko_addr a = addr_of(i);
+        peko__peer *p = find(&ps, &a);
+        if (p && (removing || (x >> 20) % 4 == 0)) {
+            peko__peers_remove(&ps, slot_of(&ps, p));
+            present[i] = false;
+            if (step % 50 == 0)
+                peko__peers_shrink(&ps);
+        } else if (!p && (!removing || (x >> 20) % 8 == 0)) {
+            add(&ps, i);
+            present[i] = true;
+        }
+        if (step % 499 == 0) {
+            uint32_t first = (uint32_t)(x >> 7);
+            uint32_t last = first + (uint32_t)(x >> 34);
+            size_t n_want = expected_range(&ps, first, last, want);
+            size_t n_got = peko__peers_collect(&ps, first, last, ps.n, got,
+                                               scratch);
+            cr_assert_eq(n_got, n_want, "step %d", step);
+            cr_assert_arr_eq(got, want, n_want * sizeof *got);
+        }
+    }
+    uint32_t n_present = 0;
+    for (uint32_t i = 0; i < 3000; i++) {
+        peko_addr a = addr_of(i);
+        cr_assert_eq(find(&ps, &a) != NULL, present[i], "peer %u", i);
+        n_present += present[i];
+    }
+    cr_assert_eq(ps.n, n_present);
+    peko__peers_free(&ps);
 }
 
 /* Brute force: the peers in [first, last], in fingerprint order from
@@ -253,6 +301,7 @@ Test(peers, collect_reads_a_fingerprint_range_in_order)
     for (uint32_t i = 0; i < 2000; i++)
         add(&ps, i);
     static uint32_t got[2000], want[2000];
+    static uint64_t scratch[2000];
     uint64_t x = 99;
     for (int trial = 0; trial < 300; trial++) {
         x = x * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -263,12 +312,12 @@ Test(peers, collect_reads_a_fingerprint_range_in_order)
                                          : (uint32_t)x;
         uint32_t last = first + span;
         size_t n_want = expected_range(&ps, first, last, want);
-        size_t n_got = peko__peers_collect(&ps, first, last, ps.n, got);
+        size_t n_got = peko__peers_collect(&ps, first, last, ps.n, got, scratch);
         cr_assert_eq(n_got, n_want, "trial %d", trial);
         cr_assert_arr_eq(got, want, n_want * sizeof *got);
         /* Stopping early still yields the first ones, in order. */
         size_t limit = trial % 50;
-        n_got = peko__peers_collect(&ps, first, last, limit, got);
+        n_got = peko__peers_collect(&ps, first, last, limit, got, scratch);
         if (n_want > limit) {
             cr_assert_gt(n_got, limit);
             cr_assert_arr_eq(got, want, (limit + 1) * sizeof *got);
@@ -276,7 +325,7 @@ Test(peers, collect_reads_a_fingerprint_range_in_order)
             cr_assert_eq(n_got, n_want);
         }
     }
-    peko__peers_clear(&ps);
+    peko__peers_free(&ps);
 }
 
 Test(peers, tombstones_are_counted_apart)
@@ -297,7 +346,7 @@ Test(peers, tombstones_are_counted_apart)
     peko__peers_remove(&ps, s);
     cr_assert_eq(ps.n, 9);
     cr_assert_eq(peko__peers_live(&ps), 9);
-    peko__peers_clear(&ps);
+    peko__peers_free(&ps);
 }
 
 Test(peers, shrink_keeps_an_eighth_full_and_everything_findable)
@@ -319,7 +368,7 @@ Test(peers, shrink_keeps_an_eighth_full_and_everything_findable)
         peko_addr a = addr_of(i);
         cr_assert_eq(find(&ps, &a)->seq, i);
     }
-    peko__peers_clear(&ps);
+    peko__peers_free(&ps);
 }
 
 Test(peers, short_text_inline_long_text_on_the_heap)
@@ -359,5 +408,5 @@ Test(peers, short_text_inline_long_text_on_the_heap)
     peko_addr b = addr_of(2);
     p = find(&ps, &b);
     cr_assert_eq(memcmp(peko__peer_name(p), long_name, p->name_len), 0);
-    peko__peers_clear(&ps);
+    peko__peers_free(&ps);
 }
