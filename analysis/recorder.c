@@ -288,9 +288,12 @@ ana_recorder *ana_recorder_open(const char *path, const ana_run_info *info,
     sqlite3_busy_timeout(rec->db, ANA__BUSY_TIMEOUT_MS);
 
     /* Identity first, read-only: another program's file is refused before
-     * the journal mode (a header write) or anything else touches it. */
+     * the journal mode (a header write) or anything else touches it; so
+     * is a damaged one, before its run row is written. */
     int version;
     if (!ana_schema_check(rec->db, &version, error) ||
+        (existed && !in_memory && version > 0 &&
+         !ana__db_check_intact(rec->db, error)) ||
         !check_params_json(rec->db,
                            info->params_json ? info->params_json : "{}",
                            error) ||

@@ -398,6 +398,16 @@ int cli_cmd_node(int argc, char **argv)
         return status;
     }
     free_args();
+    const cli_node_settings *st = &run.settings;
+    const cli_path paths[] = {
+        {"--config", st->config_path, FALSE},
+        {"--db", st->db_path, TRUE},
+        {"--control", st->control_path, TRUE},
+    };
+    if (!cli_check_paths("node", paths, G_N_ELEMENTS(paths))) {
+        node_run_clear(&run);
+        return CLI_EXIT_USAGE;
+    }
     int status = node_main(&run);
     node_run_clear(&run);
     return status;

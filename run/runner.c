@@ -191,6 +191,12 @@ static bool node_is_live(run_runner *r, size_t i)
     return nl && peko_nodelist_is_running(nl);
 }
 
+/* True when the run is asked to stop. */
+static bool stopping(const run_runner *r)
+{
+    return r->stop && *r->stop;
+}
+
 void run_runner_sample(run_runner *r)
 {
     size_t n = r->n;
@@ -200,6 +206,10 @@ void run_runner_sample(run_runner *r)
         n_live += live[i] = node_is_live(r, i);
     size_t complete = 0;
     for (size_t i = 0; i < n; i++) {
+        if (stopping(r)) {
+            g_free(live);
+            return;
+        }
         if (!live[i])
             continue;
         peko_nodelist *nl = r->ops->node(r->world, i);
@@ -229,6 +239,8 @@ static void for_nodes(run_runner *r, const scn_event *ev, node_op op)
     const scn_nodes *nodes = &ev->nodes;
     for (size_t k = 0; k < nodes->n_ranges; k++)
         for (uint32_t i = nodes->ranges[k].first;; i++) {
+            if (stopping(r))
+                return; /* the run ends here, recorded as incomplete */
             int rc = op(r->world, i); /* already in that state: no-op */
             if (!is_no_op(rc))
                 keep_error(r, g_strdup_printf(

@@ -18,6 +18,7 @@
 #define RUN_RUNNER_H
 
 #include <glib.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -106,6 +107,10 @@ typedef struct run_runner {
     size_t n_plan;
     size_t next;                /* run_runner_step's place in the plan */
     int64_t next_sample_us;     /* its next sample; -1: no samples */
+    /* Set by a signal handler to stop the run (NULL: never): a sample
+     * or an event over many nodes then ends early and records nothing
+     * more. Borrowed. */
+    const volatile sig_atomic_t *stop;
 } run_runner;
 
 /* Sets up *r for scenario `sc` on `world`, and its plan. Cannot fail. */
@@ -163,7 +168,8 @@ void run_runner_apply(run_runner *r, const scn_event *ev);
 
 /* One membership sample now: how many nodes are live (up, joined and
  * sending heartbeats) and how many of those list exactly the live
- * nodes. */
+ * nodes. It reads every list (N^2 lookups once they are full), so it
+ * gives up without recording when r->stop is set meanwhile. */
 void run_runner_sample(run_runner *r);
 
 #endif /* RUN_RUNNER_H */

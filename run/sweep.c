@@ -14,6 +14,7 @@
 
 #include <glib/gstdio.h>
 
+#include "budget.h"
 #include "merge.h"
 #include "schema.h"
 #include "sim.h"
@@ -181,6 +182,7 @@ static void workdir_close(workdir *w)
 typedef struct point {
     size_t combination;
     uint32_t repetition;
+    uint64_t memory;   /* its estimate (budget.h) */
     char *label;       /* sweep_point */
     char *db_path;     /* the worker's private file */
     pid_t pid;
@@ -235,6 +237,7 @@ typedef struct sweeper {
     point *todo;
     size_t n_todo, next;
     GPtrArray *running;    /* point * */
+    uint64_t memory_running; /* the estimates of those running */
     int64_t start_us;
 } sweeper;
 
@@ -270,6 +273,7 @@ static gboolean launch(sweeper *s, point *pt, GError **error)
     }
     pt->pid = pid;
     g_ptr_array_add(s->running, pt);
+    s->memory_running += pt->memory;
     return TRUE;
 }
 
@@ -286,6 +290,7 @@ static void note_failure(sweeper *s, const point *pt, const char *why)
 static gboolean finish(sweeper *s, point *pt, int status, GError **error)
 {
     g_ptr_array_remove(s->running, pt);
+    s->memory_running -= pt->memory;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     gboolean ok = TRUE;
     if (code == WORKER_OK) {
@@ -313,13 +318,24 @@ static bool stopping(const sweeper *s)
     return s->opts->stop && *s->opts->stop;
 }
 
+/* Whether the next point may start now: a free job, and room for its
+ * memory beside the runs going on (one runs alone whatever it needs:
+ * run_sweep() refused the sweep if it did not fit alone). */
+static bool may_launch(const sweeper *s)
+{
+    if (s->next >= s->n_todo || s->running->len >= s->opts->jobs)
+        return false;
+    uint64_t limit = s->opts->max_memory;
+    return limit == 0 || s->running->len == 0 ||
+           s->memory_running + s->todo[s->next].memory <= limit;
+}
+
 static gboolean loop(sweeper *s, GError **error)
 {
     int64_t last_report = 0;
     bool signalled = false;
     while (s->running->len > 0 || (s->next < s->n_todo && !stopping(s))) {
-        while (!stopping(s) && s->next < s->n_todo &&
-               s->running->len < s->opts->jobs) {
+        while (!stopping(s) && may_launch(s)) {
             if (!launch(s, &s->todo[s->next], error))
                 return FALSE;
             s->next++;
@@ -375,6 +391,38 @@ static void reap_all(sweeper *s)
     }
 }
 
+/* Each combination's memory estimate (budget.h) into a new array, or
+ * NULL with *error set: a point that does not fit the limit alone, or
+ * one that cannot be built. */
+static uint64_t *estimate_points(const scn_scenario *base,
+                                 const run_sweep_options *opts, size_t combos,
+                                 GError **error)
+{
+    uint64_t *memory = g_new0(uint64_t, combos);
+    for (size_t c = 0; c < combos; c++) {
+        scn_scenario *sc = scn_scenario_sweep_point(base, c, 0, error);
+        if (sc == NULL) {
+            g_free(memory);
+            return NULL;
+        }
+        run_mem_estimate e;
+        run_sim_estimate_memory(sc, &e);
+        memory[c] = e.total;
+        gboolean fits = run_sim_check_memory(sc, opts->max_memory,
+                                             opts->max_memory_given, error);
+        scn_scenario_free(sc);
+        if (!fits) {
+            char *label = run_sweep_point_label(base, c);
+            if (*label)
+                g_prefix_error(error, "the point %s: ", label);
+            g_free(label);
+            g_free(memory);
+            return NULL;
+        }
+    }
+    return memory;
+}
+
 gboolean run_sweep(const scn_scenario *base, const run_sweep_options *opts,
                    run_sweep_result *out, GError **error)
 {
@@ -382,9 +430,18 @@ gboolean run_sweep(const scn_scenario *base, const run_sweep_options *opts,
     g_return_val_if_fail(opts->jobs >= 1 && opts->shard_count >= 1 &&
                              opts->shard_index < opts->shard_count,
                          FALSE);
-    workdir w = {0};
-    if (!workdir_open(&w, opts->db_path, error))
+    uint32_t reps = base->sweep.repetitions ? base->sweep.repetitions : 1;
+    size_t combos = base->sweep.combinations ? base->sweep.combinations : 1;
+    /* Before the database is touched: a sweep refused for its memory
+     * leaves no trace. */
+    uint64_t *memory = estimate_points(base, opts, combos, error);
+    if (memory == NULL)
         return FALSE;
+    workdir w = {0};
+    if (!workdir_open(&w, opts->db_path, error)) {
+        g_free(memory);
+        return FALSE;
+    }
     out->sweep_id = run_sweep_id(base);
     ana_sweep_runs *done = ana_sweep_runs_load(opts->db_path, out->sweep_id,
                                                error);
@@ -398,8 +455,6 @@ gboolean run_sweep(const scn_scenario *base, const run_sweep_options *opts,
         .running = g_ptr_array_new(),
         .start_us = g_get_monotonic_time(),
     };
-    uint32_t reps = base->sweep.repetitions ? base->sweep.repetitions : 1;
-    size_t combos = base->sweep.combinations ? base->sweep.combinations : 1;
     s.todo = g_new0(point, ok ? combos * reps : 1);
     for (size_t c = 0; ok && c < combos; c++) {
         char *label = run_sweep_point_label(base, c);
@@ -415,6 +470,7 @@ gboolean run_sweep(const scn_scenario *base, const run_sweep_options *opts,
             point *pt = &s.todo[s.n_todo++];
             pt->combination = c;
             pt->repetition = r;
+            pt->memory = memory[c];
             pt->label = g_strdup(label);
             char *name = g_strdup_printf("point-%zu.db", index);
             pt->db_path = g_build_filename(w.path, name, NULL);
@@ -423,6 +479,7 @@ gboolean run_sweep(const scn_scenario *base, const run_sweep_options *opts,
         g_free(label);
     }
     ana_sweep_runs_free(done);
+    g_free(memory);
 
     if (ok) {
         report(&s);
