@@ -103,6 +103,51 @@ void cli_append_escaped(GString *out, const uint8_t *bytes, size_t n,
         g_string_append(out, "...");
 }
 
+/* Whether a character is safe to show as it is. */
+static bool is_printable(gunichar c)
+{
+    switch (g_unichar_type(c)) {
+    case G_UNICODE_CONTROL:
+    case G_UNICODE_FORMAT:
+    case G_UNICODE_UNASSIGNED:
+    case G_UNICODE_SURROGATE:
+    case G_UNICODE_LINE_SEPARATOR:
+    case G_UNICODE_PARAGRAPH_SEPARATOR:
+        return false;
+    default:
+        return true;
+    }
+}
+
+void cli_append_printable(GString *out, const uint8_t *bytes, size_t n,
+                          const char *also, const char *keep)
+{
+    const char *p = (const char *)bytes, *end = p + n;
+    while (p < end) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x80) {
+            bool kept = c != 0 && keep && strchr(keep, c);
+            bool escaped = c < 0x20 || c == 0x7f || c == '\\' ||
+                           (c != 0 && also && strchr(also, c));
+            if (escaped && !kept)
+                g_string_append_printf(out, "\\x%02x", c);
+            else
+                g_string_append_c(out, (char)c);
+            p++;
+            continue;
+        }
+        gunichar u = g_utf8_get_char_validated(p, end - p);
+        size_t len = u < (gunichar)-2 ? (size_t)(g_utf8_next_char(p) - p) : 1;
+        if (u >= (gunichar)-2 || !is_printable(u)) {
+            for (size_t i = 0; i < len; i++)
+                g_string_append_printf(out, "\\x%02x", (unsigned char)p[i]);
+        } else {
+            g_string_append_len(out, p, (gssize)len);
+        }
+        p += len;
+    }
+}
+
 /* What identifies a file: device and inode when it exists, else the
  * real path of its directory and its name. */
 typedef struct file_id {

@@ -91,6 +91,16 @@ typedef struct cli_path {
 gboolean cli_check_paths(const char *command, const cli_path *paths,
                          size_t n_paths);
 
+/* Appends bytes for a terminal: UTF-8 text as it is, but \xNN for each
+ * byte of a control character (C0, DEL, C1), a Unicode format or
+ * separator character (bidirectional overrides, U+2028), an unassigned
+ * or invalid sequence, a backslash, and any ASCII byte in `also` (NULL:
+ * none), except the bytes in `keep` (NULL: none; e.g. "\n\t" for text
+ * shown whole). So bytes from the network can neither add lines nor
+ * send escape sequences, and what is shown reads back unambiguously. */
+void cli_append_printable(GString *out, const uint8_t *bytes, size_t n,
+                          const char *also, const char *keep);
+
 /* Loads the scenario at `path` and applies `--set` assignments (`sets`,
  * NULL-terminated, may be NULL) and a `--seed` (NULL: the scenario's).
  * Returns NULL after printing the problem as "peko <command>: ..." (the

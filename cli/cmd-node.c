@@ -291,6 +291,16 @@ static int node_main(node_run *run)
     opts.seeded = true;
     opts.seed = st->seed;
     GError *error = NULL;
+    /* Where the control socket goes, first: a directory another user
+     * took refuses the node before it starts or records anything. */
+    run->control_path = st->control_path
+                            ? g_strdup(st->control_path)
+                            : run_ctl_default_path(st->port, TRUE, &error);
+    if (run->control_path == NULL) {
+        fprintf(stderr, "peko node: %s\n", error->message);
+        g_error_free(error);
+        return CLI_EXIT_FAILED;
+    }
     run->tp = peko_transport_new(&opts, &error);
     if (run->tp == NULL) {
         fprintf(stderr, "peko node: %s\n", error->message);
@@ -303,8 +313,6 @@ static int node_main(node_run *run)
         return CLI_EXIT_FAILED;
     }
 
-    run->control_path = st->control_path ? g_strdup(st->control_path)
-                                         : run_ctl_default_path(st->port);
     run->ctl = run_ctl_server_new(run->control_path, NULL, run->tp, &error);
     if (run->ctl == NULL) {
         fprintf(stderr, "peko node: %s\n", error->message);
