@@ -98,17 +98,38 @@ static gboolean parse_bool(const char *text, bool *out)
     return FALSE;
 }
 
-/* Loads the file's values into m (which owns them). */
-static gboolean read_file(const char *path, GKeyFile *kf, merged *m,
-                          GError **error)
+static gboolean read_keys(const char *path, GKeyFile *kf, merged *m,
+                          GError **error);
+
+/* Reads the config file with the checks scenario files get
+ * (scn_ini_load_file: a key given twice, control characters, invalid
+ * UTF-8 refused by line, never echoed). A new key file, or NULL. */
+static GKeyFile *load_file(const char *path, GError **error)
 {
     GError *local = NULL;
-    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
-        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "%s: %s", path, local->message);
+    GKeyFile *kf = scn_ini_load_file(path, &local);
+    if (kf == NULL) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s",
+                    local->message);
         g_error_free(local);
-        return FALSE;
     }
+    return kf;
+}
+
+/* Loads the file's values into m (which owns them). */
+static gboolean read_file(const char *path, merged *m, GError **error)
+{
+    GKeyFile *kf = load_file(path, error);
+    if (kf == NULL)
+        return FALSE;
+    gboolean ok = read_keys(path, kf, m, error);
+    g_key_file_free(kf);
+    return ok;
+}
+
+static gboolean read_keys(const char *path, GKeyFile *kf, merged *m,
+                          GError **error)
+{
     gsize n_groups;
     char **groups = g_key_file_get_groups(kf, &n_groups);
     for (gsize g = 0; g < n_groups; g++) {
@@ -143,6 +164,8 @@ static gboolean read_file(const char *path, GKeyFile *kf, merged *m,
         }
         if (strcmp(key, "is_print") == 0) {
             char *v = g_key_file_get_string(kf, NODE_GROUP, key, NULL);
+            if (v == NULL) /* not reached: the file's scan checked UTF-8 */
+                v = g_strdup("");
             char *s = g_strstrip(v);
             if (!parse_bool(s, &m->print)) {
                 g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
@@ -167,7 +190,20 @@ static gboolean read_file(const char *path, GKeyFile *kf, merged *m,
             ok = FALSE;
             break;
         }
+        if (m->spelling[i] != NULL) {
+            /* Keys given twice are refused by the file's scan; the same
+             * setting under two spellings (cycle, Cycle) here, as in
+             * scenario files. */
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "%s: the same setting as %s; give it once", where,
+                        m->spelling[i]);
+            g_free(where);
+            ok = FALSE;
+            break;
+        }
         char *v = g_key_file_get_string(kf, NODE_GROUP, key, NULL);
+        if (v == NULL) /* not reached: the file's scan checked UTF-8 */
+            v = g_strdup("");
         g_strstrip(v);
         m->value[i] = v;
         g_free(m->where[i]);
@@ -223,6 +259,144 @@ static gboolean parse_int(const char *where, const char *text, uint64_t min,
         return FALSE;
     *out = (int)v;
     return TRUE;
+}
+
+/* A flag's text is refused when it holds a control character or is not
+ * UTF-8, as a config file's is: what is refused is named, not echoed. */
+static gboolean check_text(const char *where, const char *text,
+                           GError **error)
+{
+    if (!g_utf8_validate(text, -1, NULL)) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "%s: not valid UTF-8", where);
+        return FALSE;
+    }
+    for (const char *p = text; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "%s: contains the control character 0x%02x", where,
+                        c);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean check_flags(const cli_node_args *args, GError **error)
+{
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        const char *text = *slot(args, i);
+        if (text && !check_text(fields[i].flag, text, error))
+            return FALSE;
+    }
+    for (char **k = args->accepted_keys; k && *k; k++)
+        if (!check_text("--accepted-key", *k, error))
+            return FALSE;
+    return TRUE;
+}
+
+/* An environment that does nothing, to ask the engine whether a node
+ * would be accepted (fits()). */
+static int64_t probe_now(peko_env *env)
+{
+    (void)env;
+    return 0;
+}
+
+static int probe_arm(peko_env *env, peko_timer timer, int64_t deadline_us)
+{
+    (void)env, (void)timer, (void)deadline_us;
+    return 0;
+}
+
+static void probe_cancel(peko_env *env, peko_timer timer)
+{
+    (void)env, (void)timer;
+}
+
+static int probe_send(peko_env *env, const peko_addr *to,
+                      const uint8_t *bytes, size_t n_bytes)
+{
+    (void)env, (void)to, (void)bytes, (void)n_bytes;
+    return 0;
+}
+
+static uint64_t probe_random(peko_env *env)
+{
+    (void)env;
+    return 1;
+}
+
+/* Whether the engine accepts a node of `name_len` bytes of name and
+ * `data_len` of data with config c: its own heartbeat, with a full
+ * infected set, must fit in Size. The engine's own answer, so that the
+ * rule is written once. */
+static bool fits(const peko_config *c, const char *addr, uint16_t port,
+                 size_t name_len, size_t data_len)
+{
+    peko_env env = {
+        .version = 1,
+        .now_us = probe_now,
+        .timer_arm = probe_arm,
+        .timer_cancel = probe_cancel,
+        .send = probe_send,
+        .random_u64 = probe_random,
+    };
+    char *name = g_malloc(name_len + 1);
+    char *data = g_malloc(data_len + 1);
+    memset(name, 'n', name_len);
+    memset(data, 'd', data_len);
+    name[name_len] = data[data_len] = '\0';
+    peko_config quiet = *c;
+    quiet.is_print = false;
+    peko_node node = {.addr = addr, .port = port, .name = name,
+                      .private_data = data};
+    peko_nodelist *nl = NULL;
+    int rc = peko_nodelist_new(&quiet, &node, &env, &nl);
+    peko_nodelist_free(nl);
+    g_free(name);
+    g_free(data);
+    return rc == 0;
+}
+
+/* The name and data must fit a heartbeat: else exit 2 with the most that
+ * fits (found by bisection; the engine only says EINVAL). */
+static gboolean check_fits(const merged *m, const cli_node_settings *out,
+                           GError **error)
+{
+    enum { F_NAME = 2, F_DATA = 3 };
+    size_t name_len = strlen(out->name), data_len = strlen(out->data);
+    if (fits(&out->config, out->addr, out->port, name_len, data_len))
+        return TRUE;
+    size_t lo = 0, hi = name_len + data_len; /* lo fits, hi does not */
+    if (!fits(&out->config, out->addr, out->port, 0, 0)) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "size %d is too small for even an empty heartbeat"
+                    " with amount %d",
+                    out->config.size ? out->config.size : PEKO_DEFAULT_SIZE,
+                    out->config.amount ? out->config.amount
+                                       : PEKO_DEFAULT_AMOUNT);
+        return FALSE;
+    }
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        size_t n = MIN(mid, (size_t)UINT16_MAX);
+        if (fits(&out->config, out->addr, out->port, mid - n, n))
+            lo = mid;
+        else
+            hi = mid;
+    }
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                "%s and %s take %zu bytes, and a heartbeat of size %d with"
+                " amount %d has room for %zu bytes of name and data (its"
+                " addresses, versions and infected set take the rest):"
+                " shorten them, or raise size",
+                m->where[F_NAME], m->where[F_DATA], name_len + data_len,
+                out->config.size ? out->config.size : PEKO_DEFAULT_SIZE,
+                out->config.amount ? out->config.amount : PEKO_DEFAULT_AMOUNT,
+                lo);
+    return FALSE;
 }
 
 /* Checks the merged text into *out. */
@@ -346,7 +520,7 @@ static gboolean check(const merged *m, cli_node_settings *out, GError **error)
         }
     }
 
-    if (!scn_engine_check(c, error))
+    if (!scn_engine_check(c, error) || !check_fits(m, out, error))
         return FALSE;
 
     /* The daemon's own. */
@@ -375,11 +549,10 @@ gboolean cli_node_settings_load(const cli_node_args *args,
 {
     memset(out, 0, sizeof *out);
     merged m = {0};
-    GKeyFile *kf = g_key_file_new();
-    gboolean ok = TRUE;
+    gboolean ok = check_flags(args, error);
 
-    if (args->config_path) {
-        ok = read_file(args->config_path, kf, &m, error);
+    if (ok && args->config_path) {
+        ok = read_file(args->config_path, &m, error);
         out->config_path = g_strdup(args->config_path);
     }
     if (ok) {
@@ -406,7 +579,6 @@ gboolean cli_node_settings_load(const cli_node_args *args,
         ok = check(&m, out, error);
     }
     merged_clear(&m);
-    g_key_file_free(kf);
     if (!ok)
         cli_node_settings_clear(out);
     return ok;
@@ -431,15 +603,9 @@ void cli_node_settings_clear(cli_node_settings *s)
 gboolean cli_node_settings_read_keys(const char *config_path, char **secret,
                                      char ***accepted, GError **error)
 {
-    GKeyFile *kf = g_key_file_new();
-    GError *local = NULL;
-    if (!g_key_file_load_from_file(kf, config_path, G_KEY_FILE_NONE, &local)) {
-        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "%s: %s", config_path, local->message);
-        g_error_free(local);
-        g_key_file_free(kf);
+    GKeyFile *kf = load_file(config_path, error);
+    if (kf == NULL)
         return FALSE;
-    }
     char *s = g_key_file_get_string(kf, NODE_GROUP, "secret_key", NULL);
     if (s)
         g_strstrip(s);
