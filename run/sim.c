@@ -351,7 +351,16 @@ gboolean run_sim(const scn_scenario *sc, const run_sim_options *opts,
     wc.engine = sc->engine;
     if (opts->print)
         wc.engine.is_print = true;
+    wc.stop = opts->stop;
     int rc = sim_world_new(run.n, &wc, sc->cluster.seed, &run.world);
+    if (rc == -EINTR) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INTR,
+                    "%s: interrupted while the world was being built:"
+                    " nothing was run or recorded",
+                    sc->name);
+        simrun_clear(&run);
+        return FALSE;
+    }
     if (rc < 0) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                     "%s: the simulator refused the scenario's cluster or"

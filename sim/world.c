@@ -643,6 +643,7 @@ int sim_world_new(size_t n, const sim_world_config *config, uint64_t seed,
     w->print = config->print;
     w->print_user = config->print_user;
     w->trace_hash = FNV_OFFSET;
+    w->stop = config->stop;
     w->calls = g_ptr_array_new();
     copy_engine_config(w, &config->engine);
     w->tcp = resolved.protocol == PEKO_PROTOCOL_TCP;
@@ -656,6 +657,10 @@ int sim_world_new(size_t n, const sim_world_config *config, uint64_t seed,
     sim_evq_init(&w->q, MIN(n * 4, (size_t)1 << 20), max_events);
 
     for (size_t i = 0; i < n; i++) {
+        if (i % STOP_CHECK_EVENTS == 0 && sim_world_stopped(w)) {
+            sim_world_free(w);
+            return -EINTR;
+        }
         sim_node *node = &w->nodes[i];
         node->world = w;
         node->index = (uint32_t)i;

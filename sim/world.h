@@ -87,6 +87,10 @@ typedef struct sim_world_config {
                              * timers; sends beyond the rest are refused */
     sim_print_fn print;     /* NULL: lines go to stdout */
     void *print_user;
+    /* Set by a signal handler to give up (NULL: never): sim_world_new()
+     * then stops creating nodes (a million engines take seconds) and
+     * the world keeps it as its stop flag (sim_world_set_stop()). */
+    const volatile sig_atomic_t *stop;
 } sim_world_config;
 
 /* Counters since the world was created. Every packet sent ends up
@@ -181,7 +185,8 @@ void sim_world_config_init(sim_world_config *config);
  * Returns 0
  * and sets *out, or -EINVAL (bad n, negative latency, a max_events that
  * leaves no room beyond the nodes' timers, or an engine config
- * peko_nodelist_new() rejects) with *out NULL. */
+ * peko_nodelist_new() rejects), or -EINTR once config->stop is set, with
+ * *out NULL. */
 int sim_world_new(size_t n, const sim_world_config *config, uint64_t seed,
                   sim_world **out);
 

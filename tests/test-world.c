@@ -414,3 +414,20 @@ Test(world, a_stop_request_ends_run_until_within_a_few_hundred_events)
     cr_assert_eq(after.now_us, st.now_us);
     sim_world_free(w);
 }
+
+Test(world, a_stop_request_gives_up_building_a_large_world)
+{
+    sim_world_config config;
+    sim_world_config_init(&config);
+    volatile sig_atomic_t stop = 1;
+    config.stop = &stop;
+    sim_world *w = (sim_world *)&config; /* must be cleared */
+    cr_assert_eq(sim_world_new(100000, &config, 1, &w), -EINTR);
+    cr_assert_null(w);
+    stop = 0;
+    cr_assert_eq(sim_world_new(4, &config, 1, &w), 0);
+    cr_assert_not(sim_world_stopped(w));
+    stop = 1;
+    cr_assert(sim_world_stopped(w), "the world keeps the config's flag");
+    sim_world_free(w);
+}
