@@ -81,8 +81,8 @@ gboolean ana__db_open_writer(const char *path, sqlite3 **out,
                              GError **error);
 
 /* Opens an existing peko database at `path` read-only (ana__db_open_ro)
- * and checks it is one of this build's schema. Returns TRUE with *out set, or FALSE with
- * *error set, prefixed with the path. */
+ * and checks it is one of this build's schema. Returns TRUE with *out
+ * set, or FALSE with *error set, prefixed with the path. */
 gboolean ana__db_open_reader(const char *path, sqlite3 **out,
                              GError **error);
 

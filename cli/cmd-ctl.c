@@ -129,7 +129,7 @@ static char *exchange(const char *path, const GString *request,
 /* Appends a field of the answer, unescaped from the protocol, then
  * escaped again for a terminal (cli_append_printable): names and data
  * come from the network, and must not add lines or send escape
- * sequences. `also` as there. */
+ * sequences. `also` and `keep` as there. */
 static void append_field(GString *out, const char *text, size_t n,
                          const char *also, const char *keep)
 {
@@ -174,8 +174,8 @@ static void print_nodes(GString *out, const char *payload)
     const char *cut = strstr(last, "truncated=");
     if (cut) {
         GString *n = g_string_new(NULL);
-        cli_append_printable(n, (const uint8_t *)cut + 10, strcspn(cut + 10, " "),
-                             NULL, NULL);
+        cli_append_printable(n, (const uint8_t *)cut + 10,
+                             strcspn(cut + 10, " "), NULL, NULL);
         fprintf(stderr,
                 "peko ctl: the list is truncated: %s more node%s not shown"
                 " (the node bounds its answer; see docs/node.md)\n",
@@ -348,7 +348,8 @@ int cli_cmd_ctl(int argc, char **argv)
         fwrite(out->str, 1, out->len, stdout);
         status = CLI_EXIT_OK;
     } else {
-        const char *why = g_str_has_prefix(answer, "ERR ") ? answer + 4 : answer;
+        const char *why =
+            g_str_has_prefix(answer, "ERR ") ? answer + 4 : answer;
         cli_append_printable(out, (const uint8_t *)why, strlen(why), NULL,
                              NULL);
         fprintf(stderr, "peko ctl: %s: %s\n", command, out->str);

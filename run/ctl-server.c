@@ -481,12 +481,6 @@ run_ctl_server *run_ctl_server_new(const char *path, GMainContext *context,
     return s;
 }
 
-void run_ctl_server_set_limits(run_ctl_server *s, int64_t deadline_us,
-                               size_t max_answer)
-{
-    s->deadline_us = deadline_us;
-    s->max_answer = max_answer;
-}
 
 void run_ctl_server_free(run_ctl_server *s)
 {

@@ -40,11 +40,6 @@ run_ctl_server *run_ctl_server_new(const char *path, GMainContext *context,
  * NULL is a no-op. */
 void run_ctl_server_free(run_ctl_server *server);
 
-/* Other bounds than RUN_CTL_DEADLINE_US and RUN_CTL_MAX_ANSWER, for
- * connections accepted from now on (tests). */
-void run_ctl_server_set_limits(run_ctl_server *server, int64_t deadline_us,
-                               size_t max_answer);
-
 /* One request line (without its newline) to its response line (without
  * a newline), appended to `out`; a `get` answer is cut short at about
  * max_answer bytes: its last field is then "truncated=N", the nodes left

@@ -31,7 +31,8 @@ static double now_s(void)
 int main(int argc, char **argv)
 {
     if (argc != 5) {
-        fprintf(stderr, "usage: ctl-trickle SOCKET CLIENTS INTERVAL_MS LIMIT_S\n");
+        fprintf(stderr,
+                "usage: ctl-trickle SOCKET CLIENTS INTERVAL_MS LIMIT_S\n");
         return 2;
     }
     int n = atoi(argv[2]), interval_ms = atoi(argv[3]);

@@ -9,8 +9,8 @@
  * origin is 127.0.0.1:ORIGIN_PORT, incarnation 1, sequence 1, hops 0, an
  * empty infected set. With COUNT, COUNT such heartbeats about origins
  * ORIGIN_PORT, ORIGIN_PORT + 1, ..., a millisecond apart (so that the
- * node's receive buffer keeps up). Exit 0 once sent, 2 for bad arguments, 1 when the
- * datagram could not be sent. For tests only. */
+ * node's receive buffer keeps up). Exit 0 once sent, 2 for bad
+ * arguments, 1 when a datagram could not be sent. For tests only. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
