@@ -20,15 +20,15 @@ static void swap_send(peko_nodelist *nl, peko_msg_type type,
 {
     peko__msg msg;
     peko__metadata_fill(nl, &msg, type);
-    size_t n_bytes = peko__wire_encode(&msg, nl->wire_keys, nl->tx,
-                                       (size_t)nl->config.size);
+    size_t n_bytes = peko__wire_encode_unsealed(&msg, nl->wire_keys, nl->tx,
+                                                (size_t)nl->config.size);
     if (n_bytes == 0) {
         nl->stats.send_failed++;
         peko__print_error(nl, "packet does not fit Size", to);
         return;
     }
     peko__print_swap(nl, type == PEKO_MSG_SWAP_REQUEST, requester, responder);
-    peko__send_packet(nl, type, to, nl->tx, n_bytes);
+    peko__send_packet(nl, type, to, nl->tx, n_bytes, 0);
 }
 
 static void swap_start(peko_nodelist *nl)

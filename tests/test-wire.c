@@ -62,6 +62,7 @@ static peko__msg make_msg(peko_msg_type type, bool v6)
     m.hops = 3;
     m.sender = node_a(v6);
     m.auth_incarnation = 0x0badcafe;
+    m.auth_peer_incarnation = 0x5eedf00d;
     m.auth_number = 0x0000000100000002ULL;
     switch (type) {
     case PEKO_MSG_HEARTBEAT:
@@ -203,6 +204,7 @@ static void round_trip(peko_msg_type type, bool v6, const char *key)
     assert_msg_eq(&out, &m);
     if (key) {
         cr_assert_eq(out.auth_incarnation, m.auth_incarnation);
+        cr_assert_eq(out.auth_peer_incarnation, m.auth_peer_incarnation);
         cr_assert_eq(out.auth_number, m.auth_number);
     }
     /* Decoded strings are borrowed from the packet, not copied. */
@@ -410,23 +412,25 @@ Test(wire, encodes_documented_example)
     peko__keyring_free(k);
 
     /* Signed with the key "example": id 0x99; the trailer holds the
-     * sender's incarnation 42 and packet number 1, then the MAC over
-     * bytes 0..65. */
-    static const uint8_t freshness[12] = {0x00, 0x00, 0x00, 0x2a, 0x00, 0x00,
-                                          0x00, 0x00, 0x00, 0x00, 0x00, 0x01};
+     * sender's incarnation 42, the receiver's incarnation 7 and packet
+     * number 1, then the MAC over bytes 0..69. */
+    static const uint8_t freshness[16] = {
+        0x00, 0x00, 0x00, 0x2a, 0x00, 0x00, 0x00, 0x07,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01};
     static const uint8_t mac[32] = {
-        0x51, 0x65, 0xd8, 0x59, 0x24, 0x49, 0x8a, 0x3f, 0x3a, 0x5b, 0x15,
-        0x85, 0xde, 0xd6, 0xda, 0x82, 0x92, 0xe5, 0x70, 0x99, 0x49, 0xf2,
-        0x3e, 0x6f, 0x9c, 0x88, 0xa5, 0x3f, 0x23, 0xa0, 0xa0, 0x83};
+        0xf0, 0xe4, 0xd2, 0x77, 0x7e, 0x27, 0xc5, 0x83, 0x22, 0x83, 0x29,
+        0xcb, 0x39, 0x16, 0x91, 0xec, 0xfb, 0xdf, 0x46, 0x30, 0xb8, 0x28,
+        0x11, 0xfc, 0x65, 0x76, 0xd5, 0x86, 0xdb, 0x41, 0x6a, 0xf9};
     m.auth_incarnation = 42;
+    m.auth_peer_incarnation = 7;
     m.auth_number = 1;
     k = keys_with("example", NULL);
-    cr_assert_eq(encode(&m, k), sizeof plain + 44);
+    cr_assert_eq(encode(&m, k), sizeof plain + 48);
     cr_assert_eq(buf[4], 0x01);
     cr_assert_eq(buf[5], 0x99);
     cr_assert_arr_eq(buf + 6, plain + 6, sizeof plain - 6);
-    cr_assert_arr_eq(buf + sizeof plain, freshness, 12);
-    cr_assert_arr_eq(buf + sizeof plain + 12, mac, 32);
+    cr_assert_arr_eq(buf + sizeof plain, freshness, 16);
+    cr_assert_arr_eq(buf + sizeof plain + 16, mac, 32);
     peko__keyring_free(k);
 }
 
@@ -444,13 +448,13 @@ Test(wire, size_without_set_counts_header_body_and_mac)
     peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, true);
     size_t plain = peko__wire_size_without_set(&m, none);
     cr_assert_eq(plain, 12 + 19 + 19 + 4 + 4 + 2 + 2 + 6 + 2 + 7 + 4);
-    cr_assert_eq(peko__wire_size_without_set(&m, keyed), plain + 44);
+    cr_assert_eq(peko__wire_size_without_set(&m, keyed), plain + 48);
     /* Without a sending key the packet goes out unsigned. */
     cr_assert_eq(peko__wire_size_without_set(&m, accept_only), plain);
     cr_assert_eq(peko__wire_size_without_set(&m, NULL), plain);
 
     m.n_infected = 0;
-    cr_assert_eq(encode(&m, keyed), plain + 44);
+    cr_assert_eq(encode(&m, keyed), plain + 48);
 
     m = make_msg(PEKO_MSG_METADATA, false);
     cr_assert_eq(peko__wire_size_without_set(&m, none),
@@ -462,7 +466,7 @@ Test(wire, size_without_set_counts_header_body_and_mac)
     cr_assert_eq(m.entries_len, (1 + 7 + 4 + 4 + 2 + 2 + 6 + 2 + 7) +
                                     (1 + 7 + 4 + 4 + 2));
     m = make_msg(PEKO_MSG_CHALLENGE, true);
-    cr_assert_eq(peko__wire_size_without_set(&m, keyed), 12 + 19 + 8 + 44);
+    cr_assert_eq(peko__wire_size_without_set(&m, keyed), 12 + 19 + 8 + 48);
 
     /* The smallest Size carries a signed IPv6 heartbeat with nothing in
      * it and a full default fan-out in its set. */
@@ -550,7 +554,7 @@ Test(wire, rejects_packet_shorter_than_its_body_length)
     n = encode(&m, k);
     cr_assert_eq(decode(buf, n - 1, k), PEKO_REJECT_TRUNCATED);
     cr_assert_eq(decode(buf, n - 32, k), PEKO_REJECT_TRUNCATED);
-    cr_assert_eq(decode(buf, n - 44, k), PEKO_REJECT_TRUNCATED);
+    cr_assert_eq(decode(buf, n - 48, k), PEKO_REJECT_TRUNCATED);
     peko__keyring_free(k);
 }
 
