@@ -1,42 +1,44 @@
-/* fresh.c: with a key, no packet is accepted twice, and none that was
- * meant for an earlier life of the receiver (docs/wire.md, "Freshness";
- * the threat model: docs/protocol.md, "On a hostile network").
+/* fresh.c: with a key, no packet is accepted twice, none written for
+ * another node and none written for an earlier life of the receiver
+ * (docs/wire.md, "Freshness"; the threat model: docs/protocol.md, "On a
+ * hostile network").
  *
- * The MAC proves who wrote a packet, not when. So a signed packet's
- * trailer carries three freshness fields, covered by the MAC:
+ * The MAC proves who wrote a packet, not when nor for whom. So a signed
+ * packet's trailer carries three freshness fields, covered by the MAC:
  *
  *   - the sender's packet number: one sequence for all its signed
  *     packets, one more for each, starting when its engine starts at its
  *     wall clock in microseconds. Numbers thus grow from one run of a
  *     node to the next without any state kept across runs (a run sends
  *     far fewer than a million packets a second);
- *   - the receiver's incarnation as the sender knows it. A receiver that
- *     restarted has forgotten what it accepted, but a packet addressed
- *     to its new incarnation was written after it started, so it cannot
- *     be one it accepted before;
- *   - the sender's incarnation, from which receivers learn how to
- *     address it.
+ *   - the receiver tag: a 32-bit hash of the receiver's address and
+ *     incarnation, as the sender knows them. A receiver that restarted
+ *     has forgotten what it accepted, but a packet tagged for its new
+ *     incarnation was written after it started; and a packet tagged for
+ *     one node is refused by every other;
+ *   - the sender's incarnation, from which receivers learn how to tag
+ *     their packets to it.
  *
  * The receiver keeps, per sender (the address the body names, which the
  * MAC covers), the highest number it accepted and a 64-packet window
- * below it, as IPsec's ESP does (RFC 4303, section 3.4.3): a number is
- * accepted once; above the highest, the window slides; within it, only
- * if its bit is clear and the packet is addressed to this incarnation;
- * below it, never. Without a window for the sender (a restart, or a new
- * sender), a packet addressed to this incarnation opens one; any other is
- * refused and the sender challenged, so that it learns this incarnation.
- * Windows change only for packets whose MAC verified and whose body
- * decoded: nothing an outsider sends moves them.
+ * below it, as IPsec's ESP does (RFC 4303, section 3.4.3). A packet
+ * tagged for this node as it is now is accepted if its number is above
+ * the highest (the window slides) or within the window and not yet seen;
+ * any other is a replay. Without a window for the sender (a restart, a
+ * new sender), a packet tagged for this node opens one; one tagged for
+ * another incarnation is refused and its sender challenged, so that it
+ * learns this one. Windows change only for packets whose MAC verified
+ * and whose body decoded: nothing an outsider sends moves them.
  *
  * A sender that does not know its receiver's incarnation (a seed it was
- * given, an address it never heard from) cannot write a packet the
- * receiver may accept. It parks the packet (a few per node, for a couple
- * of cycles), and sends a *hello*: a challenge naming no incarnation,
- * which the receiver answers with an echo whatever it knows. The echo
- * repeats the challenge's nonce, which only our outstanding challenge
- * has, so it is fresh: it opens the window and tells the incarnation, and
- * the parked packets leave. An echo that answers no outstanding challenge
- * of ours is a replay, or the answer to one: refused.
+ * given, an address it never heard from) cannot tag a packet for it. It
+ * parks the packet (a few per node, for a couple of cycles), and sends a
+ * *hello*: a challenge tagged 0, which the receiver answers with an echo
+ * whatever it knows. The echo repeats the challenge's nonce, which only
+ * our outstanding challenge has, so it is fresh: it opens the window and
+ * tells the incarnation, and the parked packets leave. An echo that
+ * answers no outstanding challenge of ours is a replay, or the answer to
+ * one: refused.
  *
  * Memory: the table holds at most max_members + FRESH_EXTRA senders and
  * forgets the least recently used (CLOCK) beyond that. A forgotten window
@@ -235,6 +237,7 @@ void peko__fresh_init(peko_nodelist *nl)
      * peko.h). */
     uint64_t wall = peko__wall_us(nl);
     nl->fresh_number = wall > 0 ? wall : (uint64_t)nl->incarnation << 32;
+    nl->fresh_tag = peko__receiver_tag(&nl->self.addr, nl->incarnation);
 }
 
 void peko__fresh_free(peko_nodelist *nl)
@@ -268,12 +271,12 @@ static uint32_t known_incarnation(peko_nodelist *nl, const peko_addr *to)
     return inc;
 }
 
-/* Sends a challenge to `to`: a hello (peer_incarnation 0) or the answer to
- * a packet we refused, naming the incarnation it gave. Its nonce is the
- * entry's (of `about`, the sender the challenge concerns), single use. At
- * most one per sender per cycle. */
+/* Sends `to` a challenge about `about` (the sender it concerns, whose
+ * entry keeps the nonce, single use): a hello (incarnation 0: not known)
+ * or the answer to a packet we refused, tagged for the incarnation it
+ * gave. At most one per sender per cycle. */
 static void challenge(peko_nodelist *nl, const peko_addr *about,
-                      const peko_addr *to, uint32_t peer_incarnation)
+                      const peko_addr *to, uint32_t incarnation)
 {
     fresh_entry *e = get(nl, about);
     if (e->challenged == nl->cycles + 1)
@@ -293,7 +296,8 @@ static void challenge(peko_nodelist *nl, const peko_addr *about,
     uint8_t buf[PEKO__WIRE_HEADER_BYTES + 19 + 8 + PEKO__WIRE_AUTH_BYTES];
     size_t n = peko__wire_encode_unsealed(&m, nl->wire_keys, buf, sizeof buf);
     g_assert(n > 0 && peko__wire_is_signed(buf));
-    peko__wire_seal(buf, n, nl->wire_keys, nl->incarnation, peer_incarnation,
+    uint32_t tag = incarnation ? peko__receiver_tag(about, incarnation) : 0;
+    peko__wire_seal(buf, n, nl->wire_keys, nl->incarnation, tag,
                     ++nl->fresh_number);
     nl->stats.challenges_sent++;
     peko__send_raw(nl, PEKO_MSG_CHALLENGE, to, buf, n);
@@ -322,16 +326,20 @@ static void park(peko_nodelist *nl, peko_msg_type type, const peko_addr *to,
 
 bool peko__fresh_seal(peko_nodelist *nl, peko_msg_type type,
                       const peko_addr *to, uint8_t *bytes, size_t n_bytes,
-                      uint32_t peer_incarnation)
+                      const peko__msg *request)
 {
-    uint32_t inc = peer_incarnation ? peer_incarnation
-                                    : known_incarnation(nl, to);
+    /* A reply is for the requester as it named itself, in the incarnation
+     * its request came from. */
+    const peko_addr *peer = request ? &request->sender : to;
+    uint32_t inc = request ? request->auth_incarnation
+                           : known_incarnation(nl, peer);
     if (inc == 0 && type != PEKO_MSG_CHALLENGE) {
         park(nl, type, to, bytes, n_bytes);
         challenge(nl, to, to, 0);
         return false;
     }
-    peko__wire_seal(bytes, n_bytes, nl->wire_keys, nl->incarnation, inc,
+    uint32_t tag = inc ? peko__receiver_tag(peer, inc) : 0;
+    peko__wire_seal(bytes, n_bytes, nl->wire_keys, nl->incarnation, tag,
                     ++nl->fresh_number);
     return true;
 }
@@ -353,7 +361,7 @@ static void unpark(peko_nodelist *nl, const peko_addr *to)
         }
         /* Known now: sealed, never parked again (the list is stable). */
         peko__wire_seal(p.bytes, p.n_bytes, nl->wire_keys, nl->incarnation,
-                        inc, ++nl->fresh_number);
+                        peko__receiver_tag(to, inc), ++nl->fresh_number);
         peko__send_raw(nl, p.type, &p.to, p.bytes, p.n_bytes);
         g_free(p.bytes);
     }
@@ -410,32 +418,18 @@ static void slide(fresh_entry *e, uint64_t n)
     }
 }
 
-/* An echo carrying the nonce of our outstanding challenge to its sender
- * (or, for a hello to an address that answers under another name, to its
- * source): fresh, whatever its number. Single use. */
-static bool echo_answers_us(peko_nodelist *nl, const peko__msg *m,
-                            fresh_entry *e, const peko_addr *from)
+/* An echo carrying the nonce of our outstanding challenge to its sender:
+ * fresh, whatever its number. Single use. */
+static bool echo_answers_us(const peko__msg *m, fresh_entry *e)
 {
-    if (e->nonce != 0 && m->nonce == e->nonce) {
-        e->nonce = 0;
-        return true;
-    }
-    if (peko_addr_equal(from, &m->sender))
+    if (e->nonce == 0 || m->nonce != e->nonce)
         return false;
-    fresh_entry *alias = find(nl->fresh, from, peko_addr_fingerprint(from));
-    if (alias == NULL || alias->nonce == 0 || m->nonce != alias->nonce)
-        return false;
-    alias->nonce = 0;
-    peko_addr at = alias->addr;
-    if (m->auth_incarnation != 0) {
-        alias->incarnation = m->auth_incarnation;
-        unpark(nl, &at);
-    }
+    e->nonce = 0;
     return true;
 }
 
 peko_reject peko__fresh_check(peko_nodelist *nl, const peko__msg *m,
-                              const peko_addr *from, bool *ask)
+                              bool *ask)
 {
     *ask = false;
     /* We never send to ourselves: a packet naming us as its sender is one
@@ -445,18 +439,16 @@ peko_reject peko__fresh_check(peko_nodelist *nl, const peko__msg *m,
     fresh_entry *e = get(nl, &m->sender);
     uint64_t n = m->auth_number;
     uint32_t inc = m->auth_incarnation;
-    bool to_us = m->auth_peer_incarnation == nl->incarnation;
+    bool for_us = m->auth_receiver == nl->fresh_tag;
 
     if (m->type == PEKO_MSG_ECHO) {
-        if (!echo_answers_us(nl, m, e, from))
+        if (!echo_answers_us(m, e))
             return PEKO_REJECT_REPLAY; /* answers no challenge of ours */
-        e = get(nl, &m->sender); /* unpark may have moved it */
-        bool forgotten = bucket_forgotten(nl->fresh, e->fp);
         if (!(e->flags & ENTRY_WINDOW)) {
             slide(e, n);
             /* Numbers below it may have been accepted by a window since
              * forgotten. */
-            if (forgotten)
+            if (bucket_forgotten(nl->fresh, e->fp))
                 e->window = ~0ull;
         } else if (n > e->high || inc == e->incarnation) {
             slide(e, n);
@@ -473,23 +465,26 @@ peko_reject peko__fresh_check(peko_nodelist *nl, const peko__msg *m,
     }
 
     if (!(e->flags & ENTRY_WINDOW)) {
-        if (to_us && !bucket_forgotten(nl->fresh, e->fp)) {
+        if (for_us && !bucket_forgotten(nl->fresh, e->fp)) {
             slide(e, n);
             learn(nl, e, inc);
             return PEKO_REJECT_NONE;
         }
         /* A hello: answered, and judged no further (it changes nothing
          * here but that answer). */
-        if (m->type == PEKO_MSG_CHALLENGE && m->auth_peer_incarnation == 0)
+        if (m->type == PEKO_MSG_CHALLENGE && m->auth_receiver == 0)
             return PEKO_REJECT_NONE;
-        /* Written for an earlier incarnation of ours (or, in a forgotten
+        /* Tagged for an earlier incarnation of ours (or, in a forgotten
          * bucket, perhaps accepted already): tell its sender who we are
-         * now. */
+         * now, or have it prove itself. */
         *ask = true;
         return PEKO_REJECT_REPLAY;
     }
 
-    if (e->ceiling != 0 && inc != e->incarnation && n <= e->ceiling) {
+    if (!for_us || (e->ceiling != 0 && inc != e->incarnation &&
+                    n <= e->ceiling)) {
+        /* Written for another node or another life of ours, or by an
+         * earlier run of a sender whose clock went back. */
         *ask = true;
         return PEKO_REJECT_REPLAY;
     }
@@ -499,7 +494,7 @@ peko_reject peko__fresh_check(peko_nodelist *nl, const peko__msg *m,
         return PEKO_REJECT_NONE;
     }
     uint64_t d = e->high - n;
-    if (d < FRESH_WINDOW && !((e->window >> d) & 1) && to_us) {
+    if (d < FRESH_WINDOW && !((e->window >> d) & 1)) {
         slide(e, n);
         return PEKO_REJECT_NONE;
     }
@@ -528,7 +523,6 @@ void peko__fresh_on_challenge(peko_nodelist *nl, const peko__msg *m,
     echo.type = PEKO_MSG_ECHO;
     echo.sender = nl->self.addr;
     echo.nonce = m->nonce;
-    /* Addressed to the incarnation that challenged us, known or not. */
-    echo.auth_peer_incarnation = m->auth_incarnation;
-    peko__send_msg(nl, &echo, &to);
+    /* Tagged for the challenger as it is, known to us or not. */
+    peko__send_reply(nl, &echo, &to, m);
 }

@@ -111,6 +111,7 @@ struct peko_nodelist {
     uint64_t cookie_secret[2]; /* address validation (verify.c) */
     peko__fresh *fresh;      /* with a key: windows, parked packets */
     uint64_t fresh_number;   /* the last packet number signed */
+    uint32_t fresh_tag;      /* our receiver tag (wire.h) */
     uint64_t cycles;         /* cycles run since join */
     bool announce;           /* digest: spread a heartbeat rumor at the
                               * next cycle (joined, started, record) */
@@ -158,18 +159,22 @@ void peko__send_raw(peko_nodelist *nl, peko_msg_type type,
                     const peko_addr *to, const uint8_t *bytes,
                     size_t n_bytes);
 /* Sends one packet as peko__wire_encode_unsealed() wrote it: a signed
- * one is sealed for `to` first (fresh.c; peer_incarnation: the
- * incarnation to address it to, 0 for the one known), or parked until
- * the receiver's incarnation is known. The bytes are rewritten in place
- * (the trailer), so one encoding serves several receivers. */
+ * one is sealed for `to` first (fresh.c), or parked until the receiver's
+ * incarnation is known. `request`: the packet this one answers (NULL for
+ * none): a reply is sealed for the requester it names, in the
+ * incarnation it came from. The bytes are rewritten in place (the
+ * trailer), so one encoding serves several receivers. */
 void peko__send_packet(peko_nodelist *nl, peko_msg_type type,
                        const peko_addr *to, uint8_t *bytes, size_t n_bytes,
-                       uint32_t peer_incarnation);
-/* Encodes *msg into nl->tx and sends it to `to` (signed: addressed to
- * msg->auth_peer_incarnation if set). A message that does not fit Size
- * is counted in send_failed and printed, never sent. */
+                       const peko__msg *request);
+/* Encodes *msg into nl->tx and sends it to `to`. A message that does not
+ * fit Size is counted in send_failed and printed, never sent. */
 void peko__send_msg(peko_nodelist *nl, const peko__msg *msg,
                     const peko_addr *to);
+/* The same for an answer to `request` (sent to `to`, its reply
+ * address). */
+void peko__send_reply(peko_nodelist *nl, const peko__msg *msg,
+                      const peko_addr *to, const peko__msg *request);
 
 /* The local node and every peer, ordered by address (as get() returns
  * them). The caller g_free()s the array, not the peers. */
@@ -305,21 +310,21 @@ void peko__on_echo(peko_nodelist *nl, const peko__msg *m,
 void peko__fresh_init(peko_nodelist *nl);
 /* Frees the side structure, parked packets included. */
 void peko__fresh_free(peko_nodelist *nl);
-/* Seals the signed packet at bytes for `to`: its trailer gets our
- * incarnation, the receiver's (peer_incarnation, or the one known when
- * 0) and the next packet number. Returns false when the receiver's
+/* Seals the signed packet at bytes for `to` (or, answering `request`,
+ * for its sender): its trailer gets our incarnation, the receiver's tag
+ * and the next packet number. Returns false when the receiver's
  * incarnation is unknown: the packet is then parked (copied) and a hello
  * sent instead, and the caller sends nothing. Challenges are never
  * parked. */
 bool peko__fresh_seal(peko_nodelist *nl, peko_msg_type type,
                       const peko_addr *to, uint8_t *bytes, size_t n_bytes,
-                      uint32_t peer_incarnation);
+                      const peko__msg *request);
 /* Judges a signed packet whose MAC verified and whose body decoded:
  * PEKO_REJECT_NONE (its sender's window now holds it) or
  * PEKO_REJECT_REPLAY; *ask is then set when its sender should be
  * challenged (peko__fresh_refused). */
 peko_reject peko__fresh_check(peko_nodelist *nl, const peko__msg *m,
-                              const peko_addr *from, bool *ask);
+                              bool *ask);
 /* After a refusal that asks: challenges the sender (at most once a cycle
  * each), so that it learns our incarnation or proves its own. */
 void peko__fresh_refused(peko_nodelist *nl, const peko__msg *m,

@@ -44,16 +44,16 @@ void peko__send_raw(peko_nodelist *nl, peko_msg_type type,
 
 void peko__send_packet(peko_nodelist *nl, peko_msg_type type,
                        const peko_addr *to, uint8_t *bytes, size_t n_bytes,
-                       uint32_t peer_incarnation)
+                       const peko__msg *request)
 {
     if (peko__wire_is_signed(bytes) &&
-        !peko__fresh_seal(nl, type, to, bytes, n_bytes, peer_incarnation))
+        !peko__fresh_seal(nl, type, to, bytes, n_bytes, request))
         return; /* parked */
     peko__send_raw(nl, type, to, bytes, n_bytes);
 }
 
-void peko__send_msg(peko_nodelist *nl, const peko__msg *msg,
-                    const peko_addr *to)
+void peko__send_reply(peko_nodelist *nl, const peko__msg *msg,
+                      const peko_addr *to, const peko__msg *request)
 {
     size_t n_bytes = peko__wire_encode_unsealed(msg, nl->wire_keys, nl->tx,
                                                 (size_t)nl->config.size);
@@ -62,8 +62,13 @@ void peko__send_msg(peko_nodelist *nl, const peko__msg *msg,
         peko__print_error(nl, "packet does not fit Size", to);
         return;
     }
-    peko__send_packet(nl, msg->type, to, nl->tx, n_bytes,
-                      msg->auth_peer_incarnation);
+    peko__send_packet(nl, msg->type, to, nl->tx, n_bytes, request);
+}
+
+void peko__send_msg(peko_nodelist *nl, const peko__msg *msg,
+                    const peko_addr *to)
+{
+    peko__send_reply(nl, msg, to, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -130,7 +135,7 @@ void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,
      * now, so that nothing unauthenticated moves a window. */
     bool ask = false;
     if (reason == PEKO_REJECT_NONE && nl->wire_keys != NULL)
-        reason = peko__fresh_check(nl, &m, from, &ask);
+        reason = peko__fresh_check(nl, &m, &ask);
     if (reason != PEKO_REJECT_NONE) {
         nl->stats.rejected[reason]++;
         nl->stats.rejected_bytes += n_bytes;

@@ -272,7 +272,7 @@ size_t peko__spread(peko_nodelist *nl, peko__msg *msg, const uint8_t *carried,
     for (size_t t = 0; t < n_targets; t++)
         peko__send_packet(nl, msg->type,
                           &nl->peers.slots[nl->pick_scratch[t]].addr, nl->tx,
-                          n_bytes, 0);
+                          n_bytes, NULL);
     return n_targets;
 }
 

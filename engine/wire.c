@@ -326,7 +326,7 @@ peko_reject peko__wire_decode(const uint8_t *bytes, size_t n_bytes,
     out->hops = bytes[6];
     if (is_signed) {
         out->auth_incarnation = peko__get_u32(bytes + body_end);
-        out->auth_peer_incarnation = peko__get_u32(bytes + body_end + 4);
+        out->auth_receiver = peko__get_u32(bytes + body_end + 4);
         out->auth_number = ((uint64_t)peko__get_u32(bytes + body_end + 8)
                             << 32) |
                            peko__get_u32(bytes + body_end + 12);
@@ -545,14 +545,14 @@ size_t peko__wire_encode_unsealed(const peko__msg *msg,
 }
 
 void peko__wire_seal(uint8_t *buf, size_t n_bytes, const peko__keyring *keys,
-                     uint32_t incarnation, uint32_t peer_incarnation,
+                     uint32_t incarnation, uint32_t receiver,
                      uint64_t number)
 {
     g_assert(n_bytes >= PEKO__WIRE_HEADER_BYTES + PEKO__WIRE_AUTH_BYTES &&
              peko__wire_is_signed(buf));
     uint8_t *p = buf + n_bytes - PEKO__WIRE_AUTH_BYTES;
     p = wr_u32(p, incarnation);
-    p = wr_u32(p, peer_incarnation);
+    p = wr_u32(p, receiver);
     p = wr_u64(p, number);
     size_t signed_len = (size_t)(p - buf);
     peko__keyring_sign(keys, buf, signed_len, p);
@@ -564,8 +564,28 @@ size_t peko__wire_encode(const peko__msg *msg, const peko__keyring *keys,
     size_t n = peko__wire_encode_unsealed(msg, keys, buf, cap_bytes);
     if (n > 0 && peko__keyring_has_send_key(keys))
         peko__wire_seal(buf, n, keys, msg->auth_incarnation,
-                        msg->auth_peer_incarnation, msg->auth_number);
+                        msg->auth_receiver, msg->auth_number);
     return n;
+}
+
+/* The fingerprint's hash (addr.c) over the address and the incarnation:
+ * a sender that knows both names its receiver in 32 bits, so that a
+ * packet written for one node, or for one life of it, is not taken by
+ * another. */
+uint32_t peko__receiver_tag(const peko_addr *addr, uint32_t incarnation)
+{
+    uint8_t b[ADDR6_BYTES + 4];
+    uint8_t *end = wr_addr(b, addr);
+    end = wr_u32(end, incarnation);
+    uint32_t h = 0x811c9dc5u;
+    for (const uint8_t *p = b; p < end; p++)
+        h = (h ^ *p) * 0x01000193u;
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return h != 0 ? h : 1;
 }
 
 uint8_t *peko__entry_write(uint8_t *p, const peko__entry *e)

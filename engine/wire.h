@@ -2,7 +2,7 @@
  *
  * Every packet: a 12-byte header, a body whose layout depends on the
  * message type, and, when signed, a 48-byte trailer: the sender's
- * incarnation, the receiver's incarnation as the sender knows it and the
+ * incarnation, the receiver tag (whom the sender wrote it for) and the
  * sender's packet number, then an HMAC-SHA256 over everything before it. All integers are big-endian. The decoder checks every
  * length against the bytes actually present before reading, and never
  * changes anything but *out.
@@ -18,8 +18,8 @@
 #define PEKO__WIRE_HEADER_BYTES PEKO_WIRE_HEADER_BYTES
 #define PEKO__WIRE_MAC_BYTES 32
 /* A signed packet's trailer: the sender's incarnation (u32), the
- * receiver's incarnation as the sender knows it (u32) and the sender's
- * packet number (u64), then the MAC over everything before it. */
+ * receiver tag (u32: peko__receiver_tag) and the sender's packet number
+ * (u64), then the MAC over everything before it. */
 #define PEKO__WIRE_FRESHNESS_BYTES 16
 #define PEKO__WIRE_AUTH_BYTES (PEKO__WIRE_FRESHNESS_BYTES + PEKO__WIRE_MAC_BYTES)
 #define PEKO__WIRE_FLAG_MAC 0x01u
@@ -87,10 +87,11 @@ typedef struct peko__msg {
     uint64_t nonce;
 
     /* Signed packets only: the freshness trailer (docs/wire.md): the
-     * sender's incarnation, the receiver's incarnation as the sender
-     * knows it (0: unknown) and the sender's packet number. */
+     * sender's incarnation, the receiver tag (0: a receiver whose
+     * incarnation the sender does not know) and the sender's packet
+     * number. */
     uint32_t auth_incarnation;
-    uint32_t auth_peer_incarnation;
+    uint32_t auth_receiver;
     uint64_t auth_number;
 } peko__msg;
 
@@ -171,8 +172,13 @@ size_t peko__wire_encode_unsealed(const peko__msg *msg,
  * sending key. The packet must be signed (flags bit 0) and the keyring
  * must have a sending key. */
 void peko__wire_seal(uint8_t *buf, size_t n_bytes, const peko__keyring *keys,
-                     uint32_t incarnation, uint32_t peer_incarnation,
+                     uint32_t incarnation, uint32_t receiver,
                      uint64_t number);
+/* The receiver tag of a packet written for the node `addr` in its
+ * incarnation `incarnation` (docs/wire.md, "Freshness"): FNV-1a over the
+ * address as encoded and the incarnation (big-endian), then fmix32; never
+ * 0, which stands for "its incarnation is not known". */
+uint32_t peko__receiver_tag(const peko_addr *addr, uint32_t incarnation);
 /* True if the packet at bytes (as the encoder wrote it) is signed. */
 static inline bool peko__wire_is_signed(const uint8_t *bytes)
 {

@@ -62,7 +62,7 @@ static peko__msg make_msg(peko_msg_type type, bool v6)
     m.hops = 3;
     m.sender = node_a(v6);
     m.auth_incarnation = 0x0badcafe;
-    m.auth_peer_incarnation = 0x5eedf00d;
+    m.auth_receiver = 0x5eedf00d;
     m.auth_number = 0x0000000100000002ULL;
     switch (type) {
     case PEKO_MSG_HEARTBEAT:
@@ -204,7 +204,7 @@ static void round_trip(peko_msg_type type, bool v6, const char *key)
     assert_msg_eq(&out, &m);
     if (key) {
         cr_assert_eq(out.auth_incarnation, m.auth_incarnation);
-        cr_assert_eq(out.auth_peer_incarnation, m.auth_peer_incarnation);
+        cr_assert_eq(out.auth_receiver, m.auth_receiver);
         cr_assert_eq(out.auth_number, m.auth_number);
     }
     /* Decoded strings are borrowed from the packet, not copied. */
@@ -412,17 +412,21 @@ Test(wire, encodes_documented_example)
     peko__keyring_free(k);
 
     /* Signed with the key "example": id 0x99; the trailer holds the
-     * sender's incarnation 42, the receiver's incarnation 7 and packet
-     * number 1, then the MAC over bytes 0..69. */
+     * sender's incarnation 42, the tag of the receiver 10.0.0.2:8000 in
+     * its incarnation 7 and packet number 1, then the MAC over bytes
+     * 0..69. */
     static const uint8_t freshness[16] = {
-        0x00, 0x00, 0x00, 0x2a, 0x00, 0x00, 0x00, 0x07,
+        0x00, 0x00, 0x00, 0x2a, 0xe9, 0x08, 0xf7, 0xea,
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01};
     static const uint8_t mac[32] = {
-        0xf0, 0xe4, 0xd2, 0x77, 0x7e, 0x27, 0xc5, 0x83, 0x22, 0x83, 0x29,
-        0xcb, 0x39, 0x16, 0x91, 0xec, 0xfb, 0xdf, 0x46, 0x30, 0xb8, 0x28,
-        0x11, 0xfc, 0x65, 0x76, 0xd5, 0x86, 0xdb, 0x41, 0x6a, 0xf9};
+        0x5b, 0x91, 0x88, 0x27, 0xb6, 0xd5, 0x0b, 0x77, 0x09, 0x18, 0x42,
+        0x85, 0x71, 0xb8, 0x83, 0x44, 0x0f, 0xce, 0xdb, 0x61, 0x77, 0x92,
+        0xff, 0x42, 0x0a, 0x8c, 0xab, 0x34, 0xdf, 0x70, 0xdb, 0xa9};
+    peko_addr receiver;
+    cr_assert_eq(peko_addr_parse("10.0.0.2", 8000, &receiver), 0);
+    cr_assert_eq(peko__receiver_tag(&receiver, 7), 0xe908f7eau);
     m.auth_incarnation = 42;
-    m.auth_peer_incarnation = 7;
+    m.auth_receiver = peko__receiver_tag(&receiver, 7);
     m.auth_number = 1;
     k = keys_with("example", NULL);
     cr_assert_eq(encode(&m, k), sizeof plain + 48);
