@@ -63,6 +63,9 @@
 #define FRESH_PARKED_MAX 8       /* packets held per node */
 #define FRESH_PARK_CYCLES 2      /* and for at most this many cycles */
 #define FRESH_BUCKET_BITS 12     /* buckets of forgotten windows */
+#define FRESH_NONCE_CYCLES 4     /* a challenge's nonce lives this many
+                                  * cycles, and at least FRESH_NONCE_US */
+#define FRESH_NONCE_US (4 * 1000000LL)
 
 #define ENTRY_WINDOW 0x01u       /* high and window are meaningful */
 #define ENTRY_REF 0x02u          /* used since the CLOCK hand passed */
@@ -75,8 +78,11 @@ typedef struct fresh_entry {
     uint64_t ceiling;        /* after a reset: numbers up to here of any
                               * other incarnation stay refused (0: none) */
     uint64_t nonce;          /* our outstanding challenge; 0: none */
-    uint64_t challenged;     /* cycles + 1 at our last challenge; 0: never */
+    int64_t nonce_us;        /* when it was drawn (now_us) */
+    uint32_t challenged;     /* cycles + 1 at our last challenge; 0: never */
     uint32_t incarnation;    /* of its latest packet accepted; 0: unknown */
+    uint8_t answers;         /* echoes the nonce may still be answered by:
+                              * one per challenge sent with it */
     uint8_t flags;
 } fresh_entry;
 
@@ -271,20 +277,40 @@ static uint32_t known_incarnation(peko_nodelist *nl, const peko_addr *to)
     return inc;
 }
 
+/* True while the entry's nonce may still be answered: an echo is fresh
+ * only if it answers a challenge we sent recently. */
+static bool nonce_live(const peko_nodelist *nl, const fresh_entry *e,
+                       int64_t now_us)
+{
+    int64_t life = MAX(FRESH_NONCE_CYCLES * nl->config.cycle_us,
+                       FRESH_NONCE_US);
+    return e->nonce != 0 && now_us - e->nonce_us <= life;
+}
+
 /* Sends `to` a challenge about `about` (the sender it concerns, whose
  * entry keeps the nonce, single use): a hello (incarnation 0: not known)
  * or the answer to a packet we refused, tagged for the incarnation it
- * gave. At most one per sender per cycle. */
+ * gave. At most one per sender per cycle; a challenge sent again while
+ * the previous one may still be answered carries the same nonce, so that
+ * its late answer is not taken for a replay. */
 static void challenge(peko_nodelist *nl, const peko_addr *about,
                       const peko_addr *to, uint32_t incarnation)
 {
     fresh_entry *e = get(nl, about);
-    if (e->challenged == nl->cycles + 1)
+    uint32_t stamp = (uint32_t)nl->cycles + 1;
+    if (e->challenged == stamp)
         return;
-    e->challenged = nl->cycles + 1;
-    do
-        e->nonce = nl->env->random_u64(nl->env);
-    while (e->nonce == 0);
+    e->challenged = stamp;
+    int64_t now = peko__now_us(nl);
+    if (!nonce_live(nl, e, now) || e->answers == 0) {
+        do
+            e->nonce = nl->env->random_u64(nl->env);
+        while (e->nonce == 0);
+        e->nonce_us = now;
+        e->answers = 0;
+    }
+    if (e->answers < UINT8_MAX)
+        e->answers++;
 
     peko__msg m;
     memset(&m, 0, sizeof m);
@@ -418,14 +444,14 @@ static void slide(fresh_entry *e, uint64_t n)
     }
 }
 
-/* An echo carrying the nonce of our outstanding challenge to its sender:
- * fresh, whatever its number. Single use. */
-static bool echo_answers_us(const peko__msg *m, fresh_entry *e)
+/* An echo carrying the nonce of our challenge to its sender, drawn
+ * recently: it was written since. Each challenge sent is answered once:
+ * an echo more answers a challenge we did not send (a replayed one). */
+static bool echo_answers_us(peko_nodelist *nl, const peko__msg *m,
+                            const fresh_entry *e)
 {
-    if (e->nonce == 0 || m->nonce != e->nonce)
-        return false;
-    e->nonce = 0;
-    return true;
+    return nonce_live(nl, e, peko__now_us(nl)) && m->nonce == e->nonce &&
+           e->answers > 0;
 }
 
 peko_reject peko__fresh_check(peko_nodelist *nl, const peko__msg *m,
@@ -440,9 +466,12 @@ peko_reject peko__fresh_check(peko_nodelist *nl, const peko__msg *m,
     uint64_t n = m->auth_number;
     uint32_t inc = m->auth_incarnation;
     bool for_us = m->auth_receiver == nl->fresh_tag;
+    /* A hello: a challenge from a sender that does not know our
+     * incarnation, so it cannot tag it for us. */
+    bool hello = m->type == PEKO_MSG_CHALLENGE && m->auth_receiver == 0;
 
     if (m->type == PEKO_MSG_ECHO) {
-        if (!echo_answers_us(m, e))
+        if (!echo_answers_us(nl, m, e))
             return PEKO_REJECT_REPLAY; /* answers no challenge of ours */
         if (!(e->flags & ENTRY_WINDOW)) {
             slide(e, n);
@@ -450,16 +479,21 @@ peko_reject peko__fresh_check(peko_nodelist *nl, const peko__msg *m,
              * forgotten. */
             if (bucket_forgotten(nl->fresh, e->fp))
                 e->window = ~0ull;
-        } else if (n > e->high || inc == e->incarnation) {
+        } else if (n > e->high ||
+                   (e->high - n < FRESH_WINDOW &&
+                    !((e->window >> (e->high - n)) & 1))) {
             slide(e, n);
-        } else {
+        } else if (inc != e->incarnation) {
             /* A new incarnation below our window: its clock went back.
              * What the old window saw, of any other incarnation, stays
              * refused. */
             e->ceiling = MAX(e->ceiling, e->high);
             e->high = n;
             e->window = ~0ull;
+        } else {
+            return PEKO_REJECT_REPLAY; /* this echo, again */
         }
+        e->answers--;
         learn(nl, e, inc);
         return PEKO_REJECT_NONE;
     }
@@ -470,9 +504,9 @@ peko_reject peko__fresh_check(peko_nodelist *nl, const peko__msg *m,
             learn(nl, e, inc);
             return PEKO_REJECT_NONE;
         }
-        /* A hello: answered, and judged no further (it changes nothing
-         * here but that answer). */
-        if (m->type == PEKO_MSG_CHALLENGE && m->auth_receiver == 0)
+        /* A hello, without a window to judge it by: answered, and
+         * nothing else (it changes nothing here but that answer). */
+        if (hello)
             return PEKO_REJECT_NONE;
         /* Tagged for an earlier incarnation of ours (or, in a forgotten
          * bucket, perhaps accepted already): tell its sender who we are
@@ -481,10 +515,12 @@ peko_reject peko__fresh_check(peko_nodelist *nl, const peko__msg *m,
         return PEKO_REJECT_REPLAY;
     }
 
-    if (!for_us || (e->ceiling != 0 && inc != e->incarnation &&
-                    n <= e->ceiling)) {
+    if (!(for_us || hello) || (e->ceiling != 0 && inc != e->incarnation &&
+                               n <= e->ceiling)) {
         /* Written for another node or another life of ours, or by an
-         * earlier run of a sender whose clock went back. */
+         * earlier run of a sender whose clock went back. (A hello is
+         * judged by its number, as any packet: its sender may only have
+         * lost track of us.) */
         *ask = true;
         return PEKO_REJECT_REPLAY;
     }
