@@ -34,19 +34,22 @@
  * given, an address it never heard from) cannot tag a packet for it. It
  * parks the packet (a few per node, for a couple of cycles), and sends a
  * *hello*: a challenge tagged 0, which the receiver answers with an echo
- * whatever it knows. The echo repeats the challenge's nonce, which only
- * our outstanding challenge has, so it is fresh: it opens the window and
- * tells the incarnation, and the parked packets leave. An echo that
- * answers no outstanding challenge of ours is a replay, or the answer to
- * one: refused.
+ * whatever it knows (once it has a window for the sender, a hello is
+ * judged by its number like any packet). The echo repeats the
+ * challenge's nonce, random and recent, so it is fresh: it opens the
+ * window and tells the incarnation, and the parked packets leave. Each
+ * challenge sent is answered once: an echo more answers a challenge we
+ * did not send (a replayed one), and is refused.
  *
- * Memory: the table holds at most max_members + FRESH_EXTRA senders and
- * forgets the least recently used (CLOCK) beyond that. A forgotten window
- * cannot be trusted to be remembered as empty, so its fingerprint bucket
- * is marked, and a sender in a marked bucket opens a new window only by
- * an echo to our own challenge, with everything below that echo's number
- * counted as seen. Everything lives in a side structure, allocated with
- * the first signed packet: an unkeyed node pays nothing.
+ * Memory: the table holds at most max_members + FRESH_EXTRA senders, 56
+ * bytes each, and forgets the least recently used (CLOCK) beyond that. A
+ * forgotten window cannot be trusted to be remembered as empty, so its
+ * fingerprint bucket is marked, and a sender in a marked bucket opens a
+ * new window only by an echo to our own challenge, with everything below
+ * that echo's number counted as seen. Challenges are rare and kept apart,
+ * FRESH_CHALLENGES at most. Everything lives in a side structure,
+ * allocated with the first signed packet: an unkeyed node pays
+ * nothing.
  *
  * A sender whose clock went back across a restart (numbers below what
  * its receivers remember, under a new incarnation) is challenged; its
@@ -66,6 +69,7 @@
 #define FRESH_NONCE_CYCLES 4     /* a challenge's nonce lives this many
                                   * cycles, and at least FRESH_NONCE_US */
 #define FRESH_NONCE_US (4 * 1000000LL)
+#define FRESH_CHALLENGES 256     /* challenges remembered at most */
 
 #define ENTRY_WINDOW 0x01u       /* high and window are meaningful */
 #define ENTRY_REF 0x02u          /* used since the CLOCK hand passed */
@@ -77,14 +81,21 @@ typedef struct fresh_entry {
     uint64_t window;         /* bit i: number high - i was accepted */
     uint64_t ceiling;        /* after a reset: numbers up to here of any
                               * other incarnation stay refused (0: none) */
-    uint64_t nonce;          /* our outstanding challenge; 0: none */
-    int64_t nonce_us;        /* when it was drawn (now_us) */
-    uint32_t challenged;     /* cycles + 1 at our last challenge; 0: never */
     uint32_t incarnation;    /* of its latest packet accepted; 0: unknown */
-    uint8_t answers;         /* echoes the nonce may still be answered by:
-                              * one per challenge sent with it */
     uint8_t flags;
 } fresh_entry;
+G_STATIC_ASSERT(sizeof(fresh_entry) <= 56);
+
+/* A challenge of ours, to the sender `addr`: rare (hellos, refusals), so
+ * kept apart from the windows, in a small list. */
+typedef struct fresh_challenge {
+    peko_addr addr;
+    uint32_t challenged;     /* cycles + 1 when last sent; 0: free */
+    uint64_t nonce;
+    int64_t nonce_us;        /* when it was drawn (now_us) */
+    uint32_t answers;        /* echoes it may still be answered by: one per
+                              * challenge sent with it */
+} fresh_challenge;
 
 typedef struct fresh_parked {
     peko_addr to;
@@ -103,6 +114,9 @@ struct peko__fresh {
                               * sender lost a window */
     fresh_parked parked[FRESH_PARKED_MAX]; /* oldest first */
     uint32_t n_parked;
+    fresh_challenge *challenges; /* n_challenges used of cap_challenges */
+    uint32_t n_challenges;
+    uint32_t cap_challenges;
 };
 
 /* ------------------------------------------------------------------ */
@@ -254,6 +268,7 @@ void peko__fresh_free(peko_nodelist *nl)
     for (uint32_t i = 0; i < f->n_parked; i++)
         g_free(f->parked[i].bytes);
     g_free(f->slots);
+    g_free(f->challenges);
     g_free(f);
     nl->fresh = NULL;
 }
@@ -277,46 +292,81 @@ static uint32_t known_incarnation(peko_nodelist *nl, const peko_addr *to)
     return inc;
 }
 
-/* True while the entry's nonce may still be answered: an echo is fresh
- * only if it answers a challenge we sent recently. */
-static bool nonce_live(const peko_nodelist *nl, const fresh_entry *e,
+/* True while the challenge's nonce may still be answered: an echo is
+ * fresh only if it answers a challenge we sent recently. */
+static bool nonce_live(const peko_nodelist *nl, const fresh_challenge *c,
                        int64_t now_us)
 {
     int64_t life = MAX(FRESH_NONCE_CYCLES * nl->config.cycle_us,
                        FRESH_NONCE_US);
-    return e->nonce != 0 && now_us - e->nonce_us <= life;
+    return c->answers > 0 && now_us - c->nonce_us <= life;
 }
 
-/* Sends `to` a challenge about `about` (the sender it concerns, whose
- * entry keeps the nonce, single use): a hello (incarnation 0: not known)
- * or the answer to a packet we refused, tagged for the incarnation it
- * gave. At most one per sender per cycle; a challenge sent again while
- * the previous one may still be answered carries the same nonce, so that
- * its late answer is not taken for a replay. */
+/* Our challenge to `addr`, or NULL. */
+static fresh_challenge *find_challenge(const peko__fresh *f,
+                                       const peko_addr *addr)
+{
+    for (uint32_t i = 0; i < f->n_challenges; i++)
+        if (peko_addr_equal(&f->challenges[i].addr, addr))
+            return &f->challenges[i];
+    return NULL;
+}
+
+/* Room for our challenge to `addr`: its record, a new one, or, when
+ * FRESH_CHALLENGES are kept, the place of the one sent longest ago
+ * (whose answer will then be refused: its sender is asked again). */
+static fresh_challenge *get_challenge(peko__fresh *f, const peko_addr *addr)
+{
+    fresh_challenge *c = find_challenge(f, addr);
+    if (c != NULL)
+        return c;
+    if (f->n_challenges < f->cap_challenges) {
+        c = &f->challenges[f->n_challenges++];
+    } else if (f->cap_challenges < FRESH_CHALLENGES) {
+        f->cap_challenges = f->cap_challenges ? 2 * f->cap_challenges : 8;
+        f->challenges = g_renew(fresh_challenge, f->challenges,
+                                f->cap_challenges);
+        c = &f->challenges[f->n_challenges++];
+    } else {
+        c = &f->challenges[0];
+        for (uint32_t i = 1; i < f->n_challenges; i++)
+            if (f->challenges[i].nonce_us < c->nonce_us)
+                c = &f->challenges[i];
+    }
+    memset(c, 0, sizeof *c);
+    c->addr = *addr;
+    return c;
+}
+
+/* Sends `to` a challenge about `about` (the sender it concerns): a hello
+ * (incarnation 0: not known) or the answer to a packet we refused,
+ * tagged for the incarnation it gave. At most one per sender per cycle;
+ * a challenge sent again while the previous one may still be answered
+ * carries the same nonce, so that its late answer is not taken for a
+ * replay. */
 static void challenge(peko_nodelist *nl, const peko_addr *about,
                       const peko_addr *to, uint32_t incarnation)
 {
-    fresh_entry *e = get(nl, about);
+    fresh_challenge *c = get_challenge(fresh_of(nl), about);
     uint32_t stamp = (uint32_t)nl->cycles + 1;
-    if (e->challenged == stamp)
+    if (c->challenged == stamp)
         return;
-    e->challenged = stamp;
+    c->challenged = stamp;
     int64_t now = peko__now_us(nl);
-    if (!nonce_live(nl, e, now) || e->answers == 0) {
+    if (!nonce_live(nl, c, now)) {
         do
-            e->nonce = nl->env->random_u64(nl->env);
-        while (e->nonce == 0);
-        e->nonce_us = now;
-        e->answers = 0;
+            c->nonce = nl->env->random_u64(nl->env);
+        while (c->nonce == 0);
+        c->nonce_us = now;
+        c->answers = 0;
     }
-    if (e->answers < UINT8_MAX)
-        e->answers++;
+    c->answers++;
 
     peko__msg m;
     memset(&m, 0, sizeof m);
     m.type = PEKO_MSG_CHALLENGE;
     m.sender = nl->self.addr;
-    m.nonce = e->nonce;
+    m.nonce = c->nonce;
     /* Its own buffer: a hello may be sent while nl->tx holds a rumor on
      * its way to several targets. */
     uint8_t buf[PEKO__WIRE_HEADER_BYTES + 19 + 8 + PEKO__WIRE_AUTH_BYTES];
@@ -444,14 +494,17 @@ static void slide(fresh_entry *e, uint64_t n)
     }
 }
 
-/* An echo carrying the nonce of our challenge to its sender, drawn
- * recently: it was written since. Each challenge sent is answered once:
- * an echo more answers a challenge we did not send (a replayed one). */
-static bool echo_answers_us(peko_nodelist *nl, const peko__msg *m,
-                            const fresh_entry *e)
+/* Our challenge that an echo answers: one to its sender with its nonce,
+ * drawn recently, so the echo was written since. Each challenge sent is
+ * answered once: an echo more answers a challenge we did not send (a
+ * replayed one). NULL if none. */
+static fresh_challenge *answered(peko_nodelist *nl, const peko__msg *m)
 {
-    return nonce_live(nl, e, peko__now_us(nl)) && m->nonce == e->nonce &&
-           e->answers > 0;
+    fresh_challenge *c = find_challenge(nl->fresh, &m->sender);
+    if (c == NULL || !nonce_live(nl, c, peko__now_us(nl)) ||
+        m->nonce != c->nonce)
+        return NULL;
+    return c;
 }
 
 peko_reject peko__fresh_check(peko_nodelist *nl, const peko__msg *m,
@@ -471,7 +524,8 @@ peko_reject peko__fresh_check(peko_nodelist *nl, const peko__msg *m,
     bool hello = m->type == PEKO_MSG_CHALLENGE && m->auth_receiver == 0;
 
     if (m->type == PEKO_MSG_ECHO) {
-        if (!echo_answers_us(nl, m, e))
+        fresh_challenge *c = answered(nl, m);
+        if (c == NULL)
             return PEKO_REJECT_REPLAY; /* answers no challenge of ours */
         if (!(e->flags & ENTRY_WINDOW)) {
             slide(e, n);
@@ -493,7 +547,7 @@ peko_reject peko__fresh_check(peko_nodelist *nl, const peko__msg *m,
         } else {
             return PEKO_REJECT_REPLAY; /* this echo, again */
         }
-        e->answers--;
+        c->answers--;
         learn(nl, e, inc);
         return PEKO_REJECT_NONE;
     }
