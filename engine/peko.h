@@ -172,7 +172,7 @@ typedef struct peko_config {
                               * from one start of a node to the next; 0
                               * means the environment's wall clock in
                               * milliseconds (or a random draw without
-                              * one) */
+                              * one); a result of 0 becomes 1 */
 } peko_config;
 
 /* The digest strategy's default timeout for a list of n_nodes nodes (the
@@ -309,8 +309,10 @@ struct peko_env {
 
     /* Version 2. */
 
-    /* Wall-clock time in microseconds since the Unix epoch, read once at
-     * creation to number this run's incarnation. May be NULL. */
+    /* Wall-clock time in microseconds since the Unix epoch, read at
+     * creation to number this run's incarnation and, with a key, the
+     * first of its packet numbers (docs/wire.md, "Freshness"), so that
+     * both grow from one run of a node to the next. May be NULL. */
     int64_t (*wall_us)(peko_env *env);
 };
 
