@@ -548,7 +548,7 @@ void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
                 peko__metadata_is_newer_than(nl, &m->version));
     if (!capped || fixed <= limit) {
         peko__print_swap(nl, false, &m->sender, &nl->self.addr);
-        peko__send_msg(nl, &resp, &to);
+        peko__send_reply(nl, &resp, &to, m);
     }
     if (capped && (cut || fixed > limit))
         peko__challenge(nl, &to);

@@ -277,18 +277,20 @@ size_t peko__spread(peko_nodelist *nl, peko__msg *msg, const uint8_t *carried,
     msg->infected = nl->set_scratch;
     msg->n_infected = merge_set(nl, carried, n_keep, fresh, n_fresh);
 
-    size_t n_bytes = peko__wire_encode(msg, nl->wire_keys, nl->tx, nl->size);
+    size_t n_bytes = peko__wire_encode_unsealed(msg, nl->wire_keys, nl->tx,
+                                                nl->size);
     if (n_bytes == 0) {
         nl->stats.send_failed++;
         peko__print_error(nl, "packet does not fit Size", NULL);
         return 0;
     }
-    /* One encoding, the same bytes to every target. env->send() must not
-     * re-enter this node list (peko.h), so the peer table is stable. */
+    /* One encoding, the same bytes to every target (a signed packet's
+     * trailer sealed for each). env->send() must not re-enter this node
+     * list (peko.h), so the peer table is stable. */
     for (size_t t = 0; t < n_targets; t++)
         peko__send_packet(nl, msg->type,
-                    &nl->peers.slots[nl->pick_scratch[t]].addr, nl->tx,
-                    n_bytes);
+                          &nl->peers.slots[nl->pick_scratch[t]].addr, nl->tx,
+                          n_bytes, NULL);
     return n_targets;
 }
 

@@ -16,19 +16,19 @@
 
 static void swap_send(peko_nodelist *nl, peko_msg_type type,
                       const peko_addr *to, const peko_addr *requester,
-                      const peko_addr *responder)
+                      const peko_addr *responder, const peko__msg *request)
 {
     peko__msg msg;
     peko__metadata_fill(nl, &msg, type);
-    size_t n_bytes = peko__wire_encode(&msg, nl->wire_keys, nl->tx,
-                                       (size_t)nl->config.size);
+    size_t n_bytes = peko__wire_encode_unsealed(&msg, nl->wire_keys, nl->tx,
+                                                (size_t)nl->config.size);
     if (n_bytes == 0) {
         nl->stats.send_failed++;
         peko__print_error(nl, "packet does not fit Size", to);
         return;
     }
     peko__print_swap(nl, type == PEKO_MSG_SWAP_REQUEST, requester, responder);
-    peko__send_packet(nl, type, to, nl->tx, n_bytes);
+    peko__send_packet(nl, type, to, nl->tx, n_bytes, request);
 }
 
 static void swap_start(peko_nodelist *nl)
@@ -37,7 +37,7 @@ static void swap_start(peko_nodelist *nl)
         return;
     const peko__peer *peer = &nl->peers.slots[peko__draw_peer_slot(nl)];
     swap_send(nl, PEKO_MSG_SWAP_REQUEST, &peer->addr, &nl->self.addr,
-              &peer->addr);
+              &peer->addr, NULL);
 }
 
 /* pekonode: the responder adopts a newer version from the request, then
@@ -48,7 +48,7 @@ static void swap_request(peko_nodelist *nl, const peko__msg *m,
     (void)from;
     peko__metadata_adopt(nl, m, PEKO_MSG_SWAP_REQUEST);
     swap_send(nl, PEKO_MSG_SWAP_RESPONSE, &m->sender, &m->sender,
-              &nl->self.addr);
+              &nl->self.addr, m);
 }
 
 static void swap_response(peko_nodelist *nl, const peko__msg *m,

@@ -48,6 +48,8 @@ struct testnet {
     uint64_t next_seq;
     GSequence *queue;      /* of tn_event*, ordered by (time, seq) */
     bool *blocked;         /* n*n: [from*n + to] */
+    testnet_tap_fn tap;    /* sees every packet sent, or NULL */
+    void *tap_user;
     double loss;           /* probability that a packet is lost */
     model_stream loss_rng; /* the loss draws, from the seed */
     uint64_t delivered[PEKO_MSG_TYPE_COUNT];
@@ -108,6 +110,8 @@ static int env_send(peko_env *env, const peko_addr *to, const uint8_t *bytes,
     tn_node *node = env->user;
     testnet *net = node->net;
     node->sent[peko_wire_type(bytes, n_bytes)]++;
+    if (net->tap)
+        net->tap(net->tap_user, node->index, to, bytes, n_bytes);
     if (n_bytes > net->max_sent_bytes)
         net->max_sent_bytes = n_bytes;
     if (to->family != PEKO_AF_INET4 || to->ip[0] != 127 ||
@@ -354,6 +358,12 @@ void testnet_inject(testnet *net, size_t i, const peko_addr *from,
                     const uint8_t *bytes, size_t n_bytes)
 {
     peko_nodelist_on_packet(net->nodes[i].nl, from, bytes, n_bytes);
+}
+
+void testnet_set_tap(testnet *net, testnet_tap_fn tap, void *user)
+{
+    net->tap = tap;
+    net->tap_user = user;
 }
 
 uint64_t testnet_delivered(const testnet *net, peko_msg_type type)

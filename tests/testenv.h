@@ -58,6 +58,13 @@ void testnet_run_for(testnet *net, int64_t duration_us);
 void testnet_inject(testnet *net, size_t i, const peko_addr *from,
                     const uint8_t *bytes, size_t n_bytes);
 
+/* Called with every packet a node hands to the network (lost or not),
+ * as it leaves: its sender's index, its destination and its bytes
+ * (borrowed for the call). NULL turns it off. */
+typedef void (*testnet_tap_fn)(void *user, size_t from, const peko_addr *to,
+                               const uint8_t *bytes, size_t n_bytes);
+void testnet_set_tap(testnet *net, testnet_tap_fn tap, void *user);
+
 /* Packets delivered so far, by message type (index peko_msg_type). */
 uint64_t testnet_delivered(const testnet *net, peko_msg_type type);
 /* Packets sent by node i so far of the given type. */
