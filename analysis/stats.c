@@ -561,11 +561,20 @@ ana_stats_interval ana_stats_bootstrap_median_diff(const double *a, size_t na,
 /* ------------------------------------------------------------------ */
 /* Counts.                                                              */
 
-/* P(X <= k), X ~ Bin(n, prob), k < n: I_{1 - prob}(n - k, k + 1). */
-static double binomial_cdf(uint64_t k, uint64_t n, double prob)
+/* Both tails of Bin(n, prob), each straight from the incomplete beta
+ * function (never as 1 minus the other, which loses a small tail):
+ * P(X <= k) = I_{1 - prob}(n - k, k + 1) for k < n,
+ * P(X >= k) = I_{prob}(k, n - k + 1) for k > 0. */
+static double binomial_lower(uint64_t k, uint64_t n, double prob)
 {
-    double y = prob, x = 1.0 - prob;
-    return beta_inc((double)(n - k), (double)k + 1.0, x, y, log(x), log(y));
+    return beta_inc((double)(n - k), (double)k + 1.0, 1.0 - prob, prob,
+                    log1p(-prob), log(prob));
+}
+
+static double binomial_upper(uint64_t k, uint64_t n, double prob)
+{
+    return beta_inc((double)k, (double)(n - k) + 1.0, prob, 1.0 - prob,
+                    log(prob), log1p(-prob));
 }
 
 double ana_stats_binomial_p(uint64_t k, uint64_t n, double prob)
@@ -579,8 +588,8 @@ double ana_stats_binomial_p(uint64_t k, uint64_t n, double prob)
         lower = k >= sure ? 1.0 : 0.0;
         upper = k <= sure ? 1.0 : 0.0;
     } else {
-        lower = k == n ? 1.0 : binomial_cdf(k, n, prob);
-        upper = k == 0 ? 1.0 : 1.0 - binomial_cdf(k - 1, n, prob);
+        lower = k == n ? 1.0 : binomial_lower(k, n, prob);
+        upper = k == 0 ? 1.0 : binomial_upper(k, n, prob);
     }
     double p = 2.0 * MIN(lower, upper);
     return p > 1.0 ? 1.0 : p;

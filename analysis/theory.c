@@ -143,7 +143,12 @@ double ana_theory_digest_mistake_p(double n, double timeout_cycles,
     double k = MAX(1.0, floor(floor(room / 4.0) / DIGEST_SHORT_ENTRY_BYTES));
     double to_risk = 0.0;
     if (n > k) {
-        double r = 2.0 * exchanges * MIN(1.0, w / n);
+        /* The rate in 16.16 fixed point, truncated as the engine has it:
+         * with a small swap and a large list the truncation is worth
+         * whole cycles of to_risk. */
+        double r = w >= n ? 2.0 * exchanges
+                          : floor(2.0 * exchanges * w * 65536.0 / n) /
+                                65536.0;
         to_risk = ceil(log(n / k) / r);
     }
     double asks = timeout_cycles - 2.0 - to_risk;

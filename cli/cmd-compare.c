@@ -317,7 +317,7 @@ int cli_cmd_compare(int argc, char **argv)
                                mt->new_->n_runs == 1 ? "" : "s");
         describe_difference(out, &base.runs[mt->base->runs[0]],
                             &new_.runs[mt->new_->runs[0]]);
-        g_string_append_printf(out, "  %-18s %10s %10s %8s  %-19s %8s  %s\n",
+        g_string_append_printf(out, "  %-22s %10s %10s %8s  %-19s %8s  %s\n",
                                "metric", "base", "new", "change",
                                "95% CI of change", "p", "verdict");
         for (guint k = 0; k < metrics->len; k++) {
@@ -336,7 +336,7 @@ int cli_cmd_compare(int argc, char **argv)
                 g_snprintf(p, sizeof p, "-");
             else
                 g_snprintf(p, sizeof p, "%.2g", c->p);
-            g_string_append_printf(out, "  %-18s %10s %10s %8s  %-19s %8s  %s%s\n",
+            g_string_append_printf(out, "  %-22s %10s %10s %8s  %-19s %8s  %s%s\n",
                                    ana_metric_get(m)->name, b, n, ch, ci, p,
                                    ana_verdict_name(c->verdict),
                                    c->zero_rule
