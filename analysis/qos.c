@@ -53,6 +53,18 @@ static uint64_t pair_key(uint32_t node, uint32_t peer)
     return (uint64_t)node << 32 | peer;
 }
 
+/* splitmix64's finalizer: g_int64_hash would fold node ^ peer. */
+static guint pair_hash(gconstpointer key)
+{
+    uint64_t h = *(const uint64_t *)key;
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return (guint)h;
+}
+
 static bool bit_get(const uint64_t *set, uint32_t i)
 {
     return (set[i / 64] >> (i % 64)) & 1;
@@ -393,7 +405,7 @@ gboolean ana_qos_compute(const ana_qos_input *in, ana_qos *out,
         .resumed_us = g_new(int64_t, in->nodes),
         .silences = g_new0(silence, in->nodes),
         .active = g_array_new(FALSE, FALSE, sizeof(uint32_t)),
-        .pending = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
+        .pending = g_hash_table_new_full(pair_hash, g_int64_equal, NULL,
                                          g_free),
         .detections = g_array_new(FALSE, FALSE, sizeof(double)),
     };

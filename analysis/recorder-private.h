@@ -203,6 +203,11 @@ static inline uint64_t ana__pair_key(uint32_t node, uint32_t peer)
     return (uint64_t)node << 32 | peer;
 }
 
+/* Hash of a pair key (a uint64_t *): splitmix64's finalizer. GLib's
+ * g_int64_hash folds the halves together (node ^ peer), which puts every
+ * pair with the same xor in one bucket. */
+guint ana__pair_hash(gconstpointer key);
+
 /* flush.c */
 
 /* Prepares the statements. Returns TRUE, or FALSE with *error set. */

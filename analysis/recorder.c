@@ -224,7 +224,7 @@ static ana_recorder *recorder_new(const char *path, const ana_run_info *info)
     rec->timeline_rows = g_array_new(FALSE, FALSE, sizeof(ana__timeline_row));
     rec->ground_truth = info->ground_truth;
     rec->node_state = g_new0(uint8_t, rec->n_nodes);
-    rec->open_removals = g_hash_table_new_full(g_int64_hash, g_int64_equal,
+    rec->open_removals = g_hash_table_new_full(ana__pair_hash, g_int64_equal,
                                                g_free, NULL);
     rec->state_rows = g_array_new(FALSE, FALSE, sizeof(ana__state_row));
     rec->change_rows = g_array_new(FALSE, FALSE, sizeof(ana__change_row));
@@ -448,6 +448,17 @@ void ana__push_change(ana_recorder *rec, int64_t t_us, uint32_t node,
     };
     g_array_append_val(rec->change_rows, row);
     ana__row_buffered(rec);
+}
+
+guint ana__pair_hash(gconstpointer key)
+{
+    uint64_t h = *(const uint64_t *)key;
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return (guint)h;
 }
 
 static gboolean removal_of(gpointer key, gpointer value, gpointer node)
