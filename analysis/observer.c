@@ -15,14 +15,20 @@ static inline unsigned type_slot(peko_msg_type type)
 /* Whether a heartbeat may be a recorded one: every-M-th first (one
  * compare when M is 1), then the origin filter. A true here is confirmed
  * by the rumor table; a false is final. */
+static inline bool heartbeat_wanted_origin(const ana_recorder *rec,
+                                           const peko_addr *origin)
+{
+    uint64_t bit = ana__addr_hash(origin) >> (64 - ANA__FILTER_BITS);
+    return (rec->origin_filter[bit >> 6] >> (bit & 63)) & 1;
+}
+
 static inline bool heartbeat_wanted(const ana_recorder *rec,
                                     const peko_rumor *rumor)
 {
     if (rec->hb_every > 1 &&
         ((uint32_t)rumor->id - 1) % rec->hb_every != 0)
         return false;
-    uint64_t bit = ana__addr_hash(&rumor->origin) >> (64 - ANA__FILTER_BITS);
-    return (rec->origin_filter[bit >> 6] >> (bit & 63)) & 1;
+    return heartbeat_wanted_origin(rec, &rumor->origin);
 }
 
 /* The rumor_id of a recorded rumor, or 0. Metadata rumors are all
@@ -236,6 +242,53 @@ static void on_metadata_applied(void *user, const peko_version *version,
     }
 }
 
+/* How many recorded heartbeats of one origin a learned version may
+ * supersede at once: a bound on the walk below, far above the gaps a
+ * node's knowledge of a live peer shows (a few cycles). */
+#define SUPERSEDE_WALK 64
+
+/* A heartbeat version learned by anti-entropy (rumor's repair, digest's
+ * exchanges). Versions supersede one another: a node that learns
+ * sequence s of an origin knows that the origin was alive at least as
+ * late as every heartbeat before s, which is what a failure detector
+ * asks of a heartbeat. So the node comes to hold every recorded heartbeat
+ * of that incarnation up to s, now, by swap: walking back from s over
+ * the sampled sequence numbers, up to the first it held already. Without
+ * this, digest's heartbeats, which never travel as rumors, would never
+ * "reach" anyone. */
+static void on_heartbeat_learned(void *user, const peko_rumor *rumor,
+                                 peko_msg_type via, const peko_addr *from)
+{
+    ana_node_ctx *ctx = user;
+    ana_recorder *rec = ctx->rec;
+    if (rec->finished || !heartbeat_wanted_origin(rec, &rumor->origin))
+        return;
+    uint32_t incarnation = (uint32_t)(rumor->id >> 32);
+    uint32_t seq = (uint32_t)rumor->id;
+    uint32_t every = rec->hb_every > 1 ? rec->hb_every : 1;
+    if (seq == 0)
+        return;
+    /* The newest sampled sequence at or below seq (sampled: (s - 1) % M
+     * == 0, as heartbeat_wanted() says). */
+    seq -= (seq - 1) % every;
+    int32_t from_node = node_of(rec, from);
+    for (int walk = 0; walk < SUPERSEDE_WALK && seq >= 1; walk++) {
+        uint32_t id = ana__rumors_find(&rec->rumors, PEKO_MSG_HEARTBEAT,
+                                       &rumor->origin,
+                                       (uint64_t)incarnation << 32 | seq);
+        if (id == 0)
+            break; /* not recorded: created before sampling, or unknown */
+        ana__rumor *r = ana__rumors_get(&rec->rumors, id);
+        if (!ana__rumor_hold(r, ctx->index))
+            break; /* held already, and so, most likely, those before */
+        push_infection(rec, id, ctx->index, ana__now(rec) - r->created_us,
+                       -1, from_node, ANA__VIA_SWAP);
+        if (seq <= every)
+            break;
+        seq -= every;
+    }
+}
+
 static void on_packet_sent(void *user, peko_msg_type type,
                            const peko_addr *to, size_t n_bytes)
 {
@@ -294,6 +347,7 @@ static const peko_observer observer = {
     .packet_sent = on_packet_sent,
     .packet_received = on_packet_received,
     .packet_rejected = on_packet_rejected,
+    .heartbeat_learned = on_heartbeat_learned,
 };
 
 const peko_observer *ana_recorder_observer(void)

@@ -76,7 +76,7 @@ static void progress_cb(void *user, int64_t now_us, int64_t end_us,
 static void print_capture(GString *out, const char *path,
                           const run_testbed_capture *c)
 {
-    const peko_capture_stats *st = &c->stats;
+    const tp_capture_stats *st = &c->stats;
     g_string_append_printf(out, "capture: %s, %" G_GUINT64_FORMAT
                                 " frames",
                            path, st->frames);

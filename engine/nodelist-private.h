@@ -101,6 +101,7 @@ struct peko_nodelist {
                               * returns: an answer that does comes from
                               * `to` (it received our request there) */
     } ae_out[PEKO__AE_OUTSTANDING + 1]; /* + a reconnection attempt */
+    uint32_t digest_live_before; /* live peers at the last cycle */
     uint32_t ae_n_out;
     peko__reconnect *rc;     /* seeds and removed members (reconnect.c) */
     uint32_t rc_n;

@@ -374,10 +374,22 @@ void peko__peers_set_dead(peko__peers *ps, uint32_t slot, bool dead)
 /* ------------------------------------------------------------------ */
 /* Fingerprint ranges (ordered tables).                                 */
 
-static int compare_u64(const void *a, const void *b)
+/* Insertion sort: keys read bucket by bucket are in order but for the
+ * few that share a bucket (three quarters of a peer per bucket on
+ * average) and, in a range that wraps round to its start, one bucket's
+ * worth at the front, so the moves are few and this runs in about linear
+ * time, where a general sort pays n log n comparisons. */
+static void sort_nearly_sorted(uint64_t *keys, size_t n)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    for (size_t i = 1; i < n; i++) {
+        uint64_t k = keys[i];
+        size_t j = i;
+        while (j > 0 && keys[j - 1] > k) {
+            keys[j] = keys[j - 1];
+            j--;
+        }
+        keys[j] = k;
+    }
 }
 
 size_t peko__peers_collect(const peko__peers *ps, uint32_t first,
@@ -418,7 +430,7 @@ size_t peko__peers_collect(const peko__peers *ps, uint32_t first,
                 in_order++;
         }
     }
-    qsort(keys, found, sizeof *keys, compare_u64);
+    sort_nearly_sorted(keys, found);
     for (size_t k = 0; k < found; k++)
         out[k] = (uint32_t)keys[k];
     return found;

@@ -118,10 +118,23 @@ static void digest_cycle(peko_nodelist *nl, int64_t now_us)
         }
     }
 
-    /* Distinct peers, as many as asked and as there are. */
+    /* Distinct peers, as many as asked and as there are. While the list
+     * grows (a cold start, a partition healing, a wave of joins) the
+     * records of the new nodes spread by the exchanges' pulls, whose
+     * reach doubles per round only as fast as each node pulls: so a
+     * node whose list grew last cycle exchanges at the fan-out
+     * (`amount`) instead, and goes back to `exchanges` once nothing new
+     * arrives. The steady state pays nothing; a cold start of 512 nodes
+     * completes in 7 cycles where it took 13 (docs/protocol.md). */
     peko__ae_new_cycle(nl);
     uint32_t live = peko__peers_live(&nl->peers);
     uint32_t want = (uint32_t)nl->config.exchanges;
+    bool grew = live > nl->digest_live_before;
+    nl->digest_live_before = live;
+    if (grew && (uint32_t)nl->config.amount > want)
+        want = (uint32_t)nl->config.amount;
+    if (want > PEKO__AE_OUTSTANDING)
+        want = PEKO__AE_OUTSTANDING;
     if (want > live)
         want = live;
     uint32_t chosen[PEKO__AE_OUTSTANDING];

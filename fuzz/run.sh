@@ -49,7 +49,7 @@ if ! command -v clang >/dev/null 2>&1 || ! fuzzer_links; then
 fi
 
 if [ ! -f "$build/build.ninja" ]; then
-    CC=clang meson setup "$build" "$root" -Dfuzz=true -Dtests=disabled
+    CC=clang meson setup "$build" "$root" -Dfuzz=enabled -Dtests=disabled
 fi
 meson compile -C "$build" fuzz-decode make-corpus
 

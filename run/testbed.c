@@ -66,7 +66,7 @@ struct testbed {
     bool done, stopped;
     int64_t late_max_us;
 
-    peko_capture *capture;
+    tp_capture *capture;
     GSource *capture_source;
 };
 
@@ -593,18 +593,18 @@ static gboolean open_capture(testbed *tb, GError **error)
         ports[i] = tb->nodes[i].addr.port;
     peko_config resolved;
     peko_config_resolve(&tb->config, &resolved);
-    peko_capture_options co;
-    peko_capture_options_init(&co);
+    tp_capture_options co;
+    tp_capture_options_init(&co);
     co.protocol = tb->config.protocol;
     co.ports = ports;
     co.port_count = tb->n;
     co.size = resolved.size;
     co.pcap_path = tb->opts->capture_path;
-    tb->capture = peko_capture_open(&co, error);
+    tb->capture = tp_capture_open(&co, error);
     g_free(ports);
     if (tb->capture == NULL)
         return FALSE;
-    tb->capture_source = peko_capture_source_new(tb->capture);
+    tb->capture_source = tp_capture_source_new(tb->capture);
     g_source_attach(tb->capture_source, tb->ctx);
     return TRUE;
 }
@@ -732,7 +732,7 @@ static void testbed_clear(testbed *tb)
         g_source_unref(tb->capture_source);
     }
     if (tb->capture)
-        peko_capture_close(tb->capture, NULL, NULL);
+        tp_capture_close(tb->capture, NULL, NULL);
     for (size_t i = 0; tb->nodes && i < tb->n; i++)
         node_close(&tb->nodes[i]);
     run_runner_clear(&tb->runner);
@@ -845,7 +845,7 @@ gboolean run_testbed(const scn_scenario *sc, const run_testbed_options *opts,
         g_source_destroy(tb.capture_source);
         g_source_unref(tb.capture_source);
         tb.capture_source = NULL;
-        ok = peko_capture_close(tb.capture, &out->capture.stats, error);
+        ok = tp_capture_close(tb.capture, &out->capture.stats, error);
         tb.capture = NULL;
         for (size_t t = 0; t < PEKO_MSG_TYPE_COUNT; t++)
             if (out->capture.stats.packets[t])

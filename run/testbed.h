@@ -45,7 +45,7 @@ typedef struct run_testbed_options {
 
 /* What the capture saw against what the engines said they sent. */
 typedef struct run_testbed_capture {
-    peko_capture_stats stats;                   /* the capture's counts */
+    tp_capture_stats stats;                   /* the capture's counts */
     uint64_t engine_sent[PEKO_MSG_TYPE_COUNT];  /* sum of peko_stats.sent */
     uint64_t engine_sent_bytes[PEKO_MSG_TYPE_COUNT];
     /* Sent by the engines, but never on the wire (any type): */

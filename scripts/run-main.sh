@@ -10,19 +10,11 @@ cd "$root"
 
 "$root/scripts/setup.sh"
 
-# meson regenerates build/ by itself when a meson.build changes, but not
-# when a file that a meson.build only tests for (fs.exists) appears or goes,
-# such as a new directory's meson.build. So remember which build files the
-# tree has and reconfigure when that list changes.
-tree="$(find . -type d \( -name .git -o -name 'build*' \) -prune -o -type f \
-        \( -name meson.build -o -name meson_options.txt -o -name '*.c' \
-           -o -name '*.h' -o -name '*.sh' \) -print | LC_ALL=C sort | cksum)"
+# meson regenerates build/ by itself when a meson.build changes; every
+# source and test is named in one, so nothing else can go unnoticed.
 if [ ! -f build/meson-private/coredata.dat ]; then
     meson setup build --buildtype=debugoptimized
-elif [ "$(cat build/peko-tree.sum 2>/dev/null)" != "$tree" ]; then
-    meson setup --reconfigure build
 fi
-printf '%s\n' "$tree" > build/peko-tree.sum
 meson compile -C build
 
 # ---- main job -------------------------------------------------------------

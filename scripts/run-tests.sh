@@ -23,9 +23,8 @@ passed=0
 failed=0
 
 # ensure_configured DIR OPTION...: sets up DIR with the given -D options,
-# or reconfigures it if it exists (say, build/ made by run-main.sh): the
-# meson.build files add suites and directories only if their files exist,
-# which meson alone would not notice. Incremental builds survive this.
+# or reconfigures it if it exists (say, build/ made by run-main.sh, whose
+# options differ). Incremental builds survive this.
 ensure_configured() {
     local dir="$1"; shift
     if [ -f "$dir/meson-private/coredata.dat" ]; then

@@ -69,12 +69,12 @@ TestSuite(capture, .init = make_tmp, .fini = remove_tmp);
  * permitted. */
 static const char *interface = "lo";
 
-static peko_capture *open_or_skip(peko_protocol protocol,
+static tp_capture *open_or_skip(peko_protocol protocol,
                                   const uint16_t *ports, size_t n_ports,
                                   const char *path, bool immediate)
 {
-    peko_capture_options o;
-    peko_capture_options_init(&o);
+    tp_capture_options o;
+    tp_capture_options_init(&o);
     o.interface = interface;
     o.immediate = immediate;
     o.protocol = protocol;
@@ -82,9 +82,9 @@ static peko_capture *open_or_skip(peko_protocol protocol,
     o.port_count = n_ports;
     o.pcap_path = path;
     GError *error = NULL;
-    peko_capture *c = peko_capture_open(&o, &error);
-    if (c == NULL && g_error_matches(error, PEKO_CAPTURE_ERROR,
-                                     PEKO_CAPTURE_ERROR_PERMISSION))
+    tp_capture *c = tp_capture_open(&o, &error);
+    if (c == NULL && g_error_matches(error, TP_CAPTURE_ERROR,
+                                     TP_CAPTURE_ERROR_PERMISSION))
         cr_skip_test("%s", error->message);
     cr_assert_not_null(c, "%s", error ? error->message : "");
     return c;
@@ -231,7 +231,7 @@ static void note_sent(sent_counts *s, const uint8_t *packet, size_t n)
     s->total++;
 }
 
-static uint64_t counted(const peko_capture_stats *st)
+static uint64_t counted(const tp_capture_stats *st)
 {
     uint64_t n = 0;
     for (int t = 0; t < PEKO_MSG_TYPE_COUNT; t++)
@@ -242,10 +242,10 @@ static uint64_t counted(const peko_capture_stats *st)
 /* Runs the context (the capture's GSource attached to it) until the
  * capture has counted `want` packets or WAIT_US passed; `fd`, if not -1,
  * is a socket to keep reading meanwhile. Returns the stats. */
-static peko_capture_stats wait_for(peko_capture *c, GMainContext *ctx,
+static tp_capture_stats wait_for(tp_capture *c, GMainContext *ctx,
                                    uint64_t want, int fd)
 {
-    peko_capture_stats st;
+    tp_capture_stats st;
     int64_t deadline = g_get_monotonic_time() + WAIT_US;
     for (;;) {
         while (g_main_context_iteration(ctx, FALSE))
@@ -255,14 +255,14 @@ static peko_capture_stats wait_for(peko_capture *c, GMainContext *ctx,
             while (recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0)
                 ;
         }
-        peko_capture_get_stats(c, &st);
+        tp_capture_get_stats(c, &st);
         if (counted(&st) >= want || g_get_monotonic_time() > deadline)
             return st;
         g_usleep(1000);
     }
 }
 
-static void assert_counts(const peko_capture_stats *st, const sent_counts *s)
+static void assert_counts(const tp_capture_stats *st, const sent_counts *s)
 {
     for (int t = 1; t < PEKO_MSG_TYPE_COUNT; t++) {
         cr_assert_eq(st->packets[t], s->packets[t],
@@ -296,28 +296,28 @@ static uint64_t records_in(const char *path)
 Test(capture, filter_writes_runs_of_ports_as_ranges)
 {
     const uint16_t ports[] = {7005, 7001, 7000, 7002, 7000, 9000, 7006};
-    char *f = peko_capture_filter_new(PEKO_PROTOCOL_UDP, ports,
+    char *f = tp_capture_filter_new(PEKO_PROTOCOL_UDP, ports,
                                       G_N_ELEMENTS(ports));
     cr_assert_str_eq(f, "udp and (portrange 7000-7002 or portrange "
                         "7005-7006 or port 9000)");
     g_free(f);
     const uint16_t one = 8000;
-    f = peko_capture_filter_new(PEKO_PROTOCOL_TCP, &one, 1);
+    f = tp_capture_filter_new(PEKO_PROTOCOL_TCP, &one, 1);
     cr_assert_str_eq(f, "tcp and (port 8000)");
     g_free(f);
-    cr_assert_null(peko_capture_filter_new(PEKO_PROTOCOL_UDP, ports, 0));
+    cr_assert_null(tp_capture_filter_new(PEKO_PROTOCOL_UDP, ports, 0));
     const uint16_t zero = 0;
-    cr_assert_null(peko_capture_filter_new(PEKO_PROTOCOL_UDP, &zero, 1));
+    cr_assert_null(tp_capture_filter_new(PEKO_PROTOCOL_UDP, &zero, 1));
 }
 
 Test(capture, bad_options_are_refused)
 {
-    peko_capture_options o;
-    peko_capture_options_init(&o);
+    tp_capture_options o;
+    tp_capture_options_init(&o);
     GError *error = NULL;
-    cr_assert_null(peko_capture_open(&o, &error)); /* no ports */
-    cr_assert(g_error_matches(error, PEKO_CAPTURE_ERROR,
-                              PEKO_CAPTURE_ERROR_INVALID));
+    cr_assert_null(tp_capture_open(&o, &error)); /* no ports */
+    cr_assert(g_error_matches(error, TP_CAPTURE_ERROR,
+                              TP_CAPTURE_ERROR_INVALID));
     g_clear_error(&error);
 }
 
@@ -343,10 +343,10 @@ static void udp_round(int family)
     char *path = g_build_filename(tmp_dir, "udp.pcap", NULL);
     const uint16_t ports[] = {rx_port, tx_port};
     /* Immediate mode over IPv4, packed delivery over IPv6. */
-    peko_capture *c = open_or_skip(PEKO_PROTOCOL_UDP, ports, 2, path,
+    tp_capture *c = open_or_skip(PEKO_PROTOCOL_UDP, ports, 2, path,
                                    family == AF_INET);
     GMainContext *ctx = g_main_context_new();
-    GSource *src = peko_capture_source_new(c);
+    GSource *src = tp_capture_source_new(c);
     g_source_attach(src, ctx);
 
     socklen_t to_len;
@@ -385,7 +385,7 @@ static void udp_round(int family)
                      (ssize_t)n);
     }
 
-    peko_capture_stats st = wait_for(c, ctx, sent.total + UDP_JUNK, rx);
+    tp_capture_stats st = wait_for(c, ctx, sent.total + UDP_JUNK, rx);
     assert_counts(&st, &sent);
     cr_assert_eq(st.packets[0], UDP_JUNK);
     cr_assert_eq(st.bytes[0], junk_bytes);
@@ -395,7 +395,7 @@ static void udp_round(int family)
     g_source_destroy(src);
     g_source_unref(src);
     GError *error = NULL;
-    cr_assert(peko_capture_close(c, &st, &error), "%s",
+    cr_assert(tp_capture_close(c, &st, &error), "%s",
               error ? error->message : "");
     /* Nothing more arrived late, nothing was dropped. */
     assert_counts(&st, &sent);
@@ -441,7 +441,7 @@ Test(capture, udp_on_any_interface_counts_equal_what_was_sent,
 /* Writes the framed messages from `from` in pieces whose sizes cycle
  * through `pieces`, so that frames are split across segments and
  * several share one; reads the other end as it goes. */
-static void send_framed(int from, int to, peko_capture *c, GMainContext *ctx,
+static void send_framed(int from, int to, tp_capture *c, GMainContext *ctx,
                         sent_counts *sent)
 {
     static const size_t pieces[] = {1, 3, 7, 1000, 2, 64, 5000, 13, 300};
@@ -486,9 +486,9 @@ static void tcp_round(bool connect_before_capture)
         cr_assert_geq(server, 0);
     }
     char *path = g_build_filename(tmp_dir, "tcp.pcap", NULL);
-    peko_capture *c = open_or_skip(PEKO_PROTOCOL_TCP, &port, 1, path, false);
+    tp_capture *c = open_or_skip(PEKO_PROTOCOL_TCP, &port, 1, path, false);
     GMainContext *ctx = g_main_context_new();
-    GSource *src = peko_capture_source_new(c);
+    GSource *src = tp_capture_source_new(c);
     g_source_attach(src, ctx);
     if (!connect_before_capture) {
         cr_assert_eq(connect(client, (struct sockaddr *)&to, to_len), 0);
@@ -498,7 +498,7 @@ static void tcp_round(bool connect_before_capture)
 
     sent_counts sent = {0};
     send_framed(client, server, c, ctx, &sent);
-    peko_capture_stats st = wait_for(c, ctx, sent.total, server);
+    tp_capture_stats st = wait_for(c, ctx, sent.total, server);
     assert_counts(&st, &sent);
     cr_assert_eq(st.packets[0], 0);
     cr_assert_eq(st.tcp_gaps, 0);
@@ -509,7 +509,7 @@ static void tcp_round(bool connect_before_capture)
     g_source_destroy(src);
     g_source_unref(src);
     GError *error = NULL;
-    cr_assert(peko_capture_close(c, &st, &error), "%s",
+    cr_assert(tp_capture_close(c, &st, &error), "%s",
               error ? error->message : "");
     assert_counts(&st, &sent);
     cr_assert_eq(st.kernel_dropped, 0);
@@ -612,9 +612,9 @@ static void cluster_round(peko_protocol protocol)
         ports[i] = peko_transport_local_addr(tp[i])->port;
     }
     char *path = g_build_filename(tmp_dir, "cluster.pcap", NULL);
-    peko_capture *c = open_or_skip(protocol, ports, CLUSTER_NODES, path,
+    tp_capture *c = open_or_skip(protocol, ports, CLUSTER_NODES, path,
                                    false);
-    GSource *src = peko_capture_source_new(c);
+    GSource *src = tp_capture_source_new(c);
     g_source_attach(src, ctx);
 
     for (size_t i = 0; i < CLUSTER_NODES; i++) {
@@ -645,9 +645,9 @@ static void cluster_round(peko_protocol protocol)
     }
     g_source_destroy(src);
     g_source_unref(src);
-    peko_capture_stats st;
+    tp_capture_stats st;
     GError *error = NULL;
-    cr_assert(peko_capture_close(c, &st, &error), "%s",
+    cr_assert(tp_capture_close(c, &st, &error), "%s",
               error ? error->message : "");
     cr_assert_eq(st.kernel_dropped, 0);
     cr_assert_eq(st.tcp_gaps, 0);
@@ -689,15 +689,15 @@ Test(capture, without_cap_net_raw_the_error_says_so)
     if (syscall(SYS_capset, &hdr, data) != 0)
         cr_skip_test("capset: %s", g_strerror(errno));
     const uint16_t port = 9;
-    peko_capture_options o;
-    peko_capture_options_init(&o);
+    tp_capture_options o;
+    tp_capture_options_init(&o);
     o.ports = &port;
     o.port_count = 1;
     GError *error = NULL;
-    peko_capture *c = peko_capture_open(&o, &error);
+    tp_capture *c = tp_capture_open(&o, &error);
     cr_assert_null(c);
-    cr_assert(g_error_matches(error, PEKO_CAPTURE_ERROR,
-                              PEKO_CAPTURE_ERROR_PERMISSION),
+    cr_assert(g_error_matches(error, TP_CAPTURE_ERROR,
+                              TP_CAPTURE_ERROR_PERMISSION),
               "%s", error->message);
     cr_assert(strstr(error->message, "CAP_NET_RAW") != NULL, "%s",
               error->message);

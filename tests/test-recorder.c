@@ -528,6 +528,69 @@ Test(recorder, rumor_summary_by_hand)
     g_free(path);
 }
 
+/* A heartbeat version learned by anti-entropy supersedes the older ones:
+ * the node holds each recorded heartbeat of that incarnation up to it
+ * (via swap, no hops, from the swap's sender), and nothing newer, of
+ * another incarnation or of an unrecorded origin. */
+Test(recorder, learned_heartbeat_supersedes_older_ones)
+{
+    char *path = tmp_path("learned.db");
+    ana_recorder *rec = open_by_hand(path, 3, 3);
+    const peko_observer *obs = ana_recorder_observer();
+    for (uint32_t seq = 1; seq <= 4; seq++) {
+        peko_rumor hb = {.kind = PEKO_MSG_HEARTBEAT,
+                         .origin = node_addr(1),
+                         .id = (9ULL << 32) | seq};
+        fake_now_us = 1000 * (int64_t)seq;
+        obs->rumor_created(ana_recorder_node_ctx(rec, 1), &hb);
+    }
+    /* Node 0 got heartbeat 1 by rumor; at 10 ms it learns version 3
+     * from node 2 by swap: it then holds 2 and 3 (1 already), not 4. */
+    peko_rumor hb1 = {.kind = PEKO_MSG_HEARTBEAT,
+                      .origin = node_addr(1),
+                      .id = (9ULL << 32) | 1};
+    fake_now_us = 1500;
+    receive(rec, 0, &hb1, 0, 1, true, 0);
+    fake_now_us = 10000;
+    peko_addr a2 = node_addr(2);
+    peko_rumor v3 = {.kind = PEKO_MSG_HEARTBEAT,
+                     .origin = node_addr(1),
+                     .id = (9ULL << 32) | 3};
+    obs->heartbeat_learned(ana_recorder_node_ctx(rec, 0), &v3,
+                           PEKO_MSG_SWAP_RESPONSE, &a2);
+    /* Learning the same again, or an older one, adds nothing; another
+     * incarnation's version holds none of these. */
+    obs->heartbeat_learned(ana_recorder_node_ctx(rec, 0), &v3,
+                           PEKO_MSG_SWAP_RESPONSE, &a2);
+    peko_rumor other = {.kind = PEKO_MSG_HEARTBEAT,
+                        .origin = node_addr(1),
+                        .id = (8ULL << 32) | 4};
+    obs->heartbeat_learned(ana_recorder_node_ctx(rec, 2), &other,
+                           PEKO_MSG_SWAP_REQUEST, &a2);
+    finish_ok(rec, ANA_STATUS_COMPLETE);
+    ana_recorder_free(rec);
+
+    sqlite3 *db = db_open(path);
+    cr_assert_eq(q_int(db, "SELECT count(*) FROM infection WHERE node_id = 0"),
+                 3);
+    cr_assert_eq(q_int(db, "SELECT count(*) FROM infection i JOIN rumor r "
+                           "USING (run_id, rumor_id) WHERE i.node_id = 0 "
+                           "AND r.sequence = 4"), 0);
+    cr_assert_eq(q_int(db, "SELECT count(*) FROM infection i JOIN rumor r "
+                           "USING (run_id, rumor_id) WHERE i.node_id = 0 "
+                           "AND i.via = 'swap' AND i.hops IS NULL "
+                           "AND i.from_node = 2 AND r.sequence IN (2, 3)"),
+                 2);
+    /* Heartbeat 2 was created at 2 ms: held 8 ms after its creation. */
+    cr_assert_eq(q_int(db, "SELECT i.t_us FROM infection i JOIN rumor r "
+                           "USING (run_id, rumor_id) WHERE i.node_id = 0 "
+                           "AND r.sequence = 2"), 8000);
+    cr_assert_eq(q_int(db, "SELECT count(*) FROM infection WHERE node_id = 2"),
+                 0);
+    sqlite3_close(db);
+    g_free(path);
+}
+
 Test(recorder, hooks_write_traffic_membership_timeline)
 {
     char *path = tmp_path("hooks.db");

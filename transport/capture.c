@@ -50,7 +50,7 @@
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
 
-G_DEFINE_QUARK(peko-capture-error-quark, peko_capture_error)
+G_DEFINE_QUARK(peko-capture-error-quark, tp_capture_error)
 
 typedef struct cap_flow_key {
     uint8_t family;     /* 4 or 6 */
@@ -75,7 +75,7 @@ typedef struct cap_flow {
     uint64_t last_used;    /* capture-wide counter, for eviction */
 } cap_flow;
 
-struct peko_capture {
+struct tp_capture {
     pcap_t *pcap;
     pcap_dumper_t *dumper;       /* NULL: no file */
     char *path;                  /* for messages */
@@ -86,21 +86,21 @@ struct peko_capture {
     size_t max_flows;
     GHashTable *flows;           /* cap_flow_key -> cap_flow (owned) */
     uint64_t tick;
-    peko_capture_stats st;
+    tp_capture_stats st;
     struct pcap_stat base;       /* the kernel's counters at open */
 };
 
 /* ------------------------------------------------------------------ */
 /* Options and the filter.                                             */
 
-void peko_capture_options_init(peko_capture_options *o)
+void tp_capture_options_init(tp_capture_options *o)
 {
     memset(o, 0, sizeof *o);
-    o->interface = PEKO_CAPTURE_DEFAULT_INTERFACE;
+    o->interface = TP_CAPTURE_DEFAULT_INTERFACE;
     o->protocol = PEKO_PROTOCOL_UDP;
     o->size = PEKO_DEFAULT_SIZE;
-    o->buffer_bytes = PEKO_CAPTURE_DEFAULT_BUFFER_BYTES;
-    o->max_flows = PEKO_CAPTURE_DEFAULT_MAX_FLOWS;
+    o->buffer_bytes = TP_CAPTURE_DEFAULT_BUFFER_BYTES;
+    o->max_flows = TP_CAPTURE_DEFAULT_MAX_FLOWS;
 }
 
 static int compare_u16(const void *a, const void *b)
@@ -108,7 +108,7 @@ static int compare_u16(const void *a, const void *b)
     return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
 }
 
-char *peko_capture_filter_new(peko_protocol protocol, const uint16_t *ports,
+char *tp_capture_filter_new(peko_protocol protocol, const uint16_t *ports,
                               size_t port_count)
 {
     if (port_count == 0 || ports == NULL)
@@ -166,7 +166,7 @@ static int classify(const uint8_t *p, size_t n)
     return (int)peko_wire_type(p, n);
 }
 
-static void count(peko_capture *c, int type, uint64_t n_bytes)
+static void count(tp_capture *c, int type, uint64_t n_bytes)
 {
     c->st.packets[type]++;
     c->st.bytes[type] += n_bytes;
@@ -190,7 +190,7 @@ static gboolean flow_equal(gconstpointer a, gconstpointer b)
 }
 
 /* Makes room for one more flow: drops the least recently used. */
-static void evict_oldest(peko_capture *c)
+static void evict_oldest(tp_capture *c)
 {
     GHashTableIter it;
     gpointer key, value;
@@ -207,7 +207,7 @@ static void evict_oldest(peko_capture *c)
     }
 }
 
-static cap_flow *flow_new(peko_capture *c, const cap_flow_key *key)
+static cap_flow *flow_new(tp_capture *c, const cap_flow_key *key)
 {
     if (g_hash_table_size(c->flows) >= c->max_flows)
         evict_oldest(c);
@@ -228,7 +228,7 @@ static void flow_unalign(cap_flow *f)
 /* The offset in p[0, n) of the first place that looks like the start of
  * a framed message: a prefix equal to the length its header announces,
  * at most Size. Returns n if there is none. */
-static size_t find_frame(const peko_capture *c, const uint8_t *p, size_t n)
+static size_t find_frame(const tp_capture *c, const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i + PREFIX_BYTES + WIRE_HEADER_BYTES <= n; i++) {
         peko_msg_type type;
@@ -239,7 +239,7 @@ static size_t find_frame(const peko_capture *c, const uint8_t *p, size_t n)
     return n;
 }
 
-static void flow_feed(peko_capture *c, cap_flow *f, const uint8_t *p,
+static void flow_feed(tp_capture *c, cap_flow *f, const uint8_t *p,
                       size_t n);
 
 /* An unaligned flow looks for a message start in the bytes it kept and
@@ -247,7 +247,7 @@ static void flow_feed(peko_capture *c, cap_flow *f, const uint8_t *p,
  * when it found nothing (the last few are kept in f->scan), or those
  * before the start it found (the flow is then aligned there, and the
  * kept bytes from that start on have been fed). */
-static size_t flow_resync(peko_capture *c, cap_flow *f, const uint8_t *p,
+static size_t flow_resync(tp_capture *c, cap_flow *f, const uint8_t *p,
                           size_t n)
 {
     if (f->scan_len > 0) {
@@ -287,7 +287,7 @@ static size_t flow_resync(peko_capture *c, cap_flow *f, const uint8_t *p,
 }
 
 /* Feeds in-order payload bytes to an aligned or unaligned flow. */
-static void flow_feed(peko_capture *c, cap_flow *f, const uint8_t *p,
+static void flow_feed(tp_capture *c, cap_flow *f, const uint8_t *p,
                       size_t n)
 {
     while (n > 0) {
@@ -339,7 +339,7 @@ static void flow_feed(peko_capture *c, cap_flow *f, const uint8_t *p,
     }
 }
 
-static void on_tcp(peko_capture *c, const cap_flow_key *key, const uint8_t *tcp,
+static void on_tcp(tp_capture *c, const cap_flow_key *key, const uint8_t *tcp,
                    size_t tcp_cap, size_t tcp_len)
 {
     size_t hlen = (size_t)(tcp[12] >> 4) * 4;
@@ -402,7 +402,7 @@ static void on_tcp(peko_capture *c, const cap_flow_key *key, const uint8_t *tcp,
 
 /* A transport payload: `l4` points at the UDP or TCP header, with
  * l4_cap bytes captured of l4_len on the wire. */
-static void on_transport(peko_capture *c, cap_flow_key *key, int proto,
+static void on_transport(tp_capture *c, cap_flow_key *key, int proto,
                          const uint8_t *l4, size_t l4_cap, size_t l4_len)
 {
     if (proto == IPPROTO_UDP_ && c->protocol == PEKO_PROTOCOL_UDP) {
@@ -435,7 +435,7 @@ static void on_transport(peko_capture *c, cap_flow_key *key, int proto,
     }
 }
 
-static void on_ipv4(peko_capture *c, const uint8_t *ip, size_t cap)
+static void on_ipv4(tp_capture *c, const uint8_t *ip, size_t cap)
 {
     if (cap < 20 || (ip[0] >> 4) != 4) {
         c->st.undecoded++;
@@ -464,7 +464,7 @@ static void on_ipv4(peko_capture *c, const uint8_t *ip, size_t cap)
                  total - ihl);
 }
 
-static void on_ipv6(peko_capture *c, const uint8_t *ip, size_t cap)
+static void on_ipv6(tp_capture *c, const uint8_t *ip, size_t cap)
 {
     if (cap < 40 || (ip[0] >> 4) != 6) {
         c->st.undecoded++;
@@ -512,7 +512,7 @@ static void on_ipv6(peko_capture *c, const uint8_t *ip, size_t cap)
     on_transport(c, &key, next, ip + off, MIN(cap, len) - off, len - off);
 }
 
-static void on_network(peko_capture *c, unsigned ethertype, const uint8_t *p,
+static void on_network(tp_capture *c, unsigned ethertype, const uint8_t *p,
                        size_t cap)
 {
     if (ethertype == ETHERTYPE_IPV4)
@@ -542,7 +542,7 @@ static unsigned ethertype_of_family(uint32_t family)
     return 0;
 }
 
-static void on_frame(peko_capture *c, const struct pcap_pkthdr *h,
+static void on_frame(tp_capture *c, const struct pcap_pkthdr *h,
                      const uint8_t *p)
 {
     size_t cap = h->caplen;
@@ -609,7 +609,7 @@ static void on_frame(peko_capture *c, const struct pcap_pkthdr *h,
 static void on_packet(u_char *user, const struct pcap_pkthdr *h,
                       const u_char *bytes)
 {
-    peko_capture *c = (peko_capture *)user;
+    tp_capture *c = (tp_capture *)user;
     if (c->dumper) {
         pcap_dump((u_char *)c->dumper, h, bytes);
         c->st.written++;
@@ -620,7 +620,7 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h,
 /* ------------------------------------------------------------------ */
 /* Opening, draining, closing.                                         */
 
-static void free_capture(peko_capture *c)
+static void free_capture(tp_capture *c)
 {
     if (c->dumper)
         pcap_dump_close(c->dumper);
@@ -643,62 +643,62 @@ static void activate_error(GError **error, pcap_t *p, const char *dev,
 {
     switch (rc) {
     case PCAP_ERROR_PERM_DENIED:
-        g_set_error(error, PEKO_CAPTURE_ERROR,
-                    PEKO_CAPTURE_ERROR_PERMISSION,
+        g_set_error(error, TP_CAPTURE_ERROR,
+                    TP_CAPTURE_ERROR_PERMISSION,
                     "capturing on %s is not permitted: it needs "
                     "CAP_NET_RAW (run as root, or grant the program "
                     "cap_net_raw with setcap) (%s)",
                     dev, pcap_geterr(p));
         return;
     case PCAP_ERROR_NO_SUCH_DEVICE:
-        g_set_error(error, PEKO_CAPTURE_ERROR, PEKO_CAPTURE_ERROR_DEVICE,
+        g_set_error(error, TP_CAPTURE_ERROR, TP_CAPTURE_ERROR_DEVICE,
                     "capturing on %s: no such interface (%s)", dev,
                     pcap_geterr(p));
         return;
     case PCAP_ERROR_IFACE_NOT_UP:
-        g_set_error(error, PEKO_CAPTURE_ERROR, PEKO_CAPTURE_ERROR_DEVICE,
+        g_set_error(error, TP_CAPTURE_ERROR, TP_CAPTURE_ERROR_DEVICE,
                     "capturing on %s: the interface is down", dev);
         return;
     default:
-        g_set_error(error, PEKO_CAPTURE_ERROR, PEKO_CAPTURE_ERROR_FAILED,
+        g_set_error(error, TP_CAPTURE_ERROR, TP_CAPTURE_ERROR_FAILED,
                     "capturing on %s: %s (%s)", dev, pcap_statustostr(rc),
                     pcap_geterr(p));
         return;
     }
 }
 
-peko_capture *peko_capture_open(const peko_capture_options *o, GError **error)
+tp_capture *tp_capture_open(const tp_capture_options *o, GError **error)
 {
     g_return_val_if_fail(o != NULL, NULL);
     const char *dev = o->interface ? o->interface
-                                   : PEKO_CAPTURE_DEFAULT_INTERFACE;
+                                   : TP_CAPTURE_DEFAULT_INTERFACE;
     if (o->size < 0 || o->buffer_bytes < 0 ||
         (o->protocol != PEKO_PROTOCOL_UDP &&
          o->protocol != PEKO_PROTOCOL_TCP)) {
-        g_set_error(error, PEKO_CAPTURE_ERROR, PEKO_CAPTURE_ERROR_INVALID,
+        g_set_error(error, TP_CAPTURE_ERROR, TP_CAPTURE_ERROR_INVALID,
                     "capture: bad options (size %d, buffer %d bytes)",
                     o->size, o->buffer_bytes);
         return NULL;
     }
-    char *filter = peko_capture_filter_new(o->protocol, o->ports,
+    char *filter = tp_capture_filter_new(o->protocol, o->ports,
                                            o->port_count);
     if (filter == NULL) {
-        g_set_error(error, PEKO_CAPTURE_ERROR, PEKO_CAPTURE_ERROR_INVALID,
+        g_set_error(error, TP_CAPTURE_ERROR, TP_CAPTURE_ERROR_INVALID,
                     "capture: no ports to filter on (or port 0)");
         return NULL;
     }
 
-    peko_capture *c = g_new0(peko_capture, 1);
+    tp_capture *c = g_new0(tp_capture, 1);
     c->protocol = o->protocol;
     c->size = (uint32_t)(o->size ? o->size : PEKO_DEFAULT_SIZE);
     c->max_flows = o->max_flows ? o->max_flows
-                                : PEKO_CAPTURE_DEFAULT_MAX_FLOWS;
+                                : TP_CAPTURE_DEFAULT_MAX_FLOWS;
     c->flows = g_hash_table_new_full(flow_hash, flow_equal, NULL, g_free);
 
     char errbuf[PCAP_ERRBUF_SIZE] = "";
     c->pcap = pcap_create(dev, errbuf);
     if (c->pcap == NULL) {
-        g_set_error(error, PEKO_CAPTURE_ERROR, PEKO_CAPTURE_ERROR_FAILED,
+        g_set_error(error, TP_CAPTURE_ERROR, TP_CAPTURE_ERROR_FAILED,
                     "capturing on %s: %s", dev, errbuf);
         goto fail;
     }
@@ -715,7 +715,7 @@ peko_capture *peko_capture_open(const peko_capture_options *o, GError **error)
     pcap_set_timeout(c->pcap, DELIVERY_MS);
     pcap_set_buffer_size(c->pcap, o->buffer_bytes
                                       ? o->buffer_bytes
-                                      : PEKO_CAPTURE_DEFAULT_BUFFER_BYTES);
+                                      : TP_CAPTURE_DEFAULT_BUFFER_BYTES);
     int rc = pcap_activate(c->pcap);
     if (rc < 0) {
         activate_error(error, c->pcap, dev, rc);
@@ -725,7 +725,7 @@ peko_capture *peko_capture_open(const peko_capture_options *o, GError **error)
 
     struct bpf_program prog;
     if (pcap_compile(c->pcap, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
-        g_set_error(error, PEKO_CAPTURE_ERROR, PEKO_CAPTURE_ERROR_FILTER,
+        g_set_error(error, TP_CAPTURE_ERROR, TP_CAPTURE_ERROR_FILTER,
                     "capture filter \"%s\": %s", filter,
                     pcap_geterr(c->pcap));
         goto fail;
@@ -733,18 +733,18 @@ peko_capture *peko_capture_open(const peko_capture_options *o, GError **error)
     rc = pcap_setfilter(c->pcap, &prog);
     pcap_freecode(&prog);
     if (rc < 0) {
-        g_set_error(error, PEKO_CAPTURE_ERROR, PEKO_CAPTURE_ERROR_FILTER,
+        g_set_error(error, TP_CAPTURE_ERROR, TP_CAPTURE_ERROR_FILTER,
                     "capture filter \"%s\" on %s: %s", filter, dev,
                     pcap_geterr(c->pcap));
         goto fail;
     }
     if (pcap_setnonblock(c->pcap, 1, errbuf) < 0) {
-        g_set_error(error, PEKO_CAPTURE_ERROR, PEKO_CAPTURE_ERROR_FAILED,
+        g_set_error(error, TP_CAPTURE_ERROR, TP_CAPTURE_ERROR_FAILED,
                     "capturing on %s: %s", dev, errbuf);
         goto fail;
     }
     if (pcap_get_selectable_fd(c->pcap) < 0) {
-        g_set_error(error, PEKO_CAPTURE_ERROR, PEKO_CAPTURE_ERROR_FAILED,
+        g_set_error(error, TP_CAPTURE_ERROR, TP_CAPTURE_ERROR_FAILED,
                     "capturing on %s: no descriptor to poll", dev);
         goto fail;
     }
@@ -758,7 +758,7 @@ peko_capture *peko_capture_open(const peko_capture_options *o, GError **error)
         c->path = g_strdup(o->pcap_path);
         c->dumper = pcap_dump_open(c->pcap, o->pcap_path);
         if (c->dumper == NULL) {
-            g_set_error(error, PEKO_CAPTURE_ERROR, PEKO_CAPTURE_ERROR_FILE,
+            g_set_error(error, TP_CAPTURE_ERROR, TP_CAPTURE_ERROR_FILE,
                         "%s: %s", o->pcap_path, pcap_geterr(c->pcap));
             goto fail;
         }
@@ -772,12 +772,12 @@ fail:
     return NULL;
 }
 
-int peko_capture_fd(const peko_capture *c)
+int tp_capture_fd(const tp_capture *c)
 {
     return pcap_get_selectable_fd(c->pcap);
 }
 
-int peko_capture_drain(peko_capture *c, size_t max_packets)
+int tp_capture_drain(tp_capture *c, size_t max_packets)
 {
     size_t done = 0;
     while (max_packets == 0 || done < max_packets) {
@@ -802,19 +802,19 @@ int peko_capture_drain(peko_capture *c, size_t max_packets)
 
 static gboolean on_readable(gint fd, GIOCondition cond, gpointer user)
 {
-    peko_capture_drain(user, PEKO_CAPTURE_PACKETS_PER_WAKEUP);
+    tp_capture_drain(user, TP_CAPTURE_PACKETS_PER_WAKEUP);
     return G_SOURCE_CONTINUE;
 }
 
-GSource *peko_capture_source_new(peko_capture *c)
+GSource *tp_capture_source_new(tp_capture *c)
 {
-    GSource *s = g_unix_fd_source_new(peko_capture_fd(c), G_IO_IN);
+    GSource *s = g_unix_fd_source_new(tp_capture_fd(c), G_IO_IN);
     g_source_set_callback(s, G_SOURCE_FUNC(on_readable), c, NULL);
     g_source_set_name(s, "peko-capture");
     return s;
 }
 
-void peko_capture_get_stats(peko_capture *c, peko_capture_stats *out)
+void tp_capture_get_stats(tp_capture *c, tp_capture_stats *out)
 {
     struct pcap_stat ps;
     c->st.kernel_stats = pcap_stats(c->pcap, &ps) == 0;
@@ -828,18 +828,18 @@ void peko_capture_get_stats(peko_capture *c, peko_capture_stats *out)
     *out = c->st;
 }
 
-gboolean peko_capture_close(peko_capture *c, peko_capture_stats *out,
+gboolean tp_capture_close(tp_capture *c, tp_capture_stats *out,
                             GError **error)
 {
     if (c == NULL)
         return TRUE;
     /* What the kernel still holds is handed over within DELIVERY_MS. */
-    peko_capture_drain(c, 0);
-    struct pollfd pfd = {.fd = peko_capture_fd(c), .events = POLLIN};
+    tp_capture_drain(c, 0);
+    struct pollfd pfd = {.fd = tp_capture_fd(c), .events = POLLIN};
     if (poll(&pfd, 1, 4 * DELIVERY_MS) > 0)
-        peko_capture_drain(c, 0);
-    peko_capture_stats st;
-    peko_capture_get_stats(c, &st);
+        tp_capture_drain(c, 0);
+    tp_capture_stats st;
+    tp_capture_get_stats(c, &st);
     if (out)
         *out = st;
     gboolean ok = !c->write_failed;
@@ -850,7 +850,7 @@ gboolean peko_capture_close(peko_capture *c, peko_capture_stats *out,
         c->dumper = NULL;
     }
     if (!ok)
-        g_set_error(error, PEKO_CAPTURE_ERROR, PEKO_CAPTURE_ERROR_FILE,
+        g_set_error(error, TP_CAPTURE_ERROR, TP_CAPTURE_ERROR_FILE,
                     "%s: writing the capture failed", c->path);
     free_capture(c);
     return ok;

@@ -1,6 +1,6 @@
 /* capture.h: live capture of a cluster's traffic with libpcap.
  *
- * For testbeds that run peko on real sockets: a peko_capture listens on an
+ * For testbeds that run peko on real sockets: a tp_capture listens on an
  * interface (the loopback by default) with a BPF filter on the cluster's
  * UDP or TCP ports, writes every packet it sees to a pcap file, and counts
  * the peko packets in them by message type, so that what crossed the wire
@@ -19,43 +19,43 @@
  * header and the packet's first bytes, which is all that counting needs.
  *
  * Capturing needs CAP_NET_RAW (root, or the capability granted to the
- * program). Without it peko_capture_open() fails with
- * PEKO_CAPTURE_ERROR_PERMISSION and a message saying so.
+ * program). Without it tp_capture_open() fails with
+ * TP_CAPTURE_ERROR_PERMISSION and a message saying so.
  *
  * Conventions: as peko.h; opening and closing report through GError.
  * Not thread-safe: a capture is driven from one thread.
  */
-#ifndef PEKO_CAPTURE_H
-#define PEKO_CAPTURE_H
+#ifndef TP_CAPTURE_H
+#define TP_CAPTURE_H
 
 #include <glib.h>
 #include <stdint.h>
 
 #include "peko.h"
 
-#define PEKO_CAPTURE_ERROR (peko_capture_error_quark())
+#define TP_CAPTURE_ERROR (tp_capture_error_quark())
 
-typedef enum peko_capture_error_code {
-    PEKO_CAPTURE_ERROR_INVALID,    /* bad options */
-    PEKO_CAPTURE_ERROR_PERMISSION, /* no CAP_NET_RAW */
-    PEKO_CAPTURE_ERROR_DEVICE,     /* no such interface, or it is down */
-    PEKO_CAPTURE_ERROR_FILTER,     /* the filter did not compile or load */
-    PEKO_CAPTURE_ERROR_FILE,       /* the pcap file could not be written */
-    PEKO_CAPTURE_ERROR_FAILED,     /* anything else libpcap reports */
-} peko_capture_error_code;
+typedef enum tp_capture_error_code {
+    TP_CAPTURE_ERROR_INVALID,    /* bad options */
+    TP_CAPTURE_ERROR_PERMISSION, /* no CAP_NET_RAW */
+    TP_CAPTURE_ERROR_DEVICE,     /* no such interface, or it is down */
+    TP_CAPTURE_ERROR_FILTER,     /* the filter did not compile or load */
+    TP_CAPTURE_ERROR_FILE,       /* the pcap file could not be written */
+    TP_CAPTURE_ERROR_FAILED,     /* anything else libpcap reports */
+} tp_capture_error_code;
 
-GQuark peko_capture_error_quark(void);
+GQuark tp_capture_error_quark(void);
 
-#define PEKO_CAPTURE_DEFAULT_INTERFACE "lo"
-#define PEKO_CAPTURE_DEFAULT_BUFFER_BYTES (8 * 1024 * 1024)
-#define PEKO_CAPTURE_DEFAULT_MAX_FLOWS 4096
+#define TP_CAPTURE_DEFAULT_INTERFACE "lo"
+#define TP_CAPTURE_DEFAULT_BUFFER_BYTES (8 * 1024 * 1024)
+#define TP_CAPTURE_DEFAULT_MAX_FLOWS 4096
 /* Packets handled per dispatch of the GSource, so a flood cannot hold
  * the main loop; the rest waits for the next iteration. */
-#define PEKO_CAPTURE_PACKETS_PER_WAKEUP 1024
+#define TP_CAPTURE_PACKETS_PER_WAKEUP 1024
 
-typedef struct peko_capture peko_capture;
+typedef struct tp_capture tp_capture;
 
-typedef struct peko_capture_options {
+typedef struct tp_capture_options {
     const char *interface;   /* NULL: "lo" */
     peko_protocol protocol;  /* the filter selects UDP or TCP */
     const uint16_t *ports;   /* the cluster's ports, borrowed for the call */
@@ -71,9 +71,9 @@ typedef struct peko_capture_options {
                               * bursts overflow it. false (the default):
                               * packets packed in the ring and handed over
                               * within 5 ms */
-} peko_capture_options;
+} tp_capture_options;
 
-typedef struct peko_capture_stats {
+typedef struct tp_capture_stats {
     /* Peko packets by message type (peko_msg_type), counted when the
      * whole packet has gone by (over TCP, its last byte). Index 0 counts
      * datagrams and TCP messages that are not peko packets (no magic,
@@ -102,16 +102,16 @@ typedef struct peko_capture_stats {
     uint64_t kernel_received;
     uint64_t kernel_dropped;
     uint64_t interface_dropped;
-} peko_capture_stats;
+} tp_capture_stats;
 
 /* Fills *options with the defaults written out (no ports). */
-void peko_capture_options_init(peko_capture_options *options);
+void tp_capture_options_init(tp_capture_options *options);
 
 /* The BPF filter for the ports: "udp and (port 7000 or portrange
  * 7002-7009)" (tcp for PEKO_PROTOCOL_TCP), runs of consecutive ports
  * written as ranges, ports sorted and duplicates removed. Returns a new
  * string (g_free), or NULL if port_count is 0 or a port is 0. */
-char *peko_capture_filter_new(peko_protocol protocol, const uint16_t *ports,
+char *tp_capture_filter_new(peko_protocol protocol, const uint16_t *ports,
                               size_t port_count);
 
 /* Opens a live capture as *options say: non-blocking, a snap length
@@ -119,27 +119,27 @@ char *peko_capture_filter_new(peko_protocol protocol, const uint16_t *ports,
  * loopback hands over segments of up to 64 KiB), the port filter, and
  * the pcap file when asked for. Packets the kernel took before the filter
  * was in place are discarded, and the kernel's counters start from 0.
- * Returns the capture, or NULL with *error set (PEKO_CAPTURE_ERROR) and
+ * Returns the capture, or NULL with *error set (TP_CAPTURE_ERROR) and
  * nothing left open. */
-peko_capture *peko_capture_open(const peko_capture_options *options,
+tp_capture *tp_capture_open(const tp_capture_options *options,
                                 GError **error);
 
 /* The file descriptor to poll for input (readable when packets wait). */
-int peko_capture_fd(const peko_capture *capture);
+int tp_capture_fd(const tp_capture *capture);
 
 /* Handles the packets that are waiting, at most max_packets (0: no
  * bound). Never blocks. Returns the number handled, or -EIO when libpcap
  * fails (the message is logged with g_warning). */
-int peko_capture_drain(peko_capture *capture, size_t max_packets);
+int tp_capture_drain(tp_capture *capture, size_t max_packets);
 
 /* A GSource that drains the capture whenever its descriptor is readable,
- * PEKO_CAPTURE_PACKETS_PER_WAKEUP packets per dispatch. The caller
+ * TP_CAPTURE_PACKETS_PER_WAKEUP packets per dispatch. The caller
  * attaches it (g_source_attach) and owns the reference; destroy it before
  * closing the capture. */
-GSource *peko_capture_source_new(peko_capture *capture);
+GSource *tp_capture_source_new(tp_capture *capture);
 
 /* The counts so far, and the kernel's counters as of now. */
-void peko_capture_get_stats(peko_capture *capture, peko_capture_stats *out);
+void tp_capture_get_stats(tp_capture *capture, tp_capture_stats *out);
 
 /* Drains what is waiting (waiting up to 20 ms for what the kernel has
  * not handed over yet), reads the final counters into *out (may be
@@ -147,7 +147,7 @@ void peko_capture_get_stats(peko_capture *capture, peko_capture_stats *out);
  * FALSE with *error set if writing the file failed at any point (the
  * capture is freed and *out filled anyway). NULL is a no-op returning
  * TRUE. */
-gboolean peko_capture_close(peko_capture *capture, peko_capture_stats *out,
+gboolean tp_capture_close(tp_capture *capture, tp_capture_stats *out,
                             GError **error);
 
-#endif /* PEKO_CAPTURE_H */
+#endif /* TP_CAPTURE_H */
