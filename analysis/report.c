@@ -189,6 +189,20 @@ void ana_fd_figures_build(const ana_runset *set, const ana_config *config,
             pair_s / ana_stats_poisson_upper(fd->wrong, FD_LEVEL);
     }
 
+    /* A heartbeat's measured spread, beside the propagation time. */
+    double *t99 = g_new(double, config->n_runs);
+    double *t100 = g_new(double, config->n_runs);
+    for (size_t i = 0; i < config->n_runs; i++) {
+        const ana_run *r = &set->runs[config->runs[i]];
+        const double *v = r->heartbeats_only ? r->value : r->heartbeat_value;
+        t99[i] = v[ANA_METRIC_T99];
+        t100[i] = v[ANA_METRIC_T100];
+    }
+    fd->heartbeat_t99_s = ana_metric_summarize(t99, config->n_runs).median;
+    fd->heartbeat_t100_s = ana_metric_summarize(t100, config->n_runs).median;
+    g_free(t99);
+    g_free(t100);
+
     const ana_run *run = &set->runs[config->runs[0]];
     fd->timeout_s = run->timeout_s;
     fd->timeout_scaled = run->timeout_scaled;

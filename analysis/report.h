@@ -75,6 +75,10 @@ typedef struct ana_fd_figures {
     double propagation_s;   /* a last heartbeat's time to reach every
                              * node, repair included */
     double propagation_cycles; /* digest: the same in cycles; NAN else */
+    double heartbeat_t99_s, heartbeat_t100_s; /* measured: the medians
+                             * over runs of the sampled heartbeats' t99
+                             * and t100 (INFINITY: never; NAN: none
+                             * loaded, see ANA_RUNSET_HEARTBEATS) */
     double detection_bound_s; /* timeout + propagation + one cycle */
     double mistake_p;       /* digest: P(a wrong removal anywhere within a
                              * timeout) the timeout gives; NAN else */

@@ -128,11 +128,14 @@ static void text_fd(GString *out, const ana_config_report *cr)
         return;
     cli_format_seconds(a, sizeof a, fd->propagation_s);
     double e = run->exchanges >= 1 ? run->exchanges : 1;
+    cli_format_seconds(b, sizeof b, fd->heartbeat_t99_s);
+    cli_format_seconds(c, sizeof c, fd->heartbeat_t100_s);
     g_string_append_printf(out,
                            "  digest theory: a heartbeat reaches every node "
                            "in %.0f cycles (%s; push-pull, %g exchange%s a "
-                           "cycle)\n",
-                           fd->propagation_cycles, a, e, e == 1 ? "" : "s");
+                           "cycle); measured t99 %s, t100 %s\n",
+                           fd->propagation_cycles, a, e, e == 1 ? "" : "s",
+                           b, c);
     cli_format_seconds(a, sizeof a, fd->timeout_s);
     format_small(b, sizeof b, fd->mistake_p);
     format_small(c, sizeof c, fd->rate_aimed);
@@ -363,6 +366,8 @@ static void json_fd(model_json *j, const ana_fd_figures *fd)
     model_json_member_int(j, "repaired", (int64_t)fd->repaired);
     model_json_member_int(j, "unrepaired", (int64_t)fd->unrepaired);
     model_json_member_int(j, "silent_listings", (int64_t)fd->silent_adds);
+    model_json_member_number(j, "heartbeat_t99_s", fd->heartbeat_t99_s);
+    model_json_member_number(j, "heartbeat_t100_s", fd->heartbeat_t100_s);
     model_json_key(j, "theory");
     model_json_begin_object(j);
     model_json_member_number(j, "timeout_s", fd->timeout_s);
@@ -371,6 +376,7 @@ static void json_fd(model_json *j, const ana_fd_figures *fd)
     model_json_member_number(j, "propagation_s", fd->propagation_s);
     model_json_member_number(j, "propagation_cycles",
                              fd->propagation_cycles);
+
     model_json_member_number(j, "detection_bound_s", fd->detection_bound_s);
     model_json_member_number(j, "mistake_p", fd->mistake_p);
     model_json_member_number(j, "mistake_p_aimed", fd->mistake_p_aimed);
@@ -533,9 +539,11 @@ int cli_cmd_report(int argc, char **argv)
         return status;
     }
 
+    /* With the heartbeats' own figures: the failure detector's theory
+     * sets their spread beside the propagation it predicts. */
     ana_runset set;
-    if (!ana_runset_load(argv[1], run_arg ? (int64_t)run_id : -1, &set,
-                         &error)) {
+    if (!ana_runset_load_full(argv[1], run_arg ? (int64_t)run_id : -1,
+                              ANA_RUNSET_HEARTBEATS, &set, &error)) {
         fprintf(stderr, "peko report: %s\n", error->message);
         g_error_free(error);
         free_args();
