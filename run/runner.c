@@ -180,7 +180,7 @@ static void note_truth(run_runner *r, size_t i)
 }
 
 /* ------------------------------------------------------------------ */
-/* The plan's steps.                                                   */
+/* The plan's steps.                                                    */
 
 void run_runner_do(run_runner *r, const run_step *step)
 {
