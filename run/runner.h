@@ -111,6 +111,10 @@ typedef struct run_runner {
      * or an event over many nodes then ends early and records nothing
      * more. Borrowed. */
     const volatile sig_atomic_t *stop;
+    /* The ground truth as last told to the recorder, and which nodes
+     * joined (n each; owned). */
+    ana_node_state *truth;
+    bool *joined;
 } run_runner;
 
 /* Sets up *r for scenario `sc` on `world`, and its plan. Cannot fail. */
@@ -140,8 +144,12 @@ typedef struct run_recording {
 /* Opens the recorder: a run row with the scenario's parameters
  * (scn_scenario_to_json) and heartbeat sample, every node registered
  * with its address (ops->addr) as "node-<i>", and the recorder observing
- * every node (ops->observe). Returns FALSE with *error set when the
- * database cannot be opened or a node registered. */
+ * every node (ops->observe). The run records ground truth: after every
+ * join and lifecycle event the runner tells the recorder each node's
+ * state that changed (ana_recorder_node_state), and when a node stops
+ * being up, which nodes list it (ana_recorder_listed). Returns FALSE
+ * with *error set when the database cannot be opened or a node
+ * registered. */
 gboolean run_runner_open_recorder(run_runner *r, const run_recording *how,
                                   GError **error);
 
