@@ -202,6 +202,7 @@ int main(int argc, char **argv)
         rt[MAX_REPS], user[MAX_REPS], del_cpu[MAX_REPS], rss[MAX_REPS];
     printf("%s: peko sim %s, %d whole-process runs\n", name, argv[a + 2],
            reps);
+    fflush(stdout);
     for (int r = 0; r < reps; r++) {
         run_figures *f = &runs[r];
         memset(f, 0, sizeof *f);
@@ -231,6 +232,7 @@ int main(int argc, char **argv)
                "MiB, trace %s\n",
                r + 1, f->run_wall_s, f->process_wall_s, f->user_cpu_s,
                del_rate[r] / 1e6, rt[r], f->peak_rss_mib, f->trace);
+        fflush(stdout);
     }
     g_free(child);
 
