@@ -25,6 +25,11 @@
  * (states, snapshots, removals, re-adds, all written): rare events next
  * to packets, timed to show they stay cheap.
  *
+ * The median of 3 repetitions (or PEKO_BENCH_REPS); BENCH lines (bench.h)
+ * named recorder-default and recorder-every-origin: callbacks_per_s,
+ * hot_callbacks_per_s (the batch writes taken out), finish_ms, file_mib
+ * and rows_written (a count: the same work).
+ *
  * Run with `meson test -C build --benchmark` or directly:
  *     bench-recorder [SCALE]
  * SCALE multiplies the 5 million callbacks (e.g. 0.1 for a quick look).
@@ -35,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "bench.h"
 #include "recorder.h"
 
 #define NODES 1000
@@ -42,7 +48,8 @@
 #define DUPLICATES 2
 #define METADATA_EVERY 200 /* one rumor in 200 is a publish */
 #define SWAP_EVERY 100     /* one node in 100 swaps per rumor */
-#define REPETITIONS 3
+#define DEFAULT_REPS 3
+#define MAX_REPS 100 /* bench_reps() allows no more */
 
 enum op {
     OP_CREATED,
@@ -411,25 +418,32 @@ int main(int argc, char **argv)
 
     struct {
         const char *label;
+        const char *name;
         size_t origins;
     } settings[] = {
-        {"16 heartbeat origins (default)", ANA_DEFAULT_HEARTBEAT_ORIGINS},
-        {"every origin (worst case)", NODES},
+        {"16 heartbeat origins (default)", "recorder-default",
+         ANA_DEFAULT_HEARTBEAT_ORIGINS},
+        {"every origin (worst case)", "recorder-every-origin", NODES},
     };
+    int reps = bench_reps(DEFAULT_REPS);
     printf("recorder callbacks, %d nodes, ~%zu callbacks, median of %d "
            "(target: 10 M callbacks/s with the default sampling)\n",
-           NODES, callbacks, REPETITIONS);
+           NODES, callbacks, reps);
     for (size_t k = 0; k < G_N_ELEMENTS(settings); k++) {
-        result runs[REPETITIONS];
-        for (int rep = 0; rep < REPETITIONS; rep++)
+        result runs[MAX_REPS];
+        double hot[MAX_REPS], finish[MAX_REPS];
+        for (int rep = 0; rep < reps; rep++) {
             runs[rep] = run_once(dir, callbacks, settings[k].origins, rep);
-        qsort(runs, REPETITIONS, sizeof runs[0], cmp_result);
-        const result *m = &runs[REPETITIONS / 2];
+            hot[rep] = runs[rep].hot_per_s;
+            finish[rep] = (double)runs[rep].finish_us / 1e3;
+        }
+        qsort(runs, (size_t)reps, sizeof runs[0], cmp_result);
+        const result *m = &runs[reps / 2];
         printf("%-31s %6.2f M callbacks/s (min %.2f, max %.2f; %.2f M/s "
                "without writes)\n",
                settings[k].label, m->callbacks_per_s / 1e6,
                runs[0].callbacks_per_s / 1e6,
-               runs[REPETITIONS - 1].callbacks_per_s / 1e6,
+               runs[reps - 1].callbacks_per_s / 1e6,
                m->hot_per_s / 1e6);
         printf("%-31s %" G_GUINT64_FORMAT " callbacks, %" G_GUINT64_FORMAT
                " rumors, %" G_GUINT64_FORMAT " infection rows, %"
@@ -439,6 +453,21 @@ int main(int argc, char **argv)
                m->flushes, m->file_mib);
         printf("%-31s writes during the run %.1f ms, finish %.1f ms\n", "",
                (double)m->run_flush_us / 1e3, (double)m->finish_us / 1e3);
+        double rates[MAX_REPS];
+        for (int rep = 0; rep < reps; rep++)
+            rates[rep] = runs[rep].callbacks_per_s;
+        const char *name = settings[k].name;
+        bench_figure(name, "callbacks_per_s",
+                     bench_median(rates, (size_t)reps), "1/s", BENCH_HIGHER,
+                     reps);
+        bench_figure(name, "hot_callbacks_per_s",
+                     bench_median(hot, (size_t)reps), "1/s", BENCH_HIGHER,
+                     reps);
+        bench_figure(name, "finish_ms", bench_median(finish, (size_t)reps),
+                     "ms", BENCH_LOWER, reps);
+        bench_figure(name, "file_mib", m->file_mib, "MiB", BENCH_LOWER, 1);
+        bench_figure(name, "rows_written", (double)m->rows_written, "count",
+                     BENCH_NONE, 1);
     }
     run_membership(dir);
     g_rmdir(dir);
