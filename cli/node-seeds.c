@@ -55,9 +55,15 @@ static void on_resolved(GObject *source, GAsyncResult *result, gpointer user)
         if (g_inet_address_get_family(ip) != want)
             continue;
         char *text = g_inet_address_to_string(ip);
-        if (peko_nodelist_set(seeds->nl, &(peko_node){.addr = text,
+        peko_addr a;
+        /* The node's own address does not count: a Service's name may
+         * list only it while the other pods start, and a node seeded
+         * with itself alone would stay alone. */
+        if (peko_addr_parse(text, s->port, &a) == 0 &&
+            !peko_addr_equal(&a, peko_nodelist_local_addr(seeds->nl)) &&
+            peko_nodelist_set(seeds->nl, &(peko_node){.addr = text,
                                                       .port = s->port}) ==
-            0) {
+                0) {
             g_string_append_printf(list, "%s%s", added ? ", " : "", text);
             added++;
         }
@@ -74,8 +80,8 @@ static void on_resolved(GObject *source, GAsyncResult *result, gpointer user)
                     "seed %s: %s; trying again every %d s", s->host,
                     error ? error->message
                           : seeds->family == PEKO_AF_INET6
-                              ? "no IPv6 address"
-                              : "no IPv4 address",
+                              ? "no IPv6 address but this node's"
+                              : "no IPv4 address but this node's",
                     CLI_SEEDS_RETRY_S);
         s->told = true;
         s->retry = g_timeout_add_seconds(CLI_SEEDS_RETRY_S, on_retry, s);

@@ -5,9 +5,10 @@
  * it has in the node's family (IPv4 or IPv6) becomes a seed; so a
  * Kubernetes headless Service's name, which resolves to every ready pod
  * (or every pod, with publishNotReadyAddresses), seeds the whole set. A
- * name that does not resolve yet (a pod not started) is tried again
- * every CLI_SEEDS_RETRY_S seconds until it does; once resolved it is not
- * looked up again: the gossip itself keeps the list.
+ * name that does not resolve yet (a pod not started), or only to this
+ * node's own address, is tried again every CLI_SEEDS_RETRY_S seconds
+ * until it gives another; once it has, it is not looked up again: the
+ * gossip itself keeps the list.
  */
 #ifndef CLI_NODE_SEEDS_H
 #define CLI_NODE_SEEDS_H
