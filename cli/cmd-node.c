@@ -131,6 +131,7 @@ typedef struct node_run {
     ana_recorder *rec;
     int64_t start_us;
     int64_t start_wall_us;
+    guint signals[3];        /* SIGTERM, SIGINT, SIGHUP sources */
     int signal_received;
 } node_run;
 
@@ -336,6 +337,12 @@ static uint64_t entropy_seed(void)
 static int node_main(node_run *run)
 {
     cli_node_settings *st = &run->settings;
+    /* Handlers first: a signal that comes while the node starts (a
+     * reload as soon as the control socket appears) waits for the loop
+     * instead of killing the process with its default action. */
+    run->signals[0] = g_unix_signal_add(SIGTERM, on_quit_signal, run);
+    run->signals[1] = g_unix_signal_add(SIGINT, on_quit_signal, run);
+    run->signals[2] = g_unix_signal_add(SIGHUP, on_hup, run);
     if (!st->seeded) {
         st->seed = entropy_seed();
         st->seeded = true;
@@ -406,17 +413,14 @@ static int node_main(node_run *run)
     g_free(metrics);
 
     run->loop = g_main_loop_new(NULL, FALSE);
-    guint ids[5];
-    ids[0] = g_unix_signal_add(SIGTERM, on_quit_signal, run);
-    ids[1] = g_unix_signal_add(SIGINT, on_quit_signal, run);
-    ids[2] = g_unix_signal_add(SIGHUP, on_hup, run);
-    ids[3] = run->rec ? g_timeout_add_seconds(NODE_FLUSH_INTERVAL_S, on_flush,
+    guint ids[2];
+    ids[0] = run->rec ? g_timeout_add_seconds(NODE_FLUSH_INTERVAL_S, on_flush,
                                               run)
                       : 0;
     /* A service manager's watchdog is pinged at half its interval, from
      * the main loop, so a stuck loop is what it notices. */
     int64_t watchdog_us = run_notify_watchdog_us();
-    ids[4] = watchdog_us > 0
+    ids[1] = watchdog_us > 0
                  ? g_timeout_add(MAX(1, (guint)MIN(watchdog_us / 2000,
                                                    G_MAXUINT)),
                                  on_watchdog, run)
@@ -448,6 +452,9 @@ static void node_run_clear(node_run *run)
 {
     /* The control socket first (its file goes), then the recording, then
      * the sockets. */
+    for (size_t i = 0; i < G_N_ELEMENTS(run->signals); i++)
+        if (run->signals[i])
+            g_source_remove(run->signals[i]);
     run_ctl_server_free(run->ctl);
     cli_metrics_server_free(run->metrics);
     cli_node_seeds_free(run->seeds);
