@@ -101,6 +101,7 @@ struct peko_nodelist {
                               * returns: an answer that does comes from
                               * `to` (it received our request there) */
     } ae_out[PEKO__AE_OUTSTANDING + 1]; /* + a reconnection attempt */
+    uint32_t digest_live_before; /* live peers at the last cycle */
     uint32_t ae_n_out;
     peko__reconnect *rc;     /* seeds and removed members (reconnect.c) */
     uint32_t rc_n;
@@ -249,6 +250,12 @@ bool peko__metadata_receive(peko_nodelist *nl, const peko__msg *m);
  * the live peer in `slot`, or to an address (known or not). */
 void peko__ae_request(peko_nodelist *nl, uint32_t slot);
 void peko__ae_request_to(peko_nodelist *nl, const peko_addr *addr);
+/* Whether a live peer heard from was last refreshed before before_us. */
+bool peko__ae_has_stale(const peko_nodelist *nl, int64_t before_us);
+/* Sends the live peer in `slot` a swap request that lists only the peers
+ * last refreshed before before_us (oldest first, within Size) and no
+ * range: a targeted ask for the heartbeats this node missed. */
+void peko__ae_ask_stale(peko_nodelist *nl, uint32_t slot, int64_t before_us);
 /* Answers a swap request from `from`: applies its entries, replies with
  * what the requester lacks or holds older, and settles the metadata. */
 void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
@@ -301,6 +308,12 @@ uint64_t peko__random_below(peko_nodelist *nl, uint64_t n);
 /* A slot of the peer table drawn uniformly among those holding a live
  * peer (there must be one). */
 uint32_t peko__draw_peer_slot(peko_nodelist *nl);
+/* Distinct live peers' slots in out, `want` in all at most: the first
+ * `given` are chosen already, the rest drawn with peko__draw_peer_slot(),
+ * repeats skipped, a bounded number of times. Returns how many out
+ * holds. */
+uint32_t peko__draw_distinct_peers(peko_nodelist *nl, uint32_t want,
+                                   uint32_t *out, uint32_t given);
 /* Grows the pick scratch to hold `need` entries (grow only). */
 void peko__ensure_pick_scratch(peko_nodelist *nl, size_t need);
 /* Sends *msg to up to `amount` peers not in the carried infected set,

@@ -90,6 +90,24 @@ uint32_t peko__draw_peer_slot(peko_nodelist *nl)
     return s;
 }
 
+uint32_t peko__draw_distinct_peers(peko_nodelist *nl, uint32_t want,
+                                   uint32_t *out, uint32_t given)
+{
+    uint32_t live = peko__peers_live(&nl->peers);
+    if (want > live)
+        want = live;
+    uint32_t n = given;
+    for (uint32_t tries = 4 * want + 8; n < want && tries > 0; tries--) {
+        uint32_t s = peko__draw_peer_slot(nl);
+        uint32_t k = 0;
+        while (k < n && out[k] != s)
+            k++;
+        if (k == n)
+            out[n++] = s;
+    }
+    return n;
+}
+
 /* Picks up to `amount` peers, uniformly at random without replacement,
  * among those whose fingerprint is not in the carried infected set. Writes
  * their slots to nl->pick_scratch and returns how many.

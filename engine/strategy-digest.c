@@ -118,22 +118,25 @@ static void digest_cycle(peko_nodelist *nl, int64_t now_us)
         }
     }
 
-    /* Distinct peers, as many as asked and as there are. */
+    /* Distinct peers, as many as asked and as there are. While the list
+     * grows (a cold start, a partition healing, a wave of joins) the
+     * records of the new nodes spread by the exchanges' pulls, whose
+     * reach doubles per round only as fast as each node pulls: so a
+     * node whose list grew last cycle exchanges at the fan-out
+     * (`amount`) instead, and goes back to `exchanges` once nothing new
+     * arrives. The steady state pays nothing; a cold start of 512 nodes
+     * completes in 7 cycles where it took 13 (docs/protocol.md). */
     peko__ae_new_cycle(nl);
     uint32_t live = peko__peers_live(&nl->peers);
     uint32_t want = (uint32_t)nl->config.exchanges;
-    if (want > live)
-        want = live;
+    bool grew = live > nl->digest_live_before;
+    nl->digest_live_before = live;
+    if (grew && (uint32_t)nl->config.amount > want)
+        want = (uint32_t)nl->config.amount;
+    if (want > PEKO__AE_OUTSTANDING)
+        want = PEKO__AE_OUTSTANDING;
     uint32_t chosen[PEKO__AE_OUTSTANDING];
-    uint32_t n = 0;
-    for (uint32_t tries = 4 * want + 8; n < want && tries > 0; tries--) {
-        uint32_t s = peko__draw_peer_slot(nl);
-        uint32_t k = 0;
-        while (k < n && chosen[k] != s)
-            k++;
-        if (k == n)
-            chosen[n++] = s;
-    }
+    uint32_t n = peko__draw_distinct_peers(nl, want, chosen, 0);
     for (uint32_t k = 0; k < n; k++)
         peko__ae_request(nl, chosen[k]);
     peko__reconnect_cycle(nl, now_us);

@@ -63,6 +63,41 @@ Test(strategies, anti_entropy_repairs_heartbeats_the_rumor_missed)
     cr_assert_eq(repaired, 0);
 }
 
+/* Expiries across the cluster (no node crashes here: each is wrong). */
+static uint64_t expiries(testnet *net, size_t n)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        peko_stats st;
+        peko_nodelist_stats(testnet_node(net, i), &st);
+        total += st.nodes_expired;
+    }
+    return total;
+}
+
+/* pekonode's timing (6 s cycle, 20 s timeout: three heartbeats) at 10 %
+ * loss: a forward-once heartbeat rumor misses a node about one time in
+ * eight, three misses in a row would remove it, and the cycle's swap
+ * alone leaves wrong removals (13 in this run without the asks); the
+ * asks about stale entries (strategy-rumor.c) repair them before the
+ * timeout. */
+Test(strategies, rumor_removes_no_live_node_under_loss)
+{
+    size_t n = 128;
+    peko_config c = strategy_config(PEKO_DISSEMINATION_RUMOR);
+    c.cycle_us = 6 * SECOND_US;
+    testnet *net = testnet_new(n, &c, 41);
+    testnet_join_all(net);
+    testnet_run_for(net, 30 * SECOND_US);
+    cr_assert(testnet_converged(net));
+    uint64_t before = expiries(net, n);
+    testnet_set_loss(net, 0.10);
+    testnet_run_for(net, 1800 * SECOND_US);
+    cr_assert_eq(expiries(net, n) - before, 0, "%llu wrong removals",
+                 (unsigned long long)(expiries(net, n) - before));
+    testnet_free(net);
+}
+
 Test(strategies, digest_keeps_nodes_it_never_hears_from_directly)
 {
     uint64_t repaired;
@@ -286,6 +321,71 @@ Test(strategies, digest_cold_start_completes_within_log2_n_plus_ln_n_cycles)
         cycles++;
     }
     cr_assert_leq(cycles, bound, "complete after %d cycles", cycles);
+    testnet_free(net);
+}
+
+/* Swap requests sent so far, per node. */
+static void snapshot_requests(testnet *net, size_t n, uint64_t *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = testnet_sent_by(net, i, PEKO_MSG_SWAP_REQUEST);
+}
+
+/* Swap requests sent since the snapshot: the total, and the most one
+ * node sent (when most is not NULL). */
+static uint64_t requests_since(testnet *net, size_t n, const uint64_t *then,
+                               uint64_t *most)
+{
+    uint64_t total = 0, top = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t d = testnet_sent_by(net, i, PEKO_MSG_SWAP_REQUEST) - then[i];
+        total += d;
+        top = d > top ? d : top;
+    }
+    if (most)
+        *most = top;
+    return total;
+}
+
+/* While its list grows a digest node exchanges at the fan-out, so the
+ * new records spread as fast as the pulls allow; once the list is
+ * complete it is back to `exchanges` a cycle. The cold start is then
+ * well within the bound above: half of it, at 256 nodes. */
+Test(strategies, digest_exchanges_at_the_fan_out_while_its_list_grows)
+{
+    size_t n = 256;
+    peko_config c = strategy_config(PEKO_DISSEMINATION_DIGEST);
+    c.amount = 4;
+    c.exchanges = 1;
+    testnet *net = testnet_new(n, &c, 37);
+    testnet_join_all(net);
+    /* Cycle 1 lists node 0 only; cycles 2 and 3 follow growth. */
+    testnet_run_for(net, SECOND_US);
+    uint64_t before[256];
+    snapshot_requests(net, n, before);
+    testnet_run_for(net, 2 * SECOND_US);
+    uint64_t growing = requests_since(net, n, before, NULL);
+    /* Most nodes grew in both cycles: well above one request a cycle. */
+    double per = (double)growing / (double)n;
+    cr_assert_gt(per, 1.5 * c.exchanges * 2, "%.2f requests per node "
+                 "in 2 growing cycles", per);
+    cr_assert_leq(per, (double)c.amount * 2);
+
+    int bound = (int)ceil((log2((double)n) + log((double)n)) / 2);
+    int cycles = 3;
+    while (!testnet_converged(net) && cycles <= bound) {
+        testnet_run_for(net, SECOND_US);
+        cycles++;
+    }
+    cr_assert_leq(cycles, bound, "complete after %d cycles", cycles);
+
+    /* Settled: one request a cycle again, every node. */
+    testnet_run_for(net, 2 * SECOND_US);
+    snapshot_requests(net, n, before);
+    testnet_run_for(net, 5 * SECOND_US);
+    uint64_t most = 0;
+    requests_since(net, n, before, &most);
+    cr_assert_eq(most, 5 * (uint64_t)c.exchanges);
     testnet_free(net);
 }
 

@@ -48,6 +48,8 @@ struct testnet {
     uint64_t next_seq;
     GSequence *queue;      /* of tn_event*, ordered by (time, seq) */
     bool *blocked;         /* n*n: [from*n + to] */
+    double loss;           /* probability that a packet is lost */
+    model_stream loss_rng; /* the loss draws, from the seed */
     uint64_t delivered[PEKO_MSG_TYPE_COUNT];
 };
 
@@ -114,6 +116,8 @@ static int env_send(peko_env *env, const peko_addr *to, const uint8_t *bytes,
         return 0; /* nobody there: lost, like UDP */
     size_t dst = to->port - TESTNET_BASE_PORT;
     if (net->blocked[node->index * net->n + dst])
+        return 0;
+    if (net->loss > 0 && model_stream_double(&net->loss_rng) < net->loss)
         return 0;
     tn_event *ev = g_new0(tn_event, 1);
     ev->kind = EV_DELIVER;
@@ -252,6 +256,13 @@ void testnet_set_latency_us(testnet *net, int64_t latency_us)
 void testnet_set_clock_offset(testnet *net, size_t i, int64_t offset_us)
 {
     net->nodes[i].clock_offset_us = offset_us;
+}
+
+void testnet_set_loss(testnet *net, double loss)
+{
+    net->loss = loss;
+    model_node_stream(&net->loss_rng, net->seed, MODEL_STREAM_LOSS,
+                      UINT32_MAX);
 }
 
 void testnet_block(testnet *net, size_t from, size_t to, bool blocked)

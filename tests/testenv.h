@@ -29,6 +29,9 @@ int64_t testnet_now_us(const testnet *net);
 void testnet_set_latency_us(testnet *net, int64_t latency_us);
 /* Node i's clock reads virtual time + offset_us (may be negative). */
 void testnet_set_clock_offset(testnet *net, size_t i, int64_t offset_us);
+/* Loses each packet with probability `loss` (Bernoulli, drawn from the
+ * network's seed; 0 turns it off). */
+void testnet_set_loss(testnet *net, double loss);
 /* Drops everything sent from `from` to `to` while blocked. */
 void testnet_block(testnet *net, size_t from, size_t to, bool blocked);
 /* Blocks both directions between every node in [0, split) and every node
