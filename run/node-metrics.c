@@ -136,6 +136,13 @@ static const run_metric_family families[F_COUNT] = {
                  "The peko version serving these metrics", "version"},
 };
 
+/* A counter added to peko_stats or peko_transport_counters changes their
+ * size: then it needs its line in collect_engine() or
+ * collect_transport(), a row in docs/node.md's table (which
+ * tests/check-metrics.sh reads), and the new sizes here. */
+G_STATIC_ASSERT(sizeof(peko_stats) == 464);
+G_STATIC_ASSERT(sizeof(peko_transport_counters) == 192);
+
 static void add(GArray *out, int family, const char *label_value,
                 const char *ctl_key, uint64_t value)
 {
