@@ -136,12 +136,17 @@ static const run_metric_family families[F_COUNT] = {
                  "The peko version serving these metrics", "version"},
 };
 
-/* A counter added to peko_stats or peko_transport_counters changes their
- * size: then it needs its line in collect_engine() or
- * collect_transport(), a row in docs/node.md's table (which
- * tests/check-metrics.sh reads), and the new sizes here. */
-G_STATIC_ASSERT(sizeof(peko_stats) == 464);
-G_STATIC_ASSERT(sizeof(peko_transport_counters) == 192);
+/* A counter added to peko_stats (all uint64_t) changes its size, and one
+ * appended to peko_transport_counters (whose last field is delay_pending)
+ * its size beyond that field: then it needs its line in collect_engine()
+ * or collect_transport(), a row in docs/node.md's table (which
+ * tests/check-metrics.sh reads), and the new figures here. */
+G_STATIC_ASSERT(sizeof(peko_stats) == 58 * sizeof(uint64_t));
+G_STATIC_ASSERT(offsetof(peko_transport_counters, delay_pending) ==
+                22 * sizeof(uint64_t) + 2 * sizeof(uint32_t));
+G_STATIC_ASSERT(sizeof(peko_transport_counters) <=
+                offsetof(peko_transport_counters, delay_pending) +
+                    sizeof(uint64_t));
 
 static void add(GArray *out, int family, const char *label_value,
                 const char *ctl_key, uint64_t value)
