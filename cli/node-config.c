@@ -6,9 +6,11 @@
 #include <string.h>
 
 #include "cli.h"
+#include "metrics-http.h"
 #include "scenario.h"
 
 #define NODE_GROUP "node"
+#define KEY_FILE_MAX_BYTES (64 * 1024)
 
 /* The file's keys, the flags that override them, and where each lands in
  * cli_node_args. accepted_keys and is_print are handled apart. */
@@ -40,6 +42,8 @@ static const field fields[] = {
     FIELD("control", "--control", control),
     FIELD("db", "--db", db),
     FIELD("seed", "--seed", seed),
+    FIELD("metrics", "--metrics", metrics),
+    FIELD("key_file", "--key-file", key_file),
 };
 
 enum { N_FIELDS = G_N_ELEMENTS(fields) };
@@ -216,6 +220,31 @@ static gboolean read_keys(const char *path, GKeyFile *kf, merged *m,
     return ok;
 }
 
+/* A DNS name as RFC 1123 allows it: labels of 1 to 63 letters, digits
+ * and hyphens, not starting or ending with a hyphen, dot-separated, 253
+ * bytes at most (a final dot allowed). */
+static bool is_dns_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 253)
+        return false;
+    size_t label = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (c == '.') {
+            if (label == 0 || name[i - 1] == '-')
+                return false;
+            label = 0;
+        } else if (g_ascii_isalnum(c) || (c == '-' && label > 0)) {
+            if (++label > 63)
+                return false;
+        } else {
+            return false;
+        }
+    }
+    return label == 0 || name[n - 1] != '-';
+}
+
 gboolean cli_node_parse_hostport(const char *text, char **host, uint16_t *port,
                                  GError **error)
 {
@@ -236,7 +265,9 @@ gboolean cli_node_parse_hostport(const char *text, char **host, uint16_t *port,
     uint64_t p;
     peko_addr addr;
     if (!cli_parse_u64("port", colon + 1, 1, 65535, &p, NULL) ||
-        peko_addr_parse(h, (uint16_t)p, &addr) < 0) {
+        (peko_addr_parse(h, (uint16_t)p, &addr) < 0 &&
+         (text[0] == '[' || !is_dns_name(h))) ||
+        h[0] == '\0') {
         g_free(h);
         goto bad;
     }
@@ -245,10 +276,62 @@ gboolean cli_node_parse_hostport(const char *text, char **host, uint16_t *port,
     return TRUE;
 bad:
     g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                "expected HOST:PORT with a numeric host (10.0.0.2:8000 or"
-                " [::1]:8000) and a port from 1 to 65535, got '%s'",
+                "expected HOST:PORT with a numeric host or a DNS name"
+                " (10.0.0.2:8000, [::1]:8000, peko-0.peko:8000) and a port"
+                " from 1 to 65535, got '%s'",
                 text);
     return FALSE;
+}
+
+gboolean cli_node_read_key_file(const char *path, char **secret,
+                                char ***accepted, GError **error)
+{
+    char *text = NULL;
+    gsize n = 0;
+    GError *local = NULL;
+    if (!g_file_get_contents(path, &text, &n, &local)) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s",
+                    local->message);
+        g_error_free(local);
+        return FALSE;
+    }
+    const char *problem = NULL;
+    if (n > KEY_FILE_MAX_BYTES)
+        problem = "larger than 64 KiB: not a key file";
+    else if (memchr(text, '\0', n))
+        problem = "holds a NUL byte";
+    GPtrArray *keys = g_ptr_array_new_with_free_func(g_free);
+    char **lines = problem ? NULL : g_strsplit(text, "\n", -1);
+    for (char **l = lines; l && *l; l++) {
+        char *key = g_strstrip(*l);
+        if (*key == '\0' || *key == '#')
+            continue;
+        g_ptr_array_add(keys, g_strdup(key));
+    }
+    g_strfreev(lines);
+    g_free(text);
+    if (problem == NULL && keys->len == 0)
+        problem = "no key (the first line is the sending key, the others"
+                  " are accepted on receipt)";
+    if (problem == NULL && keys->len > PEKO_MAX_KEYS)
+        problem = "too many keys (at most " G_STRINGIFY(PEKO_MAX_KEYS) ")";
+    if (problem) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "key file %s: %s", path, problem);
+        g_ptr_array_free(keys, TRUE);
+        return FALSE;
+    }
+    *secret = g_strdup(keys->pdata[0]);
+    if (keys->len > 1) {
+        char **a = g_new0(char *, keys->len);
+        for (guint i = 1; i < keys->len; i++)
+            a[i - 1] = g_strdup(keys->pdata[i]);
+        *accepted = a;
+    } else {
+        *accepted = NULL;
+    }
+    g_ptr_array_free(keys, TRUE);
+    return TRUE;
 }
 
 static gboolean parse_int(const char *where, const char *text, uint64_t min,
@@ -405,9 +488,10 @@ static gboolean check(const merged *m, cli_node_settings *out, GError **error)
     enum {
         F_ADDR, F_PORT, F_NAME, F_DATA, F_SEEDS, F_LISTEN, F_PROTOCOL,
         F_AMOUNT, F_CYCLE, F_BUFFER, F_SIZE, F_TIMEOUT, F_SECRET,
-        F_DISSEMINATION, F_SEEN_CACHE, F_EXCHANGES, F_CONTROL, F_DB, F_SEED
+        F_DISSEMINATION, F_SEEN_CACHE, F_EXCHANGES, F_CONTROL, F_DB, F_SEED,
+        F_METRICS, F_KEY_FILE
     };
-    G_STATIC_ASSERT(F_SEED + 1 == N_FIELDS);
+    G_STATIC_ASSERT(F_KEY_FILE + 1 == N_FIELDS);
     const char *const *v = (const char *const *)m->value;
     char *const *where = m->where;
     peko_config *c = &out->config;
@@ -497,7 +581,27 @@ static gboolean check(const merged *m, cli_node_settings *out, GError **error)
     }
     c->is_print = m->print;
 
-    /* Keys. */
+    /* Keys: from a key file, or given as settings, not both: SIGHUP
+     * rereads one source, and which is then never in doubt. */
+    if (v[F_KEY_FILE]) {
+        if (v[F_SECRET] || m->accepted) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "%s: keys come from a key file or from secret_key"
+                        " and accepted_keys, not both",
+                        where[F_KEY_FILE]);
+            return FALSE;
+        }
+        out->key_file = g_strdup(v[F_KEY_FILE]);
+        if (!cli_node_read_key_file(out->key_file, &out->secret_key,
+                                    &out->accepted_keys, error)) {
+            prefix_error(error, where[F_KEY_FILE]);
+            return FALSE;
+        }
+        c->secret_key = out->secret_key;
+        c->accepted_keys = (const char *const *)out->accepted_keys;
+        c->accepted_key_count =
+            out->accepted_keys ? g_strv_length(out->accepted_keys) : 0;
+    }
     if (v[F_SECRET] && *v[F_SECRET]) {
         out->secret_key = g_strdup(v[F_SECRET]);
         c->secret_key = out->secret_key;
@@ -535,6 +639,12 @@ static gboolean check(const merged *m, cli_node_settings *out, GError **error)
     }
     if (v[F_DB])
         out->db_path = g_strdup(v[F_DB]);
+    if (v[F_METRICS] &&
+        !cli_metrics_parse_listen(v[F_METRICS], &out->metrics_host,
+                                  &out->metrics_port, error)) {
+        prefix_error(error, where[F_METRICS]);
+        return FALSE;
+    }
     if (v[F_SEED]) {
         if (!cli_parse_u64(where[F_SEED], v[F_SEED], 0, INT64_MAX, &out->seed,
                            error))
@@ -597,6 +707,8 @@ void cli_node_settings_clear(cli_node_settings *s)
     g_free(s->control_path);
     g_free(s->db_path);
     g_free(s->config_path);
+    g_free(s->key_file);
+    g_free(s->metrics_host);
     memset(s, 0, sizeof *s);
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ctl-proto.h"
+#include "node-metrics.h"
 
 typedef struct ctl_client ctl_client;
 
@@ -42,60 +43,14 @@ struct ctl_client {
 /* ------------------------------------------------------------------ */
 /* Requests.                                                            */
 
+/* The counters and gauges: the same table as the metrics endpoint's
+ * (node-metrics.h), so the two never disagree. */
 static void append_stats(GString *out, peko_transport *tp)
 {
-    peko_stats s;
-    peko_nodelist_stats(peko_transport_nodelist(tp), &s);
-    for (int t = 1; t < PEKO_MSG_TYPE_COUNT; t++) {
-        const char *name = peko_msg_type_name((peko_msg_type)t);
-        g_string_append_printf(out,
-                               " engine.sent.%s=%" G_GUINT64_FORMAT
-                               " engine.received.%s=%" G_GUINT64_FORMAT,
-                               name, s.sent[t], name, s.received[t]);
-    }
-    for (int r = 1; r < PEKO_REJECT_COUNT; r++)
-        g_string_append_printf(out, " engine.rejected.%s=%" G_GUINT64_FORMAT,
-                               peko_reject_name((peko_reject)r),
-                               s.rejected[r]);
-    g_string_append_printf(
-        out,
-        " engine.send_failed=%" G_GUINT64_FORMAT
-        " engine.duplicates=%" G_GUINT64_FORMAT
-        " engine.forwarded=%" G_GUINT64_FORMAT
-        " engine.infected_truncated=%" G_GUINT64_FORMAT
-        " engine.nodes_added=%" G_GUINT64_FORMAT
-        " engine.nodes_expired=%" G_GUINT64_FORMAT,
-        s.send_failed, s.duplicates, s.forwarded, s.infected_truncated,
-        s.nodes_added, s.nodes_expired);
-
-    peko_transport_counters k;
-    peko_transport_stats(tp, &k);
-#define TP_FIELD(name) \
-    g_string_append_printf(out, " transport." #name "=%" G_GUINT64_FORMAT, \
-                           (guint64)k.name)
-    TP_FIELD(received);
-    TP_FIELD(received_bytes);
-    TP_FIELD(sent);
-    TP_FIELD(sent_bytes);
-    TP_FIELD(send_errors);
-    TP_FIELD(filter_lost);
-    TP_FIELD(filter_partitioned);
-    TP_FIELD(oversize);
-    TP_FIELD(read_errors);
-    TP_FIELD(kernel_dropped);
-    TP_FIELD(busy_wakeups);
-    TP_FIELD(tcp_accepted);
-    TP_FIELD(tcp_accept_refused);
-    TP_FIELD(tcp_timeouts);
-    TP_FIELD(tcp_truncated);
-    TP_FIELD(tcp_idle_closed);
-    TP_FIELD(tcp_connects);
-    TP_FIELD(tcp_evicted);
-    TP_FIELD(tcp_send_dropped);
-    TP_FIELD(tcp_open_out);
-    TP_FIELD(tcp_open_in);
-    TP_FIELD(print_suppressed);
-#undef TP_FIELD
+    GArray *samples = g_array_new(FALSE, FALSE, sizeof(run_metric_sample));
+    run_metrics_collect(tp, NULL, samples);
+    run_metrics_format_ctl(samples, out);
+    g_array_free(samples, TRUE);
 }
 
 static void append_node(GString *out, const peko_node *node)
