@@ -241,7 +241,9 @@ escape)
         fail "the forged node is not shown escaped: $(cat "$dir/get.out")"
     ;;
 bounded)
-    start_node a --name A || exit 1
+    # A long timeout: the forged nodes, heard once, must still be listed
+    # at the second get however slow the machine (or a sanitizer) is.
+    start_node a --name A --timeout 600s || exit 1
     # Spaces: each travels as \x20, four bytes, in the answer.
     name=$(head -c 4000 /dev/zero | tr '\000' ' ')
     "$forge" "$port_a" 30000 "$name" d 300

@@ -83,6 +83,9 @@ def check_container():
         ["objdump", "-p", peko], capture_output=True, text=True,
         check=True).stdout)
     ldd = subprocess.run(["ldd", peko], capture_output=True, text=True).stdout
+    # A sanitizer build links its runtime, which no image ships.
+    needed = [l for l in needed
+              if not re.match(r"lib(asan|ubsan|lsan|tsan)\.so", l)]
     for lib in needed:
         m = re.search(r"^\s*%s => (\S+)" % re.escape(lib), ldd, re.M)
         assert m, "ldd does not find %s" % lib
