@@ -3,37 +3,53 @@
  *
  * Every delivered heartbeat looks its origin up here, and every forward
  * reads a few peers drawn at random, so in a large cluster these reads are
- * the engine's cache (and TLB) misses. Hence the layout: the records
- * themselves, 64 bytes each, are the slots of an open-addressing table
- * with linear probing, aligned to cache lines. Looking a peer up reads the
- * line of its record, rarely its neighbour too; no separate index is
- * read first. A name and private data that together fit
+ * the engine's cache (and TLB) misses; and a simulated cluster holds N
+ * tables of N peers, so their bytes per peer are most of its memory.
+ * Hence the layout: the records, 64 bytes each and aligned to cache lines,
+ * are *entries* in a dense array of exactly the peers held (numbered 0 to
+ * n - 1, with room for a quarter more), and an open-addressing table with
+ * linear probing, the *index*, holds an entry number (4 bytes) per slot.
+ * Looking a peer up reads the line of index slots from its home, then
+ * the records they name. A name and private data that together fit
  * PEKO__PEER_INLINE bytes live in the record; longer ones in one
  * allocation per peer.
  *
  * Drawing peers at random draws slots: an empty slot is drawn again. A
- * bitmap of the slots in use answers that without reading the record, and
- * the table is kept between an eighth and three quarters full (the caller
- * shrinks it after removing peers), so a redraw is cheap and rare.
+ * bitmap of the slots in use, after the index, answers that without
+ * reading index or record, and the index is kept between an eighth and
+ * three quarters full (the caller shrinks it after removing peers), so a
+ * redraw is cheap and rare. Slots are the handles of draws and of sweeps
+ * in slot order (peko__peers_at); entry numbers those of the refresh
+ * list, of ranges and of the calls that change one peer.
  *
- * Where a record sits depends only on the fingerprints and on the order
- * of adds and removes, never on pointer values, so drawing by slot is
- * deterministic. Adding, removing and shrinking move records: pointers to
- * them and slot numbers are good until the next such call.
+ * Which slot names a peer depends only on the fingerprints and on the
+ * order of adds and removes, never on pointer values, so drawing by slot
+ * is deterministic; the rules are those of the table whose slots were
+ * the records themselves, so slots, draws and every simulation stayed the
+ * same when the records moved out. Adding, removing and shrinking move
+ * entries or slots: pointers to records, entry numbers and slot numbers
+ * are good until the next such call.
  *
- * A record sits at the slot its fingerprint's low bits name (the home),
+ * An entry sits in the slot its fingerprint's low bits name (the home),
  * or the next free one after it. An *ordered* table (the strategies with
- * anti-entropy) adds two indexes beside the records: its peers in a list
- * by refresh time (least recently refreshed first), so expiry reads only
- * the peers that are due and digests ask first about the peers most at
- * risk; and buckets by the fingerprint's high bits, so the peers of a
- * range of fingerprints are read in a few buckets
- * (peko__peers_collect). The buckets are apart from the slots on
- * purpose: the peers a node learns from range after range are bunched in
- * fingerprint order, and slots chosen by that order would bunch with them
- * into long probe runs. Peers may be marked dead: a tombstone that keeps
- * a removed node's version for one more timeout, so that stale gossip
- * cannot bring it back (docs/protocol.md).
+ * anti-entropy) adds, per entry, links for two more orders: its peers in
+ * a list by refresh time (least recently refreshed first), so expiry
+ * reads only the peers that are due and digests ask first about the peers
+ * most at risk; and buckets by the fingerprint's high bits (one bucket
+ * for four slots, so half a peer to three each), so the peers of a range of
+ * fingerprints are read in a few buckets (peko__peers_collect). The
+ * buckets are apart from the slots on purpose: the peers a node learns
+ * from range after range are bunched in fingerprint order, and slots
+ * chosen by that order would bunch with them into long probe runs. Peers
+ * may be marked dead: a tombstone that keeps a removed node's version for
+ * one more timeout, so that stale gossip cannot bring it back
+ * (docs/protocol.md).
+ *
+ * Bytes per peer: 64 of record, up to a quarter of that as room (about
+ * 7 on average), 4 cap / n of index (5.3 to 10.7 as the table grows:
+ * 1.33 to 2.7 slots a peer; up to 32 after removals, as it shrinks only
+ * below an eighth full); ordered tables add 16 of links and cap / n of
+ * bucket heads (docs/simulator.md, Performance).
  *
  * Bound: PEKO__PEERS_MAX peers; adding more aborts, as running out of
  * memory does (it is 64 GiB of records at the least).
