@@ -405,9 +405,10 @@ void peko__peers_set_dead(peko__peers *ps, uint32_t e, bool dead)
 /* Fingerprint ranges (ordered tables).                                 */
 
 /* Insertion sort: keys read bucket by bucket are in order but for the
- * few that share a bucket (half a peer to three per bucket) and, in a range that wraps round to its start, one bucket's
- * worth at the front, so the moves are few and this runs in about linear
- * time, where a general sort pays n log n comparisons. */
+ * few that share a bucket (half a peer to three per bucket) and, in a
+ * range that wraps round to its start, one bucket's worth at the front,
+ * so the moves are few and this runs in about linear time, where a
+ * general sort pays n log n comparisons. */
 static void sort_nearly_sorted(uint64_t *keys, size_t n)
 {
     for (size_t i = 1; i < n; i++) {

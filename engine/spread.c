@@ -64,7 +64,8 @@ void peko__ensure_pick_scratch(peko_nodelist *nl, size_t need)
 static inline bool live_at(const peko__peers *ps, uint32_t s)
 {
     return peko__peers_used(ps, s) &&
-           (peko__peers_dead(ps) == 0 || !peko__peer_is_dead(peko__peers_at(ps, s)));
+           (peko__peers_dead(ps) == 0 ||
+            !peko__peer_is_dead(peko__peers_at(ps, s)));
 }
 
 /* A slot drawn uniformly among those that hold a live peer (there is
@@ -131,9 +132,9 @@ static size_t pick_targets(peko_nodelist *nl, const uint8_t *set,
     /* Draws come in batches of what is still wanted, and the drawn
      * index slots, then their records, are fetched together before any is
      * looked at: in a large list each is a cache miss, and this way they
-     * overlap. Drawing ahead
-     * changes no draw: a batch holds at most the picks still wanted, all
-     * of which a draw-and-look loop would have drawn too. */
+     * overlap. Drawing ahead changes no draw: a batch holds at most the
+     * picks still wanted, all of which a draw-and-look loop would have
+     * drawn too. */
     size_t tries = 4 * want + 8;
     while (n_picked < want && tries > 0) {
         uint32_t batch[PICK_BATCH];
@@ -291,11 +292,10 @@ size_t peko__spread(peko_nodelist *nl, peko__msg *msg, const uint8_t *carried,
     /* One encoding, the same bytes to every target (a signed packet's
      * trailer sealed for each). env->send() must not re-enter this node
      * list (peko.h), so the peer table is stable. */
-    for (size_t t = 0; t < n_targets; t++)
-        peko__send_packet(nl, msg->type,
-                          &peko__peers_at(&nl->peers, nl->pick_scratch[t])->addr,
-                          nl->tx,
-                          n_bytes, NULL);
+    for (size_t t = 0; t < n_targets; t++) {
+        const peko__peer *p = peko__peers_at(&nl->peers, nl->pick_scratch[t]);
+        peko__send_packet(nl, msg->type, &p->addr, nl->tx, n_bytes, NULL);
+    }
     return n_targets;
 }
 
