@@ -78,7 +78,7 @@ static void finish(peko_nodelist *nl, peko__msg *msg, const builder *b)
     nl->stats.digest_entries_sent += b->n;
 }
 
-/* Room for a range of every peer: its slots, and the sort's keys. */
+/* Room for a range of every peer: its entries, and the sort's keys. */
 static uint32_t *range_scratch(peko_nodelist *nl, uint64_t **keys)
 {
     if (nl->range_scratch_cap < nl->peers.n) {
@@ -93,9 +93,9 @@ static uint32_t *range_scratch(peko_nodelist *nl, uint64_t **keys)
     return nl->range_scratch;
 }
 
-static inline uint32_t fp_at(const peko_nodelist *nl, uint32_t slot)
+static inline uint32_t fp_at(const peko_nodelist *nl, uint32_t e)
 {
-    return nl->peers.slots[slot].fingerprint;
+    return peko__peers_entry(&nl->peers, e)->fingerprint;
 }
 
 /* ------------------------------------------------------------------ */
@@ -116,17 +116,17 @@ static bool request_range(peko_nodelist *nl, peko__msg *msg, builder *b)
     if (want == 0)
         want = 1;
     uint64_t *keys;
-    uint32_t *slots = range_scratch(nl, &keys);
+    uint32_t *got = range_scratch(nl, &keys);
     uint32_t first = nl->ae_cursor, last = first - 1;
-    size_t found = peko__peers_collect(&nl->peers, first, last, want, slots,
+    size_t found = peko__peers_collect(&nl->peers, first, last, want, got,
                                        keys);
     size_t take = found;
     if (found > want) {
         /* End the range just before the first peer left out, and never
          * between two peers that share a fingerprint. */
         take = want;
-        uint32_t cut = fp_at(nl, slots[want]);
-        while (take > 0 && fp_at(nl, slots[take - 1]) == cut)
+        uint32_t cut = fp_at(nl, got[want]);
+        while (take > 0 && fp_at(nl, got[take - 1]) == cut)
             take--;
         last = cut - 1;
     }
@@ -134,12 +134,12 @@ static bool request_range(peko_nodelist *nl, peko__msg *msg, builder *b)
      * seeing it missing, sends its record. */
     size_t i = 0;
     for (; i < take; i++) {
-        const peko__peer *p = &nl->peers.slots[slots[i]];
+        const peko__peer *p = peko__peers_entry(&nl->peers, got[i]);
         if (p->has_heartbeat && !put_peer(b, p, false))
             break;
     }
     if (i < take)
-        last = fp_at(nl, slots[i]) - 1;
+        last = fp_at(nl, got[i]) - 1;
     bool whole = found <= want && i == take;
     msg->has_range = true;
     msg->range_first = first;
@@ -157,10 +157,10 @@ static void request_at_risk(peko_nodelist *nl, const peko__msg *msg,
                             builder *b)
 {
     size_t visits = 2 * (b->cap - b->len) / SHORT_ENTRY_BYTES + 16;
-    for (uint32_t s = peko__peers_oldest(&nl->peers);
-         s != PEKO__SLOT_NONE && visits > 0;
-         s = peko__peers_newer(&nl->peers, s), visits--) {
-        const peko__peer *p = &nl->peers.slots[s];
+    for (uint32_t e = peko__peers_oldest(&nl->peers);
+         e != PEKO__ENTRY_NONE && visits > 0;
+         e = peko__peers_newer(&nl->peers, e), visits--) {
+        const peko__peer *p = peko__peers_entry(&nl->peers, e);
         if (!p->has_heartbeat ||
             peko__range_contains(msg->range_first, msg->range_last,
                                  p->fingerprint))
@@ -172,7 +172,7 @@ static void request_at_risk(peko_nodelist *nl, const peko__msg *msg,
 
 void peko__ae_request(peko_nodelist *nl, uint32_t slot)
 {
-    peko_addr to = nl->peers.slots[slot].addr;
+    peko_addr to = peko__peers_at(&nl->peers, slot)->addr;
     peko__ae_request_to(nl, &to);
 }
 
@@ -230,10 +230,10 @@ static bool is_stale(const peko__peer *p, int64_t before_us)
 bool peko__ae_has_stale(const peko_nodelist *nl, int64_t before_us)
 {
     int look = STALE_LOOK;
-    for (uint32_t s = peko__peers_oldest(&nl->peers);
-         s != PEKO__SLOT_NONE && look > 0;
-         s = peko__peers_newer(&nl->peers, s), look--) {
-        const peko__peer *p = &nl->peers.slots[s];
+    for (uint32_t e = peko__peers_oldest(&nl->peers);
+         e != PEKO__ENTRY_NONE && look > 0;
+         e = peko__peers_newer(&nl->peers, e), look--) {
+        const peko__peer *p = peko__peers_entry(&nl->peers, e);
         if (is_stale(p, before_us))
             return true;
         if (p->last_seen_us >= before_us)
@@ -244,14 +244,14 @@ bool peko__ae_has_stale(const peko_nodelist *nl, int64_t before_us)
 
 void peko__ae_ask_stale(peko_nodelist *nl, uint32_t slot, int64_t before_us)
 {
-    peko_addr to = nl->peers.slots[slot].addr;
+    peko_addr to = peko__peers_at(&nl->peers, slot)->addr;
     peko__msg msg;
     request_init(nl, &msg);
     builder b = {nl->digest, 0, entry_room(nl, &msg), 0, false};
     put_self(&b, nl, false);
-    for (uint32_t s = peko__peers_oldest(&nl->peers); s != PEKO__SLOT_NONE;
-         s = peko__peers_newer(&nl->peers, s)) {
-        const peko__peer *p = &nl->peers.slots[s];
+    for (uint32_t e = peko__peers_oldest(&nl->peers); e != PEKO__ENTRY_NONE;
+         e = peko__peers_newer(&nl->peers, e)) {
+        const peko__peer *p = peko__peers_entry(&nl->peers, e);
         if (p->last_seen_us >= before_us)
             break;
         if (is_stale(p, before_us) && !peko_addr_equal(&p->addr, &to) &&
@@ -416,14 +416,14 @@ static void respond_range(peko_nodelist *nl, const peko__msg *m,
                           builder *b)
 {
     uint64_t *keys;
-    uint32_t *slots = range_scratch(nl, &keys);
+    uint32_t *got = range_scratch(nl, &keys);
     size_t found = peko__peers_collect(&nl->peers, m->range_first,
-                                       m->range_last, nl->peers.n, slots,
+                                       m->range_last, nl->peers.n, got,
                                        keys);
     /* Both are in range order: one merge, no searching. */
     size_t j = 0;
     for (size_t i = 0; i < found; i++) {
-        const peko__peer *p = &nl->peers.slots[slots[i]];
+        const peko__peer *p = peko__peers_entry(&nl->peers, got[i]);
         if (peko_addr_equal(&p->addr, &m->sender))
             continue;
         uint32_t key = p->fingerprint - m->range_first;
@@ -457,10 +457,10 @@ static void respond_news(peko_nodelist *nl, const peko__msg *m, builder *b)
     size_t quarter = (b->cap - b->len) / 4;
     builder news = {b->buf + b->len, 0, quarter, 0, false};
     size_t visits = 2 * quarter / SHORT_ENTRY_BYTES + 16;
-    for (uint32_t s = peko__peers_newest(&nl->peers);
-         s != PEKO__SLOT_NONE && visits > 0;
-         s = peko__peers_older(&nl->peers, s), visits--) {
-        const peko__peer *p = &nl->peers.slots[s];
+    for (uint32_t e = peko__peers_newest(&nl->peers);
+         e != PEKO__ENTRY_NONE && visits > 0;
+         e = peko__peers_older(&nl->peers, e), visits--) {
+        const peko__peer *p = peko__peers_entry(&nl->peers, e);
         if (peko__peer_is_dead(p) || !p->has_heartbeat ||
             (m->has_range && peko__range_contains(m->range_first,
                                                   m->range_last,

@@ -47,15 +47,15 @@ static bool make_room(peko_nodelist *nl)
         return true;
     if (ps->lru == NULL)
         return false;
-    uint32_t s = peko__peers_oldest(ps);
-    for (int k = 0; k < ADMISSION_SCAN && s != PEKO__SLOT_NONE;
-         k++, s = peko__peers_newer(ps, s)) {
-        const peko__peer *p = &ps->slots[s];
+    uint32_t e = peko__peers_oldest(ps);
+    for (int k = 0; k < ADMISSION_SCAN && e != PEKO__ENTRY_NONE;
+         k++, e = peko__peers_newer(ps, e)) {
+        const peko__peer *p = peko__peers_entry(ps, e);
         if (!peko__peer_is_dead(p) && (p->flags & PEKO__PEER_VERIFIED))
             continue;
         peko_addr addr = p->addr;
         bool live = !peko__peer_is_dead(p);
-        peko__peers_remove(ps, s);
+        peko__peers_remove(ps, e);
         if (live) {
             nl->stats.members_evicted++;
             PEKO__OBSERVE(nl, node_expired, &addr);
@@ -80,11 +80,6 @@ peko__peer *peko__peer_add(peko_nodelist *nl, const peko_addr *addr,
     return peer;
 }
 
-static inline uint32_t slot_of(const peko_nodelist *nl, const peko__peer *p)
-{
-    return (uint32_t)(p - nl->peers.slots);
-}
-
 /* pekonode's expiry: every slot, once a cycle. */
 static void expire_sweep(peko_nodelist *nl, int64_t now_us)
 {
@@ -92,14 +87,14 @@ static void expire_sweep(peko_nodelist *nl, int64_t now_us)
      * looked at into the slot just emptied (peers.h), so that slot is
      * looked at again. */
     for (uint32_t s = 0; s < nl->peers.cap;) {
-        const peko__peer *peer = &nl->peers.slots[s];
         if (!peko__peers_used(&nl->peers, s) ||
-            now_us - peer->last_seen_us <= nl->timeout_us) {
+            now_us - peko__peers_at(&nl->peers, s)->last_seen_us <=
+                nl->timeout_us) {
             s++;
             continue;
         }
-        peko_addr addr = peer->addr;
-        peko__peers_remove(&nl->peers, s);
+        peko_addr addr = peko__peers_at(&nl->peers, s)->addr;
+        peko__peers_remove(&nl->peers, peko__peers_entry_in(&nl->peers, s));
         nl->stats.nodes_expired++;
         PEKO__OBSERVE(nl, node_expired, &addr);
     }
@@ -112,19 +107,19 @@ static void expire_ordered(peko_nodelist *nl, int64_t now_us)
 {
     peko__peers *ps = &nl->peers;
     for (;;) {
-        uint32_t s = peko__peers_oldest(ps);
-        if (s == PEKO__SLOT_NONE)
+        uint32_t e = peko__peers_oldest(ps);
+        if (e == PEKO__ENTRY_NONE)
             break;
-        peko__peer *peer = &ps->slots[s];
+        peko__peer *peer = peko__peers_entry(ps, e);
         if (now_us - peer->last_seen_us <= nl->timeout_us)
             break;
         if (peko__peer_is_dead(peer)) {
-            peko__peers_remove(ps, s);
+            peko__peers_remove(ps, e);
             continue;
         }
-        peko__peers_set_dead(ps, s, true);
+        peko__peers_set_dead(ps, e, true);
         peer->last_seen_us = now_us;
-        peko__peers_touch(ps, s);
+        peko__peers_touch(ps, e);
         nl->stats.nodes_expired++;
         peko_addr addr = peer->addr;
         PEKO__OBSERVE(nl, node_expired, &addr);
@@ -184,10 +179,10 @@ static void refresh(peko_nodelist *nl, peko__peer *peer, int64_t now_us)
         PEKO__OBSERVE(nl, node_refreshed, &peer->addr);
         return;
     }
-    uint32_t s = slot_of(nl, peer);
-    peko__peers_touch(&nl->peers, s);
+    uint32_t e = peko__peers_entry_of(&nl->peers, peer);
+    peko__peers_touch(&nl->peers, e);
     if (peko__peer_is_dead(peer)) {
-        peko__peers_set_dead(&nl->peers, s, false);
+        peko__peers_set_dead(&nl->peers, e, false);
         nl->stats.nodes_added++;
         PEKO__OBSERVE(nl, node_added, &peer->addr);
     } else {

@@ -362,10 +362,10 @@ int peko_nodelist_set(peko_nodelist *nl, const peko_node *node)
             return -ENOSPC;
     } else if (peko__peer_is_dead(peer)) {
         /* Told again about a node it removed: list it again. */
-        uint32_t s = (uint32_t)(peer - nl->peers.slots);
-        peko__peers_set_dead(&nl->peers, s, false);
+        uint32_t e = peko__peers_entry_of(&nl->peers, peer);
+        peko__peers_set_dead(&nl->peers, e, false);
         peer->last_seen_us = peko__now_us(nl);
-        peko__peers_touch(&nl->peers, s);
+        peko__peers_touch(&nl->peers, e);
         nl->stats.nodes_added++;
         PEKO__OBSERVE(nl, node_added, &addr);
     }
@@ -407,8 +407,8 @@ const peko__peer **peko__nodelist_sorted(const peko_nodelist *nl,
     size_t k = 1;
     for (uint32_t i = 0; i < nl->peers.cap; i++)
         if (peko__peers_used(&nl->peers, i) &&
-            !peko__peer_is_dead(&nl->peers.slots[i]))
-            sorted[k++] = &nl->peers.slots[i];
+            !peko__peer_is_dead(peko__peers_at(&nl->peers, i)))
+            sorted[k++] = peko__peers_at(&nl->peers, i);
     qsort(sorted, n, sizeof *sorted, compare_peer_ptr);
     *n_out = n;
     return sorted;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 G_STATIC_ASSERT(sizeof(peko__peer) == 64);
+G_STATIC_ASSERT(sizeof(peko__peers) == 32);
 
 #define CACHE_LINE 64
 
@@ -52,6 +53,8 @@ bool peko__peer_set_text(peko__peer *p, const uint8_t *name,
 /* The table.                                                           */
 
 #define MIN_SLOTS 16
+#define MIN_ROOM 16
+#define SLOTS_PER_BUCKET 4
 
 static inline uint32_t slot_home(const peko__peers *ps, uint32_t fp)
 {
@@ -65,58 +68,81 @@ static inline uint32_t slot_next(const peko__peers *ps, uint32_t slot)
 
 static inline void mark(peko__peers *ps, uint32_t slot, bool in_use)
 {
+    uint64_t *used = (uint64_t *)(ps->index + ps->cap);
     uint64_t bit = (uint64_t)1 << (slot & 63);
     if (in_use)
-        ps->used[slot >> 6] |= bit;
+        used[slot >> 6] |= bit;
     else
-        ps->used[slot >> 6] &= ~bit;
+        used[slot >> 6] &= ~bit;
 }
 
-/* aligned_alloc wants a size that is a multiple of the alignment, which
- * whole 64-byte records always are; failure aborts, like g_malloc. */
-static peko__peer *slots_alloc(uint32_t cap)
+/* The slot whose index names entry e (fp its fingerprint): it lies on
+ * e's probe run, which reads the index only. */
+static uint32_t slot_of_entry(const peko__peers *ps, uint32_t e, uint32_t fp)
 {
-    peko__peer *slots = aligned_alloc(CACHE_LINE, (size_t)cap * sizeof *slots);
-    if (slots == NULL)
-        g_error("peko: out of memory for %u peer slots", cap);
-    memset(slots, 0, (size_t)cap * sizeof *slots);
-    return slots;
-}
-
-/* Moves a record into its place in a table that does not hold it and
- * returns the slot. */
-static uint32_t place(peko__peers *ps, const peko__peer *rec)
-{
-    uint32_t i = slot_home(ps, rec->fingerprint);
-    while (ps->slots[i].fingerprint != 0)
+    uint32_t i = slot_home(ps, fp);
+    while (ps->index[i] != e) {
+        g_assert(ps->index[i] != PEKO__ENTRY_NONE);
         i = slot_next(ps, i);
-    ps->slots[i] = *rec;
+    }
+    return i;
+}
+
+/* Puts entry e in the index, in the first free slot of its probe run,
+ * and returns the slot. */
+static uint32_t place(peko__peers *ps, uint32_t e)
+{
+    uint32_t i = slot_home(ps, ps->entries[e].fingerprint);
+    while (ps->index[i] != PEKO__ENTRY_NONE)
+        i = slot_next(ps, i);
+    ps->index[i] = e;
     mark(ps, i, true);
     return i;
+}
+
+/* How many records the entries have room for. The table itself has no
+ * space left for the number (it is 32 bytes, in the node list's first
+ * line), so the entries' allocation starts one line early and holds it
+ * there, read only when a peer is added or the table shrinks. */
+static uint32_t room_of(const peko__peers *ps)
+{
+    return ps->entries ? *(const uint32_t *)(ps->entries - 1) : 0;
+}
+
+static void entries_free(peko__peers *ps)
+{
+    if (ps->entries)
+        free(ps->entries - 1);
+    ps->entries = NULL;
+}
+
+/* Gives the entries (and an ordered table's links) room for `room`
+ * records. aligned_alloc wants a size that is a multiple of the
+ * alignment, which whole 64-byte records always are; failure aborts,
+ * like g_malloc. */
+static void set_room(peko__peers *ps, uint32_t room)
+{
+    peko__peer *line =
+        aligned_alloc(CACHE_LINE, ((size_t)room + 1) * sizeof *line);
+    if (line == NULL)
+        g_error("peko: out of memory for %u peers", room);
+    *(uint32_t *)line = room;
+    peko__peer *entries = line + 1;
+    if (ps->n)
+        memcpy(entries, ps->entries, (size_t)ps->n * sizeof *entries);
+    entries_free(ps);
+    ps->entries = entries;
+    if (ps->lru)
+        ps->lru->order = g_renew(peko__order, ps->lru->order, room);
 }
 
 /* ------------------------------------------------------------------ */
 /* The refresh list of an ordered table.                                */
 
-static inline uint32_t *prev_of(peko__lru *l, uint32_t slot)
+static peko__lru *lru_alloc(void)
 {
-    return &l->links[2 * (size_t)slot];
-}
-
-static inline uint32_t *next_of(peko__lru *l, uint32_t slot)
-{
-    return &l->links[2 * (size_t)slot + 1];
-}
-
-static peko__lru *lru_alloc(uint32_t cap)
-{
-    peko__lru *l = g_malloc(sizeof *l + 2 * (size_t)cap * sizeof(uint32_t));
-    l->head = l->tail = PEKO__SLOT_NONE;
-    l->n_dead = 0;
-    l->bucket = g_new(uint32_t, cap ? cap : 1);
-    for (uint32_t b = 0; b < cap; b++)
-        l->bucket[b] = PEKO__SLOT_NONE;
-    l->chain = g_new(uint32_t, 2 * (size_t)(cap ? cap : 1));
+    peko__lru *l = g_new0(peko__lru, 1);
+    l->head = l->tail = PEKO__ENTRY_NONE;
     return l;
 }
 
@@ -125,149 +151,137 @@ static void lru_free(peko__lru *l)
     if (l == NULL)
         return;
     g_free(l->bucket);
-    g_free(l->chain);
+    g_free(l->order);
     g_free(l);
 }
 
 /* ---- The buckets by fingerprint. ---- */
 
-static inline uint32_t bucket_of(const peko__peers *ps, uint32_t fp)
+static inline uint32_t bucket_of(const peko__lru *l, uint32_t fp)
 {
-    return fp >> (__builtin_clz(ps->cap) + 1);
+    return fp >> (__builtin_clz(l->n_buckets) + 1);
 }
 
-static void bucket_push(peko__peers *ps, uint32_t slot)
+static void bucket_push(peko__lru *l, uint32_t e, uint32_t fp)
 {
-    peko__lru *l = ps->lru;
-    uint32_t fp = ps->slots[slot].fingerprint;
-    uint32_t b = bucket_of(ps, fp);
-    l->chain[2 * (size_t)slot] = l->bucket[b];
-    l->chain[2 * (size_t)slot + 1] = fp;
-    l->bucket[b] = slot;
+    uint32_t b = bucket_of(l, fp);
+    l->order[e].next_in_bucket = l->bucket[b];
+    l->order[e].fingerprint = fp;
+    l->bucket[b] = e;
 }
 
-/* The link that points at `slot` in its bucket (fp is its fingerprint). */
-static uint32_t *bucket_link_to(peko__peers *ps, uint32_t slot, uint32_t fp)
+/* The link that points at entry e in its bucket (fp its fingerprint). */
+static uint32_t *bucket_link_to(peko__lru *l, uint32_t e, uint32_t fp)
 {
-    peko__lru *l = ps->lru;
-    uint32_t *at = &l->bucket[bucket_of(ps, fp)];
-    while (*at != slot) {
-        g_assert(*at != PEKO__SLOT_NONE);
-        at = &l->chain[2 * (size_t)*at];
+    uint32_t *at = &l->bucket[bucket_of(l, fp)];
+    while (*at != e) {
+        g_assert(*at != PEKO__ENTRY_NONE);
+        at = &l->order[*at].next_in_bucket;
     }
     return at;
 }
 
-static void bucket_unlink(peko__peers *ps, uint32_t slot, uint32_t fp)
+static void lru_append(peko__lru *l, uint32_t e)
 {
-    *bucket_link_to(ps, slot, fp) = ps->lru->chain[2 * (size_t)slot];
-}
-
-static void bucket_move(peko__peers *ps, uint32_t from, uint32_t to,
-                        uint32_t fp)
-{
-    peko__lru *l = ps->lru;
-    *bucket_link_to(ps, from, fp) = to;
-    l->chain[2 * (size_t)to] = l->chain[2 * (size_t)from];
-    l->chain[2 * (size_t)to + 1] = fp;
-}
-
-static void lru_append(peko__lru *l, uint32_t slot)
-{
-    *prev_of(l, slot) = l->tail;
-    *next_of(l, slot) = PEKO__SLOT_NONE;
-    if (l->tail != PEKO__SLOT_NONE)
-        *next_of(l, l->tail) = slot;
+    l->order[e].older = l->tail;
+    l->order[e].newer = PEKO__ENTRY_NONE;
+    if (l->tail != PEKO__ENTRY_NONE)
+        l->order[l->tail].newer = e;
     else
-        l->head = slot;
-    l->tail = slot;
+        l->head = e;
+    l->tail = e;
 }
 
-static void lru_unlink(peko__lru *l, uint32_t slot)
+static void lru_unlink(peko__lru *l, uint32_t e)
 {
-    uint32_t prev = *prev_of(l, slot), next = *next_of(l, slot);
-    if (prev != PEKO__SLOT_NONE)
-        *next_of(l, prev) = next;
+    uint32_t prev = l->order[e].older, next = l->order[e].newer;
+    if (prev != PEKO__ENTRY_NONE)
+        l->order[prev].newer = next;
     else
         l->head = next;
-    if (next != PEKO__SLOT_NONE)
-        *prev_of(l, next) = prev;
+    if (next != PEKO__ENTRY_NONE)
+        l->order[next].older = prev;
     else
         l->tail = prev;
 }
 
-/* The record in slot `from` moved to slot `to`: so does its place in the
- * list. */
-static void lru_move(peko__lru *l, uint32_t from, uint32_t to)
+/* Entry `from` (linked) takes number `to` (unlinked): so do its links and
+ * the links to it. */
+static void lru_renumber(peko__lru *l, uint32_t from, uint32_t to)
 {
-    uint32_t prev = *prev_of(l, from), next = *next_of(l, from);
-    *prev_of(l, to) = prev;
-    *next_of(l, to) = next;
-    if (prev != PEKO__SLOT_NONE)
-        *next_of(l, prev) = to;
+    *bucket_link_to(l, from, l->order[from].fingerprint) = to;
+    l->order[to] = l->order[from];
+    uint32_t prev = l->order[to].older, next = l->order[to].newer;
+    if (prev != PEKO__ENTRY_NONE)
+        l->order[prev].newer = to;
     else
         l->head = to;
-    if (next != PEKO__SLOT_NONE)
-        *prev_of(l, next) = to;
+    if (next != PEKO__ENTRY_NONE)
+        l->order[next].older = to;
     else
         l->tail = to;
 }
 
-void peko__peers_touch(peko__peers *ps, uint32_t slot)
+void peko__peers_touch(peko__peers *ps, uint32_t e)
 {
-    g_assert(ps->lru && slot < ps->cap);
-    if (ps->lru->tail == slot)
+    g_assert(ps->lru && e < ps->n);
+    if (ps->lru->tail == e)
         return;
-    lru_unlink(ps->lru, slot);
-    lru_append(ps->lru, slot);
+    lru_unlink(ps->lru, e);
+    lru_append(ps->lru, e);
 }
 
 /* ------------------------------------------------------------------ */
 
-/* Rebuilds the table with `cap` slots. A plain table moves its records
- * over in slot order, an ordered one in refresh order (which it keeps):
- * either way where they land depends only on the old table. */
+/* Rebuilds the index with `cap` slots. A plain table places its entries
+ * in the old index's slot order, an ordered one in refresh order: either
+ * way where they land depends only on the old index. The entries stay
+ * where they are. */
 static void rehash(peko__peers *ps, uint32_t cap)
 {
-    peko__peer *old = ps->slots;
+    uint32_t *old = ps->index;
     uint32_t old_cap = ps->cap;
-    peko__lru *old_lru = ps->lru;
-    ps->slots = slots_alloc(cap);
-    g_free(ps->used);
-    ps->used = g_new0(uint64_t, (cap + 63) / 64);
+    /* cap >= MIN_SLOTS, so the bits start on an 8-byte boundary. */
+    size_t n_words = ((size_t)cap + 63) / 64;
+    ps->index = g_malloc((size_t)cap * sizeof *ps->index +
+                         n_words * sizeof(uint64_t));
+    for (uint32_t i = 0; i < cap; i++)
+        ps->index[i] = PEKO__ENTRY_NONE;
+    memset(ps->index + cap, 0, n_words * sizeof(uint64_t));
     ps->cap = cap;
-    if (old_lru == NULL) {
+    if (ps->lru == NULL) {
         for (uint32_t i = 0; i < old_cap; i++)
-            if (old[i].fingerprint != 0)
-                place(ps, &old[i]);
+            if (old[i] != PEKO__ENTRY_NONE)
+                place(ps, old[i]);
     } else {
-        ps->lru = lru_alloc(cap);
-        ps->lru->n_dead = old_lru->n_dead;
-        uint32_t i = old_cap ? old_lru->head : PEKO__SLOT_NONE;
-        for (; i != PEKO__SLOT_NONE; i = *next_of(old_lru, i)) {
-            uint32_t s = place(ps, &old[i]);
-            lru_append(ps->lru, s);
-            bucket_push(ps, s);
+        peko__lru *l = ps->lru;
+        l->n_buckets = cap / SLOTS_PER_BUCKET;
+        g_free(l->bucket);
+        l->bucket = g_new(uint32_t, l->n_buckets);
+        for (uint32_t b = 0; b < l->n_buckets; b++)
+            l->bucket[b] = PEKO__ENTRY_NONE;
+        for (uint32_t e = ps->n ? l->head : PEKO__ENTRY_NONE;
+             e != PEKO__ENTRY_NONE; e = l->order[e].newer) {
+            place(ps, e);
+            bucket_push(l, e, ps->entries[e].fingerprint);
         }
-        lru_free(old_lru);
     }
-    free(old);
+    g_free(old);
 }
 
 void peko__peers_init(peko__peers *ps, bool ordered)
 {
     memset(ps, 0, sizeof *ps);
     if (ordered)
-        ps->lru = lru_alloc(0);
+        ps->lru = lru_alloc();
 }
 
 void peko__peers_free(peko__peers *ps)
 {
-    for (uint32_t i = 0; i < ps->cap; i++)
-        if (ps->slots[i].fingerprint != 0)
-            peko__peer_clear_text(&ps->slots[i]);
-    free(ps->slots);
-    g_free(ps->used);
+    for (uint32_t e = 0; e < ps->n; e++)
+        peko__peer_clear_text(&ps->entries[e]);
+    entries_free(ps);
+    g_free(ps->index);
     lru_free(ps->lru);
     memset(ps, 0, sizeof *ps);
 }
@@ -277,17 +291,18 @@ peko__peer *peko__peers_find(const peko__peers *ps, const peko_addr *addr,
 {
     if (ps->n == 0)
         return NULL;
-    for (uint32_t i = slot_home(ps, fp); ps->slots[i].fingerprint != 0;
+    for (uint32_t i = slot_home(ps, fp); ps->index[i] != PEKO__ENTRY_NONE;
          i = slot_next(ps, i)) {
-        peko__peer *p = &ps->slots[i];
+        peko__peer *p = &ps->entries[ps->index[i]];
         if (p->fingerprint == fp && peko_addr_equal(&p->addr, addr))
             return p;
     }
     return NULL;
 }
 
-/* Keeps the table at most three quarters full: linear probing then reads
- * about one and a half records per lookup, most often in one line. */
+/* Keeps the index at most three quarters full: linear probing then reads
+ * about one and a half slots per lookup. The entries grow by a quarter
+ * at a time, so that little room stands empty. */
 peko__peer *peko__peers_add(peko__peers *ps, const peko_addr *addr,
                             uint32_t fp)
 {
@@ -296,54 +311,64 @@ peko__peer *peko__peers_add(peko__peers *ps, const peko_addr *addr,
         g_error("peko: more than %u peers", PEKO__PEERS_MAX);
     if ((uint64_t)(ps->n + 1) * 4 > (uint64_t)ps->cap * 3)
         rehash(ps, ps->cap ? ps->cap * 2 : MIN_SLOTS);
-    uint32_t i = slot_home(ps, fp);
-    while (ps->slots[i].fingerprint != 0)
-        i = slot_next(ps, i);
-    peko__peer *p = &ps->slots[i];
+    if (ps->n == room_of(ps)) {
+        uint64_t room = (uint64_t)ps->n + ps->n / 4;
+        set_room(ps, (uint32_t)MIN(MAX(room, MIN_ROOM), PEKO__PEERS_MAX));
+    }
+    uint32_t e = ps->n++;
+    peko__peer *p = &ps->entries[e];
     memset(p, 0, sizeof *p);
     p->addr = *addr;
     p->fingerprint = fp;
-    mark(ps, i, true);
+    place(ps, e);
     if (ps->lru) {
-        lru_append(ps->lru, i);
-        bucket_push(ps, i);
+        lru_append(ps->lru, e);
+        bucket_push(ps->lru, e, fp);
     }
-    ps->n++;
     return p;
 }
 
 /* Backward-shift deletion keeps linear probing correct without
- * tombstones: later records of the same probe run move back into the
- * hole (as in seen.c). */
-void peko__peers_remove(peko__peers *ps, uint32_t slot)
+ * tombstones: later slots of the same probe run move back into the hole
+ * (as in seen.c). Then the last entry fills entry e's place, so the
+ * entries stay dense. */
+void peko__peers_remove(peko__peers *ps, uint32_t e)
 {
-    g_assert(slot < ps->cap && ps->slots[slot].fingerprint != 0);
-    if (peko__peer_is_dead(&ps->slots[slot]))
+    g_assert(e < ps->n);
+    peko__peer *p = &ps->entries[e];
+    uint32_t fp = p->fingerprint;
+    if (peko__peer_is_dead(p))
         ps->lru->n_dead--;
-    peko__peer_clear_text(&ps->slots[slot]);
+    peko__peer_clear_text(p);
     if (ps->lru) {
-        lru_unlink(ps->lru, slot);
-        bucket_unlink(ps, slot, ps->slots[slot].fingerprint);
+        lru_unlink(ps->lru, e);
+        *bucket_link_to(ps->lru, e, fp) = ps->lru->order[e].next_in_bucket;
     }
-    uint32_t hole = slot;
-    for (uint32_t i = slot_next(ps, hole); ps->slots[i].fingerprint != 0;
+    uint32_t hole = slot_of_entry(ps, e, fp);
+    for (uint32_t i = slot_next(ps, hole); ps->index[i] != PEKO__ENTRY_NONE;
          i = slot_next(ps, i)) {
-        uint32_t home = slot_home(ps, ps->slots[i].fingerprint);
-        /* Move record i into the hole unless its home lies cyclically in
+        uint32_t home = slot_home(ps, ps->entries[ps->index[i]].fingerprint);
+        /* Move slot i into the hole unless its home lies cyclically in
          * (hole, i]: then the hole is not on its probe path. */
         bool home_in_range = hole <= i ? (home > hole && home <= i)
                                        : (home > hole || home <= i);
         if (!home_in_range) {
-            ps->slots[hole] = ps->slots[i];
-            if (ps->lru) {
-                lru_move(ps->lru, i, hole);
-                bucket_move(ps, i, hole, ps->slots[hole].fingerprint);
-            }
+            ps->index[hole] = ps->index[i];
             hole = i;
         }
     }
-    memset(&ps->slots[hole], 0, sizeof ps->slots[hole]);
+    ps->index[hole] = PEKO__ENTRY_NONE;
     mark(ps, hole, false);
+
+    uint32_t last = ps->n - 1;
+    if (e != last) {
+        peko__peer *moved = &ps->entries[last];
+        ps->index[slot_of_entry(ps, last, moved->fingerprint)] = e;
+        *p = *moved;
+        if (ps->lru)
+            lru_renumber(ps->lru, last, e);
+    }
+    memset(&ps->entries[last], 0, sizeof ps->entries[last]);
     ps->n--;
 }
 
@@ -354,11 +379,16 @@ void peko__peers_shrink(peko__peers *ps)
         cap /= 2;
     if (cap != ps->cap)
         rehash(ps, cap);
+    /* The entries give back room once half of it stands empty. */
+    if (room_of(ps) > MIN_ROOM && (uint64_t)ps->n * 2 < room_of(ps)) {
+        uint64_t room = (uint64_t)ps->n + ps->n / 4;
+        set_room(ps, (uint32_t)MAX(room, MIN_ROOM));
+    }
 }
 
-void peko__peers_set_dead(peko__peers *ps, uint32_t slot, bool dead)
+void peko__peers_set_dead(peko__peers *ps, uint32_t e, bool dead)
 {
-    peko__peer *p = &ps->slots[slot];
+    peko__peer *p = &ps->entries[e];
     if (peko__peer_is_dead(p) == dead)
         return;
     g_assert(ps->lru != NULL); /* plain tables remove, never bury */
@@ -375,10 +405,10 @@ void peko__peers_set_dead(peko__peers *ps, uint32_t slot, bool dead)
 /* Fingerprint ranges (ordered tables).                                 */
 
 /* Insertion sort: keys read bucket by bucket are in order but for the
- * few that share a bucket (three quarters of a peer per bucket on
- * average) and, in a range that wraps round to its start, one bucket's
- * worth at the front, so the moves are few and this runs in about linear
- * time, where a general sort pays n log n comparisons. */
+ * few that share a bucket (half a peer to three per bucket) and, in a
+ * range that wraps round to its start, one bucket's worth at the front,
+ * so the moves are few and this runs in about linear time, where a
+ * general sort pays n log n comparisons. */
 static void sort_nearly_sorted(uint64_t *keys, size_t n)
 {
     for (size_t i = 1; i < n; i++) {
@@ -401,37 +431,39 @@ size_t peko__peers_collect(const peko__peers *ps, uint32_t first,
         return 0;
     const peko__lru *l = ps->lru;
     uint32_t span = last - first; /* the range holds span + 1 values */
-    uint32_t shift = (uint32_t)__builtin_clz(ps->cap) + 1;
+    uint32_t shift = (uint32_t)__builtin_clz(l->n_buckets) + 1;
     /* Buckets the range touches, counted from first's; a range that
      * reaches round to its own start touches them all. */
     uint64_t bucket_span =
         ((uint64_t)(first & ((1ULL << shift) - 1)) + span) >> shift;
-    uint64_t n_buckets = bucket_span >= ps->cap - 1 ? ps->cap
-                                                    : bucket_span + 1;
-    uint32_t start = bucket_of(ps, first);
+    uint64_t n_buckets = bucket_span >= l->n_buckets - 1 ? l->n_buckets
+                                                         : bucket_span + 1;
+    uint32_t start = bucket_of(l, first);
 
     /* Buckets come in fingerprint order, so once a bucket is read every
      * peer whose place in the range is before the next bucket's is held,
      * and the early stop is safe. Peers read so far whose place is not
      * that early (those below `first` in first's own bucket, of a range
      * that wraps round to its start) do not count towards `want`: they
-     * come last. */
+     * come last. Ties go by slot, as they did when the records were the
+     * slots; a peer's slot is found on its probe run in the index. */
     size_t found = 0, in_order = 0;
     uint64_t *keys = scratch; /* place << 32 | slot: sorts by place, slot */
     for (uint64_t d = 0; d < n_buckets && in_order <= want; d++) {
-        uint32_t b = (uint32_t)((start + d) & (ps->cap - 1));
-        for (uint32_t s = l->bucket[b]; s != PEKO__SLOT_NONE;
-             s = l->chain[2 * (size_t)s]) {
-            uint32_t key = l->chain[2 * (size_t)s + 1] - first;
+        uint32_t b = (uint32_t)((start + d) & (l->n_buckets - 1));
+        for (uint32_t e = l->bucket[b]; e != PEKO__ENTRY_NONE;
+             e = l->order[e].next_in_bucket) {
+            uint32_t fp = l->order[e].fingerprint;
+            uint32_t key = fp - first;
             if (key > span)
                 continue;
-            keys[found++] = (uint64_t)key << 32 | s;
+            keys[found++] = (uint64_t)key << 32 | slot_of_entry(ps, e, fp);
             if ((uint64_t)key < ((d + 1) << shift))
                 in_order++;
         }
     }
     sort_nearly_sorted(keys, found);
     for (size_t k = 0; k < found; k++)
-        out[k] = (uint32_t)keys[k];
+        out[k] = ps->index[(uint32_t)keys[k]];
     return found;
 }

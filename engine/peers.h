@@ -3,37 +3,53 @@
  *
  * Every delivered heartbeat looks its origin up here, and every forward
  * reads a few peers drawn at random, so in a large cluster these reads are
- * the engine's cache (and TLB) misses. Hence the layout: the records
- * themselves, 64 bytes each, are the slots of an open-addressing table
- * with linear probing, aligned to cache lines. Looking a peer up reads the
- * line of its record, rarely its neighbour too; no separate index is
- * read first. A name and private data that together fit
+ * the engine's cache (and TLB) misses; and a simulated cluster holds N
+ * tables of N peers, so their bytes per peer are most of its memory.
+ * Hence the layout: the records, 64 bytes each and aligned to cache lines,
+ * are *entries* in a dense array of exactly the peers held (numbered 0 to
+ * n - 1, with room for a quarter more), and an open-addressing table with
+ * linear probing, the *index*, holds an entry number (4 bytes) per slot.
+ * Looking a peer up reads the line of index slots from its home, then
+ * the records they name. A name and private data that together fit
  * PEKO__PEER_INLINE bytes live in the record; longer ones in one
  * allocation per peer.
  *
  * Drawing peers at random draws slots: an empty slot is drawn again. A
- * bitmap of the slots in use answers that without reading the record, and
- * the table is kept between an eighth and three quarters full (the caller
- * shrinks it after removing peers), so a redraw is cheap and rare.
+ * bitmap of the slots in use, after the index, answers that without
+ * reading index or record, and the index is kept between an eighth and
+ * three quarters full (the caller shrinks it after removing peers), so a
+ * redraw is cheap and rare. Slots are the handles of draws and of sweeps
+ * in slot order (peko__peers_at); entry numbers those of the refresh
+ * list, of ranges and of the calls that change one peer.
  *
- * Where a record sits depends only on the fingerprints and on the order
- * of adds and removes, never on pointer values, so drawing by slot is
- * deterministic. Adding, removing and shrinking move records: pointers to
- * them and slot numbers are good until the next such call.
+ * Which slot names a peer depends only on the fingerprints and on the
+ * order of adds and removes, never on pointer values, so drawing by slot
+ * is deterministic; the rules are those of the table whose slots were
+ * the records themselves, so slots, draws and every simulation stayed the
+ * same when the records moved out. Adding, removing and shrinking move
+ * entries or slots: pointers to records, entry numbers and slot numbers
+ * are good until the next such call.
  *
- * A record sits at the slot its fingerprint's low bits name (the home),
+ * An entry sits in the slot its fingerprint's low bits name (the home),
  * or the next free one after it. An *ordered* table (the strategies with
- * anti-entropy) adds two indexes beside the records: its peers in a list
- * by refresh time (least recently refreshed first), so expiry reads only
- * the peers that are due and digests ask first about the peers most at
- * risk; and buckets by the fingerprint's high bits, so the peers of a
- * range of fingerprints are read in a few buckets
- * (peko__peers_collect). The buckets are apart from the slots on
- * purpose: the peers a node learns from range after range are bunched in
- * fingerprint order, and slots chosen by that order would bunch with them
- * into long probe runs. Peers may be marked dead: a tombstone that keeps
- * a removed node's version for one more timeout, so that stale gossip
- * cannot bring it back (docs/protocol.md).
+ * anti-entropy) adds, per entry, links for two more orders: its peers in
+ * a list by refresh time (least recently refreshed first), so expiry
+ * reads only the peers that are due and digests ask first about the peers
+ * most at risk; and buckets by the fingerprint's high bits (one bucket
+ * for four slots, so half a peer to three each), so the peers of a range of
+ * fingerprints are read in a few buckets (peko__peers_collect). The
+ * buckets are apart from the slots on purpose: the peers a node learns
+ * from range after range are bunched in fingerprint order, and slots
+ * chosen by that order would bunch with them into long probe runs. Peers
+ * may be marked dead: a tombstone that keeps a removed node's version for
+ * one more timeout, so that stale gossip cannot bring it back
+ * (docs/protocol.md).
+ *
+ * Bytes per peer: 64 of record, up to a quarter of that as room (about
+ * 7 on average), 4 cap / n of index (5.3 to 10.7 as the table grows:
+ * 1.33 to 2.7 slots a peer; up to 32 after removals, as it shrinks only
+ * below an eighth full); ordered tables add 16 of links and cap / n of
+ * bucket heads (docs/simulator.md, Performance).
  *
  * Bound: PEKO__PEERS_MAX peers; adding more aborts, as running out of
  * memory does (it is 64 GiB of records at the least).
@@ -72,26 +88,38 @@ typedef struct peko__peer {
 #define PEKO__PEER_VERIFIED 0x02u /* proved it receives at its address */
 
 #define PEKO__SLOT_NONE UINT32_MAX
+#define PEKO__ENTRY_NONE UINT32_MAX
 
-/* An ordered table's indexes, for cap slots. The refresh list: slots,
- * least recently refreshed at the head; links[2 s] and links[2 s + 1]
- * are slot s's previous and next. The buckets: bucket b, for the
- * fingerprints whose high bits are b, holds the slots chained from
- * bucket[b] through chain[2 s] (the next), with chain[2 s + 1] a copy of
- * slot s's fingerprint, so that a range is read without touching the
- * records. */
+/* An ordered table's links for one entry: its neighbours in the refresh
+ * list (least recently refreshed at the head) and, in its bucket (the
+ * fingerprints whose high bits are the bucket's number), the next entry
+ * and a copy of its fingerprint, so that a range is read without
+ * touching the records. */
+typedef struct peko__order {
+    uint32_t older;
+    uint32_t newer;
+    uint32_t next_in_bucket;
+    uint32_t fingerprint;
+} peko__order;
+
+/* An ordered table's indexes: the refresh list's ends, the bucket heads
+ * (one for four slots) and the links, one per entry. */
 typedef struct peko__lru {
     uint32_t head;
     uint32_t tail;
     uint32_t n_dead;         /* tombstones (only ordered tables have any) */
-    uint32_t *bucket;        /* cap heads */
-    uint32_t *chain;         /* 2 cap */
-    uint32_t links[];
+    uint32_t n_buckets;      /* cap / 4 */
+    uint32_t *bucket;        /* n_buckets heads */
+    peko__order *order;      /* room entries */
 } peko__lru;
 
+/* 32 bytes: it shares the node list's first cache line (nodelist.c). */
 typedef struct peko__peers {
-    peko__peer *slots;       /* cap records, 64-byte aligned */
-    uint64_t *used;          /* cap bits: which slots hold a peer */
+    peko__peer *entries;     /* n records, 64-byte aligned; the line
+                              * before them holds their room (peers.c) */
+    uint32_t *index;         /* cap slots, each an entry or
+                              * PEKO__ENTRY_NONE, then cap bits: which
+                              * slots hold a peer */
     peko__lru *lru;          /* ordered tables only; NULL for plain ones */
     uint32_t n;              /* peers held, dead ones included */
     uint32_t cap;            /* slots: a power of two, or 0 */
@@ -164,69 +192,102 @@ static inline uint32_t peko__peers_home(const peko__peers *ps, uint32_t fp)
 /* True if `slot` (< cap) holds a peer: a bit test, no record read. */
 static inline bool peko__peers_used(const peko__peers *ps, uint32_t slot)
 {
-    return (ps->used[slot >> 6] >> (slot & 63)) & 1;
+    const uint64_t *used = (const uint64_t *)(ps->index + ps->cap);
+    return (used[slot >> 6] >> (slot & 63)) & 1;
 }
 
-/* Starts fetching the record a lookup of fingerprint fp reads first. */
+/* The entry in `slot` (which holds a peer). */
+static inline uint32_t peko__peers_entry_in(const peko__peers *ps,
+                                            uint32_t slot)
+{
+    return ps->index[slot];
+}
+
+/* The record of entry e (< n). */
+static inline peko__peer *peko__peers_entry(const peko__peers *ps,
+                                            uint32_t e)
+{
+    return &ps->entries[e];
+}
+
+/* The record in `slot` (which holds a peer). */
+static inline peko__peer *peko__peers_at(const peko__peers *ps,
+                                         uint32_t slot)
+{
+    return &ps->entries[ps->index[slot]];
+}
+
+/* The entry number of a record of the table. */
+static inline uint32_t peko__peers_entry_of(const peko__peers *ps,
+                                            const peko__peer *p)
+{
+    return (uint32_t)(p - ps->entries);
+}
+
+/* Starts fetching the index slot a lookup of fingerprint fp reads
+ * first. */
 static inline void peko__peers_prefetch(const peko__peers *ps, uint32_t fp)
 {
     if (ps->cap)
-        __builtin_prefetch(&ps->slots[peko__peers_home(ps, fp)]);
+        __builtin_prefetch(&ps->index[peko__peers_home(ps, fp)]);
 }
 
 /* The record of `addr` (fp is its fingerprint), or NULL. */
 peko__peer *peko__peers_find(const peko__peers *ps, const peko_addr *addr,
                              uint32_t fp);
 /* Adds a record for `addr` (not in the table; fp its fingerprint) with
- * everything but the address zeroed, and returns it. */
+ * everything but the address zeroed, and returns it: the last entry. */
 peko__peer *peko__peers_add(peko__peers *ps, const peko_addr *addr,
                             uint32_t fp);
-/* Removes the record in `slot` (which holds one), freeing its text. Later
- * records of the same probe run may move back; a record that moves lands
- * in `slot` or in a slot after it (cyclically), so a caller sweeping the
- * slots upwards looks at `slot` again and misses nothing. Never resizes
- * the table. */
-void peko__peers_remove(peko__peers *ps, uint32_t slot);
-/* Halves the table while it is less than an eighth full (after removals),
- * so random draws keep finding peers. */
+/* Removes entry e, freeing its text. In the index, later slots of the
+ * same probe run may move back; a slot's entry that moves lands in the
+ * slot freed or in one after it (cyclically), so a caller sweeping the
+ * slots upwards looks at that slot again and misses nothing. Among the
+ * entries, the last one takes number e. Never resizes the index. */
+void peko__peers_remove(peko__peers *ps, uint32_t e);
+/* Halves the index while it is less than an eighth full (after removals),
+ * so random draws keep finding peers, and gives back the room of entries
+ * removed. */
 void peko__peers_shrink(peko__peers *ps);
 
-/* Marks the peer in `slot` dead or alive again. */
-void peko__peers_set_dead(peko__peers *ps, uint32_t slot, bool dead);
+/* Marks entry e dead or alive again. */
+void peko__peers_set_dead(peko__peers *ps, uint32_t e, bool dead);
 
 /* ------------------------------------------------------------------ */
 /* Ordered tables only.                                                 */
 
-/* Moves the peer in `slot` to the end of the refresh list (it was just
- * refreshed, or just died). */
-void peko__peers_touch(peko__peers *ps, uint32_t slot);
-/* The least recently refreshed peer's slot, or PEKO__SLOT_NONE. */
+/* Moves entry e to the end of the refresh list (it was just refreshed,
+ * or just died). */
+void peko__peers_touch(peko__peers *ps, uint32_t e);
+/* The least recently refreshed peer's entry, or PEKO__ENTRY_NONE. */
 static inline uint32_t peko__peers_oldest(const peko__peers *ps)
 {
-    return ps->lru && ps->n ? ps->lru->head : PEKO__SLOT_NONE;
+    return ps->lru && ps->n ? ps->lru->head : PEKO__ENTRY_NONE;
 }
-/* The most recently refreshed peer's slot, or PEKO__SLOT_NONE. */
+/* The most recently refreshed peer's entry, or PEKO__ENTRY_NONE. */
 static inline uint32_t peko__peers_newest(const peko__peers *ps)
 {
-    return ps->lru && ps->n ? ps->lru->tail : PEKO__SLOT_NONE;
+    return ps->lru && ps->n ? ps->lru->tail : PEKO__ENTRY_NONE;
 }
-/* The next more (or less) recently refreshed slot, or PEKO__SLOT_NONE. */
-static inline uint32_t peko__peers_newer(const peko__peers *ps, uint32_t slot)
+/* The next more (or less) recently refreshed entry, or
+ * PEKO__ENTRY_NONE. */
+static inline uint32_t peko__peers_newer(const peko__peers *ps, uint32_t e)
 {
-    return ps->lru->links[2 * (size_t)slot + 1];
+    return ps->lru->order[e].newer;
 }
-static inline uint32_t peko__peers_older(const peko__peers *ps, uint32_t slot)
+static inline uint32_t peko__peers_older(const peko__peers *ps, uint32_t e)
 {
-    return ps->lru->links[2 * (size_t)slot];
+    return ps->lru->order[e].older;
 }
 
-/* Writes to out[] the slots of the peers (dead ones included) whose
+/* Writes to out[] the entries of the peers (dead ones included) whose
  * fingerprint lies in the cyclic range [first, last], in fingerprint
  * order from `first` (ties by slot), and returns how many it wrote. It
  * stops early once it holds more than `want`: then out[0 .. want] are
  * the want + 1 first of the range in that order, and the rest of the
  * range comes after them. out[] and scratch[] must have room for every
- * peer (n). Reads about as many slots as it writes. */
+ * peer (n). Reads about as many links and index slots as it writes, and
+ * no record. */
 size_t peko__peers_collect(const peko__peers *ps, uint32_t first,
                            uint32_t last, size_t want, uint32_t *out,
                            uint64_t *scratch);

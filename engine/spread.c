@@ -64,7 +64,8 @@ void peko__ensure_pick_scratch(peko_nodelist *nl, size_t need)
 static inline bool live_at(const peko__peers *ps, uint32_t s)
 {
     return peko__peers_used(ps, s) &&
-           (peko__peers_dead(ps) == 0 || !peko__peer_is_dead(&ps->slots[s]));
+           (peko__peers_dead(ps) == 0 ||
+            !peko__peer_is_dead(peko__peers_at(ps, s)));
 }
 
 /* A slot drawn uniformly among those that hold a live peer (there is
@@ -124,28 +125,31 @@ static size_t pick_targets(peko_nodelist *nl, const uint8_t *set,
     uint32_t *picked = nl->pick_scratch; /* holds `want` (creation) */
     size_t n_picked = 0;
     uint32_t n = peko__peers_live(&nl->peers);
-    const peko__peer *slots = nl->peers.slots;
+    const peko__peers *ps = &nl->peers;
     if (n == 0)
         return 0;
 
     /* Draws come in batches of what is still wanted, and the drawn
-     * records are fetched together before any is looked at: in a large
-     * list each is a cache miss, and this way they overlap. Drawing ahead
-     * changes no draw: a batch holds at most the picks still wanted, all
-     * of which a draw-and-look loop would have drawn too. */
+     * index slots, then their records, are fetched together before any is
+     * looked at: in a large list each is a cache miss, and this way they
+     * overlap. Drawing ahead changes no draw: a batch holds at most the
+     * picks still wanted, all of which a draw-and-look loop would have
+     * drawn too. */
     size_t tries = 4 * want + 8;
     while (n_picked < want && tries > 0) {
         uint32_t batch[PICK_BATCH];
         size_t m = MIN(MIN(want - n_picked, tries), (size_t)PICK_BATCH);
         for (size_t k = 0; k < m; k++) {
             batch[k] = peko__draw_peer_slot(nl);
-            __builtin_prefetch(&slots[batch[k]]);
+            __builtin_prefetch(&ps->index[batch[k]]);
         }
+        for (size_t k = 0; k < m; k++)
+            __builtin_prefetch(peko__peers_at(ps, batch[k]));
         tries -= m;
         for (size_t k = 0; k < m; k++) {
             uint32_t i = batch[k];
             if (is_picked(picked, n_picked, i) ||
-                is_infected(&slots[i], set, n_set))
+                is_infected(peko__peers_at(ps, i), set, n_set))
                 continue;
             picked[n_picked++] = i;
         }
@@ -161,8 +165,8 @@ static size_t pick_targets(peko_nodelist *nl, const uint8_t *set,
     uint32_t *cand = picked + n_picked;
     size_t n_cand = 0;
     for (uint32_t i = 0; i < nl->peers.cap; i++) {
-        if (live_at(&nl->peers, i) && !is_picked(picked, n_picked, i) &&
-            !is_infected(&slots[i], set, n_set))
+        if (live_at(ps, i) && !is_picked(picked, n_picked, i) &&
+            !is_infected(peko__peers_at(ps, i), set, n_set))
             cand[n_cand++] = i;
     }
     while (n_picked < want && n_cand > 0) {
@@ -258,7 +262,8 @@ size_t peko__spread(peko_nodelist *nl, peko__msg *msg, const uint8_t *carried,
     size_t n_fresh = 0;
     fresh[n_fresh++] = nl->self.fingerprint;
     for (size_t t = 0; t < n_targets; t++)
-        fresh[n_fresh++] = nl->peers.slots[nl->pick_scratch[t]].fingerprint;
+        fresh[n_fresh++] =
+            peko__peers_at(&nl->peers, nl->pick_scratch[t])->fingerprint;
 
     size_t fixed = peko__wire_size_without_set(msg, nl->wire_keys);
     size_t room = fixed < nl->size ? (nl->size - fixed) / 4 : 0;
@@ -287,10 +292,10 @@ size_t peko__spread(peko_nodelist *nl, peko__msg *msg, const uint8_t *carried,
     /* One encoding, the same bytes to every target (a signed packet's
      * trailer sealed for each). env->send() must not re-enter this node
      * list (peko.h), so the peer table is stable. */
-    for (size_t t = 0; t < n_targets; t++)
-        peko__send_packet(nl, msg->type,
-                          &nl->peers.slots[nl->pick_scratch[t]].addr, nl->tx,
-                          n_bytes, NULL);
+    for (size_t t = 0; t < n_targets; t++) {
+        const peko__peer *p = peko__peers_at(&nl->peers, nl->pick_scratch[t]);
+        peko__send_packet(nl, msg->type, &p->addr, nl->tx, n_bytes, NULL);
+    }
     return n_targets;
 }
 

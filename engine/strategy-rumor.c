@@ -35,7 +35,8 @@ static void swap_start(peko_nodelist *nl)
 {
     if (nl->peers.n == 0)
         return;
-    const peko__peer *peer = &nl->peers.slots[peko__draw_peer_slot(nl)];
+    const peko__peer *peer =
+        peko__peers_at(&nl->peers, peko__draw_peer_slot(nl));
     swap_send(nl, PEKO_MSG_SWAP_REQUEST, &peer->addr, &nl->self.addr,
               &peer->addr, NULL);
 }

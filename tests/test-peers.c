@@ -1,6 +1,7 @@
 /* test-peers.c: the peer table (engine/peers.h). */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "peers.h"
@@ -28,22 +29,144 @@ static peko__peer *add(peko__peers *ps, uint32_t i)
     return p;
 }
 
-static uint32_t slot_of(const peko__peers *ps, const peko__peer *p)
+static uint32_t entry_of(const peko__peers *ps, const peko__peer *p)
 {
-    return (uint32_t)(p - ps->slots);
+    return peko__peers_entry_of(ps, p);
 }
 
-/* The bitmap, the fingerprints and the count agree. */
+/* The bitmap, the index, the entries and the count agree: every slot in
+ * use names a distinct entry below n, every entry is named by exactly
+ * one slot, on its probe run (so a lookup finds it), and an ordered
+ * table's buckets hold every entry once, with its fingerprint. */
 static void assert_consistent(const peko__peers *ps)
 {
+    static uint8_t named[1u << 16];
+    cr_assert_leq(ps->n, sizeof named);
+    memset(named, 0, ps->n);
     uint32_t n = 0;
     for (uint32_t s = 0; s < ps->cap; s++) {
-        cr_assert_eq(peko__peers_used(ps, s), ps->slots[s].fingerprint != 0,
+        uint32_t e = peko__peers_entry_in(ps, s);
+        cr_assert_eq(peko__peers_used(ps, s), e != PEKO__ENTRY_NONE,
                      "slot %u", s);
-        n += peko__peers_used(ps, s);
+        if (e == PEKO__ENTRY_NONE)
+            continue;
+        cr_assert_lt(e, ps->n, "slot %u", s);
+        cr_assert_eq(named[e], 0, "entry %u named twice", e);
+        named[e] = 1;
+        n++;
+        /* No free slot between the entry's home and its slot. */
+        const peko__peer *p = peko__peers_entry(ps, e);
+        cr_assert_neq(p->fingerprint, 0);
+        for (uint32_t i = peko__peers_home(ps, p->fingerprint); i != s;
+             i = (i + 1) & (ps->cap - 1))
+            cr_assert(peko__peers_used(ps, i), "hole before slot %u", s);
+        cr_assert_eq(peko__peers_find(ps, &p->addr, p->fingerprint), p);
+        cr_assert_eq(peko__peers_at(ps, s), p);
     }
     cr_assert_eq(n, ps->n);
     cr_assert_leq((uint64_t)ps->n * 4, (uint64_t)ps->cap * 3);
+    if (ps->lru && ps->cap) {
+        uint32_t in_buckets = 0;
+        for (uint32_t b = 0; b < ps->lru->n_buckets; b++)
+            for (uint32_t e = ps->lru->bucket[b]; e != PEKO__ENTRY_NONE;
+                 e = ps->lru->order[e].next_in_bucket) {
+                cr_assert_lt(e, ps->n);
+                cr_assert_eq(named[e], 1, "entry %u in two buckets", e);
+                named[e] = 2;
+                cr_assert_eq(ps->lru->order[e].fingerprint,
+                             peko__peers_entry(ps, e)->fingerprint);
+                in_buckets++;
+            }
+        cr_assert_eq(in_buckets, ps->n);
+    }
+}
+
+/* The layout the table had when its records were its slots: fingerprints
+ * by slot, placed, moved back and rebuilt by the same rules. The dense
+ * table's index must name the same peer in every slot, which is what
+ * keeps random draws and slot order, and so every simulation, as they
+ * were. */
+typedef struct {
+    uint32_t *slot; /* peer number + 1, 0: free */
+    uint32_t cap, n;
+} model_table;
+
+static uint32_t model_fp(uint32_t i)
+{
+    peko_addr a = addr_of(i);
+    return peko_addr_fingerprint(&a);
+}
+
+static void model_place(model_table *m, uint32_t i)
+{
+    uint32_t s = model_fp(i) & (m->cap - 1);
+    while (m->slot[s] != 0)
+        s = (s + 1) & (m->cap - 1);
+    m->slot[s] = i + 1;
+}
+
+/* Rebuilds in slot order, or in `order` (n of them) if given. */
+static void model_rehash(model_table *m, uint32_t cap, const uint32_t *order)
+{
+    uint32_t *old = m->slot, old_cap = m->cap;
+    m->slot = calloc(cap, sizeof *m->slot);
+    m->cap = cap;
+    if (order) {
+        for (uint32_t k = 0; k < m->n; k++)
+            model_place(m, order[k]);
+    } else {
+        for (uint32_t s = 0; s < old_cap; s++)
+            if (old[s])
+                model_place(m, old[s] - 1);
+    }
+    free(old);
+}
+
+static void model_add(model_table *m, uint32_t i, const uint32_t *order)
+{
+    if ((uint64_t)(m->n + 1) * 4 > (uint64_t)m->cap * 3)
+        model_rehash(m, m->cap ? m->cap * 2 : 16, order);
+    model_place(m, i);
+    m->n++;
+}
+
+static void model_remove(model_table *m, uint32_t i)
+{
+    uint32_t hole = model_fp(i) & (m->cap - 1);
+    while (m->slot[hole] != i + 1)
+        hole = (hole + 1) & (m->cap - 1);
+    for (uint32_t s = (hole + 1) & (m->cap - 1); m->slot[s] != 0;
+         s = (s + 1) & (m->cap - 1)) {
+        uint32_t home = model_fp(m->slot[s] - 1) & (m->cap - 1);
+        bool in_range = hole <= s ? (home > hole && home <= s)
+                                  : (home > hole || home <= s);
+        if (!in_range) {
+            m->slot[hole] = m->slot[s];
+            hole = s;
+        }
+    }
+    m->slot[hole] = 0;
+    m->n--;
+}
+
+static void model_shrink(model_table *m, const uint32_t *order)
+{
+    uint32_t cap = m->cap;
+    while (cap > 16 && (uint64_t)m->n * 8 < cap)
+        cap /= 2;
+    if (cap != m->cap)
+        model_rehash(m, cap, order);
+}
+
+static void assert_model(const peko__peers *ps, const model_table *m)
+{
+    cr_assert_eq(ps->cap, m->cap);
+    for (uint32_t s = 0; s < m->cap; s++) {
+        cr_assert_eq(peko__peers_used(ps, s), m->slot[s] != 0, "slot %u", s);
+        if (m->slot[s])
+            cr_assert_eq(peko__peers_at(ps, s)->seq, m->slot[s] - 1,
+                         "slot %u", s);
+    }
 }
 
 Test(peers, a_record_is_one_cache_line)
@@ -52,7 +175,7 @@ Test(peers, a_record_is_one_cache_line)
     peko__peers ps;
     peko__peers_init(&ps, false);
     add(&ps, 1);
-    cr_assert_eq((uintptr_t)ps.slots % 64, 0);
+    cr_assert_eq((uintptr_t)ps.entries % 64, 0);
     peko__peers_free(&ps);
 }
 
@@ -90,7 +213,7 @@ Test(peers, equal_fingerprints_are_told_apart_by_address)
     cr_assert_eq(peko__peers_find(&ps, &a, 77)->seq, 1);
     cr_assert_eq(peko__peers_find(&ps, &b, 77)->seq, 2);
     cr_assert_null(peko__peers_find(&ps, &c, 77));
-    peko__peers_remove(&ps, slot_of(&ps, peko__peers_find(&ps, &a, 77)));
+    peko__peers_remove(&ps, entry_of(&ps, peko__peers_find(&ps, &a, 77)));
     cr_assert_null(peko__peers_find(&ps, &a, 77));
     cr_assert_eq(peko__peers_find(&ps, &b, 77)->seq, 2);
     assert_consistent(&ps);
@@ -116,8 +239,8 @@ Test(peers, an_upward_sweep_that_removes_misses_nothing)
             s++;
             continue;
         }
-        seen[ps.slots[s].seq] = true;
-        peko__peers_remove(&ps, s);
+        seen[peko__peers_at(&ps, s)->seq] = true;
+        peko__peers_remove(&ps, peko__peers_entry_in(&ps, s));
         assert_consistent(&ps);
     }
     cr_assert_eq(ps.n, 0);
@@ -131,14 +254,15 @@ Test(peers, an_upward_sweep_that_removes_misses_nothing)
 static void assert_lru(const peko__peers *ps, const uint32_t *model,
                        uint32_t n)
 {
-    uint32_t k = 0, prev = PEKO__SLOT_NONE;
-    for (uint32_t s = peko__peers_oldest(ps); s != PEKO__SLOT_NONE;
-         s = peko__peers_newer(ps, s)) {
+    uint32_t k = 0, prev = PEKO__ENTRY_NONE;
+    for (uint32_t e = peko__peers_oldest(ps); e != PEKO__ENTRY_NONE;
+         e = peko__peers_newer(ps, e)) {
         cr_assert_lt(k, n, "list longer than the table");
-        cr_assert(peko__peers_used(ps, s));
-        cr_assert_eq(peko__peers_older(ps, s), prev);
-        cr_assert_eq(ps->slots[s].seq, model[k], "position %u", k);
-        prev = s;
+        cr_assert_lt(e, ps->n);
+        cr_assert_eq(peko__peers_older(ps, e), prev);
+        cr_assert_eq(peko__peers_entry(ps, e)->seq, model[k], "position %u",
+                     k);
+        prev = e;
         k++;
     }
     cr_assert_eq(k, n);
@@ -155,6 +279,7 @@ static void churn(bool ordered)
     static uint32_t order[3000];
     uint32_t n_order = 0;
     bool present[3000] = {false};
+    model_table m = {NULL, 0, 0};
     uint64_t x = 12345;
     for (int step = 0; step < 30000; step++) {
         x = x * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -166,7 +291,8 @@ static void churn(bool ordered)
         peko__peer *p = find(&ps, &a);
         cr_assert_eq(p != NULL, present[i], "step %d peer %u", step, i);
         if (p && (removing || (x >> 20) % 4 == 0)) {
-            peko__peers_remove(&ps, slot_of(&ps, p));
+            peko__peers_remove(&ps, entry_of(&ps, p));
+            model_remove(&m, i);
             present[i] = false;
             for (uint32_t k = 0; k < n_order; k++)
                 if (order[k] == i) {
@@ -175,14 +301,17 @@ static void churn(bool ordered)
                     n_order--;
                     break;
                 }
-            if (step % 64 == 0)
+            if (step % 64 == 0) {
                 peko__peers_shrink(&ps);
+                model_shrink(&m, ordered ? order : NULL);
+            }
         } else if (!p && (!removing || (x >> 20) % 8 == 0)) {
             add(&ps, i);
+            model_add(&m, i, ordered ? order : NULL);
             present[i] = true;
             order[n_order++] = i;
         } else if (p && ordered && (x >> 24) % 2 == 0) {
-            peko__peers_touch(&ps, slot_of(&ps, p));
+            peko__peers_touch(&ps, entry_of(&ps, p));
             for (uint32_t k = 0; k < n_order; k++)
                 if (order[k] == i) {
                     memmove(order + k, order + k + 1,
@@ -193,8 +322,14 @@ static void churn(bool ordered)
         }
         if (ordered && step % 997 == 0)
             assert_lru(&ps, order, n_order);
+        if (step % 101 == 0) {
+            assert_consistent(&ps);
+            assert_model(&ps, &m);
+        }
     }
     assert_consistent(&ps);
+    assert_model(&ps, &m);
+    free(m.slot);
     if (ordered)
         assert_lru(&ps, order, n_order);
     uint32_t n = 0;
@@ -241,7 +376,7 @@ Test(peers, ordered_table_keeps_its_buckets_through_churn)
         peko_addr a = addr_of(i);
         peko__peer *p = find(&ps, &a);
         if (p && (removing || (x >> 20) % 4 == 0)) {
-            peko__peers_remove(&ps, slot_of(&ps, p));
+            peko__peers_remove(&ps, entry_of(&ps, p));
             present[i] = false;
             if (step % 50 == 0)
                 peko__peers_shrink(&ps);
@@ -257,6 +392,7 @@ Test(peers, ordered_table_keeps_its_buckets_through_churn)
                                                scratch);
             cr_assert_eq(n_got, n_want, "step %d", step);
             cr_assert_arr_eq(got, want, n_want * sizeof *got);
+            assert_consistent(&ps);
         }
     }
     uint32_t n_present = 0;
@@ -269,28 +405,30 @@ Test(peers, ordered_table_keeps_its_buckets_through_churn)
     peko__peers_free(&ps);
 }
 
-/* Brute force: the peers in [first, last], in fingerprint order from
- * first (ties by slot). */
+/* Brute force: the entries of the peers in [first, last], in
+ * fingerprint order from first (ties by slot). */
 static size_t expected_range(const peko__peers *ps, uint32_t first,
                              uint32_t last, uint32_t *out)
 {
     size_t n = 0;
     for (uint32_t s = 0; s < ps->cap; s++)
         if (peko__peers_used(ps, s) &&
-            ps->slots[s].fingerprint - first <= last - first)
+            peko__peers_at(ps, s)->fingerprint - first <= last - first)
             out[n++] = s;
     for (size_t i = 1; i < n; i++) {
         uint32_t v = out[i];
         size_t j = i;
         for (; j > 0; j--) {
-            uint32_t a = ps->slots[out[j - 1]].fingerprint - first;
-            uint32_t b = ps->slots[v].fingerprint - first;
+            uint32_t a = peko__peers_at(ps, out[j - 1])->fingerprint - first;
+            uint32_t b = peko__peers_at(ps, v)->fingerprint - first;
             if (a < b || (a == b && out[j - 1] < v))
                 break;
             out[j] = out[j - 1];
         }
         out[j] = v;
     }
+    for (size_t i = 0; i < n; i++)
+        out[i] = peko__peers_entry_in(ps, out[i]);
     return n;
 }
 
@@ -328,6 +466,42 @@ Test(peers, collect_reads_a_fingerprint_range_in_order)
     peko__peers_free(&ps);
 }
 
+Test(peers, collect_orders_equal_fingerprints_by_slot)
+{
+    /* Many peers share each of a few fingerprints, and removals move the
+     * last entry into the hole, so entry numbers and slots disagree: the
+     * ties must still come out by slot. */
+    peko__peers ps;
+    peko__peers_init(&ps, true);
+    static uint32_t got[400], want[400];
+    static uint64_t scratch[400];
+    for (uint32_t i = 0; i < 400; i++) {
+        peko_addr a = addr_of(i);
+        peko__peers_add(&ps, &a, 0x40000000u * (i % 4) + 7 + i % 3)->seq = i;
+    }
+    for (uint32_t i = 0; i < 400; i += 3) {
+        peko_addr a = addr_of(i);
+        peko__peer *p =
+            peko__peers_find(&ps, &a, 0x40000000u * (i % 4) + 7 + i % 3);
+        peko__peers_remove(&ps, entry_of(&ps, p));
+    }
+    assert_consistent(&ps);
+    uint32_t firsts[] = {0, 7, 8, 0x40000007u, 0xC0000008u};
+    for (size_t k = 0; k < sizeof firsts / sizeof *firsts; k++) {
+        uint32_t first = firsts[k], last = first - 1;
+        size_t n_want = expected_range(&ps, first, last, want);
+        cr_assert_eq(n_want, ps.n);
+        size_t n_got =
+            peko__peers_collect(&ps, first, last, ps.n, got, scratch);
+        cr_assert_eq(n_got, n_want);
+        cr_assert_arr_eq(got, want, n_want * sizeof *got);
+        n_got = peko__peers_collect(&ps, first, last, 10, got, scratch);
+        cr_assert_gt(n_got, 10);
+        cr_assert_arr_eq(got, want, 11 * sizeof *got);
+    }
+    peko__peers_free(&ps);
+}
+
 Test(peers, tombstones_are_counted_apart)
 {
     peko__peers ps;
@@ -335,7 +509,7 @@ Test(peers, tombstones_are_counted_apart)
     for (uint32_t i = 0; i < 10; i++)
         add(&ps, i);
     peko_addr a = addr_of(3);
-    uint32_t s = slot_of(&ps, find(&ps, &a));
+    uint32_t s = entry_of(&ps, find(&ps, &a));
     peko__peers_set_dead(&ps, s, true);
     peko__peers_set_dead(&ps, s, true);
     cr_assert_eq(peko__peers_live(&ps), 9);
@@ -358,7 +532,7 @@ Test(peers, shrink_keeps_an_eighth_full_and_everything_findable)
     uint32_t big = ps.cap;
     for (uint32_t i = 0; i < 990; i++) {
         peko_addr a = addr_of(i);
-        peko__peers_remove(&ps, slot_of(&ps, find(&ps, &a)));
+        peko__peers_remove(&ps, entry_of(&ps, find(&ps, &a)));
     }
     peko__peers_shrink(&ps);
     cr_assert_lt(ps.cap, big);
