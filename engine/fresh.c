@@ -601,18 +601,3 @@ void peko__fresh_refused(peko_nodelist *nl, const peko__msg *m,
     if (peko__reply_address(nl, m, from, &to))
         challenge(nl, &m->sender, &to, m->auth_incarnation);
 }
-
-void peko__fresh_on_challenge(peko_nodelist *nl, const peko__msg *m,
-                              const peko_addr *from)
-{
-    peko_addr to;
-    if (!peko__reply_address(nl, m, from, &to))
-        return;
-    peko__msg echo;
-    memset(&echo, 0, sizeof echo);
-    echo.type = PEKO_MSG_ECHO;
-    echo.sender = nl->self.addr;
-    echo.nonce = m->nonce;
-    /* Tagged for the challenger as it is, known to us or not. */
-    peko__send_reply(nl, &echo, &to, m);
-}

@@ -336,10 +336,6 @@ peko_reject peko__fresh_check(peko_nodelist *nl, const peko__msg *m,
  * each), so that it learns our incarnation or proves its own. */
 void peko__fresh_refused(peko_nodelist *nl, const peko__msg *m,
                          const peko_addr *from);
-/* Answers a signed challenge with an echo addressed to the challenger's
- * incarnation. */
-void peko__fresh_on_challenge(peko_nodelist *nl, const peko__msg *m,
-                              const peko_addr *from);
 /* Once a cycle: parked packets too old are given up. */
 void peko__fresh_cycle(peko_nodelist *nl);
 

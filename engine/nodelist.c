@@ -168,10 +168,7 @@ void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,
         peko__strategy_of(nl)->swap_response(nl, &m, from);
         break;
     case PEKO_MSG_CHALLENGE:
-        if (nl->wire_keys != NULL)
-            peko__fresh_on_challenge(nl, &m, from);
-        else
-            peko__on_challenge(nl, &m, from);
+        peko__on_challenge(nl, &m, from);
         break;
     case PEKO_MSG_ECHO:
         /* With a key, fresh.c has matched it with our challenge. */

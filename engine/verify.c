@@ -129,7 +129,9 @@ void peko__on_challenge(peko_nodelist *nl, const peko__msg *m,
     echo.type = PEKO_MSG_ECHO;
     echo.sender = nl->self.addr;
     echo.nonce = m->nonce;
-    peko__send_msg(nl, &echo, &to);
+    /* With a key, tagged for the challenger as it is, known to us or
+     * not (fresh.c). */
+    peko__send_reply(nl, &echo, &to, m);
 }
 
 void peko__on_echo(peko_nodelist *nl, const peko__msg *m,
