@@ -105,3 +105,64 @@ out:
     g_free(b);
     return c;
 }
+
+/* Pools the (count, exposure) pairs whose exposure is positive and whose
+ * count is a whole number of events; returns how many. */
+static size_t pool(const double *counts, const double *exposure, size_t n,
+                   double *events, double *total)
+{
+    size_t used = 0;
+    *events = *total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(exposure[i] > 0) || !isfinite(exposure[i]) ||
+            !(counts[i] >= 0) || !isfinite(counts[i]) ||
+            counts[i] != floor(counts[i]))
+            continue;
+        *events += counts[i];
+        *total += exposure[i];
+        used++;
+    }
+    return used;
+}
+
+ana_comparison ana_compare_counts(const double *base_counts,
+                                  const double *base_exposure, size_t n_base,
+                                  const double *new_counts,
+                                  const double *new_exposure, size_t n_new,
+                                  double tolerance, double alpha)
+{
+    ana_comparison c = {.base = NAN, .new_ = NAN, .change = NAN,
+                        .change_lo = NAN, .change_hi = NAN, .p = NAN};
+    c.n_base = pool(base_counts, base_exposure, n_base, &c.base_events,
+                    &c.base_exposure);
+    c.n_new = pool(new_counts, new_exposure, n_new, &c.new_events,
+                   &c.new_exposure);
+    if (c.n_base == 0 || c.n_new == 0) {
+        c.verdict = ANA_VERDICT_NO_DATA;
+        return c;
+    }
+    c.base = c.base_events / c.base_exposure;
+    c.new_ = c.new_events / c.new_exposure;
+    c.change = relative(c.base, c.new_);
+    /* Counts beyond 2^53 would not be whole doubles; no run gets there. */
+    uint64_t kb = (uint64_t)c.base_events, kn = (uint64_t)c.new_events;
+    double share = c.new_exposure / (c.base_exposure + c.new_exposure);
+    c.p = ana_stats_binomial_p(kn, kb + kn, share);
+    /* The most extreme outcomes: every event on one side. */
+    double min_p = kb + kn == 0
+                       ? 1.0
+                       : 2.0 * MIN(pow(share, (double)(kb + kn)),
+                                   pow(1.0 - share, (double)(kb + kn)));
+    c.testable = min_p <= alpha;
+    c.zero_rule = kb == 0 && kn > 0;
+    bool significant = !c.testable || c.p < alpha;
+    if (c.zero_rule)
+        c.verdict = ANA_VERDICT_REGRESSION;
+    else if (fabs(c.change) <= tolerance)
+        c.verdict = ANA_VERDICT_SAME;
+    else if (!significant)
+        c.verdict = ANA_VERDICT_INCONCLUSIVE;
+    else
+        c.verdict = c.change > 0 ? ANA_VERDICT_REGRESSION : ANA_VERDICT_BETTER;
+    return c;
+}

@@ -47,6 +47,12 @@ const char *ana_verdict_name(ana_verdict verdict);
 
 typedef struct ana_comparison {
     size_t n_base, n_new;       /* values used (NAN left out) */
+    /* Counts (ana_compare_counts) only: events and exposure pooled over
+     * each side's runs; base and new_ are then the pooled rates. */
+    double base_events, new_events;
+    double base_exposure, new_exposure;
+    bool zero_rule;             /* the base had no event and NEW has: a
+                                 * regression whatever the test says */
     double base, new_;          /* medians */
     double change;              /* relative; +-INFINITY from/to never */
     double change_lo, change_hi;/* bootstrap 95% interval; NAN if none */
@@ -60,6 +66,33 @@ ana_comparison ana_compare_values(const double *base, size_t n_base,
                                   const double *new_values, size_t n_new,
                                   double tolerance, double alpha,
                                   uint64_t seed);
+
+/* Compares counts of rare events over an exposure: wrong removals over
+ * node-hours, one (count, exposure) per run. A median over runs is the
+ * wrong statistic for those: most runs of a sound protocol count 0, so a
+ * change that wrongly removes in one run of five leaves the median at 0.
+ * Instead each side's counts and exposures are pooled, K events over E,
+ * and
+ *
+ *   change  = relative change of the rate K / E (+INFINITY from 0);
+ *   p       = the exact two-sided test of equal rates: conditional on
+ *             K_base + K_new, K_new is Binomial(K_base + K_new,
+ *             E_new / (E_base + E_new)) (stats.h);
+ *   verdict = as ana_compare_values() decides from change and p, with
+ *             testable meaning that the most extreme split of K_base +
+ *             K_new events could reach alpha; except that a base without
+ *             a single event against a NEW with any is a REGRESSION
+ *             whatever the test says (zero_rule): for a count that a
+ *             sound build keeps at zero, one event is a defect, not
+ *             noise. Both zero: the same.
+ *
+ * Runs whose exposure is NAN or not positive are left out; a side with
+ * none is NO_DATA. change_lo and change_hi are NAN (no interval). */
+ana_comparison ana_compare_counts(const double *base_counts,
+                                  const double *base_exposure, size_t n_base,
+                                  const double *new_counts,
+                                  const double *new_exposure, size_t n_new,
+                                  double tolerance, double alpha);
 
 /* The smallest two-sided p-value the exact Mann-Whitney test can give
  * for samples of sizes a and b: 2 / C(a + b, a) (1 when either is 0). */

@@ -1,6 +1,7 @@
 /* db.c: SQLite helpers shared by the schema and the recorder (db.h). */
 #include "db.h"
 
+#include <string.h>
 #include <sys/stat.h>
 #include <glib/gstdio.h>
 
@@ -118,16 +119,78 @@ void ana__db_remove_if_created(const char *path, bool existed)
     g_free(shm);
 }
 
+char *ana__db_uri(const char *path, const char *query)
+{
+    GString *uri = g_string_new("file:");
+    /* A relative path stays relative; "//" would start an authority. */
+    if (path[0] == '/' && path[1] == '/')
+        g_string_append(uri, "/");
+    for (const char *p = path; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (g_ascii_isalnum(c) || strchr("/-._~", c))
+            g_string_append_c(uri, (char)c);
+        else
+            g_string_append_printf(uri, "%%%02X", c);
+    }
+    if (query)
+        g_string_append_printf(uri, "?%s", query);
+    return g_string_free(uri, FALSE);
+}
+
+int ana__db_open_ro(const char *path, sqlite3 **out)
+{
+    char *wal = g_strconcat(path, "-wal", NULL);
+    bool has_wal = g_file_test(wal, G_FILE_TEST_EXISTS);
+    g_free(wal);
+    char *uri = ana__db_uri(path, has_wal ? "mode=ro" : "mode=ro&immutable=1");
+    int rc = sqlite3_open_v2(uri, out,
+                             SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+                                 SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    g_free(uri);
+    return rc;
+}
+
+gboolean ana__db_check_intact(sqlite3 *db, GError **error)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &stmt, NULL);
+    if (rc != SQLITE_OK)
+        return ana__db_error(error, db, rc, "checking the database");
+    rc = sqlite3_step(stmt);
+    gboolean ok = rc == SQLITE_ROW &&
+                  g_strcmp0((const char *)sqlite3_column_text(stmt, 0),
+                            "ok") == 0;
+    if (rc == SQLITE_ROW && !ok) {
+        /* quick_check's first finding, on one line. */
+        char *finding = g_strdup((const char *)sqlite3_column_text(stmt, 0));
+        g_strdelimit(finding, "\r\n", ' ');
+        g_set_error(error, ANA_ERROR, ANA_ERROR_SQLITE,
+                    "the database is damaged (SQLite's quick_check: %s);"
+                    " nothing was written to it",
+                    finding ? finding : "no detail");
+        g_free(finding);
+    }
+    else if (!ok)
+        ana__db_error(error, db, rc, "checking the database");
+    sqlite3_finalize(stmt);
+    return ok;
+}
+
 gboolean ana__db_open_writer(const char *path, sqlite3 **out, GError **error)
 {
     *out = NULL;
     bool existed = g_file_test(path, G_FILE_TEST_EXISTS);
     sqlite3 *db = NULL;
     int version;
-    int rc = sqlite3_open_v2(path, &db,
+    /* As a URI, so that inputs can be ATTACHed as URIs (read-only,
+     * immutable: ana__db_open_ro). */
+    char *uri = ana__db_uri(path, NULL);
+    int rc = sqlite3_open_v2(uri, &db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                 SQLITE_OPEN_NOMUTEX,
+                                 SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
                              NULL);
+    g_free(uri);
     if (rc != SQLITE_OK) {
         ana__db_error(error, db, rc, "opening");
         goto fail;
@@ -136,6 +199,7 @@ gboolean ana__db_open_writer(const char *path, sqlite3 **out, GError **error)
     sqlite3_busy_timeout(db, ANA__BUSY_TIMEOUT_MS);
     /* Identity first, read-only: see ana_recorder_open(). */
     if (!ana_schema_check(db, &version, error) ||
+        (existed && version > 0 && !ana__db_check_intact(db, error)) ||
         !ana__db_set_wal(db, error) || !ana_schema_ensure(db, error))
         goto fail;
     *out = db;
@@ -160,7 +224,7 @@ gboolean ana__db_open_reader(const char *path, sqlite3 **out, GError **error)
                         : "no such file");
         return FALSE;
     }
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    int rc = ana__db_open_ro(path, &db);
     if (rc != SQLITE_OK) {
         ana__db_error(error, db, rc, "opening");
         goto fail;

@@ -51,17 +51,38 @@ gboolean ana__db_set_wal(sqlite3 *db, GError **error);
  * open of a new database leaves. */
 void ana__db_remove_if_created(const char *path, bool existed);
 
+/* `path` as an SQLite URI ("file:" and the path, percent-encoded where
+ * a URI needs it) with `query` appended after "?" unless it is NULL, so
+ * that any file name works where URIs are enabled. g_free() it. */
+char *ana__db_uri(const char *path, const char *query);
+
+/* Opens `path` to read it, without ever writing beside it: when it has
+ * no -wal file (no connection has it open, and none left changes in a
+ * WAL), immutable (no locks, no -wal or -shm created, so it works in a
+ * directory this user cannot write and leaves nothing behind);
+ * otherwise read-only through its WAL, which a writer may be adding to.
+ * Returns SQLite's code; *out is set either way (sqlite3_close() it). */
+int ana__db_open_ro(const char *path, sqlite3 **out);
+
+/* Checks a database that existed before we opened it to write, before
+ * anything is written to it: PRAGMA quick_check must find it intact, so
+ * that a corrupt file is refused whole instead of failing half-way with
+ * a run row already written. Returns TRUE, or FALSE with *error set. */
+gboolean ana__db_check_intact(sqlite3 *db, GError **error);
+
 /* Opens the peko database at `path` for writing, creating it (with the
  * schema, in WAL mode) if it does not exist, and upgrading an older
- * schema. Refuses another program's file before writing anything to it.
+ * schema. Refuses another program's file, and a corrupt one
+ * (ana__db_check_intact), before writing anything to it. URIs are on
+ * for the connection (ana__db_uri), so inputs can be ATTACHed read-only.
  * Returns TRUE with *out set (close with sqlite3_close()), or FALSE with
  * *error set, prefixed with the path, and no file left behind. */
 gboolean ana__db_open_writer(const char *path, sqlite3 **out,
                              GError **error);
 
-/* Opens an existing peko database at `path` read-only and checks it is
- * one of this build's schema. Returns TRUE with *out set, or FALSE with
- * *error set, prefixed with the path. */
+/* Opens an existing peko database at `path` read-only (ana__db_open_ro)
+ * and checks it is one of this build's schema. Returns TRUE with *out
+ * set, or FALSE with *error set, prefixed with the path. */
 gboolean ana__db_open_reader(const char *path, sqlite3 **out,
                              GError **error);
 

@@ -43,6 +43,12 @@ static const char sql_membership[] =
 static const char sql_timeline[] =
     "INSERT INTO timeline (run_id, seq, t_us, event, detail)"
     " VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char sql_state[] =
+    "INSERT INTO node_state (run_id, seq, t_us, node_id, state)"
+    " VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char sql_change[] =
+    "INSERT INTO membership_change (run_id, seq, t_us, node_id, peer,"
+    " change) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 /* Counters are running totals: each write replaces the last. */
 static const char sql_traffic[] =
     "INSERT INTO traffic (run_id, node_id, type, outcome, packets, bytes)"
@@ -65,6 +71,12 @@ static const char *const via_names[] = {
     [ANA__VIA_SWAP] = "swap",
 };
 
+static const char *const change_names[] = {
+    [ANA__CHANGE_LISTED] = "listed",
+    [ANA__CHANGE_EXPIRED] = "expired",
+    [ANA__CHANGE_ADDED] = "added",
+};
+
 gboolean ana__flush_prepare(ana_recorder *rec, GError **error)
 {
     return ana__db_prepare(rec->db, sql_node, &rec->st_node, error) &&
@@ -79,6 +91,8 @@ gboolean ana__flush_prepare(ana_recorder *rec, GError **error)
                            error) &&
            ana__db_prepare(rec->db, sql_timeline, &rec->st_timeline,
                            error) &&
+           ana__db_prepare(rec->db, sql_state, &rec->st_state, error) &&
+           ana__db_prepare(rec->db, sql_change, &rec->st_change, error) &&
            ana__db_prepare(rec->db, sql_traffic, &rec->st_traffic, error) &&
            ana__db_prepare(rec->db, sql_rejection, &rec->st_rejection,
                            error) &&
@@ -90,8 +104,8 @@ void ana__flush_finalize(ana_recorder *rec)
     sqlite3_stmt **all[] = {
         &rec->st_node,       &rec->st_node_totals, &rec->st_rumor,
         &rec->st_infection,  &rec->st_metadata,    &rec->st_membership,
-        &rec->st_timeline,   &rec->st_traffic,     &rec->st_rejection,
-        &rec->st_run_end,
+        &rec->st_timeline,   &rec->st_state,       &rec->st_change,
+        &rec->st_traffic,    &rec->st_rejection,   &rec->st_run_end,
     };
     for (size_t i = 0; i < G_N_ELEMENTS(all); i++) {
         sqlite3_finalize(*all[i]);
@@ -270,6 +284,44 @@ static gboolean write_timeline(ana_recorder *rec, GError **error)
     return TRUE;
 }
 
+static gboolean write_states(ana_recorder *rec, GError **error)
+{
+    sqlite3_stmt *st = rec->st_state;
+    for (guint k = 0; k < rec->state_rows->len; k++) {
+        const ana__state_row *row =
+            &g_array_index(rec->state_rows, ana__state_row, k);
+        sqlite3_bind_int64(st, 1, rec->run_id);
+        bind_u64(st, 2, row->seq);
+        sqlite3_bind_int64(st, 3, row->t_us);
+        sqlite3_bind_int64(st, 4, row->node);
+        sqlite3_bind_text(st, 5,
+                          ana_node_state_name((ana_node_state)row->state),
+                          -1, SQLITE_STATIC);
+        if (!step(rec, st, "writing a node state", error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean write_changes(ana_recorder *rec, GError **error)
+{
+    sqlite3_stmt *st = rec->st_change;
+    for (guint k = 0; k < rec->change_rows->len; k++) {
+        const ana__change_row *row =
+            &g_array_index(rec->change_rows, ana__change_row, k);
+        sqlite3_bind_int64(st, 1, rec->run_id);
+        bind_u64(st, 2, row->seq);
+        sqlite3_bind_int64(st, 3, row->t_us);
+        sqlite3_bind_int64(st, 4, row->node);
+        sqlite3_bind_int64(st, 5, row->peer);
+        sqlite3_bind_text(st, 6, change_names[row->change], -1,
+                          SQLITE_STATIC);
+        if (!step(rec, st, "writing a membership change", error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
 static gboolean write_counters(ana_recorder *rec, GError **error)
 {
     sqlite3_stmt *st = rec->st_traffic;
@@ -367,6 +419,8 @@ static void drop_buffered(ana_recorder *rec)
     rec->n_infections = 0;
     g_array_set_size(rec->metadata_rows, 0);
     g_array_set_size(rec->membership_rows, 0);
+    g_array_set_size(rec->state_rows, 0);
+    g_array_set_size(rec->change_rows, 0);
     for (guint k = 0; k < rec->timeline_rows->len; k++) {
         ana__timeline_row *row =
             &g_array_index(rec->timeline_rows, ana__timeline_row, k);
@@ -391,7 +445,8 @@ static gboolean write_batch(ana_recorder *rec, bool rows, bool counters,
         (!rows ||
          (write_nodes(rec, &local) && write_rumors(rec, &local) &&
           write_infections(rec, &local) && write_metadata(rec, &local) &&
-          write_membership(rec, &local) && write_timeline(rec, &local))) &&
+          write_membership(rec, &local) && write_timeline(rec, &local) &&
+          write_states(rec, &local) && write_changes(rec, &local))) &&
         (!counters || write_counters(rec, &local)) &&
         (!end || write_run_end(rec, end, &local)) &&
         ana__db_exec(rec->db, "COMMIT", "committing a write", &local);

@@ -26,7 +26,7 @@ static gboolean check_input(const char *path, GError **error)
     }
     sqlite3 *db = NULL;
     int version = 0;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    int rc = ana__db_open_ro(path, &db);
     gboolean ok = rc == SQLITE_OK
                       ? ana_schema_check(db, &version, error)
                       : ana__db_error(error, db, rc, "opening");
@@ -281,11 +281,20 @@ gboolean ana_merge(const char *out_path, const char *in_path,
     sqlite3_stmt *attach = NULL;
     int rc = sqlite3_prepare_v2(m.db, "ATTACH DATABASE ?1 AS src", -1,
                                 &attach, NULL);
+    /* Read-only, and immutable when nothing writes it: an input in a
+     * directory we cannot write is read, and nothing is left beside it
+     * (ana__db_open_ro). */
+    char *wal = g_strconcat(in_path, "-wal", NULL);
+    char *uri = ana__db_uri(in_path, g_file_test(wal, G_FILE_TEST_EXISTS)
+                                         ? "mode=ro"
+                                         : "mode=ro&immutable=1");
+    g_free(wal);
     if (rc == SQLITE_OK) {
-        sqlite3_bind_text(attach, 1, in_path, -1, SQLITE_STATIC);
+        sqlite3_bind_text(attach, 1, uri, -1, SQLITE_STATIC);
         rc = sqlite3_step(attach);
     }
     sqlite3_finalize(attach);
+    g_free(uri);
     if (rc != SQLITE_DONE && rc != SQLITE_OK) {
         ana__db_error(error, m.db, rc, "attaching the input");
         goto done;

@@ -94,10 +94,29 @@ static int32_t path_hops(unsigned hops)
 /* ------------------------------------------------------------------ */
 /* Callbacks.                                                           */
 
+/* A cold start adds N^2 peers, and none of those additions is recorded:
+ * only a node listed again after its lister removed it (a re-add), or
+ * listed while the world knows it silent (crashed, paused, stopped). Until
+ * there is one of those, this is two compares. */
 static void on_node_added(void *user, const peko_addr *node)
 {
     ana_node_ctx *ctx = user;
     ctx->peers_added++;
+    ana_recorder *rec = ctx->rec;
+    if (ctx->open_removals == 0 && rec->n_silent == 0)
+        return;
+    int32_t peer = node_of(rec, node);
+    if (peer < 0)
+        return;
+    bool readded = false;
+    if (ctx->open_removals > 0) {
+        uint64_t key = ana__pair_key(ctx->index, (uint32_t)peer);
+        readded = g_hash_table_remove(rec->open_removals, &key);
+        ctx->open_removals -= readded;
+    }
+    if (readded || ana_node_state_silent(rec->node_state[peer]))
+        ana__push_change(rec, ana__now(rec), ctx->index, (uint32_t)peer,
+                         ANA__CHANGE_ADDED);
 }
 
 static void on_node_refreshed(void *user, const peko_addr *node)
@@ -106,10 +125,24 @@ static void on_node_refreshed(void *user, const peko_addr *node)
     ctx->peers_refreshed++;
 }
 
+/* Removals are rare (a crash costs one per lister): every one of a node
+ * of the run is recorded, and remembered until it is listed again. */
 static void on_node_expired(void *user, const peko_addr *node)
 {
     ana_node_ctx *ctx = user;
     ctx->peers_expired++;
+    ana_recorder *rec = ctx->rec;
+    int32_t peer = node_of(rec, node);
+    if (peer < 0 || rec->finished)
+        return;
+    ana__push_change(rec, ana__now(rec), ctx->index, (uint32_t)peer,
+                     ANA__CHANGE_EXPIRED);
+    uint64_t *key = g_new(uint64_t, 1);
+    *key = ana__pair_key(ctx->index, (uint32_t)peer);
+    /* A second removal without a re-add between is not the engine's way,
+     * but the set stays a set. */
+    if (g_hash_table_add(rec->open_removals, key))
+        ctx->open_removals++;
 }
 
 static void on_rumor_created(void *user, const peko_rumor *rumor)

@@ -56,6 +56,28 @@ typedef struct ana__membership_row {
     uint64_t complete;
 } ana__membership_row;
 
+typedef struct ana__state_row {
+    int64_t t_us;
+    uint64_t seq;       /* shared with ana__change_row */
+    uint32_t node;
+    uint8_t state;      /* ana_node_state */
+} ana__state_row;
+
+/* What a node's list did about a peer (membership_change.change). */
+typedef enum ana__change {
+    ANA__CHANGE_LISTED = 0, /* held it when it stopped being up */
+    ANA__CHANGE_EXPIRED,    /* removed it (the engine's node_expired) */
+    ANA__CHANGE_ADDED,      /* listed it again (node_added) */
+} ana__change;
+
+typedef struct ana__change_row {
+    int64_t t_us;
+    uint64_t seq;
+    uint32_t node;
+    uint32_t peer;
+    uint8_t change;     /* ana__change */
+} ana__change_row;
+
 typedef struct ana__timeline_row {
     int64_t t_us;
     char *event;        /* owned */
@@ -88,6 +110,9 @@ struct ana_node_ctx {
     uint64_t peers_added;
     uint64_t peers_refreshed;
     uint64_t peers_expired;
+    /* Peers this node removed and has not listed again: while 0 (and no
+     * node is silent), node_added returns at once. */
+    uint32_t open_removals;
 };
 
 struct ana_recorder {
@@ -114,12 +139,24 @@ struct ana_recorder {
 
     ana__rumors rumors;
 
+    /* Ground truth and membership changes (rare: no hot path). */
+    bool ground_truth;
+    uint8_t *node_state;          /* n_nodes, ana_node_state */
+    size_t n_silent;              /* nodes whose state is silent */
+    GHashTable *open_removals;    /* (node << 32 | peer) as gint64 *, a
+                                   * set: looked up, never iterated in an
+                                   * order that reaches the file */
+    uint64_t change_seq;          /* next node_state / membership_change
+                                   * seq */
+
     /* Rows waiting for the next write. */
     ana__infection_row *infections; /* batch_rows */
     size_t n_infections;
     GArray *metadata_rows;        /* ana__metadata_row */
     GArray *membership_rows;      /* ana__membership_row */
     GArray *timeline_rows;        /* ana__timeline_row */
+    GArray *state_rows;           /* ana__state_row */
+    GArray *change_rows;          /* ana__change_row */
     size_t buffered;              /* rows in all of them */
     size_t batch_rows;
     uint64_t membership_seq;      /* next membership.sample */
@@ -133,6 +170,8 @@ struct ana_recorder {
     sqlite3_stmt *st_metadata;
     sqlite3_stmt *st_membership;
     sqlite3_stmt *st_timeline;
+    sqlite3_stmt *st_state;
+    sqlite3_stmt *st_change;
     sqlite3_stmt *st_traffic;
     sqlite3_stmt *st_rejection;
     sqlite3_stmt *st_run_end;
@@ -153,6 +192,21 @@ static inline ana__counter *ana__traffic_of(ana__counter *base, unsigned type,
 {
     return &base[type * ANA_OUTCOME_COUNT + (unsigned)outcome];
 }
+
+/* Buffers a membership_change row (callbacks and hooks alike). */
+void ana__push_change(ana_recorder *rec, int64_t t_us, uint32_t node,
+                      uint32_t peer, ana__change change);
+
+/* The key of (node, peer) in rec->open_removals. */
+static inline uint64_t ana__pair_key(uint32_t node, uint32_t peer)
+{
+    return (uint64_t)node << 32 | peer;
+}
+
+/* Hash of a pair key (a uint64_t *): splitmix64's finalizer. GLib's
+ * g_int64_hash folds the halves together (node ^ peer), which puts every
+ * pair with the same xor in one bucket. */
+guint ana__pair_hash(gconstpointer key);
 
 /* flush.c */
 

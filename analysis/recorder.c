@@ -46,6 +46,18 @@ const char *ana_outcome_name(ana_outcome outcome)
     return names[outcome];
 }
 
+const char *ana_node_state_name(ana_node_state state)
+{
+    static const char *const names[ANA_NODE_STATE_COUNT] = {
+        [ANA_NODE_ABSENT] = "absent",   [ANA_NODE_UP] = "up",
+        [ANA_NODE_STOPPED] = "stopped", [ANA_NODE_PAUSED] = "paused",
+        [ANA_NODE_CRASHED] = "crashed",
+    };
+    if ((unsigned)state >= ANA_NODE_STATE_COUNT)
+        return "unknown";
+    return names[state];
+}
+
 void ana_run_info_init(ana_run_info *info)
 {
     *info = (ana_run_info){
@@ -117,9 +129,9 @@ static gboolean insert_run(ana_recorder *rec, const ana_run_info *info,
     static const char sql[] =
         "INSERT INTO run (scenario, params, seed, version, source, status,"
         " nodes, heartbeat_origins, heartbeat_every, started_at,"
-        " sweep_id, sweep_point, repetition)"
+        " sweep_id, sweep_point, repetition, ground_truth)"
         " VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8, ?9, ?10, ?11,"
-        " ?12)";
+        " ?12, ?13)";
     sqlite3_stmt *stmt = NULL;
     int rc = sqlite3_prepare_v2(rec->db, sql, -1, &stmt, NULL);
     if (rc != SQLITE_OK)
@@ -146,6 +158,7 @@ static gboolean insert_run(ana_recorder *rec, const ana_run_info *info,
                       -1, SQLITE_STATIC);
     if (info->repetition >= 0)
         sqlite3_bind_int64(stmt, 12, info->repetition);
+    sqlite3_bind_int(stmt, 13, info->ground_truth ? 1 : 0);
     rc = sqlite3_step(stmt);
     gboolean ok = rc == SQLITE_DONE;
     if (ok)
@@ -209,6 +222,12 @@ static ana_recorder *recorder_new(const char *path, const ana_run_info *info)
     rec->membership_rows =
         g_array_new(FALSE, FALSE, sizeof(ana__membership_row));
     rec->timeline_rows = g_array_new(FALSE, FALSE, sizeof(ana__timeline_row));
+    rec->ground_truth = info->ground_truth;
+    rec->node_state = g_new0(uint8_t, rec->n_nodes);
+    rec->open_removals = g_hash_table_new_full(ana__pair_hash, g_int64_equal,
+                                               g_free, NULL);
+    rec->state_rows = g_array_new(FALSE, FALSE, sizeof(ana__state_row));
+    rec->change_rows = g_array_new(FALSE, FALSE, sizeof(ana__change_row));
     return rec;
 }
 
@@ -242,6 +261,10 @@ void ana_recorder_free(ana_recorder *rec)
     g_array_free(rec->membership_rows, TRUE);
     timeline_rows_clear(rec->timeline_rows);
     g_array_free(rec->timeline_rows, TRUE);
+    g_free(rec->node_state);
+    g_hash_table_destroy(rec->open_removals);
+    g_array_free(rec->state_rows, TRUE);
+    g_array_free(rec->change_rows, TRUE);
     g_clear_error(&rec->failed);
     g_free(rec->path);
     g_free(rec);
@@ -288,9 +311,12 @@ ana_recorder *ana_recorder_open(const char *path, const ana_run_info *info,
     sqlite3_busy_timeout(rec->db, ANA__BUSY_TIMEOUT_MS);
 
     /* Identity first, read-only: another program's file is refused before
-     * the journal mode (a header write) or anything else touches it. */
+     * the journal mode (a header write) or anything else touches it; so
+     * is a damaged one, before its run row is written. */
     int version;
     if (!ana_schema_check(rec->db, &version, error) ||
+        (existed && !in_memory && version > 0 &&
+         !ana__db_check_intact(rec->db, error)) ||
         !check_params_json(rec->db,
                            info->params_json ? info->params_json : "{}",
                            error) ||
@@ -406,6 +432,83 @@ void ana_recorder_timeline(ana_recorder *rec, int64_t t_us,
     };
     g_array_append_val(rec->timeline_rows, row);
     ana__row_buffered(rec);
+}
+
+/* ------------------------------------------------------------------ */
+/* Ground truth.                                                        */
+
+void ana__push_change(ana_recorder *rec, int64_t t_us, uint32_t node,
+                      uint32_t peer, ana__change change)
+{
+    if (ana__rows_closed(rec))
+        return;
+    ana__change_row row = {
+        .t_us = t_us,
+        .seq = rec->change_seq++,
+        .node = node,
+        .peer = peer,
+        .change = (uint8_t)change,
+    };
+    g_array_append_val(rec->change_rows, row);
+    ana__row_buffered(rec);
+}
+
+guint ana__pair_hash(gconstpointer key)
+{
+    uint64_t h = *(const uint64_t *)key;
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return (guint)h;
+}
+
+static gboolean removal_of(gpointer key, gpointer value, gpointer node)
+{
+    return (uint32_t)(*(const uint64_t *)key >> 32) ==
+           GPOINTER_TO_UINT(node);
+}
+
+void ana_recorder_node_state(ana_recorder *rec, size_t node, int64_t t_us,
+                             ana_node_state state)
+{
+    g_return_if_fail(rec != NULL && node < rec->n_nodes);
+    g_return_if_fail(state > ANA_NODE_ABSENT && state < ANA_NODE_STATE_COUNT);
+    if (rec->finished || rec->node_state[node] == state)
+        return;
+    bool was = ana_node_state_silent(rec->node_state[node]);
+    bool is = ana_node_state_silent(state);
+    rec->n_silent += is && !was;
+    rec->n_silent -= was && !is;
+    rec->node_state[node] = (uint8_t)state;
+    if (state == ANA_NODE_CRASHED && rec->ctx[node].open_removals > 0) {
+        /* Its list is gone: what it removed before can no longer be
+         * listed again by it. Only removed from the set, so the order
+         * the table is walked in reaches nothing. */
+        g_hash_table_foreach_remove(rec->open_removals, removal_of,
+                                    GUINT_TO_POINTER((guint)node));
+        rec->ctx[node].open_removals = 0;
+    }
+    if (ana__rows_closed(rec))
+        return;
+    ana__state_row row = {
+        .t_us = t_us - rec->t0_us,
+        .seq = rec->change_seq++,
+        .node = (uint32_t)node,
+        .state = (uint8_t)state,
+    };
+    g_array_append_val(rec->state_rows, row);
+    ana__row_buffered(rec);
+}
+
+void ana_recorder_listed(ana_recorder *rec, size_t node, size_t peer,
+                         int64_t t_us)
+{
+    g_return_if_fail(rec != NULL && node < rec->n_nodes &&
+                     peer < rec->n_nodes);
+    ana__push_change(rec, t_us - rec->t0_us, (uint32_t)node, (uint32_t)peer,
+                     ANA__CHANGE_LISTED);
 }
 
 /* ------------------------------------------------------------------ */

@@ -2,8 +2,8 @@
  *
  * The recorder is an engine observer (peko_observer) plus a few hooks for
  * what only the world around the engines knows: packets the network
- * dropped or delivered, membership convergence samples, and the scenario's
- * timeline. It writes the tables of schema.h (docs/schema.md), one run
+ * dropped or delivered, membership convergence samples, the scenario's
+ * timeline, and the ground truth of which nodes are up. It writes the tables of schema.h (docs/schema.md), one run
  * per ana_recorder_open(), appended to whatever runs the file already
  * holds.
  *
@@ -104,6 +104,31 @@ typedef enum ana_outcome {
 /* "sent", "delivered", ... (the traffic.outcome values). */
 const char *ana_outcome_name(ana_outcome outcome);
 
+/* What the world around the engines knows of a node: the failure
+ * detector's ground truth (node_state.state). Whether a node should be in
+ * the others' lists: only while UP. Whether its own list counts: while UP
+ * or STOPPED (a stopped node still expires others). */
+typedef enum ana_node_state {
+    ANA_NODE_ABSENT = 0, /* not joined yet; never written */
+    ANA_NODE_UP,         /* running and sending heartbeats */
+    ANA_NODE_STOPPED,    /* running, heartbeats stopped (pekonode's Stop) */
+    ANA_NODE_PAUSED,     /* frozen: keeps its list, does nothing */
+    ANA_NODE_CRASHED,    /* no engine: its list is lost */
+    ANA_NODE_STATE_COUNT
+} ana_node_state;
+
+/* "up", "stopped", "paused", "crashed" (and "absent"). */
+const char *ana_node_state_name(ana_node_state state);
+
+/* Whether a node in `state` is silent: running no heartbeats that others
+ * could hear, so that removing it is right. An absent node is not: nobody
+ * should know it yet. */
+static inline bool ana_node_state_silent(ana_node_state state)
+{
+    return state == ANA_NODE_STOPPED || state == ANA_NODE_PAUSED ||
+           state == ANA_NODE_CRASHED;
+}
+
 typedef struct ana_run_info {
     const char *scenario;     /* run.scenario; NULL means "" */
     const char *params_json;  /* run.params, a JSON text; NULL means "{}" */
@@ -132,6 +157,10 @@ typedef struct ana_run_info {
     const char *sweep_point;  /* run.sweep_point: the sweep's axis values,
                                * "engine.amount=3"; NULL means "" */
     int64_t repetition;       /* run.repetition; < 0 means NULL */
+    bool ground_truth;        /* run.ground_truth: the caller reports
+                               * every node's state as it changes
+                               * (ana_recorder_node_state), so removals
+                               * can be judged right or wrong */
     const char *started_at;   /* run.started_at; NULL means the wall clock
                                * now, "YYYY-MM-DDTHH:MM:SSZ" (UTC) */
     ana_now_fn now_us;        /* the run's clock, required */
@@ -215,6 +244,25 @@ void ana_recorder_membership(ana_recorder *rec, int64_t t_us, size_t live,
  * free-form detail (NULL for none); both copied. */
 void ana_recorder_timeline(ana_recorder *rec, int64_t t_us,
                            const char *event, const char *detail);
+
+/* Ground truth, for runs opened with info.ground_truth (docs/schema.md,
+ * node_state and membership_change). Both are called on rare events (a
+ * join, crash, restart, pause, resume, stop or start), never per packet.
+ *
+ * Node `node` is in `state` from t_us on. A call that repeats the node's
+ * last state writes nothing; ANA_NODE_ABSENT is refused (a node is absent
+ * only before its first state). While a node is silent, every node that
+ * lists it again is recorded (membership_change 'added'), as is every
+ * re-add of a peer a node removed; a CRASHED node's own removals are
+ * forgotten, since its list is gone. */
+void ana_recorder_node_state(ana_recorder *rec, size_t node, int64_t t_us,
+                             ana_node_state state);
+
+/* At t_us, node `node`'s list holds `peer` (membership_change 'listed'):
+ * the world's snapshot of who lists a node at the moment it stops being
+ * up, from which the analysis knows whose lists it must leave. */
+void ana_recorder_listed(ana_recorder *rec, size_t node, size_t peer,
+                         int64_t t_us);
 
 /* ------------------------------------------------------------------ */
 /* Writing and ending.                                                  */

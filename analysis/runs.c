@@ -1,6 +1,7 @@
 /* runs.c: loading runs and their metrics, grouping them (runs.h). */
 #include "runs.h"
 
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -33,6 +34,28 @@ static const ana_metric_info metric_infos[ANA_METRIC_COUNT] = {
                               "mean delay until a node held a published "
                               "metadata version",
                               true},
+    [ANA_METRIC_DETECTION] = {"detection", "s",
+                              "median time from a node's silence until "
+                              "no live node listed it",
+                              true},
+    [ANA_METRIC_DETECTION_P99] = {"detection_p99", "s",
+                                  "99th percentile of the detection time",
+                                  true},
+    [ANA_METRIC_WRONG_REMOVALS] = {"wrong_removals", "removals",
+                                   "live nodes removed by live nodes",
+                                   false, true},
+    [ANA_METRIC_WRONG_RATE] = {"wrong_removal_rate", "/node-hour",
+                               "wrong removals per node-hour", false,
+                               true},
+    [ANA_METRIC_MISTAKE_DURATION] = {"mistake_duration", "s",
+                                     "mean time until a wrong removal "
+                                     "was undone (T_M)",
+                                     true},
+    [ANA_METRIC_PACKETS_PER_CYCLE] = {"packets_per_node_cycle", "packets",
+                                      "packets sent per node per cycle",
+                                      false},
+    [ANA_METRIC_BYTES_PER_CYCLE] = {"bytes_per_node_cycle", "bytes",
+                                    "bytes sent per node per cycle", false},
     [ANA_METRIC_DROPS_LOST] = {"drops_lost", "packets",
                                "packets lost by the loss model", false},
     [ANA_METRIC_DROPS_PARTITIONED] = {"drops_partitioned", "packets",
@@ -144,7 +167,7 @@ static gboolean loader_prepare(loader *l, GError **error)
          "  GROUP BY counter, origin_addr) p"
          " ON p.counter = m.counter AND p.origin_addr = m.origin_addr"
          " WHERE m.run_id = ?1 AND m.via <> 'publish'"},
-        {&l->drops, "SELECT outcome, sum(packets) FROM traffic"
+        {&l->drops, "SELECT outcome, sum(packets), sum(bytes) FROM traffic"
                     " WHERE run_id = ?1 GROUP BY outcome"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(all); i++) {
@@ -307,6 +330,7 @@ static gboolean load_others(loader *l, ana_run *run, GError **error)
 
     for (size_t d = 0; d < G_N_ELEMENTS(drop_outcomes); d++)
         run->value[drop_outcomes[d].metric] = 0;
+    double sent = 0, sent_bytes = 0;
     sqlite3_bind_int64(l->drops, 1, run->run_id);
     while ((rc = sqlite3_step(l->drops)) == SQLITE_ROW) {
         const char *outcome = (const char *)sqlite3_column_text(l->drops, 0);
@@ -314,16 +338,53 @@ static gboolean load_others(loader *l, ana_run *run, GError **error)
             if (strcmp(outcome, drop_outcomes[d].outcome) == 0)
                 run->value[drop_outcomes[d].metric] =
                     sqlite3_column_double(l->drops, 1);
+        if (outcome && strcmp(outcome, "sent") == 0) {
+            sent = sqlite3_column_double(l->drops, 1);
+            sent_bytes = sqlite3_column_double(l->drops, 2);
+        }
     }
     sqlite3_reset(l->drops);
     if (rc != SQLITE_DONE)
         return ana__db_error(error, l->db, rc, "reading traffic");
+    /* Every node for the whole run, cold start included: what the
+     * traffic table alone gives (docs/analysis.md). */
+    double node_cycles = (double)run->nodes * run->sim_time_s / run->cycle_s;
+    if (node_cycles > 0 && isfinite(node_cycles)) {
+        run->value[ANA_METRIC_PACKETS_PER_CYCLE] = sent / node_cycles;
+        run->value[ANA_METRIC_BYTES_PER_CYCLE] = sent_bytes / node_cycles;
+    }
     return TRUE;
 
 fail:
     sqlite3_reset(l->convergence);
     sqlite3_reset(l->staleness);
     return ana__db_error(error, l->db, rc, "reading a run");
+}
+
+/* The failure detector's figures, for a run that recorded ground truth.
+ * A removal is judged against the timeout plus one cycle (qos.h); without
+ * a known timeout there is no judging, and no figures. */
+static gboolean load_qos(loader *l, ana_run *run, GError **error)
+{
+    double window_s = run->timeout_s + run->cycle_s;
+    if (!run->has_qos || !(window_s > 0) || !isfinite(window_s) ||
+        run->nodes < 1) {
+        run->has_qos = false;
+        return TRUE;
+    }
+    int64_t end_us = isfinite(run->sim_time_s)
+                         ? (int64_t)(run->sim_time_s * 1e6)
+                         : 0;
+    if (!ana_qos_load(l->db, run->run_id, (size_t)run->nodes, end_us,
+                      (int64_t)(window_s * 1e6), &run->qos, error))
+        return FALSE;
+    const ana_qos *q = &run->qos;
+    run->value[ANA_METRIC_DETECTION] = q->detection_median_s;
+    run->value[ANA_METRIC_DETECTION_P99] = q->detection_p99_s;
+    run->value[ANA_METRIC_WRONG_REMOVALS] = (double)q->wrong;
+    run->value[ANA_METRIC_WRONG_RATE] = q->wrong_rate;
+    run->value[ANA_METRIC_MISTAKE_DURATION] = q->mistake_duration_s;
+    return TRUE;
 }
 
 /* ------------------------------------------------------------------ */
@@ -344,9 +405,43 @@ static const char runs_sql[] =
     " sim_time_us,"
     " (SELECT group_concat(value, ',') FROM json_each(CASE WHEN"
     "   json_valid(params) THEN params ELSE '{}' END, '$.overrides')"
-    "   WHERE value NOT LIKE 'cluster.seed=%')"
+    "   WHERE value NOT LIKE 'cluster.seed=%'), "
+    PARAM("$.engine.timeout_us") ", " PARAM("$.engine.size") ", "
+    PARAM("$.engine.exchanges") ", ground_truth"
     " FROM run WHERE (?1 < 0 AND status = 'complete') OR run_id = ?1"
     " ORDER BY run_id";
+
+/* The timeout the run's nodes used: the configured one (resolved when
+ * recorded), or digest's default for the run's size. NAN when the
+ * parameters do not say. */
+static void resolve_timeout(ana_run *run, double timeout_us)
+{
+    run->timeout_s = NAN;
+    run->timeout_scaled = false;
+    if (!(timeout_us >= 0) || !isfinite(timeout_us))
+        return;
+    if (timeout_us > 0 || g_strcmp0(run->dissemination, "digest") != 0) {
+        run->timeout_s = timeout_us > 0 ? timeout_us / 1e6 : NAN;
+        return;
+    }
+    /* Out-of-range parameters (a hand-edited file) are refused by
+     * peko_digest_timeout_us() itself. */
+    if (!(run->cycle_s > 0) || !(run->size > 0) || !(run->exchanges > 0) ||
+        run->size > INT_MAX || run->exchanges > INT_MAX ||
+        run->cycle_s > 1e12 || run->nodes < 1)
+        return;
+    peko_config c;
+    memset(&c, 0, sizeof c);
+    c.cycle_us = (int64_t)(run->cycle_s * 1e6);
+    c.size = (int)run->size;
+    c.exchanges = (int)run->exchanges;
+    c.dissemination = PEKO_DISSEMINATION_DIGEST;
+    int64_t us = peko_digest_timeout_us((size_t)run->nodes, &c);
+    if (us > 0) {
+        run->timeout_s = (double)us / 1e6;
+        run->timeout_scaled = true;
+    }
+}
 
 static void read_run_row(sqlite3_stmt *stmt, ana_run *run)
 {
@@ -380,10 +475,15 @@ static void read_run_row(sqlite3_stmt *stmt, ana_run *run)
     run->round_s = run->latency_s > 0 ? run->latency_s : run->cycle_s;
     for (int m = 0; m < ANA_METRIC_COUNT; m++)
         run->value[m] = run->heartbeat_value[m] = NAN;
+    run->size = column_double(stmt, 18);
+    run->exchanges = column_double(stmt, 19);
+    run->has_qos = sqlite3_column_int(stmt, 20) == 1;
+    resolve_timeout(run, column_double(stmt, 17));
 }
 
 static void run_clear(ana_run *run)
 {
+    ana_qos_clear(&run->qos);
     g_free(run->scenario);
     g_free(run->sweep_point);
     g_free(run->sweep_id);
@@ -512,7 +612,7 @@ gboolean ana_runset_load_full(const char *path, int64_t only_run,
         ana_run *run = &g_array_index(loaded, ana_run, i);
         ok = load_rumors(&l, run, (flags & ANA_RUNSET_HEARTBEATS) != 0,
                          error) &&
-             load_others(&l, run, error);
+             load_others(&l, run, error) && load_qos(&l, run, error);
     }
     sqlite3_int64 total = 0;
     if (ok && only_run < 0)
@@ -560,6 +660,25 @@ size_t ana_config_values(const ana_runset *set, const ana_config *config,
     }
     for (size_t i = n; i < config->n_runs; i++)
         out[i] = NAN;
+    return n;
+}
+
+size_t ana_config_counts(const ana_runset *set, const ana_config *config,
+                         ana_metric metric, double *counts,
+                         double *exposure)
+{
+    g_return_val_if_fail(metric < ANA_METRIC_COUNT &&
+                             metric_infos[metric].is_count,
+                         0);
+    size_t n = 0;
+    for (size_t i = 0; i < config->n_runs; i++) {
+        const ana_run *run = &set->runs[config->runs[i]];
+        if (!run->has_qos)
+            continue;
+        counts[n] = (double)run->qos.wrong;
+        exposure[n] = run->qos.node_hours;
+        n++;
+    }
     return n;
 }
 

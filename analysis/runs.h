@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "qos.h"
+
 G_BEGIN_DECLS
 
 /* Every metric is a double; NAN when it does not apply to the run (no
@@ -41,6 +43,18 @@ typedef enum ana_metric {
     ANA_METRIC_CONVERGENCE,      /* s: first sample with complete lists */
     ANA_METRIC_STALENESS,        /* s: mean delay until a node held a
                                   * published metadata version */
+    /* The failure detector (qos.h): NAN for a run without ground truth
+     * (recorded by `peko node`, or before schema 3). */
+    ANA_METRIC_DETECTION,        /* s: median over the run's silences of
+                                  * the time until gone from every live
+                                  * list */
+    ANA_METRIC_DETECTION_P99,    /* s: their 99th percentile */
+    ANA_METRIC_WRONG_REMOVALS,   /* removals: a count (is_count) */
+    ANA_METRIC_WRONG_RATE,       /* per node-hour (is_count) */
+    ANA_METRIC_MISTAKE_DURATION, /* s: T_M, mean until undone */
+    /* Cost, from the traffic table: sent, over nodes and cycles. */
+    ANA_METRIC_PACKETS_PER_CYCLE,
+    ANA_METRIC_BYTES_PER_CYCLE,
     ANA_METRIC_DROPS_LOST,       /* packets dropped, by cause */
     ANA_METRIC_DROPS_PARTITIONED,
     ANA_METRIC_DROPS_QUEUE,
@@ -54,6 +68,10 @@ typedef struct ana_metric_info {
     const char *unit;         /* "s", "rounds", "msgs/node", "" */
     const char *description;  /* one line */
     bool is_time;             /* seconds: shown as ms or s */
+    bool is_count;            /* rare events over an exposure (wrong
+                               * removals over node-hours): compared as
+                               * counts pooled over runs, not as a
+                               * distribution (compare.h) */
 } ana_metric_info;
 
 /* The metric's description (static). Every metric is better lower. */
@@ -91,6 +109,17 @@ typedef struct ana_run {
     double sim_time_s;        /* the run's length in run time; NAN if
                                * not recorded */
     int64_t heartbeats;       /* sampled heartbeats recorded */
+    /* The failure detector's settings, from the parameters. */
+    double timeout_s;         /* the timeout in effect: the configured
+                               * one, or digest's default for `nodes`
+                               * (peko_digest_timeout_us); NAN unknown */
+    bool timeout_scaled;      /* digest's default, scaled with the list */
+    double exchanges;         /* engine.exchanges; NAN unknown */
+    double size;              /* engine.size (bytes); NAN unknown */
+    /* The failure detector's figures (qos.h), when the run recorded
+     * ground truth (has_qos); owned. */
+    bool has_qos;
+    ana_qos qos;
     /* The rumor metrics (t50 to never_reached) over the sampled
      * heartbeats alone: for a run whose value[] is over metadata rumors,
      * only when loaded with ANA_RUNSET_HEARTBEATS. NAN for the other
@@ -139,6 +168,14 @@ gboolean ana_runset_load_full(const char *path, int64_t only_run,
  * packed first, keeping their order). */
 size_t ana_config_values(const ana_runset *set, const ana_config *config,
                          ana_metric metric, double *out);
+
+/* For a count metric (ana_metric_info.is_count): the events of each run
+ * of `config` with ground truth, and its exposure in node-hours, into
+ * counts[] and exposure[] (room for config->n_runs). Returns how many
+ * runs had them. */
+size_t ana_config_counts(const ana_runset *set, const ana_config *config,
+                         ana_metric metric, double *counts,
+                         double *exposure);
 
 /* The configuration of `set` that is `other` (a configuration of
  * `other_set`): same scenario and sweep point, and outside a sweep the

@@ -22,6 +22,52 @@
  * - CHECKs list allowed values with OR, not IN (...): SQLite builds an
  *   ephemeral table for IN in a CHECK on every row inserted, which made
  *   bulk inserts several times slower. */
+
+/* The failure detector's rows (schema 3): what the world knows of each
+ * node (node_state) and what each node's list did about the others
+ * (membership_change). Both are rare next to packets: a row per state
+ * change and per removal, re-add or snapshot, never per heartbeat. One
+ * sequence numbers the rows of both, so a reader can merge them back into
+ * the order they happened in. Kept as macros: the upgrade from schema 2
+ * creates the same objects. */
+#define NODE_STATE_DDL                                                     \
+    "CREATE TABLE IF NOT EXISTS node_state (\n"                           \
+    "  run_id INTEGER NOT NULL,\n"                                        \
+    "  seq INTEGER NOT NULL,\n"                                           \
+    "  t_us INTEGER NOT NULL,\n"                                          \
+    "  node_id INTEGER NOT NULL,\n"                                       \
+    "  state TEXT NOT NULL\n"                                             \
+    "    CHECK (state = 'up' OR state = 'stopped' OR state = 'paused' OR\n" \
+    "           state = 'crashed'),\n"                                    \
+    "  PRIMARY KEY (run_id, seq)\n"                                       \
+    ") WITHOUT ROWID;\n"
+#define MEMBERSHIP_CHANGE_DDL                                              \
+    "CREATE TABLE IF NOT EXISTS membership_change (\n"                    \
+    "  run_id INTEGER NOT NULL,\n"                                        \
+    "  seq INTEGER NOT NULL,\n"                                           \
+    "  t_us INTEGER NOT NULL,\n"                                          \
+    "  node_id INTEGER NOT NULL,\n"                                       \
+    "  peer INTEGER NOT NULL,\n"                                          \
+    "  change TEXT NOT NULL\n"                                            \
+    "    CHECK (change = 'listed' OR change = 'expired' OR\n"             \
+    "           change = 'added'),\n"                                     \
+    "  PRIMARY KEY (run_id, seq)\n"                                       \
+    ") WITHOUT ROWID;\n"
+/* A node's down intervals: from the state row that ended a time 'up' to
+ * the next 'up' (NULL: down until the run's end); cause is the state it
+ * went to first. */
+#define NODE_DOWN_VIEW_DDL                                                 \
+    "CREATE VIEW IF NOT EXISTS node_down AS\n"                            \
+    "SELECT run_id, node_id, state AS cause, t_us AS down_us,\n"          \
+    "       (SELECT u.t_us FROM node_state u\n"                           \
+    "         WHERE u.run_id = s.run_id AND u.node_id = s.node_id\n"      \
+    "           AND u.seq > s.seq AND u.state = 'up'\n"                   \
+    "         ORDER BY u.seq LIMIT 1) AS up_us\n"                         \
+    "FROM (SELECT *, lag(state) OVER (PARTITION BY run_id, node_id\n"     \
+    "                                 ORDER BY seq) AS before\n"          \
+    "      FROM node_state) s\n"                                          \
+    "WHERE state <> 'up' AND (before IS NULL OR before = 'up');\n"
+
 static const char *const schema_ddl[] = {
     "CREATE TABLE IF NOT EXISTS run (\n"
     "  run_id INTEGER PRIMARY KEY,\n"
@@ -46,7 +92,8 @@ static const char *const schema_ddl[] = {
     "  error TEXT,\n"
     "  sweep_id TEXT,\n"
     "  sweep_point TEXT NOT NULL DEFAULT '',\n"
-    "  repetition INTEGER\n"
+    "  repetition INTEGER,\n"
+    "  ground_truth INTEGER\n"
     ");\n",
     "CREATE TABLE IF NOT EXISTS node (\n"
     "  run_id INTEGER NOT NULL REFERENCES run (run_id),\n"
@@ -134,6 +181,9 @@ static const char *const schema_ddl[] = {
     "  detail TEXT,\n"
     "  PRIMARY KEY (run_id, seq)\n"
     ") WITHOUT ROWID;\n",
+    NODE_STATE_DDL,
+    MEMBERSHIP_CHANGE_DDL,
+    NODE_DOWN_VIEW_DDL,
     /* tX is the time by which X% of the run's nodes first held the rumor:
      * the k-th earliest infection, k = ceil(X * nodes / 100) in integer
      * arithmetic (no math extension needed), NULL when fewer than k nodes
@@ -259,6 +309,10 @@ static const char *const schema_migrations[ANA_SCHEMA_VERSION - 1] = {
     "ALTER TABLE run ADD COLUMN sweep_id TEXT;\n"
     "ALTER TABLE run ADD COLUMN sweep_point TEXT NOT NULL DEFAULT '';\n"
     "ALTER TABLE run ADD COLUMN repetition INTEGER;\n",
+    /* 2 -> 3: the failure detector's rows. Older runs keep ground_truth
+     * NULL: nothing was recorded of them, not "no removal". */
+    "ALTER TABLE run ADD COLUMN ground_truth INTEGER;\n" NODE_STATE_DDL
+        MEMBERSHIP_CHANGE_DDL NODE_DOWN_VIEW_DDL,
 };
 
 /* Brings a database of schema `version` (1 .. ANA_SCHEMA_VERSION - 1) up

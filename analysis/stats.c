@@ -557,3 +557,80 @@ ana_stats_interval ana_stats_bootstrap_median_diff(const double *a, size_t na,
     g_free(scratch);
     return ci;
 }
+
+/* ------------------------------------------------------------------ */
+/* Counts.                                                              */
+
+/* Both tails of Bin(n, prob), each straight from the incomplete beta
+ * function (never as 1 minus the other, which loses a small tail):
+ * P(X <= k) = I_{1 - prob}(n - k, k + 1) for k < n,
+ * P(X >= k) = I_{prob}(k, n - k + 1) for k > 0. */
+static double binomial_lower(uint64_t k, uint64_t n, double prob)
+{
+    return beta_inc((double)(n - k), (double)k + 1.0, 1.0 - prob, prob,
+                    log1p(-prob), log(prob));
+}
+
+static double binomial_upper(uint64_t k, uint64_t n, double prob)
+{
+    return beta_inc((double)k, (double)(n - k) + 1.0, prob, 1.0 - prob,
+                    log(prob), log1p(-prob));
+}
+
+double ana_stats_binomial_p(uint64_t k, uint64_t n, double prob)
+{
+    g_return_val_if_fail(k <= n && prob >= 0.0 && prob <= 1.0, NAN);
+    if (n == 0)
+        return 1.0;
+    double lower, upper; /* P(X <= k), P(X >= k) */
+    if (prob == 0.0 || prob == 1.0) {
+        uint64_t sure = prob == 0.0 ? 0 : n;
+        lower = k >= sure ? 1.0 : 0.0;
+        upper = k <= sure ? 1.0 : 0.0;
+    } else {
+        lower = k == n ? 1.0 : binomial_lower(k, n, prob);
+        upper = k == 0 ? 1.0 : binomial_upper(k, n, prob);
+    }
+    double p = 2.0 * MIN(lower, upper);
+    return p > 1.0 ? 1.0 : p;
+}
+
+/* P(X <= k) for X ~ Poisson(lambda), summed in logs from the mode down
+ * and up so no term overflows. */
+static double poisson_cdf(uint64_t k, double lambda)
+{
+    if (lambda <= 0.0)
+        return 1.0;
+    double log_l = log(lambda), sum = 0.0;
+    for (uint64_t i = 0; i <= k; i++)
+        sum += exp((double)i * log_l - lambda - lgamma((double)i + 1.0));
+    return sum > 1.0 ? 1.0 : sum;
+}
+
+#define POISSON_EXACT_MAX 100000
+
+double ana_stats_poisson_upper(uint64_t k, double level)
+{
+    g_return_val_if_fail(level > 0.0 && level < 1.0, NAN);
+    double alpha = 1.0 - level;
+    if (k == 0)
+        return -log(alpha);
+    if (k > POISSON_EXACT_MAX) {
+        /* lambda = chi2_{level}(2k + 2) / 2, Wilson-Hilferty. */
+        double nu = 2.0 * (double)k + 2.0;
+        double z = ana_stats_normal_quantile(level);
+        double c = 1.0 - 2.0 / (9.0 * nu) + z * sqrt(2.0 / (9.0 * nu));
+        return nu * c * c * c / 2.0;
+    }
+    /* P(X <= k; lambda) falls from 1 as lambda grows: the bound lies
+     * between k and k + 10 sqrt(k) + 10. */
+    double lo = (double)k, hi = (double)k + 10.0 * sqrt((double)k) + 10.0;
+    for (int i = 0; i < 200 && hi - lo > 1e-12 * hi; i++) {
+        double mid = 0.5 * (lo + hi);
+        if (poisson_cdf(k, mid) > alpha)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}

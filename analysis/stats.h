@@ -134,6 +134,25 @@ ana_stats_interval ana_stats_bootstrap_median_diff(const double *a, size_t na,
                                                    unsigned iterations,
                                                    uint64_t seed);
 
+/* Counts of rare events (wrong removals over node-hours).
+ *
+ * Exact two-sided binomial test of k successes in n trials of
+ * probability prob: min(1, 2 min(P(X <= k), P(X >= k))), X ~ Bin(n, prob)
+ * (the regularized incomplete beta function gives both tails). n == 0
+ * gives 1; k > n, or prob outside [0, 1], is rejected (NAN). With two
+ * Poisson counts k_a over exposure e_a and k_b over e_b, the test of
+ * equal rates is this one on k_b of k_a + k_b at prob e_b / (e_a + e_b)
+ * (conditional on the total: exact whatever the rate). */
+double ana_stats_binomial_p(uint64_t k, uint64_t n, double prob);
+
+/* One-sided upper confidence bound, at `level` in (0, 1), for the mean of
+ * a Poisson count observed as k: the lambda with P(X <= k; lambda) =
+ * 1 - level (Garwood's exact bound; -ln(1 - level), 3.0 at 95%, for
+ * k = 0: "the rule of three"). Found by bisection on the Poisson CDF up to
+ * k = 10^5, by the Wilson-Hilferty approximation of the chi-square
+ * quantile above (relative error below 1e-4 there). */
+double ana_stats_poisson_upper(uint64_t k, double level);
+
 G_END_DECLS
 
 #endif /* ANA_STATS_H */

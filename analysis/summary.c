@@ -188,7 +188,7 @@ gboolean ana_run_summary_load(const char *path, int64_t run_id,
     out->outcome_packets = g_array_new(FALSE, TRUE, sizeof(int64_t));
 
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    int rc = ana__db_open_ro(path, &db);
     if (rc != SQLITE_OK) {
         ana__db_error(error, db, rc, "opening the database");
         sqlite3_close(db);

@@ -61,7 +61,7 @@ ana_sweep_runs *ana_sweep_runs_load(const char *path, const char *sweep_id,
         return runs;
     sqlite3 *db = NULL;
     int version = 0;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    int rc = ana__db_open_ro(path, &db);
     gboolean ok = rc == SQLITE_OK;
     if (!ok) {
         ana__db_error(error, db, rc, "opening");

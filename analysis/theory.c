@@ -100,17 +100,58 @@ double ana_theory_forward_once_rounds(double n, double f, double fraction)
     return s.rounds;
 }
 
-double ana_theory_anti_entropy_rounds(double n, double missing)
+double ana_theory_exchange_rounds(double n, double missing, double exchanges)
 {
-    if (!valid_population(n) || !(missing >= 0.0 && missing < 1.0))
+    if (!valid_population(n) || !(missing >= 0.0 && missing < 1.0) ||
+        !(exchanges >= 1.0) || !isfinite(exchanges))
         return NAN;
     /* p at least squares every round (times at most 1), so this ends in
      * O(log log n) rounds once p < 1/2, and p < 1 falls below 1/2 within
      * O(log n) rounds of the first (the tripling phase). */
     double p = missing, rounds = 0.0;
     while (n * p >= HALF_NODE) {
-        p = p * p * exp(-(1.0 - p));
+        p = p * pow(p, exchanges) * exp(-exchanges * (1.0 - p));
         rounds += 1.0;
     }
     return rounds;
+}
+
+double ana_theory_anti_entropy_rounds(double n, double missing)
+{
+    return ana_theory_exchange_rounds(n, missing, 1.0);
+}
+
+/* The digest swap's budget (engine/strategy-digest.c): bytes a swap
+ * spends on its header and the requester's own entry, and a short
+ * (IPv4) entry's size. */
+#define DIGEST_SWAP_OVERHEAD_BYTES 120.0
+#define DIGEST_SHORT_ENTRY_BYTES 18.0
+
+double ana_theory_digest_mistake_p(double n, double timeout_cycles,
+                                   double exchanges, double size)
+{
+    if (!valid_population(n) || !(exchanges >= 1.0) || !isfinite(exchanges) ||
+        !(size >= 1.0) || !isfinite(size) || !(timeout_cycles >= 0.0) ||
+        !isfinite(timeout_cycles))
+        return NAN;
+    double room = size > DIGEST_SWAP_OVERHEAD_BYTES
+                      ? size - DIGEST_SWAP_OVERHEAD_BYTES
+                      : DIGEST_SHORT_ENTRY_BYTES;
+    /* Whole entries, as the engine counts them. */
+    double w = MAX(1.0, floor(floor(room * 3.0 / 4.0) /
+                              DIGEST_SHORT_ENTRY_BYTES));
+    double k = MAX(1.0, floor(floor(room / 4.0) / DIGEST_SHORT_ENTRY_BYTES));
+    double to_risk = 0.0;
+    if (n > k) {
+        /* The rate in 16.16 fixed point, truncated as the engine has it:
+         * with a small swap and a large list the truncation is worth
+         * whole cycles of to_risk. */
+        double r = w >= n ? 2.0 * exchanges
+                          : floor(2.0 * exchanges * w * 65536.0 / n) /
+                                65536.0;
+        to_risk = ceil(log(n / k) / r);
+    }
+    double asks = timeout_cycles - 2.0 - to_risk;
+    double log2_p = 2.0 * log2(n) - exchanges * asks;
+    return log2_p >= 0.0 ? 1.0 : exp2(log2_p);
 }

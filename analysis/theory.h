@@ -66,6 +66,38 @@ double ana_theory_forward_once_rounds(double n, double f, double fraction);
  * NAN for n < 2 or missing outside [0, 1). */
 double ana_theory_anti_entropy_rounds(double n, double missing);
 
+/* Push-pull anti-entropy with `exchanges` exchanges per node per round
+ * (e >= 1, fractional allowed): the same count of rounds as
+ * ana_theory_anti_entropy_rounds(), whose case e = 1 this is, with
+ *   p_{i+1} = p_i^(1 + e) exp(-e (1 - p_i)):
+ * a node lacking the update stays without it when all e peers it asks
+ * lack it too (p^e) and none of the holders' e (1 - p) n requests reaches
+ * it (exp(-e (1 - p))). From missing = 1 - 1/n it is the time for a
+ * version that one node made to reach every node: how `digest` spreads a
+ * heartbeat, a round being a cycle. NAN for n < 2, missing outside
+ * [0, 1) or e < 1. */
+double ana_theory_exchange_rounds(double n, double missing, double exchanges);
+
+/* The wrong-removal probability digest's default timeout aims at:
+ * 2^-ANA_THEORY_DIGEST_MISTAKE_LOG2 of a wrong removal anywhere in the
+ * cluster within one timeout period (engine/strategy-digest.c; a test
+ * holds the two together). */
+#define ANA_THEORY_DIGEST_MISTAKE_LOG2 10
+
+/* The analysis behind digest's timeout (docs/theory.md), read the other
+ * way: the probability of a wrong removal anywhere among the n^2 pairs
+ * within one timeout period, for a timeout of `timeout_cycles` cycles,
+ * `exchanges` exchanges a cycle and swaps of `size` bytes:
+ *   p = n^2 2^(-e (T - 2 - R)),  R = ceil(ln(n / k) / r)  (0 if n <= k),
+ *   r = 2 e min(1, w / n),
+ * w and k the range and at-risk entries a swap holds (three quarters and
+ * a quarter of size - 120 bytes, 18 bytes an entry). Capped at 1 (a
+ * timeout too short for the analysis to promise anything). At the
+ * default timeout, p lies in (2^(-10 - e), 2^-10]. NAN for n < 2,
+ * e < 1, size < 1 or a timeout below 0. */
+double ana_theory_digest_mistake_p(double n, double timeout_cycles,
+                                   double exchanges, double size);
+
 G_END_DECLS
 
 #endif /* ANA_THEORY_H */

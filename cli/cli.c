@@ -4,8 +4,12 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "scenario.h"
 
 int cli_usage_error(const char *command, const char *format, ...)
@@ -99,6 +103,116 @@ void cli_append_escaped(GString *out, const uint8_t *bytes, size_t n,
         g_string_append(out, "...");
 }
 
+/* Whether a character is safe to show as it is. */
+static bool is_printable(gunichar c)
+{
+    switch (g_unichar_type(c)) {
+    case G_UNICODE_CONTROL:
+    case G_UNICODE_FORMAT:
+    case G_UNICODE_UNASSIGNED:
+    case G_UNICODE_SURROGATE:
+    case G_UNICODE_LINE_SEPARATOR:
+    case G_UNICODE_PARAGRAPH_SEPARATOR:
+        return false;
+    default:
+        return true;
+    }
+}
+
+void cli_append_printable(GString *out, const uint8_t *bytes, size_t n,
+                          const char *also, const char *keep)
+{
+    const char *p = (const char *)bytes, *end = p + n;
+    while (p < end) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x80) {
+            bool kept = c != 0 && keep && strchr(keep, c);
+            bool escaped = c < 0x20 || c == 0x7f || c == '\\' ||
+                           (c != 0 && also && strchr(also, c));
+            if (escaped && !kept)
+                g_string_append_printf(out, "\\x%02x", c);
+            else
+                g_string_append_c(out, (char)c);
+            p++;
+            continue;
+        }
+        gunichar u = g_utf8_get_char_validated(p, end - p);
+        size_t len = u < (gunichar)-2 ? (size_t)(g_utf8_next_char(p) - p) : 1;
+        if (u >= (gunichar)-2 || !is_printable(u)) {
+            for (size_t i = 0; i < len; i++)
+                g_string_append_printf(out, "\\x%02x", (unsigned char)p[i]);
+        } else {
+            g_string_append_len(out, p, (gssize)len);
+        }
+        p += len;
+    }
+}
+
+/* What identifies a file: device and inode when it exists, else the
+ * real path of its directory and its name. */
+typedef struct file_id {
+    bool exists;
+    dev_t dev;
+    ino_t ino;
+    char *resolved; /* owned; NULL when it exists or cannot be resolved */
+} file_id;
+
+static void file_id_of(const char *path, file_id *id)
+{
+    memset(id, 0, sizeof *id);
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        id->exists = true;
+        id->dev = st.st_dev;
+        id->ino = st.st_ino;
+        return;
+    }
+    char *dir = g_path_get_dirname(path);
+    char *base = g_path_get_basename(path);
+    char *real = realpath(dir, NULL);
+    if (real)
+        id->resolved = g_build_filename(real, base, NULL);
+    free(real);
+    g_free(dir);
+    g_free(base);
+}
+
+static bool file_id_equal(const file_id *a, const file_id *b)
+{
+    if (a->exists || b->exists)
+        return a->exists && b->exists && a->dev == b->dev &&
+               a->ino == b->ino;
+    return a->resolved && b->resolved && strcmp(a->resolved, b->resolved) == 0;
+}
+
+gboolean cli_check_paths(const char *command, const cli_path *paths,
+                         size_t n_paths)
+{
+    file_id *ids = g_new0(file_id, n_paths ? n_paths : 1);
+    for (size_t i = 0; i < n_paths; i++)
+        if (paths[i].path)
+            file_id_of(paths[i].path, &ids[i]);
+    gboolean ok = TRUE;
+    for (size_t i = 0; ok && i < n_paths; i++)
+        for (size_t j = i + 1; ok && j < n_paths; j++) {
+            if (!paths[i].path || !paths[j].path ||
+                !(paths[i].output || paths[j].output) ||
+                !file_id_equal(&ids[i], &ids[j]))
+                continue;
+            cli_usage_error(command,
+                            "%s %s and %s %s are the same file: nothing was"
+                            " written (give %s another name)",
+                            paths[i].what, paths[i].path, paths[j].what,
+                            paths[j].path,
+                            paths[j].output ? paths[j].what : paths[i].what);
+            ok = FALSE;
+        }
+    for (size_t i = 0; i < n_paths; i++)
+        g_free(ids[i].resolved);
+    g_free(ids);
+    return ok;
+}
+
 scn_scenario *cli_load_scenario(const char *command, const char *path,
                                 char *const *sets, const char *seed)
 {
@@ -162,6 +276,24 @@ gboolean cli_parse_fraction(const char *option, const char *text, double *out,
         return FALSE;
     }
     *out = percent || v > 1 ? v / 100 : v;
+    return TRUE;
+}
+
+gboolean cli_parse_max_memory(const char *command, const char *text,
+                              uint64_t *limit, gboolean *given)
+{
+    *given = text != NULL;
+    if (text == NULL) {
+        *limit = run_memory_available();
+        return TRUE;
+    }
+    GError *error = NULL;
+    if (!scn_parse_size(text, limit, &error)) {
+        cli_usage_error(command, "--max-memory: %s (0: no check)",
+                        error->message);
+        g_error_free(error);
+        return FALSE;
+    }
     return TRUE;
 }
 

@@ -74,6 +74,34 @@ gboolean cli_parse_u64(const char *option, const char *value, uint64_t min,
 void cli_append_escaped(GString *out, const uint8_t *bytes, size_t n,
                         size_t max);
 
+/* One file a command reads or writes, for cli_check_paths(). */
+typedef struct cli_path {
+    const char *what;  /* how the command line names it: "--db" */
+    const char *path;  /* NULL: not given */
+    gboolean output;   /* written, replaced or appended to */
+} cli_path;
+
+/* Refuses a command line that names one file twice where one of the two
+ * is written: an output that is an input (`peko plot X.db -o X.db`) or
+ * another output (`--db X --pcap X`). The same file however it is
+ * spelled: equal st_dev and st_ino for files that exist (links and
+ * symlinks included), the same resolved directory and name for files
+ * that do not yet. Returns TRUE, or FALSE after printing which two
+ * arguments clash as a usage error: the caller exits CLI_EXIT_USAGE
+ * before writing anything. */
+gboolean cli_check_paths(const char *command, const cli_path *paths,
+                         size_t n_paths);
+
+/* Appends bytes for a terminal: UTF-8 text as it is, but \xNN for each
+ * byte of a control character (C0, DEL, C1), a Unicode format or
+ * separator character (bidirectional overrides, U+2028), an unassigned
+ * or invalid sequence, a backslash, and any ASCII byte in `also` (NULL:
+ * none), except the bytes in `keep` (NULL: none; e.g. "\n\t" for text
+ * shown whole). So bytes from the network can neither add lines nor
+ * send escape sequences, and what is shown reads back unambiguously. */
+void cli_append_printable(GString *out, const uint8_t *bytes, size_t n,
+                          const char *also, const char *keep);
+
 /* Loads the scenario at `path` and applies `--set` assignments (`sets`,
  * NULL-terminated, may be NULL) and a `--seed` (NULL: the scenario's).
  * Returns NULL after printing the problem as "peko <command>: ..." (the
@@ -85,6 +113,13 @@ struct scn_scenario *cli_load_scenario(const char *command, const char *path,
  * fraction `frac` (clamped to 0..1), '-' for the rest, NUL-terminated. */
 #define CLI_BAR_WIDTH 30
 void cli_progress_bar(double frac, char bar[CLI_BAR_WIDTH + 1]);
+
+/* The memory limit of a simulated run (run/budget.h) from --max-memory
+ * `text`: a size ("8GiB"), 0 for no check, or NULL for what the machine
+ * has available now. *given says whether text was given. FALSE after
+ * printing a usage error for a bad size. */
+gboolean cli_parse_max_memory(const char *command, const char *text,
+                              uint64_t *limit, gboolean *given);
 
 /* Set to 1 by SIGINT and SIGTERM while caught: a long command checks it
  * between steps, stops, and records what it did as incomplete. */

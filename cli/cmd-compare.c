@@ -20,7 +20,7 @@ static char *alpha_arg;
 static const GOptionEntry compare_entries[] = {
     {"metric", 'm', 0, G_OPTION_ARG_STRING, &metric_arg,
      "Metrics to compare, comma-separated (default "
-     "t50,t90,t99,messages_per_node; see docs/analysis.md)",
+     "t50,t90,t99,messages_per_node,wrong_removals; see docs/analysis.md)",
      "LIST"},
     {"tolerance", 't', 0, G_OPTION_ARG_STRING, &tolerance_arg,
      "Changes within this are the same (default 5%)", "PCT"},
@@ -29,8 +29,11 @@ static const GOptionEntry compare_entries[] = {
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
+/* wrong_removals: a build that brings back false expiries fails the
+ * gate (a count, judged as compare.h's ana_compare_counts says). */
 static const ana_metric default_metrics[] = {
-    ANA_METRIC_T50, ANA_METRIC_T90, ANA_METRIC_T99, ANA_METRIC_MESSAGES};
+    ANA_METRIC_T50, ANA_METRIC_T90, ANA_METRIC_T99, ANA_METRIC_MESSAGES,
+    ANA_METRIC_WRONG_REMOVALS};
 
 static void free_args(void)
 {
@@ -139,6 +142,59 @@ static void describe_difference(GString *out, const ana_run *b,
     g_string_free(diff, TRUE);
 }
 
+/* What a comparison shows for a side: a count metric shows its events
+ * per run (wrong_removals) or its pooled rate; others their median. */
+static double shown(ana_metric m, const ana_comparison *c, bool base)
+{
+    if (!ana_metric_get(m)->is_count || m != ANA_METRIC_WRONG_REMOVALS)
+        return base ? c->base : c->new_;
+    size_t n = base ? c->n_base : c->n_new;
+    double events = base ? c->base_events : c->new_events;
+    return n ? events / (double)n : NAN;
+}
+
+/* Whether a configuration has a value of metric m to compare. */
+static bool has_data(const ana_runset *set, const ana_config *config,
+                     ana_metric m)
+{
+    double *v = g_new(double, config->n_runs ? config->n_runs : 1);
+    double *e = g_new(double, config->n_runs ? config->n_runs : 1);
+    size_t n = ana_metric_get(m)->is_count
+                   ? ana_config_counts(set, config, m, v, e)
+                   : ana_config_values(set, config, m, v);
+    g_free(v);
+    g_free(e);
+    return n > 0;
+}
+
+/* One metric of one matched configuration. */
+static ana_comparison compare_metric(const ana_runset *base,
+                                     const ana_runset *new_, const match *mt,
+                                     ana_metric m, double tolerance,
+                                     double level, uint64_t seed)
+{
+    size_t max_runs = MAX(mt->base->n_runs, mt->new_->n_runs);
+    double *bv = g_new(double, max_runs ? max_runs : 1);
+    double *nv = g_new(double, max_runs ? max_runs : 1);
+    ana_comparison c;
+    if (ana_metric_get(m)->is_count) {
+        double *be = g_new(double, max_runs ? max_runs : 1);
+        double *ne = g_new(double, max_runs ? max_runs : 1);
+        size_t nb = ana_config_counts(base, mt->base, m, bv, be);
+        size_t nn = ana_config_counts(new_, mt->new_, m, nv, ne);
+        c = ana_compare_counts(bv, be, nb, nv, ne, nn, tolerance, level);
+        g_free(be);
+        g_free(ne);
+    } else {
+        size_t nb = ana_config_values(base, mt->base, m, bv);
+        size_t nn = ana_config_values(new_, mt->new_, m, nv);
+        c = ana_compare_values(bv, nb, nv, nn, tolerance, level, seed);
+    }
+    g_free(bv);
+    g_free(nv);
+    return c;
+}
+
 int cli_cmd_compare(int argc, char **argv)
 {
     GOptionContext *context = g_option_context_new(
@@ -219,35 +275,28 @@ int cli_cmd_compare(int argc, char **argv)
         goto done;
     }
 
-    /* Values of every (match, metric), then the corrected level. */
+    /* Which (match, metric) pairs have data on both sides, then each
+     * compared at the level corrected for that many. */
     size_t rows = matches->len * metrics->len, tests = 0;
     ana_comparison *results = g_new0(ana_comparison, rows);
-    size_t max_runs = 1;
     for (guint i = 0; i < matches->len; i++) {
         match *mt = &g_array_index(matches, match, i);
-        max_runs = MAX(max_runs, MAX(mt->base->n_runs, mt->new_->n_runs));
-    }
-    double *bv = g_new(double, max_runs), *nv = g_new(double, max_runs);
-    for (int pass = 0; pass < 2; pass++) {
-        double level = tests ? alpha / (double)tests : alpha;
-        for (guint i = 0; i < matches->len; i++) {
-            match *mt = &g_array_index(matches, match, i);
-            for (guint k = 0; k < metrics->len; k++) {
-                ana_metric m = g_array_index(metrics, ana_metric, k);
-                size_t nb = ana_config_values(&base, mt->base, m, bv);
-                size_t nn = ana_config_values(&new_, mt->new_, m, nv);
-                if (pass == 0) {
-                    tests += nb > 0 && nn > 0;
-                    continue;
-                }
-                results[i * metrics->len + k] = ana_compare_values(
-                    bv, nb, nv, nn, tolerance, level,
-                    0x70656b6f00000000ULL + i * 64 + (uint64_t)m);
-            }
+        for (guint k = 0; k < metrics->len; k++) {
+            ana_metric m = g_array_index(metrics, ana_metric, k);
+            tests += has_data(&base, mt->base, m) &&
+                     has_data(&new_, mt->new_, m);
         }
     }
-    g_free(bv);
-    g_free(nv);
+    double level = tests ? alpha / (double)tests : alpha;
+    for (guint i = 0; i < matches->len; i++) {
+        match *mt = &g_array_index(matches, match, i);
+        for (guint k = 0; k < metrics->len; k++) {
+            ana_metric m = g_array_index(metrics, ana_metric, k);
+            results[i * metrics->len + k] = compare_metric(
+                &base, &new_, mt, m, tolerance, level,
+                0x70656b6f00000000ULL + i * 64 + (uint64_t)m);
+        }
+    }
 
     GString *out = g_string_new(NULL);
     g_string_append_printf(
@@ -268,15 +317,15 @@ int cli_cmd_compare(int argc, char **argv)
                                mt->new_->n_runs == 1 ? "" : "s");
         describe_difference(out, &base.runs[mt->base->runs[0]],
                             &new_.runs[mt->new_->runs[0]]);
-        g_string_append_printf(out, "  %-18s %10s %10s %8s  %-19s %8s  %s\n",
+        g_string_append_printf(out, "  %-22s %10s %10s %8s  %-19s %8s  %s\n",
                                "metric", "base", "new", "change",
                                "95% CI of change", "p", "verdict");
         for (guint k = 0; k < metrics->len; k++) {
             ana_metric m = g_array_index(metrics, ana_metric, k);
             const ana_comparison *c = &results[i * metrics->len + k];
             char b[32], n[32], ch[32], lo[32], hi[32], ci[64] = "", p[32];
-            format_metric(b, sizeof b, m, c->base);
-            format_metric(n, sizeof n, m, c->new_);
+            format_metric(b, sizeof b, m, shown(m, c, true));
+            format_metric(n, sizeof n, m, shown(m, c, false));
             format_change(ch, sizeof ch, c->change);
             if (!isnan(c->change_lo)) {
                 format_change(lo, sizeof lo, c->change_lo);
@@ -287,16 +336,19 @@ int cli_cmd_compare(int argc, char **argv)
                 g_snprintf(p, sizeof p, "-");
             else
                 g_snprintf(p, sizeof p, "%.2g", c->p);
-            g_string_append_printf(out, "  %-18s %10s %10s %8s  %-19s %8s  %s%s\n",
+            g_string_append_printf(out, "  %-22s %10s %10s %8s  %-19s %8s  %s%s\n",
                                    ana_metric_get(m)->name, b, n, ch, ci, p,
                                    ana_verdict_name(c->verdict),
-                                   c->verdict > ANA_VERDICT_SAME &&
+                                   c->zero_rule
+                                       ? " (none in base: any is one)"
+                                   : c->verdict > ANA_VERDICT_SAME &&
                                            !c->testable
                                        ? " (too few runs to test: by "
                                          "tolerance)"
                                        : "");
             regressions += c->verdict == ANA_VERDICT_REGRESSION;
-            untestable += c->verdict != ANA_VERDICT_NO_DATA && !c->testable;
+            untestable += c->verdict != ANA_VERDICT_NO_DATA &&
+                          !c->testable && !c->zero_rule;
         }
     }
     if (untestable)

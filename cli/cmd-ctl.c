@@ -70,6 +70,12 @@ static char *exchange(const char *path, const GString *request,
         close(fd);
         return NULL;
     }
+    /* Whoever made the socket file, only a node of ours is listened to:
+     * a node of another user could print any list it likes. */
+    if (!run_ctl_check_peer(fd, path, error)) {
+        close(fd);
+        return NULL;
+    }
     size_t off = 0;
     while (off < request->len) {
         ssize_t n = send(fd, request->str + off, request->len - off,
@@ -120,22 +126,32 @@ static char *exchange(const char *path, const GString *request,
     return g_string_free(line, FALSE);
 }
 
-static void write_unescaped(const char *text, size_t n)
+/* Appends a field of the answer, unescaped from the protocol, then
+ * escaped again for a terminal (cli_append_printable): names and data
+ * come from the network, and must not add lines or send escape
+ * sequences. `also` and `keep` as there. */
+static void append_field(GString *out, const char *text, size_t n,
+                         const char *also, const char *keep)
 {
     size_t len;
     uint8_t *bytes = run_ctl_unescape(text, n, &len);
     if (bytes == NULL) {
-        fwrite(text, 1, n, stdout); /* not ours to judge: show it */
+        /* Not ours to judge: show it, made safe. */
+        cli_append_printable(out, (const uint8_t *)text, n, also, keep);
         return;
     }
-    fwrite(bytes, 1, len, stdout);
+    cli_append_printable(out, bytes, len, also, keep);
     g_free(bytes);
 }
 
-/* "{addr port name data} {...}" to one "addr port name data" per line. */
-static void print_nodes(const char *payload)
+/* "{addr port name data} {...}" to one "addr port name data" per line.
+ * A space inside a field but the last (data) is shown as \x20, so the
+ * columns stay unambiguous. A list cut short by the node ends with
+ * "truncated=N": said on stderr. */
+static void print_nodes(GString *out, const char *payload)
 {
     const char *p = payload;
+    const char *last = payload;
     while ((p = strchr(p, '{')) != NULL) {
         const char *end = strchr(p, '}');
         if (end == NULL)
@@ -146,27 +162,54 @@ static void print_nodes(const char *payload)
             if (i == 3 || stop == NULL)
                 stop = end;
             if (i)
-                fputc(' ', stdout);
-            write_unescaped(field, (size_t)(stop - field));
+                g_string_append_c(out, ' ');
+            append_field(out, field, (size_t)(stop - field),
+                         i < 3 ? " " : NULL, NULL);
             field = stop < end ? stop + 1 : end;
         }
-        fputc('\n', stdout);
+        g_string_append_c(out, '\n');
         p = end + 1;
+        last = p;
+    }
+    const char *cut = strstr(last, "truncated=");
+    if (cut) {
+        GString *n = g_string_new(NULL);
+        cli_append_printable(n, (const uint8_t *)cut + 10,
+                             strcspn(cut + 10, " "), NULL, NULL);
+        fprintf(stderr,
+                "peko ctl: the list is truncated: %s more node%s not shown"
+                " (the node bounds its answer; see docs/node.md)\n",
+                n->str, strcmp(n->str, "1") == 0 ? "" : "s");
+        g_string_free(n, TRUE);
     }
 }
 
-/* The answer, for people. */
-static void print_answer(const char *command, const char *payload)
+/* The answer, for people, into out. */
+static void print_answer(GString *out, const char *command,
+                         const char *payload)
 {
     if (strcmp(command, "get") == 0) {
-        print_nodes(payload);
+        print_nodes(out, payload);
     } else if (strcmp(command, "read") == 0) {
-        /* "COUNTER ORIGIN DATA": print DATA as its bytes. */
+        /* "COUNTER ORIGIN DATA": DATA as its bytes, to a file or a pipe;
+         * on a terminal, control characters escaped (a line break and a
+         * tab kept: metadata may be text). */
         const char *sp = strchr(payload, ' ');
         sp = sp ? strchr(sp + 1, ' ') : NULL;
-        if (sp)
-            write_unescaped(sp + 1, strlen(sp + 1));
-        fputc('\n', stdout);
+        if (sp) {
+            if (isatty(STDOUT_FILENO)) {
+                append_field(out, sp + 1, strlen(sp + 1), NULL, "\n\t");
+            } else {
+                size_t len;
+                uint8_t *bytes =
+                    run_ctl_unescape(sp + 1, strlen(sp + 1), &len);
+                if (bytes)
+                    g_string_append_len(out, (const char *)bytes,
+                                        (gssize)len);
+                g_free(bytes);
+            }
+        }
+        g_string_append_c(out, '\n');
     } else if (strcmp(command, "stats") == 0 ||
                strcmp(command, "help") == 0) {
         char **items = g_strsplit(payload, " ", -1);
@@ -176,11 +219,16 @@ static void print_answer(const char *command, const char *payload)
             char *eq = strchr(*it, '=');
             if (eq)
                 *eq = ' ';
-            printf("%s\n", *it);
+            cli_append_printable(out, (const uint8_t *)*it, strlen(*it),
+                                 NULL, NULL);
+            g_string_append_c(out, '\n');
         }
         g_strfreev(items);
     } else if (strcmp(command, "publish") == 0) {
-        printf("published version %s\n", payload);
+        g_string_append(out, "published version ");
+        cli_append_printable(out, (const uint8_t *)payload, strlen(payload),
+                             NULL, NULL);
+        g_string_append_c(out, '\n');
     }
 }
 
@@ -262,7 +310,12 @@ int cli_cmd_ctl(int argc, char **argv)
             cli_usage_error("ctl", "%s", error->message);
             goto out;
         }
-        path = run_ctl_default_path((unsigned)port);
+        path = run_ctl_default_path((unsigned)port, FALSE, &error);
+        if (path == NULL) {
+            fprintf(stderr, "peko ctl: %s\n", error->message);
+            status = CLI_EXIT_FAILED;
+            goto out;
+        }
     } else {
         path = g_strdup(control_arg);
     }
@@ -280,17 +333,29 @@ int cli_cmd_ctl(int argc, char **argv)
         status = CLI_EXIT_FAILED;
         goto out;
     }
+    GString *out = g_string_new(NULL);
     if (raw_arg) {
-        printf("%s\n", answer);
+        /* A node's line is printable ASCII already, its own escapes
+         * included (kept as they are); anything else is escaped all the
+         * same. */
+        cli_append_printable(out, (const uint8_t *)answer, strlen(answer),
+                             NULL, "\\");
+        g_string_append_c(out, '\n');
+        fwrite(out->str, 1, out->len, stdout);
         status = g_str_has_prefix(answer, "OK") ? CLI_EXIT_OK : CLI_EXIT_FAILED;
     } else if (strcmp(answer, "OK") == 0 || g_str_has_prefix(answer, "OK ")) {
-        print_answer(command, answer[2] ? answer + 3 : "");
+        print_answer(out, command, answer[2] ? answer + 3 : "");
+        fwrite(out->str, 1, out->len, stdout);
         status = CLI_EXIT_OK;
     } else {
-        fprintf(stderr, "peko ctl: %s: %s\n", command,
-                g_str_has_prefix(answer, "ERR ") ? answer + 4 : answer);
+        const char *why =
+            g_str_has_prefix(answer, "ERR ") ? answer + 4 : answer;
+        cli_append_printable(out, (const uint8_t *)why, strlen(why), NULL,
+                             NULL);
+        fprintf(stderr, "peko ctl: %s: %s\n", command, out->str);
         status = CLI_EXIT_FAILED;
     }
+    g_string_free(out, TRUE);
     g_free(answer);
 out:
     g_clear_error(&error);

@@ -10,7 +10,6 @@
 #include "explore.h"
 
 static char *seeds_arg;
-static char *from_arg;
 static char *seed_arg;
 static char *replay_arg;
 static char *jobs_arg;
@@ -25,9 +24,7 @@ static gboolean quiet_arg;
 
 static const GOptionEntry explore_entries[] = {
     {"seeds", 'n', 0, G_OPTION_ARG_STRING, &seeds_arg,
-     "Explore N seeds, from --from on (default 100)", "N"},
-    {"from", 0, 0, G_OPTION_ARG_STRING, &from_arg,
-     "The first seed (default 1)", "S"},
+     "Explore seeds A to B, or 1 to N (default 1-100)", "A-B|N"},
     {"seed", 's', 0, G_OPTION_ARG_STRING, &seed_arg,
      "Explore seed S alone, in this process, and say what it drew and "
      "checked",
@@ -65,7 +62,6 @@ static const GOptionEntry explore_entries[] = {
 static void free_args(void)
 {
     g_clear_pointer(&seeds_arg, g_free);
-    g_clear_pointer(&from_arg, g_free);
     g_clear_pointer(&seed_arg, g_free);
     g_clear_pointer(&replay_arg, g_free);
     g_clear_pointer(&jobs_arg, g_free);
@@ -98,6 +94,38 @@ static gboolean parse_nodes(const char *text, run_explore_limits *limits,
     }
     limits->nodes_min = (uint32_t)lo;
     limits->nodes_max = (uint32_t)hi;
+    return TRUE;
+}
+
+/* "A-B" (inclusive) or "N" (1 to N). Seeds are below 2^62, at most 2^40
+ * of them at once. */
+static gboolean parse_seeds(const char *text, run_explore_options *opts,
+                            GError **error)
+{
+    const uint64_t max_seed = (UINT64_C(1) << 62) - 1;
+    const char *dash = strchr(text, '-');
+    uint64_t first = 1, last;
+    if (dash == NULL) {
+        if (!cli_parse_u64("--seeds", text, 1, UINT64_C(1) << 40, &last,
+                           error))
+            return FALSE;
+    } else {
+        char *a = g_strndup(text, (gsize)(dash - text));
+        gboolean ok =
+            cli_parse_u64("--seeds (its A)", a, 0, max_seed, &first, error) &&
+            cli_parse_u64("--seeds (its B)", dash + 1, first, max_seed, &last,
+                          error);
+        g_free(a);
+        if (!ok)
+            return FALSE;
+        if (last - first >= UINT64_C(1) << 40) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "--seeds: at most 2^40 seeds at once, got %s", text);
+            return FALSE;
+        }
+    }
+    opts->first_seed = first;
+    opts->n_seeds = last - first + 1;
     return TRUE;
 }
 
@@ -328,11 +356,10 @@ int cli_cmd_explore(int argc, char **argv)
     };
     uint64_t v, seed = 0;
     int modes = (seed_arg != NULL) + (replay_arg != NULL) +
-                (seeds_arg != NULL || from_arg != NULL);
+                (seeds_arg != NULL);
     if (modes > 1)
         error = g_error_new(G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                            "give one of --seeds (with --from), --seed and "
-                            "--replay");
+                            "give one of --seeds, --seed and --replay");
     else if (db_arg && !seed_arg && !replay_arg)
         error = g_error_new(G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                             "--db records one run: give it with --seed or "
@@ -341,12 +368,8 @@ int cli_cmd_explore(int argc, char **argv)
         error = g_error_new(G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                             "--set overrides a scenario: give it with "
                             "--replay");
-    if (error == NULL && seeds_arg &&
-        cli_parse_u64("--seeds", seeds_arg, 1, UINT64_C(1) << 40, &v, &error))
-        opts.n_seeds = v;
-    if (error == NULL && from_arg &&
-        cli_parse_u64("--from", from_arg, 0, UINT64_C(1) << 62, &v, &error))
-        opts.first_seed = v;
+    if (error == NULL && seeds_arg)
+        parse_seeds(seeds_arg, &opts, &error);
     if (error == NULL && seed_arg)
         cli_parse_u64("--seed", seed_arg, 0, INT64_MAX, &seed, &error);
     if (error == NULL && jobs_arg &&

@@ -23,10 +23,19 @@ int cli_cmd_merge(int argc, char **argv)
         "one unsharded sweep.");
     g_option_context_set_description(
         context, "Exit status: 0 when every input merged, 1 when one could\n"
-                 "not be read or OUT not written, 2 for a bad command line.");
+                 "not be read or OUT not written, 2 for a bad command line\n"
+                 "(an input that is OUT included).");
     g_option_context_add_main_entries(context, merge_entries, NULL);
     gboolean ok = cli_parse_between(context, "merge", &argc, &argv, 2, -1);
     g_option_context_free(context);
+    if (!ok)
+        return CLI_EXIT_USAGE;
+    cli_path *paths = g_new0(cli_path, (size_t)argc - 1);
+    paths[0] = (cli_path){"the output", argv[1], TRUE};
+    for (int i = 2; i < argc; i++)
+        paths[i - 1] = (cli_path){"the input", argv[i], FALSE};
+    ok = cli_check_paths("merge", paths, (size_t)argc - 1);
+    g_free(paths);
     if (!ok)
         return CLI_EXIT_USAGE;
 

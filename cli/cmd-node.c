@@ -2,9 +2,13 @@
  *
  * Reads its settings from a config file and flags (node-config.h), binds
  * the transport, joins its seed nodes and gossips until SIGTERM or
- * SIGINT. A control socket (ctl-server.h) answers `peko ctl`. SIGHUP
- * reloads the keys from the config file. With --db the node records
- * itself into SQLite, as the simulator does. docs/node.md has it all.
+ * SIGINT. A control socket (ctl-server.h) answers `peko ctl`; with
+ * --metrics an HTTP endpoint (metrics-http.h) serves the same counters
+ * to Prometheus. SIGHUP reloads the keys from the key file or the config
+ * file. With --db the node records itself into SQLite, as the simulator
+ * does. Under systemd it reports readiness, reloads and its watchdog
+ * (sd-notify.h) and logs with journald's priorities (journal-log.h).
+ * docs/node.md has it all.
  */
 #include <errno.h>
 #include <glib-unix.h>
@@ -17,13 +21,19 @@
 #include "cli.h"
 #include "ctl-proto.h"
 #include "ctl-server.h"
+#include "journal-log.h"
+#include "metrics-http.h"
 #include "node-config.h"
+#include "node-seeds.h"
 #include "peko-transport.h"
 #include "recorder.h"
 #include "scenario.h"
+#include "sd-notify.h"
 
 /* How often the recording is written out while the node runs. */
 #define NODE_FLUSH_INTERVAL_S 10
+
+#define LOG_PREFIX "peko node: "
 
 static cli_node_args args;
 
@@ -56,7 +66,11 @@ static const GOptionEntry node_entries[] = {
     {"timeout", 0, 0, G_OPTION_ARG_STRING, &args.timeout,
      "Expire silent nodes after this (default 3 x cycle + 2s)", "DURATION"},
     {"secret-key", 'k', 0, G_OPTION_ARG_STRING, &args.secret_key,
-     "Cluster key (visible to ps: prefer the config file)", "KEY"},
+     "Cluster key (visible to ps: prefer a key file)", "KEY"},
+    {"key-file", 0, 0, G_OPTION_ARG_FILENAME, &args.key_file,
+     "Read the keys from FILE, one a line, the first the sending key;"
+     " SIGHUP reads it again",
+     "FILE"},
     {"accepted-key", 0, 0, G_OPTION_ARG_STRING_ARRAY, &args.accepted_keys,
      "A further key accepted on receipt, during a rotation (repeatable)",
      "KEY"},
@@ -80,6 +94,10 @@ static const GOptionEntry node_entries[] = {
      "FILE"},
     {"seed", 0, 0, G_OPTION_ARG_STRING, &args.seed,
      "Seed of the node's random stream (default: from the system)", "N"},
+    {"metrics", 0, 0, G_OPTION_ARG_STRING, &args.metrics,
+     "Serve the counters for Prometheus over HTTP at ADDR:PORT/metrics"
+     " (a bare PORT listens on 127.0.0.1)",
+     "[ADDR:]PORT"},
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
@@ -91,6 +109,7 @@ static void free_args(void)
         &args.cycle, &args.buffer, &args.size, &args.timeout,
         &args.secret_key, &args.dissemination, &args.seen_cache,
         &args.exchanges, &args.control, &args.db, &args.seed,
+        &args.metrics, &args.key_file,
     };
     for (size_t i = 0; i < G_N_ELEMENTS(strings); i++)
         g_clear_pointer(strings[i], g_free);
@@ -107,8 +126,12 @@ typedef struct node_run {
     peko_transport *tp;
     run_ctl_server *ctl;
     char *control_path;
+    cli_metrics_server *metrics;
+    cli_node_seeds *seeds;
     ana_recorder *rec;
     int64_t start_us;
+    int64_t start_wall_us;
+    guint signals[3];        /* SIGTERM, SIGINT, SIGHUP sources */
     int signal_received;
 } node_run;
 
@@ -126,42 +149,72 @@ static gboolean on_quit_signal(gpointer user)
     return G_SOURCE_CONTINUE;
 }
 
-static gboolean on_hup(gpointer user)
+/* "RELOADING=1" with the time, as Type=notify-reload asks; "READY=1"
+ * when done. A Type=notify service takes both as well. */
+static void notify_reloading(void)
 {
-    node_run *run = user;
-    const char *path = run->settings.config_path;
+    char *state = g_strdup_printf("RELOADING=1\nMONOTONIC_USEC=%" G_GINT64_FORMAT,
+                                  g_get_monotonic_time());
+    run_notify(state);
+    g_free(state);
+}
+
+/* Reads the keys again and applies them; says why not on stderr. */
+static void reload_keys(node_run *run)
+{
+    const cli_node_settings *st = &run->settings;
+    const char *path = st->key_file ? st->key_file : st->config_path;
     if (path == NULL) {
-        fprintf(stderr, "peko node: SIGHUP: no config file to reload keys"
-                        " from\n");
-        return G_SOURCE_CONTINUE;
+        run_log(LOG_WARNING, LOG_PREFIX,
+                "SIGHUP: no key file or config file to reload keys from");
+        return;
     }
-    if (run->settings.keys_from_flags) {
-        fprintf(stderr, "peko node: SIGHUP: keys were given as flags, which"
-                        " override the file: keys unchanged\n");
-        return G_SOURCE_CONTINUE;
+    if (st->keys_from_flags) {
+        run_log(LOG_WARNING, LOG_PREFIX,
+                "SIGHUP: keys were given as flags, which override the"
+                " file: keys unchanged");
+        return;
     }
     char *secret = NULL;
     char **accepted = NULL;
     GError *error = NULL;
-    if (!cli_node_settings_read_keys(path, &secret, &accepted, &error)) {
-        fprintf(stderr, "peko node: SIGHUP: %s; keys unchanged\n",
+    gboolean read =
+        st->key_file
+            ? cli_node_read_key_file(path, &secret, &accepted, &error)
+            : cli_node_settings_read_keys(path, &secret, &accepted, &error);
+    if (!read) {
+        run_log(LOG_ERR, LOG_PREFIX, "SIGHUP: %s; keys unchanged",
                 error->message);
         g_error_free(error);
-        return G_SOURCE_CONTINUE;
+        return;
     }
     size_t n = accepted ? g_strv_length(accepted) : 0;
     int rc = peko_nodelist_set_keys(peko_transport_nodelist(run->tp), secret,
                                     (const char *const *)accepted, n);
     if (rc < 0)
-        fprintf(stderr, "peko node: SIGHUP: the keys were refused (%s);"
-                        " keys unchanged\n",
+        run_log(LOG_ERR, LOG_PREFIX,
+                "SIGHUP: the keys were refused (%s); keys unchanged",
                 g_strerror(-rc));
     else
-        fprintf(stderr, "peko node: SIGHUP: keys reloaded from %s (%s, %zu"
-                        " more accepted)\n",
-                path, secret ? "signing" : "unsigned", n);
+        run_log(LOG_NOTICE, LOG_PREFIX,
+                "SIGHUP: keys reloaded from %s (%s, %zu more accepted)", path,
+                secret ? "signing" : "unsigned", n);
     g_free(secret);
     g_strfreev(accepted);
+}
+
+static gboolean on_hup(gpointer user)
+{
+    node_run *run = user;
+    notify_reloading();
+    reload_keys(run);
+    run_notify("READY=1");
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_watchdog(gpointer user)
+{
+    run_notify("WATCHDOG=1");
     return G_SOURCE_CONTINUE;
 }
 
@@ -170,7 +223,7 @@ static gboolean on_flush(gpointer user)
     node_run *run = user;
     GError *error = NULL;
     if (!ana_recorder_flush(run->rec, &error)) {
-        fprintf(stderr, "peko node: recording: %s\n", error->message);
+        run_log(LOG_ERR, LOG_PREFIX, "recording: %s", error->message);
         g_error_free(error);
     }
     return G_SOURCE_CONTINUE;
@@ -198,12 +251,19 @@ static char *params_json(const node_run *run)
     model_json_key(j, "seeds");
     model_json_begin_array(j);
     for (size_t i = 0; i < run->settings.n_seeds; i++) {
+        /* A numeric seed in its canonical form; a DNS name as given. */
         peko_addr a;
         char s[PEKO_ADDR_STRLEN];
-        peko_addr_parse(run->settings.seed_hosts[i],
-                        run->settings.seed_ports[i], &a);
-        peko_addr_format(&a, s);
-        model_json_string(j, s);
+        if (peko_addr_parse(run->settings.seed_hosts[i],
+                            run->settings.seed_ports[i], &a) == 0) {
+            peko_addr_format(&a, s);
+            model_json_string(j, s);
+        } else {
+            char *named = g_strdup_printf("%s:%u", run->settings.seed_hosts[i],
+                                          (unsigned)run->settings.seed_ports[i]);
+            model_json_string(j, named);
+            g_free(named);
+        }
     }
     model_json_end_array(j);
     model_json_end_object(j);
@@ -258,11 +318,10 @@ static void recording_finish(node_run *run)
     GError *error = NULL;
     if (!ana_recorder_finish(run->rec, ANA_STATUS_COMPLETE, NULL, elapsed,
                              (double)elapsed / 1e6, 0, k.received, &error)) {
-        fprintf(stderr, "peko node: recording: %s\n", error->message);
+        run_log(LOG_ERR, LOG_PREFIX, "recording: %s", error->message);
         g_error_free(error);
     } else {
-        fprintf(stderr, "peko node: recorded into %s, run %" G_GINT64_FORMAT
-                        "\n",
+        run_log(LOG_INFO, LOG_PREFIX, "recorded into %s, run %" G_GINT64_FORMAT,
                 run->settings.db_path, ana_recorder_run_id(run->rec));
     }
 }
@@ -278,6 +337,12 @@ static uint64_t entropy_seed(void)
 static int node_main(node_run *run)
 {
     cli_node_settings *st = &run->settings;
+    /* Handlers first: a signal that comes while the node starts (a
+     * reload as soon as the control socket appears) waits for the loop
+     * instead of killing the process with its default action. */
+    run->signals[0] = g_unix_signal_add(SIGTERM, on_quit_signal, run);
+    run->signals[1] = g_unix_signal_add(SIGINT, on_quit_signal, run);
+    run->signals[2] = g_unix_signal_add(SIGHUP, on_hup, run);
     if (!st->seeded) {
         st->seed = entropy_seed();
         st->seeded = true;
@@ -291,59 +356,103 @@ static int node_main(node_run *run)
     opts.seeded = true;
     opts.seed = st->seed;
     GError *error = NULL;
+    /* Where the control socket goes, first: a directory another user
+     * took refuses the node before it starts or records anything. */
+    run->control_path = st->control_path
+                            ? g_strdup(st->control_path)
+                            : run_ctl_default_path(st->port, TRUE, &error);
+    if (run->control_path == NULL) {
+        fprintf(stderr, "peko node: %s\n", error->message);
+        g_error_free(error);
+        return CLI_EXIT_FAILED;
+    }
     run->tp = peko_transport_new(&opts, &error);
     if (run->tp == NULL) {
-        fprintf(stderr, "peko node: %s\n", error->message);
+        run_log(LOG_ERR, LOG_PREFIX, "%s", error->message);
         g_error_free(error);
         return CLI_EXIT_FAILED;
     }
     if (st->db_path && !recording_start(run, &error)) {
-        fprintf(stderr, "peko node: %s: %s\n", st->db_path, error->message);
+        run_log(LOG_ERR, LOG_PREFIX, "%s: %s", st->db_path, error->message);
         g_error_free(error);
         return CLI_EXIT_FAILED;
     }
 
-    run->control_path = st->control_path ? g_strdup(st->control_path)
-                                         : run_ctl_default_path(st->port);
     run->ctl = run_ctl_server_new(run->control_path, NULL, run->tp, &error);
     if (run->ctl == NULL) {
-        fprintf(stderr, "peko node: %s\n", error->message);
+        run_log(LOG_ERR, LOG_PREFIX, "%s", error->message);
         g_error_free(error);
         return CLI_EXIT_FAILED;
+    }
+    if (st->metrics_host) {
+        run->metrics = cli_metrics_server_new(st->metrics_host,
+                                              st->metrics_port, run->tp,
+                                              run->start_wall_us, &error);
+        if (run->metrics == NULL) {
+            run_log(LOG_ERR, LOG_PREFIX, "%s", error->message);
+            g_error_free(error);
+            return CLI_EXIT_FAILED;
+        }
     }
 
     peko_nodelist *nl = peko_transport_nodelist(run->tp);
-    for (size_t i = 0; i < st->n_seeds; i++)
-        peko_nodelist_set(nl, &(peko_node){.addr = st->seed_hosts[i],
-                                           .port = st->seed_ports[i]});
+    run->seeds = cli_node_seeds_start(
+        nl, peko_transport_local_addr(run->tp)->family, st->seed_hosts,
+        st->seed_ports, st->n_seeds);
     int rc = peko_nodelist_join(nl);
     if (rc < 0) {
-        fprintf(stderr, "peko node: join: %s\n", g_strerror(-rc));
+        run_log(LOG_ERR, LOG_PREFIX, "join: %s", g_strerror(-rc));
         return CLI_EXIT_FAILED;
     }
     peko_config resolved;
     peko_nodelist_config(nl, &resolved);
     char local[PEKO_ADDR_STRLEN];
     peko_addr_format(peko_transport_local_addr(run->tp), local);
-    fprintf(stderr, "peko node: %s over %s (listening on %s), %zu seed%s,"
-                    " control socket %s\n",
+    char *metrics = run->metrics
+                        ? g_strdup_printf(", metrics http://%s/metrics",
+                                          cli_metrics_server_address(
+                                              run->metrics))
+                        : g_strdup("");
+    run_log(LOG_INFO, LOG_PREFIX,
+            "%s over %s (listening on %s), %zu seed%s, control socket %s%s",
             local, resolved.protocol == PEKO_PROTOCOL_TCP ? "TCP" : "UDP",
             resolved.listen_addr, st->n_seeds, st->n_seeds == 1 ? "" : "s",
-            run->control_path);
+            run->control_path, metrics);
+    g_free(metrics);
 
     run->loop = g_main_loop_new(NULL, FALSE);
-    guint ids[4];
-    ids[0] = g_unix_signal_add(SIGTERM, on_quit_signal, run);
-    ids[1] = g_unix_signal_add(SIGINT, on_quit_signal, run);
-    ids[2] = g_unix_signal_add(SIGHUP, on_hup, run);
-    ids[3] = run->rec ? g_timeout_add_seconds(NODE_FLUSH_INTERVAL_S, on_flush,
+    guint ids[2];
+    ids[0] = run->rec ? g_timeout_add_seconds(NODE_FLUSH_INTERVAL_S, on_flush,
                                               run)
                       : 0;
+    /* A service manager's watchdog is pinged at half its interval, from
+     * the main loop, so a stuck loop is what it notices. */
+    int64_t watchdog_us = run_notify_watchdog_us();
+    ids[1] = watchdog_us > 0
+                 ? g_timeout_add(MAX(1, (guint)MIN(watchdog_us / 2000,
+                                                   G_MAXUINT)),
+                                 on_watchdog, run)
+                 : 0;
+    /* Ready: the sockets are bound, the control socket answers. */
+    char *state = g_strdup_printf("READY=1\nSTATUS=%s over %s, control"
+                                  " socket %s",
+                                  local,
+                                  resolved.protocol == PEKO_PROTOCOL_TCP
+                                      ? "TCP"
+                                      : "UDP",
+                                  run->control_path);
+    rc = run_notify(state);
+    g_free(state);
+    if (rc < 0)
+        run_log(LOG_WARNING, LOG_PREFIX,
+                "cannot notify the service manager at $NOTIFY_SOCKET: %s",
+                g_strerror(-rc));
     g_main_loop_run(run->loop);
+    run_notify("STOPPING=1");
     for (size_t i = 0; i < G_N_ELEMENTS(ids); i++)
         if (ids[i])
             g_source_remove(ids[i]);
-    fprintf(stderr, "peko node: %s: shutting down\n", local);
+    run_log(LOG_INFO, LOG_PREFIX, "%s: shutting down", local);
     return CLI_EXIT_OK;
 }
 
@@ -351,7 +460,12 @@ static void node_run_clear(node_run *run)
 {
     /* The control socket first (its file goes), then the recording, then
      * the sockets. */
+    for (size_t i = 0; i < G_N_ELEMENTS(run->signals); i++)
+        if (run->signals[i])
+            g_source_remove(run->signals[i]);
     run_ctl_server_free(run->ctl);
+    cli_metrics_server_free(run->metrics);
+    cli_node_seeds_free(run->seeds);
     if (run->rec && run->tp)
         recording_finish(run);
     if (run->tp)
@@ -373,8 +487,9 @@ int cli_cmd_node(int argc, char **argv)
         context,
         "Runs a pekonode-compatible node: binds UDP (or TCP), joins the seed\n"
         "nodes and gossips until SIGTERM or SIGINT. `peko ctl` talks to it\n"
-        "through its control socket; SIGHUP reloads the keys from the\n"
-        "config file. See docs/node.md.");
+        "through its control socket, Prometheus through --metrics; SIGHUP\n"
+        "reloads the keys from the key file or the config file. Under\n"
+        "systemd it reports readiness (Type=notify). See docs/node.md.");
     g_option_context_set_description(
         context,
         "Durations take units (200ms, 6s, 1min), sizes too (16KiB).\n"
@@ -389,7 +504,9 @@ int cli_cmd_node(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
 
-    node_run run = {.start_us = g_get_monotonic_time()};
+    node_run run = {.start_us = g_get_monotonic_time(),
+                    .start_wall_us = g_get_real_time()};
+    run_log_init();
     GError *error = NULL;
     if (!cli_node_settings_load(&args, &run.settings, &error)) {
         int status = cli_usage_error("node", "%s", error->message);
@@ -398,6 +515,16 @@ int cli_cmd_node(int argc, char **argv)
         return status;
     }
     free_args();
+    const cli_node_settings *st = &run.settings;
+    const cli_path paths[] = {
+        {"--config", st->config_path, FALSE},
+        {"--db", st->db_path, TRUE},
+        {"--control", st->control_path, TRUE},
+    };
+    if (!cli_check_paths("node", paths, G_N_ELEMENTS(paths))) {
+        node_run_clear(&run);
+        return CLI_EXIT_USAGE;
+    }
     int status = node_main(&run);
     node_run_clear(&run);
     return status;

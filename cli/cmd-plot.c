@@ -45,6 +45,14 @@ int cli_cmd_plot(int argc, char **argv)
     }
 
     const char *db_path = argv[1];
+    const cli_path paths[] = {
+        {"the database", db_path, FALSE},
+        {"--output", output_arg, TRUE},
+    };
+    if (!cli_check_paths("plot", paths, G_N_ELEMENTS(paths))) {
+        g_clear_pointer(&output_arg, g_free);
+        return CLI_EXIT_USAGE;
+    }
     int status = CLI_EXIT_OK;
     if (!g_file_test(db_path, G_FILE_TEST_EXISTS)) {
         fprintf(stderr, "peko plot: %s: %s\n", db_path, g_strerror(ENOENT));

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "json.h"
 #include "report.h"
+#include "theory.h"
 
 static char *run_arg;
 static char *format_arg;
@@ -53,6 +54,99 @@ static bool worth_showing(ana_metric m, const ana_metric_summary *s)
     if (m >= ANA_METRIC_DROPS_LOST)
         return s->max > 0;
     return true;
+}
+
+/* Rates and probabilities span many decades: three significant
+ * digits, or "-" when there is none. */
+static void format_small(char *buf, size_t size, double v)
+{
+    if (isnan(v))
+        g_snprintf(buf, size, "-");
+    else if (isinf(v))
+        g_snprintf(buf, size, "never");
+    else
+        g_snprintf(buf, size, "%.3g", v);
+}
+
+/* The failure detector's figures, pooled over the configuration's runs,
+ * with the theory beside them (report.h, ana_fd_figures). */
+static void text_fd(GString *out, const ana_config_report *cr)
+{
+    const ana_fd_figures *fd = &cr->fd;
+    const ana_run *run = cr->first;
+    if (fd->runs == 0)
+        return;
+    char a[32], b[32], c[32], d[32];
+    cli_format_seconds(a, sizeof a, fd->timeout_s);
+    g_string_append_printf(out, "  failure detector: %zu silence%s (%zu "
+                                "crash%s, %zu pause%s, %zu stop%s), timeout "
+                                "%s%s\n",
+                           fd->silences, fd->silences == 1 ? "" : "s",
+                           fd->crashes, fd->crashes == 1 ? "" : "es",
+                           fd->pauses, fd->pauses == 1 ? "" : "s", fd->stops,
+                           fd->stops == 1 ? "" : "s", a,
+                           fd->timeout_scaled ? " (scaled with the cluster)"
+                                              : "");
+    if (fd->silences) {
+        cli_format_seconds(a, sizeof a, fd->detection_median_s);
+        cli_format_seconds(b, sizeof b, fd->detection_p99_s);
+        g_string_append_printf(out,
+                               "    detection: median %s, p99 %s; %zu "
+                               "detected, %zu never, %zu back first, %zu "
+                               "never listed\n",
+                               a, b, fd->detected, fd->undetected,
+                               fd->recovered, fd->unlisted);
+    }
+    if (fd->propagation_model) {
+        cli_format_seconds(a, sizeof a, fd->detection_bound_s);
+        cli_format_seconds(b, sizeof b, fd->propagation_s);
+        g_string_append_printf(out,
+                               "    theory: gone from every list within "
+                               "timeout + propagation + a cycle = %s "
+                               "(propagation %s, %s)\n",
+                               a, b, fd->propagation_model);
+    }
+    format_small(a, sizeof a, fd->wrong_rate);
+    format_small(b, sizeof b, fd->wrong_rate_hi);
+    g_string_append_printf(out,
+                           "    wrong removals: %zu of %zu removals in %.4g "
+                           "node-hours: %s per node-hour (< %s at 95%%)\n",
+                           fd->wrong, fd->removals, fd->node_hours, a, b);
+    format_small(b, sizeof b, fd->recurrence_lo_s);
+    if (isinf(fd->recurrence_s))
+        g_snprintf(a, sizeof a, "none yet");
+    else
+        g_snprintf(a, sizeof a, "%.3g s", fd->recurrence_s);
+    cli_format_seconds(c, sizeof c, fd->mistake_duration_s);
+    g_string_append_printf(out,
+                           "    T_MR per pair %s (> %s s at 95%%), T_M %s "
+                           "(%zu undone, %zu still wrong at the end); %zu "
+                           "listing%s of a silent node\n",
+                           a, b, c, fd->repaired, fd->unrepaired,
+                           fd->silent_adds, fd->silent_adds == 1 ? "" : "s");
+    if (g_strcmp0(run->dissemination, "digest") != 0)
+        return;
+    cli_format_seconds(a, sizeof a, fd->propagation_s);
+    double e = run->exchanges >= 1 ? run->exchanges : 1;
+    cli_format_seconds(b, sizeof b, fd->heartbeat_t99_s);
+    cli_format_seconds(c, sizeof c, fd->heartbeat_t100_s);
+    g_string_append_printf(out,
+                           "  digest theory: a heartbeat reaches every node "
+                           "in %.0f cycles (%s; push-pull, %g exchange%s a "
+                           "cycle); measured t99 %s, t100 %s\n",
+                           fd->propagation_cycles, a, e, e == 1 ? "" : "s",
+                           b, c);
+    cli_format_seconds(a, sizeof a, fd->timeout_s);
+    format_small(b, sizeof b, fd->mistake_p);
+    format_small(c, sizeof c, fd->rate_aimed);
+    format_small(d, sizeof d, fd->wrong_rate);
+    g_string_append_printf(out,
+                           "    timeout %s = %.0f cycles: a wrong removal "
+                           "anywhere within a timeout with p <= %s (the "
+                           "default aims at 2^-%d), <= %s per node-hour; "
+                           "measured %s\n",
+                           a, fd->timeout_s / run->cycle_s, b,
+                           ANA_THEORY_DIGEST_MISTAKE_LOG2, c, d);
 }
 
 static void text_config(GString *out, const ana_report *report,
@@ -107,6 +201,7 @@ static void text_config(GString *out, const ana_report *report,
                                    s->n);
         g_string_append_c(out, '\n');
     }
+    text_fd(out, cr);
     const ana_theory_figures *t = &cr->theory;
     if (t->model == NULL) {
         g_string_append_printf(out, "  theory: none applies (%s)", t->why_not);
@@ -242,6 +337,54 @@ static void json_theory(model_json *j, const ana_theory_figures *t)
     model_json_end_object(j);
 }
 
+static void json_fd(model_json *j, const ana_fd_figures *fd)
+{
+    model_json_begin_object(j);
+    model_json_member_int(j, "runs", (int64_t)fd->runs);
+    model_json_member_int(j, "silences", (int64_t)fd->silences);
+    model_json_member_int(j, "crashes", (int64_t)fd->crashes);
+    model_json_member_int(j, "pauses", (int64_t)fd->pauses);
+    model_json_member_int(j, "stops", (int64_t)fd->stops);
+    model_json_member_int(j, "detected", (int64_t)fd->detected);
+    model_json_member_int(j, "undetected", (int64_t)fd->undetected);
+    model_json_member_int(j, "recovered_first", (int64_t)fd->recovered);
+    model_json_member_int(j, "never_listed", (int64_t)fd->unlisted);
+    model_json_member_number(j, "detection_median_s",
+                             fd->detection_median_s);
+    model_json_member_number(j, "detection_p99_s", fd->detection_p99_s);
+    model_json_member_int(j, "removals", (int64_t)fd->removals);
+    model_json_member_int(j, "wrong_removals", (int64_t)fd->wrong);
+    model_json_member_number(j, "node_hours", fd->node_hours);
+    model_json_member_number(j, "pair_hours", fd->pair_hours);
+    model_json_member_number(j, "wrong_removal_rate", fd->wrong_rate);
+    model_json_member_number(j, "wrong_removal_rate_upper95",
+                             fd->wrong_rate_hi);
+    model_json_member_number(j, "mistake_recurrence_s", fd->recurrence_s);
+    model_json_member_number(j, "mistake_recurrence_lower95_s",
+                             fd->recurrence_lo_s);
+    model_json_member_number(j, "mistake_duration_s", fd->mistake_duration_s);
+    model_json_member_int(j, "repaired", (int64_t)fd->repaired);
+    model_json_member_int(j, "unrepaired", (int64_t)fd->unrepaired);
+    model_json_member_int(j, "silent_listings", (int64_t)fd->silent_adds);
+    model_json_member_number(j, "heartbeat_t99_s", fd->heartbeat_t99_s);
+    model_json_member_number(j, "heartbeat_t100_s", fd->heartbeat_t100_s);
+    model_json_key(j, "theory");
+    model_json_begin_object(j);
+    model_json_member_number(j, "timeout_s", fd->timeout_s);
+    model_json_member_bool(j, "timeout_scaled", fd->timeout_scaled);
+    model_json_member_string(j, "propagation_model", fd->propagation_model);
+    model_json_member_number(j, "propagation_s", fd->propagation_s);
+    model_json_member_number(j, "propagation_cycles",
+                             fd->propagation_cycles);
+
+    model_json_member_number(j, "detection_bound_s", fd->detection_bound_s);
+    model_json_member_number(j, "mistake_p", fd->mistake_p);
+    model_json_member_number(j, "mistake_p_aimed", fd->mistake_p_aimed);
+    model_json_member_number(j, "wrong_removal_rate_aimed", fd->rate_aimed);
+    model_json_end_object(j);
+    model_json_end_object(j);
+}
+
 static void print_json(const ana_report *report)
 {
     const ana_runset *set = report->set;
@@ -279,6 +422,10 @@ static void print_json(const ana_report *report)
         model_json_end_object(j);
         model_json_key(j, "theory");
         json_theory(j, &cr->theory);
+        if (cr->fd.runs) {
+            model_json_key(j, "failure_detector");
+            json_fd(j, &cr->fd);
+        }
         model_json_end_object(j);
     }
     model_json_end_array(j);
@@ -392,9 +539,11 @@ int cli_cmd_report(int argc, char **argv)
         return status;
     }
 
+    /* With the heartbeats' own figures: the failure detector's theory
+     * sets their spread beside the propagation it predicts. */
     ana_runset set;
-    if (!ana_runset_load(argv[1], run_arg ? (int64_t)run_id : -1, &set,
-                         &error)) {
+    if (!ana_runset_load_full(argv[1], run_arg ? (int64_t)run_id : -1,
+                              ANA_RUNSET_HEARTBEATS, &set, &error)) {
         fprintf(stderr, "peko report: %s\n", error->message);
         g_error_free(error);
         free_args();

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "cli.h"
 #include "report-print.h"
 #include "schema.h"
@@ -21,6 +22,7 @@ static char *seed_arg;
 static char *db_arg;
 static char *pcap_arg;
 static char **set_args;
+static char *max_memory_arg;
 static gboolean verbose_arg;
 static gboolean print_arg;
 
@@ -37,6 +39,10 @@ static const GOptionEntry sim_entries[] = {
     {"set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &set_args,
      "Override a scenario key, e.g. --set engine.amount=4 (repeatable)",
      "GROUP.KEY=VALUE"},
+    {"max-memory", 0, 0, G_OPTION_ARG_STRING, &max_memory_arg,
+     "Refuse a run estimated to need more than SIZE (e.g. 8GiB; default: "
+     "the memory available now; 0: no check)",
+     "SIZE"},
     {"print", 'p', 0, G_OPTION_ARG_NONE, &print_arg,
      "Show the engines' console lines (pekonode's format)", NULL},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose_arg,
@@ -88,9 +94,10 @@ static void append_head(GString *out, const ana_run_summary *s, void *user)
                            "  events %" G_GUINT64_FORMAT
                            ", deliveries %" G_GUINT64_FORMAT
                            ", trace %016" G_GINT64_MODIFIER "x"
-                           ", peak memory %.1f MiB\n",
+                           ", peak memory %.1f MiB (estimated %.1f MiB)\n",
                            r->events, r->deliveries, r->trace_hash,
-                           (double)r->peak_rss_kib / 1024.0);
+                           (double)r->peak_rss_kib / 1024.0,
+                           (double)r->estimate_bytes / 1048576.0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -102,6 +109,7 @@ static void free_args(void)
     g_clear_pointer(&db_arg, g_free);
     g_clear_pointer(&pcap_arg, g_free);
     g_clear_pointer(&set_args, g_strfreev);
+    g_clear_pointer(&max_memory_arg, g_free);
 }
 
 int cli_cmd_sim(int argc, char **argv)
@@ -116,7 +124,8 @@ int cli_cmd_sim(int argc, char **argv)
     g_option_context_set_description(
         context, "Exit status: 0 when the run completed, 1 when it was\n"
                  "interrupted or could not be recorded, 2 for a bad command\n"
-                 "line or scenario.");
+                 "line or scenario, or a run estimated to need more memory\n"
+                 "than --max-memory (default: what the machine has).");
     g_option_context_add_main_entries(context, sim_entries, NULL);
     gboolean ok = cli_parse_positional(context, "sim", &argc, &argv, 1);
     g_option_context_free(context);
@@ -125,8 +134,32 @@ int cli_cmd_sim(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
 
+    const cli_path paths[] = {
+        {"the scenario", argv[1], FALSE},
+        {"--db", db_arg, TRUE},
+        {"--pcap", pcap_arg, TRUE},
+    };
+    if (!cli_check_paths("sim", paths, G_N_ELEMENTS(paths))) {
+        free_args();
+        return CLI_EXIT_USAGE;
+    }
+    uint64_t max_memory;
+    gboolean max_memory_given;
+    if (!cli_parse_max_memory("sim", max_memory_arg, &max_memory,
+                              &max_memory_given)) {
+        free_args();
+        return CLI_EXIT_USAGE;
+    }
     scn_scenario *sc = cli_load_scenario("sim", argv[1], set_args, seed_arg);
     if (sc == NULL) {
+        free_args();
+        return CLI_EXIT_USAGE;
+    }
+    GError *error = NULL;
+    if (!run_sim_check_memory(sc, max_memory, max_memory_given, &error)) {
+        fprintf(stderr, "peko sim: %s\n", error->message);
+        g_error_free(error);
+        scn_scenario_free(sc);
         free_args();
         return CLI_EXIT_USAGE;
     }
@@ -154,7 +187,6 @@ int cli_cmd_sim(int argc, char **argv)
         .stop = &cli_stop_requested,
     };
     run_sim_result result;
-    GError *error = NULL;
     int status = CLI_EXIT_OK;
     if (!run_sim(sc, &opts, &result, &error)) {
         cli_progress_end(&bar, true);

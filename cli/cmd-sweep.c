@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "cli.h"
 #include "sweep.h"
 
@@ -14,6 +15,7 @@ static char *jobs_arg;
 static char *shard_arg;
 static char *seed_arg;
 static char **set_args;
+static char *max_memory_arg;
 static gboolean quiet_arg;
 
 static const GOptionEntry sweep_entries[] = {
@@ -35,6 +37,11 @@ static const GOptionEntry sweep_entries[] = {
      "Override a scenario key for every run, e.g. --set cluster.nodes=200 "
      "(repeatable)",
      "GROUP.KEY=VALUE"},
+    {"max-memory", 0, 0, G_OPTION_ARG_STRING, &max_memory_arg,
+     "The memory the runs may take together (e.g. 8GiB; default: what "
+     "is available now; 0: no check). A point estimated above it is "
+     "refused, and fewer workers run at once when each needs much",
+     "SIZE"},
     {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet_arg,
      "No progress bar and no summary", NULL},
     {NULL, 0, 0, 0, NULL, NULL, NULL},
@@ -47,6 +54,7 @@ static void free_args(void)
     g_clear_pointer(&shard_arg, g_free);
     g_clear_pointer(&seed_arg, g_free);
     g_clear_pointer(&set_args, g_strfreev);
+    g_clear_pointer(&max_memory_arg, g_free);
 }
 
 static void format_duration(char *buf, size_t size, double s)
@@ -120,7 +128,9 @@ int cli_cmd_sweep(int argc, char **argv)
         "Sharding over machines: run `peko sweep S --shard I/M --db part-I.db`\n"
         "for I = 1..M, then `peko merge all.db part-*.db` (README).\n\n"
         "Exit status: 0 when every run completed, 1 when a run failed or the\n"
-        "sweep was interrupted, 2 for a bad command line or scenario.");
+        "sweep was interrupted, 2 for a bad command line or scenario, or a\n"
+        "point estimated to need more memory than --max-memory (default:\n"
+        "what the machine has).");
     g_option_context_add_main_entries(context, sweep_entries, NULL);
     gboolean ok = cli_parse_positional(context, "sweep", &argc, &argv, 1);
     g_option_context_free(context);
@@ -146,6 +156,21 @@ int cli_cmd_sweep(int argc, char **argv)
         free_args();
         return status;
     }
+    const cli_path paths[] = {
+        {"the scenario", argv[1], FALSE},
+        {"--db", db_arg, TRUE},
+    };
+    if (!cli_check_paths("sweep", paths, G_N_ELEMENTS(paths))) {
+        free_args();
+        return CLI_EXIT_USAGE;
+    }
+    uint64_t max_memory;
+    gboolean max_memory_given;
+    if (!cli_parse_max_memory("sweep", max_memory_arg, &max_memory,
+                              &max_memory_given)) {
+        free_args();
+        return CLI_EXIT_USAGE;
+    }
     scn_scenario *sc = cli_load_scenario("sweep", argv[1], set_args, seed_arg);
     if (sc == NULL) {
         free_args();
@@ -162,6 +187,8 @@ int cli_cmd_sweep(int argc, char **argv)
         .shard_count = shard_count,
         .progress = show_bar ? progress_cb : NULL,
         .stop = &cli_stop_requested,
+        .max_memory = max_memory,
+        .max_memory_given = max_memory_given,
     };
     run_sweep_result result;
     int status = CLI_EXIT_OK;
@@ -179,8 +206,11 @@ int cli_cmd_sweep(int argc, char **argv)
         if (bar_shown)
             fputc('\n', stderr);
         fprintf(stderr, "peko sweep: %s\n", error->message);
+        status = g_error_matches(error, RUN_BUDGET_ERROR,
+                                 RUN_BUDGET_ERROR_TOO_BIG)
+                     ? CLI_EXIT_USAGE
+                     : CLI_EXIT_FAILED;
         g_error_free(error);
-        status = CLI_EXIT_FAILED;
     } else {
         if (bar_shown)
             fputs("\r\033[K", stderr);

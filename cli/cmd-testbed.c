@@ -226,6 +226,15 @@ int cli_cmd_testbed(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
 
+    const cli_path paths[] = {
+        {"the scenario", argv[1], FALSE},
+        {"--db", db_arg, TRUE},
+        {"--capture", capture_arg, TRUE},
+    };
+    if (!cli_check_paths("testbed", paths, G_N_ELEMENTS(paths))) {
+        free_args();
+        return CLI_EXIT_USAGE;
+    }
     scn_scenario *sc =
         cli_load_scenario("testbed", argv[1], set_args, seed_arg);
     if (sc == NULL) {

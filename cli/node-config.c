@@ -6,9 +6,11 @@
 #include <string.h>
 
 #include "cli.h"
+#include "metrics-http.h"
 #include "scenario.h"
 
 #define NODE_GROUP "node"
+#define KEY_FILE_MAX_BYTES (64 * 1024)
 
 /* The file's keys, the flags that override them, and where each lands in
  * cli_node_args. accepted_keys and is_print are handled apart. */
@@ -40,6 +42,8 @@ static const field fields[] = {
     FIELD("control", "--control", control),
     FIELD("db", "--db", db),
     FIELD("seed", "--seed", seed),
+    FIELD("metrics", "--metrics", metrics),
+    FIELD("key_file", "--key-file", key_file),
 };
 
 enum { N_FIELDS = G_N_ELEMENTS(fields) };
@@ -98,17 +102,38 @@ static gboolean parse_bool(const char *text, bool *out)
     return FALSE;
 }
 
-/* Loads the file's values into m (which owns them). */
-static gboolean read_file(const char *path, GKeyFile *kf, merged *m,
-                          GError **error)
+static gboolean read_keys(const char *path, GKeyFile *kf, merged *m,
+                          GError **error);
+
+/* Reads the config file with the checks scenario files get
+ * (scn_ini_load_file: a key given twice, control characters, invalid
+ * UTF-8 refused by line, never echoed). A new key file, or NULL. */
+static GKeyFile *load_file(const char *path, GError **error)
 {
     GError *local = NULL;
-    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
-        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "%s: %s", path, local->message);
+    GKeyFile *kf = scn_ini_load_file(path, &local);
+    if (kf == NULL) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s",
+                    local->message);
         g_error_free(local);
-        return FALSE;
     }
+    return kf;
+}
+
+/* Loads the file's values into m (which owns them). */
+static gboolean read_file(const char *path, merged *m, GError **error)
+{
+    GKeyFile *kf = load_file(path, error);
+    if (kf == NULL)
+        return FALSE;
+    gboolean ok = read_keys(path, kf, m, error);
+    g_key_file_free(kf);
+    return ok;
+}
+
+static gboolean read_keys(const char *path, GKeyFile *kf, merged *m,
+                          GError **error)
+{
     gsize n_groups;
     char **groups = g_key_file_get_groups(kf, &n_groups);
     for (gsize g = 0; g < n_groups; g++) {
@@ -143,6 +168,8 @@ static gboolean read_file(const char *path, GKeyFile *kf, merged *m,
         }
         if (strcmp(key, "is_print") == 0) {
             char *v = g_key_file_get_string(kf, NODE_GROUP, key, NULL);
+            if (v == NULL) /* not reached: the file's scan checked UTF-8 */
+                v = g_strdup("");
             char *s = g_strstrip(v);
             if (!parse_bool(s, &m->print)) {
                 g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
@@ -167,7 +194,20 @@ static gboolean read_file(const char *path, GKeyFile *kf, merged *m,
             ok = FALSE;
             break;
         }
+        if (m->spelling[i] != NULL) {
+            /* Keys given twice are refused by the file's scan; the same
+             * setting under two spellings (cycle, Cycle) here, as in
+             * scenario files. */
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "%s: the same setting as %s; give it once", where,
+                        m->spelling[i]);
+            g_free(where);
+            ok = FALSE;
+            break;
+        }
         char *v = g_key_file_get_string(kf, NODE_GROUP, key, NULL);
+        if (v == NULL) /* not reached: the file's scan checked UTF-8 */
+            v = g_strdup("");
         g_strstrip(v);
         m->value[i] = v;
         g_free(m->where[i]);
@@ -178,6 +218,31 @@ static gboolean read_file(const char *path, GKeyFile *kf, merged *m,
     }
     g_strfreev(keys);
     return ok;
+}
+
+/* A DNS name as RFC 1123 allows it: labels of 1 to 63 letters, digits
+ * and hyphens, not starting or ending with a hyphen, dot-separated, 253
+ * bytes at most (a final dot allowed). */
+static bool is_dns_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 253)
+        return false;
+    size_t label = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (c == '.') {
+            if (label == 0 || name[i - 1] == '-')
+                return false;
+            label = 0;
+        } else if (g_ascii_isalnum(c) || (c == '-' && label > 0)) {
+            if (++label > 63)
+                return false;
+        } else {
+            return false;
+        }
+    }
+    return label == 0 || name[n - 1] != '-';
 }
 
 gboolean cli_node_parse_hostport(const char *text, char **host, uint16_t *port,
@@ -200,7 +265,9 @@ gboolean cli_node_parse_hostport(const char *text, char **host, uint16_t *port,
     uint64_t p;
     peko_addr addr;
     if (!cli_parse_u64("port", colon + 1, 1, 65535, &p, NULL) ||
-        peko_addr_parse(h, (uint16_t)p, &addr) < 0) {
+        (peko_addr_parse(h, (uint16_t)p, &addr) < 0 &&
+         (text[0] == '[' || !is_dns_name(h))) ||
+        h[0] == '\0') {
         g_free(h);
         goto bad;
     }
@@ -209,10 +276,62 @@ gboolean cli_node_parse_hostport(const char *text, char **host, uint16_t *port,
     return TRUE;
 bad:
     g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                "expected HOST:PORT with a numeric host (10.0.0.2:8000 or"
-                " [::1]:8000) and a port from 1 to 65535, got '%s'",
+                "expected HOST:PORT with a numeric host or a DNS name"
+                " (10.0.0.2:8000, [::1]:8000, peko-0.peko:8000) and a port"
+                " from 1 to 65535, got '%s'",
                 text);
     return FALSE;
+}
+
+gboolean cli_node_read_key_file(const char *path, char **secret,
+                                char ***accepted, GError **error)
+{
+    char *text = NULL;
+    gsize n = 0;
+    GError *local = NULL;
+    if (!g_file_get_contents(path, &text, &n, &local)) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s",
+                    local->message);
+        g_error_free(local);
+        return FALSE;
+    }
+    const char *problem = NULL;
+    if (n > KEY_FILE_MAX_BYTES)
+        problem = "larger than 64 KiB: not a key file";
+    else if (memchr(text, '\0', n))
+        problem = "holds a NUL byte";
+    GPtrArray *keys = g_ptr_array_new_with_free_func(g_free);
+    char **lines = problem ? NULL : g_strsplit(text, "\n", -1);
+    for (char **l = lines; l && *l; l++) {
+        char *key = g_strstrip(*l);
+        if (*key == '\0' || *key == '#')
+            continue;
+        g_ptr_array_add(keys, g_strdup(key));
+    }
+    g_strfreev(lines);
+    g_free(text);
+    if (problem == NULL && keys->len == 0)
+        problem = "no key (the first line is the sending key, the others"
+                  " are accepted on receipt)";
+    if (problem == NULL && keys->len > PEKO_MAX_KEYS)
+        problem = "too many keys (at most " G_STRINGIFY(PEKO_MAX_KEYS) ")";
+    if (problem) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "key file %s: %s", path, problem);
+        g_ptr_array_free(keys, TRUE);
+        return FALSE;
+    }
+    *secret = g_strdup(keys->pdata[0]);
+    if (keys->len > 1) {
+        char **a = g_new0(char *, keys->len);
+        for (guint i = 1; i < keys->len; i++)
+            a[i - 1] = g_strdup(keys->pdata[i]);
+        *accepted = a;
+    } else {
+        *accepted = NULL;
+    }
+    g_ptr_array_free(keys, TRUE);
+    return TRUE;
 }
 
 static gboolean parse_int(const char *where, const char *text, uint64_t min,
@@ -225,15 +344,154 @@ static gboolean parse_int(const char *where, const char *text, uint64_t min,
     return TRUE;
 }
 
+/* A flag's text is refused when it holds a control character or is not
+ * UTF-8, as a config file's is: what is refused is named, not echoed. */
+static gboolean check_text(const char *where, const char *text,
+                           GError **error)
+{
+    if (!g_utf8_validate(text, -1, NULL)) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "%s: not valid UTF-8", where);
+        return FALSE;
+    }
+    for (const char *p = text; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "%s: contains the control character 0x%02x", where,
+                        c);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean check_flags(const cli_node_args *args, GError **error)
+{
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        const char *text = *slot(args, i);
+        if (text && !check_text(fields[i].flag, text, error))
+            return FALSE;
+    }
+    for (char **k = args->accepted_keys; k && *k; k++)
+        if (!check_text("--accepted-key", *k, error))
+            return FALSE;
+    return TRUE;
+}
+
+/* An environment that does nothing, to ask the engine whether a node
+ * would be accepted (fits()). */
+static int64_t probe_now(peko_env *env)
+{
+    (void)env;
+    return 0;
+}
+
+static int probe_arm(peko_env *env, peko_timer timer, int64_t deadline_us)
+{
+    (void)env, (void)timer, (void)deadline_us;
+    return 0;
+}
+
+static void probe_cancel(peko_env *env, peko_timer timer)
+{
+    (void)env, (void)timer;
+}
+
+static int probe_send(peko_env *env, const peko_addr *to,
+                      const uint8_t *bytes, size_t n_bytes)
+{
+    (void)env, (void)to, (void)bytes, (void)n_bytes;
+    return 0;
+}
+
+static uint64_t probe_random(peko_env *env)
+{
+    (void)env;
+    return 1;
+}
+
+/* Whether the engine accepts a node of `name_len` bytes of name and
+ * `data_len` of data with config c: its own heartbeat, with a full
+ * infected set, must fit in Size. The engine's own answer, so that the
+ * rule is written once. */
+static bool fits(const peko_config *c, const char *addr, uint16_t port,
+                 size_t name_len, size_t data_len)
+{
+    peko_env env = {
+        .version = 1,
+        .now_us = probe_now,
+        .timer_arm = probe_arm,
+        .timer_cancel = probe_cancel,
+        .send = probe_send,
+        .random_u64 = probe_random,
+    };
+    char *name = g_malloc(name_len + 1);
+    char *data = g_malloc(data_len + 1);
+    memset(name, 'n', name_len);
+    memset(data, 'd', data_len);
+    name[name_len] = data[data_len] = '\0';
+    peko_config quiet = *c;
+    quiet.is_print = false;
+    peko_node node = {.addr = addr, .port = port, .name = name,
+                      .private_data = data};
+    peko_nodelist *nl = NULL;
+    int rc = peko_nodelist_new(&quiet, &node, &env, &nl);
+    peko_nodelist_free(nl);
+    g_free(name);
+    g_free(data);
+    return rc == 0;
+}
+
+/* The name and data must fit a heartbeat: else exit 2 with the most that
+ * fits (found by bisection; the engine only says EINVAL). */
+static gboolean check_fits(const merged *m, const cli_node_settings *out,
+                           GError **error)
+{
+    enum { F_NAME = 2, F_DATA = 3 };
+    size_t name_len = strlen(out->name), data_len = strlen(out->data);
+    if (fits(&out->config, out->addr, out->port, name_len, data_len))
+        return TRUE;
+    size_t lo = 0, hi = name_len + data_len; /* lo fits, hi does not */
+    if (!fits(&out->config, out->addr, out->port, 0, 0)) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "size %d is too small for even an empty heartbeat"
+                    " with amount %d",
+                    out->config.size ? out->config.size : PEKO_DEFAULT_SIZE,
+                    out->config.amount ? out->config.amount
+                                       : PEKO_DEFAULT_AMOUNT);
+        return FALSE;
+    }
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        size_t n = MIN(mid, (size_t)UINT16_MAX);
+        if (fits(&out->config, out->addr, out->port, mid - n, n))
+            lo = mid;
+        else
+            hi = mid;
+    }
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                "%s and %s take %zu bytes, and a heartbeat of size %d with"
+                " amount %d has room for %zu bytes of name and data (its"
+                " addresses, versions and infected set take the rest):"
+                " shorten them, or raise size",
+                m->where[F_NAME], m->where[F_DATA], name_len + data_len,
+                out->config.size ? out->config.size : PEKO_DEFAULT_SIZE,
+                out->config.amount ? out->config.amount : PEKO_DEFAULT_AMOUNT,
+                lo);
+    return FALSE;
+}
+
 /* Checks the merged text into *out. */
 static gboolean check(const merged *m, cli_node_settings *out, GError **error)
 {
     enum {
         F_ADDR, F_PORT, F_NAME, F_DATA, F_SEEDS, F_LISTEN, F_PROTOCOL,
         F_AMOUNT, F_CYCLE, F_BUFFER, F_SIZE, F_TIMEOUT, F_SECRET,
-        F_DISSEMINATION, F_SEEN_CACHE, F_EXCHANGES, F_CONTROL, F_DB, F_SEED
+        F_DISSEMINATION, F_SEEN_CACHE, F_EXCHANGES, F_CONTROL, F_DB, F_SEED,
+        F_METRICS, F_KEY_FILE
     };
-    G_STATIC_ASSERT(F_SEED + 1 == N_FIELDS);
+    G_STATIC_ASSERT(F_KEY_FILE + 1 == N_FIELDS);
     const char *const *v = (const char *const *)m->value;
     char *const *where = m->where;
     peko_config *c = &out->config;
@@ -323,7 +581,27 @@ static gboolean check(const merged *m, cli_node_settings *out, GError **error)
     }
     c->is_print = m->print;
 
-    /* Keys. */
+    /* Keys: from a key file, or given as settings, not both: SIGHUP
+     * rereads one source, and which is then never in doubt. */
+    if (v[F_KEY_FILE]) {
+        if (v[F_SECRET] || m->accepted) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "%s: keys come from a key file or from secret_key"
+                        " and accepted_keys, not both",
+                        where[F_KEY_FILE]);
+            return FALSE;
+        }
+        out->key_file = g_strdup(v[F_KEY_FILE]);
+        if (!cli_node_read_key_file(out->key_file, &out->secret_key,
+                                    &out->accepted_keys, error)) {
+            prefix_error(error, where[F_KEY_FILE]);
+            return FALSE;
+        }
+        c->secret_key = out->secret_key;
+        c->accepted_keys = (const char *const *)out->accepted_keys;
+        c->accepted_key_count =
+            out->accepted_keys ? g_strv_length(out->accepted_keys) : 0;
+    }
     if (v[F_SECRET] && *v[F_SECRET]) {
         out->secret_key = g_strdup(v[F_SECRET]);
         c->secret_key = out->secret_key;
@@ -346,7 +624,7 @@ static gboolean check(const merged *m, cli_node_settings *out, GError **error)
         }
     }
 
-    if (!scn_engine_check(c, error))
+    if (!scn_engine_check(c, error) || !check_fits(m, out, error))
         return FALSE;
 
     /* The daemon's own. */
@@ -361,6 +639,12 @@ static gboolean check(const merged *m, cli_node_settings *out, GError **error)
     }
     if (v[F_DB])
         out->db_path = g_strdup(v[F_DB]);
+    if (v[F_METRICS] &&
+        !cli_metrics_parse_listen(v[F_METRICS], &out->metrics_host,
+                                  &out->metrics_port, error)) {
+        prefix_error(error, where[F_METRICS]);
+        return FALSE;
+    }
     if (v[F_SEED]) {
         if (!cli_parse_u64(where[F_SEED], v[F_SEED], 0, INT64_MAX, &out->seed,
                            error))
@@ -375,11 +659,10 @@ gboolean cli_node_settings_load(const cli_node_args *args,
 {
     memset(out, 0, sizeof *out);
     merged m = {0};
-    GKeyFile *kf = g_key_file_new();
-    gboolean ok = TRUE;
+    gboolean ok = check_flags(args, error);
 
-    if (args->config_path) {
-        ok = read_file(args->config_path, kf, &m, error);
+    if (ok && args->config_path) {
+        ok = read_file(args->config_path, &m, error);
         out->config_path = g_strdup(args->config_path);
     }
     if (ok) {
@@ -406,7 +689,6 @@ gboolean cli_node_settings_load(const cli_node_args *args,
         ok = check(&m, out, error);
     }
     merged_clear(&m);
-    g_key_file_free(kf);
     if (!ok)
         cli_node_settings_clear(out);
     return ok;
@@ -425,21 +707,17 @@ void cli_node_settings_clear(cli_node_settings *s)
     g_free(s->control_path);
     g_free(s->db_path);
     g_free(s->config_path);
+    g_free(s->key_file);
+    g_free(s->metrics_host);
     memset(s, 0, sizeof *s);
 }
 
 gboolean cli_node_settings_read_keys(const char *config_path, char **secret,
                                      char ***accepted, GError **error)
 {
-    GKeyFile *kf = g_key_file_new();
-    GError *local = NULL;
-    if (!g_key_file_load_from_file(kf, config_path, G_KEY_FILE_NONE, &local)) {
-        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "%s: %s", config_path, local->message);
-        g_error_free(local);
-        g_key_file_free(kf);
+    GKeyFile *kf = load_file(config_path, error);
+    if (kf == NULL)
         return FALSE;
-    }
     char *s = g_key_file_get_string(kf, NODE_GROUP, "secret_key", NULL);
     if (s)
         g_strstrip(s);

@@ -28,6 +28,7 @@ typedef struct cli_node_args {
     char **accepted_keys;      /* NULL-terminated */
     char *dissemination, *seen_cache, *exchanges;
     char *control, *db, *seed;
+    char *metrics, *key_file;
     gboolean print;            /* --print given */
 } cli_node_args;
 
@@ -38,7 +39,8 @@ typedef struct cli_node_settings {
     uint16_t port;
     char *name;
     char *data;
-    char **seed_hosts;         /* seeds: host and port, n_seeds of each */
+    char **seed_hosts;         /* seeds: host and port, n_seeds of each;
+                                * a host is numeric or a DNS name */
     uint16_t *seed_ports;
     size_t n_seeds;
     char *listen_addr;         /* NULL: the transport's default */
@@ -47,7 +49,10 @@ typedef struct cli_node_settings {
     char *control_path;        /* NULL: the default for the port */
     char *db_path;             /* NULL: no recording */
     char *config_path;         /* NULL: no file (SIGHUP has nothing to read) */
+    char *key_file;            /* NULL: keys from the config file or flags */
     bool keys_from_flags;      /* --secret-key or --accepted-key given */
+    char *metrics_host;        /* NULL: no metrics endpoint */
+    uint16_t metrics_port;     /* 0: any free port */
     bool seeded;
     uint64_t seed;
 } cli_node_settings;
@@ -66,7 +71,18 @@ void cli_node_settings_clear(cli_node_settings *settings);
 gboolean cli_node_settings_read_keys(const char *config_path, char **secret,
                                      char ***accepted, GError **error);
 
-/* Parses "host:port" or "[v6 host]:port" with a numeric host. */
+/* Reads a key file (docs/node.md, "Keys"): one key a line, the first the
+ * sending key, the others accepted on receipt; blank lines and lines
+ * starting with '#' are skipped, spaces around a key are not part of it.
+ * On success sets *secret and *accepted (NULL or NULL-terminated), both
+ * newly allocated. Fails on a file that cannot be read, is larger than
+ * 64 KiB, holds a NUL byte, no key, or more than PEKO_MAX_KEYS keys. */
+gboolean cli_node_read_key_file(const char *path, char **secret,
+                                char ***accepted, GError **error);
+
+/* Parses "host:port" or "[v6 host]:port"; the host is a numeric address
+ * or a DNS name (letters, digits, hyphens and dots, as RFC 1123 has
+ * them), which `peko node` resolves. */
 gboolean cli_node_parse_hostport(const char *text, char **host, uint16_t *port,
                                  GError **error);
 

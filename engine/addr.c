@@ -169,6 +169,7 @@ const char *peko_reject_name(peko_reject reason)
         [PEKO_REJECT_NO_MAC] = "no_mac",
         [PEKO_REJECT_UNEXPECTED_MAC] = "unexpected_mac",
         [PEKO_REJECT_BAD_MAC] = "bad_mac",
+        [PEKO_REJECT_REPLAY] = "replay",
     };
     if ((unsigned)reason >= PEKO_REJECT_COUNT)
         return "unknown";

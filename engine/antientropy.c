@@ -181,33 +181,89 @@ void peko__ae_request(peko_nodelist *nl, uint32_t slot)
     peko__ae_request_to(nl, &to);
 }
 
+/* Sends the request built in msg and b, remembering it so that its
+ * answer is known as one. */
+static void send_request(peko_nodelist *nl, const peko_addr *to,
+                         peko__msg *msg, const builder *b)
+{
+    finish(nl, msg, b);
+    if (nl->ae_n_out < PEKO__AE_OUTSTANDING + 1) {
+        nl->ae_out[nl->ae_n_out].to = *to;
+        nl->ae_out[nl->ae_n_out].has_range = msg->has_range;
+        nl->ae_out[nl->ae_n_out].range_first = msg->range_first;
+        nl->ae_out[nl->ae_n_out].range_last = msg->range_last;
+        nl->ae_out[nl->ae_n_out].sent_us = msg->sent_us;
+        nl->ae_n_out++;
+    }
+    peko__print_swap(nl, true, &nl->self.addr, to);
+    peko__send_msg(nl, msg, to);
+}
+
+static void request_init(peko_nodelist *nl, peko__msg *msg)
+{
+    memset(msg, 0, sizeof *msg);
+    msg->type = PEKO_MSG_SWAP_REQUEST;
+    msg->sender = nl->self.addr;
+    msg->version = nl->meta_version;
+    msg->sent_us = peko__wall_us(nl);
+}
+
 void peko__ae_request_to(peko_nodelist *nl, const peko_addr *addr)
 {
     peko_addr to = *addr;
     peko__msg msg;
-    memset(&msg, 0, sizeof msg);
-    msg.type = PEKO_MSG_SWAP_REQUEST;
-    msg.sender = nl->self.addr;
-    msg.version = nl->meta_version;
-    msg.sent_us = peko__wall_us(nl);
+    request_init(nl, &msg);
     msg.has_range = true;
 
     builder b = {nl->digest, 0, entry_room(nl, &msg), 0, false};
     put_self(&b, nl, true);
     if (!request_range(nl, &msg, &b))
         request_at_risk(nl, &msg, &b);
-    finish(nl, &msg, &b);
+    send_request(nl, &to, &msg, &b);
+}
 
-    if (nl->ae_n_out < PEKO__AE_OUTSTANDING + 1) {
-        nl->ae_out[nl->ae_n_out].to = to;
-        nl->ae_out[nl->ae_n_out].has_range = msg.has_range;
-        nl->ae_out[nl->ae_n_out].range_first = msg.range_first;
-        nl->ae_out[nl->ae_n_out].range_last = msg.range_last;
-        nl->ae_out[nl->ae_n_out].sent_us = msg.sent_us;
-        nl->ae_n_out++;
+/* How many peers ahead of the oldest a staleness check looks past
+ * tombstones and peers never heard from. */
+#define STALE_LOOK 64
+
+static bool is_stale(const peko__peer *p, int64_t before_us)
+{
+    return !peko__peer_is_dead(p) && p->has_heartbeat &&
+           p->last_seen_us < before_us;
+}
+
+bool peko__ae_has_stale(const peko_nodelist *nl, int64_t before_us)
+{
+    int look = STALE_LOOK;
+    for (uint32_t s = peko__peers_oldest(&nl->peers);
+         s != PEKO__SLOT_NONE && look > 0;
+         s = peko__peers_newer(&nl->peers, s), look--) {
+        const peko__peer *p = &nl->peers.slots[s];
+        if (is_stale(p, before_us))
+            return true;
+        if (p->last_seen_us >= before_us)
+            return false; /* the rest are newer still */
     }
-    peko__print_swap(nl, true, &nl->self.addr, &to);
-    peko__send_msg(nl, &msg, &to);
+    return false;
+}
+
+void peko__ae_ask_stale(peko_nodelist *nl, uint32_t slot, int64_t before_us)
+{
+    peko_addr to = nl->peers.slots[slot].addr;
+    peko__msg msg;
+    request_init(nl, &msg);
+    builder b = {nl->digest, 0, entry_room(nl, &msg), 0, false};
+    put_self(&b, nl, false);
+    for (uint32_t s = peko__peers_oldest(&nl->peers); s != PEKO__SLOT_NONE;
+         s = peko__peers_newer(&nl->peers, s)) {
+        const peko__peer *p = &nl->peers.slots[s];
+        if (p->last_seen_us >= before_us)
+            break;
+        if (is_stale(p, before_us) && !peko_addr_equal(&p->addr, &to) &&
+            !put_peer(&b, p, false))
+            break;
+    }
+    send_request(nl, &to, &msg, &b);
 }
 
 /* ------------------------------------------------------------------ */
@@ -497,7 +553,7 @@ void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
                 peko__metadata_is_newer_than(nl, &m->version));
     if (!capped || fixed <= limit) {
         peko__print_swap(nl, false, &m->sender, &nl->self.addr);
-        peko__send_msg(nl, &resp, &to);
+        peko__send_reply(nl, &resp, &to, m);
     }
     if (capped && (cut || fixed > limit))
         peko__challenge(nl, &to);

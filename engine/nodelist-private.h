@@ -26,6 +26,10 @@ typedef struct peko__reconnect {
     bool seed;               /* set(): never given up */
 } peko__reconnect;
 
+/* Freshness of signed packets (fresh.c): a side structure that exists
+ * only once a signed packet is sent or received. */
+typedef struct peko__fresh peko__fresh;
+
 /* At most this many swaps a cycle are matched with their answers; also
  * the most peers a digest node exchanges with in one cycle. */
 #define PEKO__AE_OUTSTANDING 16
@@ -106,6 +110,9 @@ struct peko_nodelist {
     peko__reconnect *rc;     /* seeds and removed members (reconnect.c) */
     uint32_t rc_n;
     uint64_t cookie_secret[2]; /* address validation (verify.c) */
+    peko__fresh *fresh;      /* with a key: windows, parked packets */
+    uint64_t fresh_number;   /* the last packet number signed */
+    uint32_t fresh_tag;      /* our receiver tag (wire.h) */
     uint64_t cycles;         /* cycles run since join */
     bool announce;           /* digest: spread a heartbeat rumor at the
                               * next cycle (joined, started, record) */
@@ -147,15 +154,28 @@ static inline uint64_t peko__wall_us(peko_nodelist *nl)
 /* ------------------------------------------------------------------ */
 /* nodelist.c                                                           */
 
-/* Hands one encoded packet to env->send() and counts it; a failed send
+/* Hands one finished packet to env->send() and counts it; a failed send
  * is counted in send_failed and printed, nothing else. */
+void peko__send_raw(peko_nodelist *nl, peko_msg_type type,
+                    const peko_addr *to, const uint8_t *bytes,
+                    size_t n_bytes);
+/* Sends one packet as peko__wire_encode_unsealed() wrote it: a signed
+ * one is sealed for `to` first (fresh.c), or parked until the receiver's
+ * incarnation is known. `request`: the packet this one answers (NULL for
+ * none): a reply is sealed for the requester it names, in the
+ * incarnation it came from. The bytes are rewritten in place (the
+ * trailer), so one encoding serves several receivers. */
 void peko__send_packet(peko_nodelist *nl, peko_msg_type type,
-                       const peko_addr *to, const uint8_t *bytes,
-                       size_t n_bytes);
+                       const peko_addr *to, uint8_t *bytes, size_t n_bytes,
+                       const peko__msg *request);
 /* Encodes *msg into nl->tx and sends it to `to`. A message that does not
  * fit Size is counted in send_failed and printed, never sent. */
 void peko__send_msg(peko_nodelist *nl, const peko__msg *msg,
                     const peko_addr *to);
+/* The same for an answer to `request` (sent to `to`, its reply
+ * address). */
+void peko__send_reply(peko_nodelist *nl, const peko__msg *msg,
+                      const peko_addr *to, const peko__msg *request);
 
 /* The local node and every peer, ordered by address (as get() returns
  * them). The caller g_free()s the array, not the peers. */
@@ -250,6 +270,12 @@ bool peko__metadata_receive(peko_nodelist *nl, const peko__msg *m);
  * the live peer in `slot`, or to an address (known or not). */
 void peko__ae_request(peko_nodelist *nl, uint32_t slot);
 void peko__ae_request_to(peko_nodelist *nl, const peko_addr *addr);
+/* Whether a live peer heard from was last refreshed before before_us. */
+bool peko__ae_has_stale(const peko_nodelist *nl, int64_t before_us);
+/* Sends the live peer in `slot` a swap request that lists only the peers
+ * last refreshed before before_us (oldest first, within Size) and no
+ * range: a targeted ask for the heartbeats this node missed. */
+void peko__ae_ask_stale(peko_nodelist *nl, uint32_t slot, int64_t before_us);
 /* Answers a swap request from `from`: applies its entries, replies with
  * what the requester lacks or holds older, and settles the metadata. */
 void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
@@ -285,6 +311,39 @@ void peko__on_echo(peko_nodelist *nl, const peko__msg *m,
                    const peko_addr *from);
 
 /* ------------------------------------------------------------------ */
+/* fresh.c: freshness of signed packets (docs/wire.md, "Freshness")     */
+
+/* Sets the first packet number (at creation). */
+void peko__fresh_init(peko_nodelist *nl);
+/* Frees the side structure, parked packets included. */
+void peko__fresh_free(peko_nodelist *nl);
+/* Seals the signed packet at bytes for `to` (or, answering `request`,
+ * for its sender): its trailer gets our incarnation, the receiver's tag
+ * and the next packet number. Returns false when the receiver's
+ * incarnation is unknown: the packet is then parked (copied) and a hello
+ * sent instead, and the caller sends nothing. Challenges are never
+ * parked. */
+bool peko__fresh_seal(peko_nodelist *nl, peko_msg_type type,
+                      const peko_addr *to, uint8_t *bytes, size_t n_bytes,
+                      const peko__msg *request);
+/* Judges a signed packet whose MAC verified and whose body decoded:
+ * PEKO_REJECT_NONE (its sender's window now holds it) or
+ * PEKO_REJECT_REPLAY; *ask is then set when its sender should be
+ * challenged (peko__fresh_refused). */
+peko_reject peko__fresh_check(peko_nodelist *nl, const peko__msg *m,
+                              bool *ask);
+/* After a refusal that asks: challenges the sender (at most once a cycle
+ * each), so that it learns our incarnation or proves its own. */
+void peko__fresh_refused(peko_nodelist *nl, const peko__msg *m,
+                         const peko_addr *from);
+/* Answers a signed challenge with an echo addressed to the challenger's
+ * incarnation. */
+void peko__fresh_on_challenge(peko_nodelist *nl, const peko__msg *m,
+                              const peko_addr *from);
+/* Once a cycle: parked packets too old are given up. */
+void peko__fresh_cycle(peko_nodelist *nl);
+
+/* ------------------------------------------------------------------ */
 /* reconnect.c                                                          */
 
 /* Remembers `addr` to try again while it is not listed: a seed (for
@@ -302,6 +361,12 @@ uint64_t peko__random_below(peko_nodelist *nl, uint64_t n);
 /* A slot of the peer table drawn uniformly among those holding a live
  * peer (there must be one). */
 uint32_t peko__draw_peer_slot(peko_nodelist *nl);
+/* Distinct live peers' slots in out, `want` in all at most: the first
+ * `given` are chosen already, the rest drawn with peko__draw_peer_slot(),
+ * repeats skipped, a bounded number of times. Returns how many out
+ * holds. */
+uint32_t peko__draw_distinct_peers(peko_nodelist *nl, uint32_t want,
+                                   uint32_t *out, uint32_t given);
 /* Grows the pick scratch to hold `need` entries (grow only). */
 void peko__ensure_pick_scratch(peko_nodelist *nl, size_t need);
 /* Sends *msg to up to `amount` peers not in the carried infected set,

@@ -27,9 +27,9 @@ G_STATIC_ASSERT(offsetof(peko_nodelist, traffic.by_type[0]) + 32 <=
 /* ------------------------------------------------------------------ */
 /* Sending.                                                             */
 
-void peko__send_packet(peko_nodelist *nl, peko_msg_type type,
-                       const peko_addr *to, const uint8_t *bytes,
-                       size_t n_bytes)
+void peko__send_raw(peko_nodelist *nl, peko_msg_type type,
+                    const peko_addr *to, const uint8_t *bytes,
+                    size_t n_bytes)
 {
     int rc = nl->env->send(nl->env, to, bytes, n_bytes);
     if (rc < 0) {
@@ -42,17 +42,33 @@ void peko__send_packet(peko_nodelist *nl, peko_msg_type type,
     PEKO__OBSERVE(nl, packet_sent, type, to, n_bytes);
 }
 
-void peko__send_msg(peko_nodelist *nl, const peko__msg *msg,
-                    const peko_addr *to)
+void peko__send_packet(peko_nodelist *nl, peko_msg_type type,
+                       const peko_addr *to, uint8_t *bytes, size_t n_bytes,
+                       const peko__msg *request)
 {
-    size_t n_bytes = peko__wire_encode(msg, nl->wire_keys, nl->tx,
-                                       (size_t)nl->config.size);
+    if (peko__wire_is_signed(bytes) &&
+        !peko__fresh_seal(nl, type, to, bytes, n_bytes, request))
+        return; /* parked */
+    peko__send_raw(nl, type, to, bytes, n_bytes);
+}
+
+void peko__send_reply(peko_nodelist *nl, const peko__msg *msg,
+                      const peko_addr *to, const peko__msg *request)
+{
+    size_t n_bytes = peko__wire_encode_unsealed(msg, nl->wire_keys, nl->tx,
+                                                (size_t)nl->config.size);
     if (n_bytes == 0) {
         nl->stats.send_failed++;
         peko__print_error(nl, "packet does not fit Size", to);
         return;
     }
-    peko__send_packet(nl, msg->type, to, nl->tx, n_bytes);
+    peko__send_packet(nl, msg->type, to, nl->tx, n_bytes, request);
+}
+
+void peko__send_msg(peko_nodelist *nl, const peko__msg *msg,
+                    const peko_addr *to)
+{
+    peko__send_reply(nl, msg, to, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -70,6 +86,7 @@ static void cycle(peko_nodelist *nl)
     if (nl->config.timeout_us == 0 && s->scaled_timeout_us)
         nl->timeout_us = s->scaled_timeout_us(nl);
     peko__expire_peers(nl, now);
+    peko__fresh_cycle(nl);
     s->cycle(nl, now);
     nl->cycles++;
     peko__print_listen(nl);
@@ -114,11 +131,18 @@ void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,
     peko__msg m;
     peko_reject reason = peko__wire_decode(bytes, n_bytes, nl->size,
                                            nl->wire_keys, &m);
+    /* With a key, an authentic packet must also be fresh; judged only
+     * now, so that nothing unauthenticated moves a window. */
+    bool ask = false;
+    if (reason == PEKO_REJECT_NONE && nl->wire_keys != NULL)
+        reason = peko__fresh_check(nl, &m, &ask);
     if (reason != PEKO_REJECT_NONE) {
         nl->stats.rejected[reason]++;
         nl->stats.rejected_bytes += n_bytes;
         PEKO__OBSERVE(nl, packet_rejected, reason, from, n_bytes);
         peko__print_error(nl, peko_reject_name(reason), from);
+        if (ask)
+            peko__fresh_refused(nl, &m, from);
         return;
     }
     nl->traffic.by_type[m.type - 1].received++;
@@ -144,10 +168,15 @@ void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,
         peko__strategy_of(nl)->swap_response(nl, &m, from);
         break;
     case PEKO_MSG_CHALLENGE:
-        peko__on_challenge(nl, &m, from);
+        if (nl->wire_keys != NULL)
+            peko__fresh_on_challenge(nl, &m, from);
+        else
+            peko__on_challenge(nl, &m, from);
         break;
     case PEKO_MSG_ECHO:
-        peko__on_echo(nl, &m, from);
+        /* With a key, fresh.c has matched it with our challenge. */
+        if (nl->wire_keys == NULL)
+            peko__on_echo(nl, &m, from);
         break;
     }
 }
@@ -231,11 +260,14 @@ int peko_nodelist_new(const peko_config *config, const peko_node *local,
         nl->incarnation = resolved.incarnation;
     else if (env->version >= 2 && env->wall_us != NULL)
         nl->incarnation = (uint32_t)(env->wall_us(env) / 1000);
+    if (nl->incarnation == 0)
+        nl->incarnation = 1; /* 0 means "unknown" in a signed trailer */
     nl->self.incarnation = nl->incarnation;
     nl->self.has_heartbeat = true;
     nl->config.incarnation = nl->incarnation;
 
     nl->wire_keys = peko__keyring_has_keys(nl->keys) ? nl->keys : NULL;
+    peko__fresh_init(nl);
     const peko__strategy *strategy = peko__strategy_of(nl);
     peko__peers_init(&nl->peers, strategy->ordered);
     if (strategy->ordered)
@@ -272,6 +304,7 @@ void peko_nodelist_free(peko_nodelist *nl)
     peko__peers_free(&nl->peers);
     peko__seen_clear(&nl->seen);
     peko__keyring_free(nl->keys);
+    peko__fresh_free(nl);
     peko__peer_clear_text(&nl->self);
     g_free(nl->meta);
     g_free(nl->tx);

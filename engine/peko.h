@@ -134,7 +134,7 @@ PEKO_API int peko_dissemination_parse(const char *name,
 #define PEKO_MAX_CYCLE_US (86400LL * 1000000LL) /* a day */
 #define PEKO_MAX_TIMEOUT_US (365LL * 86400LL * 1000000LL) /* a year */
 #define PEKO_MAX_BUFFER 1000000         /* receive queue, packets */
-#define PEKO_MIN_SIZE 128               /* smallest packet that carries a
+#define PEKO_MIN_SIZE 132               /* smallest packet that carries a
                                          * signed IPv6 heartbeat */
 #define PEKO_MAX_SIZE_UDP 65507         /* largest UDP payload */
 #define PEKO_MAX_SIZE (64 * 1024 * 1024) /* TCP messages */
@@ -172,7 +172,7 @@ typedef struct peko_config {
                               * from one start of a node to the next; 0
                               * means the environment's wall clock in
                               * milliseconds (or a random draw without
-                              * one) */
+                              * one); a result of 0 becomes 1 */
 } peko_config;
 
 /* The digest strategy's default timeout for a list of n_nodes nodes (the
@@ -192,7 +192,7 @@ PEKO_API int peko_config_resolve(const peko_config *in, peko_config *out);
 /* Returns 0 if peko_config_resolve() accepts *in; otherwise -EINVAL, and
  * writes into why (n_why bytes, always NUL-terminated; may be NULL) a
  * sentence that starts with the offending field's name, e.g. "size: 100
- * bytes is below the smallest packet, 128 bytes". */
+ * bytes is below the smallest packet, 132 bytes". */
 PEKO_API int peko_config_check(const peko_config *in, char *why,
                                size_t n_why);
 
@@ -244,6 +244,10 @@ typedef enum peko_reject {
     PEKO_REJECT_NO_MAC,         /* we require a key, the packet has none */
     PEKO_REJECT_UNEXPECTED_MAC, /* we have no key, the packet is signed */
     PEKO_REJECT_BAD_MAC,        /* no accepted key verifies the HMAC */
+    PEKO_REJECT_REPLAY,         /* signed, but not fresh: already accepted,
+                                 * older than the anti-replay window, or
+                                 * addressed to an earlier incarnation of
+                                 * this node (docs/wire.md, "Freshness") */
     PEKO_REJECT_COUNT
 } peko_reject;
 
@@ -305,8 +309,10 @@ struct peko_env {
 
     /* Version 2. */
 
-    /* Wall-clock time in microseconds since the Unix epoch, read once at
-     * creation to number this run's incarnation. May be NULL. */
+    /* Wall-clock time in microseconds since the Unix epoch, read at
+     * creation to number this run's incarnation and, with a key, the
+     * first of its packet numbers (docs/wire.md, "Freshness"), so that
+     * both grow from one run of a node to the next. May be NULL. */
     int64_t (*wall_us)(peko_env *env);
 };
 
@@ -384,6 +390,12 @@ typedef struct peko_stats {
     uint64_t cookies_refused;     /* echoes that proved nothing */
     uint64_t digest_entries_sent; /* entries in swaps sent */
     uint64_t digest_truncated;    /* swaps cut to fit Size */
+    /* With a key (docs/wire.md, "Freshness"). */
+    uint64_t parked;              /* packets held until the receiver's
+                                   * incarnation is known */
+    uint64_t parked_dropped;      /* held packets given up (room, age) */
+    uint64_t fresh_evicted;       /* senders whose window was forgotten
+                                   * to bound memory */
 } peko_stats;
 
 /* ------------------------------------------------------------------ */

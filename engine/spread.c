@@ -90,6 +90,24 @@ uint32_t peko__draw_peer_slot(peko_nodelist *nl)
     return s;
 }
 
+uint32_t peko__draw_distinct_peers(peko_nodelist *nl, uint32_t want,
+                                   uint32_t *out, uint32_t given)
+{
+    uint32_t live = peko__peers_live(&nl->peers);
+    if (want > live)
+        want = live;
+    uint32_t n = given;
+    for (uint32_t tries = 4 * want + 8; n < want && tries > 0; tries--) {
+        uint32_t s = peko__draw_peer_slot(nl);
+        uint32_t k = 0;
+        while (k < n && out[k] != s)
+            k++;
+        if (k == n)
+            out[n++] = s;
+    }
+    return n;
+}
+
 /* Picks up to `amount` peers, uniformly at random without replacement,
  * among those whose fingerprint is not in the carried infected set. Writes
  * their slots to nl->pick_scratch and returns how many.
@@ -259,18 +277,20 @@ size_t peko__spread(peko_nodelist *nl, peko__msg *msg, const uint8_t *carried,
     msg->infected = nl->set_scratch;
     msg->n_infected = merge_set(nl, carried, n_keep, fresh, n_fresh);
 
-    size_t n_bytes = peko__wire_encode(msg, nl->wire_keys, nl->tx, nl->size);
+    size_t n_bytes = peko__wire_encode_unsealed(msg, nl->wire_keys, nl->tx,
+                                                nl->size);
     if (n_bytes == 0) {
         nl->stats.send_failed++;
         peko__print_error(nl, "packet does not fit Size", NULL);
         return 0;
     }
-    /* One encoding, the same bytes to every target. env->send() must not
-     * re-enter this node list (peko.h), so the peer table is stable. */
+    /* One encoding, the same bytes to every target (a signed packet's
+     * trailer sealed for each). env->send() must not re-enter this node
+     * list (peko.h), so the peer table is stable. */
     for (size_t t = 0; t < n_targets; t++)
         peko__send_packet(nl, msg->type,
-                    &nl->peers.slots[nl->pick_scratch[t]].addr, nl->tx,
-                    n_bytes);
+                          &nl->peers.slots[nl->pick_scratch[t]].addr, nl->tx,
+                          n_bytes, NULL);
     return n_targets;
 }
 

@@ -135,18 +135,8 @@ static void digest_cycle(peko_nodelist *nl, int64_t now_us)
         want = (uint32_t)nl->config.amount;
     if (want > PEKO__AE_OUTSTANDING)
         want = PEKO__AE_OUTSTANDING;
-    if (want > live)
-        want = live;
     uint32_t chosen[PEKO__AE_OUTSTANDING];
-    uint32_t n = 0;
-    for (uint32_t tries = 4 * want + 8; n < want && tries > 0; tries--) {
-        uint32_t s = peko__draw_peer_slot(nl);
-        uint32_t k = 0;
-        while (k < n && chosen[k] != s)
-            k++;
-        if (k == n)
-            chosen[n++] = s;
-    }
+    uint32_t n = peko__draw_distinct_peers(nl, want, chosen, 0);
     for (uint32_t k = 0; k < n; k++)
         peko__ae_request(nl, chosen[k]);
     peko__reconnect_cycle(nl, now_us);

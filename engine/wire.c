@@ -10,6 +10,8 @@
  */
 #include <string.h>
 
+#include <glib.h>
+
 #include "wire.h"
 
 #define ADDR4_BYTES (1 + 4 + 2)  /* family, ip, port */
@@ -294,7 +296,7 @@ peko_reject peko__wire_decode(const uint8_t *bytes, size_t n_bytes,
         (!is_signed && key_id != 0))
         return PEKO_REJECT_BAD_FLAGS;
 
-    /* 64-bit sum: a u32 body length plus 56 cannot wrap, even where size_t
+    /* 64-bit sum: a u32 body length plus 60 cannot wrap, even where size_t
      * is 32 bits. A length that claims more than Size could ever hold is a
      * bad length, not a packet that merely lost its tail. */
     uint32_t body_len = peko__get_u32(bytes + 8);
@@ -324,9 +326,10 @@ peko_reject peko__wire_decode(const uint8_t *bytes, size_t n_bytes,
     out->hops = bytes[6];
     if (is_signed) {
         out->auth_incarnation = peko__get_u32(bytes + body_end);
-        out->auth_number = ((uint64_t)peko__get_u32(bytes + body_end + 4)
+        out->auth_receiver = peko__get_u32(bytes + body_end + 4);
+        out->auth_number = ((uint64_t)peko__get_u32(bytes + body_end + 8)
                             << 32) |
-                           peko__get_u32(bytes + body_end + 8);
+                           peko__get_u32(bytes + body_end + 12);
     }
     reader r = {bytes + PEKO__WIRE_HEADER_BYTES, body_len};
     return decode_body(&r, out);
@@ -454,8 +457,9 @@ static inline uint8_t *wr_version(uint8_t *p, const peko_version *v)
  * and anything that does not fit cap_bytes or a u32 body length. On
  * refusal buf may have been left untouched or partly written. The infected
  * set is copied as given: its order is the caller's promise. */
-size_t peko__wire_encode(const peko__msg *msg, const peko__keyring *keys,
-                         uint8_t *buf, size_t cap_bytes)
+size_t peko__wire_encode_unsealed(const peko__msg *msg,
+                                  const peko__keyring *keys, uint8_t *buf,
+                                  size_t cap_bytes)
 {
     if (!family_ok(msg->sender.family))
         return 0;
@@ -535,14 +539,53 @@ size_t peko__wire_encode(const peko__msg *msg, const peko__keyring *keys,
         break;
     }
 
-    if (is_signed) {
-        p = wr_u32(p, msg->auth_incarnation);
-        p = wr_u64(p, msg->auth_number);
-        size_t signed_len = (size_t)(p - buf);
-        peko__keyring_sign(keys, buf, signed_len, p);
-        p += PEKO__WIRE_MAC_BYTES;
-    }
+    if (is_signed)
+        p += PEKO__WIRE_AUTH_BYTES; /* sealed later */
     return (size_t)(p - buf);
+}
+
+void peko__wire_seal(uint8_t *buf, size_t n_bytes, const peko__keyring *keys,
+                     uint32_t incarnation, uint32_t receiver,
+                     uint64_t number)
+{
+    g_assert(n_bytes >= PEKO__WIRE_HEADER_BYTES + PEKO__WIRE_AUTH_BYTES &&
+             peko__wire_is_signed(buf));
+    uint8_t *p = buf + n_bytes - PEKO__WIRE_AUTH_BYTES;
+    p = wr_u32(p, incarnation);
+    p = wr_u32(p, receiver);
+    p = wr_u64(p, number);
+    size_t signed_len = (size_t)(p - buf);
+    peko__keyring_sign(keys, buf, signed_len, p);
+}
+
+size_t peko__wire_encode(const peko__msg *msg, const peko__keyring *keys,
+                         uint8_t *buf, size_t cap_bytes)
+{
+    size_t n = peko__wire_encode_unsealed(msg, keys, buf, cap_bytes);
+    if (n > 0 && peko__keyring_has_send_key(keys))
+        peko__wire_seal(buf, n, keys, msg->auth_incarnation,
+                        msg->auth_receiver, msg->auth_number);
+    return n;
+}
+
+/* The fingerprint's hash (addr.c) over the address and the incarnation:
+ * a sender that knows both names its receiver in 32 bits, so that a
+ * packet written for one node, or for one life of it, is not taken by
+ * another. */
+uint32_t peko__receiver_tag(const peko_addr *addr, uint32_t incarnation)
+{
+    uint8_t b[ADDR6_BYTES + 4];
+    uint8_t *end = wr_addr(b, addr);
+    end = wr_u32(end, incarnation);
+    uint32_t h = 0x811c9dc5u;
+    for (const uint8_t *p = b; p < end; p++)
+        h = (h ^ *p) * 0x01000193u;
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return h != 0 ? h : 1;
 }
 
 uint8_t *peko__entry_write(uint8_t *p, const peko__entry *e)

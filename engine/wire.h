@@ -1,9 +1,9 @@
 /* wire.h: the binary wire format (private to engine/; docs/wire.md).
  *
  * Every packet: a 12-byte header, a body whose layout depends on the
- * message type, and, when signed, a 44-byte trailer: the sender's
- * incarnation and packet number, then an HMAC-SHA256 over everything
- * before it. All integers are big-endian. The decoder checks every
+ * message type, and, when signed, a 48-byte trailer: the sender's
+ * incarnation, the receiver tag (whom the sender wrote it for) and the
+ * sender's packet number, then an HMAC-SHA256 over everything before it. All integers are big-endian. The decoder checks every
  * length against the bytes actually present before reading, and never
  * changes anything but *out.
  */
@@ -17,9 +17,10 @@
 #define PEKO__WIRE_VERSION PEKO_WIRE_VERSION
 #define PEKO__WIRE_HEADER_BYTES PEKO_WIRE_HEADER_BYTES
 #define PEKO__WIRE_MAC_BYTES 32
-/* A signed packet's trailer: the sender's incarnation (u32) and packet
- * number (u64), then the MAC over everything before it. */
-#define PEKO__WIRE_FRESHNESS_BYTES 12
+/* A signed packet's trailer: the sender's incarnation (u32), the
+ * receiver tag (u32: peko__receiver_tag) and the sender's packet number
+ * (u64), then the MAC over everything before it. */
+#define PEKO__WIRE_FRESHNESS_BYTES 16
 #define PEKO__WIRE_AUTH_BYTES (PEKO__WIRE_FRESHNESS_BYTES + PEKO__WIRE_MAC_BYTES)
 #define PEKO__WIRE_FLAG_MAC 0x01u
 /* Swap body flags. */
@@ -28,8 +29,9 @@
 /* Digest entry flags. */
 #define PEKO__WIRE_ENTRY_FULL 0x01u /* name and data follow */
 /* Smallest Size that still carries a signed heartbeat with no name, no
- * data and an empty infected set between IPv6 nodes. */
-#define PEKO__WIRE_MIN_SIZE 128
+ * data and the infected set of a full default fan-out between IPv6
+ * nodes. */
+#define PEKO__WIRE_MIN_SIZE 132
 
 typedef struct peko__keyring peko__keyring;
 
@@ -84,9 +86,12 @@ typedef struct peko__msg {
     /* CHALLENGE, ECHO. */
     uint64_t nonce;
 
-    /* Signed packets only: the sender's incarnation and its packet number
-     * (the freshness trailer, docs/wire.md). */
+    /* Signed packets only: the freshness trailer (docs/wire.md): the
+     * sender's incarnation, the receiver tag (0: a receiver whose
+     * incarnation the sender does not know) and the sender's packet
+     * number. */
     uint32_t auth_incarnation;
+    uint32_t auth_receiver;
     uint64_t auth_number;
 } peko__msg;
 
@@ -150,11 +155,35 @@ size_t peko__wire_size_without_set(const peko__msg *msg,
                                    const peko__keyring *keys);
 
 /* Encodes *msg into buf (capacity cap_bytes), signing it with the
- * keyring's sending key if it has one. msg->infected must hold
- * msg->n_infected ascending fingerprints (big-endian, as on the wire).
- * Returns the number of bytes written, or 0 if it does not fit. */
+ * keyring's sending key if it has one (the trailer's freshness fields
+ * from msg->auth_*). msg->infected must hold msg->n_infected ascending
+ * fingerprints (big-endian, as on the wire). Returns the number of bytes
+ * written, or 0 if it does not fit. */
 size_t peko__wire_encode(const peko__msg *msg, const peko__keyring *keys,
                          uint8_t *buf, size_t cap_bytes);
+/* As peko__wire_encode, but a signed packet's trailer is left for
+ * peko__wire_seal() to fill (its bytes are unspecified until then): the
+ * engine encodes a packet once and seals it for each receiver. */
+size_t peko__wire_encode_unsealed(const peko__msg *msg,
+                                  const peko__keyring *keys, uint8_t *buf,
+                                  size_t cap_bytes);
+/* Writes the freshness fields into the trailer of the signed packet at
+ * buf (n_bytes, as the encoder wrote it) and signs it with the keyring's
+ * sending key. The packet must be signed (flags bit 0) and the keyring
+ * must have a sending key. */
+void peko__wire_seal(uint8_t *buf, size_t n_bytes, const peko__keyring *keys,
+                     uint32_t incarnation, uint32_t receiver,
+                     uint64_t number);
+/* The receiver tag of a packet written for the node `addr` in its
+ * incarnation `incarnation` (docs/wire.md, "Freshness"): FNV-1a over the
+ * address as encoded and the incarnation (big-endian), then fmix32; never
+ * 0, which stands for "its incarnation is not known". */
+uint32_t peko__receiver_tag(const peko_addr *addr, uint32_t incarnation);
+/* True if the packet at bytes (as the encoder wrote it) is signed. */
+static inline bool peko__wire_is_signed(const uint8_t *bytes)
+{
+    return (bytes[4] & PEKO__WIRE_FLAG_MAC) != 0;
+}
 
 /* Reads the origin address of what looks like a heartbeat, checking
  * nothing else: for work ahead of decoding only. When the packet then

@@ -83,6 +83,7 @@ static bool msg_equal(const peko__msg *a, const peko__msg *b)
            a->nonce == b->nonce &&
            /* the trailer */
            a->auth_incarnation == b->auth_incarnation &&
+           a->auth_receiver == b->auth_receiver &&
            a->auth_number == b->auth_number;
 }
 

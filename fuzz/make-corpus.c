@@ -184,8 +184,13 @@ int main(int argc, char **argv)
             m.type = sd->type;
             m.hops = 2;
             m.sender = a;
-            /* The freshness trailer of the signed seeds. */
+            /* The freshness trailer of the signed seeds: written for b
+             * in its incarnation 0xdeadbeef (a hello, tag 0, for the
+             * challenge). */
             m.auth_incarnation = 0x0badcafeu;
+            m.auth_receiver = sd->type == PEKO_MSG_CHALLENGE
+                                  ? 0
+                                  : peko__receiver_tag(&b, 0xdeadbeefu);
             m.auth_number = 0x0000000100000002ULL;
             switch (sd->type) {
             case PEKO_MSG_HEARTBEAT:

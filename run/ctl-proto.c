@@ -1,14 +1,111 @@
 /* ctl-proto.c: the control socket's path and escaping (ctl-proto.h). */
+#define _GNU_SOURCE /* struct ucred */
 #include "ctl-proto.h"
 
+#include <errno.h>
+#include <gio/gio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-char *run_ctl_default_path(unsigned port)
+/* Checks the directory at `dir` as run_ctl_default_dir() says; `private`
+ * asks for no access by others at all. */
+static gboolean check_dir(const char *dir, gboolean private, const char *hint,
+                          GError **error)
 {
+    struct stat st;
+    if (lstat(dir, &st) != 0) {
+        int e = errno;
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e),
+                    "control socket directory %s: %s", dir, g_strerror(e));
+        return FALSE;
+    }
+    const char *wrong = NULL;
+    char *owner = NULL;
+    if (S_ISLNK(st.st_mode))
+        wrong = "is a symbolic link";
+    else if (!S_ISDIR(st.st_mode))
+        wrong = "is not a directory";
+    else if (st.st_uid != getuid())
+        wrong = owner = g_strdup_printf("belongs to uid %u, not to you (uid"
+                                        " %u)",
+                                        (unsigned)st.st_uid,
+                                        (unsigned)getuid());
+    else if (st.st_mode & (private ? 077 : 022))
+        wrong = owner = g_strdup_printf("has mode %04o: others may %s it",
+                                        (unsigned)(st.st_mode & 07777),
+                                        st.st_mode & 022 ? "write in"
+                                                         : "read");
+    if (wrong) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                    "control socket directory %s %s: refusing to use it%s",
+                    dir, wrong, hint);
+        g_free(owner);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+char *run_ctl_default_dir(gboolean create, GError **error)
+{
+    static const char hint[] =
+        " (another user may have made it to stand in for peko's control"
+        " sockets; remove it if it is yours, or give --control PATH in a"
+        " directory of your own, or set XDG_RUNTIME_DIR)";
     const char *runtime = g_getenv("XDG_RUNTIME_DIR");
-    if (runtime && *runtime)
-        return g_strdup_printf("%s/peko-%u.sock", runtime, port);
-    return g_strdup_printf("/tmp/peko-%u-%u.sock", (unsigned)getuid(), port);
+    if (runtime && *runtime) {
+        if (!check_dir(runtime, FALSE, " (XDG_RUNTIME_DIR)", error))
+            return NULL;
+        return g_strdup(runtime);
+    }
+    char *name = g_strdup_printf("peko-%u", (unsigned)getuid());
+    char *dir = g_build_filename(g_get_tmp_dir(), name, NULL);
+    g_free(name);
+    if (create && mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        int e = errno;
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e),
+                    "control socket directory %s: %s", dir, g_strerror(e));
+        g_free(dir);
+        return NULL;
+    }
+    if (!check_dir(dir, TRUE, hint, error)) {
+        g_free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
+char *run_ctl_default_path(unsigned port, gboolean create, GError **error)
+{
+    char *dir = run_ctl_default_dir(create, error);
+    if (dir == NULL)
+        return NULL;
+    char *name = g_strdup_printf("peko-%u.sock", port);
+    char *path = g_build_filename(dir, name, NULL);
+    g_free(name);
+    g_free(dir);
+    return path;
+}
+
+gboolean run_ctl_check_peer(int fd, const char *path, GError **error)
+{
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+        int e = errno;
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e),
+                    "%s: cannot tell who serves it: %s", path, g_strerror(e));
+        return FALSE;
+    }
+    if (cred.uid != getuid()) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                    "%s is served by uid %u (pid %d), not by you (uid %u):"
+                    " refusing its answer",
+                    path, (unsigned)cred.uid, (int)cred.pid,
+                    (unsigned)getuid());
+        return FALSE;
+    }
+    return TRUE;
 }
 
 void run_ctl_escape(GString *out, const uint8_t *bytes, size_t n)

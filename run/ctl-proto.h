@@ -12,10 +12,25 @@
 #include <glib.h>
 #include <stdint.h>
 
-/* The default control socket of the node on `port`:
- * $XDG_RUNTIME_DIR/peko-<port>.sock, or /tmp/peko-<uid>-<port>.sock
- * without XDG_RUNTIME_DIR. Newly allocated (g_free). */
-char *run_ctl_default_path(unsigned port);
+/* The directory of default control sockets: $XDG_RUNTIME_DIR, or
+ * without it peko-<uid> in the temporary directory ($TMPDIR, else /tmp),
+ * made 0700 first when `create` (the node's side; peko ctl only looks).
+ * Before it is used it is checked with lstat(): a directory, not a
+ * symlink, owned by this user and writable by nobody else (peko-<uid>:
+ * no access at all for others). Anyone can create a name in /tmp first:
+ * a directory taken so is refused, never used, so another user can
+ * neither stand in for a node nor read its answers. Returns the path
+ * (g_free), or NULL with *error saying what is wrong and what to do. */
+char *run_ctl_default_dir(gboolean create, GError **error);
+
+/* The default control socket of the node on `port`: peko-<port>.sock in
+ * run_ctl_default_dir(create). NULL with *error as there. */
+char *run_ctl_default_path(unsigned port, gboolean create, GError **error);
+
+/* Checks that whoever serves the connected Unix socket `fd` runs as this
+ * user (SO_PEERCRED), before its answer is trusted. `path` names the
+ * socket in the message. Returns TRUE, or FALSE with *error set. */
+gboolean run_ctl_check_peer(int fd, const char *path, GError **error);
 
 /* Appends bytes escaped: printable ASCII other than space, backslash and
  * braces as is, everything else as \xNN. */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ctl-proto.h"
+#include "node-metrics.h"
 
 typedef struct ctl_client ctl_client;
 
@@ -20,9 +21,10 @@ struct run_ctl_server {
     peko_transport *tp;
     GSocket *listener;
     GSource *listen_source;
-    GSource *sweep;          /* idle clients, once a second */
     GQueue clients;          /* of ctl_client* */
     size_t max_request;
+    size_t max_answer;       /* of a get, in bytes */
+    int64_t deadline_us;     /* a connection's life */
 };
 
 struct ctl_client {
@@ -35,66 +37,20 @@ struct ctl_client {
     GString *out;            /* response not yet written */
     size_t out_off;
     bool skipping;           /* discarding the rest of an overlong line */
-    int64_t last_active_us;
+    GSource *deadline;       /* closes the connection when it fires */
 };
 
 /* ------------------------------------------------------------------ */
 /* Requests.                                                            */
 
+/* The counters and gauges: the same table as the metrics endpoint's
+ * (node-metrics.h), so the two never disagree. */
 static void append_stats(GString *out, peko_transport *tp)
 {
-    peko_stats s;
-    peko_nodelist_stats(peko_transport_nodelist(tp), &s);
-    for (int t = 1; t < PEKO_MSG_TYPE_COUNT; t++) {
-        const char *name = peko_msg_type_name((peko_msg_type)t);
-        g_string_append_printf(out,
-                               " engine.sent.%s=%" G_GUINT64_FORMAT
-                               " engine.received.%s=%" G_GUINT64_FORMAT,
-                               name, s.sent[t], name, s.received[t]);
-    }
-    for (int r = 1; r < PEKO_REJECT_COUNT; r++)
-        g_string_append_printf(out, " engine.rejected.%s=%" G_GUINT64_FORMAT,
-                               peko_reject_name((peko_reject)r),
-                               s.rejected[r]);
-    g_string_append_printf(
-        out,
-        " engine.send_failed=%" G_GUINT64_FORMAT
-        " engine.duplicates=%" G_GUINT64_FORMAT
-        " engine.forwarded=%" G_GUINT64_FORMAT
-        " engine.infected_truncated=%" G_GUINT64_FORMAT
-        " engine.nodes_added=%" G_GUINT64_FORMAT
-        " engine.nodes_expired=%" G_GUINT64_FORMAT,
-        s.send_failed, s.duplicates, s.forwarded, s.infected_truncated,
-        s.nodes_added, s.nodes_expired);
-
-    peko_transport_counters k;
-    peko_transport_stats(tp, &k);
-#define TP_FIELD(name) \
-    g_string_append_printf(out, " transport." #name "=%" G_GUINT64_FORMAT, \
-                           (guint64)k.name)
-    TP_FIELD(received);
-    TP_FIELD(received_bytes);
-    TP_FIELD(sent);
-    TP_FIELD(sent_bytes);
-    TP_FIELD(send_errors);
-    TP_FIELD(filter_lost);
-    TP_FIELD(filter_partitioned);
-    TP_FIELD(oversize);
-    TP_FIELD(read_errors);
-    TP_FIELD(kernel_dropped);
-    TP_FIELD(busy_wakeups);
-    TP_FIELD(tcp_accepted);
-    TP_FIELD(tcp_accept_refused);
-    TP_FIELD(tcp_timeouts);
-    TP_FIELD(tcp_truncated);
-    TP_FIELD(tcp_idle_closed);
-    TP_FIELD(tcp_connects);
-    TP_FIELD(tcp_evicted);
-    TP_FIELD(tcp_send_dropped);
-    TP_FIELD(tcp_open_out);
-    TP_FIELD(tcp_open_in);
-    TP_FIELD(print_suppressed);
-#undef TP_FIELD
+    GArray *samples = g_array_new(FALSE, FALSE, sizeof(run_metric_sample));
+    run_metrics_collect(tp, NULL, samples);
+    run_metrics_format_ctl(samples, out);
+    g_array_free(samples, TRUE);
 }
 
 static void append_node(GString *out, const peko_node *node)
@@ -110,7 +66,7 @@ static void append_node(GString *out, const peko_node *node)
 }
 
 void run_ctl_handle(peko_transport *tp, const char *line, size_t n_line,
-                    GString *out)
+                    size_t max_answer, GString *out)
 {
     peko_nodelist *nl = peko_transport_nodelist(tp);
     const char *space = memchr(line, ' ', n_line);
@@ -159,9 +115,19 @@ void run_ctl_handle(peko_transport *tp, const char *line, size_t n_line,
         peko_node_array list;
         peko_nodelist_get(nl, &list);
         g_string_append(out, "OK");
+        size_t start = out->len;
         for (size_t i = 0; i < list.count; i++) {
+            size_t before = out->len;
             g_string_append_c(out, ' ');
             append_node(out, &list.nodes[i]);
+            if (out->len - start > max_answer) {
+                /* Bounded: injected nodes with long names and data must
+                 * not make every answer megabytes long. */
+                g_string_truncate(out, before);
+                g_string_append_printf(out, " truncated=%zu",
+                                       list.count - i);
+                break;
+            }
         }
         peko_node_array_clear(&list);
     } else if (IS("read")) {
@@ -205,6 +171,8 @@ static void client_free(ctl_client *c)
     g_queue_delete_link(&c->server->clients, c->link);
     g_source_destroy(c->source);
     g_source_unref(c->source);
+    g_source_destroy(c->deadline);
+    g_source_unref(c->deadline);
     g_socket_close(c->socket, NULL);
     g_object_unref(c->socket);
     g_string_free(c->in, TRUE);
@@ -280,7 +248,7 @@ static bool client_next_request(ctl_client *c)
         size_t line = n;
         if (line > 0 && c->in->str[line - 1] == '\r')
             line--;
-        run_ctl_handle(s->tp, c->in->str, line, c->out);
+        run_ctl_handle(s->tp, c->in->str, line, s->max_answer, c->out);
         g_string_append_c(c->out, '\n');
         g_string_erase(c->in, 0, (gssize)n + 1);
         return true;
@@ -319,7 +287,6 @@ static void client_pump(ctl_client *c)
 static gboolean client_cb(GSocket *socket, GIOCondition cond, gpointer user)
 {
     ctl_client *c = user;
-    c->last_active_us = g_get_monotonic_time();
     if (c->out->len > 0) {
         client_pump(c);
         return G_SOURCE_CONTINUE; /* the source was replaced or freed */
@@ -340,6 +307,17 @@ static gboolean client_cb(GSocket *socket, GIOCondition cond, gpointer user)
     g_string_append_len(c->in, buf, n);
     client_pump(c);
     return G_SOURCE_CONTINUE;
+}
+
+static gboolean deadline_cb(gpointer user)
+{
+    ctl_client *c = user;
+    /* client_free() destroys this very source: keep it alive until we
+     * return. */
+    GSource *self = g_source_ref(c->deadline);
+    client_free(c);
+    g_source_unref(self);
+    return G_SOURCE_REMOVE;
 }
 
 static gboolean listener_cb(GSocket *socket, GIOCondition cond,
@@ -363,23 +341,15 @@ static gboolean listener_cb(GSocket *socket, GIOCondition cond,
         c->socket = client;
         c->in = g_string_new(NULL);
         c->out = g_string_new(NULL);
-        c->last_active_us = g_get_monotonic_time();
         g_queue_push_tail(&s->clients, c);
         c->link = s->clients.tail;
+        /* The whole connection's deadline, set once: reading, answering
+         * and waiting all count, so no pace of bytes keeps it open. */
+        c->deadline = g_timeout_source_new(
+            (guint)MAX(s->deadline_us / 1000, 1));
+        g_source_set_callback(c->deadline, deadline_cb, c, NULL);
+        g_source_attach(c->deadline, s->context);
         client_watch(c, G_IO_IN | G_IO_ERR | G_IO_HUP);
-    }
-    return G_SOURCE_CONTINUE;
-}
-
-static gboolean sweep_cb(gpointer user)
-{
-    run_ctl_server *s = user;
-    int64_t now = g_get_monotonic_time();
-    for (GList *l = s->clients.head; l;) {
-        ctl_client *c = l->data;
-        l = l->next;
-        if (now - c->last_active_us > RUN_CTL_IDLE_TIMEOUT_US)
-            client_free(c);
     }
     return G_SOURCE_CONTINUE;
 }
@@ -456,16 +426,16 @@ run_ctl_server *run_ctl_server_new(const char *path, GMainContext *context,
     peko_config config;
     peko_nodelist_config(peko_transport_nodelist(tp), &config);
     s->max_request = 4 * (size_t)config.size + 64;
+    s->max_answer = RUN_CTL_MAX_ANSWER;
+    s->deadline_us = RUN_CTL_DEADLINE_US;
     g_queue_init(&s->clients);
     s->listen_source = g_socket_create_source(listener, G_IO_IN, NULL);
     g_source_set_callback(s->listen_source,
                           (GSourceFunc)(void (*)(void))listener_cb, s, NULL);
     g_source_attach(s->listen_source, context);
-    s->sweep = g_timeout_source_new_seconds(1);
-    g_source_set_callback(s->sweep, sweep_cb, s, NULL);
-    g_source_attach(s->sweep, context);
     return s;
 }
+
 
 void run_ctl_server_free(run_ctl_server *s)
 {
@@ -475,8 +445,6 @@ void run_ctl_server_free(run_ctl_server *s)
         client_free(s->clients.head->data);
     g_source_destroy(s->listen_source);
     g_source_unref(s->listen_source);
-    g_source_destroy(s->sweep);
-    g_source_unref(s->sweep);
     g_socket_close(s->listener, NULL);
     g_object_unref(s->listener);
     unlink(s->path);

@@ -3,8 +3,12 @@
  * A Unix stream socket on the node's main loop. Each request is one line
  * ("get", "read", "publish DATA", "stop", "start", "stats", "help"), each
  * response one line ("OK ..." or "ERR message"). Requests are bounded in
- * length, clients in number and in idle time; a bad request gets an ERR
- * and never disturbs the node.
+ * length, answers in size (a node list longer than RUN_CTL_MAX_ANSWER is
+ * cut short, and says so), clients in number and in time: a connection
+ * is closed RUN_CTL_DEADLINE_US after it was accepted, whatever it does
+ * meanwhile, so that slow or idle clients cannot hold every slot (a
+ * client that sends a byte now and then would defeat an idle timer). A
+ * bad request gets an ERR and never disturbs the node.
  */
 #ifndef RUN_CTL_SERVER_H
 #define RUN_CTL_SERVER_H
@@ -14,7 +18,12 @@
 #include "peko-transport.h"
 
 #define RUN_CTL_MAX_CLIENTS 16 /* connections at once */
-#define RUN_CTL_IDLE_TIMEOUT_US (10 * G_USEC_PER_SEC)
+/* A connection's whole life: peko ctl connects, asks and reads one
+ * answer in milliseconds. */
+#define RUN_CTL_DEADLINE_US (10 * G_USEC_PER_SEC)
+/* The longest `get` answer, in bytes: some 50,000 nodes of ordinary
+ * names; the rest is left out, and the answer ends with truncated=N. */
+#define RUN_CTL_MAX_ANSWER (4u << 20)
 
 typedef struct run_ctl_server run_ctl_server;
 
@@ -32,8 +41,10 @@ run_ctl_server *run_ctl_server_new(const char *path, GMainContext *context,
 void run_ctl_server_free(run_ctl_server *server);
 
 /* One request line (without its newline) to its response line (without
- * a newline), appended to `out`. The server's core, exposed for tests. */
+ * a newline), appended to `out`; a `get` answer is cut short at about
+ * max_answer bytes: its last field is then "truncated=N", the nodes left
+ * out. The server's core, exposed for tests. */
 void run_ctl_handle(peko_transport *tp, const char *line, size_t n_line,
-                    GString *out);
+                    size_t max_answer, GString *out);
 
 #endif /* RUN_CTL_SERVER_H */

@@ -7,7 +7,9 @@
  * engines' observers and the world's hooks) and once a cycle:
  *   size        no packet sent or delivered is larger than Size;
  *   decode      every packet delivered is accepted: nodes of one cluster
- *               never send each other what they cannot read;
+ *               never send each other what they cannot read; with a
+ *               key, a refusal as a replay only where the network can
+ *               make one (replay_cause());
  *   metadata    a node's metadata never goes back within one life, and
  *               never takes a version nobody published;
  *   members     every list holds only nodes of the cluster, the local
@@ -75,6 +77,10 @@ struct xc {
     /* The heap at the start, and what it may grow by. */
     size_t heap_base;
     size_t heap_bound;
+    /* Why the network may hand a node a signed packet it must refuse as
+     * a replay, or NULL when nothing can (replay_cause()). */
+    const char *replay_cause;
+    uint64_t replays;       /* refused as replays, where expected */
     /* The first violation; the run halts at it. */
     run_explore_verdict *v;
     volatile sig_atomic_t halt;
@@ -221,12 +227,36 @@ static void on_packet_received(void *user, peko_msg_type type,
     nd->received++;
 }
 
-/* Whether a healthy network alone can make a node reject a packet of
- * its own cluster: no reason can. */
-static bool reject_is_expected(peko_reject reason)
+/* Why the network of `sc` may hand a keyed node a packet of its own
+ * cluster that it must refuse as a replay (engine/fresh.c), or NULL when
+ * nothing can:
+ *   - a duplicated delivery is the same packet twice;
+ *   - latency that varies reorders packets, and a sender numbers all its
+ *     packets in one sequence, so one overtaken by 64 of the same
+ *     sender's packets (to anyone) falls below its receiver's window, as
+ *     with IPsec;
+ *   - a packet in flight when its receiver crashes reaches the new
+ *     incarnation tagged for the old one.
+ * Anything else refused as a replay is a violation. */
+static const char *replay_cause(const scn_scenario *sc)
 {
-    (void)reason;
-    return false;
+    if (sc->engine.secret_key == NULL || *sc->engine.secret_key == '\0')
+        return NULL; /* nothing is numbered */
+    if (sc->network.duplicate > 0)
+        return "duplication";
+    if (sc->network.latency_us.kind != MODEL_DIST_CONSTANT ||
+        sc->regions.n_regions > 0)
+        return "latency that varies";
+    for (size_t i = 0; i < sc->n_events; i++) {
+        const scn_event *ev = &sc->events[i];
+        if (ev->kind == SCN_EVENT_CRASH)
+            return "a crash";
+        if (ev->kind == SCN_EVENT_NETWORK &&
+            ((ev->network.set_duplicate && ev->network.duplicate > 0) ||
+             ev->network.set_latency))
+            return "a network change";
+    }
+    return NULL;
 }
 
 static void on_packet_rejected(void *user, peko_reject reason,
@@ -234,7 +264,9 @@ static void on_packet_rejected(void *user, peko_reject reason,
 {
     xc_node *nd = user;
     nd->rejected++;
-    if (!reject_is_expected(reason)) {
+    if (reason == PEKO_REJECT_REPLAY && nd->x->replay_cause) {
+        nd->x->replays++;
+    } else {
         char *who = node_name(nd->x, from);
         violate(nd->x, "decode",
                 "node %zu rejected a packet of %zu bytes from %s: %s",
@@ -765,6 +797,7 @@ gboolean run_explore_check(const scn_scenario *sc,
         return FALSE;
     }
     x.config.timeout_us = timeout_of(&x.config, x.n);
+    x.replay_cause = replay_cause(sc);
     x.nodes = g_new0(xc_node, x.n);
     static const run_sim_watch watch = {
         .start = on_start,

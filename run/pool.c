@@ -79,6 +79,8 @@ static gboolean launch(pool *p, GError **error)
     worker w = {.index = p->next, .pid = pid};
     g_array_append_val(p->running, w);
     p->next++;
+    if (p->ops->started)
+        p->ops->started(p->user, w.index);
     return TRUE;
 }
 

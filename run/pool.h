@@ -32,6 +32,9 @@ typedef struct run_pool_ops {
      * jobs under way (always at least one is allowed when none runs).
      * NULL: whenever a worker is free. */
     bool (*may_start)(void *user, size_t index, size_t running);
+    /* In the parent: job `index` was just started (its owner counts
+     * what the running jobs hold). NULL: nothing. */
+    void (*started)(void *user, size_t index);
     /* In the parent, after each start and end and about once a second:
      * `running` jobs under way. NULL: none. */
     void (*progress)(void *user, size_t running);

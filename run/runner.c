@@ -47,6 +47,8 @@ void run_runner_init(run_runner *r, const scn_scenario *sc, const run_ops *ops,
     r->world = world;
     r->n = sc->cluster.nodes;
     r->partitions = g_hash_table_new(g_str_hash, g_str_equal);
+    r->truth = g_new0(ana_node_state, r->n ? r->n : 1);
+    r->joined = g_new0(bool, r->n ? r->n : 1);
     build_plan(r);
 }
 
@@ -56,6 +58,8 @@ void run_runner_clear(run_runner *r)
     g_clear_pointer(&r->partitions, g_hash_table_destroy);
     g_clear_pointer(&r->error, g_free);
     g_clear_pointer(&r->plan, g_free);
+    g_clear_pointer(&r->truth, g_free);
+    g_clear_pointer(&r->joined, g_free);
 }
 
 size_t run_seeds(const scn_scenario *sc, uint32_t node,
@@ -109,6 +113,7 @@ gboolean run_runner_open_recorder(run_runner *r, const run_recording *how,
     info.repetition = how->sweep_id ? (int64_t)how->repetition : -1;
     info.now_us = how->now_us;
     info.now_user = how->now_user;
+    info.ground_truth = true;
     r->rec = ana_recorder_open(how->db_path, &info, error);
     g_free(params);
     g_free(sampled);
@@ -124,6 +129,54 @@ gboolean run_runner_open_recorder(run_runner *r, const run_recording *how,
                         ana_recorder_node_ctx(r->rec, i));
     }
     return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Ground truth.                                                        */
+
+/* What node i is now, as the failure detector's analysis needs it. */
+static ana_node_state truth_of(run_runner *r, size_t i)
+{
+    switch (r->ops->state(r->world, i)) {
+    case RUN_NODE_DOWN:
+        return ANA_NODE_CRASHED;
+    case RUN_NODE_PAUSED:
+        return ANA_NODE_PAUSED;
+    case RUN_NODE_UP:
+        break;
+    }
+    if (!r->joined[i])
+        return ANA_NODE_ABSENT;
+    peko_nodelist *nl = r->ops->node(r->world, i);
+    return nl && peko_nodelist_is_running(nl) ? ANA_NODE_UP
+                                              : ANA_NODE_STOPPED;
+}
+
+/* Tells the recorder node i's state if it changed. When i stops being
+ * up, every node whose list still exists is asked whether it holds i:
+ * the lists i must now leave (O(nodes), on a lifecycle event only). */
+static void note_truth(run_runner *r, size_t i)
+{
+    ana_node_state now = truth_of(r, i);
+    if (now == r->truth[i])
+        return;
+    bool was_up = r->truth[i] == ANA_NODE_UP;
+    r->truth[i] = now;
+    if (r->rec == NULL)
+        return;
+    int64_t t_us = r->ops->now_us(r->world);
+    ana_recorder_node_state(r->rec, i, t_us, now);
+    if (!was_up || !ana_node_state_silent(now))
+        return;
+    const peko_addr *addr = r->ops->addr(r->world, i);
+    for (size_t j = 0; j < r->n; j++) {
+        if (j == i || r->truth[j] == ANA_NODE_ABSENT ||
+            r->truth[j] == ANA_NODE_CRASHED)
+            continue;
+        peko_nodelist *nl = r->ops->node(r->world, j);
+        if (nl && peko_nodelist_contains(nl, addr))
+            ana_recorder_listed(r->rec, j, i, t_us);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -179,6 +232,9 @@ void run_runner_join(run_runner *r, size_t i)
     if (!is_no_op(rc))
         keep_error(r, g_strdup_printf("node %zu could not join: %s", i,
                                       g_strerror(-rc)));
+    if (rc == 0 || rc == -EALREADY)
+        r->joined[i] = true;
+    note_truth(r, i);
 }
 
 /* A node is live when it is up, has joined and sends heartbeats: the
@@ -189,6 +245,12 @@ static bool node_is_live(run_runner *r, size_t i)
         return false;
     peko_nodelist *nl = r->ops->node(r->world, i);
     return nl && peko_nodelist_is_running(nl);
+}
+
+/* True when the run is asked to stop. */
+static bool stopping(const run_runner *r)
+{
+    return r->stop && *r->stop;
 }
 
 void run_runner_sample(run_runner *r)
@@ -202,6 +264,10 @@ void run_runner_sample(run_runner *r)
         n_live += live[i] = node_is_live(r, i);
     size_t complete = 0;
     for (size_t i = 0; i < n; i++) {
+        if (stopping(r)) {
+            g_free(live);
+            return;
+        }
         if (!live[i])
             continue;
         peko_nodelist *nl = r->ops->node(r->world, i);
@@ -225,12 +291,17 @@ void run_runner_sample(run_runner *r)
 
 typedef int (*node_op)(void *world, size_t i);
 
-/* Calls op on every node of the selector, in index order. */
+/* Calls op on every node of the selector, in index order, and tells the
+ * recorder what each node is afterwards. */
 static void for_nodes(run_runner *r, const scn_event *ev, node_op op)
 {
     const scn_nodes *nodes = &ev->nodes;
+    /* A join or a restart leaves a joined engine behind. */
+    bool joins = ev->kind == SCN_EVENT_JOIN || ev->kind == SCN_EVENT_RESTART;
     for (size_t k = 0; k < nodes->n_ranges; k++)
         for (uint32_t i = nodes->ranges[k].first;; i++) {
+            if (stopping(r))
+                return; /* the run ends here, recorded as incomplete */
             int rc = op(r->world, i); /* already in that state: no-op */
             if (!is_no_op(rc))
                 keep_error(r, g_strdup_printf(
@@ -238,6 +309,9 @@ static void for_nodes(run_runner *r, const scn_event *ev, node_op op)
                                   scn_event_kind_name(ev->kind), ev->label,
                                   (double)ev->time_us / 1e6, i,
                                   g_strerror(-rc)));
+            if (joins && (rc == 0 || rc == -EALREADY))
+                r->joined[i] = true;
+            note_truth(r, i);
             if (i == nodes->ranges[k].last)
                 break;
         }

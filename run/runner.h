@@ -18,6 +18,7 @@
 #define RUN_RUNNER_H
 
 #include <glib.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -108,6 +109,14 @@ typedef struct run_runner {
     size_t n_plan;
     size_t next;                /* run_runner_step's place in the plan */
     int64_t next_sample_us;     /* its next sample; -1: no samples */
+    /* Set by a signal handler to stop the run (NULL: never): a sample
+     * or an event over many nodes then ends early and records nothing
+     * more. Borrowed. */
+    const volatile sig_atomic_t *stop;
+    /* The ground truth as last told to the recorder, and which nodes
+     * joined (n each; owned). */
+    ana_node_state *truth;
+    bool *joined;
 } run_runner;
 
 /* Sets up *r for scenario `sc` on `world`, and its plan. Cannot fail. */
@@ -137,8 +146,12 @@ typedef struct run_recording {
 /* Opens the recorder: a run row with the scenario's parameters
  * (scn_scenario_to_json) and heartbeat sample, every node registered
  * with its address (ops->addr) as "node-<i>", and the recorder observing
- * every node (ops->observe). Returns FALSE with *error set when the
- * database cannot be opened or a node registered. */
+ * every node (ops->observe). The run records ground truth: after every
+ * join and lifecycle event the runner tells the recorder each node's
+ * state that changed (ana_recorder_node_state), and when a node stops
+ * being up, which nodes list it (ana_recorder_listed). Returns FALSE
+ * with *error set when the database cannot be opened or a node
+ * registered. */
 gboolean run_runner_open_recorder(run_runner *r, const run_recording *how,
                                   GError **error);
 
@@ -165,7 +178,9 @@ void run_runner_apply(run_runner *r, const scn_event *ev);
 
 /* One membership sample now: how many nodes are live (up, joined and
  * sending heartbeats) and how many of those list exactly the live
- * nodes. Nothing without a recorder. */
+ * nodes. It reads every list (N^2 lookups once they are full), so it
+ * gives up without recording when r->stop is set meanwhile. Nothing
+ * without a recorder. */
 void run_runner_sample(run_runner *r);
 
 #endif /* RUN_RUNNER_H */

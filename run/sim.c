@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "budget.h"
 #include "recorder.h"
 #include "runner.h"
 #include "world.h"
@@ -498,7 +499,16 @@ gboolean run_sim(const scn_scenario *sc, const run_sim_options *opts,
     wc.engine = sc->engine;
     if (opts->print)
         wc.engine.is_print = true;
+    wc.stop = opts->stop;
     int rc = sim_world_new(run.n, &wc, sc->cluster.seed, &run.world);
+    if (rc == -EINTR) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INTR,
+                    "%s: interrupted while the world was being built:"
+                    " nothing was run or recorded",
+                    sc->name);
+        simrun_clear(&run);
+        return FALSE;
+    }
     if (rc < 0) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                     "%s: the simulator refused the scenario's cluster or"
@@ -508,6 +518,8 @@ gboolean run_sim(const scn_scenario *sc, const run_sim_options *opts,
         return FALSE;
     }
     run_runner_init(&run.runner, sc, &sim_ops, run.world);
+    run.runner.stop = opts->stop;
+    sim_world_set_stop(run.world, opts->stop);
     if (!set_up_network(&run, error) || !open_recorder(&run, opts, error) ||
         !set_up_nodes(&run, error) ||
         (opts->pcap_path &&
@@ -519,18 +531,18 @@ gboolean run_sim(const scn_scenario *sc, const run_sim_options *opts,
     if (run.watch && run.watch->start)
         run.watch->start(run.watch_user, run.world);
 
-    /* Run in slices of virtual time, so a signal or the progress bar is
-     * seen about every 1/1000 of the run (at least every 10 ms of it). */
+    /* Run in slices of virtual time, so the progress bar is drawn about
+     * every 1/1000 of the run (at least every 10 ms of it). A stop request
+     * is seen sooner: the world looks at it every few hundred events, and
+     * a membership sample or an event over many nodes gives up. */
     int64_t end_us = sc->cluster.duration_us;
     int64_t slice_us = MAX(end_us / 1000, 10000);
     int64_t wall_start_us = g_get_monotonic_time();
     int64_t last_progress_us = wall_start_us;
-    bool stopped = false;
-    for (int64_t t = 0; t < end_us;) {
-        if (opts->stop && *opts->stop) {
-            stopped = true;
-            break;
-        }
+    /* A stop request at any point, even during the last slice (which
+     * then ends early, its sample or event perhaps half done), makes the
+     * run incomplete. */
+    for (int64_t t = 0; t < end_us && !sim_world_stopped(run.world);) {
         t = MIN(t + slice_us, end_us);
         sim_world_run_until(run.world, t);
         int64_t now_wall = g_get_monotonic_time();
@@ -541,10 +553,14 @@ gboolean run_sim(const scn_scenario *sc, const run_sim_options *opts,
             last_progress_us = now_wall;
         }
     }
+    bool stopped = sim_world_stopped(run.world);
     double wall_s = (double)(g_get_monotonic_time() - wall_start_us) / 1e6;
 
     sim_world_stats st;
     sim_world_stats_get(run.world, &st);
+    run_mem_estimate estimate;
+    run_sim_estimate_memory(sc, &estimate);
+    out->estimate_bytes = estimate.total;
     out->nodes = run.n;
     out->complete = !stopped;
     out->sim_time_us = st.now_us;

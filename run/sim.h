@@ -68,6 +68,8 @@ typedef struct run_sim_result {
     uint64_t deliveries;
     uint64_t trace_hash;
     long peak_rss_kib;        /* getrusage() after the run */
+    uint64_t estimate_bytes;  /* run_sim_estimate_memory()'s total
+                               * (budget.h), for comparison */
 } run_sim_result;
 
 /* Runs `sc` (borrowed) to its end or until *opts->stop is set. Returns

@@ -13,6 +13,7 @@
 
 #include <glib/gstdio.h>
 
+#include "budget.h"
 #include "merge.h"
 #include "pool.h"
 #include "schema.h"
@@ -179,6 +180,7 @@ static void workdir_close(workdir *w)
 typedef struct point {
     size_t combination;
     uint32_t repetition;
+    uint64_t memory;   /* its estimate (budget.h) */
     char *label;       /* sweep_point */
     char *db_path;     /* the worker's private file */
     bool ended;        /* its worker ended and was handed to finish() */
@@ -191,6 +193,7 @@ typedef struct sweeper {
     char *sweep_id;
     point *todo;
     size_t n_todo;
+    uint64_t memory_running; /* the estimates of those running */
     int64_t start_us;
 } sweeper;
 
@@ -238,6 +241,24 @@ static void report(void *user, size_t running)
         s->opts->progress(s->opts->progress_user, &s->out->final);
 }
 
+static void started(void *user, size_t index)
+{
+    sweeper *s = user;
+    s->memory_running += s->todo[index].memory;
+}
+
+/* Whether point `index` may start now beside the runs going on: room for
+ * its memory (one runs alone whatever it needs: run_sweep() refused the
+ * sweep if it did not fit alone, and the pool always starts one when
+ * none runs). */
+static bool may_start(void *user, size_t index, size_t running)
+{
+    sweeper *s = user;
+    (void)running;
+    uint64_t limit = s->opts->max_memory;
+    return limit == 0 || s->memory_running + s->todo[index].memory <= limit;
+}
+
 static void note_failure(sweeper *s, const point *pt, const char *why)
 {
     s->out->final.failed++;
@@ -253,6 +274,7 @@ static gboolean finish(void *user, size_t index, int status, GError **error)
     sweeper *s = user;
     point *pt = &s->todo[index];
     pt->ended = true;
+    s->memory_running -= pt->memory;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     gboolean ok = TRUE;
     if (code == WORKER_OK) {
@@ -275,6 +297,38 @@ static gboolean finish(void *user, size_t index, int status, GError **error)
     return ok;
 }
 
+/* Each combination's memory estimate (budget.h) into a new array, or
+ * NULL with *error set: a point that does not fit the limit alone, or
+ * one that cannot be built. */
+static uint64_t *estimate_points(const scn_scenario *base,
+                                 const run_sweep_options *opts, size_t combos,
+                                 GError **error)
+{
+    uint64_t *memory = g_new0(uint64_t, combos);
+    for (size_t c = 0; c < combos; c++) {
+        scn_scenario *sc = scn_scenario_sweep_point(base, c, 0, error);
+        if (sc == NULL) {
+            g_free(memory);
+            return NULL;
+        }
+        run_mem_estimate e;
+        run_sim_estimate_memory(sc, &e);
+        memory[c] = e.total;
+        gboolean fits = run_sim_check_memory(sc, opts->max_memory,
+                                             opts->max_memory_given, error);
+        scn_scenario_free(sc);
+        if (!fits) {
+            char *label = run_sweep_point_label(base, c);
+            if (*label)
+                g_prefix_error(error, "the point %s: ", label);
+            g_free(label);
+            g_free(memory);
+            return NULL;
+        }
+    }
+    return memory;
+}
+
 gboolean run_sweep(const scn_scenario *base, const run_sweep_options *opts,
                    run_sweep_result *out, GError **error)
 {
@@ -282,9 +336,18 @@ gboolean run_sweep(const scn_scenario *base, const run_sweep_options *opts,
     g_return_val_if_fail(opts->jobs >= 1 && opts->shard_count >= 1 &&
                              opts->shard_index < opts->shard_count,
                          FALSE);
-    workdir w = {0};
-    if (!workdir_open(&w, opts->db_path, error))
+    uint32_t reps = base->sweep.repetitions ? base->sweep.repetitions : 1;
+    size_t combos = base->sweep.combinations ? base->sweep.combinations : 1;
+    /* Before the database is touched: a sweep refused for its memory
+     * leaves no trace. */
+    uint64_t *memory = estimate_points(base, opts, combos, error);
+    if (memory == NULL)
         return FALSE;
+    workdir w = {0};
+    if (!workdir_open(&w, opts->db_path, error)) {
+        g_free(memory);
+        return FALSE;
+    }
     out->sweep_id = run_sweep_id(base);
     ana_sweep_runs *done = ana_sweep_runs_load(opts->db_path, out->sweep_id,
                                                error);
@@ -297,8 +360,6 @@ gboolean run_sweep(const scn_scenario *base, const run_sweep_options *opts,
         .sweep_id = out->sweep_id,
         .start_us = g_get_monotonic_time(),
     };
-    uint32_t reps = base->sweep.repetitions ? base->sweep.repetitions : 1;
-    size_t combos = base->sweep.combinations ? base->sweep.combinations : 1;
     s.todo = g_new0(point, ok ? combos * reps : 1);
     for (size_t c = 0; ok && c < combos; c++) {
         char *label = run_sweep_point_label(base, c);
@@ -314,6 +375,7 @@ gboolean run_sweep(const scn_scenario *base, const run_sweep_options *opts,
             point *pt = &s.todo[s.n_todo++];
             pt->combination = c;
             pt->repetition = r;
+            pt->memory = memory[c];
             pt->label = g_strdup(label);
             char *name = g_strdup_printf("point-%zu.db", index);
             pt->db_path = g_build_filename(w.path, name, NULL);
@@ -322,11 +384,14 @@ gboolean run_sweep(const scn_scenario *base, const run_sweep_options *opts,
         g_free(label);
     }
     ana_sweep_runs_free(done);
+    g_free(memory);
 
     if (ok) {
         static const run_pool_ops ops = {
             .work = worker_main,
             .done = finish,
+            .started = started,
+            .may_start = may_start,
             .progress = report,
         };
         run_pool_options pool_opts = {.jobs = opts->jobs, .stop = opts->stop};

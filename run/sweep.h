@@ -15,6 +15,9 @@
  * lock on the work directory keeps two sweeps from writing one database:
  * the second is refused and leaves the first's files alone.
  *
+ * Before anything is written, every combination's memory is estimated
+ * (budget.h); a sweep with a point that does not fit is refused.
+ *
  * Interrupting (SIGINT, SIGTERM) stops the workers; their unfinished runs
  * are discarded, finished ones are kept, and the same command resumes.
  * Killed outright, the sweep takes its workers with it (the kernel kills
@@ -49,6 +52,13 @@ typedef struct run_sweep_options {
     void (*progress)(void *user, const run_sweep_progress *p);
     void *progress_user;
     volatile sig_atomic_t *stop;      /* set by a signal handler; may be NULL */
+    /* The memory the sweep's runs may take together (budget.h), 0: no
+     * check. A point estimated above it alone refuses the sweep before
+     * anything is written (RUN_BUDGET_ERROR_TOO_BIG); below it, workers
+     * start only while the estimates of those running fit, so fewer than
+     * `jobs` run at once when each needs much. */
+    uint64_t max_memory;
+    bool max_memory_given;            /* from --max-memory, for messages */
 } run_sweep_options;
 
 typedef struct run_sweep_result {

@@ -28,9 +28,18 @@ static gboolean set_duration(const char *text, bool bare_seconds,
                              const char *range, int64_t *out, GError **error)
 {
     int64_t v;
-    if (!scn__parse_duration_bare(text, FALSE, bare_seconds ? 1000000 : 0,
+    if (!scn__parse_duration_bare(text, TRUE, bare_seconds ? 1000000 : 0,
                                   &v, error))
         return FALSE;
+    if (v < 0) {
+        /* Said as it is: "at least 0" would be wrong for a cycle, whose
+         * least is 1ms. */
+        g_set_error(error, SCN_ERROR, SCN_ERROR_RANGE,
+                    "a duration here cannot be negative: expected one from"
+                    " %s, got '%.80s'",
+                    range, text);
+        return FALSE;
+    }
     if (v < min_us || v > max_us) {
         g_set_error(error, SCN_ERROR, SCN_ERROR_RANGE,
                     "expected a duration from %s, got '%.80s'", range, text);

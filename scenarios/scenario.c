@@ -241,7 +241,9 @@ scn_scenario *scn__parse(GKeyFile *kf, const char *display, bool check_sweep,
     return sc;
 }
 
-static scn_scenario *load(const char *text, size_t n, const char *display,
+/* The checks and the parse every .ini file of ours gets: a new key file,
+ * or NULL with *error set. */
+static GKeyFile *load_ini(const char *text, size_t n, const char *display,
                           GError **error)
 {
     if (n > SCN_MAX_FILE_BYTES) {
@@ -266,6 +268,15 @@ static scn_scenario *load(const char *text, size_t n, const char *display,
         g_key_file_free(kf);
         return NULL;
     }
+    return kf;
+}
+
+static scn_scenario *load(const char *text, size_t n, const char *display,
+                          GError **error)
+{
+    GKeyFile *kf = load_ini(text, n, display, error);
+    if (kf == NULL)
+        return NULL;
     scn_scenario *sc = scn__parse(kf, display, true, error);
     if (sc == NULL) {
         g_key_file_free(kf);
@@ -284,11 +295,11 @@ scn_scenario *scn_scenario_load_data(const char *text, const char *name,
     return load(text, strlen(text), name ? name : "<scenario>", error);
 }
 
-scn_scenario *scn_scenario_load_file(const char *path, GError **error)
+/* Reads at most one byte more than a file may hold: a FIFO or /dev/zero
+ * must not make us read forever. A NUL-terminated buffer (g_free), its
+ * length in *n, or NULL with *error set. */
+static char *read_capped(const char *path, size_t *n, GError **error)
 {
-    g_return_val_if_fail(path != NULL, NULL);
-    /* Read at most one byte more than allowed: a FIFO or /dev/zero must
-     * not make us read forever. */
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         int e = errno;
@@ -297,7 +308,7 @@ scn_scenario *scn_scenario_load_file(const char *path, GError **error)
         return NULL;
     }
     char *buf = g_malloc(SCN_MAX_FILE_BYTES + 2);
-    size_t n = fread(buf, 1, SCN_MAX_FILE_BYTES + 1, f);
+    *n = fread(buf, 1, SCN_MAX_FILE_BYTES + 1, f);
     int failed = ferror(f);
     fclose(f);
     if (failed) {
@@ -305,10 +316,32 @@ scn_scenario *scn_scenario_load_file(const char *path, GError **error)
         g_free(buf);
         return NULL;
     }
-    buf[n] = '\0';
+    buf[*n] = '\0';
+    return buf;
+}
+
+scn_scenario *scn_scenario_load_file(const char *path, GError **error)
+{
+    g_return_val_if_fail(path != NULL, NULL);
+    size_t n;
+    char *buf = read_capped(path, &n, error);
+    if (buf == NULL)
+        return NULL;
     scn_scenario *sc = load(buf, n, path, error);
     g_free(buf);
     return sc;
+}
+
+GKeyFile *scn_ini_load_file(const char *path, GError **error)
+{
+    g_return_val_if_fail(path != NULL, NULL);
+    size_t n;
+    char *buf = read_capped(path, &n, error);
+    if (buf == NULL)
+        return NULL;
+    GKeyFile *kf = load_ini(buf, n, path, error);
+    g_free(buf);
+    return kf;
 }
 
 /* ------------------------------------------------------------------ */

@@ -295,6 +295,16 @@ scn_scenario *scn_scenario_load_file(const char *path, GError **error);
 scn_scenario *scn_scenario_load_data(const char *text, const char *name,
                                      GError **error);
 
+/* Reads any .ini file of ours (peko node's config too) with the checks a
+ * scenario file gets before GKeyFile sees it, which would silently keep
+ * the last of a key given twice, merge a group given twice, hide
+ * localized keys, and take control characters and invalid UTF-8: each is
+ * refused with the file and line, and no byte of the file that is not
+ * printable is echoed. At most SCN_MAX_FILE_BYTES, lines of at most
+ * SCN_MAX_LINE_BYTES. Returns a new key file (g_key_file_free), or NULL
+ * with *error set. */
+GKeyFile *scn_ini_load_file(const char *path, GError **error);
+
 /* Frees everything the scenario owns. NULL is a no-op. */
 void scn_scenario_free(scn_scenario *sc);
 

@@ -23,6 +23,7 @@ PEKO_SETUP_PACKAGES=(
     libglib2.0-dev
     libsqlite3-dev
     libpcap-dev
+    libsoup-3.0-dev
     libcriterion-dev
     sqlite3
     tshark
@@ -89,7 +90,7 @@ peko_setup() {
         # Not Debian-like. Fine if the tools are already there (the build
         # itself will say what is missing); otherwise say what is needed.
         echo "setup: apt-get/dpkg-query not found: this script only supports Debian-like systems." >&2
-        echo "setup: install by hand: a C compiler, pkg-config, meson, ninja, GLib >= 2.66, SQLite 3 (library and sqlite3 tool), libpcap, Criterion" >&2
+        echo "setup: install by hand: a C compiler, pkg-config, meson, ninja, GLib >= 2.66, SQLite 3 (library and sqlite3 tool), libpcap, libsoup 3, Criterion" >&2
         return 1
     fi
 

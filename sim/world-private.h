@@ -7,6 +7,7 @@
 #define SIM_WORLD_PRIVATE_H
 
 #include <glib.h>
+#include <signal.h>
 
 #include "evq.h"
 #include "pcap.h"
@@ -196,6 +197,7 @@ struct sim_world {
     sim_print_fn print;
     void *print_user;
     uint64_t trace_hash;             /* over every delivery so far */
+    const volatile sig_atomic_t *stop; /* run_until returns once set */
     sim_world_stats stats;           /* now_us, pending, queue_bytes filled
                                       * on request */
 };

@@ -14,6 +14,8 @@
 
 #define FNV_OFFSET 0xcbf29ce484222325ULL /* the trace hash's start */
 #define FNV_PRIME 0x100000001b3ULL
+/* How often sim_world_run_until() looks at the stop flag, in events. */
+#define STOP_CHECK_EVENTS 256
 
 /* ------------------------------------------------------------------ */
 /* Addresses: node i is 10.(i+1 as 24 bits):port.                      */
@@ -330,7 +332,15 @@ uint64_t sim_world_run_until(sim_world *w, int64_t t_us)
 {
     uint64_t dispatched = 0;
     sim_event ev;
-    while (sim_evq_pop_until(&w->q, t_us, &ev)) {
+    for (;;) {
+        /* A stop request is seen within STOP_CHECK_EVENTS events: a
+         * microsecond or so each, so well within a second of wall time
+         * however long the slice of virtual time. */
+        if (G_UNLIKELY(dispatched % STOP_CHECK_EVENTS == 0) && w->stop &&
+            *w->stop)
+            return dispatched;
+        if (!sim_evq_pop_until(&w->q, t_us, &ev))
+            break;
         g_assert(ev.time_us >= w->now_us);
         w->now_us = ev.time_us;
         fetch_ahead(w);
@@ -633,6 +643,7 @@ int sim_world_new(size_t n, const sim_world_config *config, uint64_t seed,
     w->print = config->print;
     w->print_user = config->print_user;
     w->trace_hash = FNV_OFFSET;
+    w->stop = config->stop;
     w->calls = g_ptr_array_new();
     copy_engine_config(w, &config->engine);
     w->tcp = resolved.protocol == PEKO_PROTOCOL_TCP;
@@ -646,6 +657,10 @@ int sim_world_new(size_t n, const sim_world_config *config, uint64_t seed,
     sim_evq_init(&w->q, MIN(n * 4, (size_t)1 << 20), max_events);
 
     for (size_t i = 0; i < n; i++) {
+        if (i % STOP_CHECK_EVENTS == 0 && sim_world_stopped(w)) {
+            sim_world_free(w);
+            return -EINTR;
+        }
         sim_node *node = &w->nodes[i];
         node->world = w;
         node->index = (uint32_t)i;
@@ -725,6 +740,16 @@ const peko_addr *sim_world_addr(const sim_world *w, size_t i)
 {
     g_return_val_if_fail(i < w->n, NULL);
     return &w->nodes[i].addr;
+}
+
+void sim_world_set_stop(sim_world *w, const volatile sig_atomic_t *stop)
+{
+    w->stop = stop;
+}
+
+bool sim_world_stopped(const sim_world *w)
+{
+    return w->stop && *w->stop;
 }
 
 int64_t sim_world_now_us(const sim_world *w)

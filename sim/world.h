@@ -39,6 +39,7 @@
 #ifndef SIM_WORLD_H
 #define SIM_WORLD_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -86,6 +87,10 @@ typedef struct sim_world_config {
                              * timers; sends beyond the rest are refused */
     sim_print_fn print;     /* NULL: lines go to stdout */
     void *print_user;
+    /* Set by a signal handler to give up (NULL: never): sim_world_new()
+     * then stops creating nodes (a million engines take seconds) and
+     * the world keeps it as its stop flag (sim_world_set_stop()). */
+    const volatile sig_atomic_t *stop;
 } sim_world_config;
 
 /* Counters since the world was created. Every packet sent ends up
@@ -180,7 +185,8 @@ void sim_world_config_init(sim_world_config *config);
  * Returns 0
  * and sets *out, or -EINVAL (bad n, negative latency, a max_events that
  * leaves no room beyond the nodes' timers, or an engine config
- * peko_nodelist_new() rejects) with *out NULL. */
+ * peko_nodelist_new() rejects), or -EINTR once config->stop is set, with
+ * *out NULL. */
 int sim_world_new(size_t n, const sim_world_config *config, uint64_t seed,
                   sim_world **out);
 
@@ -209,8 +215,18 @@ int64_t sim_world_now_us(const sim_world *world);
 /* Runs every event due at or before t_us, in (time, insertion) order, then
  * sets the clock to t_us (events may schedule further events; those due
  * by t_us run too). A t_us in the past does nothing. Returns the number of
- * events dispatched. */
+ * events dispatched. Once the stop flag (sim_world_set_stop()) is set, it
+ * returns within a few hundred events, with the clock at the last event
+ * run and the rest still queued. */
 uint64_t sim_world_run_until(sim_world *world, int64_t t_us);
+
+/* A flag (borrowed; NULL: none) that a signal handler sets to stop the
+ * run early: sim_world_run_until() looks at it every few hundred events,
+ * and long callbacks may ask sim_world_stopped(). */
+void sim_world_set_stop(sim_world *world, const volatile sig_atomic_t *stop);
+
+/* True once the stop flag is set. */
+bool sim_world_stopped(const sim_world *world);
 
 void sim_world_stats_get(const sim_world *world, sim_world_stats *out);
 

@@ -11,6 +11,9 @@
  * variants alternate within each repetition so load on the machine hits
  * them alike. The ratio keyring / checksum pair is printed per size.
  * Every MAC is checked against the others first: exit 1 if they differ.
+ * BENCH lines (bench.h) named auth-52, auth-1400 and auth-16384 (packet
+ * bytes): keyring_sign_per_s, keyring_verify_per_s, checksum_pair_per_s
+ * and fresh_ghmac_per_s; PEKO_BENCH_REPS changes the 5 repetitions.
  *
  * Run with `meson test -C build --benchmark --suite auth` or directly:
  *     bench-auth [SCALE]
@@ -21,9 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench.h"
 #include "wire.h"
 
-#define REPETITIONS 5
+#define DEFAULT_REPS 5
+#define MAX_REPS 100 /* bench_reps() allows no more */
 #define SECRET "cluster-secret"
 #define BLOCK_BYTES 64
 #define MAC_BYTES 32
@@ -98,6 +103,11 @@ static const char *const variant_name[N_VARIANTS] = {
     "keyring sign", "keyring verify", "checksum pair", "fresh GHmac",
 };
 
+static const char *const variant_metric[N_VARIANTS] = {
+    "keyring_sign_per_s", "keyring_verify_per_s", "checksum_pair_per_s",
+    "fresh_ghmac_per_s",
+};
+
 typedef struct bench {
     peko__keyring *keys;
     checksum_pair pair;
@@ -138,12 +148,6 @@ static double run(const bench *b, enum variant v, uint8_t *packet,
     return (double)n_packets * 1e6 / (double)MAX(elapsed_us, 1);
 }
 
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The three ways must give one MAC, or the figures compare nothing. */
 static gboolean macs_agree(const bench *b, const uint8_t *packet,
                            size_t n_bytes)
@@ -177,7 +181,8 @@ int main(int argc, char **argv)
     static const size_t sizes[] = {52, 1400, 16384};
     uint64_t checksum = 0;
     int status = 0;
-    printf("HMAC-SHA256, packets/s (median of %d)\n", REPETITIONS);
+    int reps = bench_reps(DEFAULT_REPS);
+    printf("HMAC-SHA256, packets/s (median of %d)\n", reps);
     printf("%8s %14s %14s %14s %14s %8s %8s\n", "bytes", variant_name[0],
            variant_name[1], variant_name[2], variant_name[3], "sign/pr",
            "verif/pr");
@@ -194,21 +199,23 @@ int main(int argc, char **argv)
         /* About 0.2 s per variant and repetition on a 2020s core. */
         size_t n_packets = (size_t)(scale * 4e7 / (double)(n_bytes + 200));
         n_packets = MAX(n_packets, 1);
-        double rates[N_VARIANTS][REPETITIONS];
-        for (int r = 0; r < REPETITIONS; r++)
+        double rates[N_VARIANTS][MAX_REPS];
+        for (int r = 0; r < reps; r++)
             for (int v = 0; v < N_VARIANTS; v++)
                 rates[v][r] = run(&b, (enum variant)v, packet, n_bytes,
                                   n_packets, &checksum);
         double median[N_VARIANTS];
-        for (int v = 0; v < N_VARIANTS; v++) {
-            qsort(rates[v], REPETITIONS, sizeof rates[v][0],
-                  compare_doubles);
-            median[v] = rates[v][REPETITIONS / 2];
-        }
+        for (int v = 0; v < N_VARIANTS; v++)
+            median[v] = bench_median(rates[v], (size_t)reps);
         printf("%8zu %14.0f %14.0f %14.0f %14.0f %8.2f %8.2f\n", n_bytes,
                median[KEYRING_SIGN], median[KEYRING_VERIFY], median[PAIR],
                median[FRESH], median[KEYRING_SIGN] / median[PAIR],
                median[KEYRING_VERIFY] / median[PAIR]);
+        char name[32];
+        g_snprintf(name, sizeof name, "auth-%zu", n_bytes);
+        for (int v = 0; v < N_VARIANTS; v++)
+            bench_figure(name, variant_metric[v], median[v], "1/s",
+                         BENCH_HIGHER, reps);
         g_free(packet);
     }
     printf("(checksum %llu)\n", (unsigned long long)checksum);

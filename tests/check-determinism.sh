@@ -30,7 +30,7 @@ shrink() {
 dump() {
     sqlite3 "$1" <<'SQL'
 SELECT scenario, params, seed, version, source, status, nodes, trace_hash,
-       sim_time_us, events, deliveries FROM run;
+       sim_time_us, events, deliveries, ground_truth FROM run;
 SELECT * FROM node;
 SELECT * FROM rumor;
 SELECT * FROM infection;
@@ -39,6 +39,8 @@ SELECT * FROM rejection;
 SELECT * FROM membership;
 SELECT * FROM metadata_version;
 SELECT * FROM timeline;
+SELECT * FROM node_state;
+SELECT * FROM membership_change;
 SQL
 }
 

@@ -51,15 +51,20 @@ fail() {
 
 # tshark with the dissector and nothing from the user's configuration (a
 # copy of peko.lua among the personal plugins would register twice).
+# Replays are not judged unless asked (-o peko.replays:TRUE, which a later
+# -o overrides): the corpus is one sender's packets with one number, and
+# its mutations are each judged against the decoder, which knows nothing
+# of other packets.
 mkdir -p "$work/home"
 ts() {
     HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" \
-        tshark -X "lua_script:$lua" "$@" 2>>"$work/tshark.err"
+        tshark -X "lua_script:$lua" -o peko.replays:FALSE "$@" \
+        2>>"$work/tshark.err"
 }
 
 # The same errors filter for every capture: not peko, malformed, an expert
-# error, or a Lua error.
-bad_filter='!peko || _ws.malformed || _ws.expert.severity >= error || _ws.lua.error'
+# error, a Lua error, or a packet its receiver would refuse as a replay.
+bad_filter='!peko || _ws.malformed || _ws.expert.severity >= error || _ws.lua.error || peko.reject == "replay"'
 
 # counts_from_tshark FILE TSHARK-OPTIONS...: "type|packets" lines, sorted,
 # counting every message (a frame may carry several over TCP).
@@ -118,14 +123,15 @@ check_sim() {
 }
 
 # UDP, the scenario as it is.
-check_sim udp -- --seed 1
+check_sim udp -o peko.replays:TRUE -- --seed 1
 
 # TCP with a key: every MAC verified with the key in the preferences. The
 # simulator's capture has no handshakes, so a new connection that happens
 # to reuse an earlier one's ports looks to Wireshark like a
 # retransmission, which TCP would not hand to the dissector: sequence
 # analysis is turned off for this capture.
-check_sim tcp -o tcp.analyze_sequence_numbers:FALSE -o peko.key:check-key -- \
+check_sim tcp -o tcp.analyze_sequence_numbers:FALSE -o peko.key:check-key \
+    -o peko.replays:TRUE -- \
     --seed 1 --set engine.protocol=tcp --set engine.secret_key=check-key
 
 # ------------------------------------------------------------------
@@ -380,6 +386,19 @@ if [ -n "$corpus" ] && [ -d "$corpus" ]; then
         done
         echo "corpus: digest faults rejected alike by the decoder and the dissector:${found%,}"
     fi
+
+    # Replays: a signed packet captured twice is judged a replay the
+    # second time, and points at the first.
+    one=$(ls "$corpus"/signed-heartbeat-v4)
+    { hexbytes "$one" | awk '{ print 1, $1 }'
+      hexbytes "$one" | awk '{ print 2, $1 }'; } | to_text2pcap >"$work/twice.t2p"
+    text2pcap -q -u 8000,8000 "$work/twice.t2p" "$work/twice.pcap" >/dev/null 2>&1 ||
+        fail "text2pcap (twice) failed"
+    said=$(ts -r "$work/twice.pcap" -o peko.replays:TRUE -o peko.key:fuzz-secret \
+        -T fields -e frame.number -e peko.reject -e peko.replay_of | tr '\t\n' ' ;')
+    [ "$said" = "1  ;2 replay 1;" ] ||
+        fail "replays: a packet captured twice is judged '$said'"
+    echo "replays: the second copy of a signed packet is judged a replay of the first"
 
     # Framed TCP: the corpus as one stream, cut at several segment sizes.
     for seg in 1 7 150; do

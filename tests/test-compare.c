@@ -5,6 +5,7 @@
 
 #include "compare.h"
 #include "report.h"
+#include "stats.h"
 
 #define ALPHA 0.05
 #define TOL 0.05
@@ -181,4 +182,100 @@ Test(report, summary_of_nothing)
     ana_metric_summary s = ana_metric_summarize(v, 1);
     cr_assert_eq(s.n, 0);
     cr_assert(isnan(s.mean) && isnan(s.median) && isnan(s.min));
+}
+
+/* ------------------------------------------------------------------ */
+/* Counts of rare events: wrong removals over node-hours.               */
+
+/* Five runs a side of one node-hour each. Not one wrong removal in the
+ * base, one in a single new run: the median of the new runs is still 0,
+ * yet it is a regression, by the zero rule, whatever the test says. */
+Test(compare, counts_from_zero_to_any_are_a_regression)
+{
+    double base[] = {0, 0, 0, 0, 0}, more[] = {0, 0, 1, 0, 0};
+    double hours[] = {1, 1, 1, 1, 1};
+    ana_comparison c = ana_compare_counts(base, hours, 5, more, hours, 5,
+                                          TOL, ALPHA);
+    cr_assert_eq(c.verdict, ANA_VERDICT_REGRESSION);
+    cr_assert(c.zero_rule);
+    cr_assert_float_eq(c.base, 0.0, 1e-15);
+    cr_assert_float_eq(c.new_, 0.2, 1e-15);
+    cr_assert_float_eq(c.base_events, 0.0, 1e-15);
+    cr_assert_float_eq(c.new_events, 1.0, 1e-15);
+    cr_assert_float_eq(c.new_exposure, 5.0, 1e-15);
+    cr_assert(isinf(c.change) && c.change > 0);
+    /* 1 of 1 event on the new side, at even odds: p = 1. */
+    cr_assert_float_eq(c.p, 1.0, 1e-12);
+    /* Even one run a side. */
+    double one_base = 0, one_new = 3, h = 0.5;
+    c = ana_compare_counts(&one_base, &h, 1, &one_new, &h, 1, TOL, ALPHA);
+    cr_assert_eq(c.verdict, ANA_VERDICT_REGRESSION);
+    cr_assert(c.zero_rule);
+}
+
+Test(compare, counts_both_zero_are_the_same)
+{
+    double zero[] = {0, 0, 0}, hours[] = {2, 3, 4};
+    ana_comparison c = ana_compare_counts(zero, hours, 3, zero, hours, 3,
+                                          TOL, ALPHA);
+    cr_assert_eq(c.verdict, ANA_VERDICT_SAME);
+    cr_assert_not(c.zero_rule);
+    cr_assert_float_eq(c.change, 0.0, 1e-15);
+}
+
+/* With events on both sides the exact conditional test decides: 10 in 10
+ * hours against 40 in 10 hours is 40 of 50 at even odds, p = 2 P(X >= 40)
+ * for X ~ Bin(50, 1/2), about 2.4e-5; 10 against 12 is within chance. */
+Test(compare, counts_with_a_base_rate_are_tested)
+{
+    double hours[] = {5, 5};
+    double base[] = {4, 6}, worse[] = {25, 15}, close[] = {5, 7};
+    ana_comparison c = ana_compare_counts(base, hours, 2, worse, hours, 2,
+                                          TOL, ALPHA);
+    cr_assert_eq(c.verdict, ANA_VERDICT_REGRESSION);
+    cr_assert_not(c.zero_rule);
+    cr_assert(c.testable);
+    cr_assert_float_eq(c.change, 3.0, 1e-12);
+    cr_assert_float_eq(c.p, ana_stats_binomial_p(40, 50, 0.5), 1e-15);
+    cr_assert(c.p < 1e-4 && c.p > 1e-5, "p %g", c.p);
+    c = ana_compare_counts(base, hours, 2, close, hours, 2, TOL, ALPHA);
+    cr_assert_eq(c.verdict, ANA_VERDICT_INCONCLUSIVE);
+    cr_assert(c.p > 0.5);
+    /* The other way round: fewer is better. */
+    c = ana_compare_counts(worse, hours, 2, base, hours, 2, TOL, ALPHA);
+    cr_assert_eq(c.verdict, ANA_VERDICT_BETTER);
+    cr_assert_float_eq(c.change, -0.75, 1e-12);
+}
+
+/* Unequal exposure: the same rate is the same, whatever the counts. */
+Test(compare, counts_are_rates_over_their_exposure)
+{
+    double b[] = {3}, bh[] = {1}, n[] = {30}, nh[] = {10};
+    ana_comparison c = ana_compare_counts(b, bh, 1, n, nh, 1, TOL, ALPHA);
+    cr_assert_eq(c.verdict, ANA_VERDICT_SAME);
+    cr_assert_float_eq(c.change, 0.0, 1e-12);
+}
+
+/* Runs without an exposure (no ground truth, or a zero-length run) are
+ * left out; a side left with none has no data. */
+Test(compare, counts_without_exposure_are_no_data)
+{
+    double counts[] = {1, 2}, none[] = {0, NAN}, hours[] = {1, 1};
+    ana_comparison c = ana_compare_counts(counts, none, 2, counts, hours, 2,
+                                          TOL, ALPHA);
+    cr_assert_eq(c.verdict, ANA_VERDICT_NO_DATA);
+    cr_assert_eq(c.n_base, 0);
+    cr_assert_eq(c.n_new, 2);
+}
+
+/* Three events against one at even odds: the most extreme split of four
+ * has p = 2/16, above alpha, so the test cannot decide and the tolerance
+ * does, as for samples too small to test. */
+Test(compare, few_counts_are_judged_by_tolerance)
+{
+    double b[] = {1}, n[] = {3}, h[] = {1};
+    ana_comparison c = ana_compare_counts(b, h, 1, n, h, 1, TOL, ALPHA);
+    cr_assert_not(c.testable);
+    cr_assert_eq(c.verdict, ANA_VERDICT_REGRESSION);
+    cr_assert_not(c.zero_rule);
 }

@@ -309,10 +309,10 @@ static void on_sent_size(void *user, peko_msg_type type, const peko_addr *to,
 
 Test(fixes, infected_set_never_lets_a_packet_exceed_size)
 {
-    /* 40 nodes with a 128-byte Size: a carried infected set soon stops
+    /* 40 nodes with the smallest Size: a carried infected set soon stops
      * fitting, and is cut rather than overflowing. */
     peko_config c = fast_config();
-    c.size = 128;
+    c.size = PEKO_MIN_SIZE;
     testnet *net = testnet_new(40, &c, 28);
     size_log logs[40] = {0};
     peko_observer obs = {.version = PEKO_OBSERVER_VERSION,
@@ -324,7 +324,7 @@ Test(fixes, infected_set_never_lets_a_packet_exceed_size)
     cr_assert(testnet_converged(net));
     uint64_t truncated = 0;
     for (size_t i = 0; i < 40; i++) {
-        cr_assert_leq(logs[i].max_bytes, 128);
+        cr_assert_leq(logs[i].max_bytes, PEKO_MIN_SIZE);
         cr_assert_gt(logs[i].packets, 0);
         peko_stats st;
         peko_nodelist_stats(testnet_node(net, i), &st);

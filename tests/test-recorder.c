@@ -282,7 +282,8 @@ Test(recorder, schema_created_and_versioned)
     assert_text(db, "wal", "PRAGMA journal_mode");
     const char *tables[] = {"run",        "node",           "rumor",
                             "infection",  "traffic",        "rejection",
-                            "membership", "metadata_version", "timeline"};
+                            "membership", "metadata_version", "timeline",
+                            "node_state", "membership_change"};
     for (size_t i = 0; i < G_N_ELEMENTS(tables); i++)
         cr_assert_eq(q_int(db,
                            "SELECT count(*) FROM sqlite_schema WHERE "
@@ -290,7 +291,7 @@ Test(recorder, schema_created_and_versioned)
                            tables[i]),
                      1, "table %s", tables[i]);
     const char *views[] = {"rumor_summary", "traffic_summary",
-                           "metadata_summary", "run_summary"};
+                           "metadata_summary", "run_summary", "node_down"};
     for (size_t i = 0; i < G_N_ELEMENTS(views); i++)
         cr_assert_eq(q_int(db,
                            "SELECT count(*) FROM sqlite_schema WHERE "
@@ -631,6 +632,143 @@ Test(recorder, hooks_write_traffic_membership_timeline)
     assert_text(db, "{0,1} | {2,3}",
                 "SELECT detail FROM timeline WHERE seq = 0");
     cr_assert_eq(q_int(db, "SELECT t_us FROM timeline WHERE seq = 1"), 2500);
+    sqlite3_close(db);
+    g_free(path);
+}
+
+/* ------------------------------------------------------------------ */
+/* Membership changes and the ground truth.                             */
+
+static ana_recorder *open_truth(const char *path, size_t n)
+{
+    ana_run_info info;
+    ana_run_info_init(&info);
+    info.scenario = "truth";
+    info.nodes = n;
+    info.ground_truth = true;
+    info.now_us = fake_clock;
+    fake_now_us = 0;
+    GError *error = NULL;
+    ana_recorder *rec = ana_recorder_open(path, &info, &error);
+    cr_assert_not_null(rec, "open: %s", error ? error->message : "?");
+    for (size_t i = 0; i < n; i++) {
+        peko_addr a = node_addr(i);
+        cr_assert(ana_recorder_add_node(rec, i, &a, NULL, &error));
+    }
+    return rec;
+}
+
+static void added(ana_recorder *rec, size_t node, size_t peer)
+{
+    peko_addr a = node_addr(peer);
+    ana_recorder_observer()->node_added(ana_recorder_node_ctx(rec, node), &a);
+}
+
+static void expired(ana_recorder *rec, size_t node, size_t peer)
+{
+    peko_addr a = node_addr(peer);
+    ana_recorder_observer()->node_expired(ana_recorder_node_ctx(rec, node),
+                                          &a);
+}
+
+/* Only what the failure detector's analysis needs is written: every
+ * state change, every removal, and an addition only when it lists again
+ * a node its lister removed, or a node the world knows silent. The cold
+ * start's N^2 additions write nothing. Both tables share one seq. */
+Test(recorder, membership_changes_and_ground_truth_by_hand)
+{
+    char *path = tmp_path("truth.db");
+    ana_recorder *rec = open_truth(path, 4);
+    for (size_t i = 0; i < 4; i++)
+        ana_recorder_node_state(rec, i, 0, ANA_NODE_UP);
+    ana_recorder_node_state(rec, 0, 0, ANA_NODE_UP); /* a repeat: nothing */
+    for (size_t i = 0; i < 4; i++)
+        for (size_t j = 0; j < 4; j++)
+            if (i != j)
+                added(rec, i, j);
+    /* Node 3 crashes; nodes 0 and 1 list it then, and remove it. */
+    ana_recorder_node_state(rec, 3, 5 * SECOND_US, ANA_NODE_CRASHED);
+    ana_recorder_listed(rec, 0, 3, 5 * SECOND_US);
+    ana_recorder_listed(rec, 1, 3, 5 * SECOND_US);
+    fake_now_us = 13 * SECOND_US;
+    expired(rec, 0, 3);
+    fake_now_us = 14 * SECOND_US;
+    expired(rec, 1, 3);
+    fake_now_us = 15 * SECOND_US;
+    added(rec, 2, 3); /* a silent node listed */
+    /* A live node removed and listed again; then listed once more, which
+     * is nothing. */
+    fake_now_us = 20 * SECOND_US;
+    expired(rec, 0, 1);
+    fake_now_us = 21 * SECOND_US;
+    added(rec, 0, 1);
+    fake_now_us = 22 * SECOND_US;
+    added(rec, 0, 1);
+    /* A removal by a node that then crashes: its fresh list's addition of
+     * that peer is no re-add. */
+    fake_now_us = 23 * SECOND_US;
+    expired(rec, 1, 2);
+    ana_recorder_node_state(rec, 1, 24 * SECOND_US, ANA_NODE_CRASHED);
+    fake_now_us = 25 * SECOND_US;
+    added(rec, 1, 2);
+    ana_recorder_node_state(rec, 1, 25 * SECOND_US, ANA_NODE_UP);
+    /* Addresses that are not nodes of the run are counted, not written. */
+    peko_addr stranger;
+    cr_assert_eq(peko_addr_parse("192.0.2.9", 9, &stranger), 0);
+    ana_recorder_observer()->node_expired(ana_recorder_node_ctx(rec, 2),
+                                          &stranger);
+    fake_now_us = 30 * SECOND_US;
+    finish_ok(rec, ANA_STATUS_COMPLETE);
+    ana_recorder_free(rec);
+
+    sqlite3 *db = db_open(path);
+    cr_assert_eq(q_int(db, "SELECT ground_truth FROM run"), 1);
+    char *states = q_text(
+        db, "SELECT group_concat(seq || ':' || (t_us / 1000000) || ':' ||"
+            " node_id || ':' || state, ' ') FROM (SELECT * FROM node_state"
+            " ORDER BY seq)");
+    cr_assert_str_eq(states, "0:0:0:up 1:0:1:up 2:0:2:up 3:0:3:up "
+                             "4:5:3:crashed 13:24:1:crashed 14:25:1:up");
+    g_free(states);
+    char *changes = q_text(
+        db, "SELECT group_concat(seq || ':' || (t_us / 1000000) || ':' ||"
+            " node_id || '>' || peer || ':' || change, ' ') FROM"
+            " (SELECT * FROM membership_change ORDER BY seq)");
+    cr_assert_str_eq(changes, "5:5:0>3:listed 6:5:1>3:listed "
+                              "7:13:0>3:expired 8:14:1>3:expired "
+                              "9:15:2>3:added 10:20:0>1:expired "
+                              "11:21:0>1:added 12:23:1>2:expired");
+    g_free(changes);
+    /* The per-node counters count every callback, written or not. */
+    cr_assert_eq(q_int(db, "SELECT peers_expired FROM node WHERE"
+                           " node_id = 2"),
+                 1);
+    cr_assert_eq(q_int(db, "SELECT peers_added FROM node WHERE"
+                           " node_id = 0"),
+                 5);
+    /* The down intervals, as the view gives them. */
+    char *down = q_text(db, "SELECT group_concat(node_id || ':' || cause ||"
+                            " ':' || (down_us / 1000000) || '-' ||"
+                            " coalesce(up_us / 1000000, 'end'), ' ') FROM"
+                            " (SELECT * FROM node_down ORDER BY down_us)");
+    cr_assert_str_eq(down, "3:crashed:5-end 1:crashed:24-25");
+    g_free(down);
+    sqlite3_close(db);
+    g_free(path);
+}
+
+/* A run recorded without ground truth says so: its removals are written,
+ * but nothing can judge them. */
+Test(recorder, runs_without_ground_truth_say_so)
+{
+    char *path = tmp_path("no-truth.db");
+    ana_recorder *rec = open_by_hand(path, 2, 0);
+    expired(rec, 0, 1);
+    finish_ok(rec, ANA_STATUS_COMPLETE);
+    ana_recorder_free(rec);
+    sqlite3 *db = db_open(path);
+    cr_assert_eq(q_int(db, "SELECT ground_truth FROM run"), 0);
+    cr_assert_eq(q_int(db, "SELECT count(*) FROM membership_change"), 1);
     sqlite3_close(db);
     g_free(path);
 }
@@ -1302,6 +1440,46 @@ Test(recorder, schema_check_reads_back)
         cr_assert_eq(sqlite3_exec(db, *ddl, NULL, NULL, NULL), SQLITE_OK,
                      "%s", sqlite3_errmsg(db));
     cr_assert(ana_schema_ensure(db, &error));
+    sqlite3_close(db);
+    g_free(path);
+}
+
+/* A file of schema 2 (before the failure detector's rows) is upgraded in
+ * place by the next writer: the new tables appear, its old runs keep
+ * ground_truth NULL (nothing was recorded of them, which is not "no
+ * removal"), and the new run records as usual. */
+Test(recorder, schema_2_is_upgraded_by_a_writer)
+{
+    char *path = tmp_path("v2.db");
+    ana_recorder *rec = open_by_hand(path, 2, 0);
+    finish_ok(rec, ANA_STATUS_COMPLETE);
+    ana_recorder_free(rec);
+    /* Back to what schema 2 had. */
+    sqlite3 *db = db_open(path);
+    cr_assert_eq(sqlite3_exec(db,
+                              "DROP VIEW node_down;"
+                              "DROP TABLE node_state;"
+                              "DROP TABLE membership_change;"
+                              "ALTER TABLE run DROP COLUMN ground_truth;"
+                              "PRAGMA user_version = 2;",
+                              NULL, NULL, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+
+    rec = open_truth(path, 3);
+    ana_recorder_node_state(rec, 2, 0, ANA_NODE_UP);
+    finish_ok(rec, ANA_STATUS_COMPLETE);
+    ana_recorder_free(rec);
+    db = db_open(path);
+    cr_assert_eq(q_int(db, "PRAGMA user_version"), ANA_SCHEMA_VERSION);
+    cr_assert_eq(q_int(db, "SELECT count(*) FROM run"), 2);
+    cr_assert_eq(q_int(db, "SELECT ground_truth FROM run WHERE run_id = 1"),
+                 -1 /* NULL */);
+    cr_assert_eq(q_int(db, "SELECT ground_truth FROM run WHERE run_id = 2"),
+                 1);
+    cr_assert_eq(q_int(db, "SELECT count(*) FROM node_state"), 1);
+    cr_assert_eq(q_int(db, "SELECT count(*) FROM node_down"), 0);
+    assert_text(db, "ok", "PRAGMA integrity_check");
     sqlite3_close(db);
     g_free(path);
 }

@@ -13,12 +13,14 @@
 #include <errno.h>
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <string.h>
 
 #include "recorder.h"
 #include "runner.h"
+#include "runs.h"
 #include "scenario.h"
 #include "testdir.h"
 #include "testenv.h"
@@ -731,5 +733,91 @@ Test(run, recording_has_the_run_nodes_timeline_and_samples)
                 "2000000|2|0\n"
                 "3000000|2|0\n");
     sqlite3_close(db);
+    fixture_close(&fx);
+}
+
+/* ------------------------------------------------------------------ */
+/* Ground truth for the failure detector.                               */
+
+/* Every join and lifecycle event tells the recorder what the node is
+ * now; when a node stops being up, the nodes whose lists hold it are
+ * named; the engines' removals and re-adds follow. Read back, the crash
+ * is detected within the timeout plus three cycles (the sweep, and a
+ * swap's repair of a missed last heartbeat), no live node was wrongly
+ * removed, and the node stopped 3 s before the end (timeout 5 s) is
+ * still listed: never detected. */
+Test(run, ground_truth_is_recorded_and_judges_removals)
+{
+    run_fixture fx;
+    fixture_open(&fx,
+                 "[cluster]\n"
+                 "nodes = 4\n"
+                 "seeds = 3\n"
+                 "seed = 4\n"
+                 "duration = 20s\n"
+                 "sample_interval = 10s\n"
+                 "[engine]\n"
+                 "cycle = 1s\n"
+                 "[timeline]\n"
+                 "down = 5s crash node=2\n"
+                 "back = 15s restart node=2\n"
+                 "quiet = 17s stop node=1\n",
+                 NULL);
+    fixture_drive(&fx, 20000000);
+    testnet_run_for(fx.world.net, 20000000 - testnet_now_us(fx.world.net));
+    cr_assert_null(fx.runner.error, "%s", fx.runner.error);
+    GError *error = NULL;
+    cr_assert(ana_recorder_finish(fx.runner.rec, ANA_STATUS_COMPLETE, NULL,
+                                  20000000, 0, 0, 0, &error),
+              "%s", error ? error->message : "");
+
+    sqlite3 *db = db_open(fx.db_path);
+    assert_rows(db, "SELECT ground_truth FROM run", "1\n");
+    assert_rows(db, "SELECT t_us, node_id, state FROM node_state ORDER BY seq",
+                "0|0|up\n0|1|up\n0|2|up\n0|3|up\n"
+                "5000000|2|crashed\n15000000|2|up\n17000000|1|stopped\n");
+    assert_rows(db,
+                "SELECT t_us, group_concat(node_id) FROM (SELECT * FROM"
+                " membership_change WHERE change = 'listed' ORDER BY seq)"
+                " GROUP BY t_us, peer ORDER BY t_us",
+                "5000000|0,1,3\n17000000|0,2,3\n");
+    /* Timeout 3 cycles + 2 s = 5 s after the last heartbeat a node
+     * held (sent before 5 s, or repaired by a swap a cycle or two later),
+     * swept once a cycle: from 10 s on, by 13 s. */
+    assert_rows(db,
+                "SELECT count(*), min(t_us) >= 10000000,"
+                " max(t_us) <= 13000000"
+                " FROM membership_change WHERE change = 'expired'"
+                " AND peer = 2",
+                "3|1|1\n");
+    assert_rows(db,
+                "SELECT count(DISTINCT node_id), min(t_us) >= 15000000"
+                " FROM membership_change WHERE change = 'added'"
+                " AND peer = 2",
+                "3|1\n");
+    assert_rows(db, "SELECT count(*) FROM membership_change WHERE"
+                    " change = 'expired' AND peer <> 2",
+                "0\n");
+    sqlite3_close(db);
+
+    ana_runset set;
+    cr_assert(ana_runset_load(fx.db_path, -1, &set, &error), "%s",
+              error ? error->message : "");
+    cr_assert_eq(set.n_runs, 1);
+    const ana_run *run = &set.runs[0];
+    cr_assert(run->has_qos);
+    cr_assert_float_eq(run->timeout_s, 5.0, 1e-9);
+    cr_assert_eq(run->qos.silences, 2);
+    cr_assert_eq(run->qos.detected, 1);
+    cr_assert_eq(run->qos.undetected, 1);
+    cr_assert_eq(run->qos.wrong, 0);
+    cr_assert_eq(run->qos.removals, 3);
+    cr_assert_eq(run->qos.n_detection, 2);
+    double d = run->qos.detection_s[0];
+    cr_assert(d >= 5.0 && d <= 8.0, "detection %g s", d);
+    cr_assert(isinf(run->qos.detection_s[1]));
+    cr_assert_float_eq(run->value[ANA_METRIC_WRONG_REMOVALS], 0.0, 1e-15);
+    cr_assert(run->value[ANA_METRIC_PACKETS_PER_CYCLE] > 0);
+    ana_runset_clear(&set);
     fixture_close(&fx);
 }

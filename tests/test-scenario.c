@@ -200,7 +200,7 @@ Test(scenario, values_out_of_range_are_errors)
                  "102400 bytes is above the largest UDP payload",
                  "65507");
     expect_error(BASE "[engine]\nsize = 16B\n",
-                 "[engine] size: expected a size from 128 bytes to 64MiB, "
+                 "[engine] size: expected a size from 132 bytes to 64MiB, "
                  "got '16B'", NULL);
     expect_error(BASE "[engine]\ncycle = 10us\n",
                  "[engine] cycle: expected a duration from 1ms to 1 day",

@@ -555,3 +555,53 @@ Test(stats, bootstrap_of_nothing_is_nan)
     iv = ana_stats_bootstrap_median_diff(a, 2, a, 2, 0, 1);
     cr_assert(isnan(iv.lo) && isnan(iv.hi));
 }
+
+/* ------------------------------------------------------------------ */
+/* Counts.                                                              */
+
+Test(stats, binomial_p_by_hand)
+{
+    /* Bin(10, 1/2): P(X = 0) = 1/1024, both tails doubled;
+     * P(X >= 8) = (45 + 10 + 1) / 1024. */
+    cr_assert_float_eq(ana_stats_binomial_p(0, 10, 0.5), 2.0 / 1024, 1e-14);
+    cr_assert_float_eq(ana_stats_binomial_p(8, 10, 0.5), 112.0 / 1024,
+                       1e-13);
+    cr_assert_float_eq(ana_stats_binomial_p(5, 10, 0.5), 1.0, 1e-15);
+    /* Bin(4, 0.1): P(X >= 2) = 1 - 0.9^4 - 4 (0.1) 0.9^3 = 0.0523. */
+    cr_assert_float_eq(ana_stats_binomial_p(2, 4, 0.1), 2 * 0.0523, 1e-12);
+    /* Certain outcomes. */
+    cr_assert_float_eq(ana_stats_binomial_p(0, 5, 0.0), 1.0, 1e-15);
+    cr_assert_float_eq(ana_stats_binomial_p(1, 5, 0.0), 0.0, 1e-15);
+    cr_assert_float_eq(ana_stats_binomial_p(0, 0, 0.3), 1.0, 1e-15);
+}
+
+Test(stats, binomial_p_rejects_bad_arguments, .init = catch_criticals)
+{
+    cr_assert(isnan(ana_stats_binomial_p(6, 5, 0.5)));
+    cr_assert(isnan(ana_stats_binomial_p(1, 5, 1.5)));
+    cr_assert(isnan(ana_stats_binomial_p(1, 5, NAN)));
+}
+
+/* Garwood's one-sided 95% upper bounds: chi2_{0.95}(2k + 2) / 2 from
+ * tables (k = 0: -ln 0.05, the "rule of three"). */
+Test(stats, poisson_upper_bound_matches_tables)
+{
+    cr_assert_float_eq(ana_stats_poisson_upper(0, 0.95), -log(0.05), 1e-12);
+    cr_assert_float_eq(ana_stats_poisson_upper(1, 0.95), 9.487729 / 2, 1e-5);
+    cr_assert_float_eq(ana_stats_poisson_upper(5, 0.95), 21.026070 / 2, 1e-5);
+    cr_assert_float_eq(ana_stats_poisson_upper(10, 0.95), 33.924439 / 2,
+                       1e-5);
+    /* Far past the exact range: k + z sqrt(k) and a bit. */
+    double k = 400000, up = ana_stats_poisson_upper(400000, 0.95);
+    cr_assert(up > k + 1.64 * sqrt(k) && up < k + 1.66 * sqrt(k) + 2,
+              "%f", up);
+}
+
+/* A tail far below double precision next to 1 keeps its digits. */
+Test(stats, binomial_p_keeps_tiny_tails)
+{
+    cr_assert_float_eq(ana_stats_binomial_p(60, 60, 0.5) / exp2(-59), 1.0,
+                       1e-9);
+    cr_assert_float_eq(ana_stats_binomial_p(0, 60, 0.5) / exp2(-59), 1.0,
+                       1e-9);
+}

@@ -63,6 +63,41 @@ Test(strategies, anti_entropy_repairs_heartbeats_the_rumor_missed)
     cr_assert_eq(repaired, 0);
 }
 
+/* Expiries across the cluster (no node crashes here: each is wrong). */
+static uint64_t expiries(testnet *net, size_t n)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        peko_stats st;
+        peko_nodelist_stats(testnet_node(net, i), &st);
+        total += st.nodes_expired;
+    }
+    return total;
+}
+
+/* pekonode's timing (6 s cycle, 20 s timeout: three heartbeats) at 10 %
+ * loss: a forward-once heartbeat rumor misses a node about one time in
+ * eight, three misses in a row would remove it, and the cycle's swap
+ * alone leaves wrong removals (13 in this run without the asks); the
+ * asks about stale entries (strategy-rumor.c) repair them before the
+ * timeout. */
+Test(strategies, rumor_removes_no_live_node_under_loss)
+{
+    size_t n = 128;
+    peko_config c = strategy_config(PEKO_DISSEMINATION_RUMOR);
+    c.cycle_us = 6 * SECOND_US;
+    testnet *net = testnet_new(n, &c, 41);
+    testnet_join_all(net);
+    testnet_run_for(net, 30 * SECOND_US);
+    cr_assert(testnet_converged(net));
+    uint64_t before = expiries(net, n);
+    testnet_set_loss(net, 0.10);
+    testnet_run_for(net, 1800 * SECOND_US);
+    cr_assert_eq(expiries(net, n) - before, 0, "%llu wrong removals",
+                 (unsigned long long)(expiries(net, n) - before));
+    testnet_free(net);
+}
+
 Test(strategies, digest_keeps_nodes_it_never_hears_from_directly)
 {
     uint64_t repaired;

@@ -7,7 +7,9 @@
  * f = 6: 99.4% reached, 50% at hop 4). */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <string.h>
 
+#include "peko.h"
 #include "theory.h"
 
 Test(theory, push_at_fanout_one_is_pittel)
@@ -161,4 +163,84 @@ Test(theory, anti_entropy_arguments_outside_the_domain_give_nan)
     cr_assert(isnan(ana_theory_anti_entropy_rounds(1000, 1.0)));
     cr_assert(isnan(ana_theory_anti_entropy_rounds(1000, -0.1)));
     cr_assert(isnan(ana_theory_anti_entropy_rounds(1000, NAN)));
+}
+
+/* ------------------------------------------------------------------ */
+/* digest: exchanges, and the timeout's mistake probability.            */
+
+Test(theory, one_exchange_a_round_is_anti_entropy)
+{
+    for (double n = 10; n <= 1e5; n *= 10)
+        for (double m = 0.0; m < 1.0; m += 0.25)
+            cr_assert_eq(ana_theory_exchange_rounds(n, m, 1.0),
+                         ana_theory_anti_entropy_rounds(n, m), "n %g m %g",
+                         n, m);
+    cr_assert_eq(ana_theory_exchange_rounds(1000, 1.0 - 1e-3, 1.0),
+                 ana_theory_anti_entropy_rounds(1000, 1.0 - 1e-3));
+}
+
+/* More exchanges a cycle, fewer cycles: a version one node made reaches
+ * all 1,000 in 9 cycles with one exchange, 6 with two, 5 with three
+ * (10,000 nodes: 12, 8, 7). */
+Test(theory, more_exchanges_spread_faster)
+{
+    cr_assert_eq(ana_theory_exchange_rounds(1000, 1.0 - 1e-3, 1), 9.0);
+    cr_assert_eq(ana_theory_exchange_rounds(1000, 1.0 - 1e-3, 2), 6.0);
+    cr_assert_eq(ana_theory_exchange_rounds(1000, 1.0 - 1e-3, 3), 5.0);
+    cr_assert_eq(ana_theory_exchange_rounds(1e4, 1.0 - 1e-4, 1), 12.0);
+    cr_assert_eq(ana_theory_exchange_rounds(1e4, 1.0 - 1e-4, 3), 7.0);
+    cr_assert(isnan(ana_theory_exchange_rounds(1000, 0.5, 0.5)));
+    cr_assert(isnan(ana_theory_exchange_rounds(1, 0.5, 2)));
+}
+
+/* The analysis read backwards gives, at the engine's own default timeout,
+ * the probability the engine aims at: at most 2^-10, and more than
+ * 2^(-10 - e) (the timeout is a whole number of asks). This holds
+ * theory.c's copy of the swap's budget to engine/strategy-digest.c's. */
+Test(theory, digest_default_timeout_gives_the_aimed_probability)
+{
+    const double ns[] = {2,   10,   100,  200,  225,  226,   500,
+                         680, 1000, 3000, 5000, 10000, 100000};
+    const int sizes[] = {512, 1500, 16384, 65507};
+    const int exchanges[] = {1, 2, 3, 16};
+    double aim = exp2(-ANA_THEORY_DIGEST_MISTAKE_LOG2);
+    for (size_t a = 0; a < G_N_ELEMENTS(ns); a++)
+        for (size_t b = 0; b < G_N_ELEMENTS(sizes); b++)
+            for (size_t c = 0; c < G_N_ELEMENTS(exchanges); c++) {
+                peko_config cfg;
+                memset(&cfg, 0, sizeof cfg);
+                cfg.cycle_us = 1000000;
+                cfg.size = sizes[b];
+                cfg.exchanges = exchanges[c];
+                cfg.dissemination = PEKO_DISSEMINATION_DIGEST;
+                int64_t us = peko_digest_timeout_us((size_t)ns[a], &cfg);
+                cr_assert_gt(us, 0);
+                double p = ana_theory_digest_mistake_p(
+                    ns[a], (double)us / 1e6, exchanges[c], sizes[b]);
+                cr_assert(p <= aim * (1 + 1e-9) &&
+                              p > aim * exp2(-exchanges[c]) * (1 - 1e-9),
+                          "n %g size %d e %d: timeout %lld cycles, p %g",
+                          ns[a], sizes[b], exchanges[c], (long long)us / 1000000,
+                          p);
+            }
+}
+
+Test(theory, digest_mistake_p_grows_as_the_timeout_shrinks)
+{
+    /* n = 1000, default size: an entry is at risk after
+     * ceil(ln(1000 / 225) / (2 * 675 / 1000)) = 2 cycles, so a timeout of
+     * T cycles makes T - 4 asks: p = 1000^2 2^-(T - 4). */
+    double p50 = ana_theory_digest_mistake_p(1000, 50, 1, 16384);
+    double p40 = ana_theory_digest_mistake_p(1000, 40, 1, 16384);
+    cr_assert_float_eq(p50, 1e6 * exp2(-46), 1e-20);
+    /* Each cycle less is an ask less: twice as likely with one exchange,
+     * four times with two. */
+    cr_assert_float_eq(p40 / p50, exp2(10), 1e-6);
+    cr_assert_float_eq(ana_theory_digest_mistake_p(1000, 40, 2, 16384) /
+                           ana_theory_digest_mistake_p(1000, 41, 2, 16384),
+                       4.0, 1e-9);
+    cr_assert_eq(ana_theory_digest_mistake_p(1000, 3, 1, 16384), 1.0);
+    cr_assert(isnan(ana_theory_digest_mistake_p(1, 30, 1, 16384)));
+    cr_assert(isnan(ana_theory_digest_mistake_p(1000, -1, 1, 16384)));
+    cr_assert(isnan(ana_theory_digest_mistake_p(1000, 30, 0, 16384)));
 }

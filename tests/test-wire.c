@@ -62,6 +62,7 @@ static peko__msg make_msg(peko_msg_type type, bool v6)
     m.hops = 3;
     m.sender = node_a(v6);
     m.auth_incarnation = 0x0badcafe;
+    m.auth_receiver = 0x5eedf00d;
     m.auth_number = 0x0000000100000002ULL;
     switch (type) {
     case PEKO_MSG_HEARTBEAT:
@@ -203,6 +204,7 @@ static void round_trip(peko_msg_type type, bool v6, const char *key)
     assert_msg_eq(&out, &m);
     if (key) {
         cr_assert_eq(out.auth_incarnation, m.auth_incarnation);
+        cr_assert_eq(out.auth_receiver, m.auth_receiver);
         cr_assert_eq(out.auth_number, m.auth_number);
     }
     /* Decoded strings are borrowed from the packet, not copied. */
@@ -410,23 +412,79 @@ Test(wire, encodes_documented_example)
     peko__keyring_free(k);
 
     /* Signed with the key "example": id 0x99; the trailer holds the
-     * sender's incarnation 42 and packet number 1, then the MAC over
-     * bytes 0..65. */
-    static const uint8_t freshness[12] = {0x00, 0x00, 0x00, 0x2a, 0x00, 0x00,
-                                          0x00, 0x00, 0x00, 0x00, 0x00, 0x01};
+     * sender's incarnation 42, the tag of the receiver 10.0.0.2:8000 in
+     * its incarnation 7 and packet number 1, then the MAC over bytes
+     * 0..69. */
+    static const uint8_t freshness[16] = {
+        0x00, 0x00, 0x00, 0x2a, 0xe9, 0x08, 0xf7, 0xea,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01};
     static const uint8_t mac[32] = {
-        0x51, 0x65, 0xd8, 0x59, 0x24, 0x49, 0x8a, 0x3f, 0x3a, 0x5b, 0x15,
-        0x85, 0xde, 0xd6, 0xda, 0x82, 0x92, 0xe5, 0x70, 0x99, 0x49, 0xf2,
-        0x3e, 0x6f, 0x9c, 0x88, 0xa5, 0x3f, 0x23, 0xa0, 0xa0, 0x83};
+        0x5b, 0x91, 0x88, 0x27, 0xb6, 0xd5, 0x0b, 0x77, 0x09, 0x18, 0x42,
+        0x85, 0x71, 0xb8, 0x83, 0x44, 0x0f, 0xce, 0xdb, 0x61, 0x77, 0x92,
+        0xff, 0x42, 0x0a, 0x8c, 0xab, 0x34, 0xdf, 0x70, 0xdb, 0xa9};
+    peko_addr receiver;
+    cr_assert_eq(peko_addr_parse("10.0.0.2", 8000, &receiver), 0);
+    cr_assert_eq(peko__receiver_tag(&receiver, 7), 0xe908f7eau);
     m.auth_incarnation = 42;
+    m.auth_receiver = peko__receiver_tag(&receiver, 7);
     m.auth_number = 1;
     k = keys_with("example", NULL);
-    cr_assert_eq(encode(&m, k), sizeof plain + 44);
+    cr_assert_eq(encode(&m, k), sizeof plain + 48);
     cr_assert_eq(buf[4], 0x01);
     cr_assert_eq(buf[5], 0x99);
     cr_assert_arr_eq(buf + 6, plain + 6, sizeof plain - 6);
-    cr_assert_arr_eq(buf + sizeof plain, freshness, 12);
-    cr_assert_arr_eq(buf + sizeof plain + 12, mac, 32);
+    cr_assert_arr_eq(buf + sizeof plain, freshness, 16);
+    cr_assert_arr_eq(buf + sizeof plain + 16, mac, 32);
+    peko__keyring_free(k);
+}
+
+Test(wire, receiver_tags_match_the_documented_values)
+{
+    /* docs/wire.md, "Freshness": the fingerprint's hash over the address
+     * as encoded and the incarnation, big-endian. */
+    static const struct {
+        const char *host;
+        uint16_t port;
+        uint32_t incarnation;
+        uint32_t tag;
+    } v[] = {
+        {"10.0.0.2", 8000, 7, 0xe908f7eau},
+        {"10.0.0.1", 8000, 42, 0x77730565u},
+        {"127.0.0.1", 9000, 1, 0x54667406u},
+        {"::1", 8000, 1700000000u, 0x00323f97u},
+        {"2001:db8::1", 8000, 4294967295u, 0xc88e6a46u},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        peko_addr a;
+        cr_assert_eq(peko_addr_parse(v[i].host, v[i].port, &a), 0);
+        cr_assert_eq(peko__receiver_tag(&a, v[i].incarnation), v[i].tag,
+                     "%s", v[i].host);
+    }
+}
+
+Test(wire, sealing_later_writes_what_the_encoder_writes)
+{
+    /* The engine encodes once and seals per receiver: the same bytes as
+     * encoding with those freshness fields, and a new seal replaces the
+     * old one entirely. */
+    peko__keyring *k = keys_with("k", NULL);
+    for (peko_msg_type t = PEKO_MSG_HEARTBEAT; t <= PEKO_MSG_ECHO; t++) {
+        peko__msg m = make_msg(t, t % 2 == 0);
+        static uint8_t once[MAX_BYTES];
+        size_t n = encode(&m, k);
+        memcpy(once, buf, n);
+        memset(buf, 0xee, n);
+        cr_assert_eq(peko__wire_encode_unsealed(&m, k, buf, MAX_BYTES), n);
+        peko__wire_seal(buf, n, k, 1, 2, 3);
+        peko__wire_seal(buf, n, k, m.auth_incarnation, m.auth_receiver,
+                        m.auth_number);
+        cr_assert_arr_eq(buf, once, n, "%s", peko_msg_type_name(t));
+        peko__msg out;
+        cr_assert_eq(decode(buf, n, k), PEKO_REJECT_NONE);
+        cr_assert_eq(peko__wire_decode(buf, n, MAX_BYTES, k, &out),
+                     PEKO_REJECT_NONE);
+        cr_assert_eq(out.auth_receiver, m.auth_receiver);
+    }
     peko__keyring_free(k);
 }
 
@@ -444,13 +502,13 @@ Test(wire, size_without_set_counts_header_body_and_mac)
     peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, true);
     size_t plain = peko__wire_size_without_set(&m, none);
     cr_assert_eq(plain, 12 + 19 + 19 + 4 + 4 + 2 + 2 + 6 + 2 + 7 + 4);
-    cr_assert_eq(peko__wire_size_without_set(&m, keyed), plain + 44);
+    cr_assert_eq(peko__wire_size_without_set(&m, keyed), plain + 48);
     /* Without a sending key the packet goes out unsigned. */
     cr_assert_eq(peko__wire_size_without_set(&m, accept_only), plain);
     cr_assert_eq(peko__wire_size_without_set(&m, NULL), plain);
 
     m.n_infected = 0;
-    cr_assert_eq(encode(&m, keyed), plain + 44);
+    cr_assert_eq(encode(&m, keyed), plain + 48);
 
     m = make_msg(PEKO_MSG_METADATA, false);
     cr_assert_eq(peko__wire_size_without_set(&m, none),
@@ -462,7 +520,7 @@ Test(wire, size_without_set_counts_header_body_and_mac)
     cr_assert_eq(m.entries_len, (1 + 7 + 4 + 4 + 2 + 2 + 6 + 2 + 7) +
                                     (1 + 7 + 4 + 4 + 2));
     m = make_msg(PEKO_MSG_CHALLENGE, true);
-    cr_assert_eq(peko__wire_size_without_set(&m, keyed), 12 + 19 + 8 + 44);
+    cr_assert_eq(peko__wire_size_without_set(&m, keyed), 12 + 19 + 8 + 48);
 
     /* The smallest Size carries a signed IPv6 heartbeat with nothing in
      * it and a full default fan-out in its set. */
@@ -550,7 +608,7 @@ Test(wire, rejects_packet_shorter_than_its_body_length)
     n = encode(&m, k);
     cr_assert_eq(decode(buf, n - 1, k), PEKO_REJECT_TRUNCATED);
     cr_assert_eq(decode(buf, n - 32, k), PEKO_REJECT_TRUNCATED);
-    cr_assert_eq(decode(buf, n - 44, k), PEKO_REJECT_TRUNCATED);
+    cr_assert_eq(decode(buf, n - 48, k), PEKO_REJECT_TRUNCATED);
     peko__keyring_free(k);
 }
 

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <glib.h>
+#include <signal.h>
 #include <string.h>
 
 #include "world.h"
@@ -360,4 +361,73 @@ Test(world, queue_bound_refuses_and_counts)
 
     config.max_events = 3; /* nothing left beyond the timers */
     cr_assert_eq(sim_world_new(3, &config, 1, &w), -EINVAL);
+}
+
+/* Sets the stop flag from inside the run, as a signal handler would, and
+ * notes how many events had run. */
+static volatile sig_atomic_t stop_flag;
+static uint64_t events_at_stop;
+
+static void request_stop(sim_world *w, void *user)
+{
+    (void)user;
+    sim_world_stats st;
+    sim_world_stats_get(w, &st);
+    events_at_stop = st.events;
+    stop_flag = 1;
+}
+
+Test(world, a_stop_request_ends_run_until_within_a_few_hundred_events)
+{
+    /* 16 nodes, a 10 ms cycle: an hour of it is tens of millions of
+     * events; the stop comes after 1 s of virtual time. */
+    sim_world_config config;
+    sim_world_config_init(&config);
+    config.engine.cycle_us = 10000;
+    sim_world *w = NULL;
+    cr_assert_eq(sim_world_new(16, &config, 7, &w), 0);
+    join_all_via_node0(w);
+    stop_flag = 0;
+    sim_world_set_stop(w, &stop_flag);
+    cr_assert_not(sim_world_stopped(w));
+    cr_assert_gt(sim_world_schedule(w, SECOND_US, request_stop, NULL), 0);
+
+    sim_world_run_until(w, 3600 * SECOND_US);
+    sim_world_stats st;
+    sim_world_stats_get(w, &st);
+    cr_assert(sim_world_stopped(w));
+    cr_assert_gt(events_at_stop, 0);
+    cr_assert_leq(st.events - events_at_stop, 256,
+                  "%" G_GUINT64_FORMAT " events ran after the stop request",
+                  st.events - events_at_stop);
+    /* The clock stays at the last event run, not the hour asked for, and
+     * the rest stays queued. */
+    cr_assert_geq(st.now_us, SECOND_US);
+    cr_assert_lt(st.now_us, 2 * SECOND_US);
+    cr_assert_gt(st.pending, 0);
+
+    /* Once stopped, nothing more runs. */
+    cr_assert_eq(sim_world_run_until(w, 3600 * SECOND_US), 0);
+    sim_world_stats after;
+    sim_world_stats_get(w, &after);
+    cr_assert_eq(after.events, st.events);
+    cr_assert_eq(after.now_us, st.now_us);
+    sim_world_free(w);
+}
+
+Test(world, a_stop_request_gives_up_building_a_large_world)
+{
+    sim_world_config config;
+    sim_world_config_init(&config);
+    volatile sig_atomic_t stop = 1;
+    config.stop = &stop;
+    sim_world *w = (sim_world *)&config; /* must be cleared */
+    cr_assert_eq(sim_world_new(100000, &config, 1, &w), -EINTR);
+    cr_assert_null(w);
+    stop = 0;
+    cr_assert_eq(sim_world_new(4, &config, 1, &w), 0);
+    cr_assert_not(sim_world_stopped(w));
+    stop = 1;
+    cr_assert(sim_world_stopped(w), "the world keeps the config's flag");
+    sim_world_free(w);
 }

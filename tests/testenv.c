@@ -48,6 +48,10 @@ struct testnet {
     uint64_t next_seq;
     GSequence *queue;      /* of tn_event*, ordered by (time, seq) */
     bool *blocked;         /* n*n: [from*n + to] */
+    testnet_tap_fn tap;    /* sees every packet sent, or NULL */
+    void *tap_user;
+    double loss;           /* probability that a packet is lost */
+    model_stream loss_rng; /* the loss draws, from the seed */
     uint64_t delivered[PEKO_MSG_TYPE_COUNT];
 };
 
@@ -106,6 +110,8 @@ static int env_send(peko_env *env, const peko_addr *to, const uint8_t *bytes,
     tn_node *node = env->user;
     testnet *net = node->net;
     node->sent[peko_wire_type(bytes, n_bytes)]++;
+    if (net->tap)
+        net->tap(net->tap_user, node->index, to, bytes, n_bytes);
     if (n_bytes > net->max_sent_bytes)
         net->max_sent_bytes = n_bytes;
     if (to->family != PEKO_AF_INET4 || to->ip[0] != 127 ||
@@ -114,6 +120,8 @@ static int env_send(peko_env *env, const peko_addr *to, const uint8_t *bytes,
         return 0; /* nobody there: lost, like UDP */
     size_t dst = to->port - TESTNET_BASE_PORT;
     if (net->blocked[node->index * net->n + dst])
+        return 0;
+    if (net->loss > 0 && model_stream_double(&net->loss_rng) < net->loss)
         return 0;
     tn_event *ev = g_new0(tn_event, 1);
     ev->kind = EV_DELIVER;
@@ -254,6 +262,13 @@ void testnet_set_clock_offset(testnet *net, size_t i, int64_t offset_us)
     net->nodes[i].clock_offset_us = offset_us;
 }
 
+void testnet_set_loss(testnet *net, double loss)
+{
+    net->loss = loss;
+    model_node_stream(&net->loss_rng, net->seed, MODEL_STREAM_LOSS,
+                      UINT32_MAX);
+}
+
 void testnet_block(testnet *net, size_t from, size_t to, bool blocked)
 {
     net->blocked[from * net->n + to] = blocked;
@@ -343,6 +358,12 @@ void testnet_inject(testnet *net, size_t i, const peko_addr *from,
                     const uint8_t *bytes, size_t n_bytes)
 {
     peko_nodelist_on_packet(net->nodes[i].nl, from, bytes, n_bytes);
+}
+
+void testnet_set_tap(testnet *net, testnet_tap_fn tap, void *user)
+{
+    net->tap = tap;
+    net->tap_user = user;
 }
 
 uint64_t testnet_delivered(const testnet *net, peko_msg_type type)

@@ -29,6 +29,9 @@ int64_t testnet_now_us(const testnet *net);
 void testnet_set_latency_us(testnet *net, int64_t latency_us);
 /* Node i's clock reads virtual time + offset_us (may be negative). */
 void testnet_set_clock_offset(testnet *net, size_t i, int64_t offset_us);
+/* Loses each packet with probability `loss` (Bernoulli, drawn from the
+ * network's seed; 0 turns it off). */
+void testnet_set_loss(testnet *net, double loss);
 /* Drops everything sent from `from` to `to` while blocked. */
 void testnet_block(testnet *net, size_t from, size_t to, bool blocked);
 /* Blocks both directions between every node in [0, split) and every node
@@ -54,6 +57,13 @@ void testnet_run_for(testnet *net, int64_t duration_us);
 /* Hands raw bytes to node i at once, as if sent from `from`. */
 void testnet_inject(testnet *net, size_t i, const peko_addr *from,
                     const uint8_t *bytes, size_t n_bytes);
+
+/* Called with every packet a node hands to the network (lost or not),
+ * as it leaves: its sender's index, its destination and its bytes
+ * (borrowed for the call). NULL turns it off. */
+typedef void (*testnet_tap_fn)(void *user, size_t from, const peko_addr *to,
+                               const uint8_t *bytes, size_t n_bytes);
+void testnet_set_tap(testnet *net, testnet_tap_fn tap, void *user);
 
 /* Packets delivered so far, by message type (index peko_msg_type). */
 uint64_t testnet_delivered(const testnet *net, peko_msg_type type);

@@ -24,9 +24,15 @@
 --     receiver would give; a packet that cannot be read further is shown
 --     up to where it broke. Bounds are checked before every read, and the
 --     dissection runs under pcall, so no input makes a Lua error.
---   * The trailer of a signed packet is shown (the sender's incarnation
---     and packet number, the HMAC); with the "Secret key" preference set,
---     its key id is compared and the MAC verified (HMAC-SHA256 in Lua).
+--   * The trailer of a signed packet is shown (the sender's incarnation,
+--     the receiver tag, the packet number, the HMAC); with the "Secret
+--     key" preference set, its key id is compared and the MAC verified
+--     (HMAC-SHA256 in Lua).
+--   * Replays (the "Replays" preference): a signed packet whose sender,
+--     receiver tag and packet number an earlier frame of the capture
+--     carried, or whose receiver tag names an earlier incarnation of the
+--     node it goes to (learnt from that node's own packets), is judged
+--     `replay`, as its receiver would (docs/wire.md, "Freshness").
 --
 -- Works with the Lua 5.2 of Wireshark 3.x/4.0 (bit32) and with Lua 5.3/5.4
 -- (native bit operators).
@@ -35,9 +41,10 @@ local peko = Proto("peko", "peko gossip protocol")
 
 local WIRE_VERSION = 2
 local HEADER_BYTES = 12
--- A signed packet's trailer: incarnation (u32) and packet number (u64),
--- then the MAC over everything before it.
-local FRESHNESS_BYTES = 12
+-- A signed packet's trailer: the sender's incarnation (u32), the receiver
+-- tag (u32) and the packet number (u64), then the MAC over everything
+-- before it.
+local FRESHNESS_BYTES = 16
 local MAC_BYTES = 32
 local TRAILER_BYTES = FRESHNESS_BYTES + MAC_BYTES
 local FLAG_MAC = 0x01
@@ -335,9 +342,21 @@ local f = {
 
     trailer_inc = ProtoField.uint32("peko.trailer.incarnation",
         "Sender's incarnation", base.DEC),
+    trailer_receiver = ProtoField.uint32("peko.trailer.receiver",
+        "Receiver tag", base.HEX, nil, nil,
+        "Hash of the receiver's address and incarnation as the sender " ..
+        "knows them; 0 in a hello"),
+    trailer_receiver_inc = ProtoField.uint32(
+        "peko.trailer.receiver.incarnation", "Receiver's incarnation",
+        base.DEC, nil, nil, "The incarnation of the destination that the " ..
+        "receiver tag names, among those its own packets showed"),
     trailer_number = ProtoField.uint64("peko.trailer.number",
         "Packet number", base.DEC, nil, nil,
-        "The sender's packet number towards this receiver"),
+        "The sender's packet number: one sequence for all its signed " ..
+        "packets, from its wall clock in microseconds at its start"),
+    replay_of = ProtoField.framenum("peko.replay_of", "Replay of frame",
+        base.NONE, nil, nil,
+        "The earlier frame with the same sender, receiver tag and number"),
     mac = ProtoField.bytes("peko.mac", "HMAC-SHA256"),
     mac_status = ProtoField.uint8("peko.mac.status", "MAC", base.DEC,
         mac_states),
@@ -381,6 +400,8 @@ local ex = {
         expert.group.SECURITY, PI_W),
     no_mac = ProtoExpert.new("peko.no_mac",
         "Unsigned, but a key is configured", expert.group.SECURITY, PI_W),
+    replay = ProtoExpert.new("peko.replay",
+        "Replay: its receiver refuses it", expert.group.SECURITY, PI_W),
     cut = ProtoExpert.new("peko.capture_cut",
         "Packet not fully captured (snap length)", expert.group.UNDECODED,
         PI_N),
@@ -389,8 +410,8 @@ local ex = {
 }
 peko.experts = {ex.truncated, ex.bad_magic, ex.bad_version, ex.bad_type,
     ex.bad_flags, ex.bad_address, ex.bad_set, ex.trailing, ex.framing,
-    ex.oversize, ex.bad_length, ex.bad_mac, ex.other_key, ex.no_mac, ex.cut,
-    ex.internal}
+    ex.oversize, ex.bad_length, ex.bad_mac, ex.other_key, ex.no_mac,
+    ex.replay, ex.cut, ex.internal}
 
 -- ------------------------------------------------------------------
 -- Preferences.
@@ -404,6 +425,10 @@ peko.prefs.size = Pref.uint("Size (largest packet, bytes)", DEFAULT_SIZE,
 peko.prefs.key = Pref.string("Secret key", "",
     "A shared secret: signed packets with its key id are verified " ..
     "(HMAC-SHA256); empty shows the MAC unverified")
+peko.prefs.replays = Pref.bool("Replays", true,
+    "Judge signed packets as replays when an earlier frame carried the " ..
+    "same sender, receiver tag and packet number, or when they are " ..
+    "tagged for an earlier incarnation of their destination")
 
 local registered_ports = nil
 local key_cache = {secret = nil, id = nil, hmac = nil}
@@ -935,27 +960,87 @@ local function dissect_nonce_msg(c, pinfo, mtype, tname, known)
     return s
 end
 
+-- What the capture showed so far of freshness (docs/wire.md,
+-- "Freshness"), from the first pass over it: the incarnations each node
+-- signed its own packets with, in order; the frame that first carried
+-- each (sender, receiver tag, number); and each message's judgement, so
+-- that a later pass shows the same. Reset for each capture file.
+local fresh = {incarnations = {}, numbers = {}, verdicts = {}}
+
 function peko.init()
     challenges = {}
+    fresh = {incarnations = {}, numbers = {}, verdicts = {}}
+end
+
+-- An IP-level endpoint as peko encodes an address (family, ip, port), or
+-- nil.
+local function endpoint_raw(addr, port)
+    local ok, text = pcall(tostring, addr)
+    if not ok or text == nil or port == nil or port == 0 then return nil end
+    local port_raw = string.char(math.floor(port / 256), port % 256)
+    local a, b, cc, d = text:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+    if a then
+        return string.char(4, tonumber(a), tonumber(b), tonumber(cc),
+            tonumber(d)) .. port_raw
+    end
+    local ip6 = ipv6_raw(text)
+    if ip6 then return string.char(6) .. ip6 .. port_raw end
+    return nil
+end
+
+local function u32_raw(v)
+    return string.char(math.floor(v / 16777216) % 256,
+        math.floor(v / 65536) % 256, math.floor(v / 256) % 256, v % 256)
+end
+
+-- The receiver tag: the fingerprint's hash over the address and the
+-- incarnation.
+local function receiver_tag(raw, inc)
+    return fingerprint(raw .. u32_raw(inc))
+end
+
+-- First pass: judges a signed packet as its receiver would, from what
+-- the capture showed before it. Returns nil (fresh as far as can be
+-- told), or the reason, the frame it replays (or nil) and the receiver's
+-- incarnation the tag names (or nil).
+local function judge_fresh(pinfo, sender_raw, inc, tag, key)
+    local seen = fresh.numbers[key]
+    local dst = endpoint_raw(pinfo.dst, pinfo.dst_port)
+    local named = nil
+    local why = nil
+    if seen and seen ~= pinfo.number then
+        why = string.format("Replay: frame %d carried the same sender, " ..
+            "receiver tag and packet number", seen)
+    elseif dst and tag ~= 0 and fresh.incarnations[dst] then
+        local list = fresh.incarnations[dst]
+        for i = #list, 1, -1 do
+            if receiver_tag(dst, list[i]) == tag then
+                named = list[i]
+                if i < #list then
+                    why = string.format("Replay: tagged for incarnation " ..
+                        "%d of its receiver, which signs as %d since",
+                        list[i], list[#list])
+                end
+                break
+            end
+        end
+    end
+    if not seen then fresh.numbers[key] = pinfo.number end
+    local list = fresh.incarnations[sender_raw]
+    if list == nil then
+        fresh.incarnations[sender_raw] = {inc}
+    elseif list[#list] ~= inc then
+        list[#list + 1] = inc
+    end
+    return why, (why and seen ~= pinfo.number) and seen or nil, named
 end
 
 -- Fingerprints of the IP-level endpoints, so the set can be read.
 local function endpoint_fingerprints(pinfo)
     local known = {}
     local function add(addr, port, label)
-        local ok, text = pcall(tostring, addr)
-        if not ok or text == nil or port == nil or port == 0 then return end
-        local port_raw = string.char(math.floor(port / 256), port % 256)
-        local a, b, cc, d = text:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
-        if a then
-            known[fingerprint(string.char(4, tonumber(a), tonumber(b),
-                tonumber(cc), tonumber(d)) .. port_raw)] = label
-            return
-        end
-        local ip6 = ipv6_raw(text)
-        if ip6 then
-            known[fingerprint(string.char(6) .. ip6 .. port_raw)] = label
-        end
+        local raw = endpoint_raw(addr, port)
+        if raw then known[fingerprint(raw)] = label end
     end
     add(pinfo.dst, pinfo.dst_port, "receiver")
     return known
@@ -1128,12 +1213,53 @@ local function dissect_fields(tvb, pinfo, t, v)
     if signed then
         if trailer_off + TRAILER_BYTES <= have then
             local inc = tvb(trailer_off, 4):uint()
-            local number = tvb(trailer_off + 4, 8):uint64()
+            local tag = tvb(trailer_off + 4, 4):uint()
+            local number = tvb(trailer_off + 8, 8):uint64()
             local tt = t:add(tvb(trailer_off, TRAILER_BYTES), string.format(
-                "Trailer: incarnation %d, packet number %s", inc,
-                tostring(number)))
+                "Trailer: incarnation %d, receiver tag 0x%08x, packet " ..
+                "number %s", inc, tag, tostring(number)))
             tt:add(f.trailer_inc, tvb(trailer_off, 4))
-            tt:add(f.trailer_number, tvb(trailer_off + 4, 8))
+            local rt = tt:add(f.trailer_receiver, tvb(trailer_off + 4, 4))
+            if tag == 0 then
+                rt:append_text(mtype == 5 and " (a hello: the sender " ..
+                    "does not know the receiver's incarnation)" or
+                    " (none: only a hello may go without one)")
+            end
+            tt:add(f.trailer_number, tvb(trailer_off + 8, 8))
+            -- Freshness, once the packet is otherwise one its receiver
+            -- accepts (a MAC that failed or could not be checked aside).
+            local sender_raw = nil
+            if body_len >= 7 and HEADER_BYTES + 1 <= have then
+                local fam = tvb(HEADER_BYTES, 1):uint()
+                local alen = fam == 6 and 19 or 7
+                if (fam == 4 or fam == 6) and body_len >= alen then
+                    sender_raw = tvb(HEADER_BYTES, alen):raw()
+                end
+            end
+            if peko.prefs.replays and sender_raw and v.reason == nil and
+               not v.unknown and mac_status ~= 2 and mac_status ~= 3 then
+                local key = sender_raw .. tvb(trailer_off + 4, 12):raw()
+                local vkey = tostring(pinfo.number) .. ":" .. key
+                local fv = fresh.verdicts[vkey]
+                if fv == nil and not pinfo.visited then
+                    local why, of, named = judge_fresh(pinfo, sender_raw,
+                                                       inc, tag, key)
+                    fv = {why = why, of = of, named = named}
+                    fresh.verdicts[vkey] = fv
+                end
+                if fv then
+                    if fv.named then
+                        tt:add(f.trailer_receiver_inc, fv.named)
+                            :set_generated()
+                    end
+                    if fv.of then
+                        tt:add(f.replay_of, fv.of):set_generated()
+                    end
+                    if fv.why then
+                        report(v, tt, ex.replay, "replay", fv.why)
+                    end
+                end
+            end
             local mt = tt:add(f.mac, tvb(mac_off, MAC_BYTES))
             local st = mt:add(f.mac_status, tvb(mac_off, MAC_BYTES),
                               mac_status)
@@ -1144,13 +1270,13 @@ local function dissect_fields(tvb, pinfo, t, v)
                 st:add_proto_expert_info(ex.other_key, mac_why)
             end
             summary = summary .. string.format(
-                " signed(key 0x%02x inc=%d n=%s)", key_id, inc,
-                tostring(number))
+                " signed(key 0x%02x inc=%d to=0x%08x n=%s)", key_id, inc,
+                tag, tostring(number))
         elseif trailer_off + TRAILER_BYTES <= n then
             t:add_proto_expert_info(ex.cut, "Trailer not captured")
         else
             t:add_proto_expert_info(ex.truncated,
-                "Truncated: the 44-byte trailer is missing")
+                "Truncated: the 48-byte trailer is missing")
         end
     end
 

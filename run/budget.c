@@ -1,0 +1,362 @@
+/* budget.c: a simulated run's memory, estimated and checked (budget.h).
+ *
+ * The constants below are what the engine and the simulator allocate
+ * (engine/peers.h, engine/seen.c, sim/evq.h), and the per-node rest and
+ * the burst factor are fitted to peaks measured with /usr/bin/time -v
+ * (docs/simulator.md, "Memory", has the table). Where the engine's
+ * layout changes, the table is measured again.
+ */
+#include "budget.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "evq.h"
+#include "peko.h"
+
+G_DEFINE_QUARK(run-budget-error-quark, run_budget_error)
+
+/* The program before any node: code, GLib, SQLite's page cache. */
+#define BASE_BYTES (8u << 20)
+/* Per node, beyond what is counted apart: the engine's node list and
+ * keyring, the simulator's node and timers, the recorder's counters,
+ * the reconnection table (256 entries), allocator overhead. Fitted. */
+#define NODE_FIXED_BYTES (24u << 10)
+/* A peer record (engine/peers.h), and the ordered tables' indexes per
+ * slot: bucket (4), chain (8), refresh links (8). */
+#define PEER_RECORD_BYTES 64u
+#define PEER_ORDER_BYTES 20u
+/* An event in the queue: its 16-byte key and 32-byte record, with room
+ * for the arrays' doubling. */
+#define EVENT_BYTES 96u
+/* A traced rumor in the recorder, before its bitmap of nodes. */
+#define RUMOR_BYTES 128u
+/* Over the sum of the parts: the fit's worst miss was 2 % low, and the
+ * estimate must err high. */
+#define MARGIN 1.15
+
+/* A run's numbers, resolved once. */
+typedef struct shape {
+    double n;              /* nodes */
+    double members;        /* peers each node lists at most */
+    peko_config cfg;       /* resolved engine settings */
+    bool classic;
+    bool digest;
+    double hb_per_origin;  /* heartbeat rumors each node originates */
+    double publishes;      /* metadata rumors */
+    double publish_bytes;  /* the largest */
+    double restarted;      /* nodes that start again (restart, start) */
+} shape;
+
+static double pow2_at_least(double x)
+{
+    double p = 1;
+    while (p < x)
+        p *= 2;
+    return p;
+}
+
+/* The slab class a packet of n bytes is carved from (sim/evq.h): a
+ * power of two from 64 bytes, header included. */
+static double packet_class(double n_bytes)
+{
+    return pow2_at_least(MAX(64.0, n_bytes + sizeof(sim_packet)));
+}
+
+/* engine/peers.c: kept at most three quarters full, a power of two. */
+static double peer_table_bytes(const shape *s)
+{
+    double cap = 8;
+    while ((s->members + 1) * 4 > cap * 3)
+        cap *= 2;
+    return cap * (PEER_RECORD_BYTES + (s->classic ? 0 : PEER_ORDER_BYTES)) +
+           cap / 8;
+}
+
+/* The strategies with anti-entropy keep room to sort a range of every
+ * peer (a slot and a key, engine/antientropy.c) and to pick targets
+ * among them (engine/spread.c). */
+static double scratch_bytes(const shape *s)
+{
+    return s->classic ? 0 : pow2_at_least(s->members) * 12 + 4 * s->members;
+}
+
+/* engine/seen.c: a ring of keys grown by doubling up to the capacity,
+ * and a hash of at least twice as many slots, 8 bytes each. A node keys
+ * there the heartbeats it originates and the first heartbeat of each
+ * origin it does not list yet (a listed peer's version answers for the
+ * rest, engine/membership.c). */
+static double seen_bytes(const shape *s)
+{
+    double rumors = s->n + s->restarted + s->publishes + s->hb_per_origin;
+    double keys = MIN(rumors, (double)s->cfg.seen_cache);
+    double ring = MIN(pow2_at_least(MAX(keys, 32)), (double)s->cfg.seen_cache);
+    double slots = pow2_at_least(2 * ring);
+    return 8 * (ring + slots);
+}
+
+/* The three packet buffers of a node list (Size, Size, Size + 4 KiB):
+ * what is touched of them, which is all of them once digests or infected
+ * sets fill a packet (a few hundred peers at the default Size). */
+static double buffer_bytes(const shape *s)
+{
+    double size = s->cfg.size;
+    double touched = 4096 + 40 * s->members + s->publish_bytes;
+    return 2 * MIN(size, touched) + MIN(size + 4104, touched);
+}
+
+/* The mean one-way latency of the slowest pair, in microseconds. */
+static double slowest_latency_us(const scn_scenario *sc)
+{
+    double worst = model_dist_mean(&sc->network.latency_us);
+    size_t r = sc->regions.n_regions;
+    for (size_t i = 0; i < r * r; i++)
+        if (sc->regions.latency_set == NULL || sc->regions.latency_set[i])
+            worst = MAX(worst, model_dist_mean(&sc->regions.latency_us[i]));
+    return MAX(worst, 1.0);
+}
+
+/* Packets in the event queue at the worst moment, in bytes.
+ *
+ * One rumor has its packets in flight for about hops x latency. Nodes
+ * that start at the same instant send their rumors together, and keep
+ * sending them together every cycle: then C rumors are in flight at
+ * once, each with a generation of up to k N copies (k fitted: 1.7 at 250
+ * nodes, falling as N^-1/3). Joins spread over `stagger` overlap only by
+ * the fraction of it one rumor lasts. classic forwards every copy, so
+ * its copies multiply by the fan-out at each of about N / (fan-out + 1)
+ * hops; it fills the queue to its bound beyond a few dozen nodes. */
+static double in_flight_bytes(const scn_scenario *sc, const shape *s)
+{
+    double n = s->n;
+    double fan = s->cfg.amount;
+    double hops = s->classic ? n / (fan + 1) + 2
+                             : ceil(log(MAX(n, 2)) / log(fan + 1)) + 2;
+    double window_us = hops * 2 * slowest_latency_us(sc);
+
+    double initial = n - sc->cluster.late.count;
+    double spread_us = (double)sc->cluster.stagger_us;
+    if (!s->digest)
+        spread_us = MIN(spread_us, (double)s->cfg.cycle_us);
+    double concurrent = spread_us <= 0
+                            ? initial
+                            : initial * MIN(1.0, window_us / spread_us);
+    for (size_t i = 0; i < sc->n_events; i++) {
+        const scn_event *ev = &sc->events[i];
+        if (ev->kind == SCN_EVENT_JOIN || ev->kind == SCN_EVENT_RESTART ||
+            ev->kind == SCN_EVENT_RESUME || ev->kind == SCN_EVENT_START)
+            concurrent = MAX(concurrent, (double)ev->nodes.count);
+    }
+    concurrent = MAX(concurrent, 1);
+
+    double copies;
+    if (s->classic)
+        copies = 10 * pow(fan, MIN(n / (fan + 1), 60));
+    else
+        copies = n * MIN(fan, 1.7 * cbrt(250 / MAX(n, 1)));
+    double key = s->cfg.secret_key && *s->cfg.secret_key ? 32 : 0;
+    double set = s->classic ? 4 * n : 4 * (fan + 1) * hops;
+    double packet = MIN((double)s->cfg.size, 64 + key + set);
+    double limit = (double)SIM_EVQ_MAX_EVENTS - n * PEKO_TIMER_COUNT;
+    double packets = MIN(MAX(limit, 0), concurrent * copies);
+    /* At the queue's bound packets of several sizes each keep their
+     * slabs: count two classes. */
+    double per_packet = EVENT_BYTES + packet_class(packet) *
+                                          (packets >= limit ? 2 : 1);
+    double bytes = packets * per_packet;
+
+    /* Metadata rumors and swap answers carry the metadata: a publish's
+     * generation of copies at once. */
+    if (s->publishes > 0)
+        bytes += MIN(n * fan, MAX(limit, 0)) *
+                 (EVENT_BYTES + packet_class(MIN((double)s->cfg.size,
+                                                 s->publish_bytes + 128)));
+    return bytes;
+}
+
+static void shape_of(const scn_scenario *sc, shape *s)
+{
+    memset(s, 0, sizeof *s);
+    s->n = sc->cluster.nodes;
+    if (peko_config_resolve(&sc->engine, &s->cfg) < 0)
+        peko_config_resolve(&(peko_config){0}, &s->cfg); /* not reached:
+                                                          * the scenario
+                                                          * was checked */
+    s->members = MIN(s->n - 1, (double)s->cfg.max_members);
+    s->classic = s->cfg.dissemination == PEKO_DISSEMINATION_CLASSIC;
+    s->digest = s->cfg.dissemination == PEKO_DISSEMINATION_DIGEST;
+    double duration = (double)sc->cluster.duration_us;
+    double cycle = (double)MAX(s->cfg.cycle_us, 1);
+    /* digest sends a heartbeat rumor only at join and start; the others
+     * one every cycle. */
+    s->hb_per_origin = s->digest ? 1 : floor(duration / cycle) + 1;
+    for (size_t i = 0; i < sc->n_events; i++) {
+        const scn_event *ev = &sc->events[i];
+        if (ev->kind == SCN_EVENT_PUBLISH) {
+            s->publishes += (double)ev->nodes.count;
+            s->publish_bytes = MAX(s->publish_bytes,
+                                   (double)ev->publish.n_bytes);
+        } else if (ev->kind == SCN_EVENT_RESTART ||
+                   ev->kind == SCN_EVENT_START) {
+            s->restarted += (double)ev->nodes.count;
+        }
+    }
+}
+
+void run_sim_estimate_memory(const scn_scenario *sc, run_mem_estimate *out)
+{
+    memset(out, 0, sizeof *out);
+    shape s;
+    shape_of(sc, &s);
+
+    double per_node = NODE_FIXED_BYTES + peer_table_bytes(&s) +
+                      scratch_bytes(&s) + seen_bytes(&s) + buffer_bytes(&s) +
+                      s.publish_bytes;
+    /* Each traced rumor holds a bit per node. */
+    double traced = (double)sc->cluster.heartbeat_sample.count *
+                        s.hb_per_origin +
+                    s.publishes;
+    double recorder = traced * (RUMOR_BYTES + 8 * ceil(s.n / 64));
+
+    /* Doubles: a cluster of millions of nodes can exceed 2^64 bytes. */
+    double nodes = per_node * s.n;
+    double flight = in_flight_bytes(sc, &s);
+    double total = (BASE_BYTES + nodes + flight + recorder) * MARGIN;
+    const double cap = 0x1p63;
+    out->base = BASE_BYTES;
+    out->per_node = (uint64_t)MIN(per_node, cap);
+    out->nodes = (uint64_t)MIN(nodes, cap);
+    out->in_flight = (uint64_t)MIN(flight, cap);
+    out->recorder = (uint64_t)MIN(recorder, cap);
+    out->total = (uint64_t)MIN(total, cap);
+}
+
+/* ------------------------------------------------------------------ */
+/* What the machine has.                                                */
+
+/* A "Key:   123 kB" line of /proc/meminfo, in bytes; 0 if absent. */
+static uint64_t meminfo(const char *key)
+{
+    char *text = NULL;
+    if (!g_file_get_contents("/proc/meminfo", &text, NULL, NULL))
+        return 0;
+    uint64_t bytes = 0;
+    size_t n_key = strlen(key);
+    for (char *line = text; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        if (strncmp(line, key, n_key) == 0 && line[n_key] == ':') {
+            unsigned long long kib = 0;
+            if (sscanf(line + n_key + 1, "%llu", &kib) == 1)
+                bytes = (uint64_t)kib * 1024;
+            break;
+        }
+        line = next;
+    }
+    g_free(text);
+    return bytes;
+}
+
+/* A number in a cgroup v2 file, or UINT64_MAX for "max" or no file. */
+static uint64_t cgroup_value(const char *dir, const char *file)
+{
+    char *path = g_build_filename("/sys/fs/cgroup", dir, file, NULL);
+    char *text = NULL;
+    uint64_t v = UINT64_MAX;
+    if (g_file_get_contents(path, &text, NULL, NULL) &&
+        g_ascii_isdigit(text[0]))
+        v = g_ascii_strtoull(text, NULL, 10);
+    g_free(text);
+    g_free(path);
+    return v;
+}
+
+/* Room left under this process's cgroup v2 memory.max ("0::/path" in
+ * /proc/self/cgroup), or UINT64_MAX without a limit. */
+static uint64_t cgroup_room(void)
+{
+    char *text = NULL;
+    if (!g_file_get_contents("/proc/self/cgroup", &text, NULL, NULL))
+        return UINT64_MAX;
+    uint64_t room = UINT64_MAX;
+    char *line = strstr(text, "0::");
+    if (line == text || (line && line[-1] == '\n')) {
+        char *end = strchr(line, '\n');
+        if (end)
+            *end = '\0';
+        const char *dir = line + 3;
+        uint64_t max = cgroup_value(dir, "memory.max");
+        uint64_t cur = cgroup_value(dir, "memory.current");
+        if (max != UINT64_MAX)
+            room = cur != UINT64_MAX && cur < max ? max - cur : 0;
+    }
+    g_free(text);
+    return room;
+}
+
+static uint64_t rlimit_room(int resource)
+{
+    struct rlimit rl;
+    if (getrlimit(resource, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return UINT64_MAX;
+    return (uint64_t)rl.rlim_cur;
+}
+
+uint64_t run_memory_available(void)
+{
+    uint64_t room = meminfo("MemAvailable");
+    if (room == 0)
+        room = UINT64_MAX;
+    room = MIN(room, cgroup_room());
+    room = MIN(room, rlimit_room(RLIMIT_AS));
+    room = MIN(room, rlimit_room(RLIMIT_DATA));
+    return room == UINT64_MAX ? 0 : room;
+}
+
+void run_format_bytes(char *buf, size_t size, uint64_t bytes)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB",
+                                        "PiB", "EiB"};
+    double v = (double)bytes;
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < G_N_ELEMENTS(units)) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        g_snprintf(buf, size, "%" G_GUINT64_FORMAT " B", bytes);
+    else
+        g_snprintf(buf, size, v < 10 ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+gboolean run_sim_check_memory(const scn_scenario *sc, uint64_t limit,
+                              gboolean limit_is_given, GError **error)
+{
+    if (limit == 0)
+        return TRUE;
+    run_mem_estimate e;
+    run_sim_estimate_memory(sc, &e);
+    if (e.total <= limit)
+        return TRUE;
+    char total[32], nodes[32], per_node[32], flight[32], rec[32], lim[32];
+    run_format_bytes(total, sizeof total, e.total);
+    run_format_bytes(nodes, sizeof nodes, e.nodes);
+    run_format_bytes(per_node, sizeof per_node, e.per_node);
+    run_format_bytes(flight, sizeof flight, e.in_flight);
+    run_format_bytes(rec, sizeof rec, e.recorder);
+    run_format_bytes(lim, sizeof lim, limit);
+    g_set_error(error, RUN_BUDGET_ERROR, RUN_BUDGET_ERROR_TOO_BIG,
+                "%s: this run needs about %s of memory (%u nodes at %s each:"
+                " %s; packets in flight at the peak: %s; traced rumors: %s),"
+                " and %s %s%s; make the cluster smaller or spread its joins"
+                " (cluster.stagger), or give --max-memory SIZE to allow"
+                " more (--max-memory 0: no check)",
+                sc->name, total, sc->cluster.nodes, per_node, nodes, flight,
+                rec,
+                limit_is_given ? "--max-memory allows" : "this machine has",
+                lim, limit_is_given ? "" : " available");
+    return FALSE;
+}
