@@ -269,6 +269,52 @@ Test(strategies, a_removed_node_is_not_brought_back_by_stale_gossip)
     testnet_free(net);
 }
 
+/* A stopped node (peko_nodelist_stop(): "expire me") still swaps, so it
+ * keeps its own list; its requests and answers must not carry its own
+ * entry, or every node whose tombstone for it is gone (two timeouts
+ * after its last heartbeat) lists it again from that entry, for another
+ * timeout, and again, for as long as it stays stopped. Returns the
+ * samples, one a cycle over eight timeouts from the second on, at which
+ * some other node listed the stopped node. */
+static int stopped_node_relisted(peko_dissemination d)
+{
+    peko_config c = strategy_config(d);
+    testnet *net = testnet_new(5, &c, 41);
+    testnet_join_all(net);
+    testnet_run_for(net, 10 * SECOND_US);
+    cr_assert(testnet_converged(net));
+    peko_nodelist_stop(testnet_node(net, 4));
+    int64_t t = timeout_us(net, 0);
+    testnet_run_for(net, 2 * t + 2 * SECOND_US);
+    int relisted = 0;
+    for (int64_t waited = 0; waited < 8 * t; waited += SECOND_US) {
+        testnet_run_for(net, SECOND_US);
+        for (size_t i = 0; i < 4; i++)
+            if (peko_nodelist_contains(testnet_node(net, i),
+                                       testnet_addr(net, 4))) {
+                relisted++;
+                break;
+            }
+    }
+    /* It still keeps everyone else, and comes back when started. */
+    cr_assert(testnet_has_full_list(net, 4, NULL));
+    peko_nodelist_start(testnet_node(net, 4));
+    testnet_run_for(net, t);
+    cr_assert(testnet_converged(net));
+    testnet_free(net);
+    return relisted;
+}
+
+Test(strategies, a_stopped_node_stays_removed_in_rumor)
+{
+    cr_assert_eq(stopped_node_relisted(PEKO_DISSEMINATION_RUMOR), 0);
+}
+
+Test(strategies, a_stopped_node_stays_removed_in_digest)
+{
+    cr_assert_eq(stopped_node_relisted(PEKO_DISSEMINATION_DIGEST), 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* digest: traffic, cold start, detection.                               */
 
