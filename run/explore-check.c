@@ -236,7 +236,11 @@ static void on_packet_received(void *user, peko_msg_type type,
  *     sender's packets (to anyone) falls below its receiver's window, as
  *     with IPsec;
  *   - a packet in flight when its receiver crashes reaches the new
- *     incarnation tagged for the old one.
+ *     incarnation tagged for the old one;
+ *   - over TCP, a lost segment holds its connection's packets back for
+ *     a retransmission timeout while the sender's packets on its other
+ *     connections (a swap's answer goes back on the connection its
+ *     request came by) move its numbers on: the same as reordering.
  * Anything else refused as a replay is a violation. */
 static const char *replay_cause(const scn_scenario *sc)
 {
@@ -247,10 +251,16 @@ static const char *replay_cause(const scn_scenario *sc)
     if (sc->network.latency_us.kind != MODEL_DIST_CONSTANT ||
         sc->regions.n_regions > 0)
         return "latency that varies";
+    bool tcp = sc->engine.protocol == PEKO_PROTOCOL_TCP;
+    if (tcp && model_loss_can_lose(&sc->network.loss))
+        return "TCP retransmissions";
     for (size_t i = 0; i < sc->n_events; i++) {
         const scn_event *ev = &sc->events[i];
         if (ev->kind == SCN_EVENT_CRASH)
             return "a crash";
+        if (tcp && ev->kind == SCN_EVENT_NETWORK && ev->network.set_loss &&
+            model_loss_can_lose(&ev->network.loss))
+            return "TCP retransmissions";
         if (ev->kind == SCN_EVENT_NETWORK &&
             ((ev->network.set_duplicate && ev->network.duplicate > 0) ||
              ev->network.set_latency))
