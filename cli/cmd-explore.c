@@ -178,6 +178,10 @@ static void print_verdict(const char *what, const run_explore_verdict *v)
     printf("%s: %zu live nodes at the end, %" PRIu64 " deliveries, %.2f s "
            "wall, trace %016" PRIx64 "\n",
            what, v->live, v->deliveries, v->wall_s, v->trace_hash);
+    if (v->replays)
+        printf("%" PRIu64 " packets refused as replays beside %" PRIu64
+               " accepted (late copies the network made: docs/explore.md)\n",
+               v->replays, v->received);
     if (v->violated)
         printf("violates '%s' at %.6f s: %s\n", v->invariant,
                (double)v->at_us / 1e6, v->message);

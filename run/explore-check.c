@@ -830,6 +830,9 @@ gboolean run_explore_check(const scn_scenario *sc,
         ok = FALSE;
     }
     if (ok) {
+        out->replays = x.replays;
+        for (size_t i = 0; i < x.n; i++)
+            out->received += x.nodes[i].received;
         out->deliveries = result.deliveries;
         out->events = result.events;
         out->trace_hash = result.trace_hash;

@@ -152,6 +152,9 @@ typedef struct run_explore_verdict {
     bool convergence;    /* they applied (strategy, seeds) and were checked */
     char *skipped;       /* why they were not, or NULL (owned) */
     size_t live;         /* live nodes at the end */
+    uint64_t replays;    /* packets refused as replays where the network
+                          * can make them (explore-check.c) */
+    uint64_t received;   /* packets the engines accepted */
     uint64_t deliveries;
     uint64_t events;
     uint64_t trace_hash;
