@@ -18,6 +18,7 @@
     X(sim, "run a scenario in the simulator and report its convergence")       \
     X(testbed, "run a scenario on real sockets on this machine")               \
     X(sweep, "run a scenario's sweep, with repetitions, in parallel")          \
+    X(explore, "hunt invariant violations: random clusters, faults, seeds")   \
     X(merge, "combine databases recorded on different machines")               \
     X(report, "report a database's runs, over repetitions, against theory")    \
     X(compare, "regression gate: did NEW.db get worse than BASE.db?")          \

@@ -63,9 +63,14 @@ static bool put_peer(builder *b, const peko__peer *p, bool full)
     return put(b, &e);
 }
 
-/* The local node's entry: its record when it fits. */
+/* The local node's entry: its record when it fits. A stopped node sends
+ * none: its record would list it again wherever its tombstone is gone,
+ * and it is not alive in the sense of the lists (stop() means "expire
+ * me"); start() announces it again. */
 static void put_self(builder *b, const peko_nodelist *nl, bool full)
 {
+    if (!nl->running)
+        return;
     if (!(full && put_peer(b, &nl->self, true)))
         put_peer(b, &nl->self, false);
 }

@@ -123,7 +123,11 @@ static void expire_ordered(peko_nodelist *nl, int64_t now_us)
         nl->stats.nodes_expired++;
         peko_addr addr = peer->addr;
         PEKO__OBSERVE(nl, node_expired, &addr);
-        peko__reconnect_note(nl, &addr, false, now_us);
+        if (peer->has_heartbeat)
+            peko__reconnect_note_removed(nl, &addr, peer->incarnation,
+                                         peer->seq, now_us);
+        else
+            peko__reconnect_note(nl, &addr, false, now_us);
     }
 }
 
@@ -350,8 +354,15 @@ bool peko__entry_apply(peko_nodelist *nl, const peko__entry *e, uint32_t fp,
         return false;
     peko__peer *peer = peko__peers_find(&nl->peers, &e->addr, fp);
     if (peer == NULL) {
-        /* A node we do not know: only its record can list it. */
+        /* A node we do not know: only its record can list it; and not
+         * one we removed at this version, whose tombstone is gone while
+         * others still hand its last record round (docs/protocol.md,
+         * "Tombstones"). */
         if (!e->full)
+            return false;
+        if (peko__strategy_of(nl)->ordered &&
+            peko__reconnect_was_removed(nl, &e->addr, e->incarnation,
+                                        e->seq))
             return false;
         peer = peko__peer_add(nl, &e->addr, now_us);
         if (peer == NULL)

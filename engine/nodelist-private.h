@@ -24,6 +24,9 @@ typedef struct peko__reconnect {
     int64_t noted_us;        /* when it was set or removed */
     uint32_t backoff;        /* cycles until the attempt after next */
     bool seed;               /* set(): never given up */
+    bool removed;            /* removed at the version below */
+    uint32_t incarnation;    /* its last heartbeat version when removed */
+    uint32_t seq;
 } peko__reconnect;
 
 /* Freshness of signed packets (fresh.c): a side structure that exists
@@ -346,6 +349,16 @@ void peko__fresh_cycle(peko_nodelist *nl);
  * ever) or a member just removed. */
 void peko__reconnect_note(peko_nodelist *nl, const peko_addr *addr,
                           bool seed, int64_t now_us);
+/* The same for a member just removed, with its last heartbeat version. */
+void peko__reconnect_note_removed(peko_nodelist *nl, const peko_addr *addr,
+                                  uint32_t incarnation, uint32_t seq,
+                                  int64_t now_us);
+/* Whether a record of `addr` at this heartbeat version is one this node
+ * removed (or older), remembered beyond its tombstone: it must not list
+ * the node again (docs/protocol.md, "Tombstones"). */
+bool peko__reconnect_was_removed(const peko_nodelist *nl,
+                                 const peko_addr *addr, uint32_t incarnation,
+                                 uint32_t seq);
 /* Sends one swap request to a remembered address that is due. */
 void peko__reconnect_cycle(peko_nodelist *nl, int64_t now_us);
 

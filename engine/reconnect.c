@@ -9,7 +9,11 @@
  * cycle to RECONNECT_BACKOFF_MAX, as Serf's reconnect does. The swap
  * carries its own record, and the answer the records the other side
  * knows, so one answered attempt heals the partition. Removed members
- * are given up after RECONNECT_GIVE_UP_US; seeds never.
+ * are given up after RECONNECT_GIVE_UP_US; seeds never. A removed
+ * member's last heartbeat version is kept with it: its records at that
+ * version or older, handed round by nodes that removed it later, never
+ * list it again here once its tombstone is gone (docs/protocol.md,
+ * "Tombstones").
  */
 #include <string.h>
 
@@ -54,9 +58,35 @@ void peko__reconnect_note(peko_nodelist *nl, const peko_addr *addr,
         nl->rc[i].addr = *addr;
     }
     nl->rc[i].seed |= seed;
+    nl->rc[i].removed = false;
     nl->rc[i].noted_us = now_us;
     nl->rc[i].backoff = 1;
     nl->rc[i].next_us = now_us + nl->config.cycle_us;
+}
+
+void peko__reconnect_note_removed(peko_nodelist *nl, const peko_addr *addr,
+                                  uint32_t incarnation, uint32_t seq,
+                                  int64_t now_us)
+{
+    peko__reconnect_note(nl, addr, false, now_us);
+    for (uint32_t i = 0; i < nl->rc_n; i++)
+        if (peko_addr_equal(&nl->rc[i].addr, addr)) {
+            nl->rc[i].removed = true;
+            nl->rc[i].incarnation = incarnation;
+            nl->rc[i].seq = seq;
+            return;
+        }
+}
+
+bool peko__reconnect_was_removed(const peko_nodelist *nl,
+                                 const peko_addr *addr, uint32_t incarnation,
+                                 uint32_t seq)
+{
+    for (uint32_t i = 0; i < nl->rc_n; i++)
+        if (nl->rc[i].removed && peko_addr_equal(&nl->rc[i].addr, addr))
+            return !peko__version_after(nl, incarnation, seq,
+                                        nl->rc[i].incarnation, nl->rc[i].seq);
+    return false;
 }
 
 void peko__reconnect_cycle(peko_nodelist *nl, int64_t now_us)

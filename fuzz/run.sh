@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# run.sh [SECONDS]: fuzzes the packet decoder for SECONDS (default 600).
+# run.sh [SECONDS] [TARGET]: fuzzes TARGET for SECONDS (default 600):
+# decode (the default), the packet decoder; or nodelist, the engine as a
+# state machine (fuzz-nodelist.c: one node list driven by packets, timers
+# and local calls), which starts from an empty corpus of its own.
 #
 # Installs what is missing on Debian-like systems (the build's packages as
 # scripts/setup.sh does, then clang and its libFuzzer runtime, which Debian
@@ -15,6 +18,14 @@
 set -euo pipefail
 
 secs="${1:-600}"
+target="${2:-decode}"
+case "$target" in
+decode | nodelist) ;;
+*)
+    echo "fuzz: TARGET is decode or nodelist, not '$target'" >&2
+    exit 2
+    ;;
+esac
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$root/build-fuzz"
 
@@ -51,7 +62,7 @@ fi
 if [ ! -f "$build/build.ninja" ]; then
     CC=clang meson setup "$build" "$root" -Dfuzz=enabled -Dtests=disabled
 fi
-meson compile -C "$build" fuzz-decode make-corpus
+meson compile -C "$build" fuzz-decode fuzz-nodelist make-corpus
 
 work="$build/fuzz-work"
 rm -rf "$work"
@@ -68,14 +79,22 @@ cp "$work/seeds"/* "$work/corpus/"
 
 log="$work/fuzz.log"
 status=0
-"$build/fuzz/fuzz-decode" -max_total_time="$secs" -max_len=16384 \
-    -print_final_stats=1 -artifact_prefix="$work/" "$work/corpus" \
-    >"$log" 2>&1 || status=$?
+if [ "$target" = nodelist ]; then
+    # Its inputs are programs, not packets: no seeds of the decoder's.
+    mkdir -p "$work/corpus-nodelist"
+    "$build/fuzz/fuzz-nodelist" -max_total_time="$secs" -max_len=4096 \
+        -print_final_stats=1 -artifact_prefix="$work/" \
+        "$work/corpus-nodelist" >"$log" 2>&1 || status=$?
+else
+    "$build/fuzz/fuzz-decode" -max_total_time="$secs" -max_len=16384 \
+        -print_final_stats=1 -artifact_prefix="$work/" "$work/corpus" \
+        >"$log" 2>&1 || status=$?
+fi
 
 tail -n 25 "$log"
 execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")"
-echo "fuzz-decode: ${execs:-unknown} executions in at most ${secs} s"
+echo "fuzz-$target: ${execs:-unknown} executions in at most ${secs} s"
 if [ "$status" -ne 0 ]; then
-    echo "fuzz-decode: FAILED (exit $status); see $log and $work/" >&2
+    echo "fuzz-$target: FAILED (exit $status); see $log and $work/" >&2
 fi
 exit "$status"

@@ -255,6 +255,8 @@ static bool stopping(const run_runner *r)
 
 void run_runner_sample(run_runner *r)
 {
+    if (r->rec == NULL)
+        return; /* a sample is only ever recorded */
     size_t n = r->n;
     bool *live = g_new(bool, n);
     size_t n_live = 0;
@@ -436,6 +438,8 @@ void run_runner_apply(run_runner *r, const scn_event *ev)
     case SCN_EVENT_KIND_COUNT:
         break;
     }
+    if (r->rec == NULL)
+        return;
     const char *who = ev->kind == SCN_EVENT_PARTITION ||
                               ev->kind == SCN_EVENT_HEAL
                           ? ev->partition.name

@@ -97,7 +97,9 @@ typedef struct run_runner {
     const run_ops *ops;         /* borrowed */
     void *world;                /* borrowed, passed to every operation */
     size_t n;                   /* nodes */
-    ana_recorder *rec;          /* owned once opened */
+    ana_recorder *rec;          /* owned once opened; NULL: a run that
+                                 * records nothing (no samples, no
+                                 * timeline rows) */
     GHashTable *partitions;     /* name (borrowed from sc) -> id; looked
                                  * up by name only, never iterated */
     char *error;                /* the first failure applying the plan */
@@ -171,13 +173,14 @@ void run_runner_step(run_runner *r);
 void run_runner_join(run_runner *r, size_t i);
 
 /* Applies one timeline event now and records it in the timeline with
- * the run's time. Failures are kept in r->error. */
+ * the run's time (when recording). Failures are kept in r->error. */
 void run_runner_apply(run_runner *r, const scn_event *ev);
 
 /* One membership sample now: how many nodes are live (up, joined and
  * sending heartbeats) and how many of those list exactly the live
  * nodes. It reads every list (N^2 lookups once they are full), so it
- * gives up without recording when r->stop is set meanwhile. */
+ * gives up without recording when r->stop is set meanwhile. Nothing
+ * without a recorder. */
 void run_runner_sample(run_runner *r);
 
 #endif /* RUN_RUNNER_H */

@@ -18,12 +18,22 @@ typedef struct simrun_step {
     const run_step *step;       /* the runner's plan's */
 } simrun_step;
 
+/* A node's engine observed by the recorder and a watch at once. */
+typedef struct simrun_tee {
+    void *rec_user;             /* the recorder's context for the node */
+    void *watch_user;
+    const peko_observer *watch; /* borrowed from the watch */
+} simrun_tee;
+
 struct simrun {
     const scn_scenario *sc;
     sim_world *world;
     run_runner runner;          /* the recorder, the timeline's state */
     size_t n;
     simrun_step *steps;         /* one per step of the runner's plan */
+    const run_sim_watch *watch; /* NULL: none */
+    void *watch_user;
+    simrun_tee *tees;           /* per node, when both observe */
 };
 
 /* ------------------------------------------------------------------ */
@@ -60,18 +70,147 @@ static void on_delivered(void *user, size_t from, size_t to, int type,
                          size_t n_bytes)
 {
     simrun *run = user;
-    (void)from;
-    ana_recorder_traffic(run->runner.rec, to, msg_type(type),
-                         ANA_OUTCOME_DELIVERED, 1, n_bytes);
+    if (run->runner.rec)
+        ana_recorder_traffic(run->runner.rec, to, msg_type(type),
+                             ANA_OUTCOME_DELIVERED, 1, n_bytes);
+    if (run->watch && run->watch->hooks.delivered)
+        run->watch->hooks.delivered(run->watch_user, from, to, type,
+                                    n_bytes);
 }
 
 static void on_dropped(void *user, size_t from, size_t to, int type,
                        size_t n_bytes, sim_drop_cause cause)
 {
     simrun *run = user;
-    (void)to;
-    ana_recorder_traffic(run->runner.rec, from, msg_type(type),
-                         outcome_of_drop(cause), 1, n_bytes);
+    if (run->runner.rec)
+        ana_recorder_traffic(run->runner.rec, from, msg_type(type),
+                             outcome_of_drop(cause), 1, n_bytes);
+    if (run->watch && run->watch->hooks.dropped)
+        run->watch->hooks.dropped(run->watch_user, from, to, type, n_bytes,
+                                  cause);
+}
+
+/* ------------------------------------------------------------------ */
+/* The recorder's observer and a watch's, both on one engine.          */
+
+#define TEE(member, ...)                                                     \
+    do {                                                                     \
+        simrun_tee *t = user;                                                \
+        const peko_observer *rec = ana_recorder_observer();                  \
+        if (rec->member)                                                     \
+            rec->member(t->rec_user, __VA_ARGS__);                           \
+        if (t->watch->member)                                                \
+            t->watch->member(t->watch_user, __VA_ARGS__);                    \
+    } while (0)
+
+static void tee_node_added(void *user, const peko_addr *node)
+{
+    TEE(node_added, node);
+}
+
+static void tee_node_refreshed(void *user, const peko_addr *node)
+{
+    TEE(node_refreshed, node);
+}
+
+static void tee_node_expired(void *user, const peko_addr *node)
+{
+    TEE(node_expired, node);
+}
+
+static void tee_rumor_created(void *user, const peko_rumor *rumor)
+{
+    TEE(rumor_created, rumor);
+}
+
+static void tee_rumor_first_seen(void *user, const peko_rumor *rumor,
+                                 unsigned hops, const peko_addr *from)
+{
+    TEE(rumor_first_seen, rumor, hops, from);
+}
+
+static void tee_rumor_duplicate(void *user, const peko_rumor *rumor,
+                                unsigned hops, const peko_addr *from)
+{
+    TEE(rumor_duplicate, rumor, hops, from);
+}
+
+static void tee_metadata_applied(void *user, const peko_version *version,
+                                 peko_msg_type via, size_t n_bytes)
+{
+    TEE(metadata_applied, version, via, n_bytes);
+}
+
+static void tee_packet_sent(void *user, peko_msg_type type,
+                            const peko_addr *to, size_t n_bytes)
+{
+    TEE(packet_sent, type, to, n_bytes);
+}
+
+static void tee_packet_received(void *user, peko_msg_type type,
+                                const peko_addr *from, size_t n_bytes)
+{
+    TEE(packet_received, type, from, n_bytes);
+}
+
+static void tee_packet_rejected(void *user, peko_reject reason,
+                                const peko_addr *from, size_t n_bytes)
+{
+    TEE(packet_rejected, reason, from, n_bytes);
+}
+
+static void tee_heartbeat_learned(void *user, const peko_rumor *rumor,
+                                  peko_msg_type via, const peko_addr *from)
+{
+    TEE(heartbeat_learned, rumor, via, from);
+}
+
+static void tee_clock_offset(void *user, const peko_addr *peer,
+                             int64_t offset_us, int64_t error_us)
+{
+    TEE(clock_offset, peer, offset_us, error_us);
+}
+
+static const peko_observer tee_observer = {
+    .version = PEKO_OBSERVER_VERSION,
+    .node_added = tee_node_added,
+    .node_refreshed = tee_node_refreshed,
+    .node_expired = tee_node_expired,
+    .rumor_created = tee_rumor_created,
+    .rumor_first_seen = tee_rumor_first_seen,
+    .rumor_duplicate = tee_rumor_duplicate,
+    .metadata_applied = tee_metadata_applied,
+    .packet_sent = tee_packet_sent,
+    .packet_received = tee_packet_received,
+    .packet_rejected = tee_packet_rejected,
+    .heartbeat_learned = tee_heartbeat_learned,
+    .clock_offset = tee_clock_offset,
+};
+
+/* Gives every engine the watch's observer, beside the recorder's when
+ * the run is recorded. */
+static void observe_for_watch(simrun *run)
+{
+    const run_sim_watch *watch = run->watch;
+    if (watch == NULL || watch->observer == NULL)
+        return;
+    if (run->runner.rec)
+        run->tees = g_new0(simrun_tee, run->n);
+    for (size_t i = 0; i < run->n; i++) {
+        void *user = watch->observer_user
+                         ? watch->observer_user(run->watch_user, i)
+                         : run->watch_user;
+        if (run->tees == NULL) {
+            sim_world_set_observer(run->world, i, watch->observer, user);
+            continue;
+        }
+        run->tees[i] = (simrun_tee){
+            .rec_user = ana_recorder_node_ctx(run->runner.rec, i),
+            .watch_user = user,
+            .watch = watch->observer,
+        };
+        sim_world_set_observer(run->world, i, &tee_observer, &run->tees[i]);
+    }
 }
 
 static int64_t world_now(void *user)
@@ -299,7 +438,7 @@ static gboolean set_up_nodes(simrun *run, GError **error)
         if (rc < 0)
             return fail(error, "scheduling the timeline", rc);
     }
-    if (sc->cluster.sample_interval_us > 0) {
+    if (sc->cluster.sample_interval_us > 0 && run->runner.rec) {
         int rc = sim_world_every(run->world, sc->cluster.sample_interval_us,
                                  sc->cluster.sample_interval_us, on_sample,
                                  run);
@@ -312,6 +451,15 @@ static gboolean set_up_nodes(simrun *run, GError **error)
 static gboolean open_recorder(simrun *run, const run_sim_options *opts,
                               GError **error)
 {
+    static const sim_world_hooks hooks = {
+        .delivered = on_delivered,
+        .dropped = on_dropped,
+    };
+    if (opts->db_path == NULL) {
+        if (run->watch)
+            sim_world_set_hooks(run->world, &hooks, run);
+        return TRUE;
+    }
     run_recording how = {
         .db_path = opts->db_path,
         .source = "sim",
@@ -323,10 +471,6 @@ static gboolean open_recorder(simrun *run, const run_sim_options *opts,
     };
     if (!run_runner_open_recorder(&run->runner, &how, error))
         return FALSE;
-    static const sim_world_hooks hooks = {
-        .delivered = on_delivered,
-        .dropped = on_dropped,
-    };
     sim_world_set_hooks(run->world, &hooks, run);
     return TRUE;
 }
@@ -336,6 +480,7 @@ static void simrun_clear(simrun *run)
     run_runner_clear(&run->runner);
     sim_world_free(run->world);
     g_free(run->steps);
+    g_free(run->tees);
 }
 
 /* ------------------------------------------------------------------ */
@@ -344,7 +489,10 @@ gboolean run_sim(const scn_scenario *sc, const run_sim_options *opts,
                  run_sim_result *out, GError **error)
 {
     memset(out, 0, sizeof *out);
-    simrun run = {.sc = sc, .n = sc->cluster.nodes};
+    simrun run = {.sc = sc,
+                  .n = sc->cluster.nodes,
+                  .watch = opts->watch,
+                  .watch_user = opts->watch_user};
 
     sim_world_config wc;
     sim_world_config_init(&wc);
@@ -379,6 +527,9 @@ gboolean run_sim(const scn_scenario *sc, const run_sim_options *opts,
         simrun_clear(&run);
         return FALSE;
     }
+    observe_for_watch(&run);
+    if (run.watch && run.watch->start)
+        run.watch->start(run.watch_user, run.world);
 
     /* Run in slices of virtual time, so the progress bar is drawn about
      * every 1/1000 of the run (at least every 10 ms of it). A stop request
@@ -417,7 +568,9 @@ gboolean run_sim(const scn_scenario *sc, const run_sim_options *opts,
     out->events = st.events;
     out->deliveries = st.deliveries;
     out->trace_hash = sim_world_trace_hash(run.world);
-    out->run_id = ana_recorder_run_id(run.runner.rec);
+    out->run_id = run.runner.rec ? ana_recorder_run_id(run.runner.rec) : 0;
+    if (run.watch && run.watch->finish)
+        run.watch->finish(run.watch_user, run.world, !stopped);
 
     gboolean ok = TRUE;
     if (opts->pcap_path)
@@ -425,7 +578,8 @@ gboolean run_sim(const scn_scenario *sc, const run_sim_options *opts,
     char hash[ANA_TRACE_HASH_STRLEN];
     ana_trace_hash_format(out->trace_hash, hash);
     GError *finish_error = NULL;
-    if (!ana_recorder_finish(run.runner.rec,
+    if (run.runner.rec &&
+        !ana_recorder_finish(run.runner.rec,
                              stopped ? ANA_STATUS_INCOMPLETE
                                      : ANA_STATUS_COMPLETE,
                              hash, st.now_us, wall_s, st.events,

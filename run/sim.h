@@ -16,9 +16,29 @@
 #include <stdint.h>
 
 #include "scenario.h"
+#include "world.h"
+
+/* Watching a run from inside, as `peko explore` checks its invariants:
+ * told of the world once it is built (its timeline queued, before time
+ * 0), of every node's engine events, of every delivery and drop, and of
+ * the end, before the world is freed. Beside the recorder when there is
+ * one. Every member may be NULL. Like the world's hooks and observers,
+ * the observer and the hooks must only read the world; `start` may
+ * schedule callbacks (sim_world_schedule()), which may do anything. */
+typedef struct run_sim_watch {
+    void (*start)(void *user, sim_world *world);
+    /* Every engine of node i, restarts included, is observed with this
+     * and observer_user(user, i). */
+    const peko_observer *observer;
+    void *(*observer_user)(void *user, size_t node);
+    sim_world_hooks hooks;
+    /* The run ended: at its duration (complete), or stopped early. */
+    void (*finish)(void *user, sim_world *world, bool complete);
+} run_sim_watch;
 
 typedef struct run_sim_options {
-    const char *db_path;     /* where to record; required */
+    const char *db_path;     /* where to record; NULL: nothing is recorded
+                              * (no membership samples either) */
     const char *pcap_path;   /* NULL: no capture */
     bool print;              /* the engines' console lines on stdout */
     /* Called about every 100 ms of wall time with the virtual time reached
@@ -34,10 +54,12 @@ typedef struct run_sim_options {
     const char *sweep_id;
     const char *sweep_point;
     uint32_t repetition;
+    const run_sim_watch *watch; /* NULL: none */
+    void *watch_user;
 } run_sim_options;
 
 typedef struct run_sim_result {
-    int64_t run_id;           /* in the database */
+    int64_t run_id;           /* in the database; 0 when not recorded */
     bool complete;            /* ran to the scenario's end */
     size_t nodes;
     int64_t sim_time_us;      /* virtual time reached */

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +15,7 @@
 
 #include "budget.h"
 #include "merge.h"
+#include "pool.h"
 #include "schema.h"
 #include "sim.h"
 #include "sweep-runs.h"
@@ -26,8 +26,6 @@ enum {
     WORKER_FAILED = 1,
     WORKER_INTERRUPTED = 3,
 };
-
-#define POLL_INTERVAL_US (100 * 1000)
 
 char *run_sweep_id(const scn_scenario *base)
 {
@@ -177,7 +175,7 @@ static void workdir_close(workdir *w)
 }
 
 /* ------------------------------------------------------------------ */
-/* Workers.                                                             */
+/* Workers (pool.h): one per point.                                     */
 
 typedef struct point {
     size_t combination;
@@ -185,33 +183,33 @@ typedef struct point {
     uint64_t memory;   /* its estimate (budget.h) */
     char *label;       /* sweep_point */
     char *db_path;     /* the worker's private file */
-    pid_t pid;
+    bool ended;        /* its worker ended and was handed to finish() */
 } point;
 
-static volatile sig_atomic_t worker_stop;
+typedef struct sweeper {
+    const scn_scenario *base;
+    const run_sweep_options *opts;
+    run_sweep_result *out;
+    char *sweep_id;
+    point *todo;
+    size_t n_todo;
+    uint64_t memory_running; /* the estimates of those running */
+    int64_t start_us;
+} sweeper;
 
-static void worker_on_signal(int signo)
+/* In the child: runs one point; its exit status. */
+static int worker_main(void *user, size_t index)
 {
-    (void)signo;
-    worker_stop = 1;
-}
-
-/* In the child: runs one point and exits. Never returns. */
-static G_NORETURN void worker_main(const scn_scenario *base, const point *pt,
-                                   const char *sweep_id)
-{
-    struct sigaction sa = {.sa_handler = worker_on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    sweeper *s = user;
+    const point *pt = &s->todo[index];
     GError *error = NULL;
-    scn_scenario *sc = scn_scenario_sweep_point(base, pt->combination,
+    scn_scenario *sc = scn_scenario_sweep_point(s->base, pt->combination,
                                                 pt->repetition, &error);
     run_sim_result result;
     run_sim_options opts = {
         .db_path = pt->db_path,
-        .stop = &worker_stop,
-        .sweep_id = sweep_id,
+        .stop = &run_pool_worker_stop,
+        .sweep_id = s->sweep_id,
         .sweep_point = pt->label,
         .repetition = pt->repetition,
     };
@@ -225,56 +223,40 @@ static G_NORETURN void worker_main(const scn_scenario *base, const point *pt,
     }
     g_clear_error(&error);
     scn_scenario_free(sc);
-    fflush(NULL);
-    _exit(status);
+    return status;
 }
 
-typedef struct sweeper {
-    const scn_scenario *base;
-    const run_sweep_options *opts;
-    run_sweep_result *out;
-    char *sweep_id;
-    point *todo;
-    size_t n_todo, next;
-    GPtrArray *running;    /* point * */
-    uint64_t memory_running; /* the estimates of those running */
-    int64_t start_us;
-} sweeper;
-
-static void report(sweeper *s)
+static bool stopping(const sweeper *s)
 {
-    s->out->final.running = s->running->len;
+    return s->opts->stop && *s->opts->stop;
+}
+
+static void report(void *user, size_t running)
+{
+    sweeper *s = user;
+    s->out->final.running = running;
     s->out->final.elapsed_s =
         (double)(g_get_monotonic_time() - s->start_us) / 1e6;
     if (s->opts->progress)
         s->opts->progress(s->opts->progress_user, &s->out->final);
 }
 
-static gboolean launch(sweeper *s, point *pt, GError **error)
+static void started(void *user, size_t index)
 {
-    fflush(NULL);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
-                    "starting a worker: %s", g_strerror(e));
-        return FALSE;
-    }
-    if (pid == 0) {
-        /* A worker ends with its sweep: killed, the sweep could neither
-         * merge the run nor stop the worker, which would run on holding
-         * the inherited lock and block the next sweep. SIGKILL: nothing
-         * of the run is kept, so there is nothing to end cleanly. The
-         * parent may have died before prctl(): then it is not ours. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-            _exit(WORKER_FAILED);
-        worker_main(s->base, pt, s->sweep_id);
-    }
-    pt->pid = pid;
-    g_ptr_array_add(s->running, pt);
-    s->memory_running += pt->memory;
-    return TRUE;
+    sweeper *s = user;
+    s->memory_running += s->todo[index].memory;
+}
+
+/* Whether point `index` may start now beside the runs going on: room for
+ * its memory (one runs alone whatever it needs: run_sweep() refused the
+ * sweep if it did not fit alone, and the pool always starts one when
+ * none runs). */
+static bool may_start(void *user, size_t index, size_t running)
+{
+    sweeper *s = user;
+    (void)running;
+    uint64_t limit = s->opts->max_memory;
+    return limit == 0 || s->memory_running + s->todo[index].memory <= limit;
 }
 
 static void note_failure(sweeper *s, const point *pt, const char *why)
@@ -287,9 +269,11 @@ static void note_failure(sweeper *s, const point *pt, const char *why)
 }
 
 /* A worker ended with `status` (waitpid's): merge its run or count it. */
-static gboolean finish(sweeper *s, point *pt, int status, GError **error)
+static gboolean finish(void *user, size_t index, int status, GError **error)
 {
-    g_ptr_array_remove(s->running, pt);
+    sweeper *s = user;
+    point *pt = &s->todo[index];
+    pt->ended = true;
     s->memory_running -= pt->memory;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     gboolean ok = TRUE;
@@ -298,7 +282,7 @@ static gboolean finish(sweeper *s, point *pt, int status, GError **error)
         ok = ana_merge(s->opts->db_path, pt->db_path, &stats, error);
         if (ok)
             s->out->final.done++;
-    } else if (code == WORKER_INTERRUPTED || (s->opts->stop && *s->opts->stop)) {
+    } else if (code == WORKER_INTERRUPTED || stopping(s)) {
         /* Discarded: the same command runs it again. */
     } else if (code >= 0) {
         note_failure(s, pt, "the run failed (see above)");
@@ -311,84 +295,6 @@ static gboolean finish(sweeper *s, point *pt, int status, GError **error)
     }
     ana_db_remove(pt->db_path);
     return ok;
-}
-
-static bool stopping(const sweeper *s)
-{
-    return s->opts->stop && *s->opts->stop;
-}
-
-/* Whether the next point may start now: a free job, and room for its
- * memory beside the runs going on (one runs alone whatever it needs:
- * run_sweep() refused the sweep if it did not fit alone). */
-static bool may_launch(const sweeper *s)
-{
-    if (s->next >= s->n_todo || s->running->len >= s->opts->jobs)
-        return false;
-    uint64_t limit = s->opts->max_memory;
-    return limit == 0 || s->running->len == 0 ||
-           s->memory_running + s->todo[s->next].memory <= limit;
-}
-
-static gboolean loop(sweeper *s, GError **error)
-{
-    int64_t last_report = 0;
-    bool signalled = false;
-    while (s->running->len > 0 || (s->next < s->n_todo && !stopping(s))) {
-        while (!stopping(s) && may_launch(s)) {
-            if (!launch(s, &s->todo[s->next], error))
-                return FALSE;
-            s->next++;
-            report(s);
-        }
-        if (stopping(s) && !signalled) {
-            /* A terminal's Ctrl-C reached the workers already; a signal
-             * sent to the sweep alone did not. */
-            for (guint i = 0; i < s->running->len; i++)
-                kill(((point *)g_ptr_array_index(s->running, i))->pid,
-                     SIGTERM);
-            signalled = true;
-        }
-        int status;
-        pid_t pid = waitpid(-1, &status, WNOHANG);
-        if (pid > 0) {
-            for (guint i = 0; i < s->running->len; i++) {
-                point *pt = g_ptr_array_index(s->running, i);
-                if (pt->pid == pid) {
-                    if (!finish(s, pt, status, error))
-                        return FALSE;
-                    break;
-                }
-            }
-            report(s);
-            continue;
-        }
-        if (pid < 0 && errno != EINTR && errno != ECHILD)
-            break;
-        g_usleep(POLL_INTERVAL_US);
-        int64_t now = g_get_monotonic_time();
-        if (now - last_report >= G_USEC_PER_SEC) {
-            report(s);
-            last_report = now;
-        }
-    }
-    return TRUE;
-}
-
-/* Waits for every worker still running (after an error) and drops their
- * runs. */
-static void reap_all(sweeper *s)
-{
-    for (guint i = 0; i < s->running->len; i++)
-        kill(((point *)g_ptr_array_index(s->running, i))->pid, SIGTERM);
-    while (s->running->len > 0) {
-        point *pt = g_ptr_array_index(s->running, 0);
-        int status;
-        while (waitpid(pt->pid, &status, 0) < 0 && errno == EINTR)
-            ;
-        ana_db_remove(pt->db_path);
-        g_ptr_array_remove_index(s->running, 0);
-    }
 }
 
 /* Each combination's memory estimate (budget.h) into a new array, or
@@ -452,7 +358,6 @@ gboolean run_sweep(const scn_scenario *base, const run_sweep_options *opts,
         .opts = opts,
         .out = out,
         .sweep_id = out->sweep_id,
-        .running = g_ptr_array_new(),
         .start_us = g_get_monotonic_time(),
     };
     s.todo = g_new0(point, ok ? combos * reps : 1);
@@ -482,21 +387,30 @@ gboolean run_sweep(const scn_scenario *base, const run_sweep_options *opts,
     g_free(memory);
 
     if (ok) {
-        report(&s);
-        ok = loop(&s, error);
+        static const run_pool_ops ops = {
+            .work = worker_main,
+            .done = finish,
+            .started = started,
+            .may_start = may_start,
+            .progress = report,
+        };
+        run_pool_options pool_opts = {.jobs = opts->jobs, .stop = opts->stop};
+        size_t started = 0;
+        ok = run_pool_run(s.n_todo, &ops, &s, &pool_opts, &started, error);
+        /* After a failure, the runs of the workers it ended are dropped. */
+        for (size_t i = 0; !ok && i < started; i++)
+            if (!s.todo[i].ended)
+                ana_db_remove(s.todo[i].db_path);
     }
-    if (!ok)
-        reap_all(&s);
     out->interrupted = stopping(&s) && out->final.skipped + out->final.done +
                                                out->final.failed <
                                            out->final.total;
-    report(&s);
+    report(&s, 0);
     for (size_t i = 0; i < s.n_todo; i++) {
         g_free(s.todo[i].label);
         g_free(s.todo[i].db_path);
     }
     g_free(s.todo);
-    g_ptr_array_free(s.running, TRUE);
     workdir_close(&w);
     if (!ok)
         run_sweep_result_clear(out);

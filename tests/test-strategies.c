@@ -269,6 +269,122 @@ Test(strategies, a_removed_node_is_not_brought_back_by_stale_gossip)
     testnet_free(net);
 }
 
+/* A swap response carrying node 4's record at `seq` of `incarnation`,
+ * as node 1 would send it, handed to node 0. */
+static void inject_record_of_4(testnet *net, uint32_t incarnation,
+                               uint32_t seq)
+{
+    uint8_t entries[128];
+    peko__entry e = {
+        .addr = *testnet_addr(net, 4), .incarnation = incarnation,
+        .seq = seq,
+        .full = true, .name = (const uint8_t *)"node-4", .name_len = 6,
+    };
+    size_t len = (size_t)(peko__entry_write(entries, &e) - entries);
+    peko__msg m;
+    memset(&m, 0, sizeof m);
+    m.type = PEKO_MSG_SWAP_RESPONSE;
+    m.sender = *testnet_addr(net, 1);
+    m.entries = entries;
+    m.entries_len = (uint32_t)len;
+    m.n_entries = 1;
+    uint8_t buf[512];
+    size_t n = peko__wire_encode(&m, NULL, buf, sizeof buf);
+    cr_assert_gt(n, 0);
+    testnet_inject(net, 0, testnet_addr(net, 1), buf, n);
+}
+
+/* Once the tombstone is gone (two timeouts), the removed node's last
+ * record, still handed round by nodes that removed it later (after a
+ * partition, a pause), must not list it again: otherwise groups of
+ * nodes out of phase list it, remove it, forget it and take it back
+ * from each other for ever (found by `peko explore`; the replay:
+ * tests/data/explore/zombie-stop-partition.ini). Its removal version is
+ * remembered with the reconnection list; a newer heartbeat (a restart)
+ * still lists it. */
+static void removed_node_stays_removed_after_its_tombstone(peko_dissemination d)
+{
+    peko_config c = strategy_config(d);
+    testnet *net = testnet_new(6, &c, 35);
+    testnet_join_all(net);
+    testnet_run_for(net, 10 * SECOND_US);
+    cr_assert(testnet_converged(net));
+    peko_config dead;
+    peko_nodelist_config(testnet_node(net, 4), &dead);
+    testnet_crash(net, 4);
+    int64_t t = timeout_us(net, 0);
+    testnet_run_for(net, 2 * t + 3 * SECOND_US);
+    for (size_t i = 0; i < 6; i++)
+        if (i != 4)
+            cr_assert_not(peko_nodelist_contains(testnet_node(net, i),
+                                                 testnet_addr(net, 4)));
+    /* Its record at an old version of its last incarnation: refused. */
+    inject_record_of_4(net, dead.incarnation, 1);
+    cr_assert_not(peko_nodelist_contains(testnet_node(net, 0),
+                                         testnet_addr(net, 4)));
+    /* A newer incarnation is a restart: listed. */
+    inject_record_of_4(net, dead.incarnation + 1, 1);
+    cr_assert(peko_nodelist_contains(testnet_node(net, 0),
+                                     testnet_addr(net, 4)));
+    testnet_free(net);
+}
+
+Test(strategies, a_removed_node_stays_removed_after_its_tombstone_in_rumor)
+{
+    removed_node_stays_removed_after_its_tombstone(PEKO_DISSEMINATION_RUMOR);
+}
+
+Test(strategies, a_removed_node_stays_removed_after_its_tombstone_in_digest)
+{
+    removed_node_stays_removed_after_its_tombstone(PEKO_DISSEMINATION_DIGEST);
+}
+
+/* A stopped node (peko_nodelist_stop(): "expire me") still swaps, so it
+ * keeps its own list; its requests and answers must not carry its own
+ * entry, or every node whose tombstone for it is gone (two timeouts
+ * after its last heartbeat) lists it again from that entry, for another
+ * timeout, and again, for as long as it stays stopped. Returns the
+ * samples, one a cycle over eight timeouts from the second on, at which
+ * some other node listed the stopped node. */
+static int stopped_node_relisted(peko_dissemination d)
+{
+    peko_config c = strategy_config(d);
+    testnet *net = testnet_new(5, &c, 41);
+    testnet_join_all(net);
+    testnet_run_for(net, 10 * SECOND_US);
+    cr_assert(testnet_converged(net));
+    peko_nodelist_stop(testnet_node(net, 4));
+    int64_t t = timeout_us(net, 0);
+    testnet_run_for(net, 2 * t + 2 * SECOND_US);
+    int relisted = 0;
+    for (int64_t waited = 0; waited < 8 * t; waited += SECOND_US) {
+        testnet_run_for(net, SECOND_US);
+        for (size_t i = 0; i < 4; i++)
+            if (peko_nodelist_contains(testnet_node(net, i),
+                                       testnet_addr(net, 4))) {
+                relisted++;
+                break;
+            }
+    }
+    /* It still keeps everyone else, and comes back when started. */
+    cr_assert(testnet_has_full_list(net, 4, NULL));
+    peko_nodelist_start(testnet_node(net, 4));
+    testnet_run_for(net, t);
+    cr_assert(testnet_converged(net));
+    testnet_free(net);
+    return relisted;
+}
+
+Test(strategies, a_stopped_node_stays_removed_in_rumor)
+{
+    cr_assert_eq(stopped_node_relisted(PEKO_DISSEMINATION_RUMOR), 0);
+}
+
+Test(strategies, a_stopped_node_stays_removed_in_digest)
+{
+    cr_assert_eq(stopped_node_relisted(PEKO_DISSEMINATION_DIGEST), 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* digest: traffic, cold start, detection.                               */
 
