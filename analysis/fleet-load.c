@@ -396,7 +396,8 @@ gboolean ana__fleet_load(ana__fleet *fl, const char *const *inputs,
         ana__fl_input *in = g_new0(ana__fl_input, 1);
         in->path = g_strdup(inputs[i]);
         g_ptr_array_add(fl->inputs, in);
-        ok = choose_run(fl, dbs[i], inputs[i], i > 0 ? inputs[0] : NULL, in,
+        ok = choose_run(fl, dbs[i], inputs[i],
+                        fl->opts.run_label ? NULL : inputs[0], in,
                         error) &&
              load_nodes(fl, dbs[i], i, error);
     }
