@@ -290,6 +290,7 @@ typedef struct fleet_totals {
     bool complete;
     const char *started_at, *finished_at;
     int64_t deliveries;
+    double latency_us;        /* mean half round trip of the swaps */
 } fleet_totals;
 
 static gboolean write_run(sqlite3 *db, const ana__fleet *fl,
@@ -309,7 +310,9 @@ static gboolean write_run(sqlite3 *db, const ana__fleet *fl,
             " VALUES (?1, json_object('engine', json(coalesce(?2, '{}')),"
             " 'fleet', json_object('label', ?1, 'inputs', ?3, 'clocks', ?4,"
             " 'reference', ?5, 'max_offset_us', ?6, 'max_error_us', ?7,"
-            " 'early_receipts', ?8, 'heartbeat_every', ?9)), 0, ?10,"
+            " 'early_receipts', ?8, 'heartbeat_every', ?9),"
+            " 'network', json_object('latency_us', json_object('expected',"
+            " ?19), 'latency_from', 'swap half round trips')), 0, ?10,"
             " 'fleet', ?11, ?12, ?12, ?9, ?13, ?14, ?15, ?16, 0, ?17, '',"
             " 0, ?1, ?18)",
             &st, error))
@@ -336,6 +339,8 @@ static gboolean write_run(sqlite3 *db, const ana__fleet *fl,
     sqlite3_bind_double(st, 16, (double)tot->span_us / 1e6);
     sqlite3_bind_int64(st, 17, tot->deliveries);
     sqlite3_bind_int64(st, 18, tot->t0_wall);
+    if (fl->offsets->len > 0)
+        sqlite3_bind_double(st, 19, tot->latency_us);
     gboolean ok = step_done(db, st, "writing the fleet's run", error);
     sqlite3_finalize(st);
     if (ok)
@@ -657,6 +662,14 @@ gboolean ana_fleet_merge(const char *out_path, const char *const *inputs,
         tot.deliveries += in->deliveries;
         fl.hb_every = MAX(fl.hb_every, in->hb_every);
     }
+    /* The network's one-way delay as the nodes measured it: the mean
+     * half round trip of their swaps (rounds50 and the theory read it,
+     * as a scenario's expected latency). */
+    for (guint k = 0; k < fl.offsets->len; k++)
+        tot.latency_us += (double)g_array_index(fl.offsets, ana__fl_offset,
+                                                k).error_us;
+    if (fl.offsets->len > 0)
+        tot.latency_us /= fl.offsets->len;
     res.nodes = fl.nodes->len;
     res.reference = fl.reference;
     for (guint i = 0; i < fl.nodes->len; i++) {

@@ -176,6 +176,9 @@ run_fleet() {
         [ -S "$work/ctl-$i.sock" ] || die "node $i did not start within 20 s (see $work/node-$r-$i.log)"
     done
     echo "netns-fleet: run $r: $n nodes started in ${stagger_ms} ms, in namespaces ${tag}n0.. on bridge $bridge"
+    # The publish must find a settled cluster, as the simulated one does.
+    [ $(( ($(date +%s%N) - start_ns) / 1000000 + 5000 )) -le $(( publish_at * 1000 )) ] ||
+        die "starting the nodes took until less than 5 s before the publish: give a later -p (and -d)"
 
     sleep_until "$publish_at"
     "$peko" ctl --control "$work/ctl-0.sock" publish "fleet hello" >/dev/null ||
@@ -247,7 +250,7 @@ for ((s = 1; s <= sim_seeds; s++)); do
 done
 echo
 echo "peko compare sim.db fleet.db (simulator: $sim_seeds seeds, latency lognormal(median ${lat_us} us, sigma ${lat_sigma})):"
-"$peko" compare --tolerance "$tolerance%" --metric t50,t90,t99,t100 \
+"$peko" compare --tolerance "$tolerance%" --metric t50,t90,t99,t100,convergence \
     "$work/sim.db" "$work/fleet.db"
 echo
 
@@ -272,6 +275,9 @@ for m in t50 t90 t99 t100; do
     echo "$line"
     if [ "$st" != 0 ] && [ "$m" != t100 ]; then outside=1; fi
 done
+f=$(sqlite3 "$work/fleet.db" "SELECT first_converged_us FROM run_summary WHERE status = 'complete'" | median)
+s=$(sqlite3 "$work/sim.db" "SELECT first_converged_us FROM run_summary WHERE status = 'complete'" | median)
+awk -v f="$f" -v s="$s" 'BEGIN { printf "%-6s %12.3f %12.3f %+8.1f%%  (membership convergence)\n", "conv", f / 1e3, s / 1e3, s > 0 ? 100 * (f - s) / s : 0 }'
 conv=$(sqlite3 "$work/fleet.db" "SELECT group_concat(coalesce(round(first_converged_us / 1e6, 1), 'never'), ', ') FROM run_summary")
 echo "fleet membership: every node listed all $((n - 1)) others from (s, by run): ${conv}"
 if [ -n "$temp_work" ]; then
