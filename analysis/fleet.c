@@ -168,18 +168,16 @@ static int receipt_cmp(gconstpointer a, gconstpointer b)
     return x->from < y->from ? -1 : x->from > y->from;
 }
 
-static const ana__fleet *sort_fleet; /* for joined_cmp; one merge at a time
-                                      * per thread is all peko does */
-
-static int joined_cmp(gconstpointer a, gconstpointer b)
+static gint joined_cmp(gconstpointer a, gconstpointer b, gpointer user)
 {
+    const ana__fleet *fl = user;
     const joined_rumor *x = a, *y = b;
     if (x->created_us != y->created_us)
         return x->created_us < y->created_us ? -1 : 1;
     const ana__fl_rumor *rx =
-        &g_array_index(sort_fleet->rumors, ana__fl_rumor, x->rumor);
+        &g_array_index(fl->rumors, ana__fl_rumor, x->rumor);
     const ana__fl_rumor *ry =
-        &g_array_index(sort_fleet->rumors, ana__fl_rumor, y->rumor);
+        &g_array_index(fl->rumors, ana__fl_rumor, y->rumor);
     int c = strcmp(rx->kind, ry->kind);
     if (c == 0)
         c = rx->origin < ry->origin ? -1 : rx->origin > ry->origin;
@@ -238,9 +236,7 @@ static GArray *join_rumors(ana__fleet *fl, int64_t t0)
         g_array_append_val(joined, j);
         k = e;
     }
-    sort_fleet = fl;
-    g_array_sort(joined, joined_cmp);
-    sort_fleet = NULL;
+    g_array_sort_with_data(joined, joined_cmp, fl);
     return joined;
 }
 
@@ -543,7 +539,8 @@ static int members_cmp(gconstpointer a, gconstpointer b)
 }
 
 /* Samples on a grid: a node is live while its input's run covers the
- * time, complete while its last member count before it is N - 1. */
+ * time, complete while its last member count before it is the live
+ * nodes less itself. */
 static gboolean write_membership(sqlite3 *db, ana__fleet *fl, int64_t run,
                                  int64_t t0, int64_t span_us,
                                  const span *spans, GError **error)
@@ -575,6 +572,7 @@ static gboolean write_membership(sqlite3 *db, ana__fleet *fl, int64_t run,
                                   " t_us, live, complete) VALUES (?1, ?2,"
                                   " ?3, ?4, ?5)",
                                   &st, error);
+    bool *is_live = g_new0(bool, n);
     int64_t sample = 0;
     for (int64_t t = 0; ok && t <= span_us; t += step) {
         size_t live = 0, complete = 0;
@@ -589,11 +587,13 @@ static gboolean write_membership(sqlite3 *db, ana__fleet *fl, int64_t run,
             }
             const span *s =
                 &spans[g_array_index(fl->nodes, ana__fl_node, i).input];
-            if (t + t0 < s->start || t + t0 > s->end)
-                continue;
-            live++;
-            complete += count[i] == (int64_t)n - 1;
+            is_live[i] = t + t0 >= s->start && t + t0 <= s->end;
+            live += is_live[i];
         }
+        /* As the simulator's "holds exactly the live nodes", by count: a
+         * node's list holds only nodes it heard from, which were live. */
+        for (size_t i = 0; i < n; i++)
+            complete += is_live[i] && count[i] == (int64_t)live - 1;
         sqlite3_bind_int64(st, 1, run);
         sqlite3_bind_int64(st, 2, sample++);
         sqlite3_bind_int64(st, 3, t);
@@ -602,6 +602,7 @@ static gboolean write_membership(sqlite3 *db, ana__fleet *fl, int64_t run,
         ok = step_done(db, st, "writing a membership sample", error);
     }
     sqlite3_finalize(st);
+    g_free(is_live);
     g_free(next);
     g_free(end);
     g_free(count);

@@ -44,7 +44,7 @@
  * receipt on the common clock; a receipt the clock error puts before the
  * creation is counted and stored as t_us 0), membership (a sample every
  * membership_step_us: live = nodes whose run covers it, complete = live
- * nodes listing N - 1 peers), metadata_version, traffic and rejection
+ * nodes listing as many peers as there are other live nodes), metadata_version, traffic and rejection
  * (per node, as recorded), clock_correction. peko report, compare and
  * plot read it as any run.
  *

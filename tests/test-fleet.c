@@ -440,3 +440,48 @@ Test(fleet, older_schema_is_refused_with_the_way_out)
     g_free(out);
     g_free(path);
 }
+
+/* The merged rows do not depend on the order of the files. */
+Test(fleet, input_order_does_not_matter)
+{
+    fake_node n[3];
+    const char *labels[] = {"L", "L", "L"};
+    record_three(n, labels);
+    char *out1 = tmp_path("one.db"), *out2 = tmp_path("two.db");
+    GError *error = NULL;
+    cr_assert(merge3(n, out1, NULL, NULL, &error));
+    const char *reversed[] = {n[1].path, n[2].path, n[0].path};
+    cr_assert(ana_fleet_merge(out2, reversed, 3, NULL, NULL, &error));
+    static const char *const queries[] = {
+        "SELECT group_concat(node_id || addr, ',') FROM node",
+        "SELECT group_concat(rumor_id || kind || origin || created_us ||"
+        " engine_id, ',') FROM rumor",
+        "SELECT group_concat(rumor_id || ':' || node_id || ':' || t_us ||"
+        " ':' || coalesce(hops, '') || via, ',') FROM infection",
+        "SELECT group_concat(node_id || ':' || offset_us || ':' || error_us,"
+        " ',') FROM clock_correction",
+        "SELECT group_concat(t_us || ':' || live || ':' || complete, ',')"
+        " FROM membership",
+    };
+    sqlite3 *a = db_open(out1), *b = db_open(out2);
+    for (size_t i = 0; i < G_N_ELEMENTS(queries); i++) {
+        sqlite3_stmt *sa = NULL, *sb = NULL;
+        cr_assert_eq(sqlite3_prepare_v2(a, queries[i], -1, &sa, NULL),
+                     SQLITE_OK);
+        cr_assert_eq(sqlite3_prepare_v2(b, queries[i], -1, &sb, NULL),
+                     SQLITE_OK);
+        cr_assert_eq(sqlite3_step(sa), SQLITE_ROW);
+        cr_assert_eq(sqlite3_step(sb), SQLITE_ROW);
+        const char *ta = (const char *)sqlite3_column_text(sa, 0);
+        const char *tb = (const char *)sqlite3_column_text(sb, 0);
+        cr_assert_not_null(ta);
+        cr_assert_str_eq(ta, tb, "%s", queries[i]);
+        sqlite3_finalize(sa);
+        sqlite3_finalize(sb);
+    }
+    sqlite3_close(a);
+    sqlite3_close(b);
+    g_free(out1);
+    g_free(out2);
+    nodes_free(n, 3);
+}
