@@ -139,7 +139,10 @@ static int64_t grow_tree(const GArray *links, const size_t *start,
                             : t->error[u] + l->error_us;
             if (!t->done[v] && e < t->error[v]) {
                 t->error[v] = e;
-                t->offset[v] = t->offset[u] + d;
+                /* Links are within +-2^52 (fleet-load.c): saturate
+                 * rather than overflow on a path of millions. */
+                if (__builtin_add_overflow(t->offset[u], d, &t->offset[v]))
+                    t->offset[v] = d > 0 ? INT64_MAX / 2 : INT64_MIN / 2;
                 t->hops[v] = t->hops[u] + 1;
             }
         }

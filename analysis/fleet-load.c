@@ -12,6 +12,25 @@
 
 #include "db.h"
 
+/* The largest time or offset a recording may hold, in magnitude: 2^52 us
+ * (142 years). Sums of a few thousand of them stay far from int64_t's
+ * bounds, so a hostile file cannot make the arithmetic overflow. */
+#define FLEET_TIME_MAX (INT64_C(1) << 52)
+
+static bool in_range(int64_t v)
+{
+    return v >= -FLEET_TIME_MAX && v <= FLEET_TIME_MAX;
+}
+
+static gboolean out_of_range(GError **error, const char *what)
+{
+    g_set_error(error, ANA_ERROR, ANA_ERROR_INVALID,
+                "%s out of range (more than 2^52 us): a damaged or"
+                " forged recording",
+                what);
+    return FALSE;
+}
+
 static char *column_dup(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
@@ -119,6 +138,11 @@ static gboolean choose_run(ana__fleet *fl, sqlite3 *db, const char *path,
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return ana__db_error(error, db, rc, "reading the runs");
+    if (n == 1 && (!in_range(in->wall_t0_us) || !in_range(in->wall_end_us))) {
+        out_of_range(error, "the run's start or end");
+        g_prefix_error(error, "%s: ", path);
+        return FALSE;
+    }
     if (n == 1) {
         in->label = g_strdup(fl->label);
         return TRUE;
@@ -270,6 +294,10 @@ static gboolean load_rows(ana__fleet *fl, sqlite3 *db, size_t input,
             const char *via = (const char *)sqlite3_column_text(st, 6);
             /* Rumors of an origin outside the fleet have no creation on
              * the common clock: left out. */
+            if (!in_range(sqlite3_column_int64(st, 1))) {
+                ok = out_of_range(error, "a receipt's time");
+                break;
+            }
             if (node < 0 || origin < 0 || !kind || !eid || !via)
                 continue;
             ana__fl_receipt r = {
@@ -284,8 +312,8 @@ static gboolean load_rows(ana__fleet *fl, sqlite3 *db, size_t input,
             g_array_append_val(fl->receipts, r);
         }
         sqlite3_finalize(st);
-        ok = rc == SQLITE_DONE ||
-             ana__db_error(error, db, rc, "reading the receipts");
+        ok = ok && (rc == SQLITE_DONE ||
+                    ana__db_error(error, db, rc, "reading the receipts"));
     }
     if (ok && (ok = ana__db_prepare(db,
                                     "SELECT node_id, wall_us, members FROM"
@@ -295,6 +323,10 @@ static gboolean load_rows(ana__fleet *fl, sqlite3 *db, size_t input,
         sqlite3_bind_int64(st, 1, in->run_id);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             int32_t node = map_local(map, sqlite3_column_int64(st, 0));
+            if (!in_range(sqlite3_column_int64(st, 1))) {
+                ok = out_of_range(error, "a member count's time");
+                break;
+            }
             if (node < 0)
                 continue;
             ana__fl_members m = {sqlite3_column_int64(st, 1),
@@ -303,8 +335,8 @@ static gboolean load_rows(ana__fleet *fl, sqlite3 *db, size_t input,
             g_array_append_val(fl->members, m);
         }
         sqlite3_finalize(st);
-        ok = rc == SQLITE_DONE ||
-             ana__db_error(error, db, rc, "reading the member counts");
+        ok = ok && (rc == SQLITE_DONE ||
+                    ana__db_error(error, db, rc, "reading the member counts"));
     }
     if (ok && (ok = ana__db_prepare(db,
                                     "SELECT node_id, peer_addr, offset_us,"
@@ -318,6 +350,10 @@ static gboolean load_rows(ana__fleet *fl, sqlite3 *db, size_t input,
             int32_t peer =
                 node_id_of(fl, (const char *)sqlite3_column_text(st, 1));
             int64_t err = sqlite3_column_int64(st, 3);
+            if (!in_range(sqlite3_column_int64(st, 2)) || !in_range(err)) {
+                ok = out_of_range(error, "a clock offset");
+                break;
+            }
             if (node < 0 || peer < 0 || peer == node || err < 0)
                 continue;
             ana__fl_offset o = {(uint32_t)node, (uint32_t)peer,
@@ -325,8 +361,8 @@ static gboolean load_rows(ana__fleet *fl, sqlite3 *db, size_t input,
             g_array_append_val(fl->offsets, o);
         }
         sqlite3_finalize(st);
-        ok = rc == SQLITE_DONE ||
-             ana__db_error(error, db, rc, "reading the clock offsets");
+        ok = ok && (rc == SQLITE_DONE ||
+                    ana__db_error(error, db, rc, "reading the clock offsets"));
     }
     /* Metadata versions are in run time (the recorder's monotonic clock
      * from the run's start), which the run's wall_t0_us anchors. */
@@ -340,6 +376,10 @@ static gboolean load_rows(ana__fleet *fl, sqlite3 *db, size_t input,
         sqlite3_bind_int64(st, 1, in->run_id);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             int32_t node = map_local(map, sqlite3_column_int64(st, 0));
+            if (!in_range(sqlite3_column_int64(st, 1))) {
+                ok = out_of_range(error, "a metadata version's time");
+                break;
+            }
             if (node < 0)
                 continue;
             ana__fl_version v = {
@@ -353,8 +393,9 @@ static gboolean load_rows(ana__fleet *fl, sqlite3 *db, size_t input,
             g_array_append_val(fl->versions, v);
         }
         sqlite3_finalize(st);
-        ok = rc == SQLITE_DONE ||
-             ana__db_error(error, db, rc, "reading the metadata versions");
+        ok = ok && (rc == SQLITE_DONE ||
+                    ana__db_error(error, db, rc,
+                                  "reading the metadata versions"));
     }
     if (ok && (ok = ana__db_prepare(
                    db,

@@ -485,3 +485,29 @@ Test(fleet, input_order_does_not_matter)
     g_free(out2);
     nodes_free(n, 3);
 }
+
+/* A forged time cannot overflow the arithmetic: it is refused. */
+Test(fleet, times_out_of_range_are_refused)
+{
+    fake_node n[3];
+    const char *labels[] = {"L", "L", "L"};
+    record_three(n, labels);
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(n[1].path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db,
+                              "UPDATE clock_offset SET offset_us ="
+                              " 9000000000000000000",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    sqlite3_close(db);
+    char *out = tmp_path("forged.db");
+    GError *error = NULL;
+    cr_assert_not(merge3(n, out, NULL, NULL, &error));
+    cr_assert(strstr(error->message, "out of range") != NULL, "%s",
+              error->message);
+    cr_assert(strstr(error->message, n[1].path) != NULL, "%s",
+              error->message);
+    g_clear_error(&error);
+    g_free(out);
+    nodes_free(n, 3);
+}
