@@ -151,13 +151,15 @@ done
 # table is shared by all namespaces and holds gc_thresh3 (1,024) learnt
 # entries in all, which N (N - 1) would overflow from about 33 nodes on;
 # permanent entries are not counted against it, and no ARP is needed.
+for ((j = 0; j < n; j++)); do
+    echo "neigh replace $(addr_of "$j") lladdr $(mac_of "$j") dev eth0 nud permanent"
+done > "$work/neigh.all"
 for ((i = 0; i < n; i++)); do
-    for ((j = 0; j < n; j++)); do
-        [ "$i" = "$j" ] || echo "neigh replace $(addr_of "$j") lladdr $(mac_of "$j") dev eth0 nud permanent"
-    done > "$work/neigh.batch"
+    # All but its own line (line i + 1).
+    sed "$((i + 1))d" "$work/neigh.all" > "$work/neigh.batch"
     ip -n "${tag}n$i" -batch "$work/neigh.batch" || die "cannot give namespace ${tag}n$i its neighbours"
 done
-rm -f "$work/neigh.batch"
+rm -f "$work/neigh.all" "$work/neigh.batch"
 
 umask 077
 head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/keys"
