@@ -96,7 +96,8 @@ gboolean ana__flush_prepare(ana_recorder *rec, GError **error)
            ana__db_prepare(rec->db, sql_traffic, &rec->st_traffic, error) &&
            ana__db_prepare(rec->db, sql_rejection, &rec->st_rejection,
                            error) &&
-           ana__db_prepare(rec->db, sql_run_end, &rec->st_run_end, error);
+           ana__db_prepare(rec->db, sql_run_end, &rec->st_run_end, error) &&
+           ana__fleet_prepare(rec, error);
 }
 
 void ana__flush_finalize(ana_recorder *rec)
@@ -111,6 +112,7 @@ void ana__flush_finalize(ana_recorder *rec)
         sqlite3_finalize(*all[i]);
         *all[i] = NULL;
     }
+    ana__fleet_finalize(rec);
 }
 
 /* ------------------------------------------------------------------ */
@@ -428,6 +430,7 @@ static void drop_buffered(ana_recorder *rec)
         g_free(row->detail);
     }
     g_array_set_size(rec->timeline_rows, 0);
+    ana__fleet_drop(rec);
     rec->buffered = 0;
 }
 
@@ -446,7 +449,8 @@ static gboolean write_batch(ana_recorder *rec, bool rows, bool counters,
          (write_nodes(rec, &local) && write_rumors(rec, &local) &&
           write_infections(rec, &local) && write_metadata(rec, &local) &&
           write_membership(rec, &local) && write_timeline(rec, &local) &&
-          write_states(rec, &local) && write_changes(rec, &local))) &&
+          write_states(rec, &local) && write_changes(rec, &local) &&
+          ana__fleet_write(rec, &local))) &&
         (!counters || write_counters(rec, &local)) &&
         (!end || write_run_end(rec, end, &local)) &&
         ana__db_exec(rec->db, "COMMIT", "committing a write", &local);

@@ -103,6 +103,8 @@ static void on_node_added(void *user, const peko_addr *node)
     ana_node_ctx *ctx = user;
     ctx->peers_added++;
     ana_recorder *rec = ctx->rec;
+    if (rec->fleet)
+        ana__fleet_members(ctx);
     if (ctx->open_removals == 0 && rec->n_silent == 0)
         return;
     int32_t peer = node_of(rec, node);
@@ -132,6 +134,8 @@ static void on_node_expired(void *user, const peko_addr *node)
     ana_node_ctx *ctx = user;
     ctx->peers_expired++;
     ana_recorder *rec = ctx->rec;
+    if (rec->fleet)
+        ana__fleet_members(ctx);
     int32_t peer = node_of(rec, node);
     if (peer < 0 || rec->finished)
         return;
@@ -152,6 +156,8 @@ static void on_rumor_created(void *user, const peko_rumor *rumor)
     ctx->current = 0;
     if (rec->finished)
         return;
+    if (rec->fleet)
+        ana__fleet_receipt(ctx, rumor, 0, NULL, ANA__VIA_ORIGIN);
     if (rumor->kind == PEKO_MSG_HEARTBEAT) {
         /* The origin knows itself by index: exact, no filter needed. */
         if (!rec->nodes[ctx->index].sampled ||
@@ -177,6 +183,9 @@ static void on_rumor_first_seen(void *user, const peko_rumor *rumor,
 {
     ana_node_ctx *ctx = user;
     ana_recorder *rec = ctx->rec;
+    if (rec->fleet)
+        ana__fleet_receipt(ctx, rumor, path_hops(hops), from,
+                           ANA__VIA_RUMOR);
     uint32_t id = recorded(rec, rumor);
     ctx->current = id;
     if (id == 0)
@@ -233,6 +242,10 @@ static void on_metadata_applied(void *user, const peko_version *version,
      * anti-entropy is how late joiners get metadata, and t100 must see
      * them. By rumor, on_rumor_first_seen records it (with hops). */
     if (via == PEKO_MSG_SWAP_REQUEST || via == PEKO_MSG_SWAP_RESPONSE) {
+        if (rec->fleet)
+            ana__fleet_metadata_swap(ctx, version,
+                                     ctx->has_swap_from ? &ctx->swap_from
+                                                        : NULL);
         uint32_t id = ana__rumors_find(&rec->rumors, PEKO_MSG_METADATA,
                                        &version->origin, version->counter);
         if (id != 0)
@@ -261,6 +274,8 @@ static void on_heartbeat_learned(void *user, const peko_rumor *rumor,
 {
     ana_node_ctx *ctx = user;
     ana_recorder *rec = ctx->rec;
+    if (rec->fleet && !rec->finished)
+        ana__fleet_receipt(ctx, rumor, -1, from, ANA__VIA_SWAP);
     if (rec->finished || !heartbeat_wanted_origin(rec, &rumor->origin))
         return;
     uint32_t incarnation = (uint32_t)(rumor->id >> 32);
@@ -348,6 +363,7 @@ static const peko_observer observer = {
     .packet_received = on_packet_received,
     .packet_rejected = on_packet_rejected,
     .heartbeat_learned = on_heartbeat_learned,
+    .clock_offset = ana__fleet_on_clock_offset,
 };
 
 const peko_observer *ana_recorder_observer(void)

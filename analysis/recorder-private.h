@@ -84,6 +84,33 @@ typedef struct ana__timeline_row {
     char *detail;       /* owned, may be NULL */
 } ana__timeline_row;
 
+/* Fleet rows (info.fleet): stamped with the node's real-time clock. */
+typedef struct ana__receipt_row {
+    int64_t wall_us;
+    uint64_t engine_id;
+    peko_addr origin;
+    peko_addr from;     /* family 0: none (the origin, or unknown) */
+    uint32_t node;
+    int32_t hops;       /* -1: NULL */
+    uint8_t kind;       /* PEKO_MSG_HEARTBEAT or PEKO_MSG_METADATA */
+    uint8_t via;        /* ana__via */
+} ana__receipt_row;
+
+typedef struct ana__members_row {
+    int64_t wall_us;
+    uint64_t members;
+    uint32_t node;
+} ana__members_row;
+
+typedef struct ana__offset_row {
+    int64_t wall_us;
+    int64_t offset_us;
+    int64_t error_us;
+    peko_addr peer;     /* family 0: none */
+    uint32_t node;
+    uint8_t kernel;     /* source 'kernel' rather than 'swap' */
+} ana__offset_row;
+
 /* Registration of a node (cold: read when writing rows). */
 typedef struct ana__node_info {
     peko_addr addr;
@@ -157,6 +184,16 @@ struct ana_recorder {
     GArray *timeline_rows;        /* ana__timeline_row */
     GArray *state_rows;           /* ana__state_row */
     GArray *change_rows;          /* ana__change_row */
+    bool fleet;                   /* info.fleet */
+    uint32_t fleet_hb_every;      /* >= 1 */
+    ana_now_fn wall_us;
+    void *wall_user;
+    GArray *receipt_rows;         /* ana__receipt_row */
+    GArray *members_rows;         /* ana__members_row */
+    GArray *offset_rows;          /* ana__offset_row */
+    uint64_t receipt_seq;         /* next fleet_receipt.seq */
+    uint64_t members_seq;         /* next fleet_members.seq */
+    uint64_t offset_seq;          /* next clock_offset.seq */
     size_t buffered;              /* rows in all of them */
     size_t batch_rows;
     uint64_t membership_seq;      /* next membership.sample */
@@ -175,6 +212,9 @@ struct ana_recorder {
     sqlite3_stmt *st_traffic;
     sqlite3_stmt *st_rejection;
     sqlite3_stmt *st_run_end;
+    sqlite3_stmt *st_receipt;
+    sqlite3_stmt *st_members;
+    sqlite3_stmt *st_offset;
 
     GError *failed;               /* first write failure, sticky */
     bool finished;
@@ -207,6 +247,28 @@ static inline uint64_t ana__pair_key(uint32_t node, uint32_t peer)
  * g_int64_hash folds the halves together (node ^ peer), which puts every
  * pair with the same xor in one bucket. */
 guint ana__pair_hash(gconstpointer key);
+
+/* fleet-rows.c: the fleet rows of info.fleet (no-ops without it). */
+
+/* A node's first receipt of a rumor (or its creation, via ORIGIN). */
+void ana__fleet_receipt(ana_node_ctx *ctx, const peko_rumor *rumor,
+                        int32_t hops, const peko_addr *from, ana__via via);
+/* A metadata version obtained by swap. */
+void ana__fleet_metadata_swap(ana_node_ctx *ctx, const peko_version *version,
+                              const peko_addr *from);
+/* The node's member count changed (peers_added - peers_expired). */
+void ana__fleet_members(ana_node_ctx *ctx);
+/* The observer's clock_offset callback. */
+void ana__fleet_on_clock_offset(void *user, const peko_addr *peer,
+                                int64_t offset_us, int64_t error_us);
+/* Allocation and release of the fleet buffers (always made). */
+void ana__fleet_init(ana_recorder *rec, const ana_run_info *info);
+void ana__fleet_clear(ana_recorder *rec);
+/* The buffered fleet rows (and drops them, as drop_buffered does). */
+gboolean ana__fleet_write(ana_recorder *rec, GError **error);
+void ana__fleet_drop(ana_recorder *rec);
+gboolean ana__fleet_prepare(ana_recorder *rec, GError **error);
+void ana__fleet_finalize(ana_recorder *rec);
 
 /* flush.c */
 

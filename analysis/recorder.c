@@ -92,6 +92,12 @@ static gboolean check_info(const ana_run_info *info, GError **error)
                     info->nodes);
         return FALSE;
     }
+    if (info->fleet && info->wall_us == NULL) {
+        g_set_error(error, ANA_ERROR, ANA_ERROR_INVALID,
+                    "a fleet recording needs a real-time clock"
+                    " (info.wall_us)");
+        return FALSE;
+    }
     return TRUE;
 }
 
@@ -129,9 +135,10 @@ static gboolean insert_run(ana_recorder *rec, const ana_run_info *info,
     static const char sql[] =
         "INSERT INTO run (scenario, params, seed, version, source, status,"
         " nodes, heartbeat_origins, heartbeat_every, started_at,"
-        " sweep_id, sweep_point, repetition, ground_truth)"
+        " sweep_id, sweep_point, repetition, ground_truth, run_label,"
+        " wall_t0_us)"
         " VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8, ?9, ?10, ?11,"
-        " ?12, ?13)";
+        " ?12, ?13, ?14, ?15)";
     sqlite3_stmt *stmt = NULL;
     int rc = sqlite3_prepare_v2(rec->db, sql, -1, &stmt, NULL);
     if (rc != SQLITE_OK)
@@ -159,6 +166,10 @@ static gboolean insert_run(ana_recorder *rec, const ana_run_info *info,
     if (info->repetition >= 0)
         sqlite3_bind_int64(stmt, 12, info->repetition);
     sqlite3_bind_int(stmt, 13, info->ground_truth ? 1 : 0);
+    if (info->run_label)
+        sqlite3_bind_text(stmt, 14, info->run_label, -1, SQLITE_STATIC);
+    if (info->wall_us)
+        sqlite3_bind_int64(stmt, 15, info->wall_us(info->wall_user));
     rc = sqlite3_step(stmt);
     gboolean ok = rc == SQLITE_DONE;
     if (ok)
@@ -228,6 +239,7 @@ static ana_recorder *recorder_new(const char *path, const ana_run_info *info)
                                                g_free, NULL);
     rec->state_rows = g_array_new(FALSE, FALSE, sizeof(ana__state_row));
     rec->change_rows = g_array_new(FALSE, FALSE, sizeof(ana__change_row));
+    ana__fleet_init(rec, info);
     return rec;
 }
 
@@ -265,6 +277,7 @@ void ana_recorder_free(ana_recorder *rec)
     g_hash_table_destroy(rec->open_removals);
     g_array_free(rec->state_rows, TRUE);
     g_array_free(rec->change_rows, TRUE);
+    ana__fleet_clear(rec);
     g_clear_error(&rec->failed);
     g_free(rec->path);
     g_free(rec);
@@ -378,6 +391,8 @@ gboolean ana_recorder_add_node(ana_recorder *rec, size_t index,
     rec->nodes_unwritten++;
     if (node->sampled)
         filter_add(rec, addr);
+    /* A fleet node's member count starts from none. */
+    ana__fleet_members(&rec->ctx[index]);
     return TRUE;
 }
 

@@ -165,6 +165,21 @@ typedef struct ana_run_info {
                                * now, "YYYY-MM-DDTHH:MM:SSZ" (UTC) */
     ana_now_fn now_us;        /* the run's clock, required */
     void *now_user;           /* passed to now_us */
+
+    /* Fleet recording (docs/fleet.md): what each node saw, stamped with
+     * its real-time clock, for ana_fleet_merge() (fleet.h) to put on one
+     * clock. Off unless `fleet` is set; then wall_us is required. */
+    bool fleet;               /* record fleet_receipt, fleet_members and
+                               * clock_offset rows */
+    uint32_t fleet_heartbeat_every; /* of every origin's heartbeats, the
+                               * receipts of sequence 1, M+1, 2M+1, ...;
+                               * 0 or 1 means all. Metadata: all */
+    const char *run_label;    /* run.run_label: the deployment this
+                               * recording belongs to; NULL for none */
+    ana_now_fn wall_us;       /* the node's real-time clock, microseconds
+                               * since the Unix epoch (run.wall_t0_us and
+                               * every fleet row's wall_us) */
+    void *wall_user;          /* passed to wall_us */
 } ana_run_info;
 
 /* Fills *info with the defaults: K = ANA_DEFAULT_HEARTBEAT_ORIGINS, every
@@ -263,6 +278,15 @@ void ana_recorder_node_state(ana_recorder *rec, size_t node, int64_t t_us,
  * up, from which the analysis knows whose lists it must leave. */
 void ana_recorder_listed(ana_recorder *rec, size_t node, size_t peer,
                          int64_t t_us);
+
+/* A clock offset estimate that did not come from the engine's swaps
+ * (those the observer records by itself, source 'swap'): the kernel's
+ * NTP state, source 'kernel', as chrony or ntpd keep it (peer NULL, the
+ * offset to the servers' time, error_us the kernel's estimated error).
+ * Only for runs opened with info.fleet; stamped with info.wall_us. */
+void ana_recorder_clock_estimate(ana_recorder *rec, size_t node,
+                                 const char *source, const peko_addr *peer,
+                                 int64_t offset_us, int64_t error_us);
 
 /* ------------------------------------------------------------------ */
 /* Writing and ending.                                                  */

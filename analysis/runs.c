@@ -399,9 +399,12 @@ static const char runs_sql[] =
     PARAM("$.engine.amount") ", " PARAM("$.network.latency_us.expected") ", "
     PARAM("$.engine.cycle_us") ", " PARAM("$.network.loss.expected") ","
     /* What repetitions share: everything but the seed (and the overrides
-     * that set values the parameters already hold). */
-    " CASE WHEN json_valid(params) THEN"
-    "   json_remove(params, '$.cluster.seed', '$.overrides') END,"
+     * that set values the parameters already hold; and for a fleet, what
+     * its merge measured: clock corrections, the swaps' latency). */
+    " CASE WHEN NOT json_valid(params) THEN NULL"
+    "   WHEN source = 'fleet' THEN json_remove(params, '$.fleet',"
+    "     '$.network')"
+    "   ELSE json_remove(params, '$.cluster.seed', '$.overrides') END,"
     " sim_time_us,"
     " (SELECT group_concat(value, ',') FROM json_each(CASE WHEN"
     "   json_valid(params) THEN params ELSE '{}' END, '$.overrides')"

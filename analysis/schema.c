@@ -68,6 +68,58 @@
     "      FROM node_state) s\n"                                          \
     "WHERE state <> 'up' AND (before IS NULL OR before = 'up');\n"
 
+/* Fleet recording (schema 4): what a node on real sockets saw, stamped
+ * with its own real-time clock, for `peko merge --fleet` to put on one
+ * clock (analysis/fleet.h). */
+#define FLEET_RECEIPT_DDL \
+    "CREATE TABLE IF NOT EXISTS fleet_receipt (\n"                       \
+    "  run_id INTEGER NOT NULL,\n"                                       \
+    "  node_id INTEGER NOT NULL,\n"                                      \
+    "  seq INTEGER NOT NULL,\n"                                          \
+    "  wall_us INTEGER NOT NULL,\n"                                      \
+    "  kind TEXT NOT NULL\n"                                             \
+    "    CHECK (kind = 'heartbeat' OR kind = 'metadata'),\n"             \
+    "  origin_addr TEXT NOT NULL,\n"                                     \
+    "  engine_id TEXT NOT NULL,\n"                                       \
+    "  hops INTEGER,\n"                                                  \
+    "  via TEXT NOT NULL\n"                                              \
+    "    CHECK (via = 'origin' OR via = 'rumor' OR via = 'swap'),\n"     \
+    "  from_addr TEXT,\n"                                                \
+    "  PRIMARY KEY (run_id, node_id, seq)\n"                             \
+    ") WITHOUT ROWID;\n"
+#define FLEET_MEMBERS_DDL \
+    "CREATE TABLE IF NOT EXISTS fleet_members (\n"                       \
+    "  run_id INTEGER NOT NULL,\n"                                       \
+    "  node_id INTEGER NOT NULL,\n"                                      \
+    "  seq INTEGER NOT NULL,\n"                                          \
+    "  wall_us INTEGER NOT NULL,\n"                                      \
+    "  members INTEGER NOT NULL,\n"                                      \
+    "  PRIMARY KEY (run_id, node_id, seq)\n"                             \
+    ") WITHOUT ROWID;\n"
+#define CLOCK_OFFSET_DDL \
+    "CREATE TABLE IF NOT EXISTS clock_offset (\n"                        \
+    "  run_id INTEGER NOT NULL,\n"                                       \
+    "  node_id INTEGER NOT NULL,\n"                                      \
+    "  seq INTEGER NOT NULL,\n"                                          \
+    "  wall_us INTEGER NOT NULL,\n"                                      \
+    "  source TEXT NOT NULL CHECK (source = 'swap' OR source = 'kernel'),\n" \
+    "  peer_addr TEXT,\n"                                                \
+    "  offset_us INTEGER NOT NULL,\n"                                    \
+    "  error_us INTEGER NOT NULL,\n"                                     \
+    "  PRIMARY KEY (run_id, node_id, seq)\n"                             \
+    ") WITHOUT ROWID;\n"
+#define CLOCK_CORRECTION_DDL \
+    "CREATE TABLE IF NOT EXISTS clock_correction (\n"                    \
+    "  run_id INTEGER NOT NULL,\n"                                       \
+    "  node_id INTEGER NOT NULL,\n"                                      \
+    "  reference INTEGER NOT NULL,\n"                                    \
+    "  offset_us INTEGER NOT NULL,\n"                                    \
+    "  error_us INTEGER NOT NULL,\n"                                     \
+    "  path_hops INTEGER NOT NULL,\n"                                    \
+    "  PRIMARY KEY (run_id, node_id)\n"                                  \
+    ") WITHOUT ROWID;\n"
+#define FLEET_DDL FLEET_RECEIPT_DDL FLEET_MEMBERS_DDL CLOCK_OFFSET_DDL CLOCK_CORRECTION_DDL
+
 static const char *const schema_ddl[] = {
     "CREATE TABLE IF NOT EXISTS run (\n"
     "  run_id INTEGER PRIMARY KEY,\n"
@@ -93,7 +145,9 @@ static const char *const schema_ddl[] = {
     "  sweep_id TEXT,\n"
     "  sweep_point TEXT NOT NULL DEFAULT '',\n"
     "  repetition INTEGER,\n"
-    "  ground_truth INTEGER\n"
+    "  ground_truth INTEGER,\n"
+    "  run_label TEXT,\n"
+    "  wall_t0_us INTEGER\n"
     ");\n",
     "CREATE TABLE IF NOT EXISTS node (\n"
     "  run_id INTEGER NOT NULL REFERENCES run (run_id),\n"
@@ -184,6 +238,10 @@ static const char *const schema_ddl[] = {
     NODE_STATE_DDL,
     MEMBERSHIP_CHANGE_DDL,
     NODE_DOWN_VIEW_DDL,
+    FLEET_RECEIPT_DDL,
+    FLEET_MEMBERS_DDL,
+    CLOCK_OFFSET_DDL,
+    CLOCK_CORRECTION_DDL,
     /* tX is the time by which X% of the run's nodes first held the rumor:
      * the k-th earliest infection, k = ceil(X * nodes / 100) in integer
      * arithmetic (no math extension needed), NULL when fewer than k nodes
@@ -313,6 +371,10 @@ static const char *const schema_migrations[ANA_SCHEMA_VERSION - 1] = {
      * NULL: nothing was recorded of them, not "no removal". */
     "ALTER TABLE run ADD COLUMN ground_truth INTEGER;\n" NODE_STATE_DDL
         MEMBERSHIP_CHANGE_DDL NODE_DOWN_VIEW_DDL,
+    /* 3 -> 4: fleet recording. Older runs keep run_label and wall_t0_us
+     * NULL and have no fleet rows, so `merge --fleet` refuses them. */
+    "ALTER TABLE run ADD COLUMN run_label TEXT;\n"
+    "ALTER TABLE run ADD COLUMN wall_t0_us INTEGER;\n" FLEET_DDL,
 };
 
 /* Brings a database of schema `version` (1 .. ANA_SCHEMA_VERSION - 1) up

@@ -24,7 +24,7 @@ G_BEGIN_DECLS
 
 /* PRAGMA user_version of a database this build writes. Bumped whenever a
  * table, column or view changes meaning; adding a column bumps it too. */
-#define ANA_SCHEMA_VERSION 3
+#define ANA_SCHEMA_VERSION 4
 
 /* PRAGMA application_id of every peko database: "peko" in ASCII. */
 #define ANA_APPLICATION_ID 0x70656b6f

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/timex.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -32,6 +33,15 @@
 
 /* How often the recording is written out while the node runs. */
 #define NODE_FLUSH_INTERVAL_S 10
+
+/* Of every origin's heartbeats, the fleet rows keep sequence 1, M+1,
+ * 2M+1, ...: a node receives N heartbeats a cycle, and a daemon runs for
+ * months. Metadata rumors are all kept. */
+#define NODE_FLEET_HEARTBEAT_EVERY 10
+
+/* The test hook of docs/fleet.md: the node's clock skewed by this many
+ * microseconds (peko_transport_options.wall_skew_us). */
+#define NODE_SKEW_ENV "PEKO_TEST_WALL_SKEW_US"
 
 #define LOG_PREFIX "peko node: "
 
@@ -92,6 +102,10 @@ static const GOptionEntry node_entries[] = {
     {"db", 'd', 0, G_OPTION_ARG_FILENAME, &args.db,
      "Record the node's run into FILE (SQLite, the simulator's schema)",
      "FILE"},
+    {"run-label", 0, 0, G_OPTION_ARG_STRING, &args.run_label,
+     "Label the recording as part of deployment LABEL, for"
+     " `peko merge --fleet`",
+     "LABEL"},
     {"seed", 0, 0, G_OPTION_ARG_STRING, &args.seed,
      "Seed of the node's random stream (default: from the system)", "N"},
     {"metrics", 0, 0, G_OPTION_ARG_STRING, &args.metrics,
@@ -109,7 +123,7 @@ static void free_args(void)
         &args.cycle, &args.buffer, &args.size, &args.timeout,
         &args.secret_key, &args.dissemination, &args.seen_cache,
         &args.exchanges, &args.control, &args.db, &args.seed,
-        &args.metrics, &args.key_file,
+        &args.metrics, &args.key_file, &args.run_label,
     };
     for (size_t i = 0; i < G_N_ELEMENTS(strings); i++)
         g_clear_pointer(strings[i], g_free);
@@ -139,6 +153,29 @@ static int64_t mono_now(void *user)
 {
     (void)user;
     return g_get_monotonic_time();
+}
+
+/* The node's real-time clock: the one its engine stamps swaps with. */
+static int64_t wall_now(void *user)
+{
+    return peko_transport_wall_us(user);
+}
+
+/* The kernel's NTP state, as chrony or ntpd keep it: when the clock is
+ * marked synchronized, its estimated error (and the offset the kernel
+ * is still slewing away), recorded as a 'kernel' clock estimate. An
+ * unsynchronized clock (no NTP daemon, as in most containers) records
+ * nothing. */
+static void record_kernel_clock(node_run *run)
+{
+    struct timex tx = {0};
+    int state = ntp_adjtime(&tx);
+    if (state < 0 || state == TIME_ERROR || (tx.status & STA_UNSYNC))
+        return;
+    /* offset is in ns with STA_NANO, else in us; esterror in us. */
+    int64_t offset_us = (tx.status & STA_NANO) ? tx.offset / 1000 : tx.offset;
+    ana_recorder_clock_estimate(run->rec, 0, "kernel", NULL, offset_us,
+                                tx.esterror);
 }
 
 static gboolean on_quit_signal(gpointer user)
@@ -222,6 +259,7 @@ static gboolean on_flush(gpointer user)
 {
     node_run *run = user;
     GError *error = NULL;
+    record_kernel_clock(run);
     if (!ana_recorder_flush(run->rec, &error)) {
         run_log(LOG_ERR, LOG_PREFIX, "recording: %s", error->message);
         g_error_free(error);
@@ -266,6 +304,12 @@ static char *params_json(const node_run *run)
         }
     }
     model_json_end_array(j);
+    model_json_key(j, "fleet");
+    model_json_begin_object(j);
+    if (run->settings.run_label)
+        model_json_member_string(j, "label", run->settings.run_label);
+    model_json_member_int(j, "heartbeat_every", NODE_FLEET_HEARTBEAT_EVERY);
+    model_json_end_object(j);
     model_json_end_object(j);
     return model_json_finish(j);
 }
@@ -283,6 +327,11 @@ static bool recording_start(node_run *run, GError **error)
     info.source = "node";
     info.nodes = 1;
     info.now_us = mono_now;
+    info.fleet = true;
+    info.fleet_heartbeat_every = NODE_FLEET_HEARTBEAT_EVERY;
+    info.run_label = run->settings.run_label;
+    info.wall_us = wall_now;
+    info.wall_user = run->tp;
     char *params = params_json(run);
     info.params_json = params;
     run->rec = ana_recorder_open(run->settings.db_path, &info, error);
@@ -297,6 +346,7 @@ static bool recording_start(node_run *run, GError **error)
     peko_nodelist_set_observer(peko_transport_nodelist(run->tp),
                                ana_recorder_observer(),
                                ana_recorder_node_ctx(run->rec, 0));
+    record_kernel_clock(run);
     return true;
 }
 
@@ -356,6 +406,23 @@ static int node_main(node_run *run)
     opts.seeded = true;
     opts.seed = st->seed;
     GError *error = NULL;
+    const char *skew = g_getenv(NODE_SKEW_ENV);
+    if (skew) {
+        gint64 v;
+        if (!g_ascii_string_to_signed(skew, 10, -G_GINT64_CONSTANT(86400000000),
+                                      G_GINT64_CONSTANT(86400000000), &v,
+                                      &error)) {
+            fprintf(stderr, "peko node: $%s: %s\n", NODE_SKEW_ENV,
+                    error->message);
+            g_error_free(error);
+            return CLI_EXIT_USAGE;
+        }
+        opts.wall_skew_us = v;
+        run_log(LOG_WARNING, LOG_PREFIX,
+                "$%s: this node's clock is skewed by %" G_GINT64_FORMAT
+                " us (a test hook)",
+                NODE_SKEW_ENV, v);
+    }
     /* Where the control socket goes, first: a directory another user
      * took refuses the node before it starts or records anything. */
     run->control_path = st->control_path

@@ -44,6 +44,7 @@ static const field fields[] = {
     FIELD("seed", "--seed", seed),
     FIELD("metrics", "--metrics", metrics),
     FIELD("key_file", "--key-file", key_file),
+    FIELD("run_label", "--run-label", run_label),
 };
 
 enum { N_FIELDS = G_N_ELEMENTS(fields) };
@@ -489,9 +490,9 @@ static gboolean check(const merged *m, cli_node_settings *out, GError **error)
         F_ADDR, F_PORT, F_NAME, F_DATA, F_SEEDS, F_LISTEN, F_PROTOCOL,
         F_AMOUNT, F_CYCLE, F_BUFFER, F_SIZE, F_TIMEOUT, F_SECRET,
         F_DISSEMINATION, F_SEEN_CACHE, F_EXCHANGES, F_CONTROL, F_DB, F_SEED,
-        F_METRICS, F_KEY_FILE
+        F_METRICS, F_KEY_FILE, F_RUN_LABEL
     };
-    G_STATIC_ASSERT(F_KEY_FILE + 1 == N_FIELDS);
+    G_STATIC_ASSERT(F_RUN_LABEL + 1 == N_FIELDS);
     const char *const *v = (const char *const *)m->value;
     char *const *where = m->where;
     peko_config *c = &out->config;
@@ -639,6 +640,23 @@ static gboolean check(const merged *m, cli_node_settings *out, GError **error)
     }
     if (v[F_DB])
         out->db_path = g_strdup(v[F_DB]);
+    if (v[F_RUN_LABEL]) {
+        size_t len = strlen(v[F_RUN_LABEL]);
+        if (len == 0 || len > CLI_RUN_LABEL_MAX) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "%s: a label of 1 to %d bytes is needed",
+                        where[F_RUN_LABEL], CLI_RUN_LABEL_MAX);
+            return FALSE;
+        }
+        if (!v[F_DB]) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "%s: labels a recording, and there is none (add"
+                        " --db FILE)",
+                        where[F_RUN_LABEL]);
+            return FALSE;
+        }
+        out->run_label = g_strdup(v[F_RUN_LABEL]);
+    }
     if (v[F_METRICS] &&
         !cli_metrics_parse_listen(v[F_METRICS], &out->metrics_host,
                                   &out->metrics_port, error)) {
@@ -706,6 +724,7 @@ void cli_node_settings_clear(cli_node_settings *s)
     g_strfreev(s->accepted_keys);
     g_free(s->control_path);
     g_free(s->db_path);
+    g_free(s->run_label);
     g_free(s->config_path);
     g_free(s->key_file);
     g_free(s->metrics_host);

@@ -28,9 +28,12 @@ typedef struct cli_node_args {
     char **accepted_keys;      /* NULL-terminated */
     char *dissemination, *seen_cache, *exchanges;
     char *control, *db, *seed;
-    char *metrics, *key_file;
+    char *metrics, *key_file, *run_label;
     gboolean print;            /* --print given */
 } cli_node_args;
+
+/* The longest run label (bytes). */
+#define CLI_RUN_LABEL_MAX 128
 
 /* The checked settings. Strings are owned. */
 typedef struct cli_node_settings {
@@ -48,6 +51,8 @@ typedef struct cli_node_settings {
     char **accepted_keys;      /* NULL-terminated, may be NULL */
     char *control_path;        /* NULL: the default for the port */
     char *db_path;             /* NULL: no recording */
+    char *run_label;           /* the deployment the recording belongs
+                                * to (`peko merge --fleet`); NULL: none */
     char *config_path;         /* NULL: no file (SIGHUP has nothing to read) */
     char *key_file;            /* NULL: keys from the config file or flags */
     bool keys_from_flags;      /* --secret-key or --accepted-key given */

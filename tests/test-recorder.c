@@ -1444,6 +1444,43 @@ Test(recorder, schema_check_reads_back)
     g_free(path);
 }
 
+/* What schema 4 added (fleet recording), undone. */
+#define SCHEMA_4_UNDO                                                      \
+    "DROP TABLE fleet_receipt; DROP TABLE fleet_members;"                 \
+    "DROP TABLE clock_offset; DROP TABLE clock_correction;"              \
+    "ALTER TABLE run DROP COLUMN run_label;"                              \
+    "ALTER TABLE run DROP COLUMN wall_t0_us;"
+
+/* A file of schema 3 (before fleet recording) is upgraded in place by
+ * the next writer: its runs keep run_label and wall_t0_us NULL, and the
+ * fleet tables appear. */
+Test(recorder, schema_3_is_upgraded_by_a_writer)
+{
+    char *path = tmp_path("v3.db");
+    ana_recorder *rec = open_by_hand(path, 2, 0);
+    finish_ok(rec, ANA_STATUS_COMPLETE);
+    ana_recorder_free(rec);
+    sqlite3 *db = db_open(path);
+    cr_assert_eq(sqlite3_exec(db, SCHEMA_4_UNDO "PRAGMA user_version = 3;",
+                              NULL, NULL, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+
+    rec = open_by_hand(path, 2, 0);
+    finish_ok(rec, ANA_STATUS_COMPLETE);
+    ana_recorder_free(rec);
+    db = db_open(path);
+    cr_assert_eq(q_int(db, "PRAGMA user_version"), ANA_SCHEMA_VERSION);
+    cr_assert_eq(q_int(db, "SELECT count(*) FROM run WHERE run_label IS"
+                           " NULL AND wall_t0_us IS NULL"),
+                 2);
+    cr_assert_eq(q_int(db, "SELECT count(*) FROM fleet_receipt"), 0);
+    cr_assert_eq(q_int(db, "SELECT count(*) FROM clock_correction"), 0);
+    assert_text(db, "ok", "PRAGMA integrity_check");
+    sqlite3_close(db);
+    g_free(path);
+}
+
 /* A file of schema 2 (before the failure detector's rows) is upgraded in
  * place by the next writer: the new tables appear, its old runs keep
  * ground_truth NULL (nothing was recorded of them, which is not "no
@@ -1456,6 +1493,8 @@ Test(recorder, schema_2_is_upgraded_by_a_writer)
     ana_recorder_free(rec);
     /* Back to what schema 2 had. */
     sqlite3 *db = db_open(path);
+    cr_assert_eq(sqlite3_exec(db, SCHEMA_4_UNDO, NULL, NULL, NULL), SQLITE_OK,
+                 "%s", sqlite3_errmsg(db));
     cr_assert_eq(sqlite3_exec(db,
                               "DROP VIEW node_down;"
                               "DROP TABLE node_state;"

@@ -32,6 +32,50 @@
  * gives up: a dozen times what a busy 2-core machine takes. */
 #define CLUSTER_PATIENCE_US (60 * SEC)
 
+/* The clock skew test hook (options version 3, docs/fleet.md): the
+ * node's real-time clock reads the skew ahead, beyond a day is refused,
+ * and a version 2 caller's garbage there is ignored. */
+Test(delay, wall_clock_skew_is_applied_and_bounded)
+{
+    peko_transport_options opts;
+    peko_transport_options_init(&opts);
+    opts.local = (peko_node){.addr = "127.0.0.1", .port = 0};
+    peko_config config = {.listen_addr = "127.0.0.1"};
+    opts.config = &config;
+    opts.wall_skew_us = 5 * G_USEC_PER_SEC;
+    GError *error = NULL;
+    peko_transport *tp = peko_transport_new(&opts, &error);
+    cr_assert_not_null(tp, "%s", error ? error->message : "");
+    int64_t before = g_get_real_time();
+    int64_t wall = peko_transport_wall_us(tp);
+    int64_t after = g_get_real_time();
+    cr_assert(wall - 5 * G_USEC_PER_SEC >= before &&
+                  wall - 5 * G_USEC_PER_SEC <= after,
+              "wall %" G_GINT64_FORMAT " not 5 s ahead of [%" G_GINT64_FORMAT
+              ", %" G_GINT64_FORMAT "]",
+              wall, before, after);
+    peko_transport_free(tp);
+
+    opts.wall_skew_us = -(G_GINT64_CONSTANT(86400) * G_USEC_PER_SEC) - 1;
+    cr_assert_null(peko_transport_new(&opts, &error));
+    cr_assert_eq(error->code, PEKO_TRANSPORT_ERROR_INVALID);
+    cr_assert(strstr(error->message, "wall_skew_us") != NULL, "%s",
+              error->message);
+    g_clear_error(&error);
+
+    opts.version = 2;
+    tp = peko_transport_new(&opts, &error);
+    cr_assert_not_null(tp, "%s", error ? error->message : "");
+    before = g_get_real_time();
+    wall = peko_transport_wall_us(tp);
+    after = g_get_real_time();
+    cr_assert(wall >= before && wall <= after);
+    peko_transport_free(tp);
+    GMainContext *ctx = g_main_context_default();
+    while (g_main_context_pending(ctx))
+        g_main_context_iteration(ctx, FALSE);
+}
+
 /* ------------------------------------------------------------------ */
 /* Running the loop.                                                    */
 
@@ -1668,7 +1712,7 @@ Test(delay, options_of_version_1_are_still_accepted)
 {
     peko_transport_options opts;
     peko_transport_options_init(&opts);
-    cr_assert_eq(opts.version, 2);
+    cr_assert_eq(opts.version, PEKO_TRANSPORT_OPTIONS_VERSION);
     opts.version = 1;
     opts.local = (peko_node){.addr = "127.0.0.1", .port = 0};
     peko_config config = {.listen_addr = "127.0.0.1"};

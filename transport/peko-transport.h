@@ -165,9 +165,10 @@ PEKO_API void peko_transport_filter_stats(const peko_transport_filter *filter,
 /* Options.                                                             */
 
 /* 2 added the delay hook (delay, delay_user, delay_queue,
- * delay_queue_bytes). peko_transport_new() accepts 1 and 2; with 1 it
- * reads no field past tcp_send_buffer. */
-#define PEKO_TRANSPORT_OPTIONS_VERSION 2
+ * delay_queue_bytes), 3 the clock skew (wall_skew_us).
+ * peko_transport_new() accepts 1 to 3; with 1 it reads no field past
+ * tcp_send_buffer, with 2 none past delay_queue_bytes. */
+#define PEKO_TRANSPORT_OPTIONS_VERSION 3
 
 /* A console line, timestamp included ("2022-05-19 14:51:23 [[Join]: ...]"),
  * without a newline. Borrowed for the call. */
@@ -257,6 +258,15 @@ typedef struct peko_transport_options {
     int delay_queue_bytes;         /* bytes waiting at once, the same way
                                     * [4 MiB, at least one message of
                                     * Size] */
+
+    /* Version 3. A test hook: the node's real-time clock, as the engine
+     * sees it (the sent_us of its swaps, docs/wire.md) and as
+     * peko_transport_wall_us() gives it, reads this much ahead of the
+     * system's (behind when negative). A namespace cannot have a clock
+     * of its own; this fakes a host whose clock is off, to check the
+     * clock offsets measured between nodes (docs/fleet.md). Within
+     * +-1 day. */
+    int64_t wall_skew_us;
 } peko_transport_options;
 
 /* Fills *opts with version PEKO_TRANSPORT_OPTIONS_VERSION and zeros
@@ -292,6 +302,11 @@ PEKO_API peko_nodelist *peko_transport_nodelist(peko_transport *tp);
 
 /* The local node's address, with the port actually bound. */
 PEKO_API const peko_addr *peko_transport_local_addr(const peko_transport *tp);
+
+/* The node's real-time clock, microseconds since the Unix epoch: the
+ * system's, plus options.wall_skew_us. What the engine stamps its swaps
+ * with, so a recording stamps its rows with it too. Cannot fail. */
+PEKO_API int64_t peko_transport_wall_us(const peko_transport *tp);
 
 /* Freezes the node, as a process stopped by a debugger or a long
  * garbage-collection pause: its engine's timers do not fire and its

@@ -147,6 +147,7 @@ struct peko_transport {
     int family;                     /* AF_INET or AF_INET6 */
     model_stream rng;               /* the engine's random_u64 */
     peko_transport_filter *filter;  /* borrowed, may be NULL */
+    int64_t wall_skew_us;           /* options.wall_skew_us */
 
     /* Console. */
     peko_transport_print_fn print;

@@ -101,10 +101,19 @@ static uint64_t env_random_u64(peko_env *env)
 
 /* The real-time clock: the engine reads it once, to number its
  * incarnation (milliseconds, so a restarted node's is greater). */
+/* The bound of options.wall_skew_us: a day, far beyond any real clock
+ * error, and far from overflowing the clock's 64 bits. */
+#define TP_MAX_WALL_SKEW_US (INT64_C(86400) * G_USEC_PER_SEC)
+
 static int64_t env_wall_us(peko_env *env)
 {
-    (void)env;
-    return g_get_real_time();
+    const tp_transport *tp = env->user;
+    return g_get_real_time() + tp->wall_skew_us;
+}
+
+int64_t peko_transport_wall_us(const peko_transport *tp)
+{
+    return g_get_real_time() + tp->wall_skew_us;
 }
 
 /* "2022-05-19 14:51:23", local time, as pekonode's log.Println. */
@@ -265,6 +274,17 @@ static bool resolve_bounds(tp_transport *tp, const peko_transport_options *o,
                     " Size %d plus its 4-byte prefix",
                     tp->tcp_send_buffer, tp->config.size);
         return false;
+    }
+    if (o->version >= 3) {
+        if (o->wall_skew_us < -TP_MAX_WALL_SKEW_US ||
+            o->wall_skew_us > TP_MAX_WALL_SKEW_US) {
+            g_set_error(error, PEKO_TRANSPORT_ERROR,
+                        PEKO_TRANSPORT_ERROR_INVALID,
+                        "wall_skew_us %" G_GINT64_FORMAT " is beyond +-1 day",
+                        o->wall_skew_us);
+            return false;
+        }
+        tp->wall_skew_us = o->wall_skew_us;
     }
     if (o->version >= 2) {
         if (o->delay_queue < 0 || o->delay_queue_bytes < 0) {
