@@ -80,6 +80,20 @@ static void progress_cb(void *user, int64_t now_us, int64_t end_us,
                       detail);
 }
 
+/* The workers' process ids, on stderr: who to look at (or, in a test,
+ * whom to kill) while the run goes on. */
+static void started_cb(void *user, const pid_t *pids, size_t n)
+{
+    cli_progress *p = user;
+    GString *s = g_string_new("peko testbed: workers started, pids");
+    for (size_t i = 0; i < n; i++)
+        g_string_append_printf(s, " %ld", (long)pids[i]);
+    if (p->enabled)
+        fputc('\n', stderr);
+    fprintf(stderr, "%s\n", s->str);
+    g_string_free(s, TRUE);
+}
+
 /* ------------------------------------------------------------------ */
 /* The report.                                                          */
 
@@ -343,6 +357,8 @@ int cli_cmd_testbed(int argc, char **argv)
         .progress = progress_cb,
         .progress_user = &bar,
         .stop = &cli_stop_requested,
+        .started = started_cb,
+        .started_user = &bar,
     };
     run_testbed_result result;
     GError *error = NULL;

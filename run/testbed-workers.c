@@ -136,6 +136,7 @@ static G_NORETURN void worker_main(const scn_scenario *sc,
     o.db_path = db_path;
     o.capture_path = NULL;
     o.progress = NULL;
+    o.started = NULL;
     o.workers = workers;
     o.worker = w;
     o.control_fd = fd;
@@ -388,6 +389,13 @@ static bool supervise(coord *c, int64_t *start_wall)
         if (ok && all_in(c, W_BOUND)) {
             ok = send_start(c);
             *start_wall = g_get_monotonic_time() + START_DELAY_US;
+            if (ok && c->opts->started) {
+                pid_t *pids = g_new(pid_t, c->k);
+                for (size_t i = 0; i < c->k; i++)
+                    pids[i] = c->w[i].pid;
+                c->opts->started(c->opts->started_user, pids, c->k);
+                g_free(pids);
+            }
         }
         if (ok && *start_wall && c->opts->progress) {
             int64_t now = g_get_monotonic_time() - *start_wall;

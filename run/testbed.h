@@ -24,6 +24,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "capture.h"
 #include "scenario.h"
@@ -41,6 +42,11 @@ typedef struct run_testbed_options {
     /* Set (by a signal handler) to stop early: the run is then recorded
      * as incomplete. May be NULL. */
     volatile sig_atomic_t *stop;
+    /* With workers (run_testbed_workers): called once every worker has
+     * bound its nodes and been given the start time, with their process
+     * ids (NULL: none). */
+    void (*started)(void *user, const pid_t *pids, size_t n);
+    void *started_user;
     /* One worker of several (run_testbed_workers() sets these): this
      * process runs only its share of the nodes, a contiguous block, and
      * learns the others' ports and the common start time from the
