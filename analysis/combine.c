@@ -347,6 +347,7 @@ gboolean ana_combine(const char *out_path, const ana_combine_source *sources,
         if (!check_source(sources[k].path, error))
             return FALSE;
     }
+    bool existed = g_file_test(out_path, G_FILE_TEST_EXISTS);
     sqlite3 *db = NULL;
     if (!ana__db_open_writer(out_path, &db, error))
         return FALSE;
@@ -374,6 +375,9 @@ gboolean ana_combine(const char *out_path, const ana_combine_source *sources,
     sqlite3_exec(db, sql_stage_drop, NULL, NULL, NULL);
     sqlite3_close(db);
     if (!ok) {
+        /* A file made for this combine goes with it. */
+        if (!existed)
+            ana_db_remove(out_path);
         if (error && *error)
             g_prefix_error(error, "combining into %s: ", out_path);
         return FALSE;

@@ -40,7 +40,8 @@
  *   order (ties: by source, then by their own order).
  *
  * The output gets one new run (appended, as a recorder appends), in one
- * transaction: on failure it is left as it was.
+ * transaction: on failure it is left as it was (a file made for the
+ * combine is removed).
  */
 #ifndef ANA_COMBINE_H
 #define ANA_COMBINE_H
