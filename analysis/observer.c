@@ -45,7 +45,10 @@ static uint32_t find_or_adopt(ana_recorder *rec, uint8_t kind,
     if (id != 0 || rec->foreign == NULL || rec->finished)
         return id;
     int32_t node = node_of(rec, origin);
-    if (node < 0 || !rec->foreign[node])
+    /* Heartbeats of an origin not sampled can pass the origin filter (a
+     * false positive): only its own worker would know, so ask here. */
+    if (node < 0 || !rec->foreign[node] ||
+        (kind == PEKO_MSG_HEARTBEAT && !rec->nodes[node].sampled))
         return 0;
     return ana__rumors_add(&rec->rumors, kind, origin, engine_id,
                            (uint32_t)node, ana__now(rec));
