@@ -1,12 +1,14 @@
 /* testbed.h: runs one scenario on real sockets and records it.
  *
  * Every node of the scenario is a real engine on a real socket
- * (peko_transport) bound to the loopback, all of them in this process on
- * one GLib main loop: one recorder and one fault filter serve them all
- * without any inter-process plumbing, the timeline is applied at its
- * times by the same loop that runs the nodes, and a node costs a socket
- * and a few timers, not a process (64 and more fit easily). The price
- * is one core: the nodes share it. docs/testbed.md has the details.
+ * (peko_transport) bound to the loopback. run_testbed() runs them all in
+ * this process on one GLib main loop: one recorder and one fault filter
+ * serve them all, the timeline is applied at its times by the same loop
+ * that runs the nodes, and a node costs a socket and a few timers, not a
+ * process. The price is one core: the nodes share it.
+ * run_testbed_workers() splits the nodes over several such processes,
+ * each running run_testbed() on its share, and combines their
+ * recordings into one run. docs/testbed.md has the details.
  *
  * What the simulator models, the testbed emulates where it can: the
  * scenario's latency by a delay per message (the transport's delay hook,
