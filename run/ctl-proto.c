@@ -87,6 +87,19 @@ char *run_ctl_default_path(unsigned port, gboolean create, GError **error)
     return path;
 }
 
+/* True if `path`'s directory belongs to `uid` and nobody else may write
+ * in it: then only `uid` (or root) could have made the socket there, as
+ * systemd's RuntimeDirectory= gives a service of its own user. */
+static gboolean owns_private_dir(uid_t uid, const char *path)
+{
+    char *dir = g_path_get_dirname(path);
+    struct stat st;
+    gboolean owns = lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+                    st.st_uid == uid && (st.st_mode & 022) == 0;
+    g_free(dir);
+    return owns;
+}
+
 gboolean run_ctl_check_peer(int fd, const char *path, GError **error)
 {
     struct ucred cred;
@@ -97,7 +110,7 @@ gboolean run_ctl_check_peer(int fd, const char *path, GError **error)
                     "%s: cannot tell who serves it: %s", path, g_strerror(e));
         return FALSE;
     }
-    if (cred.uid != getuid()) {
+    if (cred.uid != getuid() && !owns_private_dir(cred.uid, path)) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
                     "%s is served by uid %u (pid %d), not by you (uid %u):"
                     " refusing its answer",

@@ -28,7 +28,9 @@ char *run_ctl_default_dir(gboolean create, GError **error);
 char *run_ctl_default_path(unsigned port, gboolean create, GError **error);
 
 /* Checks that whoever serves the connected Unix socket `fd` runs as this
- * user (SO_PEERCRED), before its answer is trusted. `path` names the
+ * user (SO_PEERCRED), or as the user whose directory, writable by no one
+ * else, holds the socket (a service's RuntimeDirectory= read by root),
+ * before its answer is trusted. `path` names the
  * socket in the message. Returns TRUE, or FALSE with *error set. */
 gboolean run_ctl_check_peer(int fd, const char *path, GError **error);
 

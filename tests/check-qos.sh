@@ -57,12 +57,14 @@ expect_in "$work/churn.json" '"detection_median_s":[0-9]' "churn JSON"
 expect_in "$work/churn.json" '"wrong_removals":0,' "churn JSON"
 expect_in "$work/churn.json" '"wrong_removals":\{"unit":"removals","n":1,' "churn JSON metrics"
 
-# A small scenario at three seeds, then with half the packets lost.
+# A small scenario at three seeds, then with 70 % of the packets lost:
+# rumor's asks about stale entries keep every live node listed at half
+# the packets lost, so it takes more to make the detector err.
 for seed in 1 2 3; do
     expect_status 0 "sim qos.ini seed $seed" \
         "$peko" sim "$data/qos.ini" --seed "$seed" --db "$work/base.db"
     expect_status 0 "sim qos.ini lossy seed $seed" \
-        "$peko" sim "$data/qos.ini" --seed "$seed" --set network.loss=0.5 \
+        "$peko" sim "$data/qos.ini" --seed "$seed" --set network.loss=0.7 \
         --db "$work/lossy.db"
 done
 expect_status 0 "report base.db" "$peko" report "$work/base.db"
