@@ -9,6 +9,8 @@
 # `parallel`, in scripts/setup.sh).
 set -eu
 peko="$1"
+# Absolute: the example runs in a directory of its own.
+case "$peko" in /*) ;; *) peko="$PWD/$peko" ;; esac
 readme="$2"
 scenario="$3"
 if ! command -v parallel >/dev/null 2>&1 ||

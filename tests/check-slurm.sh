@@ -12,6 +12,8 @@
 # running on a real cluster.
 set -eu
 peko="$1"
+# Absolute: the example runs in a directory of its own.
+case "$peko" in /*) ;; *) peko="$PWD/$peko" ;; esac
 dir="$2"
 scenario="$3"
 work="$(mktemp -d "${TMPDIR:-/tmp}/peko-slurm-XXXXXX")"
