@@ -31,6 +31,29 @@ static inline bool heartbeat_wanted(const ana_recorder *rec,
     return heartbeat_wanted_origin(rec, &rumor->origin);
 }
 
+static int32_t node_of(const ana_recorder *rec, const peko_addr *addr);
+
+/* The rumor_id of (kind, origin, engine_id), or 0. A rumor of a foreign
+ * origin (ana_recorder_set_foreign) that this recorder has not seen yet
+ * is adopted: its creation happened in another process, so its
+ * created_us here is now, the first time a node here sees it. The caller
+ * has checked that the rumor is one to record (kind, sampling). */
+static uint32_t find_or_adopt(ana_recorder *rec, uint8_t kind,
+                              const peko_addr *origin, uint64_t engine_id)
+{
+    uint32_t id = ana__rumors_find(&rec->rumors, kind, origin, engine_id);
+    if (id != 0 || rec->foreign == NULL || rec->finished)
+        return id;
+    int32_t node = node_of(rec, origin);
+    /* Heartbeats of an origin not sampled can pass the origin filter (a
+     * false positive): only its own worker would know, so ask here. */
+    if (node < 0 || !rec->foreign[node] ||
+        (kind == PEKO_MSG_HEARTBEAT && !rec->nodes[node].sampled))
+        return 0;
+    return ana__rumors_add(&rec->rumors, kind, origin, engine_id,
+                           (uint32_t)node, ana__now(rec));
+}
+
 /* The rumor_id of a recorded rumor, or 0. Metadata rumors are all
  * recorded (they are few); heartbeats pass the sampling filter first. */
 static inline uint32_t recorded(ana_recorder *rec, const peko_rumor *rumor)
@@ -41,8 +64,8 @@ static inline uint32_t recorded(ana_recorder *rec, const peko_rumor *rumor)
     } else if (rumor->kind != PEKO_MSG_METADATA) {
         return 0;
     }
-    return ana__rumors_find(&rec->rumors, (uint8_t)rumor->kind,
-                            &rumor->origin, rumor->id);
+    return find_or_adopt(rec, (uint8_t)rumor->kind, &rumor->origin,
+                         rumor->id);
 }
 
 static int32_t node_of(const ana_recorder *rec, const peko_addr *addr)
@@ -246,8 +269,8 @@ static void on_metadata_applied(void *user, const peko_version *version,
             ana__fleet_metadata_swap(ctx, version,
                                      ctx->has_swap_from ? &ctx->swap_from
                                                         : NULL);
-        uint32_t id = ana__rumors_find(&rec->rumors, PEKO_MSG_METADATA,
-                                       &version->origin, version->counter);
+        uint32_t id = find_or_adopt(rec, PEKO_MSG_METADATA,
+                                    &version->origin, version->counter);
         if (id != 0)
             infect(rec, id, ctx->index, -1,
                    ctx->has_swap_from ? node_of(rec, &ctx->swap_from) : -1,
@@ -288,9 +311,8 @@ static void on_heartbeat_learned(void *user, const peko_rumor *rumor,
     seq -= (seq - 1) % every;
     int32_t from_node = node_of(rec, from);
     for (int walk = 0; walk < SUPERSEDE_WALK && seq >= 1; walk++) {
-        uint32_t id = ana__rumors_find(&rec->rumors, PEKO_MSG_HEARTBEAT,
-                                       &rumor->origin,
-                                       (uint64_t)incarnation << 32 | seq);
+        uint32_t id = find_or_adopt(rec, PEKO_MSG_HEARTBEAT, &rumor->origin,
+                                    (uint64_t)incarnation << 32 | seq);
         if (id == 0)
             break; /* not recorded: created before sampling, or unknown */
         ana__rumor *r = ana__rumors_get(&rec->rumors, id);

@@ -165,6 +165,10 @@ struct ana_recorder {
     size_t hb_origins;            /* sampled origins, <= n_nodes */
 
     ana__rumors rumors;
+    /* Nodes whose engines run in another process (n_nodes, or NULL when
+     * every node is observed here): rumors they create are adopted when
+     * first seen here (ana_recorder_set_foreign). */
+    bool *foreign;
 
     /* Ground truth and membership changes (rare: no hot path). */
     bool ground_truth;

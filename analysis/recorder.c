@@ -274,6 +274,7 @@ void ana_recorder_free(ana_recorder *rec)
     timeline_rows_clear(rec->timeline_rows);
     g_array_free(rec->timeline_rows, TRUE);
     g_free(rec->node_state);
+    g_free(rec->foreign);
     g_hash_table_destroy(rec->open_removals);
     g_array_free(rec->state_rows, TRUE);
     g_array_free(rec->change_rows, TRUE);
@@ -589,4 +590,12 @@ void ana_recorder_stats_get(const ana_recorder *rec, ana_recorder_stats *out)
 {
     *out = rec->stats;
     out->buffered = rec->buffered;
+}
+
+void ana_recorder_set_foreign(ana_recorder *rec, size_t node)
+{
+    g_return_if_fail(rec != NULL && node < rec->n_nodes);
+    if (rec->foreign == NULL)
+        rec->foreign = g_new0(bool, rec->n_nodes);
+    rec->foreign[node] = true;
 }

@@ -250,6 +250,17 @@ void ana_recorder_traffic(ana_recorder *rec, size_t node, peko_msg_type type,
                           ana_outcome outcome, uint64_t packets,
                           uint64_t bytes);
 
+/* Says that node `node` (< info.nodes, registered) runs in another
+ * process that records it: this recorder sees its packets arrive but
+ * never its engine. A rumor it creates (a recorded one: metadata, or a
+ * sampled heartbeat) is then adopted when a node observed here first
+ * sees it, with created_us the time of that first sight, so the
+ * infections recorded here keep their real times; combining the
+ * processes' files (combine.h) puts them back relative to the true
+ * creation. What `peko testbed --workers` uses; a run without foreign
+ * nodes records exactly as before. Cannot fail. */
+void ana_recorder_set_foreign(ana_recorder *rec, size_t node);
+
 /* A membership sample at t_us: `live` nodes are running and `complete` of
  * them hold exactly the live nodes in their list. */
 void ana_recorder_membership(ana_recorder *rec, int64_t t_us, size_t live,

@@ -21,6 +21,11 @@
 #include "summary.h"
 #include "testbed.h"
 
+/* A worker (or the one process) that ran a step of the timeline later
+ * than this after its time is said to have fallen behind: beyond a few
+ * milliseconds the loop, not the network, sets the times measured. */
+#define CLI_TESTBED_BEHIND_US 10000
+
 static char *seed_arg;
 static char *db_arg;
 static char *capture_arg;
@@ -28,6 +33,7 @@ static char **set_args;
 static gboolean verbose_arg;
 static gboolean print_arg;
 static gboolean netem_arg;
+static char *workers_arg;
 
 static const GOptionEntry testbed_entries[] = {
     {"seed", 's', 0, G_OPTION_ARG_STRING, &seed_arg,
@@ -49,6 +55,10 @@ static const GOptionEntry testbed_entries[] = {
      "Kernel faults instead: network namespaces and tc netem (root; see"
      " docs/testbed.md)",
      NULL},
+    {"workers", 'w', 0, G_OPTION_ARG_STRING, &workers_arg,
+     "Split the nodes over K processes, one loop each (default: the"
+     " number of online cores, at most one per node; 1 with --capture)",
+     "K"},
     {"print", 'p', 0, G_OPTION_ARG_NONE, &print_arg,
      "Show the engines' console lines (pekonode's format)", NULL},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose_arg,
@@ -68,6 +78,20 @@ static void progress_cb(void *user, int64_t now_us, int64_t end_us,
                wall_s > 0 ? (double)deliveries / wall_s : 0);
     cli_progress_draw(p, end_us > 0 ? (double)now_us / (double)end_us : 1.0,
                       detail);
+}
+
+/* The workers' process ids, on stderr: who to look at (or, in a test,
+ * whom to kill) while the run goes on. */
+static void started_cb(void *user, const pid_t *pids, size_t n)
+{
+    cli_progress *p = user;
+    GString *s = g_string_new("peko testbed: workers started, pids");
+    for (size_t i = 0; i < n; i++)
+        g_string_append_printf(s, " %ld", (long)pids[i]);
+    if (p->enabled)
+        fputc('\n', stderr);
+    fprintf(stderr, "%s\n", s->str);
+    g_string_free(s, TRUE);
 }
 
 /* ------------------------------------------------------------------ */
@@ -182,6 +206,28 @@ static void append_head(GString *out, const ana_run_summary *s, void *user)
                            r->deliveries, r->delayed);
     cli_report_append_time(out, r->late_max_us);
     g_string_append(out, " late\n");
+    if (r->workers > 1) {
+        g_string_append_printf(out, "  %zu workers, timeline at most", r->workers);
+        for (size_t i = 0; i < r->workers; i++) {
+            g_string_append(out, i ? ", " : " ");
+            cli_report_append_time(out, r->worker_late_us[i]);
+        }
+        g_string_append(out, " late in each\n");
+    }
+    for (size_t i = 0; i < r->workers; i++)
+        if (r->worker_late_us[i] > CLI_TESTBED_BEHIND_US) {
+            g_string_append_printf(out, "  worker %zu fell behind: a step ran ",
+                                   i);
+            cli_report_append_time(out, r->worker_late_us[i]);
+            g_string_append(out, " after its time; its nodes measured the"
+                                 " machine, not the protocol\n");
+        }
+    if (r->workers <= 1 && r->late_max_us > CLI_TESTBED_BEHIND_US) {
+        g_string_append(out, "  the testbed fell behind: a step ran ");
+        cli_report_append_time(out, r->late_max_us);
+        g_string_append(out, " after its time (--workers splits the nodes"
+                             " over more cores)\n");
+    }
 }
 /* The capture's reconciliation, after the report's body. */
 static void append_tail(GString *out, const ana_run_summary *s, void *user)
@@ -196,6 +242,7 @@ static void append_tail(GString *out, const ana_run_summary *s, void *user)
 
 static void free_args(void)
 {
+    g_clear_pointer(&workers_arg, g_free);
     g_clear_pointer(&seed_arg, g_free);
     g_clear_pointer(&db_arg, g_free);
     g_clear_pointer(&capture_arg, g_free);
@@ -209,11 +256,11 @@ int cli_cmd_testbed(int argc, char **argv)
     g_option_context_set_summary(
         context,
         "Runs the scenario's nodes as real engines on UDP or TCP sockets on\n"
-        "the loopback, in this process on one main loop, with the scenario's\n"
-        "latency, loss, partitions and timeline emulated; records the run\n"
-        "into SQLite with the same tables as 'peko sim' and prints the same\n"
-        "report (see docs/testbed.md). Runs take the scenario's duration in\n"
-        "real time.");
+        "the loopback, split over --workers processes (one main loop each),\n"
+        "with the scenario's latency, loss, partitions and timeline\n"
+        "emulated; records the run into SQLite with the same tables as\n"
+        "'peko sim' and prints the same report (see docs/testbed.md). Runs\n"
+        "take the scenario's duration in real time.");
     g_option_context_set_description(
         context, "Exit status: 0 when the run completed, 1 when it was\n"
                  "interrupted or could not be run or recorded, 2 for a bad\n"
@@ -251,6 +298,39 @@ int cli_cmd_testbed(int argc, char **argv)
             return CLI_EXIT_FAILED;
         }
     }
+    /* One worker per online core by default, at most one per node; a
+     * capture needs every socket in one process. */
+    size_t workers = 1;
+    if (workers_arg) {
+        guint64 v;
+        if (!g_ascii_string_to_unsigned(workers_arg, 10, 1, 1024, &v, NULL)) {
+            fprintf(stderr, "peko testbed: --workers: '%s' is not a number"
+                            " of processes from 1 to 1024\n", workers_arg);
+            scn_scenario_free(sc);
+            free_args();
+            return CLI_EXIT_USAGE;
+        }
+        workers = (size_t)v;
+        if (workers > 1 && capture_arg) {
+            fprintf(stderr, "peko testbed: --capture needs --workers 1 (one"
+                            " process sees every socket)\n");
+            scn_scenario_free(sc);
+            free_args();
+            return CLI_EXIT_USAGE;
+        }
+        if (workers > sc->cluster.nodes) {
+            fprintf(stderr, "peko testbed: --workers %zu: the scenario has"
+                            " %u nodes, at most one worker per node\n",
+                    workers, sc->cluster.nodes);
+            scn_scenario_free(sc);
+            free_args();
+            return CLI_EXIT_USAGE;
+        }
+    } else if (capture_arg == NULL) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        workers = cores > 1 ? (size_t)cores : 1;
+        workers = MIN(workers, (size_t)MAX(sc->cluster.nodes, 1u));
+    }
     char **notes = run_testbed_notes(sc);
     for (char **n = notes; *n; n++)
         fprintf(stderr, "peko testbed: note: %s\n", *n);
@@ -277,11 +357,16 @@ int cli_cmd_testbed(int argc, char **argv)
         .progress = progress_cb,
         .progress_user = &bar,
         .stop = &cli_stop_requested,
+        .started = started_cb,
+        .started_user = &bar,
     };
     run_testbed_result result;
     GError *error = NULL;
     int status = CLI_EXIT_OK;
-    gboolean ran = run_testbed(sc, &opts, &result, &error);
+    gboolean ran = workers > 1
+                       ? run_testbed_workers(sc, &opts, workers, &result,
+                                             &error)
+                       : run_testbed(sc, &opts, &result, &error);
     cli_progress_end(&bar, !ran);
     if (!ran && result.run_id == 0) {
         /* Nothing was recorded: the nodes, the capture or the database
@@ -312,6 +397,7 @@ int cli_cmd_testbed(int argc, char **argv)
             status = CLI_EXIT_FAILED;
     }
     cli_release_stop();
+    run_testbed_result_clear(&result);
     if (temporary)
         ana_db_remove(db_path);
     g_free(db_path);

@@ -134,6 +134,16 @@ gboolean run_runner_open_recorder(run_runner *r, const run_recording *how,
 /* ------------------------------------------------------------------ */
 /* Ground truth.                                                        */
 
+/* Whether node i sends heartbeats: the world's answer when it has one,
+ * else its engine's. */
+static bool is_running(run_runner *r, size_t i)
+{
+    if (r->ops->is_running)
+        return r->ops->is_running(r->world, i);
+    peko_nodelist *nl = r->ops->node(r->world, i);
+    return nl && peko_nodelist_is_running(nl);
+}
+
 /* What node i is now, as the failure detector's analysis needs it. */
 static ana_node_state truth_of(run_runner *r, size_t i)
 {
@@ -147,9 +157,7 @@ static ana_node_state truth_of(run_runner *r, size_t i)
     }
     if (!r->joined[i])
         return ANA_NODE_ABSENT;
-    peko_nodelist *nl = r->ops->node(r->world, i);
-    return nl && peko_nodelist_is_running(nl) ? ANA_NODE_UP
-                                              : ANA_NODE_STOPPED;
+    return is_running(r, i) ? ANA_NODE_UP : ANA_NODE_STOPPED;
 }
 
 /* Tells the recorder node i's state if it changed. When i stops being
@@ -241,10 +249,7 @@ void run_runner_join(run_runner *r, size_t i)
  * nodes a correct list holds once the cluster has settled. */
 static bool node_is_live(run_runner *r, size_t i)
 {
-    if (r->ops->state(r->world, i) != RUN_NODE_UP)
-        return false;
-    peko_nodelist *nl = r->ops->node(r->world, i);
-    return nl && peko_nodelist_is_running(nl);
+    return r->ops->state(r->world, i) == RUN_NODE_UP && is_running(r, i);
 }
 
 /* True when the run is asked to stop. */
@@ -268,9 +273,11 @@ void run_runner_sample(run_runner *r)
             g_free(live);
             return;
         }
-        if (!live[i])
+        peko_nodelist *nl = live[i] ? r->ops->node(r->world, i) : NULL;
+        /* A live node without an engine here runs in another process,
+         * which counts it (the testbed's workers). */
+        if (nl == NULL)
             continue;
-        peko_nodelist *nl = r->ops->node(r->world, i);
         /* Same size and holding every live node means exactly them. */
         if (peko_nodelist_count(nl) != n_live)
             continue;

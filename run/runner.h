@@ -75,6 +75,10 @@ typedef struct run_ops {
     void (*heal_all)(void *world);
     /* A `network` event: new latency, loss or duplication, as it says. */
     void (*set_network)(void *world, const scn_event *ev);
+    /* Whether node i has joined and sends heartbeats (not stopped). NULL:
+     * asked of its engine (node). A world that runs some nodes elsewhere
+     * (the testbed's workers) answers for those from the timeline. */
+    bool (*is_running)(void *world, size_t i);
 } run_ops;
 
 /* What the runner does at a time. At equal times steps run in this

@@ -18,6 +18,7 @@
 #include "peko-transport.h"
 #include "recorder.h"
 #include "runner.h"
+#include "testbed-workers.h"
 
 /* Progress and the stop flag are looked at this often. */
 #define TB_TICK_US 100000
@@ -38,6 +39,10 @@ typedef struct tb_node {
     uint64_t node_down;        /* its messages to a node that was down */
     const peko_observer *observer; /* the recorder's, for every incarnation */
     void *observer_user;
+    /* A node another worker runs (--workers): never bound here; its
+     * life as the timeline makes it, which every worker applies. */
+    bool foreign;
+    bool f_down, f_paused, f_stopped, f_joined;
 } tb_node;
 
 typedef struct tb_source {
@@ -53,6 +58,7 @@ struct testbed {
     peko_transport_filter *filter;
     tb_node *nodes;
     size_t n;
+    size_t first, last;        /* the nodes run here: [first, last) */
     peko_config config;        /* every engine's (the scenario's) */
     char host[PEKO_HOST_STRLEN];
     GHashTable *by_port;       /* port -> node index + 1 */
@@ -189,7 +195,8 @@ static int64_t on_delay(void *user, const peko_addr *from,
     size_t j;
     if (!index_of(tb, to, &j))
         return 0;
-    if (tb->nodes[j].tp == NULL) {
+    if (tb->nodes[j].foreign ? tb->nodes[j].f_down
+                             : tb->nodes[j].tp == NULL) {
         /* Nothing listens there: the kernel drops it (UDP) or refuses
          * the connection (TCP). Counted as the simulator counts it. */
         nd->node_down++;
@@ -242,16 +249,33 @@ static void node_close(tb_node *nd)
     nd->tp = NULL;
 }
 
-/* Binds every node: node 0 where the kernel says, the others on the
- * ports after it where those are free (a capture filter over a range of
- * ports stays short), else where the kernel says. */
-static gboolean open_nodes(testbed *tb, GError **error)
+/* Node i's address from its port, on the cluster's host. */
+static void set_addr(testbed *tb, size_t i, uint16_t port)
+{
+    tb_node *nd = &tb->nodes[i];
+    if (peko_addr_parse(tb->host, port, &nd->addr) < 0)
+        g_assert_not_reached(); /* the host was parsed when bound */
+    g_hash_table_insert(tb->by_port, GUINT_TO_POINTER(port),
+                        GSIZE_TO_POINTER(i + 1));
+    /* Its losses from the simulator's loss stream of node i. */
+    peko_transport_filter_set_stream(
+        tb->filter, &nd->addr,
+        model_stream_index(MODEL_STREAM_LOSS, (uint32_t)i));
+}
+
+/* Binds every node run here: the first where the kernel says, the others
+ * on the ports after it where those are free (a capture filter over a
+ * range of ports stays short), else where the kernel says. A worker then
+ * swaps ports with the coordinator: its own out, every node's back, with
+ * the common start time. */
+static gboolean open_nodes(testbed *tb, int64_t *start_us, GError **error)
 {
     tb->by_port = g_hash_table_new(g_direct_hash, g_direct_equal);
     uint16_t base = 0;
-    for (size_t i = 0; i < tb->n; i++) {
+    for (size_t i = tb->first; i < tb->last; i++) {
         tb_node *nd = &tb->nodes[i];
-        uint32_t want = i == 0 ? 0 : (uint32_t)base + (uint32_t)i;
+        uint32_t want =
+            i == tb->first ? 0 : (uint32_t)base + (uint32_t)(i - tb->first);
         GError *local = NULL;
         if (want > G_MAXUINT16 ||
             !node_open(nd, (uint16_t)want, want ? &local : error)) {
@@ -262,16 +286,37 @@ static gboolean open_nodes(testbed *tb, GError **error)
                 return FALSE;
         }
         nd->addr = *peko_transport_local_addr(nd->tp);
-        /* Its losses from the simulator's loss stream of node i. */
-        peko_transport_filter_set_stream(
-            tb->filter, &nd->addr,
-            model_stream_index(MODEL_STREAM_LOSS, (uint32_t)i));
-        if (i == 0)
+        if (i == tb->first)
             base = nd->addr.port;
-        g_hash_table_insert(tb->by_port, GUINT_TO_POINTER(nd->addr.port),
-                            GSIZE_TO_POINTER(i + 1));
     }
-    return TRUE;
+    if (tb->opts->workers <= 1) {
+        for (size_t i = 0; i < tb->n; i++)
+            set_addr(tb, i, tb->nodes[i].addr.port);
+        return TRUE;
+    }
+    uint16_t *ports = g_new(uint16_t, tb->n);
+    for (size_t i = tb->first; i < tb->last; i++)
+        ports[i - tb->first] = tb->nodes[i].addr.port;
+    gboolean ok = run__tb_worker_exchange(tb->opts->control_fd, ports,
+                                          tb->last - tb->first, tb->n,
+                                          start_us, ports, error);
+    for (size_t i = 0; ok && i < tb->n; i++) {
+        if (i >= tb->first && i < tb->last &&
+            ports[i] != tb->nodes[i].addr.port) {
+            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                        "the coordinator gave node %zu another port", i);
+            ok = FALSE;
+        } else if (g_hash_table_contains(tb->by_port,
+                                         GUINT_TO_POINTER(ports[i]))) {
+            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                        "the coordinator gave port %u twice", ports[i]);
+            ok = FALSE;
+        } else {
+            set_addr(tb, i, ports[i]);
+        }
+    }
+    g_free(ports);
+    return ok;
 }
 
 /* ------------------------------------------------------------------ */
@@ -299,9 +344,72 @@ static run_node_state op_state(void *w, size_t i)
 {
     testbed *tb = w;
     const tb_node *nd = &tb->nodes[i];
+    if (nd->foreign)
+        return nd->f_down     ? RUN_NODE_DOWN
+               : nd->f_paused ? RUN_NODE_PAUSED
+                              : RUN_NODE_UP;
     if (nd->tp == NULL)
         return RUN_NODE_DOWN;
     return peko_transport_is_paused(nd->tp) ? RUN_NODE_PAUSED : RUN_NODE_UP;
+}
+
+static bool op_is_running(void *w, size_t i)
+{
+    testbed *tb = w;
+    const tb_node *nd = &tb->nodes[i];
+    if (nd->foreign)
+        return !nd->f_down && nd->f_joined && !nd->f_stopped;
+    return nd->tp && peko_nodelist_is_running(peko_transport_nodelist(nd->tp));
+}
+
+/* The lifecycle of a node another worker runs: what its own worker does
+ * to it, as the state the runner asks about, with the same answers for
+ * a node already in that state. */
+enum { F_JOIN, F_CRASH, F_RESTART, F_PAUSE, F_RESUME, F_STOP, F_START };
+
+static int foreign_op(tb_node *nd, int op)
+{
+    switch (op) {
+    case F_JOIN:
+        if (nd->f_down)
+            return -ENODEV;
+        if (nd->f_joined)
+            return -EALREADY;
+        nd->f_joined = true;
+        return 0;
+    case F_CRASH:
+        if (nd->f_down)
+            return -EALREADY;
+        nd->f_down = true;
+        nd->f_paused = nd->f_stopped = nd->f_joined = false;
+        return 0;
+    case F_RESTART:
+        if (!nd->f_down)
+            return -EBUSY;
+        nd->f_down = false;
+        nd->f_joined = true;
+        return 0;
+    case F_PAUSE:
+        if (nd->f_down)
+            return -ENODEV;
+        nd->f_paused = true;
+        return 0;
+    case F_RESUME:
+        if (nd->f_down)
+            return -EALREADY;
+        nd->f_paused = false;
+        return 0;
+    case F_STOP:
+        if (nd->f_down)
+            return -ENODEV;
+        nd->f_stopped = true;
+        return 0;
+    default: /* F_START */
+        if (nd->f_down)
+            return -ENODEV;
+        nd->f_stopped = false;
+        return 0;
+    }
 }
 
 static void op_observe(void *w, size_t i, const peko_observer *observer,
@@ -321,6 +429,8 @@ static int op_join(void *w, size_t i)
 {
     testbed *tb = w;
     tb_node *nd = &tb->nodes[i];
+    if (nd->foreign)
+        return foreign_op(nd, F_JOIN);
     if (nd->tp == NULL)
         return -ENODEV;
     peko_nodelist *nl = peko_transport_nodelist(nd->tp);
@@ -347,6 +457,8 @@ static int op_crash(void *w, size_t i)
 {
     testbed *tb = w;
     tb_node *nd = &tb->nodes[i];
+    if (nd->foreign)
+        return foreign_op(nd, F_CRASH);
     if (nd->tp == NULL)
         return -EALREADY;
     node_close(nd);
@@ -359,6 +471,8 @@ static int op_restart(void *w, size_t i)
 {
     testbed *tb = w;
     tb_node *nd = &tb->nodes[i];
+    if (nd->foreign)
+        return foreign_op(nd, F_RESTART);
     if (nd->tp != NULL)
         return -EBUSY;
     nd->incarnation++;
@@ -377,6 +491,8 @@ static int op_pause(void *w, size_t i)
 {
     testbed *tb = w;
     tb_node *nd = &tb->nodes[i];
+    if (nd->foreign)
+        return foreign_op(nd, F_PAUSE);
     return nd->tp ? peko_transport_pause(nd->tp) : -ENODEV;
 }
 
@@ -384,6 +500,8 @@ static int op_resume(void *w, size_t i)
 {
     testbed *tb = w;
     tb_node *nd = &tb->nodes[i];
+    if (nd->foreign)
+        return foreign_op(nd, F_RESUME);
     return nd->tp ? peko_transport_resume(nd->tp) : -EALREADY;
 }
 
@@ -391,6 +509,8 @@ static int op_stop(void *w, size_t i)
 {
     testbed *tb = w;
     tb_node *nd = &tb->nodes[i];
+    if (nd->foreign)
+        return foreign_op(nd, F_STOP);
     if (nd->tp == NULL)
         return -ENODEV;
     peko_nodelist_stop(peko_transport_nodelist(nd->tp));
@@ -401,6 +521,8 @@ static int op_start(void *w, size_t i)
 {
     testbed *tb = w;
     tb_node *nd = &tb->nodes[i];
+    if (nd->foreign)
+        return foreign_op(nd, F_START);
     if (nd->tp == NULL)
         return -ENODEV;
     peko_nodelist_start(peko_transport_nodelist(nd->tp));
@@ -479,6 +601,7 @@ static const run_ops testbed_ops = {
     .node = op_node,
     .addr = op_addr,
     .state = op_state,
+    .is_running = op_is_running,
     .observe = op_observe,
     .join = op_join,
     .crash = op_crash,
@@ -609,7 +732,7 @@ static gboolean open_capture(testbed *tb, GError **error)
     return TRUE;
 }
 
-static gboolean set_up(testbed *tb, GError **error)
+static gboolean set_up(testbed *tb, int64_t *start_us, GError **error)
 {
     const scn_scenario *sc = tb->sc;
     tb->config = sc->engine;
@@ -634,10 +757,11 @@ static gboolean set_up(testbed *tb, GError **error)
         tb_node *nd = &tb->nodes[i];
         nd->tb = tb;
         nd->index = i;
+        nd->foreign = i < tb->first || i >= tb->last;
         model_node_stream(&nd->latency, sc->cluster.seed,
                           MODEL_STREAM_LATENCY, (uint32_t)i);
     }
-    if (!open_nodes(tb, error))
+    if (!open_nodes(tb, start_us, error))
         return FALSE;
 
     /* The capture before the first join, so it sees every packet, and
@@ -653,6 +777,9 @@ static gboolean set_up(testbed *tb, GError **error)
     };
     if (!run_runner_open_recorder(&tb->runner, &how, error))
         return FALSE;
+    for (size_t i = 0; i < tb->n; i++)
+        if (tb->nodes[i].foreign)
+            ana_recorder_set_foreign(tb->runner.rec, i);
     return TRUE;
 }
 
@@ -666,6 +793,8 @@ static void record_transport_counts(testbed *tb)
     bool tcp = tb->config.protocol == PEKO_PROTOCOL_TCP;
     for (size_t i = 0; i < tb->n; i++) {
         const tb_node *nd = &tb->nodes[i];
+        if (nd->foreign)
+            continue; /* its worker counts it */
         peko_stats es;
         peko_transport_counters k;
         node_totals(nd, &es, &k);
@@ -792,7 +921,13 @@ gboolean run_testbed(const scn_scenario *sc, const run_testbed_options *opts,
         .end_us = sc->cluster.duration_us,
         .ctx = g_main_context_new(),
     };
-    if (!set_up(&tb, error)) {
+    /* A worker's share: a contiguous block, so its ports are too. */
+    size_t n_workers = opts->workers > 1 ? opts->workers : 1;
+    size_t worker = opts->workers > 1 ? opts->worker : 0;
+    tb.first = tb.n * worker / n_workers;
+    tb.last = tb.n * (worker + 1) / n_workers;
+    int64_t common_start_us = 0;
+    if (!set_up(&tb, &common_start_us, error)) {
         testbed_clear(&tb);
         return FALSE;
     }
@@ -811,6 +946,14 @@ gboolean run_testbed(const scn_scenario *sc, const run_testbed_options *opts,
     struct rusage ru0;
     getrusage(RUSAGE_SELF, &ru0);
     tb.start_us = g_get_monotonic_time();
+    if (opts->workers > 1) {
+        /* Every worker's time 0 is the same instant of the machine's one
+         * monotonic clock: the timeline is applied by all at the same
+         * real times. */
+        if (common_start_us > tb.start_us)
+            g_usleep((gulong)(common_start_us - tb.start_us));
+        tb.start_us = common_start_us;
+    }
     tb.started = true;
     run_due(&tb);
     while (!tb.done)

@@ -1,12 +1,14 @@
 /* testbed.h: runs one scenario on real sockets and records it.
  *
  * Every node of the scenario is a real engine on a real socket
- * (peko_transport) bound to the loopback, all of them in this process on
- * one GLib main loop: one recorder and one fault filter serve them all
- * without any inter-process plumbing, the timeline is applied at its
- * times by the same loop that runs the nodes, and a node costs a socket
- * and a few timers, not a process (64 and more fit easily). The price
- * is one core: the nodes share it. docs/testbed.md has the details.
+ * (peko_transport) bound to the loopback. run_testbed() runs them all in
+ * this process on one GLib main loop: one recorder and one fault filter
+ * serve them all, the timeline is applied at its times by the same loop
+ * that runs the nodes, and a node costs a socket and a few timers, not a
+ * process. The price is one core: the nodes share it.
+ * run_testbed_workers() splits the nodes over several such processes,
+ * each running run_testbed() on its share, and combines their
+ * recordings into one run. docs/testbed.md has the details.
  *
  * What the simulator models, the testbed emulates where it can: the
  * scenario's latency by a delay per message (the transport's delay hook,
@@ -24,6 +26,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "capture.h"
 #include "scenario.h"
@@ -41,6 +44,18 @@ typedef struct run_testbed_options {
     /* Set (by a signal handler) to stop early: the run is then recorded
      * as incomplete. May be NULL. */
     volatile sig_atomic_t *stop;
+    /* With workers (run_testbed_workers): called once every worker has
+     * bound its nodes and been given the start time, with their process
+     * ids (NULL: none). */
+    void (*started)(void *user, const pid_t *pids, size_t n);
+    void *started_user;
+    /* One worker of several (run_testbed_workers() sets these): this
+     * process runs only its share of the nodes, a contiguous block, and
+     * learns the others' ports and the common start time from the
+     * coordinator over control_fd. workers 0 or 1: every node here. */
+    size_t workers;
+    size_t worker;             /* 0 .. workers-1 */
+    int control_fd;
 } run_testbed_options;
 
 /* What the capture saw against what the engines said they sent. */
@@ -71,7 +86,12 @@ typedef struct run_testbed_result {
     uint16_t port_first, port_last; /* the ports the nodes took */
     bool captured;              /* a capture ran: `capture` is filled */
     run_testbed_capture capture;
-    long peak_rss_kib;          /* getrusage() after the run */
+    long peak_rss_kib;          /* getrusage() after the run; with
+                                 * workers, the largest worker's */
+    /* With workers (run_testbed_workers): how many, and each one's
+     * late_max_us (owned by the result: run_testbed_result_clear). */
+    size_t workers;
+    int64_t *worker_late_us;
 } run_testbed_result;
 
 /* What the scenario asks for that the testbed does not emulate: a
@@ -86,5 +106,25 @@ char **run_testbed_notes(const scn_scenario *sc);
  * timeline failed (a node that could not restart on its port). */
 gboolean run_testbed(const scn_scenario *sc, const run_testbed_options *opts,
                      run_testbed_result *out, GError **error);
+
+/* Runs `sc` as run_testbed() does, with its nodes split over `workers`
+ * (>= 2) processes: each a fork of this one with its own main loop,
+ * sockets, fault filter (drawing each node's own streams, as one process
+ * would) and recorder, all starting at one instant of CLOCK_MONOTONIC so
+ * the timeline is applied by all at the same real times. Their
+ * recordings, in a private directory beside nothing, are combined
+ * (combine.h) into one run in opts->db_path; out->late_max_us is the
+ * latest any worker ran a step, out->worker_late_us each one's. When
+ * *opts->stop is set every worker is stopped and the run recorded as
+ * incomplete. A worker that dies fails the run: the others are stopped,
+ * nothing is recorded, and *error names the worker and how it ended.
+ * Workers die with this process (PR_SET_PDEATHSIG). --capture is not
+ * supported with workers (opts->capture_path must be NULL). */
+gboolean run_testbed_workers(const scn_scenario *sc,
+                             const run_testbed_options *opts, size_t workers,
+                             run_testbed_result *out, GError **error);
+
+/* Frees what a result owns. */
+void run_testbed_result_clear(run_testbed_result *r);
 
 #endif /* RUN_TESTBED_H */

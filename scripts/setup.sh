@@ -27,6 +27,7 @@ PEKO_SETUP_PACKAGES=(
     libcriterion-dev
     sqlite3
     tshark
+    parallel  # GNU parallel: the README's sharded sweep, run by a test
 )
 
 # peko_setup_is_installed PKG: succeeds if dpkg reports PKG as installed.
