@@ -403,6 +403,12 @@ ana_node_ctx *ana_recorder_node_ctx(ana_recorder *rec, size_t index)
     return &rec->ctx[index];
 }
 
+uint64_t ana_recorder_list_changes(const ana_recorder *rec, size_t index)
+{
+    g_return_val_if_fail(rec != NULL && index < rec->n_nodes, 0);
+    return rec->ctx[index].peers_added + rec->ctx[index].peers_expired;
+}
+
 /* ------------------------------------------------------------------ */
 /* Hooks.                                                               */
 
