@@ -209,14 +209,16 @@ static void hand(sim_world *w, sim_node *to, uint32_t from_index,
     h = trace_step(h, pkt->n_bytes);
     w->trace_hash = trace_bytes(h, pkt->bytes, pkt->n_bytes);
 
+    int type = msg_type(pkt->bytes, pkt->n_bytes);
     w->stats.deliveries++;
     w->stats.delivered_bytes += pkt->n_bytes;
     to->stats.deliveries++;
     to->stats.delivered_bytes += pkt->n_bytes;
+    to->stats.delivered_by_type[type]++;
+    to->stats.delivered_bytes_by_type[type] += pkt->n_bytes;
     if (G_UNLIKELY(w->hooks_on)) {
         if (w->hooks.delivered)
-            w->hooks.delivered(w->hooks_user, from_index, to->index,
-                               msg_type(pkt->bytes, pkt->n_bytes),
+            w->hooks.delivered(w->hooks_user, from_index, to->index, type,
                                pkt->n_bytes);
     }
     if (G_UNLIKELY(w->pcap != NULL))
