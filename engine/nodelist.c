@@ -128,6 +128,13 @@ void peko_nodelist_prefetch(const peko_nodelist *nl, const uint8_t *bytes,
     uint32_t fp = peko_addr_fingerprint(&origin);
     if (stage == 0) {
         peko__peers_prefetch(ps, fp);
+        /* And the observer's context, which the reports of every packet
+         * read: its first two lines (a recorder keeps its hot counters
+         * there, analysis/recorder-private.h). */
+        if (nl->observer_user != NULL) {
+            __builtin_prefetch(nl->observer_user);
+            __builtin_prefetch((const char *)nl->observer_user + 64);
+        }
         return;
     }
     /* An empty slot holds PEKO__ENTRY_NONE: no need for the bitmap's

@@ -479,7 +479,8 @@ PEKO_API void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,
  * next (the simulator's event queue): starts fetching what
  * peko_nodelist_on_packet() will read for `bytes` (borrowed, unchecked),
  * so that the fetch overlaps the events before it. `stage` 0 fetches the
- * lookup's first lines, stage 1 (called later, once those have had time
+ * lookup's first lines (and the first two lines of the observer's user
+ * data), stage 1 (called later, once those have had time
  * to arrive) the record they lead to; other stages do nothing. Reads, never
  * writes: no state and no result changes, whatever the bytes; a packet
  * never delivered costs only the fetch. */

@@ -367,10 +367,9 @@ static inline void fetch_deliveries(sim_world *w)
     if (sim_evq_peek_ordered(&w->q, STAGE_NODE, &node, &pkt) &&
         node < w->n) {
         const char *nl = (const char *)w->nodes[node].nl;
-        if (nl != NULL) {
-            __builtin_prefetch(nl);
-            __builtin_prefetch(nl + 64);
-        }
+        if (nl != NULL)
+            for (int line = 0; line < 4; line++)
+                __builtin_prefetch(nl + 64 * line);
     }
     fetch_delivery(w, STAGE_INDEX, 0);
     fetch_delivery(w, STAGE_RECORD, 1);
