@@ -254,7 +254,10 @@ static inline bool front_in_ring(const sim_evq *q)
  * packet bytes of the record half as far (whose own fetch was asked for
  * that many pops ago). A pop is a whole delivery apart from the next, so
  * a few are enough for the fetches to land in time. */
-#define RING_AHEAD 8
+#ifndef SIM_STAGE_SCALE
+#define SIM_STAGE_SCALE 1
+#endif
+#define RING_AHEAD (8 * SIM_STAGE_SCALE)
 
 /* Fetches the first lines of a packet: its header and the start of its
  * bytes, all a typical gossip packet has. */

@@ -340,10 +340,13 @@ static inline void fetch_ahead(sim_world *w)
  * previous stage's lines have had an event's time to arrive. Only
  * fetches: a prediction that a timer or a new push overtakes costs
  * nothing but the fetch. */
-#define STAGE_SIM_NODE 6
-#define STAGE_NODE 4
-#define STAGE_INDEX 2
-#define STAGE_RECORD 1
+#ifndef SIM_STAGE_SCALE
+#define SIM_STAGE_SCALE 1 /* for measuring other distances */
+#endif
+#define STAGE_SIM_NODE (6 * SIM_STAGE_SCALE)
+#define STAGE_NODE (4 * SIM_STAGE_SCALE)
+#define STAGE_INDEX (2 * SIM_STAGE_SCALE)
+#define STAGE_RECORD (1 * SIM_STAGE_SCALE)
 
 static inline void fetch_delivery(sim_world *w, size_t k, unsigned stage)
 {
