@@ -66,35 +66,6 @@ static const char sql_run[] =
     "  sweep_id, sweep_point, repetition, ground_truth"
     " FROM c_run WHERE src = 0";
 
-/* Checks, read-only, that `path` is a peko database of this schema. */
-static gboolean check_source(const char *path, GError **error)
-{
-    if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
-        g_set_error(error, ANA_ERROR, ANA_ERROR_INVALID, "%s: %s", path,
-                    g_file_test(path, G_FILE_TEST_EXISTS)
-                        ? "not a regular file"
-                        : "no such file");
-        return FALSE;
-    }
-    sqlite3 *db = NULL;
-    int version = 0;
-    int rc = ana__db_open_ro(path, &db);
-    gboolean ok = rc == SQLITE_OK
-                      ? ana_schema_check(db, &version, error)
-                      : ana__db_error(error, db, rc, "opening");
-    sqlite3_close(db);
-    if (ok && version != ANA_SCHEMA_VERSION) {
-        g_set_error(error, ANA_ERROR, ANA_ERROR_SCHEMA,
-                    version == 0 ? "an empty database, with no runs"
-                                 : "schema %d, not this build's %d",
-                    version, ANA_SCHEMA_VERSION);
-        ok = FALSE;
-    }
-    if (!ok)
-        g_prefix_error(error, "%s: ", path);
-    return ok;
-}
-
 /* Stages source k: attach, copy its rows, detach. */
 static gboolean stage(sqlite3 *db, const ana_combine_source *s, int k,
                       GError **error)
@@ -202,7 +173,7 @@ gboolean ana_combine(const char *out_path, const ana_combine_source *sources,
     gboolean ok = TRUE;
     for (size_t k = 0; k < n; k++) {
         paths[k] = sources[k].path;
-        ok = ok && check_source(sources[k].path, error);
+        ok = ok && ana__db_check_input(sources[k].path, true, error);
     }
     combine c = {sources, n};
     const ana__join_spec spec = {

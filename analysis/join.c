@@ -7,8 +7,6 @@
  * C here, and every order that reaches the file is an ORDER BY. */
 #include "join-private.h"
 
-#include <sys/stat.h>
-
 #include "db.h"
 #include "schema.h"
 
@@ -132,13 +130,6 @@ static const char *const sql_write[] = {
     "  AND q.seq = c.seq ORDER BY q.new_seq",
 };
 
-static bool same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-           sa.st_ino == sb.st_ino;
-}
-
 static gboolean count(sqlite3 *db, const char *sql, int64_t run_id,
                       size_t *out, GError **error)
 {
@@ -200,7 +191,7 @@ gboolean ana__join(const char *out_path, const char *const *inputs,
     g_return_val_if_fail(spec->stage != NULL && spec->write_run != NULL,
                          FALSE);
     for (size_t k = 0; k < n_inputs; k++)
-        if (same_file(out_path, inputs[k])) {
+        if (ana__db_same_file(out_path, inputs[k])) {
             g_set_error(error, ANA_ERROR, ANA_ERROR_INVALID,
                         "%s: the output cannot be one of the sources",
                         inputs[k]);
