@@ -1,6 +1,7 @@
 /* fleet-private.h: the fleet merge's state, shared by fleet-load.c
  * (reading the inputs), fleet-clock.c (the common clock) and fleet.c
- * (joining and writing). Internal to the analysis library. */
+ * (staging it all for join.c, which joins and writes). Internal to the
+ * analysis library. */
 #ifndef ANA_FLEET_PRIVATE_H
 #define ANA_FLEET_PRIVATE_H
 
