@@ -780,3 +780,30 @@ Test(fresh, parked_packets_are_bounded_and_given_up)
     cr_assert_leq(testnet_sent_by(net, 0, PEKO_MSG_CHALLENGE), 21);
     testnet_free(net);
 }
+
+/* A hello is sent again each cycle with the same nonce for the nonce's
+ * life. When the link comes back just before the last of those, its
+ * echo arrives after the nonce's life counted from its draw, but it
+ * answers a challenge sent a round trip ago and must be accepted (peko
+ * explore, seed 1720: a partition healed then). Every moment of the
+ * link's return over two nonce lives is tried, in steps of 100 ms. */
+Test(fresh, an_echo_to_a_hello_sent_again_late_in_its_nonces_life_is_accepted)
+{
+    peko_config c = keyed_config(PEKO_DISSEMINATION_RUMOR);
+    for (int64_t back_ms = 100; back_ms <= 10000; back_ms += 100) {
+        testnet *net = testnet_new(2, &c, 106);
+        testnet_set_latency_us(net, 300 * MS_US);
+        testnet_partition(net, 1, true);
+        testnet_join_via(net, 0, 0);
+        testnet_join_via(net, 1, 0);
+        testnet_run_for(net, back_ms * MS_US);
+        testnet_partition(net, 1, false);
+        testnet_run_for(net, 6 * SECOND_US);
+        cr_assert_eq(cluster_replays(net), 0,
+                     "the link back after %" PRId64 " ms: an echo refused",
+                     back_ms);
+        cr_assert(testnet_converged(net), "the link back after %" PRId64
+                  " ms", back_ms);
+        testnet_free(net);
+    }
+}
