@@ -48,7 +48,7 @@ typedef struct ana__fl_receipt {
     uint32_t node;            /* global node id */
     int32_t hops;             /* -1: NULL */
     int32_t from;             /* global node id, -1: NULL */
-    uint8_t via;              /* 0 origin, 1 rumor, 2 swap */
+    uint8_t via;              /* ana__via (recorder-private.h) */
 } ana__fl_receipt;
 
 typedef struct ana__fl_rumor {

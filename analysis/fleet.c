@@ -14,6 +14,7 @@
 
 #include "db.h"
 #include "join-private.h"
+#include "recorder-private.h"
 
 #define FLEET_DEFAULT_STEP_US 100000
 #define FLEET_MAX_SAMPLES 100000
@@ -220,8 +221,6 @@ static gint rumor_rank_cmp(gconstpointer a, gconstpointer b, gpointer user)
     return c;
 }
 
-static const char *const via_names[] = {"origin", "rumor", "swap"};
-
 /* Rumors and receipts. A rumor is made (for the core) at its origin's
  * own receipt, or, when the origin recorded none of it, at its first
  * receipt; every receipt is an infection at its time on the common
@@ -298,7 +297,7 @@ static gboolean stage_rumors(sqlite3 *db, const ana__fleet *fl, int64_t t0,
             sqlite3_bind_null(si, 5);
         else
             sqlite3_bind_int64(si, 5, q->from);
-        sqlite3_bind_text(si, 6, via_names[q->via], -1, SQLITE_STATIC);
+        sqlite3_bind_text(si, 6, ana__via_names[q->via], -1, SQLITE_STATIC);
         ok = step_done(db, si, "staging a receipt", error);
     }
     sqlite3_finalize(sr);
