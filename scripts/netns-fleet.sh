@@ -24,6 +24,8 @@
 #   -r RUNS       fleet runs, each with fresh nodes (default 1)
 #   -s SEEDS      simulated runs to compare with (default 5)
 #   -t PCT        tolerance on the medians (default 25)
+#   -m MODE       dissemination: rumor (default), classic or digest (for
+#                 large fleets: rumor sends every heartbeat to every node)
 #   --peko PATH   the peko program (default: $PEKO, or build/cli/peko)
 #   --check       exit 1 when a median of t50/t90/t99 differs from the
 #                 simulator's by more than the tolerance
@@ -42,12 +44,13 @@ publish_at=""
 sim_seeds=5
 runs=1
 tolerance=25
+mode=rumor
 check=0
 n=""
 
 die() { echo "netns-fleet: $*" >&2; exit 1; }
 skip() { echo "netns-fleet: $*: skipped" >&2; exit 77; }
-usage() { sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,/^set /p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
 posint() { # posint NAME VALUE MAX
     case "$2" in ''|*[!0-9]*) die "$1: expected a whole number, got '$2'";; esac
@@ -62,6 +65,7 @@ while [ $# -gt 0 ]; do
         -s) sim_seeds="${2:-}"; shift 2 ;;
         -r) runs="${2:-}"; shift 2 ;;
         -t) tolerance="${2:-}"; shift 2 ;;
+        -m) mode="${2:-}"; shift 2 ;;
         --peko) peko="${2:?--peko needs a path}"; shift 2 ;;
         --check) check=1; shift ;;
         -h|--help) usage ;;
@@ -70,6 +74,10 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -n "$n" ] || usage
+case "$mode" in
+    rumor|classic|digest) ;;
+    *) die "-m: expected rumor, classic or digest, got '$mode'" ;;
+esac
 posint N "$n" 1000
 [ -n "$publish_at" ] || publish_at=$(( 10 + n / 5 ))
 [ -n "$duration" ] || duration=$(( publish_at + 15 ))
@@ -177,6 +185,7 @@ run_fleet() {
         rm -f "$work/ctl-$i.sock"
         ip netns exec "${tag}n$i" "$peko" node --addr "$(addr_of "$i")" \
             --port "$port" --key-file "$work/keys" --cycle 1s --seeds "$seed" \
+            --dissemination "$mode" \
             --db "$work/node-$r-$i.db" --run-label "$label" \
             --control "$work/ctl-$i.sock" --seed $((r * n + i + 1)) \
             2> "$work/node-$r-$i.log" &
@@ -296,6 +305,7 @@ sample_interval = 100ms
 
 [engine]
 cycle = 1s
+dissemination = $mode
 secret_key = fleet
 
 [network]
