@@ -65,7 +65,7 @@ static const char sql_run_end[] =
     " sim_time_us = ?5, wall_s = ?6, events = ?7, deliveries = ?8,"
     " error = ?9 WHERE run_id = ?1";
 
-static const char *const via_names[] = {
+const char *const ana__via_names[3] = {
     [ANA__VIA_ORIGIN] = "origin",
     [ANA__VIA_RUMOR] = "rumor",
     [ANA__VIA_SWAP] = "swap",
@@ -217,7 +217,7 @@ static gboolean write_infections(ana_recorder *rec, GError **error)
         sqlite3_bind_int64(st, 4, row->t_us);
         bind_node_or_null(st, 5, row->hops);
         bind_node_or_null(st, 6, row->from_node);
-        sqlite3_bind_text(st, 7, via_names[row->via], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, ana__via_names[row->via], -1, SQLITE_STATIC);
         if (!step(rec, st, "writing an infection", error))
             return FALSE;
     }

@@ -31,6 +31,10 @@ typedef enum ana__via {
     ANA__VIA_SWAP = 2,
 } ana__via;
 
+/* The text of each in the database (infection.via, fleet_receipt.via;
+ * flush.c). */
+extern const char *const ana__via_names[3];
+
 typedef struct ana__infection_row {
     int64_t t_us;       /* since the rumor's creation */
     uint32_t rumor_id;

@@ -93,7 +93,11 @@ static void cycle(peko_nodelist *nl)
 
     /* Keep a steady period: the next deadline follows the previous one,
      * unless the node fell more than a cycle behind (a paused process). */
-    nl->next_cycle_us += nl->config.cycle_us;
+    if (nl->cycles == 1 && s->random_phase)
+        nl->next_cycle_us = now + 1 +
+            (int64_t)peko__random_below(nl, (uint64_t)nl->config.cycle_us);
+    else
+        nl->next_cycle_us += nl->config.cycle_us;
     if (nl->next_cycle_us <= now)
         nl->next_cycle_us = now + nl->config.cycle_us;
     if (arm_cycle(nl) < 0)

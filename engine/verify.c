@@ -13,8 +13,8 @@
  *   - by echoing a challenge: a nonce only a receiver at that address can
  *     know, computed, not stored (a cookie, as DNS cookies and QUIC's
  *     Retry do): HMAC-SHA256 of a secret drawn at creation, the address
- *     and the time (COOKIE_EPOCH_CYCLES cycles; the previous period's is
- *     accepted too);
+ *     and the current period of COOKIE_EPOCH_CYCLES cycles (the previous
+ *     period's is accepted too);
  *   - with a key, by any authenticated packet.
  */
 #include <string.h>

@@ -53,6 +53,10 @@ typedef struct xc_node {
     uint64_t received;      /* packet_received */
     uint64_t rejected;      /* packet_rejected */
     uint64_t life;          /* the world's restarts when last seen */
+    int64_t paused_us;      /* its first pause in the timeline (INT64_MAX:
+                             * never paused) */
+    int delivering_type;    /* the packet being handed to its engine ... */
+    size_t delivering_from; /* ... and its sender (on_delivered()) */
     bool has_meta;          /* this life holds metadata ... */
     peko_version meta;      /* ... of this version */
 } xc_node;
@@ -80,6 +84,7 @@ struct xc {
     /* Why the network may hand a node a signed packet it must refuse as
      * a replay, or NULL when nothing can (replay_cause()). */
     const char *replay_cause;
+    bool keyed;             /* packets are signed, numbered, challenged */
     uint64_t replays;       /* refused as replays, where expected */
     /* The membership invariant's window (persisting()): wrong[i * n + j]
      * stays 1 while node i's listing of node j has been wrong at every
@@ -275,12 +280,37 @@ static const char *replay_cause(const scn_scenario *sc)
     return NULL;
 }
 
+/* Whether a pause explains node nd's refusal of the packet it is being
+ * handed (on_delivered() said which) as a replay. A paused node's
+ * packets wait, up to Buffer, and reach it when it resumes, however long
+ * that took: a challenge that waited is answered then, and an echo that
+ * waited is read then, long after the challenge's nonce stopped being
+ * answerable (docs/wire.md, "Freshness", rule 2: at most 4 cycles, and
+ * 4 s, after the last challenge that carried it; drawn anew after
+ * that). Refusing that echo is the rule working, not a fault: the
+ * challenger asks again with its current nonce. Only echoes, and only
+ * between a node and one that has been paused: every other refusal
+ * stays a violation. (Packets that waited otherwise reach the paused
+ * node in the order they came, each sender's numbers ascending, so they
+ * fit its windows.) */
+static bool pause_explains(const xc_node *nd)
+{
+    const xc *x = nd->x;
+    if (!x->keyed || nd->delivering_type != PEKO_MSG_ECHO ||
+        nd->delivering_from >= x->n)
+        return false;
+    int64_t now = sim_world_now_us(x->world);
+    return now >= nd->paused_us ||
+           now >= x->nodes[nd->delivering_from].paused_us;
+}
+
 static void on_packet_rejected(void *user, peko_reject reason,
                                const peko_addr *from, size_t n_bytes)
 {
     xc_node *nd = user;
     nd->rejected++;
-    if (reason == PEKO_REJECT_REPLAY && nd->x->replay_cause) {
+    if (reason == PEKO_REJECT_REPLAY &&
+        (nd->x->replay_cause || pause_explains(nd))) {
         nd->x->replays++;
     } else {
         char *who = node_name(nd->x, from);
@@ -380,8 +410,13 @@ static void on_delivered(void *user, size_t from, size_t to, int type,
                          size_t n_bytes)
 {
     xc *x = user;
-    (void)type;
     x->hook_delivered++;
+    if (to < x->n) {
+        /* The engine reads it next: its verdict comes before any other
+         * delivery (on_packet_rejected()). */
+        x->nodes[to].delivering_type = type;
+        x->nodes[to].delivering_from = from;
+    }
     if (n_bytes > (size_t)x->config.size)
         violate(x, "size",
                 "a packet of %zu bytes from node %zu reached node %zu, above "
@@ -824,7 +859,16 @@ static void on_start(void *user, sim_world *world)
     xc *x = user;
     x->world = world;
     for (size_t i = 0; i < x->n; i++)
-        x->nodes[i] = (xc_node){.x = x, .index = i};
+        x->nodes[i] = (xc_node){.x = x, .index = i, .paused_us = INT64_MAX};
+    for (size_t e = 0; e < x->sc->n_events; e++) {
+        const scn_event *ev = &x->sc->events[e];
+        if (ev->kind != SCN_EVENT_PAUSE)
+            continue;
+        for (size_t i = 0; i < x->n; i++)
+            if (scn_nodes_contains(&ev->nodes, (uint32_t)i))
+                x->nodes[i].paused_us = MIN(x->nodes[i].paused_us,
+                                            ev->time_us);
+    }
     int rc = sim_world_every(world, x->config.cycle_us, x->config.cycle_us,
                              on_tick, x);
     if (rc < 0)
@@ -868,6 +912,7 @@ gboolean run_explore_check(const scn_scenario *sc,
     }
     x.config.timeout_us = timeout_of(&x.config, x.n);
     x.replay_cause = replay_cause(sc);
+    x.keyed = sc->engine.secret_key != NULL && *sc->engine.secret_key != '\0';
     x.nodes = g_new0(xc_node, x.n);
     x.wrong = g_new0(uint8_t, x.n * x.n);
     x.window_from_us = sc->cluster.duration_us - membership_window_us(&x);

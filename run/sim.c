@@ -383,6 +383,16 @@ static gboolean set_up_network(simrun *run, GError **error)
             if ((rc = sim_world_set_uplink(w, i, sc->network.bandwidth_bps,
                                            sc->network.send_queue)) < 0)
                 return fail(error, "the scenario's bandwidth", rc);
+    /* The scenario's bound is the world's, typed where run/ sees both. */
+    G_STATIC_ASSERT(SCN_HOST_CORES_MAX == SIM_WORLD_MAX_HOST_CORES);
+    if (sc->network.processing_us > 0) {
+        for (size_t i = 0; i < run->n; i++)
+            if ((rc = sim_world_set_rx_cost(w, i,
+                                            sc->network.processing_us)) < 0)
+                return fail(error, "the scenario's processing", rc);
+        if ((rc = sim_world_set_host_cores(w, sc->network.host_cores)) < 0)
+            return fail(error, "the scenario's host_cores", rc);
+    }
 
     size_t n_regions = sc->regions.n_regions;
     if (n_regions > 0) {

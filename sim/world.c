@@ -772,6 +772,7 @@ void sim_world_free(sim_world *w)
     g_free(w->secret_key);
     g_strfreev(w->accepted_keys);
     g_free(w->listen_addr);
+    g_free(w->core_free_us);
     g_free(w->nodes);
     g_free(w);
 }
