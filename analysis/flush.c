@@ -328,11 +328,10 @@ static gboolean write_counters(ana_recorder *rec, GError **error)
 {
     sqlite3_stmt *st = rec->st_traffic;
     for (size_t i = 0; i < rec->n_nodes; i++) {
-        ana__counter *base = rec->ctx[i].traffic;
         for (unsigned t = 0; t < ANA__TYPES; t++) {
             for (unsigned o = 0; o < ANA_OUTCOME_COUNT; o++) {
                 const ana__counter *c =
-                    ana__traffic_of(base, t, (ana_outcome)o);
+                    ana__counter_of(&rec->ctx[i], t, (ana_outcome)o);
                 if (c->packets == 0 && c->bytes == 0)
                     continue;
                 sqlite3_bind_int64(st, 1, rec->run_id);

@@ -142,6 +142,11 @@ typedef struct sim_node_stats {
     uint64_t sent_bytes;
     uint64_t deliveries;                /* packets handed to its engine */
     uint64_t delivered_bytes;
+    /* The same by message type (index as the hooks' `type`: 0 for a
+     * packet that is no message), so that a recorder needs no hook call
+     * per delivery. */
+    uint64_t delivered_by_type[PEKO_MSG_TYPE_COUNT];
+    uint64_t delivered_bytes_by_type[PEKO_MSG_TYPE_COUNT];
     uint64_t dropped_out[SIM_DROP_COUNT]; /* its packets, dropped */
     uint64_t dropped_in[SIM_DROP_COUNT];  /* packets to it, dropped */
     uint64_t duplicated;                /* its packets the network doubled */
