@@ -645,6 +645,7 @@ int sim_world_new(size_t n, const sim_world_config *config, uint64_t seed,
     w->trace_hash = FNV_OFFSET;
     w->stop = config->stop;
     w->calls = g_ptr_array_new();
+    w->records = peko_records_new();
     copy_engine_config(w, &config->engine);
     w->tcp = resolved.protocol == PEKO_PROTOCOL_TCP;
     w->max_packet_bytes = (size_t)resolved.size;
@@ -685,6 +686,7 @@ int sim_world_new(size_t n, const sim_world_config *config, uint64_t seed,
             .random_u64 = env_random_u64,
             .print = env_print,
             .wall_us = env_wall_us,
+            .records = w->records,
         };
         int rc = sim__engine_new(w, node);
         if (rc < 0) {
@@ -714,6 +716,7 @@ void sim_world_free(sim_world *w)
         g_free(node->conns);
         g_free(node->seeds);
     }
+    peko_records_free(w->records);
     sim_evq_clear(&w->q);
     sim__calls_free(w);
     sim__link_clear(w);
