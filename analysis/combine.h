@@ -13,9 +13,11 @@
  * - Each source has a time correction, offset_us, added to every time it
  *   recorded to bring it onto a common clock. `peko testbed --workers`
  *   passes 0 for all: its workers read the machine's one CLOCK_MONOTONIC
- *   from a common start. A fleet of hosts would pass each node's
- *   estimated clock offset; this module is meant to be that merge too
- *   (hence its general contract), not a second copy of it.
+ *   from a common start. The joining itself (below, from "Rumors are
+ *   joined" on) is join.c's, the core this shares with the fleet merge
+ *   (fleet.h), which stages a deployment's recordings with per-node
+ *   offsets it estimates; this module only reads ordinary recordings
+ *   into that core and writes the run row.
  * - Every node's engine is observed by exactly one source. Per-node rows
  *   (infections, metadata versions, traffic, rejections, list changes,
  *   node counters) are united; counters are summed; where two sources
@@ -26,7 +28,9 @@
  *   its own created_us and rebased onto that creation. A rumor no source
  *   saw created (a heartbeat of an unsampled time, say) is dropped with
  *   its infections. copies, duplicates and messages are summed, infected
- *   is counted again.
+ *   is counted again. Each node's first infection by a rumor is kept
+ *   (ties: by source); one that falls before the creation (only a wrong
+ *   offset can do that) is kept as it is, with its negative time.
  * - Membership samples are matched by their number (every source samples
  *   at the same steps of the plan): live is the same in every source (the
  *   largest is kept), complete is summed (each source counts its own

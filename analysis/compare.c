@@ -88,10 +88,10 @@ ana_comparison ana_compare_values(const double *base, size_t n_base,
     c.testable = ana_compare_min_p(c.n_base, c.n_new) <= alpha;
     if (isfinite(c.base) && c.base != 0 && all_finite(a, c.n_base) &&
         all_finite(b, c.n_new)) {
-        ana_stats_interval iv = ana_stats_bootstrap_median_diff(
+        ana_stats_interval iv = ana_stats_bootstrap_median_change(
             a, c.n_base, b, c.n_new, ANA_COMPARE_BOOTSTRAP_ITERATIONS, seed);
-        c.change_lo = iv.lo / fabs(c.base);
-        c.change_hi = iv.hi / fabs(c.base);
+        c.change_lo = iv.lo;
+        c.change_hi = iv.hi;
     }
     bool significant = !c.testable || c.p < alpha;
     if (fabs(c.change) <= tolerance)

@@ -212,18 +212,25 @@ fail:
     return FALSE;
 }
 
+/* An input must be a regular file: SQLite would create a missing one,
+ * and a directory or a device is no database. */
+static gboolean is_regular(const char *path, GError **error)
+{
+    if (g_file_test(path, G_FILE_TEST_IS_REGULAR))
+        return TRUE;
+    g_set_error(error, ANA_ERROR, ANA_ERROR_SQLITE, "%s: %s", path,
+                g_file_test(path, G_FILE_TEST_EXISTS) ? "not a regular file"
+                                                      : "no such file");
+    return FALSE;
+}
+
 gboolean ana__db_open_reader(const char *path, sqlite3 **out, GError **error)
 {
     *out = NULL;
     sqlite3 *db = NULL;
     int version = 0;
-    if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
-        g_set_error(error, ANA_ERROR, ANA_ERROR_SQLITE, "%s: %s", path,
-                    g_file_test(path, G_FILE_TEST_EXISTS)
-                        ? "not a regular file"
-                        : "no such file");
+    if (!is_regular(path, error))
         return FALSE;
-    }
     int rc = ana__db_open_ro(path, &db);
     if (rc != SQLITE_OK) {
         ana__db_error(error, db, rc, "opening");
@@ -253,4 +260,37 @@ fail:
     sqlite3_close(db);
     g_prefix_error(error, "%s: ", path);
     return FALSE;
+}
+
+bool ana__db_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+gboolean ana__db_check_input(const char *path, bool exact, GError **error)
+{
+    if (!is_regular(path, error))
+        return FALSE;
+    sqlite3 *db = NULL;
+    int version = 0;
+    int rc = ana__db_open_ro(path, &db);
+    gboolean ok = rc == SQLITE_OK
+                      ? ana_schema_check(db, &version, error)
+                      : ana__db_error(error, db, rc, "opening");
+    sqlite3_close(db);
+    if (ok && version == 0) {
+        g_set_error(error, ANA_ERROR, ANA_ERROR_NOT_PEKO,
+                    "an empty database, with no runs");
+        ok = FALSE;
+    } else if (ok && exact && version != ANA_SCHEMA_VERSION) {
+        g_set_error(error, ANA_ERROR, ANA_ERROR_SCHEMA,
+                    "schema %d, not this build's %d", version,
+                    ANA_SCHEMA_VERSION);
+        ok = FALSE;
+    }
+    if (!ok)
+        g_prefix_error(error, "%s: ", path);
+    return ok;
 }

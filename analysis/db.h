@@ -86,6 +86,18 @@ gboolean ana__db_open_writer(const char *path, sqlite3 **out,
 gboolean ana__db_open_reader(const char *path, sqlite3 **out,
                              GError **error);
 
+/* Whether `a` and `b` are one file (both exist). An output that is one
+ * of its own inputs is refused by every command that copies rows. */
+bool ana__db_same_file(const char *a, const char *b);
+
+/* Checks, read-only and before anything is attached, that `path` is a
+ * regular file holding a peko database with runs: of this build's schema
+ * when `exact`, of any schema up to it otherwise. Returns TRUE, or FALSE
+ * with *error set, prefixed with the path (ANA_ERROR_SQLITE: missing or
+ * not a regular file; ANA_ERROR_NOT_PEKO: no runs; ANA_ERROR_SCHEMA:
+ * another schema when `exact`). */
+gboolean ana__db_check_input(const char *path, bool exact, GError **error);
+
 G_END_DECLS
 
 #endif /* ANA_DB_H */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "recorder-private.h"
 
 /* The largest time or offset a recording may hold, in magnitude: 2^52 us
  * (142 years). Sums of a few thousand of them stay far from int64_t's
@@ -265,9 +266,14 @@ static size_t rumor_index(ana__fleet *fl, const char *kind,
     return fl->rumors->len - 1;
 }
 
+/* ana__via of a receipt's via text; the schema allows no other than the
+ * three, and anything else is counted as a swap. */
 static uint8_t via_code(const char *via)
 {
-    return strcmp(via, "origin") == 0 ? 0 : strcmp(via, "rumor") == 0 ? 1 : 2;
+    for (uint8_t v = ANA__VIA_ORIGIN; v < ANA__VIA_SWAP; v++)
+        if (strcmp(via, ana__via_names[v]) == 0)
+            return v;
+    return ANA__VIA_SWAP;
 }
 
 /* Every row of one input, translated. */

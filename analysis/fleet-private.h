@@ -1,6 +1,7 @@
 /* fleet-private.h: the fleet merge's state, shared by fleet-load.c
  * (reading the inputs), fleet-clock.c (the common clock) and fleet.c
- * (joining and writing). Internal to the analysis library. */
+ * (staging it all for join.c, which joins and writes). Internal to the
+ * analysis library. */
 #ifndef ANA_FLEET_PRIVATE_H
 #define ANA_FLEET_PRIVATE_H
 
@@ -47,7 +48,7 @@ typedef struct ana__fl_receipt {
     uint32_t node;            /* global node id */
     int32_t hops;             /* -1: NULL */
     int32_t from;             /* global node id, -1: NULL */
-    uint8_t via;              /* 0 origin, 1 rumor, 2 swap */
+    uint8_t via;              /* ana__via (recorder-private.h) */
 } ana__fl_receipt;
 
 typedef struct ana__fl_rumor {

@@ -26,12 +26,6 @@ static const char sql_offset[] =
     " peer_addr, offset_us, error_us)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
-static const char *const via_names[] = {
-    [ANA__VIA_ORIGIN] = "origin",
-    [ANA__VIA_RUMOR] = "rumor",
-    [ANA__VIA_SWAP] = "swap",
-};
-
 static int64_t wall_now(const ana_recorder *rec)
 {
     return rec->wall_us(rec->wall_user);
@@ -218,7 +212,7 @@ gboolean ana__fleet_write(ana_recorder *rec, GError **error)
             sqlite3_bind_null(st, 8);
         else
             sqlite3_bind_int64(st, 8, row->hops);
-        sqlite3_bind_text(st, 9, via_names[row->via], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 9, ana__via_names[row->via], -1, SQLITE_STATIC);
         bind_addr_or_null(st, 10, &row->from);
         if (!step(rec, st, "writing a fleet receipt", error))
             return FALSE;

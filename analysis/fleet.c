@@ -1,16 +1,20 @@
 /* fleet.c: combining a fleet's recordings into one run (fleet.h).
  *
  * fleet-load.c reads the inputs, fleet-clock.c chooses the common clock;
- * here every time is moved onto it, receipts are joined into rumors and
- * infections, member counts into membership samples, and the run is
- * written in one transaction.
+ * here every time is moved onto it and staged for join.c, the core this
+ * shares with the testbed's combine: receipts as rumors (made where their
+ * origin created them) and infections, member counts as membership
+ * samples on a grid, and the nodes' versions and counters. The core joins
+ * them and writes the run in one transaction; this file adds the run row
+ * and the clock corrections.
  */
 #include "fleet-private.h"
 
 #include <string.h>
-#include <sys/stat.h>
 
 #include "db.h"
+#include "join-private.h"
+#include "recorder-private.h"
 
 #define FLEET_DEFAULT_STEP_US 100000
 #define FLEET_MAX_SAMPLES 100000
@@ -144,104 +148,23 @@ static span *input_spans(const ana__fleet *fl, int64_t *t0, int64_t *t_end,
 }
 
 /* ------------------------------------------------------------------ */
-/* Rumors and infections.                                               */
+/* Staging (join-private.h's tables; one source, src 0).               */
 
-typedef struct joined_rumor {
-    size_t rumor;             /* index into fl->rumors */
-    int64_t created_us;       /* run time */
-    size_t first, count;      /* its receipts: fl->receipts[first ..) */
-} joined_rumor;
+typedef struct fleet_totals {
+    int64_t span_us;
+    bool complete;
+    const char *started_at, *finished_at;
+    int64_t deliveries;
+    double latency_us;        /* mean half round trip of the swaps */
+} fleet_totals;
 
-static int receipt_cmp(gconstpointer a, gconstpointer b)
-{
-    const ana__fl_receipt *x = a, *y = b;
-    if (x->rumor != y->rumor)
-        return x->rumor < y->rumor ? -1 : 1;
-    if (x->node != y->node)
-        return x->node < y->node ? -1 : 1;
-    if (x->wall_us != y->wall_us)
-        return x->wall_us < y->wall_us ? -1 : 1;
-    if (x->via != y->via)
-        return x->via < y->via ? -1 : 1;
-    if (x->hops != y->hops)
-        return x->hops < y->hops ? -1 : 1;
-    return x->from < y->from ? -1 : x->from > y->from;
-}
-
-static gint joined_cmp(gconstpointer a, gconstpointer b, gpointer user)
-{
-    const ana__fleet *fl = user;
-    const joined_rumor *x = a, *y = b;
-    if (x->created_us != y->created_us)
-        return x->created_us < y->created_us ? -1 : 1;
-    const ana__fl_rumor *rx =
-        &g_array_index(fl->rumors, ana__fl_rumor, x->rumor);
-    const ana__fl_rumor *ry =
-        &g_array_index(fl->rumors, ana__fl_rumor, y->rumor);
-    int c = strcmp(rx->kind, ry->kind);
-    if (c == 0)
-        c = rx->origin < ry->origin ? -1 : rx->origin > ry->origin;
-    if (c == 0)
-        c = strcmp(rx->engine_id, ry->engine_id);
-    return c;
-}
-
-/* Moves receipts onto run time, keeps each node's first of each rumor,
- * and returns the rumors in creation order. */
-static GArray *join_rumors(ana__fleet *fl, int64_t t0)
-{
-    for (guint k = 0; k < fl->receipts->len; k++) {
-        ana__fl_receipt *r = &g_array_index(fl->receipts, ana__fl_receipt, k);
-        r->wall_us = ana__fleet_common(fl, r->node, r->wall_us) - t0;
-    }
-    g_array_sort(fl->receipts, receipt_cmp);
-    /* Only the first receipt per (rumor, node) stays. */
-    guint kept = 0;
-    for (guint k = 0; k < fl->receipts->len; k++) {
-        ana__fl_receipt *r = &g_array_index(fl->receipts, ana__fl_receipt, k);
-        if (kept > 0) {
-            ana__fl_receipt *p =
-                &g_array_index(fl->receipts, ana__fl_receipt, kept - 1);
-            if (p->rumor == r->rumor && p->node == r->node)
-                continue;
-        }
-        g_array_index(fl->receipts, ana__fl_receipt, kept++) = *r;
-    }
-    g_array_set_size(fl->receipts, kept);
-
-    GArray *joined = g_array_new(FALSE, FALSE, sizeof(joined_rumor));
-    for (guint k = 0; k < fl->receipts->len;) {
-        const ana__fl_receipt *r =
-            &g_array_index(fl->receipts, ana__fl_receipt, k);
-        joined_rumor j = {.rumor = r->rumor, .first = k,
-                          .created_us = INT64_MAX};
-        const ana__fl_rumor *rumor =
-            &g_array_index(fl->rumors, ana__fl_rumor, r->rumor);
-        int64_t min_us = INT64_MAX;
-        guint e = k;
-        for (; e < fl->receipts->len; e++) {
-            const ana__fl_receipt *q =
-                &g_array_index(fl->receipts, ana__fl_receipt, e);
-            if (q->rumor != r->rumor)
-                break;
-            min_us = MIN(min_us, q->wall_us);
-            if (q->node == rumor->origin && q->via == 0)
-                j.created_us = q->wall_us;
-        }
-        /* Without its origin's own row (the origin recorded nothing of
-         * it), the first receipt stands for its creation. */
-        if (j.created_us == INT64_MAX)
-            j.created_us = min_us;
-        j.count = e - k;
-        g_array_append_val(joined, j);
-        k = e;
-    }
-    g_array_sort_with_data(joined, joined_cmp, fl);
-    return joined;
-}
-
-/* ------------------------------------------------------------------ */
-/* Writing.                                                             */
+typedef struct fleet_stage {
+    ana__fleet *fl;
+    int64_t t0;               /* run time 0 on the reference clock */
+    const fleet_totals *tot;
+    const span *spans;
+    ana_fleet_result *res;
+} fleet_stage;
 
 static gboolean step_done(sqlite3 *db, sqlite3_stmt *st, const char *what,
                           GError **error)
@@ -252,6 +175,305 @@ static gboolean step_done(sqlite3 *db, sqlite3_stmt *st, const char *what,
         return ana__db_error(error, db, rc, what);
     return TRUE;
 }
+
+static gboolean stage_nodes(sqlite3 *db, const ana__fleet *fl, GError **error)
+{
+    sqlite3_stmt *st = NULL;
+    gboolean ok = ana__db_prepare(db,
+                                  "INSERT INTO c_node (src, node_id, addr,"
+                                  " name, heartbeat_sampled, peers_added,"
+                                  " peers_refreshed, peers_expired) VALUES"
+                                  " (0, ?1, ?2, ?3, 1, ?4, ?5, ?6)",
+                                  &st, error);
+    for (guint i = 0; ok && i < fl->nodes->len; i++) {
+        const ana__fl_node *n = &g_array_index(fl->nodes, ana__fl_node, i);
+        sqlite3_bind_int64(st, 1, i);
+        sqlite3_bind_text(st, 2, n->addr_text, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, n->name, -1, SQLITE_STATIC);
+        const int64_t totals[] = {n->peers_added, n->peers_refreshed,
+                                  n->peers_expired};
+        for (int k = 0; k < 3; k++) {
+            if (totals[k] < 0)
+                sqlite3_bind_null(st, 4 + k);
+            else
+                sqlite3_bind_int64(st, 4 + k, totals[k]);
+        }
+        ok = step_done(db, st, "staging a node", error);
+    }
+    sqlite3_finalize(st);
+    return ok;
+}
+
+/* The order of equal creation times: (kind, origin, engine id); each
+ * rumor is staged with its rank in it as its rumor_id. */
+static gint rumor_rank_cmp(gconstpointer a, gconstpointer b, gpointer user)
+{
+    const ana__fleet *fl = user;
+    const ana__fl_rumor *x =
+        &g_array_index(fl->rumors, ana__fl_rumor, *(const guint *)a);
+    const ana__fl_rumor *y =
+        &g_array_index(fl->rumors, ana__fl_rumor, *(const guint *)b);
+    int c = strcmp(x->kind, y->kind);
+    if (c == 0)
+        c = x->origin < y->origin ? -1 : x->origin > y->origin;
+    if (c == 0)
+        c = strcmp(x->engine_id, y->engine_id);
+    return c;
+}
+
+/* Rumors and receipts. A rumor is made (for the core) at its origin's
+ * own receipt, or, when the origin recorded none of it, at its first
+ * receipt; every receipt is an infection at its time on the common
+ * clock. */
+static gboolean stage_rumors(sqlite3 *db, const ana__fleet *fl, int64_t t0,
+                             GError **error)
+{
+    guint n = fl->rumors->len;
+    GArray *order = g_array_sized_new(FALSE, FALSE, sizeof(guint), n);
+    guint *rank = g_new(guint, n ? n : 1);
+    int64_t *made = g_new(int64_t, n ? n : 1);
+    int64_t *first = g_new(int64_t, n ? n : 1);
+    for (guint k = 0; k < n; k++) {
+        g_array_append_val(order, k);
+        made[k] = first[k] = INT64_MAX;
+    }
+    g_array_sort_with_data(order, rumor_rank_cmp, (gpointer)fl);
+    for (guint k = 0; k < n; k++)
+        rank[g_array_index(order, guint, k)] = k + 1;
+    for (guint k = 0; k < fl->receipts->len; k++) {
+        const ana__fl_receipt *r =
+            &g_array_index(fl->receipts, ana__fl_receipt, k);
+        const ana__fl_rumor *rumor =
+            &g_array_index(fl->rumors, ana__fl_rumor, r->rumor);
+        int64_t t = ana__fleet_common(fl, r->node, r->wall_us) - t0;
+        first[r->rumor] = MIN(first[r->rumor], t);
+        if (r->node == rumor->origin && r->via == 0)
+            made[r->rumor] = MIN(made[r->rumor], t);
+    }
+    sqlite3_stmt *sr = NULL, *si = NULL;
+    gboolean ok =
+        ana__db_prepare(db,
+                        "INSERT INTO c_rumor (src, rumor_id, kind, origin,"
+                        " created_us, made, engine_id, incarnation,"
+                        " sequence, copies, duplicates, messages) VALUES"
+                        " (0, ?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, 0, 0, 0)",
+                        &sr, error) &&
+        ana__db_prepare(db,
+                        "INSERT INTO c_inf (src, rumor_id, node_id, abs_us,"
+                        " hops, from_node, via) VALUES (0, ?1, ?2, ?3, ?4,"
+                        " ?5, ?6)",
+                        &si, error);
+    for (guint k = 0; ok && k < n; k++) {
+        const ana__fl_rumor *r = &g_array_index(fl->rumors, ana__fl_rumor, k);
+        guint64 id = g_ascii_strtoull(r->engine_id, NULL, 16);
+        sqlite3_bind_int64(sr, 1, rank[k]);
+        sqlite3_bind_text(sr, 2, r->kind, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(sr, 3, r->origin);
+        sqlite3_bind_int64(sr, 4, made[k] != INT64_MAX ? made[k] : first[k]);
+        sqlite3_bind_text(sr, 5, r->engine_id, -1, SQLITE_STATIC);
+        if (strcmp(r->kind, "heartbeat") == 0) {
+            sqlite3_bind_int64(sr, 6, (sqlite3_int64)(id >> 32));
+            sqlite3_bind_int64(sr, 7, (sqlite3_int64)(id & 0xffffffffu));
+        } else {
+            sqlite3_bind_null(sr, 6);
+            sqlite3_bind_int64(sr, 7, (sqlite3_int64)id);
+        }
+        ok = step_done(db, sr, "staging a rumor", error);
+    }
+    for (guint k = 0; ok && k < fl->receipts->len; k++) {
+        const ana__fl_receipt *q =
+            &g_array_index(fl->receipts, ana__fl_receipt, k);
+        sqlite3_bind_int64(si, 1, rank[q->rumor]);
+        sqlite3_bind_int64(si, 2, q->node);
+        sqlite3_bind_int64(si, 3,
+                           ana__fleet_common(fl, q->node, q->wall_us) - t0);
+        if (q->via == 0)
+            sqlite3_bind_int64(si, 4, 0);
+        else if (q->hops < 0 || q->via == 2)
+            sqlite3_bind_null(si, 4);
+        else
+            sqlite3_bind_int64(si, 4, q->hops);
+        if (q->from < 0 || q->via == 0)
+            sqlite3_bind_null(si, 5);
+        else
+            sqlite3_bind_int64(si, 5, q->from);
+        sqlite3_bind_text(si, 6, ana__via_names[q->via], -1, SQLITE_STATIC);
+        ok = step_done(db, si, "staging a receipt", error);
+    }
+    sqlite3_finalize(sr);
+    sqlite3_finalize(si);
+    g_array_free(order, TRUE);
+    g_free(rank);
+    g_free(made);
+    g_free(first);
+    return ok;
+}
+
+/* Metadata versions and counters, per node as recorded. */
+static gboolean stage_rows(sqlite3 *db, const ana__fleet *fl, int64_t t0,
+                           GError **error)
+{
+    sqlite3_stmt *sv = NULL, *st = NULL, *sj = NULL;
+    gboolean ok =
+        ana__db_prepare(db,
+                        "INSERT INTO c_meta (src, node_id, counter, origin,"
+                        " origin_addr, t_us, via, bytes) VALUES (?1, ?2, ?3,"
+                        " ?4, ?5, ?6, ?7, ?8)",
+                        &sv, error) &&
+        ana__db_prepare(db,
+                        "INSERT INTO c_traffic (node_id, type, outcome,"
+                        " packets, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        &st, error) &&
+        ana__db_prepare(db,
+                        "INSERT INTO c_rej (node_id, reason, packets, bytes)"
+                        " VALUES (?1, ?2, ?3, ?4)",
+                        &sj, error);
+    for (guint k = 0; ok && k < fl->versions->len; k++) {
+        const ana__fl_version *v =
+            &g_array_index(fl->versions, ana__fl_version, k);
+        gpointer origin = v->origin_addr ? g_hash_table_lookup(
+                                               fl->node_by_addr,
+                                               v->origin_addr)
+                                         : NULL;
+        sqlite3_bind_int64(sv, 1,
+                           (sqlite3_int64)g_array_index(fl->nodes,
+                                                        ana__fl_node,
+                                                        v->node).input);
+        sqlite3_bind_int64(sv, 2, v->node);
+        sqlite3_bind_int64(sv, 3, v->counter);
+        if (origin)
+            sqlite3_bind_int64(sv, 4, GPOINTER_TO_UINT(origin) - 1);
+        else
+            sqlite3_bind_null(sv, 4);
+        sqlite3_bind_text(sv, 5, v->origin_addr ? v->origin_addr : "", -1,
+                          SQLITE_STATIC);
+        sqlite3_bind_int64(sv, 6,
+                           ana__fleet_common(fl, v->node, v->wall_us) - t0);
+        sqlite3_bind_text(sv, 7, v->via, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(sv, 8, v->bytes);
+        ok = step_done(db, sv, "staging a metadata version", error);
+    }
+    for (guint k = 0; ok && k < fl->counters->len; k++) {
+        const ana__fl_counter *c =
+            &g_array_index(fl->counters, ana__fl_counter, k);
+        sqlite3_stmt *s = c->outcome ? st : sj;
+        int i = 1;
+        sqlite3_bind_int64(s, i++, c->node);
+        sqlite3_bind_text(s, i++, c->type, -1, SQLITE_STATIC);
+        if (c->outcome)
+            sqlite3_bind_text(s, i++, c->outcome, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, i++, c->packets);
+        sqlite3_bind_int64(s, i++, c->bytes);
+        ok = step_done(db, s, "staging a counter", error);
+    }
+    sqlite3_finalize(sv);
+    sqlite3_finalize(st);
+    sqlite3_finalize(sj);
+    return ok;
+}
+
+static int members_cmp(gconstpointer a, gconstpointer b)
+{
+    const ana__fl_members *x = a, *y = b;
+    if (x->node != y->node)
+        return x->node < y->node ? -1 : 1;
+    if (x->wall_us != y->wall_us)
+        return x->wall_us < y->wall_us ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Samples on a grid: a node is live while its input's run covers the
+ * time, complete while its last member count before it is the live
+ * nodes less itself. */
+static gboolean stage_membership(sqlite3 *db, ana__fleet *fl, int64_t t0,
+                                 int64_t span_us, const span *spans,
+                                 GError **error)
+{
+    size_t n = fl->nodes->len;
+    for (guint k = 0; k < fl->members->len; k++) {
+        ana__fl_members *m = &g_array_index(fl->members, ana__fl_members, k);
+        m->wall_us = ana__fleet_common(fl, m->node, m->wall_us) - t0;
+    }
+    /* Equal times keep their recorded order (the sort is not stable, so
+     * the order is part of the key). */
+    g_array_sort(fl->members, members_cmp);
+    size_t *next = g_new0(size_t, n), *end = g_new0(size_t, n);
+    int64_t *count = g_new0(int64_t, n);
+    for (size_t k = 0; k < fl->members->len; k++) {
+        uint32_t node = g_array_index(fl->members, ana__fl_members, k).node;
+        if (end[node] == 0)
+            next[node] = k;
+        end[node] = k + 1;
+    }
+    int64_t step = fl->opts.membership_step_us > 0
+                       ? fl->opts.membership_step_us
+                       : FLEET_DEFAULT_STEP_US;
+    if (span_us / step >= FLEET_MAX_SAMPLES)
+        step = span_us / (FLEET_MAX_SAMPLES - 1) + 1;
+    sqlite3_stmt *st = NULL;
+    gboolean ok = ana__db_prepare(db,
+                                  "INSERT INTO c_memb (src, sample, t_us,"
+                                  " live, complete) VALUES (0, ?1, ?2, ?3,"
+                                  " ?4)",
+                                  &st, error);
+    bool *is_live = g_new0(bool, n);
+    int64_t sample = 0;
+    for (int64_t t = 0; ok && t <= span_us; t += step) {
+        size_t live = 0, complete = 0;
+        for (size_t i = 0; i < n; i++) {
+            while (next[i] < end[i]) {
+                const ana__fl_members *m =
+                    &g_array_index(fl->members, ana__fl_members, next[i]);
+                if (m->node != i || m->wall_us > t)
+                    break;
+                count[i] = m->members;
+                next[i]++;
+            }
+            const span *s =
+                &spans[g_array_index(fl->nodes, ana__fl_node, i).input];
+            is_live[i] = t + t0 >= s->start && t + t0 <= s->end;
+            live += is_live[i];
+        }
+        /* As the simulator's "holds exactly the live nodes", by count: a
+         * node's list holds only nodes it heard from, which were live. */
+        for (size_t i = 0; i < n; i++)
+            complete += is_live[i] && count[i] == (int64_t)live - 1;
+        sqlite3_bind_int64(st, 1, sample++);
+        sqlite3_bind_int64(st, 2, t);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)live);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)complete);
+        ok = step_done(db, st, "staging a membership sample", error);
+    }
+    sqlite3_finalize(st);
+    g_free(is_live);
+    g_free(next);
+    g_free(end);
+    g_free(count);
+    return ok;
+}
+
+/* The join's stage: every row of the fleet, in one savepoint (thousands
+ * of temp rows would otherwise be a transaction each). */
+static gboolean stage(sqlite3 *db, void *user, GError **error)
+{
+    fleet_stage *fs = user;
+    gboolean ok =
+        ana__db_exec(db, "SAVEPOINT fleet_stage", "staging", error) &&
+        stage_nodes(db, fs->fl, error) &&
+        stage_rumors(db, fs->fl, fs->t0, error) &&
+        stage_rows(db, fs->fl, fs->t0, error) &&
+        stage_membership(db, fs->fl, fs->t0, fs->tot->span_us, fs->spans,
+                         error);
+    if (!ok) {
+        sqlite3_exec(db, "ROLLBACK TO fleet_stage", NULL, NULL, NULL);
+        sqlite3_exec(db, "RELEASE fleet_stage", NULL, NULL, NULL);
+        return FALSE;
+    }
+    return ana__db_exec(db, "RELEASE fleet_stage", "staging", error);
+}
+
+/* ------------------------------------------------------------------ */
+/* The run row and the clock corrections.                              */
 
 static gboolean check_not_merged(sqlite3 *db, const ana__fleet *fl,
                                  int64_t t0_wall, GError **error)
@@ -280,19 +502,15 @@ static gboolean check_not_merged(sqlite3 *db, const ana__fleet *fl,
     return TRUE;
 }
 
-typedef struct fleet_totals {
-    int64_t t0_wall;          /* run time 0 on the reference clock */
-    int64_t span_us;
-    bool complete;
-    const char *started_at, *finished_at;
-    int64_t deliveries;
-    double latency_us;        /* mean half round trip of the swaps */
-} fleet_totals;
-
-static gboolean write_run(sqlite3 *db, const ana__fleet *fl,
-                          const fleet_totals *tot, ana_fleet_result *res,
-                          GError **error)
+static gboolean write_run(sqlite3 *db, void *user, const ana__join_stats *js,
+                          int64_t *run_id, GError **error)
 {
+    const fleet_stage *fs = user;
+    const ana__fleet *fl = fs->fl;
+    const fleet_totals *tot = fs->tot;
+    const ana_fleet_result *res = fs->res;
+    if (!check_not_merged(db, fl, fs->t0, error))
+        return FALSE;
     const ana__fl_input *first = g_ptr_array_index(fl->inputs, 0);
     const ana__fl_node *ref =
         &g_array_index(fl->nodes, ana__fl_node, fl->reference);
@@ -323,7 +541,7 @@ static gboolean write_run(sqlite3 *db, const ana__fleet *fl,
     sqlite3_bind_text(st, 5, ref->addr_text, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, res->max_offset_us);
     sqlite3_bind_int64(st, 7, res->max_error_us);
-    sqlite3_bind_int64(st, 8, (sqlite3_int64)res->early_receipts);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)js->early);
     sqlite3_bind_int64(st, 9, fl->hb_every);
     sqlite3_bind_text(st, 10, PEKO_VERSION_STRING, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 11, tot->complete ? "complete" : "incomplete", -1,
@@ -334,286 +552,66 @@ static gboolean write_run(sqlite3 *db, const ana__fleet *fl,
     sqlite3_bind_int64(st, 15, tot->span_us);
     sqlite3_bind_double(st, 16, (double)tot->span_us / 1e6);
     sqlite3_bind_int64(st, 17, tot->deliveries);
-    sqlite3_bind_int64(st, 18, tot->t0_wall);
+    sqlite3_bind_int64(st, 18, fs->t0);
     if (fl->offsets->len > 0)
         sqlite3_bind_double(st, 19, tot->latency_us);
     gboolean ok = step_done(db, st, "writing the fleet's run", error);
     sqlite3_finalize(st);
     if (ok)
-        res->run_id = sqlite3_last_insert_rowid(db);
+        *run_id = sqlite3_last_insert_rowid(db);
     return ok;
 }
 
-static gboolean write_nodes(sqlite3 *db, const ana__fleet *fl, int64_t run,
-                            GError **error)
+/* What the fleet adds to the joined run: each node's clock correction,
+ * and the publish's packet counts. */
+static gboolean finish(sqlite3 *db, void *user, const ana__join_stats *js,
+                       GError **error)
 {
-    sqlite3_stmt *st = NULL, *cc = NULL;
-    gboolean ok =
-        ana__db_prepare(db,
-                        "INSERT INTO node (run_id, node_id, addr, name,"
-                        " heartbeat_sampled, peers_added, peers_refreshed,"
-                        " peers_expired) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6,"
-                        " ?7)",
-                        &st, error) &&
-        ana__db_prepare(db,
-                        "INSERT INTO clock_correction (run_id, node_id,"
-                        " reference, offset_us, error_us, path_hops)"
-                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        &cc, error);
+    const ana__fleet *fl = ((const fleet_stage *)user)->fl;
+    sqlite3_stmt *cc = NULL;
+    gboolean ok = ana__db_prepare(db,
+                                  "INSERT INTO clock_correction (run_id,"
+                                  " node_id, reference, offset_us,"
+                                  " error_us, path_hops) VALUES (?1, ?2,"
+                                  " ?3, ?4, ?5, ?6)",
+                                  &cc, error);
     for (guint i = 0; ok && i < fl->nodes->len; i++) {
         const ana__fl_node *n = &g_array_index(fl->nodes, ana__fl_node, i);
-        sqlite3_bind_int64(st, 1, run);
-        sqlite3_bind_int64(st, 2, i);
-        sqlite3_bind_text(st, 3, n->addr_text, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, n->name, -1, SQLITE_STATIC);
-        const int64_t totals[] = {n->peers_added, n->peers_refreshed,
-                                  n->peers_expired};
-        for (int k = 0; k < 3; k++) {
-            if (totals[k] < 0)
-                sqlite3_bind_null(st, 5 + k);
-            else
-                sqlite3_bind_int64(st, 5 + k, totals[k]);
-        }
-        sqlite3_bind_int64(cc, 1, run);
+        sqlite3_bind_int64(cc, 1, js->run_id);
         sqlite3_bind_int64(cc, 2, i);
         sqlite3_bind_int64(cc, 3, (sqlite3_int64)fl->reference);
         sqlite3_bind_int64(cc, 4, n->offset_us);
         sqlite3_bind_int64(cc, 5, n->error_us);
         sqlite3_bind_int64(cc, 6, n->path_hops);
-        ok = step_done(db, st, "writing a node", error) &&
-             step_done(db, cc, "writing a clock correction", error);
+        ok = step_done(db, cc, "writing a clock correction", error);
     }
-    sqlite3_finalize(st);
     sqlite3_finalize(cc);
-    return ok;
-}
-
-static const char *const via_names[] = {"origin", "rumor", "swap"};
-
-static gboolean write_rumors(sqlite3 *db, ana__fleet *fl, const GArray *joined,
-                             int64_t run, ana_fleet_result *res,
-                             GError **error)
-{
-    sqlite3_stmt *sr = NULL, *si = NULL;
-    gboolean ok =
-        ana__db_prepare(db,
-                        "INSERT INTO rumor (run_id, rumor_id, kind, origin,"
-                        " created_us, engine_id, incarnation, sequence,"
-                        " infected) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-                        " ?9)",
-                        &sr, error) &&
-        ana__db_prepare(db,
-                        "INSERT INTO infection (run_id, rumor_id, node_id,"
-                        " t_us, hops, from_node, via) VALUES (?1, ?2, ?3,"
-                        " ?4, ?5, ?6, ?7)",
-                        &si, error);
-    for (guint k = 0; ok && k < joined->len; k++) {
-        const joined_rumor *j = &g_array_index(joined, joined_rumor, k);
-        const ana__fl_rumor *r =
-            &g_array_index(fl->rumors, ana__fl_rumor, j->rumor);
-        guint64 id = g_ascii_strtoull(r->engine_id, NULL, 16);
-        bool heartbeat = strcmp(r->kind, "heartbeat") == 0;
-        sqlite3_bind_int64(sr, 1, run);
-        sqlite3_bind_int64(sr, 2, k + 1);
-        sqlite3_bind_text(sr, 3, r->kind, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(sr, 4, r->origin);
-        sqlite3_bind_int64(sr, 5, j->created_us);
-        sqlite3_bind_text(sr, 6, r->engine_id, -1, SQLITE_STATIC);
-        if (heartbeat) {
-            sqlite3_bind_int64(sr, 7, (sqlite3_int64)(id >> 32));
-            sqlite3_bind_int64(sr, 8, (sqlite3_int64)(id & 0xffffffffu));
-        } else {
-            sqlite3_bind_null(sr, 7);
-            sqlite3_bind_int64(sr, 8, (sqlite3_int64)id);
-        }
-        sqlite3_bind_int64(sr, 9, (sqlite3_int64)j->count);
-        ok = step_done(db, sr, "writing a rumor", error);
-        res->rumors++;
-        for (size_t e = j->first; ok && e < j->first + j->count; e++) {
-            const ana__fl_receipt *q =
-                &g_array_index(fl->receipts, ana__fl_receipt, e);
-            int64_t t = q->wall_us - j->created_us;
-            if (t < 0) {
-                /* Within the clock error: it cannot have come before
-                 * its creation. */
-                res->early_receipts++;
-                t = 0;
-            }
-            sqlite3_bind_int64(si, 1, run);
-            sqlite3_bind_int64(si, 2, k + 1);
-            sqlite3_bind_int64(si, 3, q->node);
-            sqlite3_bind_int64(si, 4, t);
-            if (q->via == 0)
-                sqlite3_bind_int64(si, 5, 0);
-            else if (q->hops < 0 || q->via == 2)
-                sqlite3_bind_null(si, 5);
-            else
-                sqlite3_bind_int64(si, 5, q->hops);
-            if (q->from < 0 || q->via == 0)
-                sqlite3_bind_null(si, 6);
-            else
-                sqlite3_bind_int64(si, 6, q->from);
-            sqlite3_bind_text(si, 7, via_names[q->via], -1, SQLITE_STATIC);
-            ok = step_done(db, si, "writing an infection", error);
-            res->infections++;
-        }
-    }
-    sqlite3_finalize(sr);
-    sqlite3_finalize(si);
-    return ok;
-}
-
-static gboolean write_rows(sqlite3 *db, const ana__fleet *fl, int64_t run,
-                           int64_t t0, GError **error)
-{
-    sqlite3_stmt *sv = NULL, *st = NULL, *sj = NULL;
-    gboolean ok =
-        ana__db_prepare(db,
-                        "INSERT OR IGNORE INTO metadata_version (run_id,"
-                        " node_id, counter, origin, origin_addr, t_us, via,"
-                        " bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                        &sv, error) &&
-        ana__db_prepare(db,
-                        "INSERT INTO traffic (run_id, node_id, type,"
-                        " outcome, packets, bytes) VALUES (?1, ?2, ?3, ?4,"
-                        " ?5, ?6) ON CONFLICT DO UPDATE SET packets ="
-                        " packets + excluded.packets, bytes = bytes +"
-                        " excluded.bytes",
-                        &st, error) &&
-        ana__db_prepare(db,
-                        "INSERT INTO rejection (run_id, node_id, reason,"
-                        " packets, bytes) VALUES (?1, ?2, ?3, ?4, ?5)"
-                        " ON CONFLICT DO UPDATE SET packets = packets +"
-                        " excluded.packets, bytes = bytes + excluded.bytes",
-                        &sj, error);
-    for (guint k = 0; ok && k < fl->versions->len; k++) {
-        const ana__fl_version *v =
-            &g_array_index(fl->versions, ana__fl_version, k);
-        gpointer origin = v->origin_addr ? g_hash_table_lookup(
-                                               fl->node_by_addr,
-                                               v->origin_addr)
-                                         : NULL;
-        sqlite3_bind_int64(sv, 1, run);
-        sqlite3_bind_int64(sv, 2, v->node);
-        sqlite3_bind_int64(sv, 3, v->counter);
-        if (origin)
-            sqlite3_bind_int64(sv, 4, GPOINTER_TO_UINT(origin) - 1);
-        else
-            sqlite3_bind_null(sv, 4);
-        sqlite3_bind_text(sv, 5, v->origin_addr ? v->origin_addr : "", -1,
-                          SQLITE_STATIC);
-        sqlite3_bind_int64(sv, 6,
-                           ana__fleet_common(fl, v->node, v->wall_us) - t0);
-        sqlite3_bind_text(sv, 7, v->via, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(sv, 8, v->bytes);
-        ok = step_done(db, sv, "writing a metadata version", error);
-    }
-    for (guint k = 0; ok && k < fl->counters->len; k++) {
-        const ana__fl_counter *c =
-            &g_array_index(fl->counters, ana__fl_counter, k);
-        sqlite3_stmt *s = c->outcome ? st : sj;
-        int i = 1;
-        sqlite3_bind_int64(s, i++, run);
-        sqlite3_bind_int64(s, i++, c->node);
-        sqlite3_bind_text(s, i++, c->type, -1, SQLITE_STATIC);
-        if (c->outcome)
-            sqlite3_bind_text(s, i++, c->outcome, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, i++, c->packets);
-        sqlite3_bind_int64(s, i++, c->bytes);
-        ok = step_done(db, s, "writing a counter", error);
-    }
-    sqlite3_finalize(sv);
-    sqlite3_finalize(st);
-    sqlite3_finalize(sj);
-    return ok;
-}
-
-static int members_cmp(gconstpointer a, gconstpointer b)
-{
-    const ana__fl_members *x = a, *y = b;
-    if (x->node != y->node)
-        return x->node < y->node ? -1 : 1;
-    if (x->wall_us != y->wall_us)
-        return x->wall_us < y->wall_us ? -1 : 1;
-    return x->order < y->order ? -1 : x->order > y->order;
-}
-
-/* Samples on a grid: a node is live while its input's run covers the
- * time, complete while its last member count before it is the live
- * nodes less itself. */
-static gboolean write_membership(sqlite3 *db, ana__fleet *fl, int64_t run,
-                                 int64_t t0, int64_t span_us,
-                                 const span *spans, GError **error)
-{
-    size_t n = fl->nodes->len;
-    for (guint k = 0; k < fl->members->len; k++) {
-        ana__fl_members *m = &g_array_index(fl->members, ana__fl_members, k);
-        m->wall_us = ana__fleet_common(fl, m->node, m->wall_us) - t0;
-    }
-    /* Equal times keep their recorded order (the sort is not stable, so
-     * the order is part of the key). */
-    g_array_sort(fl->members, members_cmp);
-    size_t *next = g_new0(size_t, n), *end = g_new0(size_t, n);
-    int64_t *count = g_new0(int64_t, n);
-    for (size_t k = 0; k < fl->members->len; k++) {
-        uint32_t node = g_array_index(fl->members, ana__fl_members, k).node;
-        if (end[node] == 0)
-            next[node] = k;
-        end[node] = k + 1;
-    }
-    int64_t step = fl->opts.membership_step_us > 0
-                       ? fl->opts.membership_step_us
-                       : FLEET_DEFAULT_STEP_US;
-    if (span_us / step >= FLEET_MAX_SAMPLES)
-        step = span_us / (FLEET_MAX_SAMPLES - 1) + 1;
+    /* Per-rumor packet counts are not recorded by the nodes (only their
+     * traffic by type); a lone metadata rumor, the usual publish, owns
+     * every metadata packet, so its counts are exact. */
     sqlite3_stmt *st = NULL;
-    gboolean ok = ana__db_prepare(db,
-                                  "INSERT INTO membership (run_id, sample,"
-                                  " t_us, live, complete) VALUES (?1, ?2,"
-                                  " ?3, ?4, ?5)",
-                                  &st, error);
-    bool *is_live = g_new0(bool, n);
-    int64_t sample = 0;
-    for (int64_t t = 0; ok && t <= span_us; t += step) {
-        size_t live = 0, complete = 0;
-        for (size_t i = 0; i < n; i++) {
-            while (next[i] < end[i]) {
-                const ana__fl_members *m =
-                    &g_array_index(fl->members, ana__fl_members, next[i]);
-                if (m->node != i || m->wall_us > t)
-                    break;
-                count[i] = m->members;
-                next[i]++;
-            }
-            const span *s =
-                &spans[g_array_index(fl->nodes, ana__fl_node, i).input];
-            is_live[i] = t + t0 >= s->start && t + t0 <= s->end;
-            live += is_live[i];
-        }
-        /* As the simulator's "holds exactly the live nodes", by count: a
-         * node's list holds only nodes it heard from, which were live. */
-        for (size_t i = 0; i < n; i++)
-            complete += is_live[i] && count[i] == (int64_t)live - 1;
-        sqlite3_bind_int64(st, 1, run);
-        sqlite3_bind_int64(st, 2, sample++);
-        sqlite3_bind_int64(st, 3, t);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)live);
-        sqlite3_bind_int64(st, 5, (sqlite3_int64)complete);
-        ok = step_done(db, st, "writing a membership sample", error);
+    ok = ok &&
+         ana__db_prepare(
+             db,
+             "UPDATE rumor SET"
+             " messages = (SELECT coalesce(sum(packets), 0) FROM traffic t"
+             "  WHERE t.run_id = ?1 AND type = 'metadata' AND outcome ="
+             "  'sent'),"
+             " copies = (SELECT coalesce(sum(packets), 0) FROM traffic t"
+             "  WHERE t.run_id = ?1 AND type = 'metadata' AND outcome ="
+             "  'received'),"
+             " duplicates = (SELECT coalesce(sum(packets), 0) FROM traffic t"
+             "  WHERE t.run_id = ?1 AND type = 'metadata' AND outcome ="
+             "  'duplicate')"
+             " WHERE run_id = ?1 AND kind = 'metadata' AND (SELECT count(*)"
+             "  FROM rumor r WHERE r.run_id = ?1 AND r.kind = 'metadata') = 1",
+             &st, error);
+    if (ok) {
+        sqlite3_bind_int64(st, 1, js->run_id);
+        ok = step_done(db, st, "counting the publish's packets", error);
     }
     sqlite3_finalize(st);
-    g_free(is_live);
-    g_free(next);
-    g_free(end);
-    g_free(count);
     return ok;
-}
-
-static bool same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-           sa.st_ino == sb.st_ino;
 }
 
 gboolean ana_fleet_merge(const char *out_path, const char *const *inputs,
@@ -627,19 +625,11 @@ gboolean ana_fleet_merge(const char *out_path, const char *const *inputs,
                     "a fleet merge needs at least one recording");
         return FALSE;
     }
-    for (size_t i = 0; i < n_inputs; i++)
-        if (same_file(out_path, inputs[i])) {
-            g_set_error(error, ANA_ERROR, ANA_ERROR_INVALID,
-                        "%s is both an input and the output", inputs[i]);
-            return FALSE;
-        }
 
     ana__fleet fl;
     fleet_init(&fl, opts);
     ana_fleet_result res = {0};
-    sqlite3 *db = NULL;
     span *spans = NULL;
-    GArray *joined = NULL;
     gboolean ok = ana__fleet_load(&fl, inputs, n_inputs, error) &&
                   ana__fleet_clock(&fl, error);
     int64_t t0 = 0, t_end = 0;
@@ -648,8 +638,7 @@ gboolean ana_fleet_merge(const char *out_path, const char *const *inputs,
     if (!ok)
         goto out;
 
-    fleet_totals tot = {.t0_wall = t0, .span_us = t_end - t0,
-                        .complete = true};
+    fleet_totals tot = {.span_us = t_end - t0, .complete = true};
     fl.hb_every = 1;
     for (guint i = 0; i < fl.inputs->len; i++) {
         const ana__fl_input *in = g_ptr_array_index(fl.inputs, i);
@@ -678,74 +667,32 @@ gboolean ana_fleet_merge(const char *out_path, const char *const *inputs,
         res.max_offset_us = MAX(res.max_offset_us, ABS(n->offset_us));
         res.max_error_us = MAX(res.max_error_us, n->error_us);
     }
-    joined = join_rumors(&fl, t0);
-    /* Early receipts are counted while writing, and the run row holds the
-     * count: write the rumors first and the run row's count last. */
-    ok = ana__db_open_writer(out_path, &db, error);
-    if (!ok)
-        goto out;
-    ok = ana__db_exec(db, "BEGIN IMMEDIATE", "starting the merge", error) &&
-         check_not_merged(db, &fl, t0, error) &&
-         write_run(db, &fl, &tot, &res, error) &&
-         write_nodes(db, &fl, res.run_id, error) &&
-         write_rumors(db, &fl, joined, res.run_id, &res, error) &&
-         write_rows(db, &fl, res.run_id, t0, error) &&
-         write_membership(db, &fl, res.run_id, t0, tot.span_us, spans,
-                          error);
-    /* Per-rumor packet counts are not recorded by the nodes (only their
-     * traffic by type); a lone metadata rumor, the usual publish, owns
-     * every metadata packet, so its counts are exact. */
+    fleet_stage fs = {.fl = &fl, .t0 = t0, .tot = &tot, .spans = spans,
+                      .res = &res};
+    /* One source for the core: the fleet's rows are staged as one, so
+     * every grid sample is kept; a receipt the clock error puts before
+     * its creation is stored at 0. */
+    const ana__join_spec spec = {
+        .clamp_early = true,
+        .membership_sources = 1,
+        .stage = stage,
+        .write_run = write_run,
+        .finish = finish,
+    };
+    ana__join_stats js;
+    ok = ana__join(out_path, inputs, n_inputs, &spec, &fs, &js, error);
     if (ok) {
-        sqlite3_stmt *st = NULL;
-        ok = ana__db_prepare(
-            db,
-            "UPDATE rumor SET"
-            " messages = (SELECT coalesce(sum(packets), 0) FROM traffic t"
-            "  WHERE t.run_id = ?1 AND type = 'metadata' AND outcome ="
-            "  'sent'),"
-            " copies = (SELECT coalesce(sum(packets), 0) FROM traffic t"
-            "  WHERE t.run_id = ?1 AND type = 'metadata' AND outcome ="
-            "  'received'),"
-            " duplicates = (SELECT coalesce(sum(packets), 0) FROM traffic t"
-            "  WHERE t.run_id = ?1 AND type = 'metadata' AND outcome ="
-            "  'duplicate')"
-            " WHERE run_id = ?1 AND kind = 'metadata' AND (SELECT count(*)"
-            "  FROM rumor r WHERE r.run_id = ?1 AND r.kind = 'metadata') = 1",
-            &st, error);
-        if (ok) {
-            sqlite3_bind_int64(st, 1, res.run_id);
-            ok = step_done(db, st, "counting the publish's packets", error);
-        }
-        sqlite3_finalize(st);
-    }
-    if (ok) {
-        sqlite3_stmt *st = NULL;
-        ok = ana__db_prepare(db,
-                             "UPDATE run SET params = json_set(params,"
-                             " '$.fleet.early_receipts', ?2) WHERE run_id"
-                             " = ?1",
-                             &st, error);
-        if (ok) {
-            sqlite3_bind_int64(st, 1, res.run_id);
-            sqlite3_bind_int64(st, 2, (sqlite3_int64)res.early_receipts);
-            ok = step_done(db, st, "writing the fleet's run", error);
-        }
-        sqlite3_finalize(st);
-    }
-    ok = ok && ana__db_exec(db, "COMMIT", "committing the merge", error);
-    if (!ok) {
-        if (!sqlite3_get_autocommit(db))
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        if (error && *error && !g_str_has_prefix((*error)->message, out_path))
-            g_prefix_error(error, "%s: ", out_path);
+        res.run_id = js.run_id;
+        res.rumors = js.rumors;
+        res.infections = js.infections;
+        res.early_receipts = js.early;
+    } else if (error && *error &&
+               !g_str_has_prefix((*error)->message, out_path)) {
+        g_prefix_error(error, "%s: ", out_path);
     }
 
 out:
-    if (joined)
-        g_array_free(joined, TRUE);
     g_free(spans);
-    if (db)
-        sqlite3_close(db);
     fleet_clear(&fl);
     if (ok && result)
         *result = res;

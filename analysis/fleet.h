@@ -7,10 +7,16 @@
  * many nodes per run), and fleet_receipt, fleet_members and clock_offset
  * rows stamped with that process's real-time clock (run.wall_t0_us is
  * the clock when the run started). A `peko node --db --run-label L` file
- * is one such run with one node; a testbed worker's file may hold many
- * nodes in one run, all on the worker's clock.
+ * is one such run with one node; a file may also hold many nodes in one
+ * run, all on that process's clock.
  *
- * Contract for callers (peko merge --fleet, the testbed's workers):
+ * The joining and the writing are join.c's (join-private.h), the core
+ * this shares with the testbed's combine (combine.h): this module reads
+ * the fleet rows, estimates the clocks, checks the inputs and stages
+ * everything on the common clock; the core joins rumors, keeps first
+ * infections and writes the run in one transaction.
+ *
+ * Contract for callers (peko merge --fleet):
  * - every input run must carry the same label (given, or, when
  *   opts->run_label is NULL, the one the first input has); a file with
  *   none of that label, with several, or with runs of other labels only
@@ -44,12 +50,13 @@
  * receipt on the common clock; a receipt the clock error puts before the
  * creation is counted and stored as t_us 0), membership (a sample every
  * membership_step_us: live = nodes whose run covers it, complete = live
- * nodes listing as many peers as there are other live nodes), metadata_version, traffic and rejection
- * (per node, as recorded), clock_correction. peko report, compare and
- * plot read it as any run.
+ * nodes listing as many peers as there are other live nodes),
+ * metadata_version (per node, on the common clock; the earliest of a
+ * repeated version), traffic and rejection (per node, summed),
+ * clock_correction. peko report, compare and plot read it as any run.
  *
  * Errors: FALSE with *error set (ANA_ERROR), naming the file at fault;
- * the output is then unchanged.
+ * the output is then unchanged (a file made for the merge is removed).
  */
 #ifndef ANA_FLEET_H
 #define ANA_FLEET_H

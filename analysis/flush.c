@@ -65,7 +65,7 @@ static const char sql_run_end[] =
     " sim_time_us = ?5, wall_s = ?6, events = ?7, deliveries = ?8,"
     " error = ?9 WHERE run_id = ?1";
 
-static const char *const via_names[] = {
+const char *const ana__via_names[3] = {
     [ANA__VIA_ORIGIN] = "origin",
     [ANA__VIA_RUMOR] = "rumor",
     [ANA__VIA_SWAP] = "swap",
@@ -217,7 +217,7 @@ static gboolean write_infections(ana_recorder *rec, GError **error)
         sqlite3_bind_int64(st, 4, row->t_us);
         bind_node_or_null(st, 5, row->hops);
         bind_node_or_null(st, 6, row->from_node);
-        sqlite3_bind_text(st, 7, via_names[row->via], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, ana__via_names[row->via], -1, SQLITE_STATIC);
         if (!step(rec, st, "writing an infection", error))
             return FALSE;
     }
@@ -328,11 +328,10 @@ static gboolean write_counters(ana_recorder *rec, GError **error)
 {
     sqlite3_stmt *st = rec->st_traffic;
     for (size_t i = 0; i < rec->n_nodes; i++) {
-        ana__counter *base = rec->ctx[i].traffic;
         for (unsigned t = 0; t < ANA__TYPES; t++) {
             for (unsigned o = 0; o < ANA_OUTCOME_COUNT; o++) {
                 const ana__counter *c =
-                    ana__traffic_of(base, t, (ana_outcome)o);
+                    ana__counter_of(&rec->ctx[i], t, (ana_outcome)o);
                 if (c->packets == 0 && c->bytes == 0)
                     continue;
                 sqlite3_bind_int64(st, 1, rec->run_id);

@@ -8,45 +8,9 @@
 #include "merge.h"
 
 #include <string.h>
-#include <sys/stat.h>
 
 #include "db.h"
 #include "schema.h"
-
-/* Checks, read-only and before anything is attached, that `path` is a
- * peko database this build can read (any schema version up to its own). */
-static gboolean check_input(const char *path, GError **error)
-{
-    if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
-        g_set_error(error, ANA_ERROR, ANA_ERROR_SQLITE, "%s: %s", path,
-                    g_file_test(path, G_FILE_TEST_EXISTS)
-                        ? "not a regular file"
-                        : "no such file");
-        return FALSE;
-    }
-    sqlite3 *db = NULL;
-    int version = 0;
-    int rc = ana__db_open_ro(path, &db);
-    gboolean ok = rc == SQLITE_OK
-                      ? ana_schema_check(db, &version, error)
-                      : ana__db_error(error, db, rc, "opening");
-    if (ok && version == 0) {
-        g_set_error(error, ANA_ERROR, ANA_ERROR_NOT_PEKO,
-                    "an empty database, with no runs");
-        ok = FALSE;
-    }
-    sqlite3_close(db);
-    if (!ok)
-        g_prefix_error(error, "%s: ", path);
-    return ok;
-}
-
-static bool same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-           sa.st_ino == sb.st_ino;
-}
 
 /* The columns of `schema`.`table`, in table order. */
 static GPtrArray *table_columns(sqlite3 *db, const char *schema,
@@ -266,12 +230,12 @@ gboolean ana_merge(const char *out_path, const char *in_path,
                    ana_merge_stats *stats, GError **error)
 {
     ana_merge_stats local = {0};
-    if (same_file(out_path, in_path)) {
+    if (ana__db_same_file(out_path, in_path)) {
         g_set_error(error, ANA_ERROR, ANA_ERROR_INVALID,
                     "%s: cannot merge a database into itself", in_path);
         return FALSE;
     }
-    if (!check_input(in_path, error))
+    if (!ana__db_check_input(in_path, false, error))
         return FALSE;
     merger m = {0};
     if (!ana__db_open_writer(out_path, &m.db, error))

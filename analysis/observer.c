@@ -228,7 +228,7 @@ static void on_rumor_duplicate(void *user, const peko_rumor *rumor,
     ana_recorder *rec = ctx->rec;
     /* The engine reports a duplicate while handling the packet that
      * carried it, right after packet_received: its size is that one. */
-    ana__counter *c = ana__traffic_of(ctx->traffic, type_slot(rumor->kind),
+    ana__counter *c = ana__counter_of(ctx, type_slot(rumor->kind),
                                       ANA_OUTCOME_DUPLICATE);
     c->packets++;
     c->bytes += ctx->last_rx_bytes;
@@ -331,7 +331,7 @@ static void on_packet_sent(void *user, peko_msg_type type,
 {
     ana_node_ctx *ctx = user;
     unsigned t = type_slot(type);
-    ana__counter *c = ana__traffic_of(ctx->traffic, t, ANA_OUTCOME_SENT);
+    ana__counter *c = ana__counter_of(ctx, t, ANA_OUTCOME_SENT);
     c->packets++;
     c->bytes += n_bytes;
     if (ctx->current != 0 && t == ctx->current_kind) {
@@ -346,7 +346,7 @@ static void on_packet_received(void *user, peko_msg_type type,
 {
     ana_node_ctx *ctx = user;
     unsigned t = type_slot(type);
-    ana__counter *c = ana__traffic_of(ctx->traffic, t, ANA_OUTCOME_RECEIVED);
+    ana__counter *c = ana__counter_of(ctx, t, ANA_OUTCOME_RECEIVED);
     c->packets++;
     c->bytes += n_bytes;
     ctx->last_rx_bytes = n_bytes;
@@ -363,7 +363,7 @@ static void on_packet_rejected(void *user, peko_reject reason,
                                const peko_addr *from, size_t n_bytes)
 {
     ana_node_ctx *ctx = user;
-    ana__counter *c = ana__traffic_of(ctx->traffic, 0, ANA_OUTCOME_REJECTED);
+    ana__counter *c = ana__counter_of(ctx, 0, ANA_OUTCOME_REJECTED);
     c->packets++;
     c->bytes += n_bytes;
     unsigned r = (unsigned)reason < PEKO_REJECT_COUNT ? (unsigned)reason : 0;

@@ -31,6 +31,10 @@ typedef enum ana__via {
     ANA__VIA_SWAP = 2,
 } ana__via;
 
+/* The text of each in the database (infection.via, fleet_receipt.via;
+ * flush.c). */
+extern const char *const ana__via_names[3];
+
 typedef struct ana__infection_row {
     int64_t t_us;       /* since the rumor's creation */
     uint32_t rumor_id;
@@ -120,10 +124,15 @@ typedef struct ana__node_info {
     bool written;        /* its node row exists in the file */
 } ana__node_info;
 
-/* A node's observer context (hot: every callback reads it). */
+/* A node's observer context (hot: every callback reads it). Two cache
+ * lines hold what a delivered heartbeat touches: the fields of line 0,
+ * and in line 1 the node's heartbeat counters, the traffic counters of
+ * nearly every packet in a large run (ana__counter_of); the engine
+ * fetches both lines ahead of a delivery (peko_nodelist_prefetch). */
 struct ana_node_ctx {
     ana_recorder *rec;
-    ana__counter *traffic;   /* [ANA__TYPES][ANA_OUTCOME_COUNT] of this node */
+    ana__counter *traffic;   /* [ANA__TYPES][ANA_OUTCOME_COUNT] of this
+                              * node, but for heartbeat[] */
     ana__counter *rejects;   /* [PEKO_REJECT_COUNT] of this node */
     uint32_t index;
     /* The rumor the node last reported (created, first seen, duplicate):
@@ -132,10 +141,13 @@ struct ana_node_ctx {
     uint32_t current;
     uint8_t current_kind;
     uint64_t last_rx_bytes;  /* size of the packet being handled */
+    uint64_t peers_refreshed;
+    /* Heartbeats sent, delivered, received and duplicate (the outcomes
+     * 0 to ANA__HOT_OUTCOMES - 1): one line. */
+    ana__counter heartbeat[4] __attribute__((aligned(64)));
     peko_addr swap_from;     /* sender of the last swap message received */
     bool has_swap_from;
     uint64_t peers_added;
-    uint64_t peers_refreshed;
     uint64_t peers_expired;
     /* Peers this node removed and has not listed again: while 0 (and no
      * node is silent), node_added returns at once. */
@@ -235,6 +247,22 @@ static inline ana__counter *ana__traffic_of(ana__counter *base, unsigned type,
                                             ana_outcome outcome)
 {
     return &base[type * ANA_OUTCOME_COUNT + (unsigned)outcome];
+}
+
+/* The outcomes whose heartbeat counters live in the context's own line. */
+#define ANA__HOT_OUTCOMES 4
+G_STATIC_ASSERT(ANA_OUTCOME_SENT == 0 && ANA_OUTCOME_DELIVERED == 1 &&
+                ANA_OUTCOME_RECEIVED == 2 && ANA_OUTCOME_DUPLICATE == 3);
+
+/* The one counter of (type, outcome) for a node: every write and read
+ * goes through here. The counters of the traffic array that heartbeat[]
+ * stands for stay zero. */
+static inline ana__counter *ana__counter_of(ana_node_ctx *ctx, unsigned type,
+                                            ana_outcome outcome)
+{
+    if (type == PEKO_MSG_HEARTBEAT && (unsigned)outcome < ANA__HOT_OUTCOMES)
+        return &ctx->heartbeat[outcome];
+    return ana__traffic_of(ctx->traffic, type, outcome);
 }
 
 /* Buffers a membership_change row (callbacks and hooks alike). */

@@ -236,6 +236,13 @@ const peko_observer *ana_recorder_observer(void);
  * owned by the recorder, valid until ana_recorder_free(). */
 ana_node_ctx *ana_recorder_node_ctx(ana_recorder *rec, size_t index);
 
+/* How many times the engines observed with node `index`'s context have
+ * listed a node or stopped listing one (node_added plus node_expired,
+ * counted since the recorder opened, across restarts): every change to
+ * such an engine's list moves it, so an unchanged count means an
+ * unchanged list. 0 for an index out of range. */
+uint64_t ana_recorder_list_changes(const ana_recorder *rec, size_t index);
+
 /* ------------------------------------------------------------------ */
 /* Hooks for the world around the engines. None of them calls SQLite    */
 /* (a full batch is written, as for callbacks). Times are in the time    */

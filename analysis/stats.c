@@ -530,10 +530,14 @@ static double resample_median(model_stream *r, const double *x, size_t n,
     return percentile_sorted(scratch, n, 50.0);
 }
 
-ana_stats_interval ana_stats_bootstrap_median_diff(const double *a, size_t na,
-                                                   const double *b, size_t nb,
-                                                   unsigned iterations,
-                                                   uint64_t seed)
+/* The percentile interval of median(b*) - median(a*) over resamples,
+ * or of (median(b*) - median(a*)) / |median(a*)| when `relative` (a
+ * resample whose median(a*) is 0 has no relative change and is left
+ * out). */
+static ana_stats_interval bootstrap_medians(const double *a, size_t na,
+                                            const double *b, size_t nb,
+                                            unsigned iterations,
+                                            uint64_t seed, bool relative)
 {
     ana_stats_interval ci = { NAN, NAN };
     g_return_val_if_fail(valid_array(a, na), ci);
@@ -545,17 +549,41 @@ ana_stats_interval ana_stats_bootstrap_median_diff(const double *a, size_t na,
     model_stream_seed(&rng, seed);
     double *scratch = g_new(double, na > nb ? na : nb);
     double *diffs = g_new(double, iterations);
+    unsigned n = 0;
     for (unsigned i = 0; i < iterations; i++) {
         double ma = resample_median(&rng, a, na, scratch);
         double mb = resample_median(&rng, b, nb, scratch);
-        diffs[i] = mb - ma;
+        if (!relative)
+            diffs[n++] = mb - ma;
+        else if (ma != 0)
+            diffs[n++] = (mb - ma) / fabs(ma);
     }
-    qsort(diffs, iterations, sizeof *diffs, cmp_double);
-    ci.lo = percentile_sorted(diffs, iterations, 2.5);
-    ci.hi = percentile_sorted(diffs, iterations, 97.5);
+    if (n > 0) {
+        qsort(diffs, n, sizeof *diffs, cmp_double);
+        ci.lo = percentile_sorted(diffs, n, 2.5);
+        ci.hi = percentile_sorted(diffs, n, 97.5);
+    }
     g_free(diffs);
     g_free(scratch);
     return ci;
+}
+
+ana_stats_interval ana_stats_bootstrap_median_diff(const double *a, size_t na,
+                                                   const double *b, size_t nb,
+                                                   unsigned iterations,
+                                                   uint64_t seed)
+{
+    return bootstrap_medians(a, na, b, nb, iterations, seed, false);
+}
+
+ana_stats_interval ana_stats_bootstrap_median_change(const double *a,
+                                                     size_t na,
+                                                     const double *b,
+                                                     size_t nb,
+                                                     unsigned iterations,
+                                                     uint64_t seed)
+{
+    return bootstrap_medians(a, na, b, nb, iterations, seed, true);
 }
 
 /* ------------------------------------------------------------------ */

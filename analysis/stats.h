@@ -134,6 +134,19 @@ ana_stats_interval ana_stats_bootstrap_median_diff(const double *a, size_t na,
                                                    unsigned iterations,
                                                    uint64_t seed);
 
+/* The same resamples, for the relative change (median(b) - median(a)) /
+ * |median(a)| of each: the interval of a relative change itself, which
+ * for values that cannot be negative never goes below -100 %, as the
+ * difference over the observed |median(a)| does when a resample's
+ * median(a) is far from the observed one. Resamples whose median(a) is
+ * 0 are left out; none left: lo = hi = NAN. */
+ana_stats_interval ana_stats_bootstrap_median_change(const double *a,
+                                                     size_t na,
+                                                     const double *b,
+                                                     size_t nb,
+                                                     unsigned iterations,
+                                                     uint64_t seed);
+
 /* Counts of rare events (wrong removals over node-hours).
  *
  * Exact two-sided binomial test of k successes in n trials of

@@ -141,17 +141,25 @@ static void format_duration(char *buf, size_t size, double s)
 
 static bool bar_shown;
 
+static void progress_times(const run_explore_progress *p, char *elapsed,
+                           char *eta, size_t size)
+{
+    uint64_t finished = p->done + p->failed;
+    format_duration(elapsed, size, p->elapsed_s);
+    g_strlcpy(eta, "?", size);
+    if (finished > 0)
+        format_duration(eta, size,
+                        p->elapsed_s / (double)finished *
+                            (double)(p->total - finished));
+}
+
 static void progress_cb(void *user, const run_explore_progress *p)
 {
     (void)user;
-    char bar[CLI_BAR_WIDTH + 1], elapsed[32], eta[32] = "?";
+    char bar[CLI_BAR_WIDTH + 1], elapsed[32], eta[32];
     uint64_t finished = p->done + p->failed;
     cli_progress_bar(p->total ? (double)finished / (double)p->total : 1, bar);
-    format_duration(elapsed, sizeof elapsed, p->elapsed_s);
-    if (finished > 0)
-        format_duration(eta, sizeof eta,
-                        p->elapsed_s / (double)finished *
-                            (double)(p->total - finished));
+    progress_times(p, elapsed, eta, sizeof elapsed);
     fprintf(stderr,
             "\r[%s] %" PRIu64 "/%" PRIu64 " seeds, %" PRIu64
             " violation%s%s, %zu running  %s elapsed, ETA %s \033[K",
@@ -159,6 +167,27 @@ static void progress_cb(void *user, const run_explore_progress *p)
             p->violations == 1 ? "" : "s", p->failed ? ", some failed" : "",
             p->running, elapsed, eta);
     bar_shown = true;
+}
+
+/* Without a terminal (a CI log, nohup): a plain line a minute instead of
+ * the bar, so a long exploration still says how far it is. */
+#define PROGRESS_LOG_EVERY_S 60.0
+
+static void progress_log_cb(void *user, const run_explore_progress *p)
+{
+    static double next_s = PROGRESS_LOG_EVERY_S;
+    (void)user;
+    if (p->elapsed_s < next_s)
+        return;
+    next_s = p->elapsed_s + PROGRESS_LOG_EVERY_S;
+    char elapsed[32], eta[32];
+    progress_times(p, elapsed, eta, sizeof elapsed);
+    fprintf(stderr,
+            "explore: %" PRIu64 " of %" PRIu64 " seeds, %" PRIu64
+            " violation%s%s, %s elapsed, ETA %s\n",
+            p->done + p->failed, p->total, p->violations,
+            p->violations == 1 ? "" : "s", p->failed ? ", some failed" : "",
+            elapsed, eta);
 }
 
 static void found_cb(void *user, const run_explore_found *f)
@@ -274,7 +303,9 @@ static int explore(run_explore_options *opts)
 {
     cli_catch_stop();
     bool show_bar = !quiet_arg && isatty(STDERR_FILENO);
-    opts->progress = show_bar ? progress_cb : NULL;
+    opts->progress = quiet_arg ? NULL
+                     : show_bar ? progress_cb
+                                : progress_log_cb;
     opts->found = found_cb;
     opts->stop = &cli_stop_requested;
     if (!quiet_arg) {

@@ -1,24 +1,17 @@
 /* cmd-testbed.c: `peko testbed SCENARIO`, one scenario on real sockets.
  *
- * Loads and checks the scenario (a bad one never starts a run), runs its
- * nodes as real engines on the loopback (testbed.h) with a progress bar
- * on a terminal, records the run into SQLite (a temporary file unless
- * --db names one) with the same tables as `peko sim`, and prints the
- * same convergence report, read back from that database. With --capture
- * it also records the traffic with libpcap and sets it against the
- * engines' counters.
+ * The frame (options, scenario, database, progress, report) is the one
+ * `peko sim` uses (scenario-cmd.h); here are the testbed's own parts: its
+ * nodes as real engines on the loopback (testbed.h), in --workers
+ * processes, the lines about the testbed, and with --capture the traffic
+ * recorded with libpcap and set against the engines' counters.
  */
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "netem.h"
-#include "report-print.h"
-#include "schema.h"
-#include "summary.h"
+#include "scenario-cmd.h"
 #include "testbed.h"
 
 /* A worker (or the one process) that ran a step of the timeline later
@@ -26,31 +19,10 @@
  * milliseconds the loop, not the network, sets the times measured. */
 #define CLI_TESTBED_BEHIND_US 10000
 
-static char *seed_arg;
-static char *db_arg;
-static char *capture_arg;
-static char **set_args;
-static gboolean verbose_arg;
-static gboolean print_arg;
 static gboolean netem_arg;
 static char *workers_arg;
 
 static const GOptionEntry testbed_entries[] = {
-    {"seed", 's', 0, G_OPTION_ARG_STRING, &seed_arg,
-     "Run seed, 0 to 2^63-1 (default: the scenario's): seeds the engines,"
-     " the loss and the latency draws",
-     "N"},
-    {"db", 'd', 0, G_OPTION_ARG_FILENAME, &db_arg,
-     "Record the run into FILE (SQLite; runs are appended). Default: a "
-     "temporary file, removed after the report",
-     "FILE"},
-    {"capture", 0, 0, G_OPTION_ARG_FILENAME, &capture_arg,
-     "Capture the cluster's traffic on the loopback into FILE (pcap; needs"
-     " CAP_NET_RAW) and reconcile it with the engines' counters",
-     "FILE"},
-    {"set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &set_args,
-     "Override a scenario key, e.g. --set engine.amount=4 (repeatable)",
-     "GROUP.KEY=VALUE"},
     {"netem", 0, 0, G_OPTION_ARG_NONE, &netem_arg,
      "Kernel faults instead: network namespaces and tc netem (root; see"
      " docs/testbed.md)",
@@ -59,10 +31,6 @@ static const GOptionEntry testbed_entries[] = {
      "Split the nodes over K processes, one loop each (default: the"
      " number of online cores, at most one per node; 1 with --capture)",
      "K"},
-    {"print", 'p', 0, G_OPTION_ARG_NONE, &print_arg,
-     "Show the engines' console lines (pekonode's format)", NULL},
-    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose_arg,
-     "Report every metadata rumor", NULL},
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
@@ -173,8 +141,9 @@ static void print_capture(GString *out, const char *path,
 
 typedef struct report_ctx {
     const scn_scenario *sc;
-    const run_testbed_result *r;
+    run_testbed_result r;
     const char *capture_path;
+    size_t workers;           /* chosen by check() */
 } report_ctx;
 
 /* The lines about the testbed itself, before the report's body. */
@@ -182,7 +151,7 @@ static void append_head(GString *out, const ana_run_summary *s, void *user)
 {
     const report_ctx *ctx = user;
     const scn_scenario *sc = ctx->sc;
-    const run_testbed_result *r = ctx->r;
+    const run_testbed_result *r = &ctx->r;
     g_string_append_printf(out,
                            "%s: %zu nodes on the loopback, %s ports %u-%u,"
                            " seed %" G_GUINT64_FORMAT ", run %"
@@ -234,174 +203,123 @@ static void append_tail(GString *out, const ana_run_summary *s, void *user)
 {
     (void)s;
     const report_ctx *ctx = user;
-    if (ctx->r->captured)
-        print_capture(out, ctx->capture_path, &ctx->r->capture);
+    if (ctx->r.captured)
+        print_capture(out, ctx->capture_path, &ctx->r.capture);
 }
 
 /* ------------------------------------------------------------------ */
+/* The command (scenario-cmd.h).                                        */
 
-static void free_args(void)
+static int check(void *user, const scn_scenario *sc,
+                 const cli_scenario_args *args)
 {
-    g_clear_pointer(&workers_arg, g_free);
-    g_clear_pointer(&seed_arg, g_free);
-    g_clear_pointer(&db_arg, g_free);
-    g_clear_pointer(&capture_arg, g_free);
-    g_clear_pointer(&set_args, g_strfreev);
-}
-
-int cli_cmd_testbed(int argc, char **argv)
-{
-    GOptionContext *context = g_option_context_new(
-        "SCENARIO - run a scenario on real sockets on this machine");
-    g_option_context_set_summary(
-        context,
-        "Runs the scenario's nodes as real engines on UDP or TCP sockets on\n"
-        "the loopback, split over --workers processes (one main loop each),\n"
-        "with the scenario's latency, loss, partitions and timeline\n"
-        "emulated; records the run into SQLite with the same tables as\n"
-        "'peko sim' and prints the same report (see docs/testbed.md). Runs\n"
-        "take the scenario's duration in real time.");
-    g_option_context_set_description(
-        context, "Exit status: 0 when the run completed, 1 when it was\n"
-                 "interrupted or could not be run or recorded, 2 for a bad\n"
-                 "command line or scenario.");
-    g_option_context_add_main_entries(context, testbed_entries, NULL);
-    gboolean ok = cli_parse_positional(context, "testbed", &argc, &argv, 1);
-    g_option_context_free(context);
-    if (!ok) {
-        free_args();
-        return CLI_EXIT_USAGE;
-    }
-
-    const cli_path paths[] = {
-        {"the scenario", argv[1], FALSE},
-        {"--db", db_arg, TRUE},
-        {"--capture", capture_arg, TRUE},
-    };
-    if (!cli_check_paths("testbed", paths, G_N_ELEMENTS(paths))) {
-        free_args();
-        return CLI_EXIT_USAGE;
-    }
-    scn_scenario *sc =
-        cli_load_scenario("testbed", argv[1], set_args, seed_arg);
-    if (sc == NULL) {
-        free_args();
-        return CLI_EXIT_USAGE;
-    }
+    report_ctx *ctx = user;
     if (netem_arg) {
         GError *error = NULL;
         if (!run_netem_check(&error)) {
             fprintf(stderr, "peko testbed: --netem: %s\n", error->message);
             g_error_free(error);
-            scn_scenario_free(sc);
-            free_args();
             return CLI_EXIT_FAILED;
         }
     }
     /* One worker per online core by default, at most one per node; a
      * capture needs every socket in one process. */
-    size_t workers = 1;
+    ctx->workers = 1;
     if (workers_arg) {
         guint64 v;
         if (!g_ascii_string_to_unsigned(workers_arg, 10, 1, 1024, &v, NULL)) {
             fprintf(stderr, "peko testbed: --workers: '%s' is not a number"
                             " of processes from 1 to 1024\n", workers_arg);
-            scn_scenario_free(sc);
-            free_args();
             return CLI_EXIT_USAGE;
         }
-        workers = (size_t)v;
-        if (workers > 1 && capture_arg) {
+        ctx->workers = (size_t)v;
+        if (ctx->workers > 1 && args->out) {
             fprintf(stderr, "peko testbed: --capture needs --workers 1 (one"
                             " process sees every socket)\n");
-            scn_scenario_free(sc);
-            free_args();
             return CLI_EXIT_USAGE;
         }
-        if (workers > sc->cluster.nodes) {
+        if (ctx->workers > sc->cluster.nodes) {
             fprintf(stderr, "peko testbed: --workers %zu: the scenario has"
                             " %u nodes, at most one worker per node\n",
-                    workers, sc->cluster.nodes);
-            scn_scenario_free(sc);
-            free_args();
+                    ctx->workers, sc->cluster.nodes);
             return CLI_EXIT_USAGE;
         }
-    } else if (capture_arg == NULL) {
+    } else if (args->out == NULL) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        workers = cores > 1 ? (size_t)cores : 1;
-        workers = MIN(workers, (size_t)MAX(sc->cluster.nodes, 1u));
+        ctx->workers = cores > 1 ? (size_t)cores : 1;
+        ctx->workers = MIN(ctx->workers, (size_t)MAX(sc->cluster.nodes, 1u));
     }
     char **notes = run_testbed_notes(sc);
     for (char **n = notes; *n; n++)
         fprintf(stderr, "peko testbed: note: %s\n", *n);
     g_strfreev(notes);
+    return CLI_EXIT_OK;
+}
 
-    bool temporary = db_arg == NULL;
-    char *db_path = temporary ? cli_temp_db("testbed") : g_strdup(db_arg);
-    if (db_path == NULL) {
-        scn_scenario_free(sc);
-        free_args();
-        return CLI_EXIT_FAILED;
-    }
-
-    cli_catch_stop();
-
-    cli_progress bar = {
-        .enabled = isatty(STDERR_FILENO) && !print_arg,
-        .start_wall_us = g_get_monotonic_time(),
-    };
+static gboolean run(void *user, const scn_scenario *sc, const char *db_path,
+                    const cli_scenario_args *args, cli_progress *bar,
+                    cli_report_run_args *report, GError **error)
+{
+    report_ctx *ctx = user;
     run_testbed_options opts = {
         .db_path = db_path,
-        .capture_path = capture_arg,
-        .print = print_arg,
+        .capture_path = args->out,
+        .print = args->print,
         .progress = progress_cb,
-        .progress_user = &bar,
+        .progress_user = bar,
         .stop = &cli_stop_requested,
         .started = started_cb,
-        .started_user = &bar,
+        .started_user = bar,
     };
-    run_testbed_result result;
-    GError *error = NULL;
-    int status = CLI_EXIT_OK;
-    gboolean ran = workers > 1
-                       ? run_testbed_workers(sc, &opts, workers, &result,
-                                             &error)
-                       : run_testbed(sc, &opts, &result, &error);
-    cli_progress_end(&bar, !ran);
-    if (!ran && result.run_id == 0) {
-        /* Nothing was recorded: the nodes, the capture or the database
-         * could not be set up. */
-        fprintf(stderr, "peko testbed: %s\n", error->message);
-        g_error_free(error);
-        status = CLI_EXIT_FAILED;
-    } else {
-        if (!ran) {
-            fprintf(stderr, "peko testbed: %s\n", error->message);
-            g_clear_error(&error);
-        }
-        report_ctx ctx = {.sc = sc, .r = &result, .capture_path = capture_arg};
-        status = cli_report_run(&(cli_report_run_args){
-            .command = "testbed",
-            .db_path = db_path,
-            .temporary = temporary,
-            .run_id = result.run_id,
-            .complete = result.complete,
-            .ok = ran,
-            .reached_us = result.run_time_us,
-            .verbose = verbose_arg,
-            .head = append_head,
-            .tail = append_tail,
-            .user = &ctx,
-        });
-        if (!ran)
-            status = CLI_EXIT_FAILED;
-    }
-    cli_release_stop();
-    run_testbed_result_clear(&result);
-    if (temporary)
-        ana_db_remove(db_path);
-    g_free(db_path);
-    scn_scenario_free(sc);
-    free_args();
+    gboolean ran = ctx->workers > 1
+                       ? run_testbed_workers(sc, &opts, ctx->workers,
+                                             &ctx->r, error)
+                       : run_testbed(sc, &opts, &ctx->r, error);
+    /* Recorded (run_id set) even when it failed: then it is reported. */
+    ctx->sc = sc;
+    ctx->capture_path = args->out;
+    report->run_id = ctx->r.run_id;
+    report->complete = ctx->r.complete;
+    report->reached_us = ctx->r.run_time_us;
+    report->head = append_head;
+    report->tail = append_tail;
+    report->user = ctx;
+    return ran;
+}
+
+static const cli_scenario_cmd testbed_cmd = {
+    .name = "testbed",
+    .parameter = "SCENARIO - run a scenario on real sockets on this machine",
+    .summary =
+        "Runs the scenario's nodes as real engines on UDP or TCP sockets on\n"
+        "the loopback, split over --workers processes (one main loop each),\n"
+        "with the scenario's latency, loss, partitions and timeline\n"
+        "emulated; records the run into SQLite with the same tables as\n"
+        "'peko sim' and prints the same report (see docs/testbed.md). Runs\n"
+        "take the scenario's duration in real time.",
+    .description = "Exit status: 0 when the run completed, 1 when it was\n"
+                   "interrupted or could not be run or recorded, 2 for a bad\n"
+                   "command line or scenario.",
+    .seed_help =
+        "Run seed, 0 to 2^63-1 (default: the scenario's): seeds the engines,"
+        " the loss and the latency draws",
+    .verbose_help = "Report every metadata rumor",
+    .out_option = "capture",
+    .out_help =
+        "Capture the cluster's traffic on the loopback into FILE (pcap; needs"
+        " CAP_NET_RAW) and reconcile it with the engines' counters",
+    .out_arg = "FILE",
+    .entries = testbed_entries,
+    .check = check,
+    .run = run,
+};
+
+int cli_cmd_testbed(int argc, char **argv)
+{
+    report_ctx ctx = {0};
+    int status = cli_scenario_main(&testbed_cmd, &ctx, argc, argv);
+    run_testbed_result_clear(&ctx.r);
+    g_clear_pointer(&workers_arg, g_free);
+    netem_arg = FALSE;
     return status;
 }

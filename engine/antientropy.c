@@ -522,6 +522,7 @@ void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
         resp.meta = NULL;
         resp.meta_len = 0;
         fixed = peko__wire_size_without_set(&resp, nl->wire_keys);
+        peko__verify_owe_metadata(nl, &to, &m->version);
     }
     size_t room = entry_room(nl, &resp);
     if (capped)

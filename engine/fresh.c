@@ -93,6 +93,7 @@ typedef struct fresh_challenge {
     uint32_t challenged;     /* cycles + 1 when last sent; 0: free */
     uint64_t nonce;
     int64_t nonce_us;        /* when it was drawn (now_us) */
+    int64_t sent_us;         /* when a challenge last carried it */
     uint32_t answers;        /* echoes it may still be answered by: one per
                               * challenge sent with it */
 } fresh_challenge;
@@ -292,14 +293,28 @@ static uint32_t known_incarnation(peko_nodelist *nl, const peko_addr *to)
     return inc;
 }
 
-/* True while the challenge's nonce may still be answered: an echo is
- * fresh only if it answers a challenge we sent recently. */
+static int64_t nonce_life_us(const peko_nodelist *nl)
+{
+    return MAX(FRESH_NONCE_CYCLES * nl->config.cycle_us, FRESH_NONCE_US);
+}
+
+/* True while a challenge sent again may reuse the nonce: for a nonce's
+ * life after it was drawn. */
+static bool nonce_reusable(const peko_nodelist *nl, const fresh_challenge *c,
+                           int64_t now_us)
+{
+    return c->answers > 0 && now_us - c->nonce_us <= nonce_life_us(nl);
+}
+
+/* True while an echo of the nonce is fresh: it answers a challenge we
+ * sent recently. Counted from the LAST challenge that carried it, not
+ * from its draw: one sent again near the end of the nonce's reuse has
+ * its whole life to be answered (a partition that healed just then,
+ * say); so a nonce is answered at most two lives after it was drawn. */
 static bool nonce_live(const peko_nodelist *nl, const fresh_challenge *c,
                        int64_t now_us)
 {
-    int64_t life = MAX(FRESH_NONCE_CYCLES * nl->config.cycle_us,
-                       FRESH_NONCE_US);
-    return c->answers > 0 && now_us - c->nonce_us <= life;
+    return c->answers > 0 && now_us - c->sent_us <= nonce_life_us(nl);
 }
 
 /* Our challenge to `addr`, or NULL. */
@@ -353,13 +368,14 @@ static void challenge(peko_nodelist *nl, const peko_addr *about,
         return;
     c->challenged = stamp;
     int64_t now = peko__now_us(nl);
-    if (!nonce_live(nl, c, now)) {
+    if (!nonce_reusable(nl, c, now)) {
         do
             c->nonce = nl->env->random_u64(nl->env);
         while (c->nonce == 0);
         c->nonce_us = now;
         c->answers = 0;
     }
+    c->sent_us = now;
     c->answers++;
 
     peko__msg m;

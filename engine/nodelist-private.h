@@ -36,6 +36,11 @@ typedef struct peko__fresh peko__fresh;
 /* At most this many swaps a cycle are matched with their answers; also
  * the most peers a digest node exchanges with in one cycle. */
 #define PEKO__AE_OUTSTANDING 16
+/* Requesters that metadata was held back from (an unproven address gets
+ * no more bytes than it sent) and that get it once they echo the
+ * challenge: the oldest is forgotten beyond this; a forgotten one asks
+ * again at its next swap. */
+#define PEKO__OWED_MAX 8
 
 /* The counters every rumor packet moves, by message type, side by side:
  * a heartbeat's all share one cache line with the rumor counters.
@@ -131,6 +136,13 @@ struct peko_nodelist {
     uint8_t *meta;           /* owned local metadata, or NULL */
     uint32_t meta_len;
     peko_version meta_version;
+    /* Metadata held back from unproven requesters (verify.c), sent when
+     * they echo; cold, so near the end. */
+    struct {
+        peko_addr to;         /* family 0: a free slot */
+        peko_version version; /* what the requester held */
+    } owed[PEKO__OWED_MAX];
+    uint32_t owed_next;       /* the slot the next one takes (a ring) */
 
     peko_stats stats;        /* all but what `traffic` counts */
 };
@@ -319,6 +331,10 @@ bool peko__reply_address(const peko_nodelist *nl, const peko__msg *m,
 size_t peko__challenge_bytes(const peko_nodelist *nl);
 /* Sends `to` a challenge to echo. */
 void peko__challenge(peko_nodelist *nl, const peko_addr *to);
+/* Remembers that metadata newer than `version` was held back from the
+ * unproven `to`, so that its echo to the challenge brings it. */
+void peko__verify_owe_metadata(peko_nodelist *nl, const peko_addr *to,
+                               const peko_version *version);
 void peko__on_challenge(peko_nodelist *nl, const peko__msg *m,
                         const peko_addr *from);
 void peko__on_echo(peko_nodelist *nl, const peko__msg *m,

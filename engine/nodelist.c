@@ -94,7 +94,11 @@ static void cycle(peko_nodelist *nl)
 
     /* Keep a steady period: the next deadline follows the previous one,
      * unless the node fell more than a cycle behind (a paused process). */
-    nl->next_cycle_us += nl->config.cycle_us;
+    if (nl->cycles == 1 && s->random_phase)
+        nl->next_cycle_us = now + 1 +
+            (int64_t)peko__random_below(nl, (uint64_t)nl->config.cycle_us);
+    else
+        nl->next_cycle_us += nl->config.cycle_us;
     if (nl->next_cycle_us <= now)
         nl->next_cycle_us = now + nl->config.cycle_us;
     if (arm_cycle(nl) < 0)
@@ -111,6 +115,41 @@ static void on_rumor(peko_nodelist *nl, const peko__msg *m, bool first)
         s->rumor_first(nl, m);
     else
         s->rumor_copy(nl, m);
+}
+
+void peko_nodelist_prefetch(const peko_nodelist *nl, const uint8_t *bytes,
+                            size_t n_bytes, unsigned stage)
+{
+    /* Only a heartbeat's origin is worth it: every delivered heartbeat
+     * looks its origin up, and in a large list neither the index line nor
+     * the record is in cache. Stage 1 reads the index slot that stage 0
+     * fetched and fetches the first entry it names (usually the one: the
+     * index is at most three quarters full), and, in an ordered table,
+     * that entry's refresh links, which a new heartbeat moves. */
+    peko_addr origin;
+    const peko__peers *ps = &nl->peers;
+    if (ps->cap == 0 || !peko__wire_peek_origin(bytes, n_bytes, &origin))
+        return;
+    uint32_t fp = peko_addr_fingerprint(&origin);
+    if (stage == 0) {
+        peko__peers_prefetch(ps, fp);
+        /* And the observer's context, which the reports of every packet
+         * read: its first two lines (a recorder keeps its hot counters
+         * there, analysis/recorder-private.h). */
+        if (nl->observer_user != NULL) {
+            __builtin_prefetch(nl->observer_user);
+            __builtin_prefetch((const char *)nl->observer_user + 64);
+        }
+        return;
+    }
+    /* An empty slot holds PEKO__ENTRY_NONE: no need for the bitmap's
+     * line. */
+    uint32_t e = peko__peers_entry_in(ps, peko__peers_home(ps, fp));
+    if (stage == 1 && e < ps->n) {
+        __builtin_prefetch(peko__peers_entry(ps, e));
+        if (ps->lru)
+            __builtin_prefetch(&ps->lru->order[e]);
+    }
 }
 
 void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,

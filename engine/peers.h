@@ -38,7 +38,7 @@
  * An entry sits in the slot its fingerprint's low bits name (the home),
  * or the next free one after it. An *ordered* table (the strategies with
  * anti-entropy) adds, per entry, links for two more orders: its peers in
- * a list by refresh time (least recently refreshed first), so expiry
+ * a list ordered by last refresh, least recent first, so expiry
  * reads only the peers that are due and digests ask first about the peers
  * most at risk; and buckets by the fingerprint's high bits (one bucket
  * for four slots, so half a peer to three each), so the peers of a range of

@@ -497,6 +497,18 @@ PEKO_API void peko_nodelist_config(const peko_nodelist *nl, peko_config *out);
  * never trusted. */
 PEKO_API void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,
                                       const uint8_t *bytes, size_t n_bytes);
+/* A hint, for an environment that knows which packets it will hand over
+ * next (the simulator's event queue): starts fetching what
+ * peko_nodelist_on_packet() will read for `bytes` (borrowed, unchecked),
+ * so that the fetch overlaps the events before it. `stage` 0 fetches the
+ * lookup's first lines (and the first two lines of the observer's user
+ * data), stage 1 (called later, once those have had time
+ * to arrive) the record they lead to; other stages do nothing. Reads, never
+ * writes: no state and no result changes, whatever the bytes; a packet
+ * never delivered costs only the fetch. */
+PEKO_API void peko_nodelist_prefetch(const peko_nodelist *nl,
+                                     const uint8_t *bytes, size_t n_bytes,
+                                     unsigned stage);
 /* A timer armed with env->timer_arm() fired. */
 PEKO_API void peko_nodelist_on_timer(peko_nodelist *nl, peko_timer timer);
 

@@ -152,5 +152,6 @@ const peko__strategy peko__strategy_digest = {
     .swap_response = peko__ae_on_response,
     .ordered = true,
     .pushes_news = true,
+    .random_phase = true,
     .scaled_timeout_us = scaled_timeout_us,
 };

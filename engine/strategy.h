@@ -52,6 +52,12 @@ typedef struct peko__strategy {
     /* Swap responses fill the room left with the versions learned most
      * recently (antientropy.c). */
     bool pushes_news;
+    /* The second cycle comes a random time, uniform in (0, cycle], after
+     * the first, instead of a whole cycle: nodes that joined together (a
+     * cluster started or restarted at once) would otherwise exchange in
+     * lockstep for ever, every node's swaps landing in the same instant
+     * on the same few peers while the lists grow. */
+    bool random_phase;
     /* The timeout when none is configured, from the list as it is now;
      * NULL: the configured (pekonode's default) one. */
     int64_t (*scaled_timeout_us)(const peko_nodelist *nl);

@@ -13,8 +13,8 @@
  *   - by echoing a challenge: a nonce only a receiver at that address can
  *     know, computed, not stored (a cookie, as DNS cookies and QUIC's
  *     Retry do): HMAC-SHA256 of a secret drawn at creation, the address
- *     and the time (COOKIE_EPOCH_CYCLES cycles; the previous period's is
- *     accepted too);
+ *     and the current period of COOKIE_EPOCH_CYCLES cycles (the previous
+ *     period's is accepted too);
  *   - with a key, by any authenticated packet.
  */
 #include <string.h>
@@ -134,6 +134,41 @@ void peko__on_challenge(peko_nodelist *nl, const peko__msg *m,
     peko__send_reply(nl, &echo, &to, m);
 }
 
+void peko__verify_owe_metadata(peko_nodelist *nl, const peko_addr *to,
+                               const peko_version *version)
+{
+    uint32_t k = 0;
+    while (k < PEKO__OWED_MAX && !peko_addr_equal(&nl->owed[k].to, to))
+        k++;
+    if (k == PEKO__OWED_MAX) {
+        k = nl->owed_next;
+        nl->owed_next = (nl->owed_next + 1) % PEKO__OWED_MAX;
+    }
+    nl->owed[k].to = *to;
+    nl->owed[k].version = *version;
+}
+
+/* An address just proved itself: the metadata held back from it, if it
+ * is still newer than what it held, goes now (it asked for it, and it
+ * receives there, so this amplifies nothing). Without it, a requester
+ * whose requests are small (it lists no peer it heard from) would be
+ * held back by every new peer it asks, and never get the metadata by
+ * swaps. */
+static void pay_owed(peko_nodelist *nl, const peko_addr *at)
+{
+    for (uint32_t k = 0; k < PEKO__OWED_MAX; k++) {
+        if (!peko_addr_equal(&nl->owed[k].to, at))
+            continue;
+        memset(&nl->owed[k].to, 0, sizeof nl->owed[k].to);
+        if (!peko__metadata_is_newer_than(nl, &nl->owed[k].version))
+            return;
+        peko__msg push;
+        peko__metadata_fill(nl, &push, PEKO_MSG_SWAP_RESPONSE);
+        peko__send_msg(nl, &push, at);
+        return;
+    }
+}
+
 void peko__on_echo(peko_nodelist *nl, const peko__msg *m,
                    const peko_addr *from)
 {
@@ -142,8 +177,10 @@ void peko__on_echo(peko_nodelist *nl, const peko__msg *m,
         return;
     uint64_t e = epoch_now(nl);
     if (m->nonce == cookie(nl, &at, e) ||
-        (e > 0 && m->nonce == cookie(nl, &at, e - 1)))
+        (e > 0 && m->nonce == cookie(nl, &at, e - 1))) {
         peko__verify_mark(nl, &at);
-    else
+        pay_owed(nl, &at);
+    } else {
         nl->stats.cookies_refused++;
+    }
 }

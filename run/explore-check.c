@@ -53,6 +53,10 @@ typedef struct xc_node {
     uint64_t received;      /* packet_received */
     uint64_t rejected;      /* packet_rejected */
     uint64_t life;          /* the world's restarts when last seen */
+    int64_t paused_us;      /* its first pause in the timeline (INT64_MAX:
+                             * never paused) */
+    int delivering_type;    /* the packet being handed to its engine ... */
+    size_t delivering_from; /* ... and its sender (on_delivered()) */
     bool has_meta;          /* this life holds metadata ... */
     peko_version meta;      /* ... of this version */
 } xc_node;
@@ -80,7 +84,14 @@ struct xc {
     /* Why the network may hand a node a signed packet it must refuse as
      * a replay, or NULL when nothing can (replay_cause()). */
     const char *replay_cause;
+    bool keyed;             /* packets are signed, numbered, challenged */
     uint64_t replays;       /* refused as replays, where expected */
+    /* The membership invariant's window (persisting()): wrong[i * n + j]
+     * stays 1 while node i's listing of node j has been wrong at every
+     * sample since window_from_us. */
+    int64_t window_from_us;
+    bool window_open;
+    uint8_t *wrong;
     /* The first violation; the run halts at it. */
     run_explore_verdict *v;
     volatile sig_atomic_t halt;
@@ -269,12 +280,37 @@ static const char *replay_cause(const scn_scenario *sc)
     return NULL;
 }
 
+/* Whether a pause explains node nd's refusal of the packet it is being
+ * handed (on_delivered() said which) as a replay. A paused node's
+ * packets wait, up to Buffer, and reach it when it resumes, however long
+ * that took: a challenge that waited is answered then, and an echo that
+ * waited is read then, long after the challenge's nonce stopped being
+ * answerable (docs/wire.md, "Freshness", rule 2: at most 4 cycles, and
+ * 4 s, after the last challenge that carried it; drawn anew after
+ * that). Refusing that echo is the rule working, not a fault: the
+ * challenger asks again with its current nonce. Only echoes, and only
+ * between a node and one that has been paused: every other refusal
+ * stays a violation. (Packets that waited otherwise reach the paused
+ * node in the order they came, each sender's numbers ascending, so they
+ * fit its windows.) */
+static bool pause_explains(const xc_node *nd)
+{
+    const xc *x = nd->x;
+    if (!x->keyed || nd->delivering_type != PEKO_MSG_ECHO ||
+        nd->delivering_from >= x->n)
+        return false;
+    int64_t now = sim_world_now_us(x->world);
+    return now >= nd->paused_us ||
+           now >= x->nodes[nd->delivering_from].paused_us;
+}
+
 static void on_packet_rejected(void *user, peko_reject reason,
                                const peko_addr *from, size_t n_bytes)
 {
     xc_node *nd = user;
     nd->rejected++;
-    if (reason == PEKO_REJECT_REPLAY && nd->x->replay_cause) {
+    if (reason == PEKO_REJECT_REPLAY &&
+        (nd->x->replay_cause || pause_explains(nd))) {
         nd->x->replays++;
     } else {
         char *who = node_name(nd->x, from);
@@ -374,8 +410,13 @@ static void on_delivered(void *user, size_t from, size_t to, int type,
                          size_t n_bytes)
 {
     xc *x = user;
-    (void)type;
     x->hook_delivered++;
+    if (to < x->n) {
+        /* The engine reads it next: its verdict comes before any other
+         * delivery (on_packet_rejected()). */
+        x->nodes[to].delivering_type = type;
+        x->nodes[to].delivering_from = from;
+    }
     if (n_bytes > (size_t)x->config.size)
         violate(x, "size",
                 "a packet of %zu bytes from node %zu reached node %zu, above "
@@ -543,15 +584,19 @@ static void check_lists(xc *x)
     }
 }
 
+static void sample_membership(xc *x);
+
 static void on_tick(sim_world *world, void *user)
 {
     xc *x = user;
-    (void)world;
     if (x->opts->stop && *x->opts->stop)
         x->halt = 1;
     check_counters(x);
     check_lists(x);
     check_heap(x);
+    if (!x->v->violated &&
+        sim_world_now_us(world) >= x->window_from_us)
+        sample_membership(x);
 }
 
 /* ------------------------------------------------------------------ */
@@ -643,30 +688,81 @@ static void check_get(xc *x, size_t i)
     peko_node_array_clear(&list);
 }
 
+/* Whether node i's listing of node j is wrong: a live node missing
+ * (when the strategy promises exact lists) or a node that is not live
+ * listed. */
+static bool listing_wrong(xc *x, const bool *live, bool exact, size_t i,
+                          size_t j)
+{
+    bool listed = peko_nodelist_contains(sim_world_node(x->world, i),
+                                         sim_world_addr(x->world, j));
+    return live[j] ? exact && !listed : listed;
+}
+
+/* Which nodes are up, and which of those run the protocol. */
+static void up_and_live(xc *x, bool *up, bool *live)
+{
+    for (size_t i = 0; i < x->n; i++) {
+        up[i] = is_up(x, i);
+        live[i] = up[i] && is_live(x, i);
+    }
+}
+
+/* A failure detector errs now and then by design: with a timeout of a
+ * few cycles, a live node whose heartbeats are late is removed and
+ * listed again a cycle later. What the protocol promises is that no
+ * wrong listing lasts, so the invariant samples every listing at every
+ * cycle over the run's last `timeout + 2 cycles` (slowed by the worst
+ * clock drift) and counts only a listing wrong at every sample and at
+ * the end. The window lies inside the quiet period, which leaves two
+ * timeouts and the reconnection's backoff (run_explore_quiet_us()). */
+static int64_t membership_window_us(const xc *x)
+{
+    double slow = 1.0 / (1.0 - MIN(drift_bound(x->sc), 0.5));
+    return (int64_t)((double)(x->config.timeout_us + 2 * x->config.cycle_us) *
+                     slow);
+}
+
+static void sample_membership(xc *x)
+{
+    bool classic = x->config.dissemination == PEKO_DISSEMINATION_CLASSIC;
+    bool *up = g_new(bool, x->n), *live = g_new(bool, x->n);
+    up_and_live(x, up, live);
+    for (size_t i = 0; i < x->n; i++)
+        for (size_t j = 0; j < x->n; j++) {
+            uint8_t w = live[i] && j != i &&
+                        listing_wrong(x, live, !classic, i, j);
+            uint8_t *cell = &x->wrong[i * x->n + j];
+            *cell = x->window_open ? (uint8_t)(*cell & w) : w;
+        }
+    x->window_open = true;
+    g_free(up);
+    g_free(live);
+}
+
 static void check_membership(xc *x, const bool *live, bool exact)
 {
     for (size_t i = 0; i < x->n && !x->v->violated; i++) {
         if (!live[i])
             continue;
-        peko_nodelist *nl = sim_world_node(x->world, i);
         GString *missing = g_string_new(NULL), *extra = g_string_new(NULL);
         for (size_t j = 0; j < x->n; j++) {
-            if (j == i)
+            if (j == i || !listing_wrong(x, live, exact, i, j))
                 continue;
-            bool listed = peko_nodelist_contains(nl,
-                                                 sim_world_addr(x->world, j));
-            if (live[j] && !listed && exact)
-                g_string_append_printf(missing, " %zu", j);
-            if (!live[j] && listed)
-                g_string_append_printf(extra, " %zu", j);
+            if (x->window_open && !x->wrong[i * x->n + j])
+                continue; /* wrong now, but not all along: it passes */
+            g_string_append_printf(live[j] ? missing : extra, " %zu", j);
         }
         if (missing->len || extra->len)
             violate(x, "membership",
-                    "node %zu: %s%s%s%s%s", i,
+                    "node %zu: %s%s%s%s%s (since %.3f s at least)", i,
                     missing->len ? "missing live nodes" : "",
                     missing->str, missing->len && extra->len ? "; " : "",
                     extra->len ? "lists nodes that are not live:" : "",
-                    extra->str);
+                    extra->str,
+                    (double)(x->window_open ? x->window_from_us
+                                            : sim_world_now_us(x->world)) /
+                        1e6);
         g_string_free(missing, TRUE);
         g_string_free(extra, TRUE);
     }
@@ -729,9 +825,8 @@ static void check_end(xc *x)
         }
     }
     bool *up = g_new(bool, x->n), *live = g_new(bool, x->n);
+    up_and_live(x, up, live);
     for (size_t i = 0; i < x->n; i++) {
-        up[i] = is_up(x, i);
-        live[i] = up[i] && is_live(x, i);
         v->live += live[i];
         if (up[i] && !v->violated)
             check_get(x, i);
@@ -764,7 +859,16 @@ static void on_start(void *user, sim_world *world)
     xc *x = user;
     x->world = world;
     for (size_t i = 0; i < x->n; i++)
-        x->nodes[i] = (xc_node){.x = x, .index = i};
+        x->nodes[i] = (xc_node){.x = x, .index = i, .paused_us = INT64_MAX};
+    for (size_t e = 0; e < x->sc->n_events; e++) {
+        const scn_event *ev = &x->sc->events[e];
+        if (ev->kind != SCN_EVENT_PAUSE)
+            continue;
+        for (size_t i = 0; i < x->n; i++)
+            if (scn_nodes_contains(&ev->nodes, (uint32_t)i))
+                x->nodes[i].paused_us = MIN(x->nodes[i].paused_us,
+                                            ev->time_us);
+    }
     int rc = sim_world_every(world, x->config.cycle_us, x->config.cycle_us,
                              on_tick, x);
     if (rc < 0)
@@ -808,7 +912,10 @@ gboolean run_explore_check(const scn_scenario *sc,
     }
     x.config.timeout_us = timeout_of(&x.config, x.n);
     x.replay_cause = replay_cause(sc);
+    x.keyed = sc->engine.secret_key != NULL && *sc->engine.secret_key != '\0';
     x.nodes = g_new0(xc_node, x.n);
+    x.wrong = g_new0(uint8_t, x.n * x.n);
+    x.window_from_us = sc->cluster.duration_us - membership_window_us(&x);
     static const run_sim_watch watch = {
         .start = on_start,
         .observer = &observer,
@@ -844,5 +951,6 @@ gboolean run_explore_check(const scn_scenario *sc,
         g_free(g_array_index(x.published, xc_published, i).bytes);
     g_array_free(x.published, TRUE);
     g_free(x.nodes);
+    g_free(x.wrong);
     return ok;
 }

@@ -121,6 +121,15 @@ typedef struct run_runner {
      * joined (n each; owned). */
     ana_node_state *truth;
     bool *joined;
+    /* What the last membership sample saw (owned, n each, allocated at
+     * the first sample): which nodes were live, and per node what its
+     * list was found to be (runner.c) and its recorder's list-change
+     * count then, so that a list that has not changed since, among the
+     * same live nodes, is not read again. */
+    bool *sample_live;
+    uint8_t *sample_checked;
+    uint64_t *sample_changes;
+    bool sample_valid;          /* the arrays hold a finished sample */
 } run_runner;
 
 /* Sets up *r for scenario `sc` on `world`, and its plan. Cannot fail. */

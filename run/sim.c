@@ -66,13 +66,13 @@ static peko_msg_type msg_type(int type)
 /* ------------------------------------------------------------------ */
 /* Hooks and callbacks.                                                 */
 
+/* Deliveries reach the recorder in bulk at the end (record_deliveries):
+ * the world counts them by node and type, and a hook call per delivery
+ * was a twentieth of a large run. This hook is set only for a watch. */
 static void on_delivered(void *user, size_t from, size_t to, int type,
                          size_t n_bytes)
 {
     simrun *run = user;
-    if (run->runner.rec)
-        ana_recorder_traffic(run->runner.rec, to, msg_type(type),
-                             ANA_OUTCOME_DELIVERED, 1, n_bytes);
     if (run->watch && run->watch->hooks.delivered)
         run->watch->hooks.delivered(run->watch_user, from, to, type,
                                     n_bytes);
@@ -383,6 +383,16 @@ static gboolean set_up_network(simrun *run, GError **error)
             if ((rc = sim_world_set_uplink(w, i, sc->network.bandwidth_bps,
                                            sc->network.send_queue)) < 0)
                 return fail(error, "the scenario's bandwidth", rc);
+    /* The scenario's bound is the world's, typed where run/ sees both. */
+    G_STATIC_ASSERT(SCN_HOST_CORES_MAX == SIM_WORLD_MAX_HOST_CORES);
+    if (sc->network.processing_us > 0) {
+        for (size_t i = 0; i < run->n; i++)
+            if ((rc = sim_world_set_rx_cost(w, i,
+                                            sc->network.processing_us)) < 0)
+                return fail(error, "the scenario's processing", rc);
+        if ((rc = sim_world_set_host_cores(w, sc->network.host_cores)) < 0)
+            return fail(error, "the scenario's host_cores", rc);
+    }
 
     size_t n_regions = sc->regions.n_regions;
     if (n_regions > 0) {
@@ -451,13 +461,18 @@ static gboolean set_up_nodes(simrun *run, GError **error)
 static gboolean open_recorder(simrun *run, const run_sim_options *opts,
                               GError **error)
 {
-    static const sim_world_hooks hooks = {
+    static const sim_world_hooks all_hooks = {
         .delivered = on_delivered,
         .dropped = on_dropped,
     };
+    static const sim_world_hooks drop_hooks = {
+        .dropped = on_dropped,
+    };
+    const sim_world_hooks *hooks =
+        run->watch && run->watch->hooks.delivered ? &all_hooks : &drop_hooks;
     if (opts->db_path == NULL) {
         if (run->watch)
-            sim_world_set_hooks(run->world, &hooks, run);
+            sim_world_set_hooks(run->world, hooks, run);
         return TRUE;
     }
     run_recording how = {
@@ -471,8 +486,24 @@ static gboolean open_recorder(simrun *run, const run_sim_options *opts,
     };
     if (!run_runner_open_recorder(&run->runner, &how, error))
         return FALSE;
-    sim_world_set_hooks(run->world, &hooks, run);
+    sim_world_set_hooks(run->world, hooks, run);
     return TRUE;
+}
+
+/* Hands the recorder every node's deliveries by type, counted by the
+ * world, before it writes its counters. */
+static void record_deliveries(simrun *run)
+{
+    for (size_t i = 0; i < run->n; i++) {
+        sim_node_stats ns;
+        sim_world_node_stats(run->world, i, &ns);
+        for (int t = 0; t < PEKO_MSG_TYPE_COUNT; t++)
+            if (ns.delivered_by_type[t] != 0)
+                ana_recorder_traffic(run->runner.rec, i, msg_type(t),
+                                     ANA_OUTCOME_DELIVERED,
+                                     ns.delivered_by_type[t],
+                                     ns.delivered_bytes_by_type[t]);
+    }
 }
 
 static void simrun_clear(simrun *run)
@@ -578,6 +609,8 @@ gboolean run_sim(const scn_scenario *sc, const run_sim_options *opts,
     char hash[ANA_TRACE_HASH_STRLEN];
     ana_trace_hash_format(out->trace_hash, hash);
     GError *finish_error = NULL;
+    if (run.runner.rec)
+        record_deliveries(&run);
     if (run.runner.rec &&
         !ana_recorder_finish(run.runner.rec,
                              stopped ? ANA_STATUS_INCOMPLETE

@@ -893,6 +893,10 @@ char **run_testbed_notes(const scn_scenario *sc)
         g_ptr_array_add(notes, g_strdup("bandwidth (network.bandwidth) is"
                                         " not emulated: the loopback's"
                                         " applies"));
+    if (sc->network.processing_us > 0)
+        g_ptr_array_add(notes, g_strdup("processing and host_cores"
+                                        " (network.processing) model a"
+                                        " host: the testbed's is real"));
     if (model_dist_mean(&sc->clock.skew_us) != 0 ||
         sc->clock.skew_us.kind != MODEL_DIST_CONSTANT ||
         model_dist_mean(&sc->clock.drift_ppm) != 0 ||

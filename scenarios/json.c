@@ -142,6 +142,12 @@ static void put_network(model_json *j, const scn_scenario *sc)
     model_json_member_number(j, "duplicate", n->duplicate);
     model_json_member_int(j, "bandwidth_bps", n->bandwidth_bps);
     model_json_member_int(j, "send_queue", n->send_queue);
+    /* Only when set: the runs recorded before the host model existed
+     * keep the same parameters as the same scenario recorded now. */
+    if (n->processing_us > 0)
+        model_json_member_int(j, "processing_us", n->processing_us);
+    if (n->host_cores > 0)
+        model_json_member_int(j, "host_cores", n->host_cores);
     model_json_end_object(j);
 }
 

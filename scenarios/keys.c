@@ -47,6 +47,8 @@ static const key_spec network_keys[] = {
     {"duplicate", {NULL}},
     {"bandwidth", {NULL}},
     {"send_queue", {NULL}},
+    {"processing", {NULL}},
+    {"host_cores", {NULL}},
     {NULL, {NULL}},
 };
 

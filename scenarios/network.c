@@ -68,6 +68,40 @@ gboolean scn__parse_network(scn__ctx *ctx, GError **error)
         n->send_queue = (uint32_t)q;
         g_free(v);
     }
+    if ((v = scn__get(ctx, "network", "processing")) != NULL) {
+        int64_t us;
+        gboolean ok = scn_parse_duration(v, FALSE, &us, &cause);
+        if (ok && us > SCN_PROCESSING_MAX_US) {
+            g_set_error(&cause, SCN_ERROR, SCN_ERROR_RANGE,
+                        "expected at most 1s a packet, got '%s'", v);
+            ok = FALSE;
+        }
+        if (!ok) {
+            scn__fail_value(error, cause, ctx, "network", "processing", v);
+            g_free(v);
+            return FALSE;
+        }
+        n->processing_us = us;
+        g_free(v);
+    }
+    if ((v = scn__get(ctx, "network", "host_cores")) != NULL) {
+        int64_t c;
+        if (!scn__parse_int(v, 1, SCN_HOST_CORES_MAX, &c, &cause)) {
+            scn__fail_value(error, cause, ctx, "network", "host_cores", v);
+            g_free(v);
+            return FALSE;
+        }
+        n->host_cores = (uint32_t)c;
+        g_free(v);
+        /* Cores share out processing: without a cost there is nothing
+         * to share, and the key would silently do nothing. */
+        if (n->processing_us == 0) {
+            scn__fail(error, SCN_ERROR_CONFLICT, ctx, "network",
+                      "host_cores", "needs network.processing (the time "
+                      "a packet occupies a core), e.g. processing = 80us");
+            return FALSE;
+        }
+    }
     return TRUE;
 }
 

@@ -77,6 +77,8 @@ GQuark scn_error_quark(void);
 #define SCN_DRIFT_MAX_PPM 100000.0             /* +-10 % clock rate */
 #define SCN_BANDWIDTH_MAX_BPS 1000000000000LL  /* 1 Tbit/s */
 #define SCN_SEND_QUEUE_MAX 1000000             /* packets */
+#define SCN_PROCESSING_MAX_US 1000000          /* 1 s per packet */
+#define SCN_HOST_CORES_MAX 4096                /* SIM_WORLD_MAX_HOST_CORES */
 
 /* ------------------------------------------------------------------ */
 /* Defaults of keys that may be omitted (docs/scenarios.md).            */
@@ -143,6 +145,8 @@ typedef struct scn_network {
     double duplicate;         /* probability a delivery happens twice */
     int64_t bandwidth_bps;    /* per node uplink; 0 means unlimited */
     uint32_t send_queue;      /* per node uplink queue bound, packets */
+    int64_t processing_us;    /* receive cost per packet; 0: none */
+    uint32_t host_cores;      /* cores all nodes share; 0: one each */
 } scn_network;
 
 typedef enum scn_region_assign {

@@ -24,6 +24,8 @@
 #   -r RUNS       fleet runs, each with fresh nodes (default 1)
 #   -s SEEDS      simulated runs to compare with (default 5)
 #   -t PCT        tolerance on the medians (default 25)
+#   -m MODE       dissemination: rumor (default), classic or digest (for
+#                 large fleets: rumor sends every heartbeat to every node)
 #   --peko PATH   the peko program (default: $PEKO, or build/cli/peko)
 #   --check       exit 1 when a median of t50/t90/t99 differs from the
 #                 simulator's by more than the tolerance
@@ -42,12 +44,13 @@ publish_at=""
 sim_seeds=5
 runs=1
 tolerance=25
+mode=rumor
 check=0
 n=""
 
 die() { echo "netns-fleet: $*" >&2; exit 1; }
 skip() { echo "netns-fleet: $*: skipped" >&2; exit 77; }
-usage() { sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,/^set /p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
 posint() { # posint NAME VALUE MAX
     case "$2" in ''|*[!0-9]*) die "$1: expected a whole number, got '$2'";; esac
@@ -62,6 +65,7 @@ while [ $# -gt 0 ]; do
         -s) sim_seeds="${2:-}"; shift 2 ;;
         -r) runs="${2:-}"; shift 2 ;;
         -t) tolerance="${2:-}"; shift 2 ;;
+        -m) mode="${2:-}"; shift 2 ;;
         --peko) peko="${2:?--peko needs a path}"; shift 2 ;;
         --check) check=1; shift ;;
         -h|--help) usage ;;
@@ -70,6 +74,10 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -n "$n" ] || usage
+case "$mode" in
+    rumor|classic|digest) ;;
+    *) die "-m: expected rumor, classic or digest, got '$mode'" ;;
+esac
 posint N "$n" 1000
 [ -n "$publish_at" ] || publish_at=$(( 10 + n / 5 ))
 [ -n "$duration" ] || duration=$(( publish_at + 15 ))
@@ -177,6 +185,7 @@ run_fleet() {
         rm -f "$work/ctl-$i.sock"
         ip netns exec "${tag}n$i" "$peko" node --addr "$(addr_of "$i")" \
             --port "$port" --key-file "$work/keys" --cycle 1s --seeds "$seed" \
+            --dissemination "$mode" \
             --db "$work/node-$r-$i.db" --run-label "$label" \
             --control "$work/ctl-$i.sock" --seed $((r * n + i + 1)) \
             2> "$work/node-$r-$i.log" &
@@ -199,10 +208,17 @@ run_fleet() {
     [ $(( ($(date +%s%N) - start_ns) / 1000000 + 3000 )) -le $(( publish_at * 1000 )) ] ||
         die "the nodes were ready less than 3 s before the publish: give a later -p (and -d)"
 
+    # The host's cost of a packet, measured between a second before the
+    # publish (after start-up's own work) and the end of the run.
+    sleep_until "$((publish_at - 1))"
+    read -r ticks0 received0 < <(host_sample)
     sleep_until "$publish_at"
     "$peko" ctl --control "$work/ctl-0.sock" publish "fleet hello" >/dev/null ||
         die "the publish through node 0's control socket failed"
     sleep_until "$duration"
+    read -r ticks1 received1 < <(host_sample)
+    cpu_ticks=$((cpu_ticks + ticks1 - ticks0))
+    cpu_packets=$((cpu_packets + received1 - received0))
 
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
     status=0
@@ -214,6 +230,22 @@ run_fleet() {
     "$peko" merge --fleet "$work/fleet.db" "$work"/node-"$r"-*.db || die "the merge of run $r failed"
 }
 
+# host_sample: the CPU time (clock ticks) the nodes have used so far, and
+# the datagrams they have received, summed over the nodes.
+host_sample() {
+    local i ticks=0 received=0 t r
+    for ((i = 0; i < n; i++)); do
+        # utime and stime, fields 14 and 15 (the name, field 2, has no
+        # spaces: it is "peko").
+        t=$(awk '{ print $14 + $15 }' "/proc/${pids[$i]}/stat" 2>/dev/null) || t=0
+        r=$("$peko" ctl --control "$work/ctl-$i.sock" stats 2>/dev/null |
+            awk '$1 == "transport.received" { print $2 }')
+        ticks=$((ticks + ${t:-0}))
+        received=$((received + ${r:-0}))
+    done
+    echo "$ticks $received"
+}
+
 sleep_until() { # sleep_until SECONDS: since the run's first node started
     local now_ns left_ms
     now_ns=$(date +%s%N)
@@ -223,6 +255,8 @@ sleep_until() { # sleep_until SECONDS: since the run's first node started
 }
 
 echo "netns-fleet: recording into $work"
+cpu_ticks=0
+cpu_packets=0
 first_stagger_ms=""
 for ((r = 1; r <= runs; r++)); do
     run_fleet "$r"
@@ -241,11 +275,26 @@ read -r lat_us lat_sigma < <(for f in "$work"/node-*.db; do
         END { if (NR < 2) { print 1000, 0; exit }
               m = s / NR; sd = sqrt(q / NR - m * m); if (sd > 10) sd = 10
               printf "%d %.3f\n", v[int((NR + 1) / 2)], sd }')
+# The simulator's host: what a received datagram cost the nodes in CPU
+# time (their sends, timers and recording included), on as many cores as
+# this machine has. During a publish every node wakes within a few
+# milliseconds and their handling is serialized over these cores; the
+# simulator's nodes would otherwise each have a processor of their own
+# (docs/fleet.md, "The host").
+hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
+cores=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+cost_us=0
+[ "$cpu_packets" -gt 0 ] && cost_us=$(( cpu_ticks * 1000000 / hz / cpu_packets ))
+host_lines=""
+[ "$cost_us" -gt 0 ] && host_lines="processing = ${cost_us}us
+host_cores = $cores"
 cat > "$work/$label" <<EOF
 # The netns fleet of scripts/netns-fleet.sh, as a scenario: $n nodes
 # started over ${stagger_ms} ms, each given node 0 (node 0 node 1), a key,
 # a 1 s cycle; one publish from node 0. The latency is the one-way delay
-# the fleet's swaps measured: their median, and the spread of their logs.
+# the fleet's swaps measured: their median, and the spread of their logs;
+# the processing, the CPU time a received datagram cost the nodes, on
+# this machine's cores.
 [cluster]
 nodes = $n
 duration = ${duration}s
@@ -256,10 +305,12 @@ sample_interval = 100ms
 
 [engine]
 cycle = 1s
+dissemination = $mode
 secret_key = fleet
 
 [network]
 latency = lognormal(median=${lat_us}us, sigma=${lat_sigma}, cap=1s)
+$host_lines
 
 [timeline]
 hello = ${publish_at}s publish node=0 data="fleet hello"
@@ -269,7 +320,7 @@ for ((s = 1; s <= sim_seeds; s++)); do
         die "peko sim failed (seed $s)"
 done
 echo
-echo "peko compare sim.db fleet.db (simulator: $sim_seeds seeds, latency lognormal(median ${lat_us} us, sigma ${lat_sigma})):"
+echo "peko compare sim.db fleet.db (simulator: $sim_seeds seeds, latency lognormal(median ${lat_us} us, sigma ${lat_sigma}), processing ${cost_us} us a packet on $cores cores):"
 "$peko" compare --tolerance "$tolerance%" --metric t50,t90,t99,t100 \
     "$work/sim.db" "$work/fleet.db"
 echo

@@ -254,7 +254,10 @@ static inline bool front_in_ring(const sim_evq *q)
  * packet bytes of the record half as far (whose own fetch was asked for
  * that many pops ago). A pop is a whole delivery apart from the next, so
  * a few are enough for the fetches to land in time. */
-#define RING_AHEAD 4
+#ifndef SIM_STAGE_SCALE
+#define SIM_STAGE_SCALE 1
+#endif
+#define RING_AHEAD (8 * SIM_STAGE_SCALE)
 
 /* Fetches the first lines of a packet: its header and the start of its
  * bytes, all a typical gossip packet has. */
@@ -670,6 +673,17 @@ bool sim_evq_peek_time(sim_evq *q, int64_t *time_us)
     if (!front_live(q, &top, &in_ring))
         return false;
     *time_us = key_time(top);
+    return true;
+}
+
+bool sim_evq_peek_ordered(const sim_evq *q, size_t k, uint32_t *node,
+                          const sim_packet **packet)
+{
+    if (k >= q->ring_n)
+        return false;
+    const sim_evq_record *r = &q->recs[key_slot(*ring_at(q, k))];
+    *node = r->node;
+    *packet = r->has_packet ? r->ptr : NULL;
     return true;
 }
 

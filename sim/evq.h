@@ -183,6 +183,16 @@ bool sim_evq_peek_time(sim_evq *q, int64_t *time_us);
  * drop cancelled events from the top. */
 bool sim_evq_peek_node(sim_evq *q, uint32_t *node);
 
+/* A look further ahead, for fetching what later events will touch: the
+ * node field and packet (NULL if none) of the k-th key of the ring of
+ * ordered pushes (0: its earliest), and true; false if the ring holds k
+ * keys or fewer. Not necessarily the k-th event to pop (the heap may hold
+ * earlier ones, and cancelled events are not skipped), so only a hint.
+ * The ring fetches its records up to 8 keys ahead and their packets up to
+ * 4, as it pops. */
+bool sim_evq_peek_ordered(const sim_evq *q, size_t k, uint32_t *node,
+                          const sim_packet **packet);
+
 /* Cancels a pending event: it will never be popped, and its packet is
  * freed now. Returns true if it was pending, false if it had already been
  * popped or cancelled (or the handle is SIM_EVQ_NONE): cancelling twice is

@@ -100,12 +100,21 @@ void sim__rx_enqueue(sim_world *w, sim_node *to, uint32_t from,
         return;
     }
     int64_t start = MAX(w->now_us, to->rx_busy_until_us);
+    uint32_t core = 0;
+    if (w->host_cores > 0) {
+        for (uint32_t c = 1; c < w->host_cores; c++)
+            if (w->core_free_us[c] < w->core_free_us[core])
+                core = c;
+        start = MAX(start, w->core_free_us[core]);
+    }
     int64_t done = start + to->rx_cost_us;
     if (!sim__push_packet(w, done, SIM_EV_PROCESS, to->index, from,
                           SIM_WIRE_WITH_EPOCH(wire, to->epoch), pkt,
                           SIM_DROP_RECV_BUFFER))
         return;
     to->rx_busy_until_us = done;
+    if (w->host_cores > 0)
+        w->core_free_us[core] = done;
     to->rx_count++;
     if (to->rx_count > to->stats.rx_queue_max)
         to->stats.rx_queue_max = to->rx_count;
@@ -116,6 +125,16 @@ int sim_world_set_rx_cost(sim_world *w, size_t i, int64_t cost_us)
     if (i >= w->n || cost_us < 0 || cost_us > MODEL_DIST_MAX)
         return -EINVAL;
     w->nodes[i].rx_cost_us = cost_us;
+    return 0;
+}
+
+int sim_world_set_host_cores(sim_world *w, uint32_t cores)
+{
+    if (cores > SIM_WORLD_MAX_HOST_CORES)
+        return -EINVAL;
+    g_free(w->core_free_us);
+    w->core_free_us = cores ? g_new0(int64_t, cores) : NULL;
+    w->host_cores = cores;
     return 0;
 }
 

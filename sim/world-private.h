@@ -172,6 +172,12 @@ struct sim_world {
     size_t max_packet_bytes;         /* larger packets: SIM_DROP_OVERSIZE */
     uint32_t buffer;                 /* engine Buffer, resolved */
 
+    /* The host (queues.c): 0 cores, each node has a processor of its
+     * own; else every node's receive processing shares these cores, by
+     * the time each is next free. */
+    uint32_t host_cores;
+    int64_t *core_free_us;           /* host_cores, owned */
+
     /* Partitions (partition.c). */
     uint64_t part_bits;              /* bits in use by active partitions */
     uint64_t part_symmetric;         /* of those, the symmetric ones */

@@ -142,6 +142,11 @@ typedef struct sim_node_stats {
     uint64_t sent_bytes;
     uint64_t deliveries;                /* packets handed to its engine */
     uint64_t delivered_bytes;
+    /* The same by message type (index as the hooks' `type`: 0 for a
+     * packet that is no message), so that a recorder needs no hook call
+     * per delivery. */
+    uint64_t delivered_by_type[PEKO_MSG_TYPE_COUNT];
+    uint64_t delivered_bytes_by_type[PEKO_MSG_TYPE_COUNT];
     uint64_t dropped_out[SIM_DROP_COUNT]; /* its packets, dropped */
     uint64_t dropped_in[SIM_DROP_COUNT];  /* packets to it, dropped */
     uint64_t duplicated;                /* its packets the network doubled */
@@ -294,6 +299,18 @@ int sim_world_set_uplink(sim_world *world, size_t i, int64_t bandwidth_bps,
  * behind the one in process; more are dropped (SIM_DROP_RECV_BUFFER).
  * 0 (the default): packets are handed over on arrival and never wait. */
 int sim_world_set_rx_cost(sim_world *world, size_t i, int64_t cost_us);
+
+/* The nodes share one host of `cores` processors: a received packet's
+ * processing (sim_world_set_rx_cost) starts once its node is free and
+ * one of the cores is, the core free soonest (the lowest-numbered among
+ * equals) taking it, in the order the packets arrive. This is how N
+ * processes on a K-core machine behave when a burst of packets wakes
+ * them all (a netns fleet, docs/fleet.md): their handling is serialized
+ * K at a time, which independent per-node processors would not show.
+ * 0 (the default): each node has a processor of its own. Set it before
+ * the first packet; -EINVAL above SIM_WORLD_MAX_HOST_CORES. */
+#define SIM_WORLD_MAX_HOST_CORES 4096
+int sim_world_set_host_cores(sim_world *world, uint32_t cores);
 
 /* ------------------------------------------------------------------ */
 /* Partitions. A packet is dropped (SIM_DROP_PARTITION) when any         */

@@ -196,6 +196,54 @@ Test(explore, a_check_is_deterministic)
     run_explore_verdict_clear(&b);
 }
 
+/* A keyed cluster of 6 whose node 0 is every node's seed, with a pause
+ * of 9 s in `timeline`: longer than a challenge's nonce lives
+ * (docs/wire.md, "Freshness", rule 2). */
+static void check_pause(int seed, const char *latency, const char *timeline,
+                        run_explore_verdict *v)
+{
+    char *text = g_strdup_printf(
+        "[cluster]\nnodes = 6\nduration = 45s\nseed = %d\nseeds = 1\n"
+        "seed_mode = first\nheartbeat_sample = none\n"
+        "[engine]\ndissemination = rumor\ncycle = 500ms\nsecret_key = k\n"
+        "[network]\nlatency = %s\n"
+        "[timeline]\n%s",
+        seed, latency, timeline);
+    check(text, RUN_XP_INJECT_NONE, v);
+    g_free(text);
+}
+
+/* Explore seed 5338: a node paused from the start holds the hellos its
+ * peers sent it and answers them when it resumes, 9 s later. Its echoes
+ * are new, but answer challenges whose nonce is long dead, and their
+ * receivers must refuse them (rule 2): that is the pause, not a fault of
+ * the cluster, and the decode invariant must not count it. */
+Test(explore, echoes_to_challenges_that_waited_out_a_pause_are_expected)
+{
+    run_explore_verdict v;
+    check_pause(11, "5ms",
+                "p = 0us pause nodes=0\nr = 9s resume nodes=0\n", &v);
+    cr_assert_not(v.violated, "%s: %s", v.invariant, v.message);
+    cr_assert_gt(v.replays, 0, "no echo waited out the pause");
+    cr_assert(v.convergence, "%s", v.skipped ? v.skipped : "");
+    run_explore_verdict_clear(&v);
+}
+
+/* The other way round: a node that joins, sends its hello and is paused
+ * before the echo comes reads that echo 7 s late, and must refuse it. */
+Test(explore, echoes_that_waited_out_the_challengers_pause_are_expected)
+{
+    run_explore_verdict v;
+    check_pause(12, "20ms",
+                "j = 2s join node=5\np = 2001ms pause nodes=5\n"
+                "r = 9s resume nodes=5\n",
+                &v);
+    cr_assert_not(v.violated, "%s: %s", v.invariant, v.message);
+    cr_assert_gt(v.replays, 0, "no echo waited out the pause");
+    cr_assert(v.convergence, "%s", v.skipped ? v.skipped : "");
+    run_explore_verdict_clear(&v);
+}
+
 /* ------------------------------------------------------------------ */
 /* Shrinking.                                                           */
 

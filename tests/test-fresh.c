@@ -88,6 +88,36 @@ static const packet *find(const capture *c, peko_msg_type type, size_t from,
     return NULL;
 }
 
+/* The last packet of `type` that `from` sent to a node of the net. */
+static const packet *last_sent(const capture *c, peko_msg_type type,
+                               size_t from)
+{
+    const packet *last = NULL;
+    for (guint i = 0; i < c->packets->len; i++) {
+        const packet *p = &g_array_index(c->packets, packet, i);
+        if (p->type == type && p->to != SIZE_MAX && p->from == from)
+            last = p;
+    }
+    cr_assert_not_null(last, "node %zu sent no %s", from,
+                       peko_msg_type_name(type));
+    return last;
+}
+
+/* A challenge's or an echo's nonce: the last 8 bytes of its body
+ * (docs/wire.md). */
+static uint64_t challenge_nonce(const packet *p)
+{
+    cr_assert_geq(p->n_bytes, 12);
+    uint32_t body = (uint32_t)p->bytes[8] << 24 | (uint32_t)p->bytes[9] << 16 |
+                    (uint32_t)p->bytes[10] << 8 | p->bytes[11];
+    cr_assert_geq(body, 8);
+    cr_assert_leq(12 + (size_t)body, p->n_bytes);
+    uint64_t nonce = 0;
+    for (size_t k = 12 + body - 8; k < 12 + (size_t)body; k++)
+        nonce = nonce << 8 | p->bytes[k];
+    return nonce;
+}
+
 /* Runs 1 ms at a time until such a packet was sent and has arrived. */
 static packet run_until_sent(testnet *net, capture *c, peko_msg_type type,
                              size_t from, int64_t after_us)
@@ -778,5 +808,76 @@ Test(fresh, parked_packets_are_bounded_and_given_up)
     cr_assert_leq(dropped, parked);
     /* Hellos go at most once a cycle. */
     cr_assert_leq(testnet_sent_by(net, 0, PEKO_MSG_CHALLENGE), 21);
+    testnet_free(net);
+}
+
+/* A hello is sent again each cycle with the same nonce for the nonce's
+ * life. When the link comes back just before the last of those, its
+ * echo arrives after the nonce's life counted from its draw, but it
+ * answers a challenge sent a round trip ago and must be accepted (peko
+ * explore, seed 1720: a partition healed then). Every moment of the
+ * link's return over two nonce lives is tried, in steps of 100 ms. */
+Test(fresh, an_echo_to_a_hello_sent_again_late_in_its_nonces_life_is_accepted)
+{
+    peko_config c = keyed_config(PEKO_DISSEMINATION_RUMOR);
+    for (int64_t back_ms = 100; back_ms <= 10000; back_ms += 100) {
+        testnet *net = testnet_new(2, &c, 106);
+        testnet_set_latency_us(net, 300 * MS_US);
+        testnet_partition(net, 1, true);
+        testnet_join_via(net, 0, 0);
+        testnet_join_via(net, 1, 0);
+        testnet_run_for(net, back_ms * MS_US);
+        testnet_partition(net, 1, false);
+        testnet_run_for(net, 6 * SECOND_US);
+        cr_assert_eq(cluster_replays(net), 0,
+                     "the link back after %" PRId64 " ms: an echo refused",
+                     back_ms);
+        cr_assert(testnet_converged(net), "the link back after %" PRId64
+                  " ms", back_ms);
+        testnet_free(net);
+    }
+}
+
+/* A challenge that waited out its receiver's pause (peko explore, seed
+ * 5338: the node was frozen for 7.8 s, its packets held) is answered
+ * when the receiver resumes, after the challenger's nonce stopped being
+ * answerable and a new one was drawn. That echo is new, but answers a
+ * challenge older than a nonce's life: it is refused as a replay (rule
+ * 2), as the replay of an old echo would be, and the challenger's
+ * current challenge, answered, still brings the two together. */
+Test(fresh, an_echo_to_a_challenge_that_waited_out_a_pause_is_refused)
+{
+    peko_config c = keyed_config(PEKO_DISSEMINATION_RUMOR);
+    testnet *net = testnet_new(2, &c, 107);
+    capture cap;
+    capture_start(&cap, net);
+    testnet_join_via(net, 1, 1);
+    testnet_block(net, 0, 1, true); /* what node 0 sends waits, or is lost */
+    testnet_join_via(net, 0, 1);
+    testnet_run_for(net, 8500 * MS_US);
+    packet held = run_until_sent(net, &cap, PEKO_MSG_CHALLENGE, 0, 0);
+    cr_assert_eq(held.at_us, 0);
+    const packet *last = last_sent(&cap, PEKO_MSG_CHALLENGE, 0);
+    cr_assert_neq(challenge_nonce(last), challenge_nonce(&held),
+                  "node 0 still challenges with the nonce it drew at 0 s");
+    cr_assert_eq(cluster_replays(net), 0);
+
+    /* Node 1 resumes: the first hello, held since 0 s, reaches it. */
+    uint64_t echoes = testnet_sent_by(net, 1, PEKO_MSG_ECHO);
+    testnet_inject(net, 1, testnet_addr(net, 0), held.bytes, held.n_bytes);
+    cr_assert_eq(testnet_sent_by(net, 1, PEKO_MSG_ECHO), echoes + 1,
+                 "node 1 did not answer the held hello");
+    cr_assert_eq(challenge_nonce(last_sent(&cap, PEKO_MSG_ECHO, 1)),
+                 challenge_nonce(&held));
+    testnet_run_for(net, 5 * MS_US);
+    cr_assert_eq(replays_of(net, 0), 1, "the late echo was not refused");
+    cr_assert_not(testnet_has_full_list(net, 0, NULL));
+
+    testnet_block(net, 0, 1, false);
+    testnet_run_for(net, 3 * SECOND_US);
+    cr_assert(testnet_converged(net));
+    cr_assert_eq(cluster_replays(net), 1);
+    g_free(held.bytes);
+    capture_stop(&cap);
     testnet_free(net);
 }

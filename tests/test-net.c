@@ -809,6 +809,41 @@ Test(net, receive_queue_costs_time_and_drops_beyond_buffer)
     sim_world_free(w);
 }
 
+Test(net, a_shared_host_serializes_the_processing_of_all_nodes)
+{
+    /* Nodes 1 and 2 each get a packet at 1 ms, costing 2 ms. With a
+     * processor each, both are handed over at 3 ms; on one shared core,
+     * the second waits for the first (5 ms); on two, neither waits. */
+    static const struct {
+        uint32_t cores;
+        int64_t second_us;
+    } cases[] = {{0, 3 * MS_US}, {1, 5 * MS_US}, {2, 3 * MS_US}};
+    for (size_t c = 0; c < G_N_ELEMENTS(cases); c++) {
+        sim_world *w = make_world(3, 53);
+        recorder r;
+        recorder_attach(&r, w);
+        for (size_t i = 1; i < 3; i++)
+            cr_assert_eq(sim_world_set_rx_cost(w, i, 2 * MS_US), 0);
+        cr_assert_eq(sim_world_set_host_cores(w, cases[c].cores), 0);
+        inject(w, 0, 1, 10);
+        inject(w, 0, 2, 11);
+        sim_world_run_until(w, SECOND_US);
+        cr_assert_eq(r.delivered, 2, "cores %u", cases[c].cores);
+        cr_assert_eq(rec_at(&r, 0)->n_bytes, 10);
+        cr_assert_eq(rec_at(&r, 0)->t_us, 3 * MS_US);
+        cr_assert_eq(rec_at(&r, 1)->n_bytes, 11);
+        cr_assert_eq(rec_at(&r, 1)->t_us, cases[c].second_us,
+                     "cores %u: handed over at %" PRId64 " us",
+                     cases[c].cores, rec_at(&r, 1)->t_us);
+        recorder_clear(&r);
+        sim_world_free(w);
+    }
+    sim_world *w = make_world(2, 54);
+    cr_assert_eq(sim_world_set_host_cores(w, SIM_WORLD_MAX_HOST_CORES + 1),
+                 -EINVAL);
+    sim_world_free(w);
+}
+
 Test(net, oversize_and_unroutable_are_counted)
 {
     /* The engine's Size (at most 65507 over UDP, which the engine itself

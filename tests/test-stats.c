@@ -546,6 +546,34 @@ Test(stats, bootstrap_of_constant_samples_is_zero)
     cr_assert_eq(iv.hi, 0.0);
 }
 
+Test(stats, relative_change_interval_never_goes_below_minus_one)
+{
+    /* Times from five runs each, one base run 300 times slower than the
+     * others (a run that waited for a timeout): a resample of the base
+     * made of it has a median far above the observed one. The relative
+     * change of each resample is still above -100 %, and the interval
+     * holds the observed change, +247 %. (The difference over the
+     * observed base median went down to about -27,600 %.) */
+    const double a[] = { 1.5, 1.6, 1.4, 1.5, 420 };
+    const double b[] = { 5.0, 5.2, 5.4, 4.3, 14.2 };
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        ana_stats_interval iv = ana_stats_bootstrap_median_change(
+            a, LEN(a), b, LEN(b), 2000, seed);
+        cr_assert_geq(iv.lo, -1.0, "seed %lu: %g", (unsigned long)seed,
+                      iv.lo);
+        cr_assert_leq(iv.lo, 5.2 / 1.5 - 1, "seed %lu", (unsigned long)seed);
+        cr_assert_geq(iv.hi, 5.2 / 1.5 - 1, "seed %lu", (unsigned long)seed);
+        ana_stats_interval diff = ana_stats_bootstrap_median_diff(
+            a, LEN(a), b, LEN(b), 2000, seed);
+        cr_assert_lt(diff.lo / 1.5, -1.0, "the case shows the old defect");
+    }
+    /* A base median of 0 in every resample: no relative change. */
+    const double zero[] = { 0, 0, 0 };
+    ana_stats_interval iv = ana_stats_bootstrap_median_change(
+        zero, 3, b, LEN(b), 100, 1);
+    cr_assert(isnan(iv.lo) && isnan(iv.hi));
+}
+
 Test(stats, bootstrap_of_nothing_is_nan)
 {
     const double a[] = { 1, 2 };

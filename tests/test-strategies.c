@@ -440,6 +440,64 @@ Test(strategies, digest_cold_start_completes_within_log2_n_plus_ln_n_cycles)
     testnet_free(net);
 }
 
+/* The time of a node's first swap request after its first cycle. */
+typedef struct second_cycle {
+    testnet *net;
+    int64_t joined_us;
+    int64_t at_us; /* -1 until seen */
+} second_cycle;
+
+static void on_sent_request(void *user, peko_msg_type type,
+                            const peko_addr *to, size_t n_bytes)
+{
+    second_cycle *sc = user;
+    int64_t now = testnet_now_us(sc->net);
+    if (type == PEKO_MSG_SWAP_REQUEST && sc->at_us < 0 && now > sc->joined_us)
+        sc->at_us = now;
+}
+
+/* How many distinct times the n nodes, all joined at one instant, ran
+ * their second cycle. */
+static size_t second_cycle_phases(peko_dissemination d, size_t n)
+{
+    peko_config c = strategy_config(d);
+    testnet *net = testnet_new(n, &c, 39);
+    second_cycle *sc = g_new(second_cycle, n);
+    peko_observer obs = {.version = PEKO_OBSERVER_VERSION,
+                         .packet_sent = on_sent_request};
+    for (size_t i = 0; i < n; i++) {
+        sc[i] = (second_cycle){.net = net, .joined_us = testnet_now_us(net),
+                               .at_us = -1};
+        peko_nodelist_set_observer(testnet_node(net, i), &obs, &sc[i]);
+    }
+    testnet_join_all(net);
+    testnet_run_for(net, 2 * c.cycle_us);
+    GHashTable *times = g_hash_table_new(g_int64_hash, g_int64_equal);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_geq(sc[i].at_us, 0, "node %zu sent no second request", i);
+        cr_assert_leq(sc[i].at_us - sc[i].joined_us, c.cycle_us + 2000,
+                      "node %zu: its second cycle more than a cycle late",
+                      i);
+        g_hash_table_add(times, &sc[i].at_us);
+    }
+    size_t phases = g_hash_table_size(times);
+    g_hash_table_destroy(times);
+    for (size_t i = 0; i < n; i++)
+        peko_nodelist_set_observer(testnet_node(net, i), NULL, NULL);
+    testnet_free(net);
+    g_free(sc);
+    return phases;
+}
+
+Test(strategies, digest_nodes_started_together_leave_lockstep)
+{
+    /* 32 nodes joined at one instant: in digest each picks its own phase
+     * for the second cycle on; rumor keeps pekonode's schedule, a cycle
+     * after the join, the same instant for all. */
+    cr_assert_geq(second_cycle_phases(PEKO_DISSEMINATION_DIGEST, 32), 28);
+    cr_assert_eq(second_cycle_phases(PEKO_DISSEMINATION_RUMOR, 32), 1);
+}
+
 /* Swap requests sent so far, per node. */
 static void snapshot_requests(testnet *net, size_t n, uint64_t *out)
 {
