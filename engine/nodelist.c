@@ -7,6 +7,7 @@
  * section 3 for the protocol and docs/wire.md for the bytes.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,11 +122,14 @@ void peko_nodelist_prefetch(const peko_nodelist *nl, const uint8_t *bytes,
                             size_t n_bytes, unsigned stage)
 {
     /* Only a heartbeat's origin is worth it: every delivered heartbeat
-     * looks its origin up, and in a large list neither the index line nor
-     * the record is in cache. Stage 1 reads the index slot that stage 0
-     * fetched and fetches the first entry it names (usually the one: the
-     * index is at most three quarters full), and, in an ordered table,
-     * that entry's refresh links, which a new heartbeat moves. */
+     * looks its origin up, and in a large list neither the index line, the
+     * entry nor the record is in cache. The lookup chains three reads
+     * (peers.h): the index slot, the 24-byte entry it names, the shared
+     * record the entry names. Stage 0 fetches the index slot; stage 1
+     * reads it and fetches the first entry it names (usually the one: the
+     * index is at most three quarters full) and, in an ordered table, that
+     * entry's refresh links, which a new heartbeat moves; stage 2 reads
+     * the entry and fetches its record's address and fingerprint. */
     peko_addr origin;
     const peko__peers *ps = &nl->peers;
     if (ps->cap == 0 || !peko__wire_peek_origin(bytes, n_bytes, &origin))
@@ -142,14 +146,26 @@ void peko_nodelist_prefetch(const peko_nodelist *nl, const uint8_t *bytes,
         }
         return;
     }
+    if (stage > 2)
+        return;
     /* An empty slot holds PEKO__ENTRY_NONE: no need for the bitmap's
      * line. */
     uint32_t e = peko__peers_entry_in(ps, peko__peers_home(ps, fp));
-    if (stage == 1 && e < ps->n) {
-        __builtin_prefetch(peko__peers_entry(ps, e));
+    if (e >= ps->n)
+        return;
+    const peko__peer *p = peko__peers_entry(ps, e);
+    if (stage == 1) {
+        __builtin_prefetch(p);
         if (ps->lru)
             __builtin_prefetch(&ps->lru->order[e]);
+        return;
     }
+    /* A held entry's handle names a live record. Records are 48 bytes
+     * in pages, so the address and fingerprint (the first 24) may
+     * straddle two lines. */
+    const char *r = (const char *)peko__peer_record(ps, p);
+    __builtin_prefetch(r);
+    __builtin_prefetch(r + offsetof(peko__record, fingerprint));
 }
 
 void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,

@@ -502,8 +502,9 @@ PEKO_API void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,
  * peko_nodelist_on_packet() will read for `bytes` (borrowed, unchecked),
  * so that the fetch overlaps the events before it. `stage` 0 fetches the
  * lookup's first lines (and the first two lines of the observer's user
- * data), stage 1 (called later, once those have had time
- * to arrive) the record they lead to; other stages do nothing. Reads, never
+ * data), stage 1 (called later, once those have had time to arrive) the
+ * entry they lead to, stage 2 (later again) the record that entry names;
+ * other stages do nothing. Reads, never
  * writes: no state and no result changes, whatever the bytes; a packet
  * never delivered costs only the fetch. */
 PEKO_API void peko_nodelist_prefetch(const peko_nodelist *nl,
