@@ -131,9 +131,11 @@ static size_t pick_targets(peko_nodelist *nl, const uint8_t *set,
         return 0;
 
     /* Draws come in batches of what is still wanted, and the drawn
-     * index slots, then their records, are fetched together before any is
-     * looked at: in a large list each is a cache miss, and this way they
-     * overlap. Drawing ahead changes no draw: a batch holds at most the
+     * index slots, then their entries, are fetched together before any
+     * is looked at: in a large list each is a cache miss, and this way
+     * they overlap. (The shared records the entries name, whose
+     * fingerprints the infected set is checked against, are one per node
+     * of the cluster, not per node list, and mostly in cache.) Drawing ahead changes no draw: a batch holds at most the
      * picks still wanted, all of which a draw-and-look loop would have
      * drawn too. */
     size_t tries = 4 * want + 8;

@@ -19,7 +19,7 @@
 G_DEFINE_QUARK(run-budget-error-quark, run_budget_error)
 
 /* The program before any node: code, GLib, SQLite's page cache. */
-#define BASE_BYTES (8u << 20)
+#define BASE_BYTES (9u << 20)
 /* Per node, beyond what is counted apart: the engine's node list and
  * keyring, the simulator's node and timers, the recorder's counters,
  * the reconnection table (256 entries), allocator overhead. Fitted. */
