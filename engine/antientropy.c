@@ -56,10 +56,11 @@ static bool put(builder *b, const peko__entry *e)
     return true;
 }
 
-static bool put_peer(builder *b, const peko__peer *p, bool full)
+static bool put_peer(const peko_nodelist *nl, builder *b,
+                     const peko__peer *p, bool full)
 {
     peko__entry e;
-    peko__entry_of_peer(p, full, &e);
+    peko__entry_of_peer(nl, p, full, &e);
     return put(b, &e);
 }
 
@@ -71,8 +72,8 @@ static void put_self(builder *b, const peko_nodelist *nl, bool full)
 {
     if (!nl->running)
         return;
-    if (!(full && put_peer(b, &nl->self, true)))
-        put_peer(b, &nl->self, false);
+    if (!(full && put_peer(nl, b, &nl->self, true)))
+        put_peer(nl, b, &nl->self, false);
 }
 
 static void finish(peko_nodelist *nl, peko__msg *msg, const builder *b)
@@ -100,7 +101,7 @@ static uint32_t *range_scratch(peko_nodelist *nl, uint64_t **keys)
 
 static inline uint32_t fp_at(const peko_nodelist *nl, uint32_t e)
 {
-    return peko__peers_entry(&nl->peers, e)->fingerprint;
+    return peko__peer_fp(&nl->peers, peko__peers_entry(&nl->peers, e));
 }
 
 /* ------------------------------------------------------------------ */
@@ -140,7 +141,7 @@ static bool request_range(peko_nodelist *nl, peko__msg *msg, builder *b)
     size_t i = 0;
     for (; i < take; i++) {
         const peko__peer *p = peko__peers_entry(&nl->peers, got[i]);
-        if (p->has_heartbeat && !put_peer(b, p, false))
+        if (peko__peer_has_heartbeat(p) && !put_peer(nl, b, p, false))
             break;
     }
     if (i < take)
@@ -166,18 +167,18 @@ static void request_at_risk(peko_nodelist *nl, const peko__msg *msg,
          e != PEKO__ENTRY_NONE && visits > 0;
          e = peko__peers_newer(&nl->peers, e), visits--) {
         const peko__peer *p = peko__peers_entry(&nl->peers, e);
-        if (!p->has_heartbeat ||
+        if (!peko__peer_has_heartbeat(p) ||
             peko__range_contains(msg->range_first, msg->range_last,
-                                 p->fingerprint))
+                                 peko__peer_fp(&nl->peers, p)))
             continue;
-        if (!put_peer(b, p, false))
+        if (!put_peer(nl, b, p, false))
             break;
     }
 }
 
 void peko__ae_request(peko_nodelist *nl, uint32_t slot)
 {
-    peko_addr to = peko__peers_at(&nl->peers, slot)->addr;
+    peko_addr to = (*peko__peer_addr(&nl->peers, peko__peers_at(&nl->peers, slot)));
     peko__ae_request_to(nl, &to);
 }
 
@@ -195,7 +196,7 @@ static void send_request(peko_nodelist *nl, const peko_addr *to,
         nl->ae_out[nl->ae_n_out].sent_us = msg->sent_us;
         nl->ae_n_out++;
     }
-    peko__print_swap(nl, true, &nl->self.addr, to);
+    peko__print_swap(nl, true, peko__self_addr(nl), to);
     peko__send_msg(nl, msg, to);
 }
 
@@ -203,7 +204,7 @@ static void request_init(peko_nodelist *nl, peko__msg *msg)
 {
     memset(msg, 0, sizeof *msg);
     msg->type = PEKO_MSG_SWAP_REQUEST;
-    msg->sender = nl->self.addr;
+    msg->sender = (*peko__self_addr(nl));
     msg->version = nl->meta_version;
     msg->sent_us = peko__wall_us(nl);
 }
@@ -228,7 +229,7 @@ void peko__ae_request_to(peko_nodelist *nl, const peko_addr *addr)
 
 static bool is_stale(const peko__peer *p, int64_t before_us)
 {
-    return !peko__peer_is_dead(p) && p->has_heartbeat &&
+    return !peko__peer_is_dead(p) && peko__peer_has_heartbeat(p) &&
            p->last_seen_us < before_us;
 }
 
@@ -249,7 +250,7 @@ bool peko__ae_has_stale(const peko_nodelist *nl, int64_t before_us)
 
 void peko__ae_ask_stale(peko_nodelist *nl, uint32_t slot, int64_t before_us)
 {
-    peko_addr to = peko__peers_at(&nl->peers, slot)->addr;
+    peko_addr to = (*peko__peer_addr(&nl->peers, peko__peers_at(&nl->peers, slot)));
     peko__msg msg;
     request_init(nl, &msg);
     builder b = {nl->digest, 0, entry_room(nl, &msg), 0, false};
@@ -259,8 +260,8 @@ void peko__ae_ask_stale(peko_nodelist *nl, uint32_t slot, int64_t before_us)
         const peko__peer *p = peko__peers_entry(&nl->peers, e);
         if (p->last_seen_us >= before_us)
             break;
-        if (is_stale(p, before_us) && !peko_addr_equal(&p->addr, &to) &&
-            !put_peer(&b, p, false))
+        if (is_stale(p, before_us) && !peko_addr_equal(peko__peer_addr(&nl->peers, p), &to) &&
+            !put_peer(nl, &b, p, false))
             break;
     }
     send_request(nl, &to, &msg, &b);
@@ -383,7 +384,7 @@ static const listed *find_listed(const listed *l, size_t n, uint32_t key,
 static bool answer_for(const peko_nodelist *nl, const peko__peer *p,
                        const listed *mine, bool *full)
 {
-    if (!p->has_heartbeat)
+    if (!peko__peer_has_heartbeat(p))
         return false;
     if (mine == NULL) {
         *full = true;
@@ -408,7 +409,7 @@ static void respond_at_risk(peko_nodelist *nl, const listed *l, size_t n,
             continue;
         const peko__peer *p = peko__peer_find(nl, &l[i].e.addr);
         bool full;
-        if (p && answer_for(nl, p, &l[i], &full) && !put_peer(b, p, full))
+        if (p && answer_for(nl, p, &l[i], &full) && !put_peer(nl, b, p, full))
             return;
     }
 }
@@ -429,26 +430,26 @@ static void respond_range(peko_nodelist *nl, const peko__msg *m,
     size_t j = 0;
     for (size_t i = 0; i < found; i++) {
         const peko__peer *p = peko__peers_entry(&nl->peers, got[i]);
-        if (peko_addr_equal(&p->addr, &m->sender))
+        if (peko_addr_equal(peko__peer_addr(&nl->peers, p), &m->sender))
             continue;
-        uint32_t key = p->fingerprint - m->range_first;
+        uint32_t key = peko__peer_fp(&nl->peers, p) - m->range_first;
         while (j < n_in && l[j].key < key)
             j++;
         const listed *mine = NULL;
         for (size_t k = j; k < n_in && l[k].key == key; k++)
-            if (peko_addr_equal(&l[k].e.addr, &p->addr)) {
+            if (peko_addr_equal(&l[k].e.addr, peko__peer_addr(&nl->peers, p))) {
                 mine = &l[k];
                 break;
             }
         bool full;
-        if (!answer_for(nl, p, mine, &full) || put_peer(b, p, full))
+        if (!answer_for(nl, p, mine, &full) || put_peer(nl, b, p, full))
             continue;
         /* Out of room: the answer ends before this peer's fingerprint. */
         nl->stats.digest_truncated++;
-        if (p->fingerprint == m->range_first)
+        if (peko__peer_fp(&nl->peers, p) == m->range_first)
             resp->has_range = false; /* covers nothing of it */
         else
-            resp->range_last = p->fingerprint - 1;
+            resp->range_last = peko__peer_fp(&nl->peers, p) - 1;
         return;
     }
 }
@@ -466,13 +467,13 @@ static void respond_news(peko_nodelist *nl, const peko__msg *m, builder *b)
          e != PEKO__ENTRY_NONE && visits > 0;
          e = peko__peers_older(&nl->peers, e), visits--) {
         const peko__peer *p = peko__peers_entry(&nl->peers, e);
-        if (peko__peer_is_dead(p) || !p->has_heartbeat ||
+        if (peko__peer_is_dead(p) || !peko__peer_has_heartbeat(p) ||
             (m->has_range && peko__range_contains(m->range_first,
                                                   m->range_last,
-                                                  p->fingerprint)) ||
-            peko_addr_equal(&p->addr, &m->sender))
+                                                  peko__peer_fp(&nl->peers, p))) ||
+            peko_addr_equal(peko__peer_addr(&nl->peers, p), &m->sender))
             continue;
-        if (!put_peer(&news, p, false))
+        if (!put_peer(nl, &news, p, false))
             break;
     }
     b->len += news.len;
@@ -530,14 +531,14 @@ void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
     /* Our own record goes with it when the requester lacks it or holds
      * an older one. */
     const listed *me = find_listed(l, n_in,
-                                   nl->self.fingerprint - m->range_first,
-                                   &nl->self.addr);
+                                   peko__peer_fp(&nl->peers, &nl->self) - m->range_first,
+                                   peko__self_addr(nl));
     for (size_t i = n_in; me == NULL && i < n; i++)
-        if (peko_addr_equal(&l[i].e.addr, &nl->self.addr))
+        if (peko_addr_equal(&l[i].e.addr, peko__self_addr(nl)))
             me = &l[i];
     bool lacks_me = me == NULL && m->has_range &&
                     peko__range_contains(m->range_first, m->range_last,
-                                         nl->self.fingerprint);
+                                         peko__peer_fp(&nl->peers, &nl->self));
     bool old_record = me && peko__record_after(nl->incarnation, nl->self.rev,
                                                me->e.incarnation, me->e.rev);
     put_self(&b, nl, lacks_me || old_record);
@@ -553,7 +554,7 @@ void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
                (!resp.has_meta &&
                 peko__metadata_is_newer_than(nl, &m->version));
     if (!capped || fixed <= limit) {
-        peko__print_swap(nl, false, &m->sender, &nl->self.addr);
+        peko__print_swap(nl, false, &m->sender, peko__self_addr(nl));
         peko__send_reply(nl, &resp, &to, m);
     }
     if (capped && (cut || fixed > limit))

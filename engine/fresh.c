@@ -258,7 +258,7 @@ void peko__fresh_init(peko_nodelist *nl)
      * peko.h). */
     uint64_t wall = peko__wall_us(nl);
     nl->fresh_number = wall > 0 ? wall : (uint64_t)nl->incarnation << 32;
-    nl->fresh_tag = peko__receiver_tag(&nl->self.addr, nl->incarnation);
+    nl->fresh_tag = peko__receiver_tag(peko__self_addr(nl), nl->incarnation);
 }
 
 void peko__fresh_free(peko_nodelist *nl)
@@ -287,7 +287,7 @@ static uint32_t known_incarnation(peko_nodelist *nl, const peko_addr *to)
             inc = e->incarnation;
     }
     const peko__peer *p = peko__peer_find(nl, to);
-    if (p != NULL && p->has_heartbeat && p->incarnation != 0 &&
+    if (p != NULL && peko__peer_has_heartbeat(p) && p->incarnation != 0 &&
         (inc == 0 || (int32_t)(p->incarnation - inc) > 0))
         inc = p->incarnation;
     return inc;
@@ -381,7 +381,7 @@ static void challenge(peko_nodelist *nl, const peko_addr *about,
     peko__msg m;
     memset(&m, 0, sizeof m);
     m.type = PEKO_MSG_CHALLENGE;
-    m.sender = nl->self.addr;
+    m.sender = (*peko__self_addr(nl));
     m.nonce = c->nonce;
     /* Its own buffer: a hello may be sent while nl->tx holds a rumor on
      * its way to several targets. */
@@ -529,7 +529,7 @@ peko_reject peko__fresh_check(peko_nodelist *nl, const peko__msg *m,
     *ask = false;
     /* We never send to ourselves: a packet naming us as its sender is one
      * of ours, sent back. */
-    if (peko_addr_equal(&m->sender, &nl->self.addr))
+    if (peko_addr_equal(&m->sender, peko__self_addr(nl)))
         return PEKO_REJECT_REPLAY;
     fresh_entry *e = get(nl, &m->sender);
     uint64_t n = m->auth_number;

@@ -53,7 +53,7 @@ static bool make_room(peko_nodelist *nl)
         const peko__peer *p = peko__peers_entry(ps, e);
         if (!peko__peer_is_dead(p) && (p->flags & PEKO__PEER_VERIFIED))
             continue;
-        peko_addr addr = p->addr;
+        peko_addr addr = (*peko__peer_addr(&nl->peers, p));
         bool live = !peko__peer_is_dead(p);
         peko__peers_remove(ps, e);
         if (live) {
@@ -93,7 +93,7 @@ static void expire_sweep(peko_nodelist *nl, int64_t now_us)
             s++;
             continue;
         }
-        peko_addr addr = peko__peers_at(&nl->peers, s)->addr;
+        peko_addr addr = (*peko__peer_addr(&nl->peers, peko__peers_at(&nl->peers, s)));
         peko__peers_remove(&nl->peers, peko__peers_entry_in(&nl->peers, s));
         nl->stats.nodes_expired++;
         PEKO__OBSERVE(nl, node_expired, &addr);
@@ -121,9 +121,9 @@ static void expire_ordered(peko_nodelist *nl, int64_t now_us)
         peer->last_seen_us = now_us;
         peko__peers_touch(ps, e);
         nl->stats.nodes_expired++;
-        peko_addr addr = peer->addr;
+        peko_addr addr = (*peko__peer_addr(&nl->peers, peer));
         PEKO__OBSERVE(nl, node_expired, &addr);
-        if (peer->has_heartbeat)
+        if (peko__peer_has_heartbeat(peer))
             peko__reconnect_note_removed(nl, &addr, peer->incarnation,
                                          peer->seq, now_us);
         else
@@ -156,7 +156,7 @@ bool peko__version_after(const peko_nodelist *nl, uint32_t incarnation,
 bool peko__version_newer(const peko_nodelist *nl, const peko__peer *peer,
                          uint32_t incarnation, uint32_t seq)
 {
-    return !peer->has_heartbeat ||
+    return !peko__peer_has_heartbeat(peer) ||
            peko__version_after(nl, incarnation, seq, peer->incarnation,
                                peer->seq);
 }
@@ -180,7 +180,7 @@ static void refresh(peko_nodelist *nl, peko__peer *peer, int64_t now_us)
 {
     peer->last_seen_us = now_us;
     if (!peko__strategy_of(nl)->ordered) {
-        PEKO__OBSERVE(nl, node_refreshed, &peer->addr);
+        PEKO__OBSERVE(nl, node_refreshed, peko__peer_addr(&nl->peers, peer));
         return;
     }
     uint32_t e = peko__peers_entry_of(&nl->peers, peer);
@@ -188,9 +188,9 @@ static void refresh(peko_nodelist *nl, peko__peer *peer, int64_t now_us)
     if (peko__peer_is_dead(peer)) {
         peko__peers_set_dead(&nl->peers, e, false);
         nl->stats.nodes_added++;
-        PEKO__OBSERVE(nl, node_added, &peer->addr);
+        PEKO__OBSERVE(nl, node_added, peko__peer_addr(&nl->peers, peer));
     } else {
-        PEKO__OBSERVE(nl, node_refreshed, &peer->addr);
+        PEKO__OBSERVE(nl, node_refreshed, peko__peer_addr(&nl->peers, peer));
     }
 }
 
@@ -229,13 +229,14 @@ static peko_rumor heartbeat_rumor(const peko_addr *origin,
 }
 
 /* Sets a peer's heartbeat version and record from a heartbeat rumor. */
-static void heartbeat_store(peko__peer *peer, const peko__msg *m)
+static void heartbeat_store(peko_nodelist *nl, peko__peer *peer,
+                            const peko__msg *m)
 {
-    peer->has_heartbeat = true;
+    peer->flags |= PEKO__PEER_HEARTBEAT;
     peer->incarnation = m->incarnation;
     peer->seq = m->seq;
     peer->rev = m->rev;
-    peko__peer_set_text(peer, m->name, m->name_len, m->data, m->data_len);
+    peko__peer_set_text(&nl->peers, peer, m->name, m->name_len, m->data, m->data_len);
 }
 
 peko__heartbeat_seen peko__heartbeat_receive(peko_nodelist *nl,
@@ -246,7 +247,7 @@ peko__heartbeat_seen peko__heartbeat_receive(peko_nodelist *nl,
 
     /* Our own heartbeat coming back (or an older incarnation of us):
      * never list ourselves as a peer. */
-    if (peko_addr_equal(&m->origin, &nl->self.addr)) {
+    if (peko_addr_equal(&m->origin, peko__self_addr(nl))) {
         nl->traffic.duplicates++;
         PEKO__OBSERVE(nl, rumor_duplicate, &rumor, m->hops, &m->sender);
         return (peko__heartbeat_seen){.first = false, .ours = true};
@@ -260,7 +261,7 @@ peko__heartbeat_seen peko__heartbeat_receive(peko_nodelist *nl,
      * classic, another incarnation, where a late copy of the old one must
      * not count as new twice. */
     bool first;
-    if (peer && peer->has_heartbeat &&
+    if (peer && peko__peer_has_heartbeat(peer) &&
         (peer->incarnation == m->incarnation ||
          peko__strategy_of(nl)->ordered))
         /* Where incarnations are ordered, a heartbeat older than the
@@ -277,11 +278,11 @@ peko__heartbeat_seen peko__heartbeat_receive(peko_nodelist *nl,
              * rumor is not passed on either. */
             first = false;
         } else {
-            heartbeat_store(peer, m);
+            heartbeat_store(nl, peer, m);
         }
     } else if (peer != NULL &&
                peko__version_newer(nl, peer, m->incarnation, m->seq)) {
-        heartbeat_store(peer, m);
+        heartbeat_store(nl, peer, m);
         refresh(nl, peer, now);
     }
 
@@ -298,15 +299,15 @@ void peko__heartbeat_fill(peko_nodelist *nl, peko__msg *msg)
 {
     memset(msg, 0, sizeof *msg);
     msg->type = PEKO_MSG_HEARTBEAT;
-    msg->sender = nl->self.addr;
-    msg->origin = nl->self.addr;
+    msg->sender = (*peko__self_addr(nl));
+    msg->origin = (*peko__self_addr(nl));
     msg->incarnation = nl->incarnation;
     msg->seq = nl->self.seq;
     msg->rev = nl->self.rev;
-    msg->name = peko__peer_name(&nl->self);
-    msg->name_len = nl->self.name_len;
-    msg->data = peko__peer_data(&nl->self);
-    msg->data_len = nl->self.data_len;
+    msg->name = peko__peer_name(&nl->peers, &nl->self);
+    msg->name_len = peko__peer_name_len(&nl->peers, &nl->self);
+    msg->data = peko__peer_data(&nl->peers, &nl->self);
+    msg->data_len = peko__peer_data_len(&nl->peers, &nl->self);
 }
 
 void peko__heartbeat_next(peko_nodelist *nl, int64_t now_us, peko__msg *msg)
@@ -324,19 +325,20 @@ void peko__heartbeat_next(peko_nodelist *nl, int64_t now_us, peko__msg *msg)
 /* ------------------------------------------------------------------ */
 /* Digest entries (anti-entropy).                                       */
 
-void peko__entry_of_peer(const peko__peer *peer, bool full, peko__entry *e)
+void peko__entry_of_peer(const peko_nodelist *nl, const peko__peer *peer,
+                         bool full, peko__entry *e)
 {
     memset(e, 0, sizeof *e);
-    e->addr = peer->addr;
+    e->addr = (*peko__peer_addr(&nl->peers, peer));
     e->incarnation = peer->incarnation;
     e->seq = peer->seq;
     e->rev = peer->rev;
     e->full = full;
     if (full) {
-        e->name = peko__peer_name(peer);
-        e->name_len = peer->name_len;
-        e->data = peko__peer_data(peer);
-        e->data_len = peer->data_len;
+        e->name = peko__peer_name(&nl->peers, peer);
+        e->name_len = peko__peer_name_len(&nl->peers, peer);
+        e->data = peko__peer_data(&nl->peers, peer);
+        e->data_len = peko__peer_data_len(&nl->peers, peer);
     }
 }
 
@@ -350,7 +352,7 @@ bool peko__entry_apply(peko_nodelist *nl, const peko__entry *e, uint32_t fp,
                        peko_msg_type via, const peko_addr *from,
                        int64_t now_us)
 {
-    if (peko_addr_equal(&e->addr, &nl->self.addr))
+    if (peko_addr_equal(&e->addr, peko__self_addr(nl)))
         return false;
     peko__peer *peer = peko__peers_find(&nl->peers, &e->addr, fp);
     if (peer == NULL) {
@@ -372,7 +374,7 @@ bool peko__entry_apply(peko_nodelist *nl, const peko__entry *e, uint32_t fp,
          * heartbeat reaching us yet). */
         if (e->full && e->incarnation == peer->incarnation &&
             rev_newer(e->rev, peer->rev)) {
-            peko__peer_set_text(peer, e->name, e->name_len, e->data,
+            peko__peer_set_text(&nl->peers, peer, e->name, e->name_len, e->data,
                                 e->data_len);
             peer->rev = e->rev;
         }
@@ -382,11 +384,11 @@ bool peko__entry_apply(peko_nodelist *nl, const peko__entry *e, uint32_t fp,
         nl->stats.repaired++;
     }
 
-    bool record_newer = !peer->has_heartbeat ||
+    bool record_newer = !peko__peer_has_heartbeat(peer) ||
                         peko__entry_record_newer(e, peer);
-    peer->has_heartbeat = true;
+    peer->flags |= PEKO__PEER_HEARTBEAT;
     if (e->full) {
-        peko__peer_set_text(peer, e->name, e->name_len, e->data,
+        peko__peer_set_text(&nl->peers, peer, e->name, e->name_len, e->data,
                             e->data_len);
         peer->rev = e->rev;
     } else if (record_newer) {

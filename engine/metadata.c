@@ -50,7 +50,7 @@ void peko__metadata_fill(peko_nodelist *nl, peko__msg *msg,
 {
     memset(msg, 0, sizeof *msg);
     msg->type = type;
-    msg->sender = nl->self.addr;
+    msg->sender = (*peko__self_addr(nl));
     msg->version = nl->meta_version;
     if (type == PEKO_MSG_SWAP_REQUEST || type == PEKO_MSG_SWAP_RESPONSE)
         msg->sent_us = peko__wall_us(nl);

@@ -60,12 +60,11 @@ typedef struct peko__traffic {
  * rarely still in cache when its next packet arrives, so what every
  * packet reads comes first and packs into four cache lines (the node list
  * is allocated on a line boundary; nodelist.c asserts the offsets): line
- * 0 the pointers and the peer table, line 1 the observer's per-packet
- * members, line 2 the config fields, line 3 a heartbeat's counters. */
+ * 0 the environment and the peer table, line 1 the observer's per-packet
+ * members, line 2 the config fields and the codec's keys, line 3 a
+ * heartbeat's counters. */
 struct peko_nodelist {
     peko_env *env;           /* borrowed */
-    peko__keyring *wire_keys; /* keys, or NULL while the keyring is empty:
-                               * the codec then never reads it */
     peko__peers peers;       /* every other node (peers.h) */
     peko_observer observer;  /* zeroed when nobody observes; starts 16
                               * bytes before line 1, so that its members
@@ -76,6 +75,8 @@ struct peko_nodelist {
     uint16_t amount;         /* config.amount (at most 1024), and */
     uint8_t strategy;        /* config.dissemination: index into
                               * peko__strategies (strategy.h) */
+    peko__keyring *wire_keys; /* keys, or NULL while the keyring is empty:
+                               * the codec then never reads it */
     peko__traffic traffic __attribute__((aligned(64)));
     peko__peer self;         /* the local node; never among the peers, so
                               * sampling peers never picks it */
@@ -129,6 +130,9 @@ struct peko_nodelist {
     bool running;            /* sending heartbeats (stop/start) */
     int64_t next_cycle_us;   /* deadline of the armed cycle timer */
 
+    peko_records *own_records; /* the records of peers.records when the
+                              * env gives none (owned), or NULL */
+
     uint8_t *meta;           /* owned local metadata, or NULL */
     uint32_t meta_len;
     peko_version meta_version;
@@ -142,6 +146,12 @@ struct peko_nodelist {
 
     peko_stats stats;        /* all but what `traffic` counts */
 };
+
+/* The local node's address. */
+static inline const peko_addr *peko__self_addr(const peko_nodelist *nl)
+{
+    return peko__peer_addr(&nl->peers, &nl->self);
+}
 
 #define PEKO__OBSERVE(nl, member, ...)                                       \
     do {                                                                     \
@@ -232,7 +242,8 @@ bool peko__version_newer(const peko_nodelist *nl, const peko__peer *peer,
                          uint32_t incarnation, uint32_t seq);
 /* A digest entry describing `peer` (its record too when `full`), borrowing
  * the peer's text. */
-void peko__entry_of_peer(const peko__peer *peer, bool full, peko__entry *e);
+void peko__entry_of_peer(const peko_nodelist *nl, const peko__peer *peer,
+                         bool full, peko__entry *e);
 /* True if record version (incarnation, rev) comes after (than_*). */
 bool peko__record_after(uint32_t incarnation, uint16_t rev,
                         uint32_t than_incarnation, uint16_t than_rev);

@@ -7,6 +7,7 @@
  * section 3 for the protocol and docs/wire.md for the bytes.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@ G_STATIC_ASSERT(offsetof(peko_nodelist, observer.node_refreshed) == LINE);
 G_STATIC_ASSERT(offsetof(peko_nodelist, observer.packet_received) <
                 2 * LINE);
 G_STATIC_ASSERT(offsetof(peko_nodelist, strategy) < 3 * LINE);
+G_STATIC_ASSERT(offsetof(peko_nodelist, wire_keys) + 8 <= 3 * LINE);
 G_STATIC_ASSERT(offsetof(peko_nodelist, traffic.duplicates) == 3 * LINE);
 G_STATIC_ASSERT(offsetof(peko_nodelist, traffic.by_type[0]) + 32 <=
                 4 * LINE);
@@ -120,11 +122,14 @@ void peko_nodelist_prefetch(const peko_nodelist *nl, const uint8_t *bytes,
                             size_t n_bytes, unsigned stage)
 {
     /* Only a heartbeat's origin is worth it: every delivered heartbeat
-     * looks its origin up, and in a large list neither the index line nor
-     * the record is in cache. Stage 1 reads the index slot that stage 0
-     * fetched and fetches the first entry it names (usually the one: the
-     * index is at most three quarters full), and, in an ordered table,
-     * that entry's refresh links, which a new heartbeat moves. */
+     * looks its origin up, and in a large list neither the index line, the
+     * entry nor the record is in cache. The lookup chains three reads
+     * (peers.h): the index slot, the 24-byte entry it names, the shared
+     * record the entry names. Stage 0 fetches the index slot; stage 1
+     * reads it and fetches the first entry it names (usually the one: the
+     * index is at most three quarters full) and, in an ordered table, that
+     * entry's refresh links, which a new heartbeat moves; stage 2 reads
+     * the entry and fetches its record's address and fingerprint. */
     peko_addr origin;
     const peko__peers *ps = &nl->peers;
     if (ps->cap == 0 || !peko__wire_peek_origin(bytes, n_bytes, &origin))
@@ -141,14 +146,26 @@ void peko_nodelist_prefetch(const peko_nodelist *nl, const uint8_t *bytes,
         }
         return;
     }
+    if (stage > 2)
+        return;
     /* An empty slot holds PEKO__ENTRY_NONE: no need for the bitmap's
      * line. */
     uint32_t e = peko__peers_entry_in(ps, peko__peers_home(ps, fp));
-    if (stage == 1 && e < ps->n) {
-        __builtin_prefetch(peko__peers_entry(ps, e));
+    if (e >= ps->n)
+        return;
+    const peko__peer *p = peko__peers_entry(ps, e);
+    if (stage == 1) {
+        __builtin_prefetch(p);
         if (ps->lru)
             __builtin_prefetch(&ps->lru->order[e]);
+        return;
     }
+    /* A held entry's handle names a live record. Records are 48 bytes
+     * in pages, so the address and fingerprint (the first 24) may
+     * straddle two lines. */
+    const char *r = (const char *)peko__peer_record(ps, p);
+    __builtin_prefetch(r);
+    __builtin_prefetch(r + offsetof(peko__record, fingerprint));
 }
 
 void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,
@@ -199,7 +216,7 @@ void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,
         on_rumor(nl, &m, peko__metadata_receive(nl, &m));
         break;
     case PEKO_MSG_SWAP_REQUEST:
-        if (peko_addr_equal(&m.sender, &nl->self.addr))
+        if (peko_addr_equal(&m.sender, peko__self_addr(nl)))
             return; /* never answer ourselves */
         peko__strategy_of(nl)->swap_request(nl, &m, from);
         break;
@@ -283,9 +300,14 @@ int peko_nodelist_new(const peko_config *config, const peko_node *local,
     g_strlcpy(nl->listen, resolved.listen_addr, sizeof nl->listen);
     nl->config.listen_addr = nl->listen;
 
-    nl->self.addr = addr;
-    nl->self.fingerprint = peko_addr_fingerprint(&addr);
-    peko__peer_set_text(&nl->self, (const uint8_t *)local->name,
+    const peko__strategy *strategy = peko__strategy_of(nl);
+    peko_records *records = env->version >= 3 ? env->records : NULL;
+    if (records == NULL)
+        records = nl->own_records = peko_records_new();
+    peko__peers_init(&nl->peers, strategy->ordered, records);
+    peko__peer_init(&nl->peers, &nl->self, &addr,
+                    peko_addr_fingerprint(&addr));
+    peko__peer_set_text(&nl->peers, &nl->self, (const uint8_t *)local->name,
                         (uint16_t)name_len,
                         (const uint8_t *)local->private_data,
                         (uint16_t)data_len);
@@ -299,13 +321,11 @@ int peko_nodelist_new(const peko_config *config, const peko_node *local,
     if (nl->incarnation == 0)
         nl->incarnation = 1; /* 0 means "unknown" in a signed trailer */
     nl->self.incarnation = nl->incarnation;
-    nl->self.has_heartbeat = true;
+    nl->self.flags |= PEKO__PEER_HEARTBEAT;
     nl->config.incarnation = nl->incarnation;
 
     nl->wire_keys = peko__keyring_has_keys(nl->keys) ? nl->keys : NULL;
     peko__fresh_init(nl);
-    const peko__strategy *strategy = peko__strategy_of(nl);
-    peko__peers_init(&nl->peers, strategy->ordered);
     if (strategy->ordered)
         peko__verify_init(nl);
     nl->timeout_us = resolved.timeout_us;
@@ -337,11 +357,12 @@ void peko_nodelist_free(peko_nodelist *nl)
         return;
     if (nl->joined)
         nl->env->timer_cancel(nl->env, PEKO_TIMER_CYCLE);
+    peko__peer_clear(&nl->peers, &nl->self);
     peko__peers_free(&nl->peers);
     peko__seen_clear(&nl->seen);
     peko__keyring_free(nl->keys);
     peko__fresh_free(nl);
-    peko__peer_clear_text(&nl->self);
+    peko_records_free(nl->own_records);
     g_free(nl->meta);
     g_free(nl->tx);
     g_free(nl->set_scratch);
@@ -378,10 +399,10 @@ int peko_nodelist_set(peko_nodelist *nl, const peko_node *node)
     if (name_len > UINT16_MAX || data_len > UINT16_MAX)
         return -EINVAL;
     peko__peer *peer;
-    if (peko_addr_equal(&addr, &nl->self.addr)) {
+    if (peko_addr_equal(&addr, peko__self_addr(nl))) {
         /* Our own record: a change is a new record version, which a
          * digest node announces (the others' heartbeats carry it). */
-        if (peko__peer_set_text(&nl->self, (const uint8_t *)node->name,
+        if (peko__peer_set_text(&nl->peers, &nl->self, (const uint8_t *)node->name,
                                 (uint16_t)name_len,
                                 (const uint8_t *)node->private_data,
                                 (uint16_t)data_len)) {
@@ -405,7 +426,7 @@ int peko_nodelist_set(peko_nodelist *nl, const peko_node *node)
         nl->stats.nodes_added++;
         PEKO__OBSERVE(nl, node_added, &addr);
     }
-    peko__peer_set_text(peer, (const uint8_t *)node->name,
+    peko__peer_set_text(&nl->peers, peer, (const uint8_t *)node->name,
                         (uint16_t)name_len,
                         (const uint8_t *)node->private_data,
                         (uint16_t)data_len);
@@ -427,39 +448,55 @@ int peko_nodelist_join(peko_nodelist *nl)
     return 0;
 }
 
-static int compare_peer_ptr(const void *a, const void *b)
+/* A peer and its address, for sorting by address. */
+typedef struct addr_peer {
+    peko_addr addr;
+    const peko__peer *peer;
+} addr_peer;
+
+static int compare_addr_peer(const void *a, const void *b)
 {
-    const peko__peer *pa = *(const peko__peer *const *)a;
-    const peko__peer *pb = *(const peko__peer *const *)b;
-    return peko_addr_compare(&pa->addr, &pb->addr);
+    return peko_addr_compare(&((const addr_peer *)a)->addr,
+                             &((const addr_peer *)b)->addr);
 }
 
 const peko__peer **peko__nodelist_sorted(const peko_nodelist *nl,
                                          size_t *n_out)
 {
     size_t n = (size_t)peko__peers_live(&nl->peers) + 1;
-    const peko__peer **sorted = g_new(const peko__peer *, n);
-    sorted[0] = &nl->self;
+    addr_peer *by_addr = g_new(addr_peer, n);
+    by_addr[0] = (addr_peer){*peko__self_addr(nl), &nl->self};
     size_t k = 1;
-    for (uint32_t i = 0; i < nl->peers.cap; i++)
-        if (peko__peers_used(&nl->peers, i) &&
-            !peko__peer_is_dead(peko__peers_at(&nl->peers, i)))
-            sorted[k++] = peko__peers_at(&nl->peers, i);
-    qsort(sorted, n, sizeof *sorted, compare_peer_ptr);
+    for (uint32_t i = 0; i < nl->peers.cap; i++) {
+        if (!peko__peers_used(&nl->peers, i))
+            continue;
+        const peko__peer *p = peko__peers_at(&nl->peers, i);
+        if (!peko__peer_is_dead(p))
+            by_addr[k++] = (addr_peer){*peko__peer_addr(&nl->peers, p), p};
+    }
+    /* Addresses are unique, so the order is total. */
+    qsort(by_addr, n, sizeof *by_addr, compare_addr_peer);
+    const peko__peer **sorted = g_new(const peko__peer *, n);
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = by_addr[i].peer;
+    g_free(by_addr);
     *n_out = n;
     return sorted;
 }
 
-static void node_from_peer(peko_node *node, const peko__peer *peer)
+static void node_from_peer(const peko_nodelist *nl, peko_node *node,
+                           const peko__peer *peer)
 {
     char host[PEKO_HOST_STRLEN];
-    peko_addr_host(&peer->addr, host);
+    const peko_addr *addr = peko__peer_addr(&nl->peers, peer);
+    peko_addr_host(addr, host);
     node->addr = g_strdup(host);
-    node->port = peer->addr.port;
-    node->name =
-        g_strndup((const char *)peko__peer_name(peer), peer->name_len);
+    node->port = addr->port;
+    node->name = g_strndup((const char *)peko__peer_name(&nl->peers, peer),
+                           peko__peer_name_len(&nl->peers, peer));
     node->private_data =
-        g_strndup((const char *)peko__peer_data(peer), peer->data_len);
+        g_strndup((const char *)peko__peer_data(&nl->peers, peer),
+                  peko__peer_data_len(&nl->peers, peer));
 }
 
 void peko_nodelist_get(const peko_nodelist *nl, peko_node_array *out)
@@ -469,7 +506,7 @@ void peko_nodelist_get(const peko_nodelist *nl, peko_node_array *out)
     out->nodes = g_new0(peko_node, n);
     out->count = n;
     for (size_t i = 0; i < n; i++)
-        node_from_peer(&out->nodes[i], sorted[i]);
+        node_from_peer(nl, &out->nodes[i], sorted[i]);
     g_free(sorted);
 }
 
@@ -494,7 +531,7 @@ size_t peko_nodelist_count(const peko_nodelist *nl)
 
 bool peko_nodelist_contains(const peko_nodelist *nl, const peko_addr *addr)
 {
-    if (peko_addr_equal(addr, &nl->self.addr))
+    if (peko_addr_equal(addr, peko__self_addr(nl)))
         return true;
     const peko__peer *peer = peko__peer_find(nl, addr);
     return peer != NULL && !peko__peer_is_dead(peer);
@@ -529,9 +566,9 @@ int peko_nodelist_publish(peko_nodelist *nl, const uint8_t *data,
     peko__msg msg;
     memset(&msg, 0, sizeof msg);
     msg.type = PEKO_MSG_METADATA;
-    msg.sender = nl->self.addr;
+    msg.sender = (*peko__self_addr(nl));
     msg.version.counter = nl->meta_version.counter + 1;
-    msg.version.origin = nl->self.addr;
+    msg.version.origin = (*peko__self_addr(nl));
     msg.meta = data;
     msg.meta_len = (uint32_t)n_bytes;
     /* The rumor must fit with a full fan-out, and the swap that carries
@@ -594,7 +631,7 @@ void peko_nodelist_stats(const peko_nodelist *nl, peko_stats *out)
 
 const peko_addr *peko_nodelist_local_addr(const peko_nodelist *nl)
 {
-    return &nl->self.addr;
+    return peko__self_addr(nl);
 }
 
 void peko_nodelist_config(const peko_nodelist *nl, peko_config *out)

@@ -5,47 +5,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-G_STATIC_ASSERT(sizeof(peko__peer) == 64);
-G_STATIC_ASSERT(sizeof(peko__peers) == 32);
-
-#define CACHE_LINE 64
+G_STATIC_ASSERT(sizeof(peko__peer) == 24);
+G_STATIC_ASSERT(sizeof(peko__peers) == 40);
 
 /* ------------------------------------------------------------------ */
-/* Name and data.                                                       */
+/* A peer's record.                                                     */
 
-static bool text_is_inline(size_t n_bytes)
+void peko__peer_init(peko__peers *ps, peko__peer *p, const peko_addr *addr,
+                     uint32_t fp)
 {
-    return n_bytes <= PEKO__PEER_INLINE;
+    memset(p, 0, sizeof *p);
+    p->record = peko__records_intern(ps->records, addr, fp, NULL, 0, NULL, 0);
 }
 
-void peko__peer_clear_text(peko__peer *p)
+void peko__peer_clear(peko__peers *ps, peko__peer *p)
 {
-    if (!text_is_inline((size_t)p->name_len + p->data_len))
-        g_free(p->text.heap);
-    memset(&p->text, 0, sizeof p->text);
-    p->name_len = 0;
-    p->data_len = 0;
+    if (p->record != PEKO__RECORD_NONE)
+        peko__records_release(ps->records, p->record);
+    p->record = PEKO__RECORD_NONE;
 }
 
-bool peko__peer_set_text(peko__peer *p, const uint8_t *name,
+bool peko__peer_set_text(peko__peers *ps, peko__peer *p, const uint8_t *name,
                          uint16_t name_len, const uint8_t *data,
                          uint16_t data_len)
 {
-    if (p->name_len == name_len && p->data_len == data_len &&
-        (name_len == 0 || memcmp(peko__peer_name(p), name, name_len) == 0) &&
-        (data_len == 0 || memcmp(peko__peer_data(p), data, data_len) == 0))
+    if (peko__records_text_equal(ps->records, p->record, name, name_len,
+                                 data, data_len))
         return false;
-    peko__peer_clear_text(p);
-    size_t n_bytes = (size_t)name_len + data_len;
-    uint8_t *dst = p->text.inline_bytes;
-    if (!text_is_inline(n_bytes))
-        dst = p->text.heap = g_malloc(n_bytes);
-    if (name_len)
-        memcpy(dst, name, name_len);
-    if (data_len)
-        memcpy(dst + name_len, data, data_len);
-    p->name_len = name_len;
-    p->data_len = data_len;
+    const peko__record *r = peko__peer_record(ps, p);
+    uint32_t h = peko__records_intern(ps->records, &r->addr, r->fingerprint,
+                                      name, name_len, data, data_len);
+    peko__records_release(ps->records, p->record);
+    p->record = h;
     return true;
 }
 
@@ -92,7 +83,7 @@ static uint32_t slot_of_entry(const peko__peers *ps, uint32_t e, uint32_t fp)
  * and returns the slot. */
 static uint32_t place(peko__peers *ps, uint32_t e)
 {
-    uint32_t i = slot_home(ps, ps->entries[e].fingerprint);
+    uint32_t i = slot_home(ps, peko__peer_fp(ps, &ps->entries[e]));
     while (ps->index[i] != PEKO__ENTRY_NONE)
         i = slot_next(ps, i);
     ps->index[i] = e;
@@ -100,38 +91,37 @@ static uint32_t place(peko__peers *ps, uint32_t e)
     return i;
 }
 
-/* How many records the entries have room for. The table itself has no
- * space left for the number (it is 32 bytes, in the node list's first
- * line), so the entries' allocation starts one line early and holds it
+/* How many entries the entries have room for. The table itself has no
+ * space left for the number (it is 40 bytes, in the node list's first
+ * line), so the entries' allocation starts 8 bytes early and holds it
  * there, read only when a peer is added or the table shrinks. */
+#define ROOM_HEADER 8
+
 static uint32_t room_of(const peko__peers *ps)
 {
-    return ps->entries ? *(const uint32_t *)(ps->entries - 1) : 0;
+    return ps->entries
+               ? *(const uint32_t *)((const uint8_t *)ps->entries -
+                                     ROOM_HEADER)
+               : 0;
 }
 
 static void entries_free(peko__peers *ps)
 {
     if (ps->entries)
-        free(ps->entries - 1);
+        g_free((uint8_t *)ps->entries - ROOM_HEADER);
     ps->entries = NULL;
 }
 
-/* Gives the entries (and an ordered table's links) room for `room`
- * records. aligned_alloc wants a size that is a multiple of the
- * alignment, which whole 64-byte records always are; failure aborts,
- * like g_malloc. */
+/* Gives the entries (and an ordered table's links) room for `room`.
+ * g_realloc keeps what is held; a large block is remapped rather than
+ * copied, and its room is resident only once written. Failure aborts. */
 static void set_room(peko__peers *ps, uint32_t room)
 {
-    peko__peer *line =
-        aligned_alloc(CACHE_LINE, ((size_t)room + 1) * sizeof *line);
-    if (line == NULL)
-        g_error("peko: out of memory for %u peers", room);
-    *(uint32_t *)line = room;
-    peko__peer *entries = line + 1;
-    if (ps->n)
-        memcpy(entries, ps->entries, (size_t)ps->n * sizeof *entries);
-    entries_free(ps);
-    ps->entries = entries;
+    uint8_t *base = ps->entries ? (uint8_t *)ps->entries - ROOM_HEADER
+                                : NULL;
+    base = g_realloc(base, ROOM_HEADER + (size_t)room * sizeof(peko__peer));
+    *(uint32_t *)base = room;
+    ps->entries = (peko__peer *)(base + ROOM_HEADER);
     if (ps->lru)
         ps->lru->order = g_renew(peko__order, ps->lru->order, room);
 }
@@ -263,15 +253,16 @@ static void rehash(peko__peers *ps, uint32_t cap)
         for (uint32_t e = ps->n ? l->head : PEKO__ENTRY_NONE;
              e != PEKO__ENTRY_NONE; e = l->order[e].newer) {
             place(ps, e);
-            bucket_push(l, e, ps->entries[e].fingerprint);
+            bucket_push(l, e, peko__peer_fp(ps, &ps->entries[e]));
         }
     }
     g_free(old);
 }
 
-void peko__peers_init(peko__peers *ps, bool ordered)
+void peko__peers_init(peko__peers *ps, bool ordered, peko_records *records)
 {
     memset(ps, 0, sizeof *ps);
+    ps->records = records;
     if (ordered)
         ps->lru = lru_alloc();
 }
@@ -279,7 +270,7 @@ void peko__peers_init(peko__peers *ps, bool ordered)
 void peko__peers_free(peko__peers *ps)
 {
     for (uint32_t e = 0; e < ps->n; e++)
-        peko__peer_clear_text(&ps->entries[e]);
+        peko__peer_clear(ps, &ps->entries[e]);
     entries_free(ps);
     g_free(ps->index);
     lru_free(ps->lru);
@@ -294,7 +285,8 @@ peko__peer *peko__peers_find(const peko__peers *ps, const peko_addr *addr,
     for (uint32_t i = slot_home(ps, fp); ps->index[i] != PEKO__ENTRY_NONE;
          i = slot_next(ps, i)) {
         peko__peer *p = &ps->entries[ps->index[i]];
-        if (p->fingerprint == fp && peko_addr_equal(&p->addr, addr))
+        const peko__record *r = peko__peer_record(ps, p);
+        if (r->fingerprint == fp && peko_addr_equal(&r->addr, addr))
             return p;
     }
     return NULL;
@@ -317,9 +309,7 @@ peko__peer *peko__peers_add(peko__peers *ps, const peko_addr *addr,
     }
     uint32_t e = ps->n++;
     peko__peer *p = &ps->entries[e];
-    memset(p, 0, sizeof *p);
-    p->addr = *addr;
-    p->fingerprint = fp;
+    peko__peer_init(ps, p, addr, fp);
     place(ps, e);
     if (ps->lru) {
         lru_append(ps->lru, e);
@@ -336,10 +326,10 @@ void peko__peers_remove(peko__peers *ps, uint32_t e)
 {
     g_assert(e < ps->n);
     peko__peer *p = &ps->entries[e];
-    uint32_t fp = p->fingerprint;
+    uint32_t fp = peko__peer_fp(ps, p);
     if (peko__peer_is_dead(p))
         ps->lru->n_dead--;
-    peko__peer_clear_text(p);
+    peko__peer_clear(ps, p);
     if (ps->lru) {
         lru_unlink(ps->lru, e);
         *bucket_link_to(ps->lru, e, fp) = ps->lru->order[e].next_in_bucket;
@@ -347,7 +337,8 @@ void peko__peers_remove(peko__peers *ps, uint32_t e)
     uint32_t hole = slot_of_entry(ps, e, fp);
     for (uint32_t i = slot_next(ps, hole); ps->index[i] != PEKO__ENTRY_NONE;
          i = slot_next(ps, i)) {
-        uint32_t home = slot_home(ps, ps->entries[ps->index[i]].fingerprint);
+        uint32_t home =
+            slot_home(ps, peko__peer_fp(ps, &ps->entries[ps->index[i]]));
         /* Move slot i into the hole unless its home lies cyclically in
          * (hole, i]: then the hole is not on its probe path. */
         bool home_in_range = hole <= i ? (home > hole && home <= i)
@@ -363,7 +354,7 @@ void peko__peers_remove(peko__peers *ps, uint32_t e)
     uint32_t last = ps->n - 1;
     if (e != last) {
         peko__peer *moved = &ps->entries[last];
-        ps->index[slot_of_entry(ps, last, moved->fingerprint)] = e;
+        ps->index[slot_of_entry(ps, last, peko__peer_fp(ps, moved))] = e;
         *p = *moved;
         if (ps->lru)
             lru_renumber(ps->lru, last, e);

@@ -5,14 +5,18 @@
  * reads a few peers drawn at random, so in a large cluster these reads are
  * the engine's cache (and TLB) misses; and a simulated cluster holds N
  * tables of N peers, so their bytes per peer are most of its memory.
- * Hence the layout: the records, 64 bytes each and aligned to cache lines,
- * are *entries* in a dense array of exactly the peers held (numbered 0 to
- * n - 1, with room for a quarter more), and an open-addressing table with
+ * Hence the layout: what a peer *is* (address, fingerprint, name,
+ * private data) is a record in a table of records that node lists may
+ * share (records.h: a simulator's engines share one, so each peer's is
+ * held once, not once per engine), and what this node list knows about
+ * it (the heartbeat version it holds, when it last heard of it, flags) is
+ * a 24-byte *entry* naming that record by a 4-byte handle. The entries
+ * form a dense array of exactly the peers held (numbered 0 to n - 1,
+ * with room for a quarter more), and an open-addressing table with
  * linear probing, the *index*, holds an entry number (4 bytes) per slot.
  * Looking a peer up reads the line of index slots from its home, then
- * the records they name. A name and private data that together fit
- * PEKO__PEER_INLINE bytes live in the record; longer ones in one
- * allocation per peer.
+ * the entries they name and their records (few and often read, so
+ * mostly in cache).
  *
  * Drawing peers at random draws slots: an empty slot is drawn again. A
  * bitmap of the slots in use, after the index, answers that without
@@ -23,12 +27,13 @@
  * list, of ranges and of the calls that change one peer.
  *
  * Which slot names a peer depends only on the fingerprints and on the
- * order of adds and removes, never on pointer values, so drawing by slot
- * is deterministic; the rules are those of the table whose slots were
- * the records themselves, so slots, draws and every simulation stayed the
- * same when the records moved out. Adding, removing and shrinking move
- * entries or slots: pointers to records, entry numbers and slot numbers
- * are good until the next such call.
+ * order of adds and removes, never on pointer values or record handles,
+ * so drawing by slot is deterministic; the rules are those of the table
+ * whose slots were the records themselves, so slots, draws and every
+ * simulation stayed the same when the records moved out. Adding,
+ * removing and shrinking move entries or slots: pointers to entries,
+ * entry numbers and slot numbers are good until the next such call. A
+ * pointer to a record is good while an entry holds its handle.
  *
  * An entry sits in the slot its fingerprint's low bits name (the home),
  * or the next free one after it. An *ordered* table (the strategies with
@@ -45,14 +50,16 @@
  * one more timeout, so that stale gossip cannot bring it back
  * (docs/protocol.md).
  *
- * Bytes per peer: 64 of record, up to a quarter of that as room (about
- * 7 on average), 4 cap / n of index (5.3 to 10.7 as the table grows:
- * 1.33 to 2.7 slots a peer; up to 32 after removals, as it shrinks only
- * below an eighth full); ordered tables add 16 of links and cap / n of
- * bucket heads (docs/simulator.md, Performance).
+ * Bytes per peer: 24 of entry, up to a quarter of that as room (only
+ * what has been written of it is resident), 4 cap / n of index (5.3 to
+ * 10.7 as the table grows: 1.33 to 2.7 slots a peer; up to 32 after
+ * removals, as it shrinks only below an eighth full); ordered tables add
+ * 16 of links and cap / n of bucket heads; the records, 48 bytes and
+ * the text each, once per distinct peer in the table of records
+ * (docs/simulator.md, Performance).
  *
  * Bound: PEKO__PEERS_MAX peers; adding more aborts, as running out of
- * memory does (it is 64 GiB of records at the least).
+ * memory does (it is 24 GiB of entries at the least).
  */
 #ifndef PEKO_PEERS_H
 #define PEKO_PEERS_H
@@ -62,30 +69,25 @@
 #include <stdint.h>
 
 #include "peko.h"
+#include "records.h"
 
-#define PEKO__PEER_INLINE 16      /* name plus data bytes kept inline */
 #define PEKO__PEERS_MAX (1u << 30)
 
-/* One node as a node list knows it. */
+/* One node as a node list knows it: 24 bytes. */
 typedef struct peko__peer {
-    peko_addr addr;          /* identity */
-    uint32_t fingerprint;    /* peko_addr_fingerprint(&addr); 0: free slot */
-    int64_t last_seen_us;    /* local monotonic time of the last refresh */
+    uint32_t record;         /* handle of its address, name and data in
+                              * the table's records (records.h) */
     uint32_t incarnation;    /* of the newest heartbeat applied */
+    int64_t last_seen_us;    /* local monotonic time of the last refresh */
     uint32_t seq;
-    uint16_t name_len;       /* not NUL-terminated, as on the wire */
-    uint16_t data_len;       /* the node's private data */
-    bool has_heartbeat;      /* incarnation/seq above are meaningful */
-    uint8_t flags;           /* PEKO__PEER_* */
     uint16_t rev;            /* version of the record (name and data) */
-    union {                  /* name, then data */
-        uint8_t inline_bytes[PEKO__PEER_INLINE]; /* when they fit */
-        uint8_t *heap;       /* owned, otherwise */
-    } text;
+    uint8_t flags;           /* PEKO__PEER_* */
+    uint8_t unused;
 } peko__peer;
 
 #define PEKO__PEER_DEAD 0x01u     /* a tombstone: not listed, not a target */
 #define PEKO__PEER_VERIFIED 0x02u /* proved it receives at its address */
+#define PEKO__PEER_HEARTBEAT 0x04u /* incarnation/seq are meaningful */
 
 #define PEKO__SLOT_NONE UINT32_MAX
 #define PEKO__ENTRY_NONE UINT32_MAX
@@ -94,7 +96,7 @@ typedef struct peko__peer {
  * list (least recently refreshed at the head) and, in its bucket (the
  * fingerprints whose high bits are the bucket's number), the next entry
  * and a copy of its fingerprint, so that a range is read without
- * touching the records. */
+ * touching the entries or records. */
 typedef struct peko__order {
     uint32_t older;
     uint32_t newer;
@@ -113,55 +115,96 @@ typedef struct peko__lru {
     peko__order *order;      /* room entries */
 } peko__lru;
 
-/* 32 bytes: it shares the node list's first cache line (nodelist.c). */
+/* 40 bytes: it shares the node list's first cache line (nodelist.c). */
 typedef struct peko__peers {
-    peko__peer *entries;     /* n records, 64-byte aligned; the line
-                              * before them holds their room (peers.c) */
+    peko__peer *entries;     /* n entries; the 8 bytes before them hold
+                              * their room (peers.c) */
     uint32_t *index;         /* cap slots, each an entry or
                               * PEKO__ENTRY_NONE, then cap bits: which
                               * slots hold a peer */
     peko__lru *lru;          /* ordered tables only; NULL for plain ones */
+    peko_records *records;   /* borrowed: the records entries name */
     uint32_t n;              /* peers held, dead ones included */
     uint32_t cap;            /* slots: a power of two, or 0 */
 } peko__peers;
 
 /* ------------------------------------------------------------------ */
-/* A record's name and data.                                            */
+/* A peer's record: address, name and data.                             */
 
-static inline const uint8_t *peko__peer_text(const peko__peer *p)
+static inline const peko__record *peko__peer_record(const peko__peers *ps,
+                                                    const peko__peer *p)
 {
-    return (size_t)p->name_len + p->data_len <= PEKO__PEER_INLINE
-               ? p->text.inline_bytes
-               : p->text.heap;
+    return peko__records_get(ps->records, p->record);
 }
 
-static inline const uint8_t *peko__peer_name(const peko__peer *p)
+static inline const peko_addr *peko__peer_addr(const peko__peers *ps,
+                                               const peko__peer *p)
 {
-    return peko__peer_text(p);
+    return &peko__peer_record(ps, p)->addr;
 }
 
-static inline const uint8_t *peko__peer_data(const peko__peer *p)
+static inline uint32_t peko__peer_fp(const peko__peers *ps,
+                                     const peko__peer *p)
 {
-    return peko__peer_text(p) + p->name_len;
+    return peko__peer_record(ps, p)->fingerprint;
 }
+
+static inline uint16_t peko__peer_name_len(const peko__peers *ps,
+                                           const peko__peer *p)
+{
+    return peko__peer_record(ps, p)->name_len;
+}
+
+static inline uint16_t peko__peer_data_len(const peko__peers *ps,
+                                           const peko__peer *p)
+{
+    return peko__peer_record(ps, p)->data_len;
+}
+
+/* Never NULL, even when empty. */
+static inline const uint8_t *peko__peer_name(const peko__peers *ps,
+                                             const peko__peer *p)
+{
+    const peko__record *r = peko__peer_record(ps, p);
+    return r->text ? r->text : (const uint8_t *)"";
+}
+
+static inline const uint8_t *peko__peer_data(const peko__peers *ps,
+                                             const peko__peer *p)
+{
+    const peko__record *r = peko__peer_record(ps, p);
+    return r->text ? r->text + r->name_len : (const uint8_t *)"";
+}
+
+static inline bool peko__peer_has_heartbeat(const peko__peer *p)
+{
+    return (p->flags & PEKO__PEER_HEARTBEAT) != 0;
+}
+
+/* Makes *p a peer at `addr` (fp its fingerprint) with an empty name and
+ * data and everything else zero, outside any table (the node list's own
+ * record); peko__peer_clear() releases it. */
+void peko__peer_init(peko__peers *ps, peko__peer *p, const peko_addr *addr,
+                     uint32_t fp);
+/* Releases p's record (p is then unusable until init again). */
+void peko__peer_clear(peko__peers *ps, peko__peer *p);
 
 /* Sets the name and data (copied) unless they are already equal, which
  * is the common case: every heartbeat carries them. Returns true if they
  * changed. Cannot fail. */
-bool peko__peer_set_text(peko__peer *p, const uint8_t *name,
+bool peko__peer_set_text(peko__peers *ps, peko__peer *p, const uint8_t *name,
                          uint16_t name_len, const uint8_t *data,
                          uint16_t data_len);
-/* Frees the name and data; both are then empty. */
-void peko__peer_clear_text(peko__peer *p);
 
 /* ------------------------------------------------------------------ */
 /* The table.                                                           */
 
-/* An empty table, ordered or plain; nothing is allocated until the
- * first add. */
-void peko__peers_init(peko__peers *ps, bool ordered);
-/* Frees every record, its text and the table's memory. The table is
- * then all zeros: init it again before another use. */
+/* An empty table, ordered or plain, whose entries name records of
+ * `records` (borrowed: it outlives the table); nothing is allocated until
+ * the first add. */
+void peko__peers_init(peko__peers *ps, bool ordered, peko_records *records);
+/* Releases every entry's record and frees the table's memory. The table
+ * is then all zeros: init it again before another use. */
 void peko__peers_free(peko__peers *ps);
 
 static inline bool peko__peer_is_dead(const peko__peer *p)
@@ -203,21 +246,21 @@ static inline uint32_t peko__peers_entry_in(const peko__peers *ps,
     return ps->index[slot];
 }
 
-/* The record of entry e (< n). */
+/* Entry e (< n). */
 static inline peko__peer *peko__peers_entry(const peko__peers *ps,
                                             uint32_t e)
 {
     return &ps->entries[e];
 }
 
-/* The record in `slot` (which holds a peer). */
+/* The entry in `slot` (which holds a peer). */
 static inline peko__peer *peko__peers_at(const peko__peers *ps,
                                          uint32_t slot)
 {
     return &ps->entries[ps->index[slot]];
 }
 
-/* The entry number of a record of the table. */
+/* The entry number of an entry of the table. */
 static inline uint32_t peko__peers_entry_of(const peko__peers *ps,
                                             const peko__peer *p)
 {
@@ -232,14 +275,15 @@ static inline void peko__peers_prefetch(const peko__peers *ps, uint32_t fp)
         __builtin_prefetch(&ps->index[peko__peers_home(ps, fp)]);
 }
 
-/* The record of `addr` (fp is its fingerprint), or NULL. */
+/* The entry of `addr` (fp is its fingerprint), or NULL. */
 peko__peer *peko__peers_find(const peko__peers *ps, const peko_addr *addr,
                              uint32_t fp);
-/* Adds a record for `addr` (not in the table; fp its fingerprint) with
- * everything but the address zeroed, and returns it: the last entry. */
+/* Adds an entry for `addr` (not in the table; fp its fingerprint) with
+ * an empty name and data and everything else zeroed, and returns it: the
+ * last entry. */
 peko__peer *peko__peers_add(peko__peers *ps, const peko_addr *addr,
                             uint32_t fp);
-/* Removes entry e, freeing its text. In the index, later slots of the
+/* Removes entry e, releasing its record. In the index, later slots of the
  * same probe run may move back; a slot's entry that moves lands in the
  * slot freed or in one after it (cyclically), so a caller sweeping the
  * slots upwards looks at that slot again and misses nothing. Among the

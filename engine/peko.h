@@ -274,13 +274,25 @@ typedef struct peko_rumor {
 /* ------------------------------------------------------------------ */
 /* The environment: the engine's only window on the world.              */
 
-#define PEKO_ENV_VERSION 2
+#define PEKO_ENV_VERSION 3
 
 /* Timer identifiers the engine arms. */
 typedef enum peko_timer {
     PEKO_TIMER_CYCLE = 0, /* heartbeat, swap and expiry sweep */
     PEKO_TIMER_COUNT
 } peko_timer;
+
+/* Peer records shared between node lists (env version 3): an address,
+ * a name and private data, held once however many node lists know them.
+ * Which number a record gets never decides anything a node list does,
+ * so sharing a table or not gives the same behaviour bit for bit. */
+typedef struct peko_records peko_records;
+
+/* An empty table. Cannot fail (aborts when memory runs out). */
+PEKO_API peko_records *peko_records_new(void);
+/* Frees the table; every node list using it must be freed first.
+ * NULL is a no-op. */
+PEKO_API void peko_records_free(peko_records *records);
 
 typedef struct peko_env peko_env;
 struct peko_env {
@@ -314,6 +326,16 @@ struct peko_env {
      * first of its packet numbers (docs/wire.md, "Freshness"), so that
      * both grow from one run of a node to the next. May be NULL. */
     int64_t (*wall_us)(peko_env *env);
+
+    /* Version 3. */
+
+    /* The table of peer records (address, name, private data) this node
+     * list shares with others, so that N node lists that know the same
+     * N peers hold each record once instead of N times (a simulator's
+     * engines). Borrowed: it must outlive every node list given it, and
+     * they must all run on one thread. May be NULL: the node list then
+     * keeps a table of its own. */
+    peko_records *records;
 };
 
 /* ------------------------------------------------------------------ */
@@ -480,8 +502,9 @@ PEKO_API void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,
  * peko_nodelist_on_packet() will read for `bytes` (borrowed, unchecked),
  * so that the fetch overlaps the events before it. `stage` 0 fetches the
  * lookup's first lines (and the first two lines of the observer's user
- * data), stage 1 (called later, once those have had time
- * to arrive) the record they lead to; other stages do nothing. Reads, never
+ * data), stage 1 (called later, once those have had time to arrive) the
+ * entry they lead to, stage 2 (later again) the record that entry names;
+ * other stages do nothing. Reads, never
  * writes: no state and no result changes, whatever the bytes; a packet
  * never delivered costs only the fetch. */
 PEKO_API void peko_nodelist_prefetch(const peko_nodelist *nl,

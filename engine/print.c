@@ -41,14 +41,18 @@ static void append_escaped(GString *out, const uint8_t *bytes, size_t n,
 }
 
 /* Go's %v of pekonode's Node struct: {Addr Port Name PrivateData}. */
-static void append_node(GString *out, const peko__peer *peer)
+static void append_node(GString *out, const peko_nodelist *nl,
+                        const peko__peer *peer)
 {
     char host[PEKO_HOST_STRLEN];
-    peko_addr_host(&peer->addr, host);
-    g_string_append_printf(out, "{%s %u ", host, (unsigned)peer->addr.port);
-    append_escaped(out, peko__peer_name(peer), peer->name_len, UINT16_MAX);
+    const peko_addr *addr = peko__peer_addr(&nl->peers, peer);
+    peko_addr_host(addr, host);
+    g_string_append_printf(out, "{%s %u ", host, (unsigned)addr->port);
+    append_escaped(out, peko__peer_name(&nl->peers, peer),
+                   peko__peer_name_len(&nl->peers, peer), UINT16_MAX);
     g_string_append_c(out, ' ');
-    append_escaped(out, peko__peer_data(peer), peer->data_len, UINT16_MAX);
+    append_escaped(out, peko__peer_data(&nl->peers, peer),
+                   peko__peer_data_len(&nl->peers, peer), UINT16_MAX);
     g_string_append_c(out, '}');
 }
 
@@ -58,7 +62,7 @@ static void print_node_event(peko_nodelist *nl, const char *event)
         return;
     GString *line = g_string_new(NULL);
     g_string_append_printf(line, "[[%s]: ", event);
-    append_node(line, &nl->self);
+    append_node(line, nl, &nl->self);
     g_string_append_c(line, ']');
     print_line(nl, line);
 }
@@ -82,11 +86,11 @@ void peko__print_listen(peko_nodelist *nl)
 
     GString *line = g_string_new(NULL);
     g_string_append_printf(line, "[[Listen]: %s:%u / [Node list]: [",
-                           nl->listen, (unsigned)nl->self.addr.port);
+                           nl->listen, (unsigned)(*peko__self_addr(nl)).port);
     for (size_t i = 0; i < n; i++) {
         if (i)
             g_string_append_c(line, ' ');
-        append_node(line, sorted[i]);
+        append_node(line, nl, sorted[i]);
     }
     g_string_append(line, "]]");
     g_free(sorted);
@@ -98,7 +102,7 @@ void peko__print_publish(peko_nodelist *nl)
     if (!print_enabled(nl))
         return;
     GString *line = g_string_new("[[Publish]: ");
-    append_node(line, &nl->self);
+    append_node(line, nl, &nl->self);
     g_string_append(line, " / [Metadata]: ");
     append_escaped(line, nl->meta, nl->meta_len, PEKO_PRINT_METADATA_MAX);
     g_string_append_c(line, ']');

@@ -32,7 +32,7 @@ static bool listed(const peko_nodelist *nl, const peko_addr *addr)
 void peko__reconnect_note(peko_nodelist *nl, const peko_addr *addr,
                           bool seed, int64_t now_us)
 {
-    if (peko_addr_equal(addr, &nl->self.addr))
+    if (peko_addr_equal(addr, peko__self_addr(nl)))
         return;
     if (nl->rc == NULL)
         nl->rc = g_new0(peko__reconnect, RECONNECT_MAX);

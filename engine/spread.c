@@ -37,10 +37,11 @@ static bool is_picked(const uint32_t *picked, size_t n, uint32_t index)
     return false;
 }
 
-static bool is_infected(const peko__peer *peer, const uint8_t *set,
-                        uint32_t n_set)
+static bool is_infected(const peko__peers *ps, const peko__peer *peer,
+                        const uint8_t *set, uint32_t n_set)
 {
-    return n_set && peko__wire_set_contains(set, n_set, peer->fingerprint);
+    return n_set &&
+           peko__wire_set_contains(set, n_set, peko__peer_fp(ps, peer));
 }
 
 /* Grows the pick scratch to hold `need` entries (grow only). */
@@ -130,9 +131,11 @@ static size_t pick_targets(peko_nodelist *nl, const uint8_t *set,
         return 0;
 
     /* Draws come in batches of what is still wanted, and the drawn
-     * index slots, then their records, are fetched together before any is
-     * looked at: in a large list each is a cache miss, and this way they
-     * overlap. Drawing ahead changes no draw: a batch holds at most the
+     * index slots, then their entries, are fetched together before any
+     * is looked at: in a large list each is a cache miss, and this way
+     * they overlap. (The shared records the entries name, whose
+     * fingerprints the infected set is checked against, are one per node
+     * of the cluster, not per node list, and mostly in cache.) Drawing ahead changes no draw: a batch holds at most the
      * picks still wanted, all of which a draw-and-look loop would have
      * drawn too. */
     size_t tries = 4 * want + 8;
@@ -149,7 +152,7 @@ static size_t pick_targets(peko_nodelist *nl, const uint8_t *set,
         for (size_t k = 0; k < m; k++) {
             uint32_t i = batch[k];
             if (is_picked(picked, n_picked, i) ||
-                is_infected(peko__peers_at(ps, i), set, n_set))
+                is_infected(ps, peko__peers_at(ps, i), set, n_set))
                 continue;
             picked[n_picked++] = i;
         }
@@ -166,7 +169,7 @@ static size_t pick_targets(peko_nodelist *nl, const uint8_t *set,
     size_t n_cand = 0;
     for (uint32_t i = 0; i < nl->peers.cap; i++) {
         if (live_at(ps, i) && !is_picked(picked, n_picked, i) &&
-            !is_infected(peko__peers_at(ps, i), set, n_set))
+            !is_infected(ps, peko__peers_at(ps, i), set, n_set))
             cand[n_cand++] = i;
     }
     while (n_picked < want && n_cand > 0) {
@@ -260,10 +263,10 @@ size_t peko__spread(peko_nodelist *nl, peko__msg *msg, const uint8_t *carried,
 
     uint32_t fresh[1025]; /* amount <= 1024 (config.c) plus the local node */
     size_t n_fresh = 0;
-    fresh[n_fresh++] = nl->self.fingerprint;
+    fresh[n_fresh++] = peko__peer_fp(&nl->peers, &nl->self);
     for (size_t t = 0; t < n_targets; t++)
         fresh[n_fresh++] =
-            peko__peers_at(&nl->peers, nl->pick_scratch[t])->fingerprint;
+            peko__peer_fp(&nl->peers, peko__peers_at(&nl->peers, nl->pick_scratch[t]));
 
     size_t fixed = peko__wire_size_without_set(msg, nl->wire_keys);
     size_t room = fixed < nl->size ? (nl->size - fixed) / 4 : 0;
@@ -294,7 +297,7 @@ size_t peko__spread(peko_nodelist *nl, peko__msg *msg, const uint8_t *carried,
      * list (peko.h), so the peer table is stable. */
     for (size_t t = 0; t < n_targets; t++) {
         const peko__peer *p = peko__peers_at(&nl->peers, nl->pick_scratch[t]);
-        peko__send_packet(nl, msg->type, &p->addr, nl->tx, n_bytes, NULL);
+        peko__send_packet(nl, msg->type, peko__peer_addr(&nl->peers, p), nl->tx, n_bytes, NULL);
     }
     return n_targets;
 }
@@ -302,7 +305,7 @@ size_t peko__spread(peko_nodelist *nl, peko__msg *msg, const uint8_t *carried,
 void peko__forward(peko_nodelist *nl, const peko__msg *in)
 {
     peko__msg out = *in;
-    out.sender = nl->self.addr;
+    out.sender = (*peko__self_addr(nl));
     out.hops = in->hops < PEKO__HOPS_MAX ? (uint8_t)(in->hops + 1)
                                         : PEKO__HOPS_MAX;
     nl->traffic.forwarded += peko__spread(nl, &out, in->infected, in->n_infected);

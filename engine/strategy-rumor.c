@@ -37,8 +37,8 @@ static void swap_start(peko_nodelist *nl)
         return;
     const peko__peer *peer =
         peko__peers_at(&nl->peers, peko__draw_peer_slot(nl));
-    swap_send(nl, PEKO_MSG_SWAP_REQUEST, &peer->addr, &nl->self.addr,
-              &peer->addr, NULL);
+    swap_send(nl, PEKO_MSG_SWAP_REQUEST, peko__peer_addr(&nl->peers, peer), peko__self_addr(nl),
+              peko__peer_addr(&nl->peers, peer), NULL);
 }
 
 /* pekonode: the responder adopts a newer version from the request, then
@@ -49,7 +49,7 @@ static void swap_request(peko_nodelist *nl, const peko__msg *m,
     (void)from;
     peko__metadata_adopt(nl, m, PEKO_MSG_SWAP_REQUEST);
     swap_send(nl, PEKO_MSG_SWAP_RESPONSE, &m->sender, &m->sender,
-              &nl->self.addr, m);
+              peko__self_addr(nl), m);
 }
 
 static void swap_response(peko_nodelist *nl, const peko__msg *m,

@@ -102,7 +102,7 @@ size_t peko__challenge_bytes(const peko_nodelist *nl)
     peko__msg m;
     memset(&m, 0, sizeof m);
     m.type = PEKO_MSG_CHALLENGE;
-    m.sender = nl->self.addr;
+    m.sender = (*peko__self_addr(nl));
     return peko__wire_size_without_set(&m, nl->wire_keys);
 }
 
@@ -111,7 +111,7 @@ void peko__challenge(peko_nodelist *nl, const peko_addr *to)
     peko__msg m;
     memset(&m, 0, sizeof m);
     m.type = PEKO_MSG_CHALLENGE;
-    m.sender = nl->self.addr;
+    m.sender = (*peko__self_addr(nl));
     m.nonce = cookie(nl, to, epoch_now(nl));
     nl->stats.challenges_sent++;
     peko__send_msg(nl, &m, to);
@@ -127,7 +127,7 @@ void peko__on_challenge(peko_nodelist *nl, const peko__msg *m,
     peko__msg echo;
     memset(&echo, 0, sizeof echo);
     echo.type = PEKO_MSG_ECHO;
-    echo.sender = nl->self.addr;
+    echo.sender = (*peko__self_addr(nl));
     echo.nonce = m->nonce;
     /* With a key, tagged for the challenger as it is, known to us or
      * not (fresh.c). */

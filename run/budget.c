@@ -19,15 +19,23 @@
 G_DEFINE_QUARK(run-budget-error-quark, run_budget_error)
 
 /* The program before any node: code, GLib, SQLite's page cache. */
-#define BASE_BYTES (8u << 20)
+#define BASE_BYTES (9u << 20)
 /* Per node, beyond what is counted apart: the engine's node list and
  * keyring, the simulator's node and timers, the recorder's counters,
  * the reconnection table (256 entries), allocator overhead. Fitted. */
 #define NODE_FIXED_BYTES (24u << 10)
-/* A peer record (engine/peers.h), and the ordered tables' indexes per
- * slot: bucket (4), chain (8), refresh links (8). */
-#define PEER_RECORD_BYTES 64u
-#define PEER_ORDER_BYTES 20u
+/* A peer's entry in a node's table (engine/peers.h), counted with the
+ * quarter of room the entries grow by; the ordered tables' links per
+ * entry (refresh list, bucket chain, fingerprint) and bucket heads per
+ * slot (one for four); the index per slot (an entry number and a bit).
+ * The records the entries name (engine/records.h: address, name, data)
+ * are shared by every engine of a run: one per node, text included. */
+#define PEER_ENTRY_BYTES 24u
+#define PEER_ORDER_BYTES 16u
+#define PEER_BUCKET_BYTES_PER_SLOT 1u
+#define PEER_SLOT_BYTES 4u
+#define PEER_ROOM 1.25
+#define RECORD_BYTES 96u
 /* An event in the queue: its 16-byte key and 32-byte record, with room
  * for the arrays' doubling. */
 #define EVENT_BYTES 96u
@@ -71,8 +79,10 @@ static double peer_table_bytes(const shape *s)
     double cap = 8;
     while ((s->members + 1) * 4 > cap * 3)
         cap *= 2;
-    return cap * (PEER_RECORD_BYTES + (s->classic ? 0 : PEER_ORDER_BYTES)) +
-           cap / 8;
+    double per_entry = PEER_ENTRY_BYTES + (s->classic ? 0 : PEER_ORDER_BYTES);
+    double per_slot = PEER_SLOT_BYTES +
+                      (s->classic ? 0 : PEER_BUCKET_BYTES_PER_SLOT);
+    return s->members * PEER_ROOM * per_entry + cap * per_slot + cap / 8;
 }
 
 /* The strategies with anti-entropy keep room to sort a range of every
@@ -211,7 +221,7 @@ void run_sim_estimate_memory(const scn_scenario *sc, run_mem_estimate *out)
     shape s;
     shape_of(sc, &s);
 
-    double per_node = NODE_FIXED_BYTES + peer_table_bytes(&s) +
+    double per_node = NODE_FIXED_BYTES + RECORD_BYTES + peer_table_bytes(&s) +
                       scratch_bytes(&s) + seen_bytes(&s) + buffer_bytes(&s) +
                       s.publish_bytes;
     /* Each traced rumor holds a bit per node. */

@@ -148,6 +148,9 @@ typedef struct sim_call {
 struct sim_world {
     size_t n;
     sim_node *nodes;                 /* n, never reallocated: envs point in */
+    peko_records *records;           /* shared by every node's engine: a
+                                      * peer's address, name and data are
+                                      * held once, not once per engine */
     sim_evq q;
     int64_t now_us;                  /* virtual time */
     size_t packet_limit;             /* live events beyond which sends are

@@ -332,20 +332,23 @@ static inline void fetch_ahead(sim_world *w)
 
 /* Deliveries pushed in order (the ring) are known several events
  * ahead, and each chains misses: the receiver's engine, then the index
- * line of the heartbeat origin's entry in its peer table, then the record
- * (and refresh links) that line names. So each is fetched in stages, one
+ * line of the heartbeat origin's entry in its peer table, then the entry
+ * (and refresh links) that line names, then the shared record the entry
+ * names. So each is fetched in stages, one
  * stage per event dispatched: the receiver's engine STAGE_NODE events
  * ahead (the queue has fetched the packet by then), the index line
- * STAGE_INDEX ahead, the record STAGE_RECORD ahead, each once the
- * previous stage's lines have had an event's time to arrive. Only
+ * STAGE_INDEX ahead, the entry STAGE_ENTRY ahead, the record STAGE_RECORD
+ * ahead, each once the previous stage's lines have had an event's time
+ * to arrive. Only
  * fetches: a prediction that a timer or a new push overtakes costs
  * nothing but the fetch. */
 #ifndef SIM_STAGE_SCALE
 #define SIM_STAGE_SCALE 1 /* for measuring other distances */
 #endif
-#define STAGE_SIM_NODE (6 * SIM_STAGE_SCALE)
-#define STAGE_NODE (4 * SIM_STAGE_SCALE)
-#define STAGE_INDEX (2 * SIM_STAGE_SCALE)
+#define STAGE_SIM_NODE (7 * SIM_STAGE_SCALE)
+#define STAGE_NODE (5 * SIM_STAGE_SCALE)
+#define STAGE_INDEX (3 * SIM_STAGE_SCALE)
+#define STAGE_ENTRY (2 * SIM_STAGE_SCALE)
 #define STAGE_RECORD (1 * SIM_STAGE_SCALE)
 
 static inline void fetch_delivery(sim_world *w, size_t k, unsigned stage)
@@ -375,7 +378,8 @@ static inline void fetch_deliveries(sim_world *w)
                 __builtin_prefetch(nl + 64 * line);
     }
     fetch_delivery(w, STAGE_INDEX, 0);
-    fetch_delivery(w, STAGE_RECORD, 1);
+    fetch_delivery(w, STAGE_ENTRY, 1);
+    fetch_delivery(w, STAGE_RECORD, 2);
 }
 
 uint64_t sim_world_run_until(sim_world *w, int64_t t_us)
@@ -696,6 +700,7 @@ int sim_world_new(size_t n, const sim_world_config *config, uint64_t seed,
     w->trace_hash = FNV_OFFSET;
     w->stop = config->stop;
     w->calls = g_ptr_array_new();
+    w->records = peko_records_new();
     copy_engine_config(w, &config->engine);
     w->tcp = resolved.protocol == PEKO_PROTOCOL_TCP;
     w->max_packet_bytes = (size_t)resolved.size;
@@ -736,6 +741,7 @@ int sim_world_new(size_t n, const sim_world_config *config, uint64_t seed,
             .random_u64 = env_random_u64,
             .print = env_print,
             .wall_us = env_wall_us,
+            .records = w->records,
         };
         int rc = sim__engine_new(w, node);
         if (rc < 0) {
@@ -765,6 +771,7 @@ void sim_world_free(sim_world *w)
         g_free(node->conns);
         g_free(node->seeds);
     }
+    peko_records_free(w->records);
     sim_evq_clear(&w->q);
     sim__calls_free(w);
     sim__link_clear(w);

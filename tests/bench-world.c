@@ -16,8 +16,8 @@
  *             rumor missed; run until every node holds it (at most 4
  *             simulated hours). Peak RSS and bytes per membership entry.
  *   10000     the same with 10,000 nodes: 10^8 membership entries, about
- *             10 GiB of memory today. Large: not run by default unless
- *             PEKO_BENCH_LARGE=1.
+ *             5.2 GiB of memory (2026-12-06). Large: not run by default
+ *             unless PEKO_BENCH_LARGE=1.
  * The two 1000 cases run 3 times (PEKO_BENCH_REPS) and print medians; they
  * must give the same trace every time. The 2000 case runs as often; the
  * 10000 case once. Peak RSS is the first repetition's: later ones reuse a
@@ -405,7 +405,7 @@ int main(int argc, char **argv)
     }
     if (large && !bench_large()) {
         printf("bench-world: skipped, the large cases need "
-               "PEKO_BENCH_LARGE=1 (10000 needs about 10 GiB)\n");
+               "PEKO_BENCH_LARGE=1 (10000 needs about 5 GiB)\n");
         return 77;
     }
     if (n_cases == 0) {

@@ -285,3 +285,68 @@ Test(hostile, a_flood_of_forged_nodes_keeps_the_table_bounded_and_the_real_ones)
     cr_assert_gt(st.members_evicted, 0);
     testnet_free(net);
 }
+
+/* Packets a node sent, kept for the hint below. */
+typedef struct captured {
+    uint8_t bytes[64][1500];
+    size_t n_bytes[64];
+    size_t n;
+} captured;
+
+static void capture(void *user, size_t from, const peko_addr *to,
+                    const uint8_t *bytes, size_t n_bytes)
+{
+    (void)from;
+    (void)to;
+    captured *c = user;
+    if (c->n < G_N_ELEMENTS(c->n_bytes) && n_bytes <= sizeof c->bytes[0]) {
+        memcpy(c->bytes[c->n], bytes, n_bytes);
+        c->n_bytes[c->n++] = n_bytes;
+    }
+}
+
+/* The delivery hint (peko_nodelist_prefetch) reads the peer table for
+ * whatever bytes it is given, at every stage, and changes nothing: real
+ * heartbeats (whose origins are listed, so stage 2 reads their records),
+ * their cuts and flipped bytes. Under ASan a read beyond the index, the
+ * entries or the records fails here. */
+Test(hostile, the_delivery_hint_reads_any_bytes_and_changes_nothing)
+{
+    testnet *net = converged(6, PEKO_DISSEMINATION_RUMOR, 17);
+    captured *c = g_new0(captured, 1);
+    testnet_set_tap(net, capture, c);
+    testnet_run_for(net, 3 * SECOND_US);
+    testnet_set_tap(net, NULL, NULL);
+    cr_assert_gt(c->n, 0, "the converged nodes sent packets");
+
+    peko_nodelist *nl = testnet_node(net, 0);
+    peko_stats before, after;
+    peko_nodelist_stats(nl, &before);
+    size_t listed = peko_nodelist_count(nl);
+    size_t heartbeats = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        peko_addr origin;
+        heartbeats += peko__wire_peek_origin(c->bytes[i], c->n_bytes[i],
+                                             &origin) &&
+                      !peko_addr_equal(&origin, testnet_addr(net, 0));
+    }
+    cr_assert_gt(heartbeats, 0, "some are heartbeats of listed peers");
+    uint8_t garbled[1500];
+    for (size_t i = 0; i < c->n; i++) {
+        for (size_t cut = 0; cut <= c->n_bytes[i]; cut++)
+            for (unsigned stage = 0; stage < 4; stage++)
+                peko_nodelist_prefetch(nl, c->bytes[i], cut, stage);
+        for (size_t k = 0; k < c->n_bytes[i]; k++) {
+            memcpy(garbled, c->bytes[i], c->n_bytes[i]);
+            garbled[k] ^= (uint8_t)(0x5a + k);
+            for (unsigned stage = 0; stage < 4; stage++)
+                peko_nodelist_prefetch(nl, garbled, c->n_bytes[i], stage);
+        }
+    }
+    peko_nodelist_stats(nl, &after);
+    cr_assert_eq(memcmp(&before, &after, sizeof before), 0,
+                 "no counter moved");
+    cr_assert_eq(peko_nodelist_count(nl), listed, "the list is the same");
+    g_free(c);
+    testnet_free(net);
+}

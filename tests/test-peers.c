@@ -6,6 +6,25 @@
 
 #include "peers.h"
 
+/* The records every table of a test names; released() checks that a
+ * freed table left none behind. */
+static peko_records *records;
+
+static void table_init(peko__peers *ps, bool ordered)
+{
+    if (records == NULL)
+        records = peko_records_new();
+    peko__peers_init(ps, ordered, records);
+}
+
+static void table_free(peko__peers *ps)
+{
+    peko__peers_free(ps);
+    cr_assert_eq(records->n, 0, "records not released");
+    peko_records_free(records);
+    records = NULL;
+}
+
 static peko_addr addr_of(uint32_t i)
 {
     peko_addr a;
@@ -56,11 +75,12 @@ static void assert_consistent(const peko__peers *ps)
         n++;
         /* No free slot between the entry's home and its slot. */
         const peko__peer *p = peko__peers_entry(ps, e);
-        cr_assert_neq(p->fingerprint, 0);
-        for (uint32_t i = peko__peers_home(ps, p->fingerprint); i != s;
+        uint32_t fp = peko__peer_fp(ps, p);
+        cr_assert_neq(fp, 0);
+        for (uint32_t i = peko__peers_home(ps, fp); i != s;
              i = (i + 1) & (ps->cap - 1))
             cr_assert(peko__peers_used(ps, i), "hole before slot %u", s);
-        cr_assert_eq(peko__peers_find(ps, &p->addr, p->fingerprint), p);
+        cr_assert_eq(peko__peers_find(ps, peko__peer_addr(ps, p), fp), p);
         cr_assert_eq(peko__peers_at(ps, s), p);
     }
     cr_assert_eq(n, ps->n);
@@ -74,7 +94,7 @@ static void assert_consistent(const peko__peers *ps)
                 cr_assert_eq(named[e], 1, "entry %u in two buckets", e);
                 named[e] = 2;
                 cr_assert_eq(ps->lru->order[e].fingerprint,
-                             peko__peers_entry(ps, e)->fingerprint);
+                             peko__peer_fp(ps, peko__peers_entry(ps, e)));
                 in_buckets++;
             }
         cr_assert_eq(in_buckets, ps->n);
@@ -169,20 +189,23 @@ static void assert_model(const peko__peers *ps, const model_table *m)
     }
 }
 
-Test(peers, a_record_is_one_cache_line)
+Test(peers, an_entry_is_24_bytes_naming_its_record)
 {
-    cr_assert_eq(sizeof(peko__peer), 64);
+    cr_assert_eq(sizeof(peko__peer), 24);
     peko__peers ps;
-    peko__peers_init(&ps, false);
-    add(&ps, 1);
-    cr_assert_eq((uintptr_t)ps.entries % 64, 0);
-    peko__peers_free(&ps);
+    table_init(&ps, false);
+    peko__peer *p = add(&ps, 1);
+    peko_addr a = addr_of(1);
+    cr_assert(peko_addr_equal(peko__peer_addr(&ps, p), &a));
+    cr_assert_eq(peko__peer_fp(&ps, p), peko_addr_fingerprint(&a));
+    cr_assert_eq(records->n, 1);
+    table_free(&ps);
 }
 
 Test(peers, finds_what_was_added_and_nothing_else)
 {
     peko__peers ps;
-    peko__peers_init(&ps, false);
+    table_init(&ps, false);
     peko_addr a = addr_of(1);
     cr_assert_null(find(&ps, &a));
     for (uint32_t i = 0; i < 5000; i++)
@@ -193,12 +216,12 @@ Test(peers, finds_what_was_added_and_nothing_else)
         peko_addr x = addr_of(i);
         peko__peer *p = find(&ps, &x);
         cr_assert_not_null(p, "peer %u", i);
-        cr_assert(peko_addr_equal(&p->addr, &x));
+        cr_assert(peko_addr_equal(peko__peer_addr(&ps, p), &x));
         cr_assert_eq(p->seq, i);
     }
     peko_addr other = addr_of(5000);
     cr_assert_null(find(&ps, &other));
-    peko__peers_free(&ps);
+    table_free(&ps);
 }
 
 Test(peers, equal_fingerprints_are_told_apart_by_address)
@@ -206,7 +229,7 @@ Test(peers, equal_fingerprints_are_told_apart_by_address)
     /* Two addresses given the same fingerprint share a probe run; each
      * must still be found as itself, and removing one keeps the other. */
     peko__peers ps;
-    peko__peers_init(&ps, false);
+    table_init(&ps, false);
     peko_addr a = addr_of(1), b = addr_of(2), c = addr_of(3);
     peko__peers_add(&ps, &a, 77)->seq = 1;
     peko__peers_add(&ps, &b, 77)->seq = 2;
@@ -217,7 +240,7 @@ Test(peers, equal_fingerprints_are_told_apart_by_address)
     cr_assert_null(peko__peers_find(&ps, &a, 77));
     cr_assert_eq(peko__peers_find(&ps, &b, 77)->seq, 2);
     assert_consistent(&ps);
-    peko__peers_free(&ps);
+    table_free(&ps);
 }
 
 Test(peers, an_upward_sweep_that_removes_misses_nothing)
@@ -226,7 +249,7 @@ Test(peers, an_upward_sweep_that_removes_misses_nothing)
      * end of the table: a sweep that looks at a slot again after each
      * removal must still see (and here remove) every peer in one pass. */
     peko__peers ps;
-    peko__peers_init(&ps, false);
+    table_init(&ps, false);
     for (uint32_t i = 0; i < 12; i++) {
         peko_addr a = addr_of(i);
         /* Homes 14 and 15 of 16 slots: the runs wrap to slot 0. */
@@ -246,7 +269,7 @@ Test(peers, an_upward_sweep_that_removes_misses_nothing)
     cr_assert_eq(ps.n, 0);
     for (uint32_t i = 0; i < 12; i++)
         cr_assert(seen[i], "peer %u", i);
-    peko__peers_free(&ps);
+    table_free(&ps);
 }
 
 /* The refresh list of an ordered table holds every peer once, linked
@@ -275,7 +298,7 @@ static void churn(bool ordered)
      * refreshes, growth and shrinking, against a plain array as the
      * model (and, ordered, a list of peers by refresh). */
     peko__peers ps;
-    peko__peers_init(&ps, ordered);
+    table_init(&ps, ordered);
     static uint32_t order[3000];
     uint32_t n_order = 0;
     bool present[3000] = {false};
@@ -343,7 +366,7 @@ static void churn(bool ordered)
         }
     }
     cr_assert_eq(ps.n, n);
-    peko__peers_free(&ps);
+    table_free(&ps);
 }
 
 Test(peers, table_survives_churn)
@@ -364,7 +387,7 @@ Test(peers, ordered_table_keeps_its_buckets_through_churn)
     /* Adds, removes (records move back) and growth and shrinking: every
      * range still reads exactly its peers. */
     peko__peers ps;
-    peko__peers_init(&ps, true);
+    table_init(&ps, true);
     static uint32_t got[3000], want[3000];
     static uint64_t scratch[3000];
     bool present[3000] = {false};
@@ -402,7 +425,7 @@ Test(peers, ordered_table_keeps_its_buckets_through_churn)
         n_present += present[i];
     }
     cr_assert_eq(ps.n, n_present);
-    peko__peers_free(&ps);
+    table_free(&ps);
 }
 
 /* Brute force: the entries of the peers in [first, last], in
@@ -413,14 +436,14 @@ static size_t expected_range(const peko__peers *ps, uint32_t first,
     size_t n = 0;
     for (uint32_t s = 0; s < ps->cap; s++)
         if (peko__peers_used(ps, s) &&
-            peko__peers_at(ps, s)->fingerprint - first <= last - first)
+            peko__peer_fp(ps, peko__peers_at(ps, s)) - first <= last - first)
             out[n++] = s;
     for (size_t i = 1; i < n; i++) {
         uint32_t v = out[i];
         size_t j = i;
         for (; j > 0; j--) {
-            uint32_t a = peko__peers_at(ps, out[j - 1])->fingerprint - first;
-            uint32_t b = peko__peers_at(ps, v)->fingerprint - first;
+            uint32_t a = peko__peer_fp(ps, peko__peers_at(ps, out[j - 1])) - first;
+            uint32_t b = peko__peer_fp(ps, peko__peers_at(ps, v)) - first;
             if (a < b || (a == b && out[j - 1] < v))
                 break;
             out[j] = out[j - 1];
@@ -435,7 +458,7 @@ static size_t expected_range(const peko__peers *ps, uint32_t first,
 Test(peers, collect_reads_a_fingerprint_range_in_order)
 {
     peko__peers ps;
-    peko__peers_init(&ps, true);
+    table_init(&ps, true);
     for (uint32_t i = 0; i < 2000; i++)
         add(&ps, i);
     static uint32_t got[2000], want[2000];
@@ -463,7 +486,7 @@ Test(peers, collect_reads_a_fingerprint_range_in_order)
             cr_assert_eq(n_got, n_want);
         }
     }
-    peko__peers_free(&ps);
+    table_free(&ps);
 }
 
 Test(peers, collect_orders_equal_fingerprints_by_slot)
@@ -472,7 +495,7 @@ Test(peers, collect_orders_equal_fingerprints_by_slot)
      * last entry into the hole, so entry numbers and slots disagree: the
      * ties must still come out by slot. */
     peko__peers ps;
-    peko__peers_init(&ps, true);
+    table_init(&ps, true);
     static uint32_t got[400], want[400];
     static uint64_t scratch[400];
     for (uint32_t i = 0; i < 400; i++) {
@@ -499,13 +522,13 @@ Test(peers, collect_orders_equal_fingerprints_by_slot)
         cr_assert_gt(n_got, 10);
         cr_assert_arr_eq(got, want, 11 * sizeof *got);
     }
-    peko__peers_free(&ps);
+    table_free(&ps);
 }
 
 Test(peers, tombstones_are_counted_apart)
 {
     peko__peers ps;
-    peko__peers_init(&ps, true);
+    table_init(&ps, true);
     for (uint32_t i = 0; i < 10; i++)
         add(&ps, i);
     peko_addr a = addr_of(3);
@@ -520,13 +543,13 @@ Test(peers, tombstones_are_counted_apart)
     peko__peers_remove(&ps, s);
     cr_assert_eq(ps.n, 9);
     cr_assert_eq(peko__peers_live(&ps), 9);
-    peko__peers_free(&ps);
+    table_free(&ps);
 }
 
 Test(peers, shrink_keeps_an_eighth_full_and_everything_findable)
 {
     peko__peers ps;
-    peko__peers_init(&ps, false);
+    table_init(&ps, false);
     for (uint32_t i = 0; i < 1000; i++)
         add(&ps, i);
     uint32_t big = ps.cap;
@@ -542,45 +565,77 @@ Test(peers, shrink_keeps_an_eighth_full_and_everything_findable)
         peko_addr a = addr_of(i);
         cr_assert_eq(find(&ps, &a)->seq, i);
     }
-    peko__peers_free(&ps);
+    table_free(&ps);
 }
 
-Test(peers, short_text_inline_long_text_on_the_heap)
+Test(peers, tables_share_records_and_release_them)
 {
-    peko__peers ps;
-    peko__peers_init(&ps, false);
-    peko__peer *p = add(&ps, 1);
-    cr_assert_eq(p->name_len + p->data_len, 0);
-
-    peko__peer_set_text(p, (const uint8_t *)"node-1", 6,
-                        (const uint8_t *)"rack=a", 6);
-    cr_assert_eq(peko__peer_text(p), p->text.inline_bytes);
-    cr_assert_eq(memcmp(peko__peer_name(p), "node-1", 6), 0);
-    cr_assert_eq(memcmp(peko__peer_data(p), "rack=a", 6), 0);
+    peko__peers a, b;
+    table_init(&a, false);
+    table_init(&b, true);
+    peko__peer *pa = add(&a, 1);
+    peko__peer *pb = add(&b, 1);
+    cr_assert_eq(peko__peer_name_len(&a, pa) + peko__peer_data_len(&a, pa),
+                 0);
+    /* The same address, name and data: one record, two references. */
+    cr_assert_eq(pa->record, pb->record);
+    cr_assert_eq(records->n, 1);
+    cr_assert_eq(peko__records_get(records, pa->record)->refs, 2);
 
     const char *long_name = "a-name-longer-than-sixteen-bytes";
-    peko__peer_set_text(p, (const uint8_t *)long_name,
-                        (uint16_t)strlen(long_name),
-                        (const uint8_t *)"dc=1", 4);
-    cr_assert_neq(peko__peer_text(p), p->text.inline_bytes);
-    cr_assert_eq(p->name_len, strlen(long_name));
-    cr_assert_eq(memcmp(peko__peer_name(p), long_name, p->name_len), 0);
-    cr_assert_eq(memcmp(peko__peer_data(p), "dc=1", 4), 0);
+    cr_assert(peko__peer_set_text(&a, pa, (const uint8_t *)long_name,
+                                  (uint16_t)strlen(long_name),
+                                  (const uint8_t *)"dc=1", 4));
+    cr_assert_neq(pa->record, pb->record);
+    cr_assert_eq(records->n, 2);
+    cr_assert_eq(peko__peer_name_len(&a, pa), strlen(long_name));
+    cr_assert_eq(memcmp(peko__peer_name(&a, pa), long_name,
+                        strlen(long_name)), 0);
+    cr_assert_eq(memcmp(peko__peer_data(&a, pa), "dc=1", 4), 0);
+    cr_assert(peko_addr_equal(peko__peer_addr(&a, pa),
+                              peko__peer_addr(&b, pb)));
+    /* Setting what is held changes nothing. */
+    uint32_t held = pa->record;
+    cr_assert_not(peko__peer_set_text(&a, pa, (const uint8_t *)long_name,
+                                      (uint16_t)strlen(long_name),
+                                      (const uint8_t *)"dc=1", 4));
+    cr_assert_eq(pa->record, held);
+    /* Name "ab" with no data is another record than "a" with "b". */
+    cr_assert(peko__peer_set_text(&b, pb, (const uint8_t *)"ab", 2, NULL, 0));
+    uint32_t ab = pb->record;
+    cr_assert(peko__peer_set_text(&b, pb, (const uint8_t *)"a", 1,
+                                  (const uint8_t *)"b", 1));
+    cr_assert_neq(pb->record, ab);
+    cr_assert_eq(records->n, 2); /* "ab" went with its last reference */
+    cr_assert(peko__peer_set_text(&b, pb, (const uint8_t *)long_name,
+                                  (uint16_t)strlen(long_name),
+                                  (const uint8_t *)"dc=1", 4));
+    cr_assert_eq(pb->record, pa->record);
+    cr_assert_eq(records->n, 1);
 
-    /* Exactly PEKO__PEER_INLINE bytes still fit. */
-    peko__peer_set_text(p, (const uint8_t *)"0123456789", 10,
-                        (const uint8_t *)"abcdef", 6);
-    cr_assert_eq(peko__peer_text(p), p->text.inline_bytes);
-    cr_assert_eq(memcmp(peko__peer_data(p), "abcdef", 6), 0);
-
-    /* Records with long text keep it when growth moves them. */
-    p = add(&ps, 2);
-    peko__peer_set_text(p, (const uint8_t *)long_name,
-                        (uint16_t)strlen(long_name), NULL, 0);
-    for (uint32_t i = 3; i < 100; i++)
-        add(&ps, i);
-    peko_addr b = addr_of(2);
-    p = find(&ps, &b);
-    cr_assert_eq(memcmp(peko__peer_name(p), long_name, p->name_len), 0);
-    peko__peers_free(&ps);
+    /* Records stay where they are while tables grow and shrink. */
+    const peko__record *r = peko__peer_record(&a, pa);
+    for (uint32_t i = 2; i < 3000; i++) {
+        add(&a, i);
+        add(&b, i);
+    }
+    cr_assert_eq(records->n, 2999); /* peer 1's record is shared */
+    peko_addr x = addr_of(1);
+    cr_assert_eq(peko__peer_record(&a, find(&a, &x)), r);
+    cr_assert_eq(memcmp(peko__peer_name(&b, find(&b, &x)), long_name,
+                        strlen(long_name)), 0);
+    for (uint32_t i = 2; i < 3000; i += 2) {
+        peko_addr y = addr_of(i);
+        peko__peers_remove(&a, entry_of(&a, find(&a, &y)));
+    }
+    cr_assert_eq(records->n, 2999); /* b still holds the even ones */
+    for (uint32_t i = 2; i < 3000; i += 2) {
+        peko_addr y = addr_of(i);
+        peko__peers_remove(&b, entry_of(&b, find(&b, &y)));
+    }
+    cr_assert_eq(records->n, 1 + 1499);
+    assert_consistent(&a);
+    assert_consistent(&b);
+    peko__peers_free(&a);
+    table_free(&b);
 }

@@ -1,0 +1,192 @@
+/* records.c: interned peer records (see records.h). */
+#include "records.h"
+
+#include <glib.h>
+#include <string.h>
+
+G_STATIC_ASSERT(sizeof(peko__record) == 48);
+
+#define MIN_SLOTS 64
+
+peko_records *peko_records_new(void)
+{
+    peko_records *rs = g_new0(peko_records, 1);
+    rs->n_made = 1; /* handle 0 is PEKO__RECORD_NONE */
+    return rs;
+}
+
+void peko_records_free(peko_records *rs)
+{
+    if (rs == NULL)
+        return;
+    for (uint32_t h = 1; h < rs->n_made; h++)
+        g_free(rs->pages[h >> PEKO__RECORDS_PAGE_BITS]
+                        [h & (PEKO__RECORDS_PAGE - 1)]
+                            .text);
+    for (uint32_t i = 0; i < rs->n_pages; i++)
+        g_free(rs->pages[i]);
+    g_free(rs->pages);
+    g_free(rs->index);
+    g_free(rs);
+}
+
+static peko__record *record_at(peko_records *rs, uint32_t h)
+{
+    return &rs->pages[h >> PEKO__RECORDS_PAGE_BITS]
+                     [h & (PEKO__RECORDS_PAGE - 1)];
+}
+
+/* FNV-1a over the bytes, then a finalizer (murmur3's) so that the low
+ * bits, which pick the slot, depend on all of them. */
+static uint32_t hash_bytes(uint32_t h, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+static uint32_t record_hash(const peko_addr *addr, const uint8_t *name,
+                            uint16_t name_len, const uint8_t *data,
+                            uint16_t data_len)
+{
+    uint32_t h = hash_bytes(2166136261u, (const uint8_t *)addr, sizeof *addr);
+    h = hash_bytes(h, name, name_len);
+    h = hash_bytes(h ^ 0xffu, data, data_len); /* "ab"+"" != "a"+"b" */
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return h;
+}
+
+bool peko__records_text_equal(const peko_records *rs, uint32_t h,
+                              const uint8_t *name, uint16_t name_len,
+                              const uint8_t *data, uint16_t data_len)
+{
+    const peko__record *r = peko__records_get(rs, h);
+    return r->name_len == name_len && r->data_len == data_len &&
+           (name_len == 0 || memcmp(r->text, name, name_len) == 0) &&
+           (data_len == 0 || memcmp(r->text + name_len, data, data_len) == 0);
+}
+
+static void grow_index(peko_records *rs)
+{
+    uint32_t cap = rs->cap ? rs->cap * 2 : MIN_SLOTS;
+    uint32_t *index = g_new0(uint32_t, cap);
+    for (uint32_t i = 0; i < rs->cap; i++) {
+        uint32_t h = rs->index[i];
+        if (h == PEKO__RECORD_NONE)
+            continue;
+        uint32_t s = record_at(rs, h)->hash & (cap - 1);
+        while (index[s] != PEKO__RECORD_NONE)
+            s = (s + 1) & (cap - 1);
+        index[s] = h;
+    }
+    g_free(rs->index);
+    rs->index = index;
+    rs->cap = cap;
+}
+
+/* A fresh handle: a freed one first, else the next never used. */
+static uint32_t take_handle(peko_records *rs)
+{
+    if (rs->free_head != PEKO__RECORD_NONE) {
+        uint32_t h = rs->free_head;
+        rs->free_head = record_at(rs, h)->next_free;
+        return h;
+    }
+    if (rs->n_made == UINT32_MAX)
+        g_error("peko: more than %u peer records", UINT32_MAX - 1);
+    uint32_t h = rs->n_made++;
+    uint32_t page = h >> PEKO__RECORDS_PAGE_BITS;
+    if (page == rs->n_pages) {
+        rs->pages = g_renew(peko__record *, rs->pages, rs->n_pages + 1);
+        rs->pages[rs->n_pages++] = g_new0(peko__record, PEKO__RECORDS_PAGE);
+    }
+    return h;
+}
+
+uint32_t peko__records_intern(peko_records *rs, const peko_addr *addr,
+                              uint32_t fp, const uint8_t *name,
+                              uint16_t name_len, const uint8_t *data,
+                              uint16_t data_len)
+{
+    uint32_t hash = record_hash(addr, name, name_len, data, data_len);
+    if (rs->cap) {
+        for (uint32_t s = hash & (rs->cap - 1);
+             rs->index[s] != PEKO__RECORD_NONE; s = (s + 1) & (rs->cap - 1)) {
+            uint32_t h = rs->index[s];
+            peko__record *r = record_at(rs, h);
+            if (r->hash == hash && peko_addr_equal(&r->addr, addr) &&
+                peko__records_text_equal(rs, h, name, name_len, data,
+                                         data_len)) {
+                if (r->refs == UINT32_MAX)
+                    g_error("peko: too many references to a peer record");
+                r->refs++;
+                return h;
+            }
+        }
+    }
+    if ((uint64_t)(rs->n + 1) * 4 > (uint64_t)rs->cap * 3)
+        grow_index(rs);
+    uint32_t h = take_handle(rs);
+    peko__record *r = record_at(rs, h);
+    memset(r, 0, sizeof *r);
+    r->addr = *addr;
+    r->fingerprint = fp;
+    r->refs = 1;
+    r->hash = hash;
+    r->name_len = name_len;
+    r->data_len = data_len;
+    if ((size_t)name_len + data_len) {
+        r->text = g_malloc((size_t)name_len + data_len);
+        if (name_len)
+            memcpy(r->text, name, name_len);
+        if (data_len)
+            memcpy(r->text + name_len, data, data_len);
+    }
+    uint32_t s = hash & (rs->cap - 1);
+    while (rs->index[s] != PEKO__RECORD_NONE)
+        s = (s + 1) & (rs->cap - 1);
+    rs->index[s] = h;
+    rs->n++;
+    return h;
+}
+
+/* Backward-shift deletion, as in peers.c. */
+static void unindex(peko_records *rs, uint32_t h)
+{
+    uint32_t mask = rs->cap - 1;
+    uint32_t hole = record_at(rs, h)->hash & mask;
+    while (rs->index[hole] != h) {
+        g_assert(rs->index[hole] != PEKO__RECORD_NONE);
+        hole = (hole + 1) & mask;
+    }
+    for (uint32_t i = (hole + 1) & mask; rs->index[i] != PEKO__RECORD_NONE;
+         i = (i + 1) & mask) {
+        uint32_t home = record_at(rs, rs->index[i])->hash & mask;
+        bool home_in_range = hole <= i ? (home > hole && home <= i)
+                                       : (home > hole || home <= i);
+        if (!home_in_range) {
+            rs->index[hole] = rs->index[i];
+            hole = i;
+        }
+    }
+    rs->index[hole] = PEKO__RECORD_NONE;
+}
+
+void peko__records_release(peko_records *rs, uint32_t h)
+{
+    g_assert(h != PEKO__RECORD_NONE && h < rs->n_made);
+    peko__record *r = record_at(rs, h);
+    g_assert(r->refs > 0);
+    if (--r->refs)
+        return;
+    unindex(rs, h);
+    g_free(r->text);
+    memset(r, 0, sizeof *r);
+    r->next_free = rs->free_head;
+    rs->free_head = h;
+    rs->n--;
+}
