@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hash.h"
 #include "peko.h"
 
 /* Bytes of ip[] an address actually uses: 4 for IPv4, 16 otherwise (an
@@ -95,11 +96,6 @@ bool peko_addr_equal(const peko_addr *a, const peko_addr *b)
     return memcmp(a->ip, b->ip, 4) == 0;
 }
 
-static inline uint32_t fnv1a_step(uint32_t h, uint8_t byte)
-{
-    return (h ^ byte) * 0x01000193u; /* FNV prime */
-}
-
 /* FNV-1a (32-bit) over the address as it is laid out on the wire (family,
  * the 4 or 16 used ip bytes, port big-endian), then MurmurHash3's fmix32
  * finalizer: FNV-1a alone leaves consecutive ports and hosts close in the
@@ -110,24 +106,20 @@ uint32_t peko_addr_fingerprint(const peko_addr *addr)
 {
     /* Straight from the fields, with the IPv4 case unrolled: the node
      * list computes this for the origin of every packet it receives. */
-    uint32_t h = 0x811c9dc5u; /* FNV offset basis */
-    h = fnv1a_step(h, addr->family);
+    uint32_t h = PEKO__FNV32_BASIS;
+    h = peko__fnv1a32_step(h, addr->family);
     if (addr->family == PEKO_AF_INET4) {
-        h = fnv1a_step(h, addr->ip[0]);
-        h = fnv1a_step(h, addr->ip[1]);
-        h = fnv1a_step(h, addr->ip[2]);
-        h = fnv1a_step(h, addr->ip[3]);
+        h = peko__fnv1a32_step(h, addr->ip[0]);
+        h = peko__fnv1a32_step(h, addr->ip[1]);
+        h = peko__fnv1a32_step(h, addr->ip[2]);
+        h = peko__fnv1a32_step(h, addr->ip[3]);
     } else {
         for (size_t i = 0; i < 16; i++)
-            h = fnv1a_step(h, addr->ip[i]);
+            h = peko__fnv1a32_step(h, addr->ip[i]);
     }
-    h = fnv1a_step(h, (uint8_t)(addr->port >> 8));
-    h = fnv1a_step(h, (uint8_t)addr->port);
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    h ^= h >> 16;
+    h = peko__fnv1a32_step(h, (uint8_t)(addr->port >> 8));
+    h = peko__fnv1a32_step(h, (uint8_t)addr->port);
+    h = peko__fmix32(h);
     return h ? h : 1;
 }
 

@@ -1,6 +1,8 @@
 /* records.c: interned peer records (see records.h). */
 #include "records.h"
 
+#include "hash.h"
+
 #include <glib.h>
 #include <string.h>
 
@@ -32,32 +34,20 @@ void peko_records_free(peko_records *rs)
 
 static peko__record *record_at(peko_records *rs, uint32_t h)
 {
-    return &rs->pages[h >> PEKO__RECORDS_PAGE_BITS]
-                     [h & (PEKO__RECORDS_PAGE - 1)];
+    return (peko__record *)peko__records_get(rs, h);
 }
 
-/* FNV-1a over the bytes, then a finalizer (murmur3's) so that the low
- * bits, which pick the slot, depend on all of them. */
-static uint32_t hash_bytes(uint32_t h, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 16777619u;
-    return h;
-}
-
+/* peko_addr has no padding and zeroes what it does not use (peko.h), so
+ * its bytes can be hashed as they lie. */
 static uint32_t record_hash(const peko_addr *addr, const uint8_t *name,
                             uint16_t name_len, const uint8_t *data,
                             uint16_t data_len)
 {
-    uint32_t h = hash_bytes(2166136261u, (const uint8_t *)addr, sizeof *addr);
-    h = hash_bytes(h, name, name_len);
-    h = hash_bytes(h ^ 0xffu, data, data_len); /* "ab"+"" != "a"+"b" */
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    h ^= h >> 16;
-    return h;
+    uint32_t h = peko__fnv1a32(PEKO__FNV32_BASIS, (const uint8_t *)addr,
+                               sizeof *addr);
+    h = peko__fnv1a32(h, name, name_len);
+    h = peko__fnv1a32(h ^ 0xffu, data, data_len); /* "ab"+"" != "a"+"b" */
+    return peko__fmix32(h);
 }
 
 bool peko__records_text_equal(const peko_records *rs, uint32_t h,

@@ -12,6 +12,7 @@
 
 #include <glib.h>
 
+#include "hash.h"
 #include "wire.h"
 
 #define ADDR4_BYTES (1 + 4 + 2)  /* family, ip, port */
@@ -577,14 +578,8 @@ uint32_t peko__receiver_tag(const peko_addr *addr, uint32_t incarnation)
     uint8_t b[ADDR6_BYTES + 4];
     uint8_t *end = wr_addr(b, addr);
     end = wr_u32(end, incarnation);
-    uint32_t h = 0x811c9dc5u;
-    for (const uint8_t *p = b; p < end; p++)
-        h = (h ^ *p) * 0x01000193u;
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    h ^= h >> 16;
+    uint32_t h = peko__fmix32(
+        peko__fnv1a32(PEKO__FNV32_BASIS, b, (size_t)(end - b)));
     return h != 0 ? h : 1;
 }
 
