@@ -286,13 +286,33 @@ static int compare_listed(const void *a, const void *b)
     return peko_addr_compare(&x->e.addr, &y->e.addr);
 }
 
-/* The request's entries, applied (its newer versions are taken), then
- * sorted by their place in the range. The caller g_free()s the array. */
-/* A message's entries, read, with their fingerprints and places; the
- * caller g_free()s the array. */
-static listed *read_entries(const peko__msg *m, size_t *n_out)
+/* Room for `count` listed entries, for the length of one call: the work
+ * space of a records table shared with other node lists (a simulator's),
+ * else an allocation, which costs little at one node's rate. Handed back
+ * with listed_free(). */
+static listed *listed_alloc(peko_nodelist *nl, size_t count)
 {
-    listed *l = g_new(listed, m->n_entries ? m->n_entries : 1);
+    size_t bytes = MAX(count, 1) * sizeof(listed);
+    if (nl->own_records)
+        return g_malloc(bytes);
+    return peko__records_scratch_borrow(nl->peers.records, bytes);
+}
+
+static void listed_free(peko_nodelist *nl, listed *l)
+{
+    if (nl->own_records)
+        g_free(l);
+    else
+        peko__records_scratch_return(nl->peers.records, l);
+}
+
+/* A message's entries, read, with their fingerprints and places, in an
+ * array of `spare` more than them (the caller's work space); the caller
+ * hands it back with listed_free(). */
+static listed *read_entries(peko_nodelist *nl, const peko__msg *m,
+                            size_t spare, size_t *n_out)
+{
+    listed *l = listed_alloc(nl, (size_t)m->n_entries + spare);
     size_t n = 0;
     peko__entry_reader r;
     peko__entry_reader_init(&r, m);
@@ -340,10 +360,11 @@ static listed *take_request(peko_nodelist *nl, const peko__msg *m,
                             int64_t now_us, size_t *n_out, size_t *n_in)
 {
     size_t n;
-    listed *l = read_entries(m, &n);
+    listed *l = read_entries(nl, m, m->n_entries, &n);
     apply_entries(nl, l, n, PEKO_MSG_SWAP_REQUEST, &m->sender, now_us);
-    /* Stable partition: the range's entries to the front. */
-    listed *tmp = g_new(listed, n ? n : 1);
+    /* Stable partition: the range's entries to the front, the others
+     * through the array's spare half. */
+    listed *tmp = l + m->n_entries;
     size_t in = 0, out = 0;
     for (size_t i = 0; i < n; i++)
         if (l[i].in_range)
@@ -351,7 +372,6 @@ static listed *take_request(peko_nodelist *nl, const peko__msg *m,
         else
             tmp[out++] = l[i];
     memcpy(l + in, tmp, out * sizeof *l);
-    g_free(tmp);
     /* Our own requests list their range in order: sorting is then a
      * check. Anyone else's get sorted. */
     if (!sorted_listed(l, in))
@@ -548,7 +568,7 @@ void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
     if (peko__strategy_of(nl)->pushes_news)
         respond_news(nl, m, &b);
     finish(nl, &resp, &b);
-    g_free(l);
+    listed_free(nl, l);
 
     bool cut = b.overflowed ||
                (!resp.has_meta &&
@@ -587,9 +607,9 @@ void peko__ae_on_response(peko_nodelist *nl, const peko__msg *m,
     }
 
     size_t n;
-    listed *l = read_entries(m, &n);
+    listed *l = read_entries(nl, m, 0, &n);
     apply_entries(nl, l, n, PEKO_MSG_SWAP_RESPONSE, &m->sender, now);
-    g_free(l);
+    listed_free(nl, l);
 
     if (!asked)
         return;

@@ -29,7 +29,34 @@ void peko_records_free(peko_records *rs)
         g_free(rs->pages[i]);
     g_free(rs->pages);
     g_free(rs->index);
+    g_free(rs->scratch);
     g_free(rs);
+}
+
+void *peko__records_scratch_borrow(peko_records *rs, size_t n_bytes)
+{
+    if (rs->scratch_lent)
+        return g_malloc(MAX(n_bytes, 1));
+    if (rs->scratch_bytes < n_bytes) {
+        /* Grown by doubling, and never copied: nothing in it survives a
+         * call. */
+        size_t bytes = MAX(rs->scratch_bytes, 4096);
+        while (bytes < n_bytes)
+            bytes *= 2;
+        g_free(rs->scratch);
+        rs->scratch = g_malloc(bytes);
+        rs->scratch_bytes = bytes;
+    }
+    rs->scratch_lent = true;
+    return rs->scratch;
+}
+
+void peko__records_scratch_return(peko_records *rs, void *scratch)
+{
+    if (scratch == rs->scratch && rs->scratch_lent)
+        rs->scratch_lent = false;
+    else
+        g_free(scratch);
 }
 
 static peko__record *record_at(peko_records *rs, uint32_t h)

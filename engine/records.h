@@ -47,6 +47,10 @@ struct peko_records {
     uint32_t n;              /* records in use */
     uint32_t *index;         /* cap slots of handles (0: empty), by hash */
     uint32_t cap;            /* a power of two, or 0 */
+    /* Work space lent to one call of a node list at a time (below). */
+    void *scratch;
+    size_t scratch_bytes;
+    bool scratch_lent;
 };
 
 /* The record of handle h (held). */
@@ -71,5 +75,17 @@ void peko__records_release(peko_records *rs, uint32_t h);
 bool peko__records_text_equal(const peko_records *rs, uint32_t h,
                               const uint8_t *name, uint16_t name_len,
                               const uint8_t *data, uint16_t data_len);
+
+/* Work space of at least n_bytes for one call of a node list sharing the
+ * table, handed back with peko__records_scratch_return(). The node lists
+ * sharing a table run on one thread (peko.h), so one buffer, grown to the
+ * largest asked for, serves them all: a swap's entries (up to about 80 KB
+ * at the default Size) then cost no allocation. An allocation of that
+ * size for every swap is what a simulator's heap, fragmented by thousands
+ * of growing peer tables, serves slowest (docs/simulator.md). A call made
+ * while the buffer is lent (an observer calling a second node list) gets
+ * an allocation of its own. Cannot fail (aborts when memory runs out). */
+void *peko__records_scratch_borrow(peko_records *rs, size_t n_bytes);
+void peko__records_scratch_return(peko_records *rs, void *scratch);
 
 #endif /* PEKO_RECORDS_H */

@@ -52,17 +52,28 @@ static uint64_t div_ceil(uint64_t a, uint64_t b)
     return (a + b - 1) / b;
 }
 
+/* The bytes of a swap left for entries, about. */
+static uint64_t swap_room(uint32_t size)
+{
+    return size > SWAP_OVERHEAD_BYTES ? size - SWAP_OVERHEAD_BYTES
+                                      : SHORT_ENTRY_BYTES;
+}
+
+/* The peers a request's range lists, about: three quarters of the room
+ * in short entries (antientropy.c, request_range). */
+static uint64_t range_entries(uint32_t size)
+{
+    uint64_t w = swap_room(size) * 3 / 4 / SHORT_ENTRY_BYTES;
+    return w ? w : 1;
+}
+
 uint32_t peko__digest_timeout_cycles(uint64_t n_nodes, uint32_t size,
                                      uint32_t exchanges)
 {
     if (n_nodes < 2)
         n_nodes = 2;
-    uint64_t room = size > SWAP_OVERHEAD_BYTES ? size - SWAP_OVERHEAD_BYTES
-                                               : SHORT_ENTRY_BYTES;
-    uint64_t w = room * 3 / 4 / SHORT_ENTRY_BYTES; /* range entries */
-    uint64_t k = room / 4 / SHORT_ENTRY_BYTES;     /* at-risk entries */
-    if (w == 0)
-        w = 1;
+    uint64_t w = range_entries(size);
+    uint64_t k = swap_room(size) / 4 / SHORT_ENTRY_BYTES; /* at-risk */
     if (k == 0)
         k = 1;
     /* Rounds for an entry to become one of the k a node asks about: the
@@ -129,10 +140,34 @@ static void digest_cycle(peko_nodelist *nl, int64_t now_us)
     peko__ae_new_cycle(nl);
     uint32_t live = peko__peers_live(&nl->peers);
     uint32_t want = (uint32_t)nl->config.exchanges;
-    bool grew = live > nl->digest_live_before;
+    uint32_t amount = (uint32_t)nl->config.amount;
+    uint32_t grown = live > nl->digest_live_before
+                         ? live - nl->digest_live_before
+                         : 0;
     nl->digest_live_before = live;
-    if (grew && (uint32_t)nl->config.amount > want)
-        want = (uint32_t)nl->config.amount;
+    if (grown > 0 && amount > want)
+        want = amount;
+    /* A list that grew by more than a fan-out's worth (a cold start, a
+     * wave of joins, a partition healing; not a join or two) lacks peers
+     * anywhere on the ring, and each request's range covers only about
+     * w of the peers it lists: beyond a few thousand peers, `amount`
+     * requests would sweep the list once in several cycles, and the
+     * last records would arrive a sweep at a time (a cold start of N
+     * nodes took about N / 140 cycles). Such a node sweeps its whole
+     * list each cycle instead, until a cycle brings nothing new. Below
+     * amount x w peers (2,040 at the defaults) this asks no more than
+     * before. */
+    if (grown > amount)
+        nl->digest_sweeping = true;
+    else if (grown == 0)
+        nl->digest_sweeping = false;
+    if (nl->digest_sweeping) {
+        uint64_t sweep = ((uint64_t)live + range_entries(nl->size) - 1) /
+                         range_entries(nl->size);
+        if (sweep > want)
+            want = sweep > PEKO__AE_OUTSTANDING ? PEKO__AE_OUTSTANDING
+                                                : (uint32_t)sweep;
+    }
     if (want > PEKO__AE_OUTSTANDING)
         want = PEKO__AE_OUTSTANDING;
     uint32_t chosen[PEKO__AE_OUTSTANDING];

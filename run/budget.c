@@ -224,9 +224,13 @@ void run_sim_estimate_memory(const scn_scenario *sc, run_mem_estimate *out)
     double per_node = NODE_FIXED_BYTES + RECORD_BYTES + peer_table_bytes(&s) +
                       scratch_bytes(&s) + seen_bytes(&s) + buffer_bytes(&s) +
                       s.publish_bytes;
-    /* Each traced rumor holds a bit per node. */
+    /* Each traced rumor holds a bit per node. Every strategy makes a
+     * heartbeat a cycle, and the recorder traces the sampled origins'
+     * every M-th, digest's too (they arrive by swap, not by rumor). */
+    double cycles = floor((double)sc->cluster.duration_us /
+                          (double)MAX(s.cfg.cycle_us, 1)) + 1;
     double traced = (double)sc->cluster.heartbeat_sample.count *
-                        s.hb_per_origin +
+                        ceil(cycles / MAX(sc->cluster.heartbeat_every, 1)) +
                     s.publishes;
     double recorder = traced * (RUMOR_BYTES + 8 * ceil(s.n / 64));
 

@@ -111,6 +111,7 @@ gboolean run_runner_open_recorder(run_runner *r, const run_recording *how,
         sampled[i] = scn_nodes_contains(&sc->cluster.heartbeat_sample,
                                         (uint32_t)i);
     info.heartbeat_sampled = sampled;
+    info.heartbeat_every = sc->cluster.heartbeat_every;
     info.sweep_id = how->sweep_id;
     info.sweep_point = how->sweep_point;
     info.repetition = how->sweep_id ? (int64_t)how->repetition : -1;

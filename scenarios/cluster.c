@@ -129,6 +129,11 @@ gboolean scn__parse_cluster(scn__ctx *ctx, GError **error)
                   "expected a duration above 0");
         return FALSE;
     }
+    v = 1;
+    if (!get_int(ctx, "cluster", "heartbeat_every", 1,
+                 SCN_MAX_HEARTBEAT_EVERY, &v, error))
+        return FALSE;
+    c->heartbeat_every = (uint32_t)v;
     return TRUE;
 }
 

@@ -98,6 +98,7 @@ static void put_cluster(model_json *j, const scn_scenario *sc)
     model_json_member_int(j, "stagger_us", c->stagger_us);
     model_json_member_int(j, "sample_interval_us", c->sample_interval_us);
     put_nodes(j, "heartbeat_sample", &c->heartbeat_sample);
+    model_json_member_int(j, "heartbeat_every", c->heartbeat_every);
     model_json_member_int(j, "late_count", (int64_t)c->late.count);
     model_json_end_object(j);
 }

@@ -18,6 +18,7 @@ static const key_spec cluster_keys[] = {
     {"duration", {NULL}},
     {"seed", {NULL}},
     {"heartbeat_sample", {NULL}},
+    {"heartbeat_every", {NULL}},
     {"sample_interval", {NULL}},
     {"stagger", {NULL}},
     {NULL, {NULL}},

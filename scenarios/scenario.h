@@ -87,6 +87,7 @@ GQuark scn_error_quark(void);
 #define SCN_DEFAULT_SEED 1
 #define SCN_DEFAULT_SAMPLE_INTERVAL_US 1000000LL  /* 1 s */
 #define SCN_DEFAULT_HEARTBEAT_SAMPLE "1%"
+#define SCN_MAX_HEARTBEAT_EVERY 1000000
 #define SCN_DEFAULT_LATENCY_US 1000.0             /* constant 1 ms */
 #define SCN_DEFAULT_SEND_QUEUE 1000               /* packets */
 
@@ -136,6 +137,7 @@ typedef struct scn_cluster {
     int64_t stagger_us;          /* initial joins spread over [0, stagger) */
     int64_t sample_interval_us;  /* membership convergence samples */
     scn_nodes heartbeat_sample;  /* origins whose heartbeats are recorded */
+    uint32_t heartbeat_every;    /* of those, sequences 1, M+1, 2M+1, ... */
     scn_nodes late;              /* nodes started by a join event instead */
 } scn_cluster;
 

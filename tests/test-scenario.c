@@ -101,6 +101,19 @@ Test(scenario, shipped_scenarios_say_what_the_issue_asks)
     scn_scenario_free(sc);
 }
 
+Test(scenario, heartbeat_every_thins_the_traced_heartbeats)
+{
+    scn_scenario *sc = load(BASE);
+    cr_assert_eq(sc->cluster.heartbeat_every, 1); /* every heartbeat */
+    scn_scenario_free(sc);
+    sc = load(BASE "heartbeat_every = 10\n");
+    cr_assert_eq(sc->cluster.heartbeat_every, 10);
+    char *json = scn_scenario_to_json(sc);
+    cr_assert_not_null(strstr(json, "\"heartbeat_every\":10"), "%s", json);
+    g_free(json);
+    scn_scenario_free(sc);
+}
+
 Test(scenario, missing_file_names_the_path)
 {
     GError *error = NULL;
@@ -195,6 +208,9 @@ Test(scenario, values_out_of_range_are_errors)
                  "[cluster] seeds: expected an integer from 0 to 31", NULL);
     expect_error(BASE "stagger = 2min\n",
                  "[cluster] stagger: the start window is longer", NULL);
+    expect_error(BASE "heartbeat_every = 0\n",
+                 "[cluster] heartbeat_every: expected an integer from 1 to "
+                 "1000000", NULL);
     expect_error(BASE "[engine]\nsize = 100KiB\n",
                  "[engine]: the engine refuses this configuration: size: "
                  "102400 bytes is above the largest UDP payload",

@@ -4,6 +4,7 @@
  * restarts, tombstones keep removed nodes removed, and digest's traffic
  * does not grow with the cluster. */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <math.h>
 #include <string.h>
 
@@ -560,6 +561,61 @@ Test(strategies, digest_exchanges_at_the_fan_out_while_its_list_grows)
     uint64_t most = 0;
     requests_since(net, n, before, &most);
     cr_assert_eq(most, 5 * (uint64_t)c.exchanges);
+    testnet_free(net);
+}
+
+/* A digest node whose list grows by more than a fan-out's worth in a
+ * cycle sweeps its whole list the next: ceil(live / w) requests, w the
+ * peers a request's range lists, until a cycle brings nothing new. With
+ * a Size of 1 KiB a range lists 37 peers, so the 300-odd peers of this
+ * cold start take up to 9 requests a cycle, where the fan-out alone (3,
+ * or 6 when the random phase puts two cycles in one second) would take
+ * several cycles per sweep. A single join does not start a sweep. */
+Test(strategies, digest_sweeps_its_whole_list_while_it_grows_fast)
+{
+    enum { N = 320 };
+    peko_config c = strategy_config(PEKO_DISSEMINATION_DIGEST);
+    c.amount = 3;
+    c.exchanges = 1;
+    c.size = 1024;
+    testnet *net = testnet_new(N, &c, 41);
+    bool late[N] = {false};
+    late[N - 1] = true;
+    for (size_t i = 0; i + 1 < N; i++)
+        testnet_join_via(net, i, 0);
+
+    uint64_t before[N], most_in_a_cycle = 0;
+    int bound = (int)ceil(log2((double)N) + log((double)N));
+    int cycles = 0;
+    bool complete = false;
+    while (!complete && cycles <= bound) {
+        snapshot_requests(net, N - 1, before);
+        testnet_run_for(net, SECOND_US);
+        cycles++;
+        uint64_t most = 0;
+        requests_since(net, N - 1, before, &most);
+        most_in_a_cycle = MAX(most_in_a_cycle, most);
+        complete = true;
+        for (size_t i = 0; complete && i + 1 < N; i++)
+            complete = testnet_has_full_list(net, i, late);
+    }
+    cr_assert(complete, "not complete after %d cycles", cycles);
+    cr_assert_geq(most_in_a_cycle, 2 * (uint64_t)c.amount + 1,
+                  "at most %" PRIu64 " requests by a node in a cycle",
+                  most_in_a_cycle);
+    cr_assert_leq(most_in_a_cycle, 16); /* PEKO__AE_OUTSTANDING */
+
+    /* Settled; then one node joins: every list grows by one, and each
+     * node exchanges at the fan-out for a cycle at most, no sweep. */
+    testnet_run_for(net, 3 * SECOND_US);
+    snapshot_requests(net, N - 1, before);
+    testnet_join_via(net, N - 1, 0);
+    testnet_run_for(net, 2 * SECOND_US);
+    uint64_t most = 0;
+    requests_since(net, N - 1, before, &most);
+    cr_assert_leq(most, (uint64_t)c.amount + 2 * (uint64_t)c.exchanges,
+                  "%" PRIu64 " requests by a node in the 2 cycles after a "
+                  "join", most);
     testnet_free(net);
 }
 
