@@ -115,7 +115,8 @@ struct peko_nodelist {
                               * `to` (it received our request there) */
     } ae_out[PEKO__AE_OUTSTANDING + 1]; /* + a reconnection attempt */
     uint32_t digest_live_before; /* live peers at the last cycle */
-    bool digest_sweeping;        /* growing fast: a sweep a cycle */
+    uint8_t digest_sweeps_left;  /* sweeps a cycle still to make: set
+                                  * while the list grows fast */
     uint32_t ae_n_out;
     peko__reconnect *rc;     /* seeds and removed members (reconnect.c) */
     uint32_t rc_n;

@@ -118,6 +118,12 @@ static int64_t scaled_timeout_us(const peko_nodelist *nl)
 
 /* ------------------------------------------------------------------ */
 
+/* A sweeping node stops after this many sweeps in a row brought
+ * nothing new. */
+#ifndef SWEEP_RETRIES
+#define SWEEP_RETRIES 2
+#endif
+
 static void digest_cycle(peko_nodelist *nl, int64_t now_us)
 {
     if (nl->running) {
@@ -154,14 +160,14 @@ static void digest_cycle(peko_nodelist *nl, int64_t now_us)
      * requests would sweep the list once in several cycles, and the
      * last records would arrive a sweep at a time (a cold start of N
      * nodes took about N / 140 cycles). Such a node sweeps its whole
-     * list each cycle instead, until a cycle brings nothing new. Below
+     * list each cycle instead, until SWEEP_RETRIES sweeps in a row bring
+     * nothing new (one may have asked a responder that lacked it). Below
      * amount x w peers (2,040 at the defaults) this asks no more than
      * before. */
-    if (grown > amount)
-        nl->digest_sweeping = true;
-    else if (grown == 0)
-        nl->digest_sweeping = false;
-    if (nl->digest_sweeping) {
+    if (grown > amount || (grown > 0 && nl->digest_sweeps_left > 0))
+        nl->digest_sweeps_left = SWEEP_RETRIES;
+    if (nl->digest_sweeps_left > 0) {
+        nl->digest_sweeps_left--;
         uint64_t sweep = ((uint64_t)live + range_entries(nl->size) - 1) /
                          range_entries(nl->size);
         if (sweep > want)

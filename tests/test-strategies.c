@@ -607,7 +607,7 @@ Test(strategies, digest_sweeps_its_whole_list_while_it_grows_fast)
 
     /* Settled; then one node joins: every list grows by one, and each
      * node exchanges at the fan-out for a cycle at most, no sweep. */
-    testnet_run_for(net, 3 * SECOND_US);
+    testnet_run_for(net, 5 * SECOND_US);
     snapshot_requests(net, N - 1, before);
     testnet_join_via(net, N - 1, 0);
     testnet_run_for(net, 2 * SECOND_US);
