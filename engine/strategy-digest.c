@@ -120,9 +120,7 @@ static int64_t scaled_timeout_us(const peko_nodelist *nl)
 
 /* A sweeping node stops after this many sweeps in a row brought
  * nothing new. */
-#ifndef SWEEP_RETRIES
 #define SWEEP_RETRIES 2
-#endif
 
 static void digest_cycle(peko_nodelist *nl, int64_t now_us)
 {
