@@ -23,6 +23,19 @@
 /* Progress and the stop flag are looked at this often. */
 #define TB_TICK_US 100000
 
+/* The UDP receive buffer each node asks of the kernel when the scenario
+ * leaves `buffer` unset. A real host reads its socket as soon as a
+ * datagram lands; here a worker's loop serves hundreds of sockets, and
+ * each waits its turn behind every other ready one, so the system's
+ * default (about 200 small datagrams) overflows in bursts a host would
+ * absorb: 512 nodes started at once and told of node 0, on a busy
+ * machine, lost 3,222 datagrams at 40 sockets in their first seconds,
+ * and with them the join rumors those carried; with this buffer, none. The kernel
+ * caps the request at net.core.rmem_max, and charges only what is
+ * queued. A scenario that sets `buffer` gets Buffer x Size, as pekonode
+ * (docs/testbed.md). */
+#define TB_RCVBUF_BYTES (4 << 20)
+
 typedef struct testbed testbed;
 
 typedef struct tb_node {
@@ -229,6 +242,8 @@ static gboolean node_open(tb_node *nd, uint16_t port, GError **error)
     o.context = tb->ctx;
     o.delay = on_delay;
     o.delay_user = nd;
+    if (tb->config.buffer == 0)
+        o.rcvbuf_bytes = TB_RCVBUF_BYTES;
     nd->tp = peko_transport_new(&o, error);
     nd->joined = false;
     return nd->tp != NULL;
