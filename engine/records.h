@@ -47,7 +47,7 @@ struct peko_records {
     uint32_t n;              /* records in use */
     uint32_t *index;         /* cap slots of handles (0: empty), by hash */
     uint32_t cap;            /* a power of two, or 0 */
-    /* Work space lent to one call of a node list at a time (below). */
+    /* Work space lent to one node list's call, never two at once (below). */
     void *scratch;
     size_t scratch_bytes;
     bool scratch_lent;

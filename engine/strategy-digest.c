@@ -156,7 +156,7 @@ static void digest_cycle(peko_nodelist *nl, int64_t now_us)
      * anywhere on the ring, and each request's range covers only about
      * w of the peers it lists: beyond a few thousand peers, `amount`
      * requests would sweep the list once in several cycles, and the
-     * last records would arrive a sweep at a time (a cold start of N
+     * last records would arrive one sweep after another (a cold start of N
      * nodes took about N / 140 cycles). Such a node sweeps its whole
      * list each cycle instead, until SWEEP_RETRIES sweeps in a row bring
      * nothing new (one may have asked a responder that lacked it). Below

@@ -29,8 +29,8 @@
  * each waits its turn behind every other ready one, so the system's
  * default (about 200 small datagrams) overflows in bursts a host would
  * absorb: 512 nodes started at once and told of node 0, on a busy
- * machine, lost 3,222 datagrams at 40 sockets in their first seconds,
- * and with them the join rumors those carried; with this buffer, none. The kernel
+ * machine, lost 3,222 datagrams at 40 sockets in a 30 s run, and
+ * with them the rumors those carried; with this buffer, none. The kernel
  * caps the request at net.core.rmem_max, and charges only what is
  * queued. A scenario that sets `buffer` gets Buffer x Size, as pekonode
  * (docs/testbed.md). */
