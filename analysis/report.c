@@ -107,13 +107,21 @@ static void propagation_for(const ana_run *run, ana_fd_figures *fd)
     double n = (double)run->nodes, f = run->fanout;
     double hop_s = run->latency_s > 0 ? run->latency_s : 0;
     fd->propagation_s = fd->propagation_cycles = NAN;
+    fd->propagation_coverage = NAN;
     if (run->dissemination == NULL || n < 2)
         return;
     if (strcmp(run->dissemination, "digest") == 0) {
         double e = run->exchanges >= 1 ? run->exchanges : 1;
+        /* A swap carries at most a window of the list: beyond it the
+         * spread slows by the window's share (docs/theory.md). */
         fd->propagation_model = "push-pull";
+        double entries = ana_theory_digest_swap_entries(run->size);
+        if (!isnan(entries))
+            fd->propagation_coverage = MIN(1.0, entries / n);
         fd->propagation_cycles =
-            ana_theory_exchange_rounds(n, 1.0 - 1.0 / n, e);
+            isnan(fd->propagation_coverage)
+                ? ana_theory_exchange_rounds(n, 1.0 - 1.0 / n, e)
+                : ana_theory_digest_spread_rounds(n, e, run->size);
         fd->propagation_s = fd->propagation_cycles * run->cycle_s;
     } else if (strcmp(run->dissemination, "rumor") == 0 && f >= 1) {
         /* The rumor's hops, then a swap a cycle repairs what it
@@ -139,6 +147,7 @@ void ana_fd_figures_build(const ana_runset *set, const ana_config *config,
         .wrong_rate = NAN, .wrong_rate_hi = NAN, .recurrence_s = NAN,
         .recurrence_lo_s = NAN, .mistake_duration_s = NAN,
         .timeout_s = NAN, .propagation_s = NAN, .propagation_cycles = NAN,
+        .propagation_coverage = NAN,
         .detection_bound_s = NAN, .mistake_p = NAN, .mistake_p_aimed = NAN,
         .rate_aimed = NAN,
     };

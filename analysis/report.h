@@ -75,6 +75,9 @@ typedef struct ana_fd_figures {
     double propagation_s;   /* a last heartbeat's time to reach every
                              * node, repair included */
     double propagation_cycles; /* digest: the same in cycles; NAN else */
+    double propagation_coverage; /* digest: the share of a node's list
+                             * one swap carries, min(1, entries / n);
+                             * NAN else */
     double heartbeat_t99_s, heartbeat_t100_s; /* measured: the medians
                              * over runs of the sampled heartbeats' t99
                              * and t100 (INFINITY: never; NAN: none

@@ -102,16 +102,31 @@ double ana_theory_forward_once_rounds(double n, double f, double fraction)
 
 double ana_theory_exchange_rounds(double n, double missing, double exchanges)
 {
+    return ana_theory_window_rounds(n, missing, exchanges, 1.0);
+}
+
+/* Past this many rounds the spread is taken as never ending: a window of
+ * one entry in a list of a million still ends within it. */
+#define MAX_EXCHANGE_ROUNDS 1e7
+
+double ana_theory_window_rounds(double n, double missing, double exchanges,
+                                double coverage)
+{
     if (!valid_population(n) || !(missing >= 0.0 && missing < 1.0) ||
-        !(exchanges >= 1.0) || !isfinite(exchanges))
+        !(exchanges >= 1.0) || !isfinite(exchanges) ||
+        !(coverage > 0.0 && coverage <= 1.0))
         return NAN;
-    /* p at least squares every round (times at most 1), so this ends in
-     * O(log log n) rounds once p < 1/2, and p < 1 falls below 1/2 within
-     * O(log n) rounds of the first (the tripling phase). */
+    /* At coverage 1, p at least squares every round (times at most 1),
+     * so this ends in O(log log n) rounds once p < 1/2, and p < 1 falls
+     * below 1/2 within O(log n) rounds of the first (the tripling
+     * phase). A coverage c stretches both phases by about 1 / c. */
     double p = missing, rounds = 0.0;
     while (n * p >= HALF_NODE) {
-        p = p * pow(p, exchanges) * exp(-exchanges * (1.0 - p));
+        double carried = coverage * (1.0 - p);
+        p = p * pow(1.0 - carried, exchanges) * exp(-exchanges * carried);
         rounds += 1.0;
+        if (rounds > MAX_EXCHANGE_ROUNDS)
+            return INFINITY;
     }
     return rounds;
 }
@@ -127,6 +142,37 @@ double ana_theory_anti_entropy_rounds(double n, double missing)
 #define DIGEST_SWAP_OVERHEAD_BYTES 120.0
 #define DIGEST_SHORT_ENTRY_BYTES 18.0
 
+/* A digest swap's range and at-risk entries, whole short entries in
+ * three quarters and a quarter of its room, as the engine counts them. */
+static void digest_budget(double size, double *range, double *at_risk)
+{
+    double room = size > DIGEST_SWAP_OVERHEAD_BYTES
+                      ? size - DIGEST_SWAP_OVERHEAD_BYTES
+                      : DIGEST_SHORT_ENTRY_BYTES;
+    *range = MAX(1.0, floor(floor(room * 3.0 / 4.0) /
+                            DIGEST_SHORT_ENTRY_BYTES));
+    *at_risk = MAX(1.0, floor(floor(room / 4.0) / DIGEST_SHORT_ENTRY_BYTES));
+}
+
+double ana_theory_digest_swap_entries(double size)
+{
+    if (!(size >= 1.0) || !isfinite(size))
+        return NAN;
+    double w, k;
+    digest_budget(size, &w, &k);
+    return w + k;
+}
+
+double ana_theory_digest_spread_rounds(double n, double exchanges,
+                                       double size)
+{
+    double entries = ana_theory_digest_swap_entries(size);
+    if (!valid_population(n) || isnan(entries))
+        return NAN;
+    return ana_theory_window_rounds(n, 1.0 - 1.0 / n, exchanges,
+                                    MIN(1.0, entries / n));
+}
+
 double ana_theory_digest_mistake_p(double n, double timeout_cycles,
                                    double exchanges, double size)
 {
@@ -134,13 +180,8 @@ double ana_theory_digest_mistake_p(double n, double timeout_cycles,
         !(size >= 1.0) || !isfinite(size) || !(timeout_cycles >= 0.0) ||
         !isfinite(timeout_cycles))
         return NAN;
-    double room = size > DIGEST_SWAP_OVERHEAD_BYTES
-                      ? size - DIGEST_SWAP_OVERHEAD_BYTES
-                      : DIGEST_SHORT_ENTRY_BYTES;
-    /* Whole entries, as the engine counts them. */
-    double w = MAX(1.0, floor(floor(room * 3.0 / 4.0) /
-                              DIGEST_SHORT_ENTRY_BYTES));
-    double k = MAX(1.0, floor(floor(room / 4.0) / DIGEST_SHORT_ENTRY_BYTES));
+    double w, k;
+    digest_budget(size, &w, &k);
     double to_risk = 0.0;
     if (n > k) {
         /* The rate in 16.16 fixed point, truncated as the engine has it:

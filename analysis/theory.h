@@ -78,6 +78,33 @@ double ana_theory_anti_entropy_rounds(double n, double missing);
  * [0, 1) or e < 1. */
 double ana_theory_exchange_rounds(double n, double missing, double exchanges);
 
+/* The same spread when an exchange carries a given version only with
+ * probability `coverage` (0 < c <= 1): a node lacking it stays without it
+ * when none of its e pulls brings it (each does with probability
+ * c (1 - p)) and no holder's request pushes it:
+ *   p_{i+1} = p_i (1 - c (1 - p_i))^e exp(-e c (1 - p_i)),
+ * which is ana_theory_exchange_rounds() at c = 1 and takes about 1 / c
+ * times as many rounds below it. INFINITY past ten million rounds; NAN
+ * for n < 2, missing outside [0, 1), e < 1 or c outside (0, 1]. */
+double ana_theory_window_rounds(double n, double missing, double exchanges,
+                                double coverage);
+
+/* The versions one digest swap of `size` bytes can carry: its range and
+ * at-risk entries (three quarters and a quarter of size - 120 bytes, 18
+ * bytes a short entry; 902 at the default Size). NAN for size < 1. */
+double ana_theory_digest_swap_entries(double size);
+
+/* The cycles a heartbeat version takes to reach all n digest nodes with
+ * `exchanges` exchanges a cycle and swaps of `size` bytes: the exchange
+ * spread from one node with coverage min(1, entries / n), since a swap
+ * carries at most `entries` of the n versions a node holds (its range,
+ * the entries at risk and, in the answer, the newest; docs/theory.md).
+ * Up to 902 nodes at the default Size this is
+ * ana_theory_exchange_rounds(); at 10,000 nodes, one exchange, 110
+ * cycles instead of 12. An upper estimate: see docs/theory.md. */
+double ana_theory_digest_spread_rounds(double n, double exchanges,
+                                       double size);
+
 /* The wrong-removal probability digest's default timeout aims at:
  * 2^-ANA_THEORY_DIGEST_MISTAKE_LOG2 of a wrong removal anywhere in the
  * cluster within one timeout period (engine/strategy-digest.c; a test

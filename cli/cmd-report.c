@@ -130,12 +130,16 @@ static void text_fd(GString *out, const ana_config_report *cr)
     double e = run->exchanges >= 1 ? run->exchanges : 1;
     cli_format_seconds(b, sizeof b, fd->heartbeat_t99_s);
     cli_format_seconds(c, sizeof c, fd->heartbeat_t100_s);
+    char window[64] = "";
+    if (fd->propagation_coverage < 1.0)
+        g_snprintf(window, sizeof window, ", a swap carries %.1f%% of a list",
+                   100.0 * fd->propagation_coverage);
     g_string_append_printf(out,
                            "  digest theory: a heartbeat reaches every node "
                            "in %.0f cycles (%s; push-pull, %g exchange%s a "
-                           "cycle); measured t99 %s, t100 %s\n",
+                           "cycle%s); measured t99 %s, t100 %s\n",
                            fd->propagation_cycles, a, e, e == 1 ? "" : "s",
-                           b, c);
+                           window, b, c);
     cli_format_seconds(a, sizeof a, fd->timeout_s);
     format_small(b, sizeof b, fd->mistake_p);
     format_small(c, sizeof c, fd->rate_aimed);
@@ -376,6 +380,8 @@ static void json_fd(model_json *j, const ana_fd_figures *fd)
     model_json_member_number(j, "propagation_s", fd->propagation_s);
     model_json_member_number(j, "propagation_cycles",
                              fd->propagation_cycles);
+    model_json_member_number(j, "propagation_coverage",
+                             fd->propagation_coverage);
 
     model_json_member_number(j, "detection_bound_s", fd->detection_bound_s);
     model_json_member_number(j, "mistake_p", fd->mistake_p);

@@ -193,6 +193,50 @@ Test(theory, more_exchanges_spread_faster)
     cr_assert(isnan(ana_theory_exchange_rounds(1, 0.5, 2)));
 }
 
+/* A swap that carries only part of a list slows the spread by about
+ * that share: at coverage 1 it is the exchange spread itself; at 1,000
+ * nodes a coverage of a tenth takes between 5 and 15 times as many
+ * cycles as coverage 1, and halving the coverage about doubles them. */
+Test(theory, a_window_slows_the_spread_by_its_share)
+{
+    for (double n = 10; n <= 1e5; n *= 10)
+        for (double e = 1; e <= 3; e++)
+            cr_assert_eq(ana_theory_window_rounds(n, 1.0 - 1.0 / n, e, 1.0),
+                         ana_theory_exchange_rounds(n, 1.0 - 1.0 / n, e),
+                         "n %g e %g", n, e);
+    double whole = ana_theory_window_rounds(1000, 0.999, 1, 1.0);
+    double tenth = ana_theory_window_rounds(1000, 0.999, 1, 0.1);
+    double twentieth = ana_theory_window_rounds(1000, 0.999, 1, 0.05);
+    cr_assert(tenth >= 5 * whole && tenth <= 15 * whole, "%g against %g",
+              tenth, whole);
+    cr_assert_float_eq(twentieth / tenth, 2.0, 0.15, "%g against %g",
+                       twentieth, tenth);
+    cr_assert(isnan(ana_theory_window_rounds(1000, 0.999, 1, 0.0)));
+    cr_assert(isnan(ana_theory_window_rounds(1000, 0.999, 1, 1.5)));
+    cr_assert(isnan(ana_theory_window_rounds(1000, 0.999, 1, NAN)));
+}
+
+/* digest's spread: by theory.c's count of a swap's budget, one at the
+ * default Size (16,384 bytes) carries 902 short entries, so up to 902
+ * nodes it is the exchange spread, and at 10,000 nodes, where a swap
+ * carries 9 % of a list, 110 cycles with one exchange and 40 with three
+ * (docs/theory.md). */
+Test(theory, digest_spread_slows_past_what_a_swap_carries)
+{
+    cr_assert_eq(ana_theory_digest_swap_entries(16384), 902.0);
+    cr_assert_eq(ana_theory_digest_spread_rounds(500, 1, 16384),
+                 ana_theory_exchange_rounds(500, 1.0 - 1.0 / 500, 1));
+    cr_assert_eq(ana_theory_digest_spread_rounds(1e4, 1, 16384), 110.0);
+    cr_assert_eq(ana_theory_digest_spread_rounds(1e4, 3, 16384), 40.0);
+    /* The same share of the list gives about the same cycles: 1,000
+     * nodes with a swap of 91 entries against 10,000 with 902, apart
+     * only by ln(n) (84 against 110). */
+    double small = ana_theory_digest_spread_rounds(1000, 1, 120 + 91 * 18);
+    cr_assert(small >= 80 && small < 110, "%g", small);
+    cr_assert(isnan(ana_theory_digest_spread_rounds(1, 1, 16384)));
+    cr_assert(isnan(ana_theory_digest_spread_rounds(1000, 1, 0)));
+}
+
 /* The analysis read backwards gives, at the engine's own default timeout,
  * the probability the engine aims at: at most 2^-10, and more than
  * 2^(-10 - e) (the timeout is a whole number of asks). This holds
