@@ -117,6 +117,8 @@ struct peko_nodelist {
     uint32_t digest_live_before; /* live peers at the last cycle */
     uint8_t digest_sweeps_left;  /* sweeps a cycle still to make: set
                                   * while the list grows fast */
+    uint32_t digest_forwards_left; /* announcements this node may still
+                                  * forward this cycle */
     uint32_t ae_n_out;
     peko__reconnect *rc;     /* seeds and removed members (reconnect.c) */
     uint32_t rc_n;

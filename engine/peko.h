@@ -418,6 +418,9 @@ typedef struct peko_stats {
     uint64_t parked_dropped;      /* held packets given up (room, age) */
     uint64_t fresh_evicted;       /* senders whose window was forgotten
                                    * to bound memory */
+    uint64_t announcements_held;  /* digest: join announcements taken but
+                                   * not forwarded, the cycle's forwards
+                                   * spent (docs/protocol.md) */
 } peko_stats;
 
 /* ------------------------------------------------------------------ */

@@ -15,7 +15,7 @@ enum {
     F_INFECTED_TRUNCATED, F_NODES_ADDED, F_NODES_EXPIRED, F_REPAIRED,
     F_RECONNECTS, F_MEMBERS_REFUSED, F_MEMBERS_EVICTED, F_CHALLENGES,
     F_VERIFIED, F_COOKIES_REFUSED, F_DIGEST_ENTRIES, F_DIGESTS_TRUNCATED,
-    F_PARKED, F_PARKED_DROPPED, F_FRESH_EVICTED,
+    F_PARKED, F_PARKED_DROPPED, F_FRESH_EVICTED, F_ANNOUNCEMENTS_HELD,
     F_MEMBERS, F_METADATA_VERSION, F_RUNNING,
     F_TP_RECEIVED, F_TP_RECEIVED_BYTES, F_TP_SENT, F_TP_SENT_BYTES,
     F_TP_SEND_ERRORS, F_TP_DROPPED, F_TP_READ_ERRORS, F_TP_BUSY_WAKEUPS,
@@ -86,6 +86,11 @@ static const run_metric_family families[F_COUNT] = {
                          "Senders whose anti-replay window was forgotten"
                          " to bound memory",
                          NULL},
+    [F_ANNOUNCEMENTS_HELD] = {"peko_engine_announcements_held", COUNTER,
+                              NULL,
+                              "digest: join announcements taken but not"
+                              " forwarded, the cycle's forwards spent",
+                              NULL},
     [F_MEMBERS] = {"peko_members", GAUGE, NULL,
                    "Nodes in the node list, this one included", NULL},
     [F_METADATA_VERSION] = {"peko_metadata_version", GAUGE, NULL,
@@ -153,7 +158,7 @@ static const run_metric_family families[F_COUNT] = {
  * its size beyond that field: then it needs its line in collect_engine()
  * or collect_transport(), a row in docs/node.md's table (which
  * tests/check-metrics.sh reads), and the new figures here. */
-G_STATIC_ASSERT(sizeof(peko_stats) == 62 * sizeof(uint64_t));
+G_STATIC_ASSERT(sizeof(peko_stats) == 63 * sizeof(uint64_t));
 G_STATIC_ASSERT(offsetof(peko_transport_counters, delay_pending) ==
                 22 * sizeof(uint64_t) + 2 * sizeof(uint32_t));
 G_STATIC_ASSERT(sizeof(peko_transport_counters) <=
@@ -230,6 +235,7 @@ static void collect_engine(peko_nodelist *nl, GArray *out)
         SCALAR(F_PARKED, parked),
         SCALAR(F_PARKED_DROPPED, parked_dropped),
         SCALAR(F_FRESH_EVICTED, fresh_evicted),
+        SCALAR(F_ANNOUNCEMENTS_HELD, announcements_held),
 #undef SCALAR
     };
     for (size_t i = 0; i < G_N_ELEMENTS(scalars); i++)
