@@ -191,10 +191,10 @@ static void digest_cycle(peko_nodelist *nl, int64_t now_us)
 /* A heartbeat rumor is an announcement (a join, a restart, a changed
  * record), forwarded once by each node that takes it: f packets a node
  * for each. A cold start of N nodes, or any wave of joins, is then N
- * announcements and f N^2 packets within a few cycles, about f N at
- * every node: a burst that grows with the cluster (30,000 packets a node
- * at 10,000 nodes; 1,024 nodes on one machine's loopback fell a second
- * behind at the start and took 17 s to complete their lists).
+ * announcements and up to f N^2 packets within a few cycles: a burst at
+ * every node that grows with the cluster (2,700 packets a node in a
+ * 10,000-node cold start; 1,024 nodes on one machine's loopback fell a
+ * second behind and took 17 s to complete their lists).
  * So a node forwards at most ANNOUNCE_FORWARDS x `amount` announcements
  * a cycle and only takes the others: in a wave of joins the records
  * spread by the exchanges, which sweep a list that grows (digest_cycle),

@@ -484,13 +484,14 @@ Test(strategies, digest_forwards_at_most_two_fan_outs_of_announcements_a_cycle)
  * most of the cluster within a few hops, long before a cycle is over. */
 Test(strategies, a_single_join_is_still_announced_by_rumor_in_digest)
 {
-    size_t n = 65;
+    enum { N = 65 };
+    size_t n = N;
     peko_config c = strategy_config(PEKO_DISSEMINATION_DIGEST);
     testnet *net = testnet_new(n, &c, 42);
     testnet_set_latency_us(net, 1000);
     for (size_t i = 0; i + 1 < n; i++)
         testnet_join_via(net, i, 0);
-    bool excluded[65] = {false};
+    bool excluded[N] = {false};
     excluded[n - 1] = true;
     bool complete = false;
     for (int s = 0; s < 60 && !complete; s++) {
