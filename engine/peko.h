@@ -140,6 +140,11 @@ PEKO_API int peko_dissemination_parse(const char *name,
 #define PEKO_MAX_SIZE (64 * 1024 * 1024) /* TCP messages */
 #define PEKO_MAX_SEEN_CACHE (1 << 24)   /* rumor keys */
 #define PEKO_MAX_EXCHANGES 16           /* digest: peers a cycle */
+/* digest: announcements (join and restart rumors) a node forwards a
+ * cycle, in fan-outs; it lists the rest without forwarding them, so a
+ * wave of N joins costs 2 f^2 packets a node a cycle, not f N^2 in all
+ * (docs/protocol.md). */
+#define PEKO_DIGEST_ANNOUNCE_FANOUTS 2
 #define PEKO_DEFAULT_MAX_MEMBERS 65536
 #define PEKO_MAX_MEMBERS (1 << 30)
 

@@ -123,10 +123,11 @@ static int64_t scaled_timeout_us(const peko_nodelist *nl)
 #define SWEEP_RETRIES 2
 
 /* Announcements a node forwards a cycle, in fan-outs: 2 f^2 packets at
- * most. With one fan-out a cycle, a cold start whose swaps each carry a
- * small part of the list (Size 1,024, 320 nodes) took 18 cycles instead
- * of 14; with two, 15, within log2 N + ln N (tests/test-strategies.c). */
-#define ANNOUNCE_FORWARDS 2u
+ * most (peko.h). With one fan-out a cycle, a cold start whose swaps each
+ * carry a small part of the list (Size 1,024, 320 nodes) took 18 cycles
+ * instead of 14; with two, 15, within log2 N + ln N
+ * (tests/test-strategies.c). */
+#define ANNOUNCE_FORWARDS ((uint32_t)PEKO_DIGEST_ANNOUNCE_FANOUTS)
 
 static void digest_cycle(peko_nodelist *nl, int64_t now_us)
 {

@@ -53,6 +53,7 @@ typedef struct shape {
     bool classic;
     bool digest;
     double hb_per_origin;  /* heartbeat rumors each node originates */
+    double cycles;         /* cycles in the run */
     double publishes;      /* metadata rumors */
     double publish_bytes;  /* the largest */
     double restarted;      /* nodes that start again (restart, start) */
@@ -101,6 +102,16 @@ static double scratch_bytes(const shape *s)
 static double seen_bytes(const shape *s)
 {
     double rumors = s->n + s->restarted + s->publishes + s->hb_per_origin;
+    if (s->digest) {
+        /* A digest node forwards a few fan-outs of announcements a
+         * cycle (peko.h), so on average it hears that many a cycle,
+         * plus its fan-out's share of first copies, however many nodes
+         * join at once. */
+        double heard = (PEKO_DIGEST_ANNOUNCE_FANOUTS * s->cycles + 1) *
+                       s->cfg.amount;
+        rumors = MIN(rumors, heard + s->restarted + s->publishes +
+                                 s->hb_per_origin);
+    }
     double keys = MIN(rumors, (double)s->cfg.seen_cache);
     double ring = MIN(pow2_at_least(MAX(keys, 32)), (double)s->cfg.seen_cache);
     double slots = pow2_at_least(2 * ring);
@@ -171,9 +182,15 @@ static double in_flight_bytes(const scn_scenario *sc, const shape *s)
     double packet = MIN((double)s->cfg.size, 64 + key + set);
     double limit = (double)SIM_EVQ_MAX_EVENTS - n * PEKO_TIMER_COUNT;
     double packets = MIN(MAX(limit, 0), concurrent * copies);
-    /* At the queue's bound packets of several sizes each keep their
-     * slabs: count two classes. */
-    double per_packet = EVENT_BYTES + packet_class(packet) *
+    /* digest forwards a few fan-outs of announcements a node a cycle
+     * (peko.h), besides each joining node's own fan-out. */
+    if (s->digest)
+        packets = MIN(packets, n * fan * (PEKO_DIGEST_ANNOUNCE_FANOUTS + 1));
+    /* Over UDP a forward's copies share one buffer (sim/world.c); TCP
+     * frames each. At the queue's bound packets of several sizes each
+     * keep their slabs: count two classes. */
+    double sharing = s->cfg.protocol == PEKO_PROTOCOL_TCP ? 1 : MAX(fan, 1);
+    double per_packet = EVENT_BYTES + packet_class(packet) / sharing *
                                           (packets >= limit ? 2 : 1);
     double bytes = packets * per_packet;
 
@@ -201,7 +218,8 @@ static void shape_of(const scn_scenario *sc, shape *s)
     double cycle = (double)MAX(s->cfg.cycle_us, 1);
     /* digest sends a heartbeat rumor only at join and start; the others
      * one every cycle. */
-    s->hb_per_origin = s->digest ? 1 : floor(duration / cycle) + 1;
+    s->cycles = floor(duration / cycle) + 1;
+    s->hb_per_origin = s->digest ? 1 : s->cycles;
     for (size_t i = 0; i < sc->n_events; i++) {
         const scn_event *ev = &sc->events[i];
         if (ev->kind == SCN_EVENT_PUBLISH) {
@@ -227,10 +245,8 @@ void run_sim_estimate_memory(const scn_scenario *sc, run_mem_estimate *out)
     /* Each traced rumor holds a bit per node. Every strategy makes a
      * heartbeat a cycle, and the recorder traces the sampled origins'
      * every M-th, digest's too (they arrive by swap, not by rumor). */
-    double cycles = floor((double)sc->cluster.duration_us /
-                          (double)MAX(s.cfg.cycle_us, 1)) + 1;
     double traced = (double)sc->cluster.heartbeat_sample.count *
-                        ceil(cycles / MAX(sc->cluster.heartbeat_every, 1)) +
+                        ceil(s.cycles / MAX(sc->cluster.heartbeat_every, 1)) +
                     s.publishes;
     double recorder = traced * (RUMOR_BYTES + 8 * ceil(s.n / 64));
 

@@ -448,7 +448,7 @@ sim_packet *sim_evq_packet_new(sim_evq *q, size_t n_bytes)
         UNPOISON(pkt->bytes, class_size(c) - sizeof(sim_packet));
     }
     pkt->n_bytes = (uint32_t)n_bytes;
-    pkt->reserved = 0;
+    pkt->shares = 0;
     q->packets_out++;
     return pkt;
 }
@@ -457,6 +457,10 @@ void sim_evq_packet_free(sim_evq *q, sim_packet *pkt)
 {
     if (pkt == NULL)
         return;
+    if (pkt->shares > 0) {
+        pkt->shares--;
+        return;
+    }
     g_assert(q->packets_out > 0);
     q->packets_out--;
     if (pkt->size_class == SIM_PACKET_UNPOOLED) {
@@ -486,6 +490,15 @@ void sim_evq_init(sim_evq *q, size_t capacity_hint, size_t max_events)
     q->free_head = FREE_END;
     heap_alloc(q, cap);
     recs_alloc(q, (uint32_t)cap);
+}
+
+sim_packet *sim_evq_packet_share(sim_evq *q, sim_packet *pkt)
+{
+    (void)q;
+    if (pkt->shares == UINT16_MAX)
+        return NULL;
+    pkt->shares++;
+    return pkt;
 }
 
 void sim_evq_clear(sim_evq *q)

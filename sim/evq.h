@@ -52,13 +52,15 @@ typedef uint64_t sim_evq_handle;
 /* A pooled packet buffer: n_bytes of bytes[], capacity fixed by its size
  * class. Obtain with sim_evq_packet_new(), hand to an event (the queue
  * then owns it), get it back from sim_evq_pop() (the caller then owns it)
- * and return it with sim_evq_packet_free(). */
+ * and return it with sim_evq_packet_free(). A buffer may have several
+ * holders (sim_evq_packet_share()): its bytes are then read-only, and
+ * it returns to its pool when the last holder frees it. */
 #define SIM_PACKET_CLASSES 11           /* 64 B, 128 B, ... 64 KiB */
 #define SIM_PACKET_UNPOOLED UINT16_MAX /* larger: its own allocation */
 typedef struct sim_packet {
     uint32_t n_bytes;             /* bytes used */
     uint16_t size_class;          /* pool class, or SIM_PACKET_UNPOOLED */
-    uint16_t reserved;
+    uint16_t shares;              /* holders beyond the first */
     uint8_t bytes[];              /* capacity: class size - header */
 } sim_packet;
 
@@ -211,6 +213,12 @@ sim_packet *sim_evq_packet_new(sim_evq *q, size_t n_bytes);
 
 /* Returns a buffer to the pool. NULL is a no-op. */
 void sim_evq_packet_free(sim_evq *q, sim_packet *packet);
+
+/* One more holder for `packet`, whose bytes must no longer change: the
+ * same bytes sent to several peers take one buffer, not one each.
+ * Returns `packet`, or NULL if it has as many holders as it can count
+ * (the caller then makes a copy). Each holder frees it once. */
+sim_packet *sim_evq_packet_share(sim_evq *q, sim_packet *packet);
 
 /* For tests only: sets the next insertion sequence, to exercise the
  * renumbering that happens before the 40-bit sequence would wrap. */

@@ -152,6 +152,12 @@ struct sim_world {
                                       * peer's address, name and data are
                                       * held once, not once per engine */
     sim_evq q;
+    /* The last packet put on the wire and its sender, held by the world
+     * too: an engine sends the same bytes to each of its fan-out's
+     * targets (and a joining node to each of its seeds), and the copies
+     * share this buffer instead of taking one each (sim__wire_copy). */
+    sim_packet *last_sent;
+    size_t last_sender;
     int64_t now_us;                  /* virtual time */
     size_t packet_limit;             /* live events beyond which sends are
                                       * refused: the rest of the queue's

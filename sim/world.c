@@ -429,6 +429,33 @@ uint64_t sim_world_run_until(sim_world *w, int64_t t_us)
 /* ------------------------------------------------------------------ */
 /* Sending.                                                             */
 
+/* A buffer holding `bytes` for one packet in flight from `sender`. The
+ * engine's buffer is borrowed for the send call only, so the bytes are
+ * copied, unless they are the bytes this sender sent last: then the
+ * packets share that buffer. Only the memory changes, never what any
+ * node reads or when, so the trace is the same either way. */
+static sim_packet *wire_copy(sim_world *w, size_t sender,
+                             const uint8_t *bytes, size_t n_bytes)
+{
+    sim_packet *last = w->last_sent;
+    if (last != NULL && w->last_sender == sender &&
+        last->n_bytes == n_bytes && memcmp(last->bytes, bytes, n_bytes) == 0) {
+        sim_packet *shared = sim_evq_packet_share(&w->q, last);
+        if (shared != NULL) {
+            w->stats.shared++;
+            return shared;
+        }
+    }
+    sim_packet *pkt = sim_evq_packet_new(&w->q, n_bytes);
+    if (n_bytes)
+        memcpy(pkt->bytes, bytes, n_bytes);
+    sim_evq_packet_free(&w->q, last);
+    /* A buffer just made has no holder but the caller: cannot fail. */
+    w->last_sent = sim_evq_packet_share(&w->q, pkt);
+    w->last_sender = sender;
+    return pkt;
+}
+
 int sim__send(sim_world *w, sim_node *node, const peko_addr *to,
               const uint8_t *bytes, size_t n_bytes)
 {
@@ -481,10 +508,7 @@ int sim__send(sim_world *w, sim_node *node, const peko_addr *to,
     int64_t latency_us = sim__latency(w, &node->lat_rng, node, dn);
     w->stats.latency_us_total += (uint64_t)latency_us;
     w->stats.latency_samples++;
-    /* The engine's buffer is borrowed for this call only. */
-    sim_packet *pkt = sim_evq_packet_new(&w->q, n_bytes);
-    if (n_bytes)
-        memcpy(pkt->bytes, bytes, n_bytes);
+    sim_packet *pkt = wire_copy(w, node->index, bytes, n_bytes);
     sim_payload p = {.kind = SIM_EV_ARRIVE,
                      .node = (uint32_t)dst,
                      .arg = node->index,
@@ -505,10 +529,7 @@ int sim__send(sim_world *w, sim_node *node, const peko_addr *to,
         sim_evq_size(&w->q) < w->packet_limit) {
         /* The network delivers it twice, each copy on its own path. */
         int64_t again_us = sim__latency(w, &node->lat_rng, node, dn);
-        sim_packet *copy = sim_evq_packet_new(&w->q, n_bytes);
-        if (n_bytes)
-            memcpy(copy->bytes, bytes, n_bytes);
-        p.packet = copy;
+        p.packet = wire_copy(w, node->index, bytes, n_bytes);
         if (sim_evq_push(&w->q, depart_us + again_us, &p) == SIM_EVQ_NONE)
             g_assert_not_reached();
         w->stats.duplicated++;
@@ -772,6 +793,7 @@ void sim_world_free(sim_world *w)
         g_free(node->seeds);
     }
     peko_records_free(w->records);
+    sim_evq_packet_free(&w->q, w->last_sent);
     sim_evq_clear(&w->q);
     sim__calls_free(w);
     sim__link_clear(w);

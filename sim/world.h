@@ -117,6 +117,9 @@ typedef struct sim_world_stats {
     uint64_t dropped[SIM_DROP_COUNT]; /* packets, by cause */
     uint64_t dropped_bytes;
     uint64_t duplicated;       /* extra copies made by duplication */
+    uint64_t shared;           /* packets put on the wire in the buffer of
+                                * the sender's previous packet (the same
+                                * bytes: a fan-out's copies) */
     uint64_t in_flight;        /* sent, neither delivered nor dropped yet */
     uint64_t held;             /* packets waiting for a paused node now */
     uint64_t latency_us_total; /* sum of the network delays (propagation,

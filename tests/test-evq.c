@@ -353,6 +353,49 @@ Test(evq, packets_follow_their_events)
     cr_assert_eq(st.packets_out, 0);
 }
 
+Test(evq, a_shared_packet_returns_to_its_pool_with_its_last_holder)
+{
+    sim_packet *pkt = sim_evq_packet_new(&q, 3);
+    memcpy(pkt->bytes, "abc", 3);
+    for (int64_t t = 1; t <= 3; t++) {
+        sim_payload p = {.kind = 1,
+                         .packet = t == 1 ? pkt : sim_evq_packet_share(&q, pkt)};
+        cr_assert_eq(p.packet, pkt, "a share is the same buffer");
+        sim_evq_push(&q, t, &p);
+    }
+    sim_evq_stats st;
+    sim_evq_stats_get(&q, &st);
+    cr_assert_eq(st.packets_out, 1, "three events, one buffer");
+
+    sim_event ev;
+    for (int k = 0; k < 2; k++) {
+        cr_assert(sim_evq_pop(&q, &ev));
+        sim_evq_packet_free(&q, ev.p.packet);
+    }
+    sim_evq_stats_get(&q, &st);
+    cr_assert_eq(st.packets_out, 1, "held until its last holder frees it");
+    cr_assert(sim_evq_pop(&q, &ev));
+    cr_assert_eq(memcmp(ev.p.packet->bytes, "abc", 3), 0);
+    sim_evq_packet_free(&q, ev.p.packet);
+    sim_evq_stats_get(&q, &st);
+    cr_assert_eq(st.packets_out, 0);
+    cr_assert_eq(sim_evq_packet_new(&q, 3), pkt, "back in its pool");
+    sim_evq_packet_free(&q, pkt);
+}
+
+Test(evq, a_packet_refuses_more_holders_than_it_counts)
+{
+    sim_packet *pkt = sim_evq_packet_new(&q, 1);
+    for (unsigned k = 0; k < UINT16_MAX; k++)
+        cr_assert_eq(sim_evq_packet_share(&q, pkt), pkt);
+    cr_assert_null(sim_evq_packet_share(&q, pkt), "the count is full");
+    for (unsigned k = 0; k <= UINT16_MAX; k++)
+        sim_evq_packet_free(&q, pkt);
+    sim_evq_stats st;
+    sim_evq_stats_get(&q, &st);
+    cr_assert_eq(st.packets_out, 0);
+}
+
 Test(evq, clear_frees_pending_packets)
 {
     for (uint32_t i = 0; i < 100; i++) {

@@ -314,6 +314,42 @@ Test(world, sends_to_unknown_addresses_are_dropped)
     sim_world_free(w);
 }
 
+Test(world, a_senders_same_bytes_share_one_buffer)
+{
+    sim_world *w = make_world(6, 1);
+    const uint8_t same[] = "the same bytes", other[] = "other bytes";
+    for (size_t to = 2; to <= 4; to++)
+        cr_assert_eq(sim_world_inject(w, 1, sim_world_addr(w, to), same,
+                                      sizeof same), 0);
+    cr_assert_eq(sim_world_inject(w, 1, sim_world_addr(w, 5), other,
+                                  sizeof other), 0);
+    /* The same bytes from another sender, and then shorter ones. */
+    cr_assert_eq(sim_world_inject(w, 2, sim_world_addr(w, 0), other,
+                                  sizeof other), 0);
+    cr_assert_eq(sim_world_inject(w, 2, sim_world_addr(w, 3), other,
+                                  sizeof other - 1), 0);
+    sim_world_stats st;
+    sim_world_stats_get(w, &st);
+    cr_assert_eq(st.shared, 2, "the second and third copies of `same`");
+    sim_world_run_until(w, SECOND_US);
+    sim_world_stats_get(w, &st);
+    cr_assert_eq(st.deliveries, 6);
+    sim_world_free(w);
+}
+
+Test(world, a_fan_outs_copies_share_one_buffer)
+{
+    /* rumor forwards each heartbeat to three peers, the same bytes. */
+    sim_world *w = make_world(16, 3);
+    join_all_via_node0(w);
+    sim_world_run_until(w, 5 * SECOND_US);
+    sim_world_stats st;
+    sim_world_stats_get(w, &st);
+    cr_assert_gt(st.shared, st.sends / 3, "%" G_GUINT64_FORMAT " of %"
+                 G_GUINT64_FORMAT " sends shared", st.shared, st.sends);
+    sim_world_free(w);
+}
+
 Test(world, timers_do_not_pile_up)
 {
     /* Re-armed timers are cancelled, not left behind: after a long quiet
