@@ -112,18 +112,18 @@ void peko__ae_new_cycle(peko_nodelist *nl)
     nl->ae_n_out = 0;
 }
 
-/* Lists the peers of the next range from the cursor into b, as many as
- * about three quarters of the room allows; sets the range in *msg and
- * moves the cursor past it. Returns true if the range is the whole
- * ring. */
-static bool request_range(peko_nodelist *nl, peko__msg *msg, builder *b)
+/* Lists our peers from `first` to `last` (first - 1: round the whole
+ * ring) into b, as many as about three quarters of the room allows, and
+ * sets the range in *msg to what they cover. Returns true if it reaches
+ * `last`. */
+static bool list_range(peko_nodelist *nl, peko__msg *msg, builder *b,
+                       uint32_t first, uint32_t last)
 {
     size_t want = (b->cap - b->len) * 3 / 4 / SHORT_ENTRY_BYTES;
     if (want == 0)
         want = 1;
     uint64_t *keys;
     uint32_t *got = range_scratch(nl, &keys);
-    uint32_t first = nl->ae_cursor, last = first - 1;
     size_t found = peko__peers_collect(&nl->peers, first, last, want, got,
                                        keys);
     size_t take = found;
@@ -146,14 +146,23 @@ static bool request_range(peko_nodelist *nl, peko__msg *msg, builder *b)
     }
     if (i < take)
         last = fp_at(nl, got[i]) - 1;
-    bool whole = found <= want && i == take;
     msg->has_range = true;
     msg->range_first = first;
     msg->range_last = last;
+    return found <= want && i == take;
+}
+
+/* Lists the peers of the next range from the cursor into b and moves
+ * the cursor past it. Returns true if the range is the whole ring. */
+static bool request_range(peko_nodelist *nl, peko__msg *msg, builder *b)
+{
+    uint32_t first = nl->ae_cursor;
+    bool whole = list_range(nl, msg, b, first, first - 1);
     /* A whole ring starts anywhere next time: requests to several peers
      * of one cycle then have their truncated answers start in different
      * places. */
-    nl->ae_cursor = whole ? (uint32_t)nl->env->random_u64(nl->env) : last + 1;
+    nl->ae_cursor = whole ? (uint32_t)nl->env->random_u64(nl->env)
+                          : msg->range_last + 1;
     return whole;
 }
 
@@ -221,6 +230,89 @@ void peko__ae_request_to(peko_nodelist *nl, const peko_addr *addr)
     if (!request_range(nl, &msg, &b))
         request_at_risk(nl, &msg, &b);
     send_request(nl, &to, &msg, &b);
+}
+
+/* ------------------------------------------------------------------ */
+/* Gaps.
+ *
+ * A request's range is as wide as the peers the requester lists in it,
+ * so where its list lacks many peers (a cold start, a wave of joins, a
+ * partition healing) the range spans them all, and the answer, full
+ * records of every peer missing, is cut short by Size. Asking the rest
+ * again one range a cycle fills such a gap one packet a cycle: in a
+ * cold start of 1,000 nodes whose swaps carry 68 entries, the last
+ * nodes to complete filled gaps of 300 peers 50 a cycle, 10 cycles
+ * after the rest. So the rest of a cut-short answer that brought peers
+ * is remembered, split by the share of it the answer covered, and asked
+ * at the next cycle, each piece of the same responder: it holds what is
+ * missing there (an answer is cut short only by records it had to
+ * send), and it has seen this node answer its challenge, so its answers
+ * are no longer held to the size of the request. */
+
+static void gap_push(peko_nodelist *nl, const peko_addr *from, uint32_t first,
+                     uint32_t last, bool front)
+{
+    if (nl->ae_n_gaps == PEKO__AE_GAPS)
+        return; /* the cursor comes round to it */
+    uint32_t at = front ? 0 : nl->ae_n_gaps;
+    memmove(&nl->ae_gaps[at + 1], &nl->ae_gaps[at],
+            (nl->ae_n_gaps - at) * sizeof nl->ae_gaps[0]);
+    nl->ae_gaps[at].from = *from;
+    nl->ae_gaps[at].first = first;
+    nl->ae_gaps[at].last = last;
+    nl->ae_n_gaps++;
+}
+
+/* The rest of the range [first, asked_last] after an answer that covered
+ * [first, answered_last], as pieces about the width of what it covered. */
+static void gap_split(peko_nodelist *nl, const peko_addr *from, uint32_t first,
+                      uint32_t answered_last, uint32_t asked_last)
+{
+    uint64_t covered = (uint64_t)(uint32_t)(answered_last - first) + 1;
+    uint64_t rest = (uint32_t)(asked_last - answered_last);
+    uint64_t pieces = (rest + covered - 1) / covered;
+    if (pieces > PEKO__AE_GAP_PIECES)
+        pieces = PEKO__AE_GAP_PIECES;
+    uint32_t at = answered_last + 1;
+    for (uint64_t k = 0; k < pieces; k++) {
+        uint64_t width = rest / pieces + (k < rest % pieces ? 1 : 0);
+        gap_push(nl, from, at, (uint32_t)(at + width - 1), false);
+        at = (uint32_t)(at + width);
+    }
+}
+
+static bool gap_covers(const peko_nodelist *nl, uint32_t fp)
+{
+    for (uint32_t k = 0; k < nl->ae_n_gaps; k++)
+        if (peko__range_contains(nl->ae_gaps[k].first, nl->ae_gaps[k].last,
+                                 fp))
+            return true;
+    return false;
+}
+
+uint32_t peko__ae_request_gaps(peko_nodelist *nl, uint32_t max)
+{
+    uint32_t sent = 0;
+    while (sent < max && nl->ae_n_gaps > 0) {
+        uint32_t first = nl->ae_gaps[0].first, last = nl->ae_gaps[0].last;
+        peko_addr to = nl->ae_gaps[0].from;
+        nl->ae_n_gaps--;
+        memmove(&nl->ae_gaps[0], &nl->ae_gaps[1],
+                nl->ae_n_gaps * sizeof nl->ae_gaps[0]);
+        /* A gap's responder that has left the list is asked no more. */
+        const peko__peer *p = peko__peer_find(nl, &to);
+        if (p == NULL || peko__peer_is_dead(p))
+            continue;
+        peko__msg msg;
+        request_init(nl, &msg);
+        builder b = {nl->digest, 0, entry_room(nl, &msg), 0, false};
+        put_self(&b, nl, true);
+        if (!list_range(nl, &msg, &b, first, last))
+            gap_push(nl, &to, msg.range_last + 1, last, true);
+        send_request(nl, &to, &msg, &b);
+        sent++;
+    }
+    return sent;
 }
 
 /* How many peers ahead of the oldest a staleness check looks past
@@ -334,15 +426,40 @@ static listed *read_entries(peko_nodelist *nl, const peko__msg *m,
  * they overlap. */
 #define PREFETCH_AHEAD 8
 
-static void apply_entries(peko_nodelist *nl, const listed *l, size_t n,
-                          peko_msg_type via, const peko_addr *from,
-                          int64_t now_us)
+/* Applies a message's entries; returns the first that names a node this
+ * one does not list, or NULL. */
+static const listed *apply_entries(peko_nodelist *nl, const listed *l,
+                                   size_t n, peko_msg_type via,
+                                   const peko_addr *from, int64_t now_us)
 {
+    const listed *unknown = NULL;
     for (size_t i = 0; i < n; i++) {
         if (i + PREFETCH_AHEAD < n)
             peko__peers_prefetch(&nl->peers, l[i + PREFETCH_AHEAD].fp);
-        peko__entry_apply(nl, &l[i].e, l[i].fp, via, from, now_us);
+        if (peko__entry_apply(nl, &l[i].e, l[i].fp, via, from, now_us) ==
+                PEKO__APPLIED_UNKNOWN &&
+            unknown == NULL)
+            unknown = &l[i];
     }
+    return unknown;
+}
+
+/* A packet from `holder` named a node this one does not list (its
+ * version, without its record): a gap of one, asked of the holder at the
+ * next cycle. Not while the node sweeps its whole list anyway (a list
+ * that grows fast lacks many, and most packets name one); such gaps
+ * take at most half the room, so that cut-short answers' always fit; and
+ * a node removed at that version is not asked for. */
+static void note_missing(peko_nodelist *nl, const listed *unknown,
+                         const peko_addr *holder)
+{
+    if (unknown == NULL || !peko__strategy_of(nl)->fills_gaps ||
+        nl->digest_sweeps_left > 0 || nl->ae_n_gaps >= PEKO__AE_GAPS / 2 ||
+        gap_covers(nl, unknown->fp) ||
+        peko__reconnect_was_removed(nl, &unknown->e.addr,
+                                    unknown->e.incarnation, unknown->e.seq))
+        return;
+    gap_push(nl, holder, unknown->fp, unknown->fp, false);
 }
 
 static bool sorted_listed(const listed *l, size_t n)
@@ -357,11 +474,16 @@ static bool sorted_listed(const listed *l, size_t n)
  * those in its range first, sorted by their place in it (*n_in of them),
  * and the others after. */
 static listed *take_request(peko_nodelist *nl, const peko__msg *m,
-                            int64_t now_us, size_t *n_out, size_t *n_in)
+                            const peko_addr *to, int64_t now_us,
+                            size_t *n_out, size_t *n_in)
 {
     size_t n;
     listed *l = read_entries(nl, m, m->n_entries, &n);
-    apply_entries(nl, l, n, PEKO_MSG_SWAP_REQUEST, &m->sender, now_us);
+    const listed *unknown =
+        apply_entries(nl, l, n, PEKO_MSG_SWAP_REQUEST, &m->sender, now_us);
+    /* Only a requester that proved its address is asked in turn. */
+    if (unknown != NULL && peko__is_verified(nl, to))
+        note_missing(nl, unknown, to);
     /* Stable partition: the range's entries to the front, the others
      * through the array's spare half. */
     listed *tmp = l + m->n_entries;
@@ -512,7 +634,7 @@ void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
     if (m->has_meta)
         peko__metadata_adopt(nl, m, PEKO_MSG_SWAP_REQUEST);
     size_t n, n_in;
-    listed *l = take_request(nl, m, now, &n, &n_in);
+    listed *l = take_request(nl, m, &to, now, &n, &n_in);
 
     peko__msg resp;
     peko__metadata_fill(nl, &resp, PEKO_MSG_SWAP_RESPONSE);
@@ -581,6 +703,24 @@ void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
         peko__challenge(nl, &to);
 }
 
+/* The request of ours `m` answers: one sent to its sender, and of
+ * several (the pieces of a gap) the one whose range it answers. Returns
+ * nl->ae_n_out if none. */
+static uint32_t match_request(const peko_nodelist *nl, const peko__msg *m)
+{
+    uint32_t found = nl->ae_n_out;
+    for (uint32_t k = 0; k < nl->ae_n_out; k++) {
+        if (!peko_addr_equal(&nl->ae_out[k].to, &m->sender))
+            continue;
+        if (!m->has_range || (nl->ae_out[k].has_range &&
+                              nl->ae_out[k].range_first == m->range_first))
+            return k;
+        if (found == nl->ae_n_out)
+            found = k;
+    }
+    return found;
+}
+
 void peko__ae_on_response(peko_nodelist *nl, const peko__msg *m,
                           const peko_addr *from)
 {
@@ -588,9 +728,7 @@ void peko__ae_on_response(peko_nodelist *nl, const peko__msg *m,
     int64_t now = peko__now_us(nl);
     /* Only an answer to a swap of ours moves the cursor or earns our
      * metadata: an unasked-for response gets neither. */
-    uint32_t k = 0;
-    while (k < nl->ae_n_out && !peko_addr_equal(&nl->ae_out[k].to, &m->sender))
-        k++;
+    uint32_t k = match_request(nl, m);
     bool asked = k < nl->ae_n_out;
     /* An answer that returns our request's time was sent by whoever
      * received the request, at the address we chose (without wall
@@ -608,7 +746,12 @@ void peko__ae_on_response(peko_nodelist *nl, const peko__msg *m,
 
     size_t n;
     listed *l = read_entries(nl, m, 0, &n);
-    apply_entries(nl, l, n, PEKO_MSG_SWAP_RESPONSE, &m->sender, now);
+    uint32_t live_before = peko__peers_live(&nl->peers);
+    const listed *unknown =
+        apply_entries(nl, l, n, PEKO_MSG_SWAP_RESPONSE, &m->sender, now);
+    bool brought_peers = peko__peers_live(&nl->peers) > live_before;
+    if (answered)
+        note_missing(nl, unknown, &nl->ae_out[k].to);
     listed_free(nl, l);
 
     if (!asked)
@@ -624,10 +767,16 @@ void peko__ae_on_response(peko_nodelist *nl, const peko__msg *m,
         int64_t offset = (int64_t)(m->sent_us - m->echo_us) - rtt / 2;
         PEKO__OBSERVE(nl, clock_offset, &m->sender, offset, rtt / 2 + 1);
     }
-    /* An answer cut short by Size: continue where it ended. */
+    /* An answer cut short by Size: continue where it ended, at once if
+     * it left a gap (above), else with the next range. */
     if (m->has_range && nl->ae_out[k].has_range &&
         m->range_first == nl->ae_out[k].range_first &&
-        m->range_last != nl->ae_out[k].range_last)
-        nl->ae_cursor = m->range_last + 1;
+        m->range_last != nl->ae_out[k].range_last) {
+        if (brought_peers && peko__strategy_of(nl)->fills_gaps)
+            gap_split(nl, &nl->ae_out[k].to, m->range_first, m->range_last,
+                      nl->ae_out[k].range_last);
+        else
+            nl->ae_cursor = m->range_last + 1;
+    }
     nl->ae_out[k] = nl->ae_out[--nl->ae_n_out];
 }

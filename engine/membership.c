@@ -348,12 +348,12 @@ bool peko__entry_record_newer(const peko__entry *e, const peko__peer *peer)
                               peer->rev);
 }
 
-bool peko__entry_apply(peko_nodelist *nl, const peko__entry *e, uint32_t fp,
-                       peko_msg_type via, const peko_addr *from,
-                       int64_t now_us)
+peko__applied peko__entry_apply(peko_nodelist *nl, const peko__entry *e,
+                                uint32_t fp, peko_msg_type via,
+                                const peko_addr *from, int64_t now_us)
 {
     if (peko_addr_equal(&e->addr, peko__self_addr(nl)))
-        return false;
+        return PEKO__APPLIED_NOTHING;
     peko__peer *peer = peko__peers_find(&nl->peers, &e->addr, fp);
     if (peer == NULL) {
         /* A node we do not know: only its record can list it; and not
@@ -361,14 +361,14 @@ bool peko__entry_apply(peko_nodelist *nl, const peko__entry *e, uint32_t fp,
          * others still hand its last record round (docs/protocol.md,
          * "Tombstones"). */
         if (!e->full)
-            return false;
+            return PEKO__APPLIED_UNKNOWN;
         if (peko__strategy_of(nl)->ordered &&
             peko__reconnect_was_removed(nl, &e->addr, e->incarnation,
                                         e->seq))
-            return false;
+            return PEKO__APPLIED_NOTHING;
         peer = peko__peer_add(nl, &e->addr, now_us);
         if (peer == NULL)
-            return false;
+            return PEKO__APPLIED_NOTHING;
     } else if (!peko__version_newer(nl, peer, e->incarnation, e->seq)) {
         /* Not newer; but the record may be (a name changed without a new
          * heartbeat reaching us yet). */
@@ -378,7 +378,7 @@ bool peko__entry_apply(peko_nodelist *nl, const peko__entry *e, uint32_t fp,
                                 e->data_len);
             peer->rev = e->rev;
         }
-        return false;
+        return PEKO__APPLIED_NOTHING;
     } else {
         refresh(nl, peer, now_us);
         nl->stats.repaired++;
@@ -400,5 +400,5 @@ bool peko__entry_apply(peko_nodelist *nl, const peko__entry *e, uint32_t fp,
     peer->seq = e->seq;
     peko_rumor rumor = heartbeat_rumor(&e->addr, e->incarnation, e->seq);
     PEKO__OBSERVE(nl, heartbeat_learned, &rumor, via, from);
-    return true;
+    return PEKO__APPLIED_TAKEN;
 }

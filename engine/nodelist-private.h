@@ -36,6 +36,10 @@ typedef struct peko__fresh peko__fresh;
 /* At most this many swaps a cycle are matched with their answers; also
  * the most peers a digest node exchanges with in one cycle. */
 #define PEKO__AE_OUTSTANDING 16
+/* Gaps in the list remembered for the next cycle's requests, and the
+ * pieces one cut-short answer's remainder is asked in at most. */
+#define PEKO__AE_GAPS 8
+#define PEKO__AE_GAP_PIECES 4
 /* Requesters that metadata was held back from (an unproven address gets
  * no more bytes than it sent) and that get it once they echo the
  * challenge: the oldest is forgotten beyond this; a forgotten one asks
@@ -105,6 +109,14 @@ struct peko_nodelist {
     uint64_t *range_keys;    /* and the sort's keys */
     size_t range_scratch_cap;
     uint32_t ae_cursor;      /* where the next request's range starts */
+    struct {                 /* ranges where this node lacks peers that
+                              * `from` holds: an answer of `from` cut
+                              * short by Size left them out */
+        peko_addr from;
+        uint32_t first;
+        uint32_t last;
+    } ae_gaps[PEKO__AE_GAPS];
+    uint32_t ae_n_gaps;
     struct {                 /* swaps sent this cycle, to match answers */
         peko_addr to;
         uint32_t range_first;
@@ -253,13 +265,21 @@ bool peko__record_after(uint32_t incarnation, uint16_t rev,
                         uint32_t than_incarnation, uint16_t than_rev);
 /* True if the entry's record version is newer than the peer's. */
 bool peko__entry_record_newer(const peko__entry *e, const peko__peer *peer);
+/* What peko__entry_apply() did with an entry. */
+typedef enum peko__applied {
+    PEKO__APPLIED_NOTHING = 0, /* not newer, or not to be listed */
+    PEKO__APPLIED_TAKEN,       /* listed or refreshed the node */
+    PEKO__APPLIED_UNKNOWN,     /* the version of a node this one does
+                                * not list (removed or not): its record
+                                * is missing here */
+} peko__applied;
 /* Applies a digest entry (fp: its address's fingerprint) learned from
  * `from` by a message of type `via`: lists the node if unknown and the
  * entry carries its record, refreshes it if the entry's heartbeat is
- * newer. Returns true if it listed or refreshed the node. */
-bool peko__entry_apply(peko_nodelist *nl, const peko__entry *e, uint32_t fp,
-                       peko_msg_type via, const peko_addr *from,
-                       int64_t now_us);
+ * newer. */
+peko__applied peko__entry_apply(peko_nodelist *nl, const peko__entry *e,
+                                uint32_t fp, peko_msg_type via,
+                                const peko_addr *from, int64_t now_us);
 
 /* The local node's heartbeat message (its current sequence number). */
 void peko__heartbeat_fill(peko_nodelist *nl, peko__msg *msg);
@@ -300,6 +320,15 @@ bool peko__metadata_receive(peko_nodelist *nl, const peko__msg *m);
  * the live peer in `slot`, or to an address (known or not). */
 void peko__ae_request(peko_nodelist *nl, uint32_t slot);
 void peko__ae_request_to(peko_nodelist *nl, const peko_addr *addr);
+/* Sends up to `max` requests for the gaps in the list that cut-short
+ * answers left (digest), each to the peer that holds what is missing.
+ * Returns how many it sent. */
+uint32_t peko__ae_request_gaps(peko_nodelist *nl, uint32_t max);
+/* Gaps waiting for a request. */
+static inline uint32_t peko__ae_gaps(const peko_nodelist *nl)
+{
+    return nl->ae_n_gaps;
+}
 /* Whether a live peer heard from was last refreshed before before_us. */
 bool peko__ae_has_stale(const peko_nodelist *nl, int64_t before_us);
 /* Sends the live peer in `slot` a swap request that lists only the peers

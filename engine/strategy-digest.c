@@ -120,7 +120,7 @@ static int64_t scaled_timeout_us(const peko_nodelist *nl)
 
 /* A sweeping node stops after this many sweeps in a row brought
  * nothing new. */
-#define SWEEP_RETRIES 2
+#define SWEEP_RETRIES 4
 
 /* Announcements a node forwards a cycle, in fan-outs: 2 f^2 packets at
  * most (peko.h). With one fan-out a cycle, a cold start whose swaps each
@@ -182,6 +182,10 @@ static void digest_cycle(peko_nodelist *nl, int64_t now_us)
     }
     if (want > PEKO__AE_OUTSTANDING)
         want = PEKO__AE_OUTSTANDING;
+    /* Besides, the gaps in the list that answers cut short left or that
+     * packets named, each asked of the peer that holds what is missing
+     * (antientropy.c), as room for requests allows. */
+    peko__ae_request_gaps(nl, PEKO__AE_OUTSTANDING - want);
     uint32_t chosen[PEKO__AE_OUTSTANDING];
     uint32_t n = peko__draw_distinct_peers(nl, want, chosen, 0);
     for (uint32_t k = 0; k < n; k++)
@@ -223,6 +227,7 @@ const peko__strategy peko__strategy_digest = {
     .swap_response = peko__ae_on_response,
     .ordered = true,
     .pushes_news = true,
+    .fills_gaps = true,
     .random_phase = true,
     .scaled_timeout_us = scaled_timeout_us,
 };

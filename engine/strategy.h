@@ -52,6 +52,10 @@ typedef struct peko__strategy {
     /* Swap responses fill the room left with the versions learned most
      * recently (antientropy.c). */
     bool pushes_news;
+    /* A swap answer cut short by Size while it brought peers this node
+     * lacked leaves a gap in its list: the rest of that range is asked
+     * again of the same responder, in pieces (antientropy.c, gaps). */
+    bool fills_gaps;
     /* The second cycle comes a random time, uniform in (0, cycle], after
      * the first, instead of a whole cycle: nodes that joined together (a
      * cluster started or restarted at once) would otherwise exchange in

@@ -28,6 +28,26 @@ static int64_t timeout_us(testnet *net, size_t i)
     return c.timeout_us;
 }
 
+/* Hands node `to` a message of `type` (a swap request or response)
+ * carrying the one entry *e, as node `from` would send it. */
+static void inject_entry(testnet *net, size_t to, size_t from,
+                         peko_msg_type type, const peko__entry *e)
+{
+    uint8_t entries[128];
+    size_t len = (size_t)(peko__entry_write(entries, e) - entries);
+    peko__msg m;
+    memset(&m, 0, sizeof m);
+    m.type = type;
+    m.sender = *testnet_addr(net, from);
+    m.entries = entries;
+    m.entries_len = (uint32_t)len;
+    m.n_entries = 1;
+    uint8_t buf[512];
+    size_t n = peko__wire_encode(&m, NULL, buf, sizeof buf);
+    cr_assert_gt(n, 0);
+    testnet_inject(net, to, testnet_addr(net, from), buf, n);
+}
+
 /* ------------------------------------------------------------------ */
 /* Anti-entropy (rumor).                                                */
 
@@ -246,25 +266,13 @@ Test(strategies, a_removed_node_is_not_brought_back_by_stale_gossip)
 
     /* A swap response that still carries node 4 with its record and an
      * old version, as a node that has not removed it yet would send. */
-    uint8_t entries[128];
     peko__entry e = {
         .addr = *testnet_addr(net, 4), .incarnation = dead.incarnation,
         .seq = 1,
         .full = true, .name = (const uint8_t *)"node-4", .name_len = 6,
     };
-    size_t len = (size_t)(peko__entry_write(entries, &e) - entries);
-    peko__msg m;
-    memset(&m, 0, sizeof m);
-    m.type = PEKO_MSG_SWAP_RESPONSE;
-    m.sender = *testnet_addr(net, 1);
-    m.entries = entries;
-    m.entries_len = (uint32_t)len;
-    m.n_entries = 1;
-    uint8_t buf[512];
-    size_t n = peko__wire_encode(&m, NULL, buf, sizeof buf);
-    cr_assert_gt(n, 0);
     /* Within the tombstone's time the stale version is refused... */
-    testnet_inject(net, 0, testnet_addr(net, 1), buf, n);
+    inject_entry(net, 0, 1, PEKO_MSG_SWAP_RESPONSE, &e);
     cr_assert_not(peko_nodelist_contains(testnet_node(net, 0),
                                          testnet_addr(net, 4)));
     testnet_free(net);
@@ -275,24 +283,12 @@ Test(strategies, a_removed_node_is_not_brought_back_by_stale_gossip)
 static void inject_record_of_4(testnet *net, uint32_t incarnation,
                                uint32_t seq)
 {
-    uint8_t entries[128];
     peko__entry e = {
         .addr = *testnet_addr(net, 4), .incarnation = incarnation,
         .seq = seq,
         .full = true, .name = (const uint8_t *)"node-4", .name_len = 6,
     };
-    size_t len = (size_t)(peko__entry_write(entries, &e) - entries);
-    peko__msg m;
-    memset(&m, 0, sizeof m);
-    m.type = PEKO_MSG_SWAP_RESPONSE;
-    m.sender = *testnet_addr(net, 1);
-    m.entries = entries;
-    m.entries_len = (uint32_t)len;
-    m.n_entries = 1;
-    uint8_t buf[512];
-    size_t n = peko__wire_encode(&m, NULL, buf, sizeof buf);
-    cr_assert_gt(n, 0);
-    testnet_inject(net, 0, testnet_addr(net, 1), buf, n);
+    inject_entry(net, 0, 1, PEKO_MSG_SWAP_RESPONSE, &e);
 }
 
 /* Once the tombstone is gone (two timeouts), the removed node's last
@@ -686,6 +682,110 @@ Test(strategies, digest_sweeps_its_whole_list_while_it_grows_fast)
     cr_assert_leq(most, (uint64_t)c.amount + 2 * (uint64_t)c.exchanges,
                   "%" PRIu64 " requests by a node in the 2 cycles after a "
                   "join", most);
+    testnet_free(net);
+}
+
+/* Swap requests seen leaving one node for another: how many, and the
+ * range of the last. */
+typedef struct requests_to {
+    size_t from, to_node;
+    testnet *net;
+    unsigned count;
+    bool has_range;
+    uint32_t first, last;
+} requests_to;
+
+static void count_requests_to(void *user, size_t from, const peko_addr *to,
+                              const uint8_t *bytes, size_t n_bytes)
+{
+    requests_to *r = user;
+    peko__msg m;
+    if (from != r->from ||
+        !peko_addr_equal(to, testnet_addr(r->net, r->to_node)) ||
+        peko__wire_decode(bytes, n_bytes, n_bytes, NULL, &m) !=
+            PEKO_REJECT_NONE ||
+        m.type != PEKO_MSG_SWAP_REQUEST)
+        return;
+    r->count++;
+    r->has_range = m.has_range;
+    r->first = m.range_first;
+    r->last = m.range_last;
+}
+
+/* A node that joins a settled cluster of 200 told of node 0 only asks
+ * node 0 for the whole ring, and the answer, records of every node, is
+ * cut short by Size (1,024 bytes: a few dozen records). The rest is a gap
+ * that node 0 can fill: at the next cycle it is asked of node 0 again, in
+ * several pieces at once, not one range a cycle. */
+Test(strategies, digest_asks_the_rest_of_a_cut_short_answer_in_pieces)
+{
+    enum { N = 201 };
+    peko_config c = strategy_config(PEKO_DISSEMINATION_DIGEST);
+    c.size = 1024;
+    testnet *net = testnet_new(N, &c, 43);
+    bool late[N] = {false};
+    late[N - 1] = true;
+    for (size_t i = 0; i + 1 < N; i++)
+        testnet_join_via(net, i, 0);
+    testnet_run_for(net, 30 * SECOND_US);
+    for (size_t i = 0; i + 1 < N; i++)
+        cr_assert(testnet_has_full_list(net, i, late), "node %zu", i);
+
+    requests_to r = {.from = N - 1, .to_node = 0, .net = net};
+    testnet_set_tap(net, count_requests_to, &r);
+    testnet_join_via(net, N - 1, 0);
+    /* Until the first answer is in: a part of the list. */
+    while (peko_nodelist_count(testnet_node(net, N - 1)) < 2)
+        testnet_run_for(net, SECOND_US / 100);
+    size_t first_answer = peko_nodelist_count(testnet_node(net, N - 1));
+    cr_assert_lt(first_answer, N / 2, "an answer of %zu records was not "
+                 "cut short", first_answer);
+    unsigned before = r.count;
+    testnet_run_for(net, 2 * SECOND_US);
+    cr_assert_geq(r.count - before, 5, "%u requests to node 0 in the two "
+                  "cycles after its first answer", r.count - before);
+
+    int cycles = 2;
+    while (!testnet_has_full_list(net, N - 1, NULL) && cycles < 8) {
+        testnet_run_for(net, SECOND_US);
+        cycles++;
+    }
+    cr_assert(testnet_has_full_list(net, N - 1, NULL),
+              "%zu of %d listed after %d cycles",
+              peko_nodelist_count(testnet_node(net, N - 1)), N, cycles);
+    testnet_set_tap(net, NULL, NULL);
+    testnet_free(net);
+}
+
+/* A node whose list lacks a node another one names (its version in a
+ * swap, without its record) asks that one for it at its next cycle: a
+ * request whose range is exactly the missing node's fingerprint. */
+Test(strategies, digest_asks_for_a_node_it_was_told_of_but_cannot_list)
+{
+    enum { N = 4 };
+    peko_config c = strategy_config(PEKO_DISSEMINATION_DIGEST);
+    testnet *net = testnet_new(N, &c, 44);
+    testnet_join_all(net);
+    testnet_run_for(net, 10 * SECOND_US);
+    cr_assert(testnet_converged(net));
+
+    /* Node 1 tells node 0 of a node at an address nobody lists. */
+    peko_addr unknown = *testnet_addr(net, N - 1);
+    unknown.port = (uint16_t)(unknown.port + 100);
+    peko__entry e = {.addr = unknown, .incarnation = 1, .seq = 5};
+    requests_to r = {.from = 0, .to_node = 1, .net = net};
+    testnet_set_tap(net, count_requests_to, &r);
+    inject_entry(net, 0, 1, PEKO_MSG_SWAP_REQUEST, &e);
+    uint32_t fp = peko_addr_fingerprint(&unknown);
+    bool asked = false;
+    for (int cycle = 0; cycle < 2 && !asked; cycle++) {
+        r.count = 0;
+        testnet_run_for(net, SECOND_US);
+        asked = r.count > 0 && r.has_range && r.first == fp && r.last == fp;
+    }
+    cr_assert(asked, "node 0 never asked node 1 for the range of %08x only",
+              fp);
+    testnet_set_tap(net, NULL, NULL);
     testnet_free(net);
 }
 
