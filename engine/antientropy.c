@@ -772,7 +772,11 @@ void peko__ae_on_response(peko_nodelist *nl, const peko__msg *m,
     if (m->has_range && nl->ae_out[k].has_range &&
         m->range_first == nl->ae_out[k].range_first &&
         m->range_last != nl->ae_out[k].range_last) {
-        if (brought_peers && peko__strategy_of(nl)->fills_gaps)
+        /* An answer that claims to end outside the range asked leaves
+         * no gap this node knows of. */
+        if (brought_peers && peko__strategy_of(nl)->fills_gaps &&
+            peko__range_contains(m->range_first, nl->ae_out[k].range_last,
+                                 m->range_last))
             gap_split(nl, &nl->ae_out[k].to, m->range_first, m->range_last,
                       nl->ae_out[k].range_last);
         else
