@@ -111,7 +111,8 @@ struct peko_nodelist {
     uint32_t ae_cursor;      /* where the next request's range starts */
     struct {                 /* ranges where this node lacks peers that
                               * `from` holds: an answer of `from` cut
-                              * short by Size left them out */
+                              * short by Size left them out, or `from`
+                              * named one without its record */
         peko_addr from;
         uint32_t first;
         uint32_t last;
@@ -321,14 +322,10 @@ bool peko__metadata_receive(peko_nodelist *nl, const peko__msg *m);
 void peko__ae_request(peko_nodelist *nl, uint32_t slot);
 void peko__ae_request_to(peko_nodelist *nl, const peko_addr *addr);
 /* Sends up to `max` requests for the gaps in the list that cut-short
- * answers left (digest), each to the peer that holds what is missing.
+ * answers left or packets named (digest), each to the peer that holds
+ * what is missing.
  * Returns how many it sent. */
 uint32_t peko__ae_request_gaps(peko_nodelist *nl, uint32_t max);
-/* Gaps waiting for a request. */
-static inline uint32_t peko__ae_gaps(const peko_nodelist *nl)
-{
-    return nl->ae_n_gaps;
-}
 /* Whether a live peer heard from was last refreshed before before_us. */
 bool peko__ae_has_stale(const peko_nodelist *nl, int64_t before_us);
 /* Sends the live peer in `slot` a swap request that lists only the peers
