@@ -155,7 +155,7 @@ struct sim_world {
     /* The last packet put on the wire and its sender, held by the world
      * too: an engine sends the same bytes to each of its fan-out's
      * targets (and a joining node to each of its seeds), and the copies
-     * share this buffer instead of taking one each (sim__wire_copy). */
+     * share this buffer instead of taking one each (wire_copy in world.c). */
     sim_packet *last_sent;
     size_t last_sender;
     int64_t now_us;                  /* virtual time */

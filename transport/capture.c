@@ -839,12 +839,12 @@ gboolean tp_capture_close(tp_capture *c, tp_capture_stats *out,
      * its arrival. One wait was not always enough on a busy machine (48
      * of 14,686 packets were left in the kernel once, with both cores
      * taken by other work): keep reading until the capture stays quiet
-     * for a few such periods, a second at most. */
+     * for four such periods, a second at most. */
     tp_capture_drain(c, 0);
     struct pollfd pfd = {.fd = tp_capture_fd(c), .events = POLLIN};
-    for (int waited_ms = 0; waited_ms < CLOSE_DRAIN_MAX_MS &&
-                            poll(&pfd, 1, 4 * DELIVERY_MS) > 0;
-         waited_ms += DELIVERY_MS)
+    int64_t deadline_us = g_get_monotonic_time() + CLOSE_DRAIN_MAX_MS * 1000;
+    while (g_get_monotonic_time() < deadline_us &&
+           poll(&pfd, 1, 4 * DELIVERY_MS) > 0)
         tp_capture_drain(c, 0);
     tp_capture_stats st;
     tp_capture_get_stats(c, &st);
