@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "budget.h"
+#include "ctl-proto.h"
 #include "scenario.h"
 
 int cli_usage_error(const char *command, const char *format, ...)
@@ -130,7 +131,7 @@ void cli_append_printable(GString *out, const uint8_t *bytes, size_t n,
             bool escaped = c < 0x20 || c == 0x7f || c == '\\' ||
                            (c != 0 && also && strchr(also, c));
             if (escaped && !kept)
-                g_string_append_printf(out, "\\x%02x", c);
+                run_ctl_append_hex(out, c);
             else
                 g_string_append_c(out, (char)c);
             p++;
@@ -140,7 +141,7 @@ void cli_append_printable(GString *out, const uint8_t *bytes, size_t n,
         size_t len = u < (gunichar)-2 ? (size_t)(g_utf8_next_char(p) - p) : 1;
         if (u >= (gunichar)-2 || !is_printable(u)) {
             for (size_t i = 0; i < len; i++)
-                g_string_append_printf(out, "\\x%02x", (unsigned char)p[i]);
+                run_ctl_append_hex(out, (uint8_t)p[i]);
         } else {
             g_string_append_len(out, p, (gssize)len);
         }

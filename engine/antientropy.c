@@ -84,19 +84,31 @@ static void finish(peko_nodelist *nl, peko__msg *msg, const builder *b)
     nl->stats.digest_entries_sent += b->n;
 }
 
-/* Room for a range of every peer: its entries, and the sort's keys. */
-static uint32_t *range_scratch(peko_nodelist *nl, uint64_t **keys)
+/* A builder over a borrowed buffer of Size bytes, `room` of which may
+ * hold entries; builder_return() hands the buffer back once the message
+ * has been encoded. */
+static builder builder_borrow(peko_nodelist *nl, size_t room)
 {
-    if (nl->range_scratch_cap < nl->peers.n) {
-        size_t cap = nl->range_scratch_cap ? nl->range_scratch_cap : 64;
-        while (cap < nl->peers.n)
-            cap *= 2;
-        nl->range_scratch = g_renew(uint32_t, nl->range_scratch, cap);
-        nl->range_keys = g_renew(uint64_t, nl->range_keys, cap);
-        nl->range_scratch_cap = cap;
-    }
-    *keys = nl->range_keys;
-    return nl->range_scratch;
+    return (builder){peko__work_borrow(nl, nl->size), 0, room, 0, false};
+}
+
+static void builder_return(peko_nodelist *nl, const builder *b)
+{
+    peko__work_return(nl, b->buf);
+}
+
+/* Room for a range of every peer: the sort's keys, then the entries,
+ * in one borrowed block (range_return() hands it back). */
+static uint32_t *range_borrow(peko_nodelist *nl, uint64_t **keys)
+{
+    size_t n = MAX(nl->peers.n, 1);
+    *keys = peko__work_borrow(nl, n * (sizeof(uint64_t) + sizeof(uint32_t)));
+    return (uint32_t *)(*keys + n);
+}
+
+static void range_return(peko_nodelist *nl, uint64_t *keys)
+{
+    peko__work_return(nl, keys);
 }
 
 static inline uint32_t fp_at(const peko_nodelist *nl, uint32_t e)
@@ -123,7 +135,7 @@ static bool list_range(peko_nodelist *nl, peko__msg *msg, builder *b,
     if (want == 0)
         want = 1;
     uint64_t *keys;
-    uint32_t *got = range_scratch(nl, &keys);
+    uint32_t *got = range_borrow(nl, &keys);
     size_t found = peko__peers_collect(&nl->peers, first, last, want, got,
                                        keys);
     size_t take = found;
@@ -146,6 +158,7 @@ static bool list_range(peko_nodelist *nl, peko__msg *msg, builder *b,
     }
     if (i < take)
         last = fp_at(nl, got[i]) - 1;
+    range_return(nl, keys);
     msg->has_range = true;
     msg->range_first = first;
     msg->range_last = last;
@@ -207,6 +220,7 @@ static void send_request(peko_nodelist *nl, const peko_addr *to,
     }
     peko__print_swap(nl, true, peko__self_addr(nl), to);
     peko__send_msg(nl, msg, to);
+    builder_return(nl, b);
 }
 
 static void request_init(peko_nodelist *nl, peko__msg *msg)
@@ -225,7 +239,7 @@ void peko__ae_request_to(peko_nodelist *nl, const peko_addr *addr)
     request_init(nl, &msg);
     msg.has_range = true;
 
-    builder b = {nl->digest, 0, entry_room(nl, &msg), 0, false};
+    builder b = builder_borrow(nl, entry_room(nl, &msg));
     put_self(&b, nl, true);
     if (!request_range(nl, &msg, &b))
         request_at_risk(nl, &msg, &b);
@@ -305,7 +319,7 @@ uint32_t peko__ae_request_gaps(peko_nodelist *nl, uint32_t max)
             continue;
         peko__msg msg;
         request_init(nl, &msg);
-        builder b = {nl->digest, 0, entry_room(nl, &msg), 0, false};
+        builder b = builder_borrow(nl, entry_room(nl, &msg));
         put_self(&b, nl, true);
         if (!list_range(nl, &msg, &b, first, last))
             gap_push(nl, &to, msg.range_last + 1, last, true);
@@ -345,7 +359,7 @@ void peko__ae_ask_stale(peko_nodelist *nl, uint32_t slot, int64_t before_us)
     peko_addr to = (*peko__peer_addr(&nl->peers, peko__peers_at(&nl->peers, slot)));
     peko__msg msg;
     request_init(nl, &msg);
-    builder b = {nl->digest, 0, entry_room(nl, &msg), 0, false};
+    builder b = builder_borrow(nl, entry_room(nl, &msg));
     put_self(&b, nl, false);
     for (uint32_t e = peko__peers_oldest(&nl->peers); e != PEKO__ENTRY_NONE;
          e = peko__peers_newer(&nl->peers, e)) {
@@ -378,24 +392,16 @@ static int compare_listed(const void *a, const void *b)
     return peko_addr_compare(&x->e.addr, &y->e.addr);
 }
 
-/* Room for `count` listed entries, for the length of one call: the work
- * space of a records table shared with other node lists (a simulator's),
- * else an allocation, which costs little at one node's rate. Handed back
- * with listed_free(). */
+/* Room for `count` listed entries, for the length of one call (work
+ * space, nodelist-private.h); handed back with listed_free(). */
 static listed *listed_alloc(peko_nodelist *nl, size_t count)
 {
-    size_t bytes = MAX(count, 1) * sizeof(listed);
-    if (nl->own_records)
-        return g_malloc(bytes);
-    return peko__records_scratch_borrow(nl->peers.records, bytes);
+    return peko__work_borrow(nl, MAX(count, 1) * sizeof(listed));
 }
 
 static void listed_free(peko_nodelist *nl, listed *l)
 {
-    if (nl->own_records)
-        g_free(l);
-    else
-        peko__records_scratch_return(nl->peers.records, l);
+    peko__work_return(nl, l);
 }
 
 /* A message's entries, read, with their fingerprints and places, in an
@@ -564,7 +570,7 @@ static void respond_range(peko_nodelist *nl, const peko__msg *m,
                           builder *b)
 {
     uint64_t *keys;
-    uint32_t *got = range_scratch(nl, &keys);
+    uint32_t *got = range_borrow(nl, &keys);
     size_t found = peko__peers_collect(&nl->peers, m->range_first,
                                        m->range_last, nl->peers.n, got,
                                        keys);
@@ -592,8 +598,9 @@ static void respond_range(peko_nodelist *nl, const peko__msg *m,
             resp->has_range = false; /* covers nothing of it */
         else
             resp->range_last = peko__peer_fp(&nl->peers, p) - 1;
-        return;
+        break;
     }
+    range_return(nl, keys);
 }
 
 /* Adds, in up to a quarter of the room left, the versions learned most
@@ -669,7 +676,7 @@ void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
     size_t room = entry_room(nl, &resp);
     if (capped)
         room = fixed < limit ? MIN(room, limit - fixed) : 0;
-    builder b = {nl->digest, 0, room, 0, false};
+    builder b = builder_borrow(nl, room);
     /* Our own record goes with it when the requester lacks it or holds
      * an older one. */
     const listed *me = find_listed(l, n_in,
@@ -699,6 +706,7 @@ void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,
         peko__print_swap(nl, false, &m->sender, peko__self_addr(nl));
         peko__send_reply(nl, &resp, &to, m);
     }
+    builder_return(nl, &b);
     if (capped && (cut || fixed > limit))
         peko__challenge(nl, &to);
 }

@@ -86,9 +86,6 @@ struct peko_nodelist {
                               * sampling peers never picks it */
 
     /* Colder: per cycle, per forward, or per call. */
-    uint8_t *tx;             /* encode buffer, config.size bytes */
-    uint8_t *set_scratch;    /* infected set under construction */
-    size_t set_scratch_cap;  /* in fingerprints */
     uint32_t *pick_scratch;  /* fan-out picks, then candidates: amount
                               * entries, grown to amount + peers only
                               * when the exact phase needs them */
@@ -104,10 +101,6 @@ struct peko_nodelist {
                               * digest's scaled one (membership.c) */
 
     /* Anti-entropy (antientropy.c). */
-    uint8_t *digest;         /* entries under construction, Size bytes */
-    uint32_t *range_scratch; /* slots of a range, room for every peer */
-    uint64_t *range_keys;    /* and the sort's keys */
-    size_t range_scratch_cap;
     uint32_t ae_cursor;      /* where the next request's range starts */
     struct {                 /* ranges where this node lacks peers that
                               * `from` holds: an answer of `from` cut
@@ -135,6 +128,7 @@ struct peko_nodelist {
     uint32_t ae_n_out;
     peko__reconnect *rc;     /* seeds and removed members (reconnect.c) */
     uint32_t rc_n;
+    uint32_t rc_cap;         /* grown by doubling to RECONNECT_MAX */
     uint64_t cookie_secret[2]; /* address validation (verify.c) */
     peko__fresh *fresh;      /* with a key: windows, parked packets */
     uint64_t fresh_number;   /* the last packet number signed */
@@ -210,7 +204,21 @@ void peko__send_raw(peko_nodelist *nl, peko_msg_type type,
 void peko__send_packet(peko_nodelist *nl, peko_msg_type type,
                        const peko_addr *to, uint8_t *bytes, size_t n_bytes,
                        const peko__msg *request);
-/* Encodes *msg into nl->tx and sends it to `to`. A message that does not
+/* Work space of n_bytes for the length of one call: encodings, infected
+ * sets, a swap's entries. Lent by the table of records, which node lists
+ * that share it (a simulator's engines) share too (records.h); handed
+ * back with peko__work_return() before the call returns. */
+static inline void *peko__work_borrow(peko_nodelist *nl, size_t n_bytes)
+{
+    return peko__records_scratch_borrow(nl->peers.records, n_bytes);
+}
+
+static inline void peko__work_return(peko_nodelist *nl, void *work)
+{
+    peko__records_scratch_return(nl->peers.records, work);
+}
+
+/* Encodes *msg into a borrowed buffer and sends it to `to`. A message that does not
  * fit Size is counted in send_failed and printed, never sent. */
 void peko__send_msg(peko_nodelist *nl, const peko__msg *msg,
                     const peko_addr *to);

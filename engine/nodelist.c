@@ -57,14 +57,16 @@ void peko__send_packet(peko_nodelist *nl, peko_msg_type type,
 void peko__send_reply(peko_nodelist *nl, const peko__msg *msg,
                       const peko_addr *to, const peko__msg *request)
 {
-    size_t n_bytes = peko__wire_encode_unsealed(msg, nl->wire_keys, nl->tx,
+    uint8_t *tx = peko__work_borrow(nl, nl->size);
+    size_t n_bytes = peko__wire_encode_unsealed(msg, nl->wire_keys, tx,
                                                 (size_t)nl->config.size);
     if (n_bytes == 0) {
         nl->stats.send_failed++;
         peko__print_error(nl, "packet does not fit Size", to);
-        return;
+    } else {
+        peko__send_packet(nl, msg->type, to, tx, n_bytes, request);
     }
-    peko__send_packet(nl, msg->type, to, nl->tx, n_bytes, request);
+    peko__work_return(nl, tx);
 }
 
 void peko__send_msg(peko_nodelist *nl, const peko__msg *msg,
@@ -331,12 +333,8 @@ int peko_nodelist_new(const peko_config *config, const peko_node *local,
     nl->timeout_us = resolved.timeout_us;
     if (resolved.timeout_us == 0 && strategy->scaled_timeout_us)
         nl->timeout_us = strategy->scaled_timeout_us(nl);
-    nl->digest = g_malloc((size_t)resolved.size);
     peko__ensure_pick_scratch(nl, (size_t)resolved.amount);
     peko__seen_init(&nl->seen, (size_t)resolved.seen_cache);
-    nl->tx = g_malloc((size_t)resolved.size);
-    nl->set_scratch_cap = (size_t)resolved.size / 4 + 1026;
-    nl->set_scratch = g_malloc(nl->set_scratch_cap * 4);
 
     /* Our own heartbeat must fit with a full fan-out in its set. */
     peko__msg hb;
@@ -364,12 +362,7 @@ void peko_nodelist_free(peko_nodelist *nl)
     peko__fresh_free(nl);
     peko_records_free(nl->own_records);
     g_free(nl->meta);
-    g_free(nl->tx);
-    g_free(nl->set_scratch);
     g_free(nl->pick_scratch);
-    g_free(nl->digest);
-    g_free(nl->range_scratch);
-    g_free(nl->range_keys);
     g_free(nl->rc);
     free(nl);
 }

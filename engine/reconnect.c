@@ -34,13 +34,18 @@ void peko__reconnect_note(peko_nodelist *nl, const peko_addr *addr,
 {
     if (peko_addr_equal(addr, peko__self_addr(nl)))
         return;
-    if (nl->rc == NULL)
-        nl->rc = g_new0(peko__reconnect, RECONNECT_MAX);
     uint32_t i = 0;
     while (i < nl->rc_n && !peko_addr_equal(&nl->rc[i].addr, addr))
         i++;
     if (i == nl->rc_n) {
         if (nl->rc_n < RECONNECT_MAX) {
+            /* Room as needed: most nodes note a few seeds, and at the
+             * bound's 14 KB a node it was much of a small simulated
+             * node's memory. */
+            if (nl->rc_n == nl->rc_cap) {
+                nl->rc_cap = nl->rc_cap ? 2 * nl->rc_cap : 4;
+                nl->rc = g_renew(peko__reconnect, nl->rc, nl->rc_cap);
+            }
             nl->rc_n++;
         } else {
             /* Full: the oldest removed member makes room; seeds stay. */

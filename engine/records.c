@@ -29,34 +29,53 @@ void peko_records_free(peko_records *rs)
         g_free(rs->pages[i]);
     g_free(rs->pages);
     g_free(rs->index);
-    g_free(rs->scratch);
+    for (unsigned i = 0; i < PEKO__RECORDS_LOANS; i++)
+        g_free(rs->loans[i].mem);
     g_free(rs);
 }
 
 void *peko__records_scratch_borrow(peko_records *rs, size_t n_bytes)
 {
-    if (rs->scratch_lent)
+    /* The smallest free buffer that is large enough, else the largest
+     * free one, grown: a few buffers serve calls of many sizes. */
+    peko__loan *fit = NULL;
+    peko__loan *largest = NULL;
+    for (unsigned i = 0; i < PEKO__RECORDS_LOANS; i++) {
+        peko__loan *l = &rs->loans[i];
+        if (l->lent)
+            continue;
+        if (l->bytes >= n_bytes && (fit == NULL || l->bytes < fit->bytes))
+            fit = l;
+        if (largest == NULL || l->bytes > largest->bytes)
+            largest = l;
+    }
+    peko__loan *pick = fit ? fit : largest;
+    if (pick == NULL)
         return g_malloc(MAX(n_bytes, 1));
-    if (rs->scratch_bytes < n_bytes) {
+    if (pick->bytes < n_bytes) {
         /* Grown by doubling, and never copied: nothing in it survives a
          * call. */
-        size_t bytes = MAX(rs->scratch_bytes, 4096);
+        size_t bytes = MAX(pick->bytes, 4096);
         while (bytes < n_bytes)
             bytes *= 2;
-        g_free(rs->scratch);
-        rs->scratch = g_malloc(bytes);
-        rs->scratch_bytes = bytes;
+        g_free(pick->mem);
+        pick->mem = g_malloc(bytes);
+        pick->bytes = bytes;
     }
-    rs->scratch_lent = true;
-    return rs->scratch;
+    pick->lent = true;
+    return pick->mem;
 }
 
 void peko__records_scratch_return(peko_records *rs, void *scratch)
 {
-    if (scratch == rs->scratch && rs->scratch_lent)
-        rs->scratch_lent = false;
-    else
-        g_free(scratch);
+    for (unsigned i = 0; i < PEKO__RECORDS_LOANS; i++) {
+        peko__loan *l = &rs->loans[i];
+        if (l->lent && l->mem == scratch) {
+            l->lent = false;
+            return;
+        }
+    }
+    g_free(scratch);
 }
 
 static peko__record *record_at(peko_records *rs, uint32_t h)

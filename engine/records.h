@@ -39,6 +39,17 @@ typedef struct peko__record {
     uint8_t *text;           /* name then data, owned; NULL if both empty */
 } peko__record;
 
+/* Buffers lent at once: the deepest nesting of borrows in one call is
+ * four (a swap answer: the request's entries, the answer's, a range, the
+ * encoding). A borrow beyond them gets an allocation of its own. */
+#define PEKO__RECORDS_LOANS 6
+
+typedef struct peko__loan {
+    void *mem;
+    size_t bytes;
+    bool lent;
+} peko__loan;
+
 struct peko_records {
     peko__record **pages;    /* n_pages pages of PEKO__RECORDS_PAGE */
     uint32_t n_pages;
@@ -47,10 +58,8 @@ struct peko_records {
     uint32_t n;              /* records in use */
     uint32_t *index;         /* cap slots of handles (0: empty), by hash */
     uint32_t cap;            /* a power of two, or 0 */
-    /* Work space lent to one node list's call, never two at once (below). */
-    void *scratch;
-    size_t scratch_bytes;
-    bool scratch_lent;
+    /* Work space lent for the length of one call (below). */
+    peko__loan loans[PEKO__RECORDS_LOANS];
 };
 
 /* The record of handle h (held). */
@@ -76,15 +85,20 @@ bool peko__records_text_equal(const peko_records *rs, uint32_t h,
                               const uint8_t *name, uint16_t name_len,
                               const uint8_t *data, uint16_t data_len);
 
-/* Work space of at least n_bytes for one call of a node list sharing the
- * table, handed back with peko__records_scratch_return(). The node lists
- * sharing a table run on one thread (peko.h), so one buffer, grown to the
- * largest asked for, serves them all: a swap's entries (up to about 80 KB
- * at the default Size) then cost no allocation. An allocation of that
- * size for every swap is what a simulator's heap, fragmented by thousands
- * of growing peer tables, serves slowest (docs/simulator.md). A call made
- * while the buffer is lent (an observer calling a second node list) gets
- * an allocation of its own. Cannot fail (aborts when memory runs out). */
+/* Work space of at least n_bytes for one call of a node list using the
+ * table, handed back with peko__records_scratch_return() before the call
+ * returns: encodings, infected sets, a swap's entries, a range's peers.
+ * Nothing in it survives a call, so the node lists sharing a table, which
+ * run on one thread (peko.h), share a few buffers, each grown to the
+ * largest asked of it, where each used to keep its own: at 2,000 nodes
+ * that was 90 KB a node list, most of a megabyte per thousand membership
+ * entries (docs/simulator.md). No allocation per call either: a swap's
+ * entries (up to about 80 KB at the default Size) allocated per call are
+ * what a simulator's heap, fragmented by thousands of growing peer
+ * tables, serves slowest. Borrows nest (a swap answer holds four, and an
+ * observer may call a second node list in the middle of a call); past
+ * PEKO__RECORDS_LOANS lent at once, a borrow gets an allocation of its
+ * own. Cannot fail (aborts when memory runs out). */
 void *peko__records_scratch_borrow(peko_records *rs, size_t n_bytes);
 void peko__records_scratch_return(peko_records *rs, void *scratch);
 

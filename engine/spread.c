@@ -213,16 +213,15 @@ static uint32_t set_lower_bound(const uint8_t *set, uint32_t lo, uint32_t hi,
     return lo;
 }
 
-/* Writes into nl->set_scratch the union of the carried set (its first
- * n_keep entries) and the new fingerprints, ascending and big-endian.
+/* Writes into out[] the union of the carried set (its first n_keep
+ * entries) and the new fingerprints, ascending and big-endian.
  * Returns the number of entries. The carried set is already in wire form
  * and much longer than the few new entries, so its runs between them are
  * copied as they lie rather than entry by entry. */
-static uint32_t merge_set(peko_nodelist *nl, const uint8_t *carried,
+static uint32_t merge_set(uint8_t *out, const uint8_t *carried,
                           uint32_t n_keep, uint32_t *fresh, size_t n_fresh)
 {
     sort_u32(fresh, n_fresh);
-    uint8_t *out = nl->set_scratch;
     uint32_t n_out = 0;
     uint32_t i = 0;    /* carried entries before i are written */
     uint32_t last = 0; /* fingerprints are never 0 */
@@ -282,23 +281,29 @@ size_t peko__spread(peko_nodelist *nl, peko__msg *msg, const uint8_t *carried,
         n_keep = (uint32_t)(room - n_fresh);
         nl->stats.infected_truncated++;
     }
-    msg->infected = nl->set_scratch;
-    msg->n_infected = merge_set(nl, carried, n_keep, fresh, n_fresh);
+    /* The set holds at most `room` fingerprints. */
+    uint8_t *set = peko__work_borrow(nl, 4 * room);
+    msg->infected = set;
+    msg->n_infected = merge_set(set, carried, n_keep, fresh, n_fresh);
 
-    size_t n_bytes = peko__wire_encode_unsealed(msg, nl->wire_keys, nl->tx,
+    uint8_t *tx = peko__work_borrow(nl, nl->size);
+    size_t n_bytes = peko__wire_encode_unsealed(msg, nl->wire_keys, tx,
                                                 nl->size);
+    peko__work_return(nl, set);
     if (n_bytes == 0) {
         nl->stats.send_failed++;
         peko__print_error(nl, "packet does not fit Size", NULL);
-        return 0;
+        n_targets = 0;
     }
     /* One encoding, the same bytes to every target (a signed packet's
      * trailer sealed for each). env->send() must not re-enter this node
      * list (peko.h), so the peer table is stable. */
-    for (size_t t = 0; t < n_targets; t++) {
+    for (size_t t = 0; n_bytes != 0 && t < n_targets; t++) {
         const peko__peer *p = peko__peers_at(&nl->peers, nl->pick_scratch[t]);
-        peko__send_packet(nl, msg->type, peko__peer_addr(&nl->peers, p), nl->tx, n_bytes, NULL);
+        peko__send_packet(nl, msg->type, peko__peer_addr(&nl->peers, p), tx,
+                          n_bytes, NULL);
     }
+    peko__work_return(nl, tx);
     return n_targets;
 }
 

@@ -22,8 +22,12 @@ G_DEFINE_QUARK(run-budget-error-quark, run_budget_error)
 #define BASE_BYTES (9u << 20)
 /* Per node, beyond what is counted apart: the engine's node list and
  * keyring, the simulator's node and timers, the recorder's counters,
- * the reconnection table (256 entries), allocator overhead. Fitted. */
-#define NODE_FIXED_BYTES (24u << 10)
+ * allocator overhead. Fitted. */
+#define NODE_FIXED_BYTES (18u << 10)
+/* The reconnection table (engine/reconnect.c): an entry a seed, up to
+ * 256, in an array grown by doubling. */
+#define RECONNECT_ENTRY_BYTES 56u
+#define RECONNECT_MAX 256u
 /* A peer's entry in a node's table (engine/peers.h), counted with the
  * quarter of room the entries grow by; the ordered tables' links per
  * entry (refresh list, bucket chain, fingerprint) and bucket heads per
@@ -67,11 +71,16 @@ static double pow2_at_least(double x)
     return p;
 }
 
-/* The slab class a packet of n bytes is carved from (sim/evq.h): a
- * power of two from 64 bytes, header included. */
+/* The slab class a packet of n bytes is carved from (sim/evq.h): from
+ * 64 bytes, header included, four classes a doubling. */
 static double packet_class(double n_bytes)
 {
-    return pow2_at_least(MAX(64.0, n_bytes + sizeof(sim_packet)));
+    double total = MAX(64.0, n_bytes + sizeof(sim_packet));
+    if (total <= 64)
+        return 64;
+    double octave = pow2_at_least(total) / 2; /* total in (octave, 2 octave] */
+    double step = octave / 4;
+    return octave + ceil((total - octave) / step) * step;
 }
 
 /* engine/peers.c: kept at most three quarters full, a power of two. */
@@ -86,12 +95,13 @@ static double peer_table_bytes(const shape *s)
     return s->members * PEER_ROOM * per_entry + cap * per_slot + cap / 8;
 }
 
-/* The strategies with anti-entropy keep room to sort a range of every
- * peer (a slot and a key, engine/antientropy.c) and to pick targets
- * among them (engine/spread.c). */
+/* The strategies with anti-entropy keep room to pick targets among
+ * every peer (engine/spread.c). The room to sort a range of every peer,
+ * encode, build a digest or an infected set is the engines' shared work
+ * space (engine/records.h), counted once (loan_bytes). */
 static double scratch_bytes(const shape *s)
 {
-    return s->classic ? 0 : pow2_at_least(s->members) * 12 + 4 * s->members;
+    return s->classic ? 0 : 4 * s->members;
 }
 
 /* engine/seen.c: a ring of keys grown by doubling up to the capacity,
@@ -118,14 +128,16 @@ static double seen_bytes(const shape *s)
     return 8 * (ring + slots);
 }
 
-/* The three packet buffers of a node list (Size, Size, Size + 4 KiB):
- * what is touched of them, which is all of them once digests or infected
- * sets fill a packet (a few hundred peers at the default Size). */
-static double buffer_bytes(const shape *s)
+/* The work space every engine of the run borrows from (engine/records.h):
+ * a range of every peer sorted (12 bytes a peer), a request's entries as
+ * read (up to Size / 18 of 88 bytes), a digest and an encoding of Size
+ * each, an infected set; doubled as the buffers grow. Once, not per
+ * node. */
+static double loan_bytes(const shape *s)
 {
     double size = s->cfg.size;
-    double touched = 4096 + 40 * s->members + s->publish_bytes;
-    return 2 * MIN(size, touched) + MIN(size + 4104, touched);
+    double parts = 12 * s->members + size / 18 * 88 + 3 * size;
+    return 2 * parts;
 }
 
 /* The mean one-way latency of the slowest pair, in microseconds. */
@@ -187,11 +199,21 @@ static double in_flight_bytes(const scn_scenario *sc, const shape *s)
     if (s->digest)
         packets = MIN(packets, n * fan * (PEKO_DIGEST_ANNOUNCE_FANOUTS + 1));
     /* Over UDP a forward's copies share one buffer (sim/world.c); TCP
-     * frames each. At the queue's bound packets of several sizes each
-     * keep their slabs: count two classes. */
-    double sharing = s->cfg.protocol == PEKO_PROTOCOL_TCP ? 1 : MAX(fan, 1);
-    double per_packet = EVENT_BYTES + packet_class(packet) / sharing *
-                                          (packets >= limit ? 2 : 1);
+     * frames each. At a constant latency (no regions, no uplink, no
+     * duplicates) they also share events, up to three copies an event
+     * (SIM_EV_ARRIVE_MANY), but not every copy follows one of its packet
+     * (fitted: 1.5 copies an event in a burst of joins). At the queue's
+     * bound packets of several sizes each keep their slabs: count two
+     * classes. */
+    bool udp = s->cfg.protocol != PEKO_PROTOCOL_TCP;
+    double sharing = udp ? MAX(fan, 1) : 1;
+    bool folds = udp && sc->network.latency_us.kind == MODEL_DIST_CONSTANT &&
+                 sc->regions.n_regions == 0 &&
+                 sc->network.bandwidth_bps == 0 && sc->network.duplicate == 0;
+    double per_event = folds ? MIN(MAX(fan, 1), 1.5) : 1;
+    double per_packet = EVENT_BYTES / per_event +
+                        packet_class(packet) / sharing *
+                            (packets >= limit ? 2 : 1);
     double bytes = packets * per_packet;
 
     /* Metadata rumors and swap answers carry the metadata: a publish's
@@ -239,9 +261,11 @@ void run_sim_estimate_memory(const scn_scenario *sc, run_mem_estimate *out)
     shape s;
     shape_of(sc, &s);
 
-    double per_node = NODE_FIXED_BYTES + RECORD_BYTES + peer_table_bytes(&s) +
-                      scratch_bytes(&s) + seen_bytes(&s) + buffer_bytes(&s) +
-                      s.publish_bytes;
+    double seeds = MIN((double)sc->cluster.seeds, (double)RECONNECT_MAX);
+    double reconnect = RECONNECT_ENTRY_BYTES * pow2_at_least(MAX(seeds, 4));
+    double per_node = NODE_FIXED_BYTES + reconnect + RECORD_BYTES +
+                      peer_table_bytes(&s) + scratch_bytes(&s) +
+                      seen_bytes(&s) + s.publish_bytes;
     /* Each traced rumor holds a bit per node. Every strategy makes a
      * heartbeat a cycle, and the recorder traces the sampled origins'
      * every M-th, digest's too (they arrive by swap, not by rumor). */
@@ -253,7 +277,8 @@ void run_sim_estimate_memory(const scn_scenario *sc, run_mem_estimate *out)
     /* Doubles: a cluster of millions of nodes can exceed 2^64 bytes. */
     double nodes = per_node * s.n;
     double flight = in_flight_bytes(sc, &s);
-    double total = (BASE_BYTES + nodes + flight + recorder) * MARGIN;
+    double total =
+        (BASE_BYTES + loan_bytes(&s) + nodes + flight + recorder) * MARGIN;
     const double cap = 0x1p63;
     out->base = BASE_BYTES;
     out->per_node = (uint64_t)MIN(per_node, cap);

@@ -38,6 +38,10 @@ gboolean run_ctl_check_peer(int fd, const char *path, GError **error);
  * braces as is, everything else as \xNN. */
 void run_ctl_escape(GString *out, const uint8_t *bytes, size_t n);
 
+/* Appends one byte as \xNN (lower-case hex): the escape of
+ * run_ctl_escape() and of what peko ctl shows on a terminal. */
+void run_ctl_append_hex(GString *out, uint8_t c);
+
 /* Decodes an escaped field. Returns a new byte array (its length in
  * *n_out; NUL-terminated for convenience), or NULL for a backslash not
  * followed by xNN. */

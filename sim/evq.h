@@ -13,8 +13,9 @@
  *   by the key's slot; freed records are reused last-in first-out, so a
  *   pop followed by a push touches memory that is already in cache;
  * - packet bytes carried by delivery events live in pooled buffers
- *   (sim_packet) carved from large slabs, recycled by power-of-two size
- *   class;
+ *   (sim_packet) carved from large slabs, recycled by size class (four
+ *   a doubling, so a buffer is at most a quarter larger than its packet
+ *   and header);
  * - events the caller pushes in time order (sim_evq_push_ordered: the
  *   world's deliveries at a constant latency) skip the heap: their keys
  *   wait in a FIFO ring, and a pop takes the earlier of the ring's front
@@ -55,7 +56,7 @@ typedef uint64_t sim_evq_handle;
  * and return it with sim_evq_packet_free(). A buffer may have several
  * holders (sim_evq_packet_share()): its bytes are then read-only, and
  * it returns to its pool when the last holder frees it. */
-#define SIM_PACKET_CLASSES 11           /* 64 B, 128 B, ... 64 KiB */
+#define SIM_PACKET_CLASSES 41  /* 64, 80, 96, 112, 128, 160, ... 64 KiB */
 #define SIM_PACKET_UNPOOLED UINT16_MAX /* larger: its own allocation */
 typedef struct sim_packet {
     uint32_t n_bytes;             /* bytes used */
@@ -63,6 +64,9 @@ typedef struct sim_packet {
     uint16_t shares;              /* holders beyond the first */
     uint8_t bytes[];              /* capacity: class size - header */
 } sim_packet;
+
+/* The bytes pkt can hold: n_bytes or more. */
+size_t sim_evq_packet_capacity(const sim_packet *pkt);
 
 /* What an event carries. The queue interprets none of it except
  * `packet`, which it owns while the event is pending and frees if the
@@ -81,7 +85,12 @@ typedef struct sim_event {
     int64_t time_us;    /* virtual time it was scheduled for */
     uint64_t seq;       /* insertion sequence (order among equal times) */
     sim_payload p;      /* p.packet, if any, now belongs to the caller */
+    unsigned packet_holds; /* holds of p.packet passed with it: 1, or
+                            * more after sim_evq_amend_last() */
 } sim_event;
+
+/* Holds of its packet one event may carry (sim_evq_amend_last). */
+#define SIM_EVQ_MAX_HOLDS 255
 
 /* Figures for tests, benchmarks and run summaries. */
 typedef struct sim_evq_stats {
@@ -114,6 +123,7 @@ typedef struct sim_evq {
     uint32_t recs_cap;            /* records allocated */
     uint32_t free_head;           /* LIFO free list of slots; UINT32_MAX ends */
     uint32_t max_events;          /* the bound, <= SIM_EVQ_MAX_EVENTS */
+    sim_evq_handle last_push;     /* the latest push's handle */
     size_t live;
     size_t cancelled;
     uint64_t next_seq;            /* 40 bits; renumbered before it wraps */
@@ -186,14 +196,30 @@ bool sim_evq_peek_time(sim_evq *q, int64_t *time_us);
 bool sim_evq_peek_node(sim_evq *q, uint32_t *node);
 
 /* A look further ahead, for fetching what later events will touch: the
- * node field and packet (NULL if none) of the k-th key of the ring of
+ * node and u64 fields and packet (NULL if none) of the k-th key of the ring of
  * ordered pushes (0: its earliest), and true; false if the ring holds k
  * keys or fewer. Not necessarily the k-th event to pop (the heap may hold
  * earlier ones, and cancelled events are not skipped), so only a hint.
  * The ring fetches its records up to 8 keys ahead and their packets up to
  * 4, as it pops. */
 bool sim_evq_peek_ordered(const sim_evq *q, size_t k, uint32_t *node,
-                          const sim_packet **packet);
+                          uint64_t *u64, const sim_packet **packet);
+
+/* Folds one more copy of a packet into the pending event `handle`, if
+ * that is the last event pushed (nothing pushed since) and it carries
+ * `packet`: the event then owns one more hold of the packet (the
+ * caller's, e.g. from sim_evq_packet_share()), which passes to whoever
+ * pops it (sim_event.packet_holds), and its kind and u64 become `kind`
+ * and `u64` (where the caller says who the copies are for). Copies due
+ * at one time and pushed one after another come out one after another,
+ * with nothing between them, whether folded or not; folded, they cost
+ * one event between them (48 bytes, and one push and pop) instead of one
+ * each. Returns false, and changes nothing, if the event is not the
+ * last pushed, is no longer pending, carries another packet or none, or
+ * already holds SIM_EVQ_MAX_HOLDS. */
+bool sim_evq_amend_last(sim_evq *q, sim_evq_handle handle,
+                        const sim_packet *packet, uint16_t kind,
+                        uint64_t u64);
 
 /* Cancels a pending event: it will never be popped, and its packet is
  * freed now. Returns true if it was pending, false if it had already been

@@ -26,7 +26,7 @@ static int call_new(sim_world *w, int64_t t_us, int64_t period_us,
     if (fn == NULL || w->calls->len >= (guint)INT_MAX)
         return -EINVAL;
     /* The queue's room beyond packet_limit is the timers'. */
-    if (sim_evq_size(&w->q) >= w->packet_limit)
+    if (sim__queued(w) >= w->packet_limit)
         return -ENOBUFS;
     sim_call *c = g_new0(sim_call, 1);
     c->fn = fn;

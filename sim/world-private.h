@@ -25,7 +25,16 @@ enum {
     SIM_EV_REPLAY = 4,  /* a packet held while the receiver was paused,
                          * released on resume; as PROCESS */
     SIM_EV_CALL = 5,    /* a scheduled callback; ptr: sim_call */
+    SIM_EV_ARRIVE_MANY = 6, /* copies of one UDP packet from one sender
+                         * reaching up to SIM_FOLD_MAX receivers at one
+                         * time (a fan-out, folded by sim__send): node:
+                         * the first; u64: the others, each its index + 1
+                         * in 32 bits (0: none); arg: sender; packet: one
+                         * hold a copy */
 };
+
+/* Receivers one folded arrival holds: the node field and two in u64. */
+#define SIM_FOLD_MAX 3
 
 /* The u64 of packet events: TCP sequence number (bits 0-31) and source
  * port (32-47) for the capture, and the receiver's epoch (48-63) once the
@@ -158,10 +167,23 @@ struct sim_world {
      * share this buffer instead of taking one each (wire_copy in world.c). */
     sim_packet *last_sent;
     size_t last_sender;
+    /* The latest arrival pushed by the send path, which the next copy of
+     * its packet joins when it is due at the same time and nothing was
+     * pushed between (fold in world.c): a fan-out's copies then take one
+     * event, not one each. */
+    sim_evq_handle fold_handle;
+    int64_t fold_time_us;
+    uint32_t fold_from;
+    uint32_t fold_copies;            /* receivers it holds */
+    uint64_t fold_u64;               /* its u64 (SIM_EV_ARRIVE_MANY) */
+    size_t folded;                   /* copies in flight beyond the events
+                                      * that carry them */
+    bool unfolded;                   /* config.unfolded: never fold */
     int64_t now_us;                  /* virtual time */
-    size_t packet_limit;             /* live events beyond which sends are
-                                      * refused: the rest of the queue's
-                                      * bound is kept for timers */
+    size_t packet_limit;             /* events in flight (folded copies
+                                      * counted, sim__queued) beyond which
+                                      * sends are refused: the rest of the
+                                      * queue's bound is kept for timers */
 
     /* Network model (link.c). */
     model_dist latency;              /* default one-way latency */
@@ -227,6 +249,13 @@ void sim__drop(sim_world *w, size_t from, size_t to, const uint8_t *bytes,
 /* world.c: creates node i's engine from the world's engine config, with
  * its observer. Returns 0 or the engine's error. */
 int sim__engine_new(sim_world *w, sim_node *node);
+/* Events pending, each folded copy counted as one: what packet_limit
+ * bounds, the same whether copies are folded or not. */
+static inline size_t sim__queued(const sim_world *w)
+{
+    return sim_evq_size(&w->q) + w->folded;
+}
+
 /* world.c: the send path, shared by the env and sim_world_inject(). */
 int sim__send(sim_world *w, sim_node *node, const peko_addr *to,
               const uint8_t *bytes, size_t n_bytes);

@@ -250,13 +250,36 @@ static void arrive_slow(sim_world *w, sim_node *to, uint32_t from,
     }
 }
 
+static inline void arrive_at(sim_world *w, uint32_t node, uint32_t from,
+                             uint64_t wire, sim_packet *pkt)
+{
+    sim_node *to = &w->nodes[node];
+    if (G_LIKELY(to->state == SIM_NODE_UP && to->rx_cost_us == 0))
+        hand(w, to, from, wire, pkt);
+    else
+        arrive_slow(w, to, from, wire, pkt);
+}
+
 static inline void arrive(sim_world *w, const sim_event *ev)
 {
-    sim_node *to = &w->nodes[ev->p.node];
-    if (G_LIKELY(to->state == SIM_NODE_UP && to->rx_cost_us == 0))
-        hand(w, to, ev->p.arg, ev->p.u64, ev->p.packet);
-    else
-        arrive_slow(w, to, ev->p.arg, ev->p.u64, ev->p.packet);
+    arrive_at(w, ev->p.node, ev->p.arg, ev->p.u64, ev->p.packet);
+}
+
+/* A folded fan-out (fold): each copy in turn, as if each had been an
+ * event of its own, popped right after the one before. Returns the
+ * copies delivered. */
+static unsigned arrive_many(sim_world *w, const sim_event *ev)
+{
+    g_assert(ev->packet_holds >= 2 && ev->packet_holds <= SIM_FOLD_MAX);
+    arrive_at(w, ev->p.node, ev->p.arg, 0, ev->p.packet);
+    for (unsigned k = 1; k < ev->packet_holds; k++) {
+        uint32_t to = (uint32_t)(ev->p.u64 >> (32 * (k - 1)));
+        g_assert(to != 0 && to - 1 < w->n);
+        /* Off the queue from here, as its own event would have been. */
+        w->folded--;
+        arrive_at(w, to - 1, ev->p.arg, 0, ev->p.packet);
+    }
+    return ev->packet_holds;
 }
 
 /* True if a packet queued at its receiver belongs to a life of the
@@ -351,28 +374,49 @@ static inline void fetch_ahead(sim_world *w)
 #define STAGE_ENTRY (2 * SIM_STAGE_SCALE)
 #define STAGE_RECORD (1 * SIM_STAGE_SCALE)
 
-static inline void fetch_delivery(sim_world *w, size_t k, unsigned stage)
+/* The receivers of the k-th ordered delivery ahead into to[] (a folded
+ * fan-out has several: the ring holds only the send path's arrivals,
+ * whose u64 is 0 or names the others); returns how many, 0 if none. */
+static inline unsigned peek_receivers(const sim_world *w, size_t k,
+                                      uint32_t to[SIM_FOLD_MAX],
+                                      const sim_packet **pkt)
 {
     uint32_t node;
+    uint64_t u64;
+    if (!sim_evq_peek_ordered(&w->q, k, &node, &u64, pkt) || node >= w->n)
+        return 0;
+    unsigned n = 0;
+    to[n++] = node;
+    for (; n < SIM_FOLD_MAX && (uint32_t)u64 != 0 && (uint32_t)u64 <= w->n;
+         u64 >>= 32)
+        to[n++] = (uint32_t)u64 - 1;
+    return n;
+}
+
+static inline void fetch_delivery(sim_world *w, size_t k, unsigned stage)
+{
+    uint32_t to[SIM_FOLD_MAX];
     const sim_packet *pkt;
-    if (!sim_evq_peek_ordered(&w->q, k, &node, &pkt) || pkt == NULL ||
-        node >= w->n)
+    unsigned n = peek_receivers(w, k, to, &pkt);
+    if (pkt == NULL)
         return;
-    const peko_nodelist *nl = w->nodes[node].nl;
-    if (nl != NULL)
-        peko_nodelist_prefetch(nl, pkt->bytes, pkt->n_bytes, stage);
+    for (unsigned i = 0; i < n; i++) {
+        const peko_nodelist *nl = w->nodes[to[i]].nl;
+        if (nl != NULL)
+            peko_nodelist_prefetch(nl, pkt->bytes, pkt->n_bytes, stage);
+    }
 }
 
 static inline void fetch_deliveries(sim_world *w)
 {
-    uint32_t node;
+    uint32_t to[SIM_FOLD_MAX];
     const sim_packet *pkt;
-    if (sim_evq_peek_ordered(&w->q, STAGE_SIM_NODE, &node, &pkt) &&
-        node < w->n)
-        __builtin_prefetch(&w->nodes[node].nl);
-    if (sim_evq_peek_ordered(&w->q, STAGE_NODE, &node, &pkt) &&
-        node < w->n) {
-        const char *nl = (const char *)w->nodes[node].nl;
+    unsigned n = peek_receivers(w, STAGE_SIM_NODE, to, &pkt);
+    for (unsigned i = 0; i < n; i++)
+        __builtin_prefetch(&w->nodes[to[i]].nl);
+    n = peek_receivers(w, STAGE_NODE, to, &pkt);
+    for (unsigned i = 0; i < n; i++) {
+        const char *nl = (const char *)w->nodes[to[i]].nl;
         if (nl != NULL)
             for (int line = 0; line < 4; line++)
                 __builtin_prefetch(nl + 64 * line);
@@ -384,15 +428,19 @@ static inline void fetch_deliveries(sim_world *w)
 
 uint64_t sim_world_run_until(sim_world *w, int64_t t_us)
 {
-    uint64_t dispatched = 0;
+    uint64_t dispatched = 0; /* a folded copy counts as an event */
+    uint64_t next_check = 0;
     sim_event ev;
     for (;;) {
         /* A stop request is seen within STOP_CHECK_EVENTS events: a
          * microsecond or so each, so well within a second of wall time
-         * however long the slice of virtual time. */
-        if (G_UNLIKELY(dispatched % STOP_CHECK_EVENTS == 0) && w->stop &&
-            *w->stop)
-            return dispatched;
+         * however long the slice of virtual time. An event may hold
+         * SIM_FOLD_MAX copies, hence the margin. */
+        if (G_UNLIKELY(dispatched >= next_check)) {
+            if (w->stop && *w->stop)
+                return dispatched;
+            next_check = dispatched + STOP_CHECK_EVENTS - (SIM_FOLD_MAX - 1);
+        }
         if (!sim_evq_pop_until(&w->q, t_us, &ev))
             break;
         g_assert(ev.time_us >= w->now_us);
@@ -415,6 +463,12 @@ uint64_t sim_world_run_until(sim_world *w, int64_t t_us)
         case SIM_EV_CALL:
             sim__call_fire(w, ev.p.ptr);
             break;
+        case SIM_EV_ARRIVE_MANY: {
+            unsigned extra = arrive_many(w, &ev) - 1;
+            dispatched += extra;
+            w->stats.events += extra;
+            break;
+        }
         default:
             g_assert_not_reached();
         }
@@ -456,6 +510,33 @@ static sim_packet *wire_copy(sim_world *w, size_t sender,
     return pkt;
 }
 
+/* Makes this copy of pkt, from `from` to `to` at at_us, one more
+ * receiver of the latest arrival pushed, if that carries the same packet
+ * from the same sender at the same time and nothing was pushed since.
+ * Pushed apart, the two would be consecutive in the queue's order (equal
+ * times, consecutive sequences) and come out one right after the other;
+ * folded, the world delivers them one right after the other
+ * (arrive_many): the same deliveries in the same order, the same trace,
+ * with one event where a fan-out took one each. Returns true if folded
+ * (the event then holds the caller's hold of pkt). */
+static bool fold(sim_world *w, uint32_t from, uint32_t to, int64_t at_us,
+                 const sim_packet *pkt)
+{
+    if (w->unfolded || w->fold_copies == 0 || w->fold_copies >= SIM_FOLD_MAX ||
+        w->fold_from != from || w->fold_time_us != at_us)
+        return false;
+    uint64_t u64 = w->fold_u64 |
+                   ((uint64_t)(to + 1) << (32 * (w->fold_copies - 1)));
+    if (!sim_evq_amend_last(&w->q, w->fold_handle, pkt, SIM_EV_ARRIVE_MANY,
+                            u64))
+        return false;
+    w->fold_u64 = u64;
+    w->fold_copies++;
+    w->folded++;
+    w->stats.folded++;
+    return true;
+}
+
 int sim__send(sim_world *w, sim_node *node, const peko_addr *to,
               const uint8_t *bytes, size_t n_bytes)
 {
@@ -476,7 +557,7 @@ int sim__send(sim_world *w, sim_node *node, const peko_addr *to,
         sim__drop(w, node->index, dst, bytes, n_bytes, SIM_DROP_OVERSIZE);
         return -EMSGSIZE;
     }
-    if (G_UNLIKELY(sim_evq_size(&w->q) >= w->packet_limit)) {
+    if (G_UNLIKELY(sim__queued(w) >= w->packet_limit)) {
         /* The queue is at its bound: the packet is dropped, as by a full
          * socket buffer, and the sender told so. */
         w->stats.queue_full++;
@@ -508,25 +589,33 @@ int sim__send(sim_world *w, sim_node *node, const peko_addr *to,
     int64_t latency_us = sim__latency(w, &node->lat_rng, node, dn);
     w->stats.latency_us_total += (uint64_t)latency_us;
     w->stats.latency_samples++;
+    int64_t at_us = depart_us + latency_us;
     sim_packet *pkt = wire_copy(w, node->index, bytes, n_bytes);
     sim_payload p = {.kind = SIM_EV_ARRIVE,
                      .node = (uint32_t)dst,
                      .arg = node->index,
                      .packet = pkt};
-    /* Below packet_limit there is always room. At a constant latency
-     * arrivals are pushed in time order (virtual time never goes back),
-     * which the queue serves without its heap; an uplink delay can break
-     * that order, and the queue then takes the push into its heap. */
-    sim_evq_handle pushed =
-        w->latency_fast
-            ? sim_evq_push_ordered(&w->q, depart_us + latency_us, &p)
-            : sim_evq_push(&w->q, depart_us + latency_us, &p);
-    if (pushed == SIM_EVQ_NONE)
-        g_assert_not_reached();
+    if (!fold(w, node->index, (uint32_t)dst, at_us, pkt)) {
+        /* Below packet_limit there is always room. At a constant latency
+         * arrivals are pushed in time order (virtual time never goes
+         * back), which the queue serves without its heap; an uplink delay
+         * can break that order, and the queue then takes the push into
+         * its heap. */
+        sim_evq_handle pushed =
+            w->latency_fast ? sim_evq_push_ordered(&w->q, at_us, &p)
+                            : sim_evq_push(&w->q, at_us, &p);
+        if (pushed == SIM_EVQ_NONE)
+            g_assert_not_reached();
+        w->fold_handle = pushed;
+        w->fold_time_us = at_us;
+        w->fold_from = node->index;
+        w->fold_copies = 1;
+        w->fold_u64 = 0;
+    }
 
     if (G_UNLIKELY(w->duplicate > 0) &&
         model_stream_double(&node->dup_rng) < w->duplicate &&
-        sim_evq_size(&w->q) < w->packet_limit) {
+        sim__queued(w) < w->packet_limit) {
         /* The network delivers it twice, each copy on its own path. */
         int64_t again_us = sim__latency(w, &node->lat_rng, node, dn);
         p.packet = wire_copy(w, node->index, bytes, n_bytes);
@@ -716,6 +805,7 @@ int sim_world_new(size_t n, const sim_world_config *config, uint64_t seed,
     w->epoch_us = config->epoch_us;
     w->port = config->port;
     w->seed = seed;
+    w->unfolded = config->unfolded;
     w->print = config->print;
     w->print_user = config->print_user;
     w->trace_hash = FNV_OFFSET;
@@ -842,7 +932,7 @@ void sim_world_stats_get(const sim_world *w, sim_world_stats *out)
 {
     *out = w->stats;
     out->now_us = w->now_us;
-    out->pending = sim_evq_size(&w->q);
+    out->pending = sim__queued(w);
     sim_evq_stats qs;
     sim_evq_stats_get(&w->q, &qs);
     out->queue_bytes = qs.bytes;

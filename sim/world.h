@@ -91,6 +91,11 @@ typedef struct sim_world_config {
      * then stops creating nodes (a million engines take seconds) and
      * the world keeps it as its stop flag (sim_world_set_stop()). */
     const volatile sig_atomic_t *stop;
+    /* One event for each copy of a packet, where copies of one packet
+     * due at one time are otherwise folded into one event (a fan-out;
+     * `folded` below). The run is the same either way, bit for bit; only
+     * memory and time differ. For tests and measurements. */
+    bool unfolded;
 } sim_world_config;
 
 /* Counters since the world was created. Every packet sent ends up
@@ -111,7 +116,8 @@ typedef struct sim_world_stats {
                                 * queue's bound (also counted as
                                 * dropped[SIM_DROP_SEND_QUEUE]); timers
                                 * never are */
-    size_t pending;            /* events waiting in the queue */
+    size_t pending;            /* events waiting in the queue, each
+                                * folded copy counted as one */
     size_t queue_bytes;        /* memory held by the event queue */
     /* The network model. */
     uint64_t dropped[SIM_DROP_COUNT]; /* packets, by cause */
@@ -120,6 +126,10 @@ typedef struct sim_world_stats {
     uint64_t shared;           /* packets put on the wire in the buffer of
                                 * the sender's previous packet (the same
                                 * bytes: a fan-out's copies) */
+    uint64_t folded;           /* copies that travelled in the event of
+                                * the copy before them (the same packet
+                                * from the same sender, due at the same
+                                * time: a fan-out), not one of their own */
     uint64_t in_flight;        /* sent, neither delivered nor dropped yet */
     uint64_t held;             /* packets waiting for a paused node now */
     uint64_t latency_us_total; /* sum of the network delays (propagation,

@@ -353,6 +353,93 @@ Test(evq, packets_follow_their_events)
     cr_assert_eq(st.packets_out, 0);
 }
 
+Test(evq, a_packet_gets_the_smallest_class_that_holds_it)
+{
+    /* Every size up to the largest class: room for the bytes, at most a
+     * quarter more than bytes and header (or 64 bytes in all), and the
+     * whole capacity writable (AddressSanitizer checks the poisoning). */
+    size_t header = sizeof(sim_packet);
+    size_t last = 0;
+    for (size_t n = 0; n + header <= 65536; n++) {
+        sim_packet *pkt = sim_evq_packet_new(&q, n);
+        size_t cap = sim_evq_packet_capacity(pkt);
+        cr_assert_geq(cap, n, "%zu bytes in %zu", n, cap);
+        size_t total = cap + header;
+        cr_assert(total <= 64 || 4 * total <= 5 * (n + header),
+                  "%zu bytes in a buffer of %zu", n, total);
+        cr_assert_eq(total % 16, 0);
+        cr_assert_geq(total, last, "classes grow with the size");
+        last = total;
+        memset(pkt->bytes, 0x5a, cap);
+        sim_evq_packet_free(&q, pkt);
+    }
+    cr_assert_eq(last, 65536, "the largest class is 64 KiB");
+    /* Beyond it, an allocation of the packet's own size. */
+    sim_packet *big = sim_evq_packet_new(&q, 65536);
+    cr_assert_eq(sim_evq_packet_capacity(big), 65536);
+    sim_evq_packet_free(&q, big);
+}
+
+Test(evq, amending_folds_copies_into_the_last_push_only)
+{
+    sim_payload p = {.kind = 1, .node = 7};
+    sim_packet *pkt = sim_evq_packet_new(&q, 10);
+    p.packet = pkt;
+    sim_evq_handle h = sim_evq_push_ordered(&q, 5, &p);
+
+    /* Two more holders of its packet join it. */
+    cr_assert(sim_evq_amend_last(&q, h, sim_evq_packet_share(&q, pkt), 2,
+                                 42));
+    cr_assert(sim_evq_amend_last(&q, h, sim_evq_packet_share(&q, pkt), 2,
+                                 43));
+    /* Another packet, or any push since, and it folds nothing. */
+    sim_packet *other = sim_evq_packet_new(&q, 10);
+    cr_assert_not(sim_evq_amend_last(&q, h, other, 2, 44));
+    sim_payload timer = {.kind = 3};
+    sim_evq_push(&q, 9, &timer);
+    cr_assert_not(sim_evq_amend_last(&q, h, sim_evq_packet_share(&q, pkt),
+                                     2, 45));
+    sim_evq_packet_free(&q, pkt); /* the share the last call kept */
+    sim_evq_packet_free(&q, other);
+
+    sim_event ev;
+    cr_assert(sim_evq_pop(&q, &ev));
+    cr_assert_eq(ev.p.kind, 2);
+    cr_assert_eq(ev.p.u64, 43);
+    cr_assert_eq(ev.p.node, 7);
+    cr_assert_eq(ev.packet_holds, 3);
+    cr_assert_eq(ev.p.packet, pkt);
+    for (unsigned i = 0; i < ev.packet_holds; i++)
+        sim_evq_packet_free(&q, ev.p.packet);
+    sim_evq_stats st;
+    sim_evq_stats_get(&q, &st);
+    cr_assert_eq(st.packets_out, 0, "every hold returned");
+    /* Popped: it takes no more. */
+    sim_packet *late = sim_evq_packet_new(&q, 10);
+    cr_assert_not(sim_evq_amend_last(&q, h, late, 2, 46));
+    sim_evq_packet_free(&q, late);
+}
+
+Test(evq, a_cancelled_or_cleared_fold_frees_every_hold)
+{
+    sim_payload p = {.kind = 1};
+    sim_packet *pkt = sim_evq_packet_new(&q, 10);
+    p.packet = pkt;
+    sim_evq_handle h = sim_evq_push(&q, 5, &p);
+    cr_assert(sim_evq_amend_last(&q, h, sim_evq_packet_share(&q, pkt), 2, 1));
+    cr_assert(sim_evq_cancel(&q, h));
+    sim_evq_stats st;
+    sim_evq_stats_get(&q, &st);
+    cr_assert_eq(st.packets_out, 0);
+
+    pkt = sim_evq_packet_new(&q, 10);
+    p.packet = pkt;
+    h = sim_evq_push_ordered(&q, 6, &p);
+    cr_assert(sim_evq_amend_last(&q, h, sim_evq_packet_share(&q, pkt), 2, 1));
+    sim_evq_clear(&q); /* asserts that no packet is left out */
+    sim_evq_init(&q, 0, 0);
+}
+
 Test(evq, a_shared_packet_returns_to_its_pool_with_its_last_holder)
 {
     sim_packet *pkt = sim_evq_packet_new(&q, 3);

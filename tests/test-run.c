@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "ctl-proto.h"
 #include "recorder.h"
 #include "runner.h"
 #include "runs.h"
@@ -820,4 +821,30 @@ Test(run, ground_truth_is_recorded_and_judges_removals)
     cr_assert(run->value[ANA_METRIC_PACKETS_PER_CYCLE] > 0);
     ana_runset_clear(&set);
     fixture_close(&fx);
+}
+
+Test(run, control_escapes_round_trip_every_byte)
+{
+    /* What a get shows of names and data: printable ASCII as is, every
+     * other byte (and the escape's own characters) as \xNN. */
+    uint8_t all[256];
+    for (int i = 0; i < 256; i++)
+        all[i] = (uint8_t)i;
+    GString *out = g_string_new(NULL);
+    run_ctl_escape(out, all, sizeof all);
+    for (size_t i = 0; i < out->len; i++)
+        cr_assert(out->str[i] > 0x20 && out->str[i] < 0x7f,
+                  "byte %zu of the escaped text is 0x%02x", i,
+                  (unsigned)(uint8_t)out->str[i]);
+    size_t n;
+    uint8_t *back = run_ctl_unescape(out->str, out->len, &n);
+    cr_assert_not_null(back);
+    cr_assert_eq(n, sizeof all);
+    cr_assert_eq(memcmp(back, all, n), 0);
+    g_free(back);
+
+    g_string_truncate(out, 0);
+    run_ctl_escape(out, (const uint8_t *)"a b\\{\x1b\xff", 7);
+    cr_assert_str_eq(out->str, "a\\x20b\\x5c\\x7b\\x1b\\xff");
+    g_string_free(out, TRUE);
 }

@@ -350,6 +350,61 @@ Test(world, a_fan_outs_copies_share_one_buffer)
     sim_world_free(w);
 }
 
+/* One run of `n` rumor nodes joining via node 0, for 5 s at a 100 ms
+ * cycle, with copies folded or not; its figures and trace. */
+static void run_fan_outs(size_t n, size_t max_events, bool unfolded,
+                         sim_world_stats *st, uint64_t *trace)
+{
+    sim_world_config config;
+    sim_world_config_init(&config);
+    config.engine.cycle_us = SECOND_US / 10;
+    config.max_events = max_events;
+    config.unfolded = unfolded;
+    sim_world *w;
+    cr_assert_eq(sim_world_new(n, &config, 5, &w), 0);
+    join_all_via_node0(w);
+    sim_world_run_until(w, 5 * SECOND_US);
+    sim_world_stats_get(w, st);
+    *trace = sim_world_trace_hash(w);
+    sim_world_free(w);
+}
+
+Test(world, a_fan_out_folded_into_one_event_is_the_same_run)
+{
+    /* A forward's three copies, due at one time, travel in one event;
+     * every delivery, its order, the figures and the trace stay those of
+     * one event a copy. */
+    sim_world_stats folded, apart;
+    uint64_t trace_folded, trace_apart;
+    run_fan_outs(32, 0, false, &folded, &trace_folded);
+    run_fan_outs(32, 0, true, &apart, &trace_apart);
+    cr_assert_eq(trace_folded, trace_apart);
+    cr_assert_eq(folded.deliveries, apart.deliveries);
+    cr_assert_eq(folded.events, apart.events);
+    cr_assert_eq(folded.timers, apart.timers);
+    cr_assert_eq(folded.pending, apart.pending);
+    cr_assert_eq(apart.folded, 0);
+    cr_assert_gt(folded.folded, folded.deliveries / 3,
+                 "%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                 " deliveries folded", folded.folded, folded.deliveries);
+}
+
+Test(world, folded_copies_count_against_the_queue_bound)
+{
+    /* With room for a few packets, sends are refused at the same moments
+     * whether the copies in flight share events or not. */
+    sim_world_stats folded, apart;
+    uint64_t trace_folded, trace_apart;
+    size_t bound = 16 * PEKO_TIMER_COUNT + 20;
+    run_fan_outs(16, bound, false, &folded, &trace_folded);
+    run_fan_outs(16, bound, true, &apart, &trace_apart);
+    cr_assert_gt(apart.queue_full, 0, "the bound was reached");
+    cr_assert_eq(folded.queue_full, apart.queue_full);
+    cr_assert_eq(trace_folded, trace_apart);
+    cr_assert_eq(folded.deliveries, apart.deliveries);
+    cr_assert_gt(folded.folded, 0);
+}
+
 Test(world, timers_do_not_pile_up)
 {
     /* Re-armed timers are cancelled, not left behind: after a long quiet
