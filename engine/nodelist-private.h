@@ -218,8 +218,9 @@ static inline void peko__work_return(peko_nodelist *nl, void *work)
     peko__records_scratch_return(nl->peers.records, work);
 }
 
-/* Encodes *msg into a borrowed buffer and sends it to `to`. A message that does not
- * fit Size is counted in send_failed and printed, never sent. */
+/* Encodes *msg into a borrowed buffer and sends it to `to`. A message
+ * that does not fit Size is counted in send_failed and printed, never
+ * sent. */
 void peko__send_msg(peko_nodelist *nl, const peko__msg *msg,
                     const peko_addr *to);
 /* The same for an answer to `request` (sent to `to`, its reply
