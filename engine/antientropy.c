@@ -205,7 +205,7 @@ void peko__ae_request(peko_nodelist *nl, uint32_t slot)
 }
 
 /* Sends the request built in msg and b, remembering it so that its
- * answer is known as one. */
+ * answer is known as one, and hands b's buffer back. */
 static void send_request(peko_nodelist *nl, const peko_addr *to,
                          peko__msg *msg, const builder *b)
 {

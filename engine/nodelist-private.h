@@ -218,9 +218,14 @@ static inline void peko__work_return(peko_nodelist *nl, void *work)
     peko__records_scratch_return(nl->peers.records, work);
 }
 
-/* Encodes *msg into a borrowed buffer and sends it to `to`. A message
- * that does not fit Size is counted in send_failed and printed, never
- * sent. */
+/* Encodes *msg into a borrowed buffer, which the caller hands back with
+ * peko__work_return(), and stores its length in *n_bytes. A message that
+ * does not fit Size is counted in send_failed and printed (about `to`,
+ * which may be NULL): then NULL. */
+uint8_t *peko__encode(peko_nodelist *nl, const peko__msg *msg,
+                      const peko_addr *to, size_t *n_bytes);
+/* Encodes *msg and sends it to `to`; a message that does not fit Size is
+ * never sent (peko__encode). */
 void peko__send_msg(peko_nodelist *nl, const peko__msg *msg,
                     const peko_addr *to);
 /* The same for an answer to `request` (sent to `to`, its reply

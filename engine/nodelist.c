@@ -54,18 +54,27 @@ void peko__send_packet(peko_nodelist *nl, peko_msg_type type,
     peko__send_raw(nl, type, to, bytes, n_bytes);
 }
 
+uint8_t *peko__encode(peko_nodelist *nl, const peko__msg *msg,
+                      const peko_addr *to, size_t *n_bytes)
+{
+    uint8_t *tx = peko__work_borrow(nl, nl->size);
+    *n_bytes = peko__wire_encode_unsealed(msg, nl->wire_keys, tx, nl->size);
+    if (*n_bytes != 0)
+        return tx;
+    peko__work_return(nl, tx);
+    nl->stats.send_failed++;
+    peko__print_error(nl, "packet does not fit Size", to);
+    return NULL;
+}
+
 void peko__send_reply(peko_nodelist *nl, const peko__msg *msg,
                       const peko_addr *to, const peko__msg *request)
 {
-    uint8_t *tx = peko__work_borrow(nl, nl->size);
-    size_t n_bytes = peko__wire_encode_unsealed(msg, nl->wire_keys, tx,
-                                                (size_t)nl->config.size);
-    if (n_bytes == 0) {
-        nl->stats.send_failed++;
-        peko__print_error(nl, "packet does not fit Size", to);
-    } else {
-        peko__send_packet(nl, msg->type, to, tx, n_bytes, request);
-    }
+    size_t n_bytes;
+    uint8_t *tx = peko__encode(nl, msg, to, &n_bytes);
+    if (tx == NULL)
+        return;
+    peko__send_packet(nl, msg->type, to, tx, n_bytes, request);
     peko__work_return(nl, tx);
 }
 

@@ -39,9 +39,10 @@ typedef struct peko__record {
     uint8_t *text;           /* name then data, owned; NULL if both empty */
 } peko__record;
 
-/* Buffers lent at once: the deepest nesting of borrows in one call is
- * four (a swap answer: the request's entries, the answer's, a range, the
- * encoding). A borrow beyond them gets an allocation of its own. */
+/* Buffers lent at once: one call holds at most three (a swap answer: the
+ * request's entries, the answer's, a range), and an observer may call a
+ * second node list in the middle of it. A borrow beyond them gets an
+ * allocation of its own. */
 #define PEKO__RECORDS_LOANS 6
 
 typedef struct peko__loan {
@@ -95,10 +96,8 @@ bool peko__records_text_equal(const peko_records *rs, uint32_t h,
  * entries (docs/simulator.md). No allocation per call either: a swap's
  * entries (up to about 80 KB at the default Size) allocated per call are
  * what a simulator's heap, fragmented by thousands of growing peer
- * tables, serves slowest. Borrows nest (a swap answer holds four, and an
- * observer may call a second node list in the middle of a call); past
- * PEKO__RECORDS_LOANS lent at once, a borrow gets an allocation of its
- * own. Cannot fail (aborts when memory runs out). */
+ * tables, serves slowest. Borrows nest; past PEKO__RECORDS_LOANS lent at
+ * once, a borrow gets an allocation of its own. Cannot fail (aborts when memory runs out). */
 void *peko__records_scratch_borrow(peko_records *rs, size_t n_bytes);
 void peko__records_scratch_return(peko_records *rs, void *scratch);
 

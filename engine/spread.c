@@ -286,19 +286,15 @@ size_t peko__spread(peko_nodelist *nl, peko__msg *msg, const uint8_t *carried,
     msg->infected = set;
     msg->n_infected = merge_set(set, carried, n_keep, fresh, n_fresh);
 
-    uint8_t *tx = peko__work_borrow(nl, nl->size);
-    size_t n_bytes = peko__wire_encode_unsealed(msg, nl->wire_keys, tx,
-                                                nl->size);
+    size_t n_bytes;
+    uint8_t *tx = peko__encode(nl, msg, NULL, &n_bytes);
     peko__work_return(nl, set);
-    if (n_bytes == 0) {
-        nl->stats.send_failed++;
-        peko__print_error(nl, "packet does not fit Size", NULL);
-        n_targets = 0;
-    }
+    if (tx == NULL)
+        return 0;
     /* One encoding, the same bytes to every target (a signed packet's
      * trailer sealed for each). env->send() must not re-enter this node
      * list (peko.h), so the peer table is stable. */
-    for (size_t t = 0; n_bytes != 0 && t < n_targets; t++) {
+    for (size_t t = 0; t < n_targets; t++) {
         const peko__peer *p = peko__peers_at(&nl->peers, nl->pick_scratch[t]);
         peko__send_packet(nl, msg->type, peko__peer_addr(&nl->peers, p), tx,
                           n_bytes, NULL);

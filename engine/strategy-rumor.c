@@ -20,17 +20,12 @@ static void swap_send(peko_nodelist *nl, peko_msg_type type,
 {
     peko__msg msg;
     peko__metadata_fill(nl, &msg, type);
-    uint8_t *tx = peko__work_borrow(nl, nl->size);
-    size_t n_bytes = peko__wire_encode_unsealed(&msg, nl->wire_keys, tx,
-                                                (size_t)nl->config.size);
-    if (n_bytes == 0) {
-        nl->stats.send_failed++;
-        peko__print_error(nl, "packet does not fit Size", to);
-    } else {
-        peko__print_swap(nl, type == PEKO_MSG_SWAP_REQUEST, requester,
-                         responder);
-        peko__send_packet(nl, type, to, tx, n_bytes, request);
-    }
+    size_t n_bytes;
+    uint8_t *tx = peko__encode(nl, &msg, to, &n_bytes);
+    if (tx == NULL)
+        return;
+    peko__print_swap(nl, type == PEKO_MSG_SWAP_REQUEST, requester, responder);
+    peko__send_packet(nl, type, to, tx, n_bytes, request);
     peko__work_return(nl, tx);
 }
 

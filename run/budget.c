@@ -71,16 +71,10 @@ static double pow2_at_least(double x)
     return p;
 }
 
-/* The slab class a packet of n bytes is carved from (sim/evq.h): from
- * 64 bytes, header included, four classes a doubling. */
+/* The slab class a packet of n bytes is carved from (sim/evq.h). */
 static double packet_class(double n_bytes)
 {
-    double total = MAX(64.0, n_bytes + sizeof(sim_packet));
-    if (total <= 64)
-        return 64;
-    double octave = pow2_at_least(total) / 2; /* total in (octave, 2 octave] */
-    double step = octave / 4;
-    return octave + ceil((total - octave) / step) * step;
+    return (double)sim_evq_packet_footprint((size_t)n_bytes);
 }
 
 /* engine/peers.c: kept at most three quarters full, a power of two. */

@@ -374,9 +374,10 @@ static void compact(sim_evq *q)
 /* Packets.                                                             */
 
 /* Four classes a doubling: 64 << o times 4/4, 5/4, 6/4 and 7/4 for
- * class 4o + j. Powers of two alone wasted a third of a burst's packet
- * memory on average (a 130-byte heartbeat in 256 bytes); at a quarter
- * step the waste is at most a fifth and about a tenth on average. Every
+ * class 4o + j, so a buffer is at most a quarter larger than its packet
+ * and header (a 130-byte heartbeat takes 160 bytes, not 256). Each class
+ * keeps slabs up to its own high-water mark, which costs more than the
+ * rounding saves in some runs (docs/simulator.md, Performance). Every
  * size is a multiple of 16, so buffers carved side by side stay
  * aligned. */
 static inline size_t class_size(unsigned c)
@@ -469,6 +470,14 @@ sim_packet *sim_evq_packet_new(sim_evq *q, size_t n_bytes)
     pkt->shares = 0;
     q->packets_out++;
     return pkt;
+}
+
+size_t sim_evq_packet_footprint(size_t n_bytes)
+{
+    size_t total = sizeof(sim_packet) + n_bytes;
+    if (total > class_size(SIM_PACKET_CLASSES - 1))
+        return total;
+    return class_size(class_of(total));
 }
 
 size_t sim_evq_packet_capacity(const sim_packet *pkt)

@@ -67,6 +67,9 @@ typedef struct sim_packet {
 
 /* The bytes pkt can hold: n_bytes or more. */
 size_t sim_evq_packet_capacity(const sim_packet *pkt);
+/* The bytes a packet of n_bytes takes, header and its class's rounding
+ * included (for memory estimates). */
+size_t sim_evq_packet_footprint(size_t n_bytes);
 
 /* What an event carries. The queue interprets none of it except
  * `packet`, which it owns while the event is pending and frees if the
