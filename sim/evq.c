@@ -373,15 +373,22 @@ static void compact(sim_evq *q)
 /* ------------------------------------------------------------------ */
 /* Packets.                                                             */
 
-/* Four classes a doubling: 64 << o times 4/4, 5/4, 6/4 and 7/4 for
+/* Small packets, where most of a run's buffers are, come in four classes
+ * a doubling up to 896 bytes: 64 << o times 4/4, 5/4, 6/4 and 7/4 for
  * class 4o + j, so a buffer is at most a quarter larger than its packet
- * and header (a 130-byte heartbeat takes 160 bytes, not 256). Each class
- * keeps slabs up to its own high-water mark, which costs more than the
- * rounding saves in some runs (docs/simulator.md, Performance). Every
- * size is a multiple of 16, so buffers carved side by side stay
- * aligned. */
+ * and header (a 130-byte heartbeat takes 160 bytes, not 256). Larger
+ * ones come in powers of two from 1 KiB: each class keeps slabs up to
+ * its own high-water mark, and where the sizes in flight drift (swaps
+ * come in every size up to Size) finer classes held more idle buffers
+ * than their rounding saved (docs/simulator.md, Performance). Every size
+ * is a multiple of 16, so buffers carved side by side stay aligned. */
+#define FINE_CLASSES 16 /* 64 to 896 bytes */
+#define FINE_MAX 896
+
 static inline size_t class_size(unsigned c)
 {
+    if (c >= FINE_CLASSES)
+        return (size_t)1024 << (c - FINE_CLASSES);
     return ((size_t)64 << (c / 4)) / 4 * (4 + c % 4);
 }
 
@@ -391,6 +398,10 @@ static inline unsigned class_of(size_t total)
 {
     if (total <= 64)
         return 0;
+    if (total > FINE_MAX)
+        /* total lies in (512 << k, 1024 << k]: class 16 + k. */
+        return FINE_CLASSES + (unsigned)(64 - __builtin_clzll(total - 1)) -
+               10;
     /* total lies in (64 << o, 128 << o]: past the octave's start by
      * r in (0, 64 << o], in steps of 16 << o. */
     unsigned o = (unsigned)(63 - __builtin_clzll(total - 1)) - 6;

@@ -14,8 +14,8 @@
  *   pop followed by a push touches memory that is already in cache;
  * - packet bytes carried by delivery events live in pooled buffers
  *   (sim_packet) carved from large slabs, recycled by size class (four
- *   a doubling, so a buffer is at most a quarter larger than its packet
- *   and header);
+ *   a doubling up to 896 bytes, so a small buffer is at most a quarter
+ *   larger than its packet and header; powers of two above);
  * - events the caller pushes in time order (sim_evq_push_ordered: the
  *   world's deliveries at a constant latency) skip the heap: their keys
  *   wait in a FIFO ring, and a pop takes the earlier of the ring's front
@@ -56,7 +56,8 @@ typedef uint64_t sim_evq_handle;
  * and return it with sim_evq_packet_free(). A buffer may have several
  * holders (sim_evq_packet_share()): its bytes are then read-only, and
  * it returns to its pool when the last holder frees it. */
-#define SIM_PACKET_CLASSES 41  /* 64, 80, 96, 112, 128, 160, ... 64 KiB */
+#define SIM_PACKET_CLASSES 23  /* 64, 80, 96, 112, 128, 160, ... 896,
+                                 * then 1, 2, 4 ... 64 KiB */
 #define SIM_PACKET_UNPOOLED UINT16_MAX /* larger: its own allocation */
 typedef struct sim_packet {
     uint32_t n_bytes;             /* bytes used */
