@@ -12,7 +12,7 @@
  *                   until it is gone, for good, from every live node's
  *                   list: median and 99th percentile over silences;
  *   wrong removals  removals of a node that was up, and had been for a
- *                   whole window (the timeout plus a cycle), by a node
+ *                   whole window (the timeout), by a node
  *                   that was not paused within it: their count, their
  *                   rate per node-hour, the mistake recurrence time T_MR
  *                   per pair of nodes and the mistake duration T_M
@@ -60,8 +60,7 @@ typedef struct ana_qos_input {
                             * ends there (a later row moves it) */
     int64_t window_us;     /* a removal within this of a silence of the
                             * removed node, or of a pause of the remover,
-                            * is explained by it: the timeout plus one
-                            * cycle (the sweep); > 0 */
+                            * is explained by it: the timeout; > 0 */
     const ana_qos_row *rows;
     size_t n_rows;
 } ana_qos_input;

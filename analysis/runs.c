@@ -362,11 +362,11 @@ fail:
 }
 
 /* The failure detector's figures, for a run that recorded ground truth.
- * A removal is judged against the timeout plus one cycle (qos.h); without
- * a known timeout there is no judging, and no figures. */
+ * A removal is judged against the timeout (qos.h); without a known
+ * timeout there is no judging, and no figures. */
 static gboolean load_qos(loader *l, ana_run *run, GError **error)
 {
-    double window_s = run->timeout_s + run->cycle_s;
+    double window_s = run->timeout_s;
     if (!run->has_qos || !(window_s > 0) || !isfinite(window_s) ||
         run->nodes < 1) {
         run->has_qos = false;

@@ -330,12 +330,21 @@ uint32_t peko__ae_request_gaps(peko_nodelist *nl, uint32_t max)
 }
 
 /* How many peers ahead of the oldest a staleness check looks past
- * tombstones and peers never heard from. */
+ * tombstones and peers refreshed since. */
 #define STALE_LOOK 64
 
 static bool is_stale(const peko__peer *p, int64_t before_us)
 {
     return !peko__peer_is_dead(p) && peko__peer_has_heartbeat(p) &&
+           p->last_seen_us < before_us;
+}
+
+/* A peer listed before before_us (a seed, or one the application set)
+ * and never heard from since: as much at risk as a stale one, but with
+ * no version to list. */
+static bool is_unheard(const peko__peer *p, int64_t before_us)
+{
+    return !peko__peer_is_dead(p) && !peko__peer_has_heartbeat(p) &&
            p->last_seen_us < before_us;
 }
 
@@ -346,7 +355,7 @@ bool peko__ae_has_stale(const peko_nodelist *nl, int64_t before_us)
          e != PEKO__ENTRY_NONE && look > 0;
          e = peko__peers_newer(&nl->peers, e), look--) {
         const peko__peer *p = peko__peers_entry(&nl->peers, e);
-        if (is_stale(p, before_us))
+        if (is_stale(p, before_us) || is_unheard(p, before_us))
             return true;
         if (p->last_seen_us >= before_us)
             return false; /* the rest are newer still */
@@ -354,19 +363,54 @@ bool peko__ae_has_stale(const peko_nodelist *nl, int64_t before_us)
     return false;
 }
 
-void peko__ae_ask_stale(peko_nodelist *nl, uint32_t slot, int64_t before_us)
+/* The nth of the peers never heard from among the oldest STALE_LOOK, the
+ * ones peko__ae_has_stale() looks at (round again if there are fewer), or
+ * PEKO__ENTRY_NONE. */
+static uint32_t nth_unheard(const peko_nodelist *nl, int64_t before_us,
+                            uint32_t nth)
+{
+    uint32_t found[STALE_LOOK];
+    uint32_t n = 0;
+    int look = STALE_LOOK;
+    for (uint32_t e = peko__peers_oldest(&nl->peers);
+         e != PEKO__ENTRY_NONE && look > 0;
+         e = peko__peers_newer(&nl->peers, e), look--) {
+        const peko__peer *p = peko__peers_entry(&nl->peers, e);
+        if (p->last_seen_us >= before_us)
+            break;
+        if (is_unheard(p, before_us))
+            found[n++] = e;
+    }
+    return n == 0 ? PEKO__ENTRY_NONE : found[nth % n];
+}
+
+void peko__ae_ask_stale(peko_nodelist *nl, uint32_t slot, int64_t before_us,
+                        uint32_t nth)
 {
     peko_addr to = (*peko__peer_addr(&nl->peers, peko__peers_at(&nl->peers, slot)));
     peko__msg msg;
     request_init(nl, &msg);
     builder b = builder_borrow(nl, entry_room(nl, &msg));
     put_self(&b, nl, false);
+    /* A peer never heard from is named the way a digest node asks for a
+     * node it cannot list: a range of its fingerprint alone, which the
+     * responder answers with its record. The asks of a cycle share out
+     * such peers, one each. */
+    uint32_t unheard = nth_unheard(nl, before_us, nth);
+    if (unheard != PEKO__ENTRY_NONE) {
+        uint32_t fp = fp_at(nl, unheard);
+        list_range(nl, &msg, &b, fp, fp);
+    }
     for (uint32_t e = peko__peers_oldest(&nl->peers); e != PEKO__ENTRY_NONE;
          e = peko__peers_newer(&nl->peers, e)) {
         const peko__peer *p = peko__peers_entry(&nl->peers, e);
         if (p->last_seen_us >= before_us)
             break;
-        if (is_stale(p, before_us) && !peko_addr_equal(peko__peer_addr(&nl->peers, p), &to) &&
+        if (is_stale(p, before_us) &&
+            !peko_addr_equal(peko__peer_addr(&nl->peers, p), &to) &&
+            !(msg.has_range &&
+              peko__range_contains(msg.range_first, msg.range_last,
+                                   peko__peer_fp(&nl->peers, p))) &&
             !put_peer(nl, &b, p, false))
             break;
     }

@@ -340,12 +340,17 @@ void peko__ae_request_to(peko_nodelist *nl, const peko_addr *addr);
  * what is missing.
  * Returns how many it sent. */
 uint32_t peko__ae_request_gaps(peko_nodelist *nl, uint32_t max);
-/* Whether a live peer heard from was last refreshed before before_us. */
+/* Whether a live peer was last refreshed (or, never heard from, listed)
+ * before before_us. */
 bool peko__ae_has_stale(const peko_nodelist *nl, int64_t before_us);
 /* Sends the live peer in `slot` a swap request that lists only the peers
- * last refreshed before before_us (oldest first, within Size) and no
- * range: a targeted ask for the heartbeats this node missed. */
-void peko__ae_ask_stale(peko_nodelist *nl, uint32_t slot, int64_t before_us);
+ * last refreshed before before_us (oldest first, within Size) and, when
+ * some peer listed before then was never heard from, the range of that
+ * one's fingerprint alone (the nth such peer of the oldest, round again
+ * if fewer); otherwise no range: a targeted ask for the heartbeats this
+ * node missed. */
+void peko__ae_ask_stale(peko_nodelist *nl, uint32_t slot, int64_t before_us,
+                        uint32_t nth);
 /* Answers a swap request from `from`: applies its entries, replies with
  * what the requester lacks or holds older, and settles the metadata. */
 void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,

@@ -92,7 +92,7 @@ static void ask_about_stale(peko_nodelist *nl, int64_t now_us, uint32_t slot)
     chosen[0] = slot;
     uint32_t n = peko__draw_distinct_peers(nl, want, chosen, 1);
     for (uint32_t k = 1; k < n; k++)
-        peko__ae_ask_stale(nl, chosen[k], before_us);
+        peko__ae_ask_stale(nl, chosen[k], before_us, k - 1);
 }
 
 /* A heartbeat rumor misses a node now and then (a forward-once rumor
@@ -103,8 +103,10 @@ static void ask_about_stale(peko_nodelist *nl, int64_t now_us, uint32_t slot)
  * (twice as many once two were missed) are asked about exactly those
  * entries, every cycle until it is refreshed. A wrong removal then needs
  * every one of about ten asks over two cycles to fail as well as three
- * heartbeats in a row. Small packets, and only when something was
- * missed: a few per cycle against the f x N of the heartbeats. */
+ * heartbeats in a row. A peer listed (a seed) but never heard from for a
+ * cycle and a half counts too: having no version, it is named by its
+ * fingerprint (antientropy.c). Small packets, and only when something
+ * was missed: a few per cycle against the f x N of the heartbeats. */
 static void rumor_cycle(peko_nodelist *nl, int64_t now_us)
 {
     heartbeat_rumor(nl, now_us);

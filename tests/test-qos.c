@@ -9,7 +9,7 @@
 #include "qos.h"
 
 #define S 1000000LL /* a second in microseconds */
-#define WINDOW (10 * S) /* timeout 8 s + cycle 2 s */
+#define WINDOW (10 * S) /* the timeout */
 
 typedef struct rows {
     ana_qos_row r[256];

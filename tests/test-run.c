@@ -820,6 +820,26 @@ Test(run, ground_truth_is_recorded_and_judges_removals)
     cr_assert_float_eq(run->value[ANA_METRIC_WRONG_REMOVALS], 0.0, 1e-15);
     cr_assert(run->value[ANA_METRIC_PACKETS_PER_CYCLE] > 0);
     ana_runset_clear(&set);
+
+    /* Node 2, back at 15 s, removed by node 0 at 20 s, the timeout
+     * after: it had sent heartbeats for a whole timeout and none was
+     * heard, so the removal is wrong, although within a cycle of the
+     * timeout. */
+    cr_assert_eq(sqlite3_open(fx.db_path, &db), SQLITE_OK);
+    cr_assert_eq(
+        sqlite3_exec(db,
+                     "INSERT INTO membership_change (run_id, seq, t_us,"
+                     " node_id, peer, change) SELECT 1, max(seq) + 1,"
+                     " 20000000, 0, 2, 'expired' FROM (SELECT seq FROM"
+                     " node_state UNION ALL SELECT seq FROM"
+                     " membership_change)",
+                     NULL, NULL, NULL),
+        SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    cr_assert(ana_runset_load(fx.db_path, -1, &set, &error), "%s",
+              error ? error->message : "");
+    cr_assert_eq(set.runs[0].qos.wrong, 1);
+    ana_runset_clear(&set);
     fixture_close(&fx);
 }
 

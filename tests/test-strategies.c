@@ -28,6 +28,27 @@ static int64_t timeout_us(testnet *net, size_t i)
     return c.timeout_us;
 }
 
+/* n nodes of strategy d joined through node 0 and run for run_us: every
+ * list complete. */
+static testnet *settled_net(peko_dissemination d, size_t n, uint64_t seed,
+                            int64_t run_us)
+{
+    peko_config c = strategy_config(d);
+    testnet *net = testnet_new(n, &c, seed);
+    testnet_join_all(net);
+    testnet_run_for(net, run_us);
+    cr_assert(testnet_converged(net));
+    return net;
+}
+
+/* An address on the nodes' host that none of them listens at. */
+static peko_addr address_nobody_listens_at(testnet *net)
+{
+    peko_addr a = *testnet_addr(net, testnet_size(net) - 1);
+    a.port = (uint16_t)(a.port + 100);
+    return a;
+}
+
 /* Hands node `to` a message of `type` (a swap request or response)
  * carrying the one entry *e, as node `from` would send it. */
 static void inject_entry(testnet *net, size_t to, size_t from,
@@ -116,6 +137,51 @@ Test(strategies, rumor_removes_no_live_node_under_loss)
     testnet_run_for(net, 1800 * SECOND_US);
     cr_assert_eq(expiries(net, n) - before, 0, "%llu wrong removals",
                  (unsigned long long)(expiries(net, n) - before));
+    testnet_free(net);
+}
+
+/* A tap counting node `from`'s swap requests (to anyone) whose range is
+ * exactly the fingerprint fp. */
+typedef struct asks_for {
+    size_t from;
+    uint32_t fp;
+    unsigned count;
+} asks_for;
+
+static void count_asks_for(void *user, size_t from, const peko_addr *to,
+                           const uint8_t *bytes, size_t n_bytes)
+{
+    (void)to;
+    asks_for *a = user;
+    peko__msg m;
+    if (from != a->from ||
+        peko__wire_decode(bytes, n_bytes, n_bytes, NULL, &m) !=
+            PEKO_REJECT_NONE ||
+        m.type != PEKO_MSG_SWAP_REQUEST)
+        return;
+    if (m.has_range && m.range_first == a->fp && m.range_last == a->fp)
+        a->count++;
+}
+
+/* A peer a node was given (a seed, or one the application set) and has
+ * never heard from has no version to list in an ask. Once it has been
+ * listed for a cycle and a half it is asked for the way a digest node
+ * asks for a node it cannot list: by the range of its fingerprint. */
+Test(strategies, rumor_asks_for_a_peer_it_never_heard_from_by_its_fingerprint)
+{
+    testnet *net = settled_net(PEKO_DISSEMINATION_RUMOR, 4, 45, 5 * SECOND_US);
+
+    /* Node 0 is given a node at an address nobody listens at. */
+    peko_addr silent = address_nobody_listens_at(net);
+    peko_node node = {.addr = "127.0.0.1", .port = silent.port,
+                      .name = "silent", .private_data = ""};
+    cr_assert_eq(peko_nodelist_set(testnet_node(net, 0), &node), 0);
+    asks_for a = {.from = 0, .fp = peko_addr_fingerprint(&silent)};
+    testnet_set_tap(net, count_asks_for, &a);
+    testnet_run_for(net, 3 * SECOND_US);
+    cr_assert_gt(a.count, 0, "node 0 never asked for the range of %08x only",
+                 a.fp);
+    testnet_set_tap(net, NULL, NULL);
     testnet_free(net);
 }
 
@@ -762,16 +828,11 @@ Test(strategies, digest_asks_the_rest_of_a_cut_short_answer_in_pieces)
  * request whose range is exactly the missing node's fingerprint. */
 Test(strategies, digest_asks_for_a_node_it_was_told_of_but_cannot_list)
 {
-    enum { N = 4 };
-    peko_config c = strategy_config(PEKO_DISSEMINATION_DIGEST);
-    testnet *net = testnet_new(N, &c, 44);
-    testnet_join_all(net);
-    testnet_run_for(net, 10 * SECOND_US);
-    cr_assert(testnet_converged(net));
+    testnet *net = settled_net(PEKO_DISSEMINATION_DIGEST, 4, 44,
+                               10 * SECOND_US);
 
     /* Node 1 tells node 0 of a node at an address nobody lists. */
-    peko_addr unknown = *testnet_addr(net, N - 1);
-    unknown.port = (uint16_t)(unknown.port + 100);
+    peko_addr unknown = address_nobody_listens_at(net);
     peko__entry e = {.addr = unknown, .incarnation = 1, .seq = 5};
     requests_to r = {.from = 0, .to_node = 1, .net = net};
     testnet_set_tap(net, count_requests_to, &r);
