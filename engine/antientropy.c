@@ -329,8 +329,8 @@ uint32_t peko__ae_request_gaps(peko_nodelist *nl, uint32_t max)
     return sent;
 }
 
-/* How many peers ahead of the oldest a staleness check looks past
- * tombstones and peers refreshed since. */
+/* How many entries from the oldest a staleness check looks at, passing
+ * over the tombstones among them. */
 #define STALE_LOOK 64
 
 static bool is_stale(const peko__peer *p, int64_t before_us)
