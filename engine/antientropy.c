@@ -329,10 +329,6 @@ uint32_t peko__ae_request_gaps(peko_nodelist *nl, uint32_t max)
     return sent;
 }
 
-/* How many entries from the oldest a staleness check looks at, passing
- * over the tombstones among them. */
-#define STALE_LOOK 64
-
 static bool is_stale(const peko__peer *p, int64_t before_us)
 {
     return !peko__peer_is_dead(p) && peko__peer_has_heartbeat(p) &&
@@ -350,7 +346,7 @@ static bool is_unheard(const peko__peer *p, int64_t before_us)
 
 bool peko__ae_has_stale(const peko_nodelist *nl, int64_t before_us)
 {
-    int look = STALE_LOOK;
+    int look = PEKO__STALE_LOOK;
     for (uint32_t e = peko__peers_oldest(&nl->peers);
          e != PEKO__ENTRY_NONE && look > 0;
          e = peko__peers_newer(&nl->peers, e), look--) {
@@ -363,15 +359,11 @@ bool peko__ae_has_stale(const peko_nodelist *nl, int64_t before_us)
     return false;
 }
 
-/* The nth of the peers never heard from among the oldest STALE_LOOK, the
- * ones peko__ae_has_stale() looks at (round again if there are fewer), or
- * PEKO__ENTRY_NONE. */
-static uint32_t nth_unheard(const peko_nodelist *nl, int64_t before_us,
-                            uint32_t nth)
+uint32_t peko__ae_unheard(const peko_nodelist *nl, int64_t before_us,
+                          uint32_t out[PEKO__STALE_LOOK])
 {
-    uint32_t found[STALE_LOOK];
     uint32_t n = 0;
-    int look = STALE_LOOK;
+    int look = PEKO__STALE_LOOK;
     for (uint32_t e = peko__peers_oldest(&nl->peers);
          e != PEKO__ENTRY_NONE && look > 0;
          e = peko__peers_newer(&nl->peers, e), look--) {
@@ -379,13 +371,13 @@ static uint32_t nth_unheard(const peko_nodelist *nl, int64_t before_us,
         if (p->last_seen_us >= before_us)
             break;
         if (is_unheard(p, before_us))
-            found[n++] = e;
+            out[n++] = e;
     }
-    return n == 0 ? PEKO__ENTRY_NONE : found[nth % n];
+    return n;
 }
 
 void peko__ae_ask_stale(peko_nodelist *nl, uint32_t slot, int64_t before_us,
-                        uint32_t nth)
+                        uint32_t unheard)
 {
     peko_addr to = (*peko__peer_addr(&nl->peers, peko__peers_at(&nl->peers, slot)));
     peko__msg msg;
@@ -394,9 +386,7 @@ void peko__ae_ask_stale(peko_nodelist *nl, uint32_t slot, int64_t before_us,
     put_self(&b, nl, false);
     /* A peer never heard from is named the way a digest node asks for a
      * node it cannot list: a range of its fingerprint alone, which the
-     * responder answers with its record. The asks of a cycle share out
-     * such peers, one each. */
-    uint32_t unheard = nth_unheard(nl, before_us, nth);
+     * responder answers with its record. */
     if (unheard != PEKO__ENTRY_NONE) {
         uint32_t fp = fp_at(nl, unheard);
         list_range(nl, &msg, &b, fp, fp);

@@ -340,17 +340,24 @@ void peko__ae_request_to(peko_nodelist *nl, const peko_addr *addr);
  * what is missing.
  * Returns how many it sent. */
 uint32_t peko__ae_request_gaps(peko_nodelist *nl, uint32_t max);
+/* How many entries from the oldest a staleness check looks at, passing
+ * over the tombstones among them. */
+#define PEKO__STALE_LOOK 64
 /* Whether a live peer was last refreshed (or, never heard from, listed)
  * before before_us. */
 bool peko__ae_has_stale(const peko_nodelist *nl, int64_t before_us);
+/* The entries of the peers listed before before_us and never heard from
+ * since, among the PEKO__STALE_LOOK oldest, into out, oldest first;
+ * returns how many. */
+uint32_t peko__ae_unheard(const peko_nodelist *nl, int64_t before_us,
+                          uint32_t out[PEKO__STALE_LOOK]);
 /* Sends the live peer in `slot` a swap request that lists only the peers
- * last refreshed before before_us (oldest first, within Size) and, when
- * some peer listed before then was never heard from, the range of that
- * one's fingerprint alone (the nth such peer of the oldest, round again
- * if fewer); otherwise no range: a targeted ask for the heartbeats this
- * node missed. */
+ * last refreshed before before_us (oldest first, within Size) and, unless
+ * `unheard` is PEKO__ENTRY_NONE, the range of that entry's fingerprint
+ * alone (it has no version to list); otherwise no range: a targeted ask
+ * for the heartbeats this node missed. */
 void peko__ae_ask_stale(peko_nodelist *nl, uint32_t slot, int64_t before_us,
-                        uint32_t nth);
+                        uint32_t unheard);
 /* Answers a swap request from `from`: applies its entries, replies with
  * what the requester lacks or holds older, and settles the metadata. */
 void peko__ae_on_request(peko_nodelist *nl, const peko__msg *m,

@@ -91,8 +91,13 @@ static void ask_about_stale(peko_nodelist *nl, int64_t now_us, uint32_t slot)
     uint32_t chosen[PEKO__AE_OUTSTANDING];
     chosen[0] = slot;
     uint32_t n = peko__draw_distinct_peers(nl, want, chosen, 1);
+    /* Peers never heard from are shared out among the asks, one each. */
+    uint32_t unheard[PEKO__STALE_LOOK];
+    uint32_t n_unheard = peko__ae_unheard(nl, before_us, unheard);
     for (uint32_t k = 1; k < n; k++)
-        peko__ae_ask_stale(nl, chosen[k], before_us, k - 1);
+        peko__ae_ask_stale(nl, chosen[k], before_us,
+                           n_unheard ? unheard[(k - 1) % n_unheard]
+                                     : PEKO__ENTRY_NONE);
 }
 
 /* A heartbeat rumor misses a node now and then (a forward-once rumor
