@@ -168,7 +168,7 @@ void peko_nodelist_prefetch(const peko_nodelist *nl, const uint8_t *bytes,
     if (stage == 1) {
         __builtin_prefetch(p);
         if (ps->lru)
-            __builtin_prefetch(&ps->lru->order[e]);
+            peko__peers_prefetch_links(ps, e);
         return;
     }
     /* A held entry's handle names a live record. Records are 48 bytes

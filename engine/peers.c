@@ -57,9 +57,25 @@ static inline uint32_t slot_next(const peko__peers *ps, uint32_t slot)
     return (slot + 1) & (ps->cap - 1);
 }
 
+static inline bool narrow(const peko__peers *ps)
+{
+    return peko__peers_narrow(ps);
+}
+
+static inline uint32_t index_get(const peko__peers *ps, uint32_t slot)
+{
+    return peko__ids_get(ps->index, slot, narrow(ps));
+}
+
+static inline void index_put(peko__peers *ps, uint32_t slot, uint32_t e)
+{
+    peko__ids_put(ps->index, slot, e, narrow(ps));
+}
+
 static inline void mark(peko__peers *ps, uint32_t slot, bool in_use)
 {
-    uint64_t *used = (uint64_t *)(ps->index + ps->cap);
+    uint64_t *used = (uint64_t *)((uint8_t *)ps->index +
+                                  (size_t)ps->cap * peko__peers_width(ps));
     uint64_t bit = (uint64_t)1 << (slot & 63);
     if (in_use)
         used[slot >> 6] |= bit;
@@ -72,8 +88,8 @@ static inline void mark(peko__peers *ps, uint32_t slot, bool in_use)
 static uint32_t slot_of_entry(const peko__peers *ps, uint32_t e, uint32_t fp)
 {
     uint32_t i = slot_home(ps, fp);
-    while (ps->index[i] != e) {
-        g_assert(ps->index[i] != PEKO__ENTRY_NONE);
+    while (index_get(ps, i) != e) {
+        g_assert(index_get(ps, i) != PEKO__ENTRY_NONE);
         i = slot_next(ps, i);
     }
     return i;
@@ -84,9 +100,9 @@ static uint32_t slot_of_entry(const peko__peers *ps, uint32_t e, uint32_t fp)
 static uint32_t place(peko__peers *ps, uint32_t e)
 {
     uint32_t i = slot_home(ps, peko__peer_fp(ps, &ps->entries[e]));
-    while (ps->index[i] != PEKO__ENTRY_NONE)
+    while (index_get(ps, i) != PEKO__ENTRY_NONE)
         i = slot_next(ps, i);
-    ps->index[i] = e;
+    index_put(ps, i, e);
     mark(ps, i, true);
     return i;
 }
@@ -112,6 +128,11 @@ static void entries_free(peko__peers *ps)
     ps->entries = NULL;
 }
 
+static size_t links_bytes(const peko__peers *ps, uint32_t room)
+{
+    return (size_t)room * PEKO__LINKS * peko__peers_width(ps);
+}
+
 /* Gives the entries (and an ordered table's links) room for `room`.
  * g_realloc keeps what is held; a large block is remapped rather than
  * copied, and its room is resident only once written. Failure aborts. */
@@ -123,7 +144,7 @@ static void set_room(peko__peers *ps, uint32_t room)
     *(uint32_t *)base = room;
     ps->entries = (peko__peer *)(base + ROOM_HEADER);
     if (ps->lru)
-        ps->lru->order = g_renew(peko__order, ps->lru->order, room);
+        ps->lru->links = g_realloc(ps->lru->links, links_bytes(ps, room));
 }
 
 /* ------------------------------------------------------------------ */
@@ -141,73 +162,112 @@ static void lru_free(peko__lru *l)
     if (l == NULL)
         return;
     g_free(l->bucket);
-    g_free(l->order);
+    g_free(l->links);
     g_free(l);
 }
 
-/* ---- The buckets by fingerprint. ---- */
+/* ---- Links and buckets. ---- */
+
+static inline uint32_t link_get(const peko__peers *ps, uint32_t e, int k)
+{
+    return peko__ids_get(ps->lru->links, (size_t)e * PEKO__LINKS + k,
+                         narrow(ps));
+}
+
+static inline void link_put(peko__peers *ps, uint32_t e, int k, uint32_t to)
+{
+    peko__ids_put(ps->lru->links, (size_t)e * PEKO__LINKS + k, to,
+                  narrow(ps));
+}
 
 static inline uint32_t bucket_of(const peko__lru *l, uint32_t fp)
 {
     return fp >> (__builtin_clz(l->n_buckets) + 1);
 }
 
-static void bucket_push(peko__lru *l, uint32_t e, uint32_t fp)
+static inline uint32_t bucket_get(const peko__peers *ps, uint32_t b)
 {
-    uint32_t b = bucket_of(l, fp);
-    l->order[e].next_in_bucket = l->bucket[b];
-    l->order[e].fingerprint = fp;
-    l->bucket[b] = e;
+    return peko__ids_get(ps->lru->bucket, b, narrow(ps));
 }
 
-/* The link that points at entry e in its bucket (fp its fingerprint). */
-static uint32_t *bucket_link_to(peko__lru *l, uint32_t e, uint32_t fp)
+static inline void bucket_put(peko__peers *ps, uint32_t b, uint32_t e)
 {
-    uint32_t *at = &l->bucket[bucket_of(l, fp)];
-    while (*at != e) {
-        g_assert(*at != PEKO__ENTRY_NONE);
-        at = &l->order[*at].next_in_bucket;
+    peko__ids_put(ps->lru->bucket, b, e, narrow(ps));
+}
+
+static void bucket_push(peko__peers *ps, uint32_t e, uint32_t fp)
+{
+    uint32_t b = bucket_of(ps->lru, fp);
+    link_put(ps, e, PEKO__LINK_NEXT, bucket_get(ps, b));
+    bucket_put(ps, b, e);
+}
+
+/* Makes the link that points at entry `e` in its bucket (fp its
+ * fingerprint) point at `to`. */
+static void bucket_relink(peko__peers *ps, uint32_t e, uint32_t fp,
+                          uint32_t to)
+{
+    uint32_t b = bucket_of(ps->lru, fp);
+    uint32_t at = bucket_get(ps, b);
+    if (at == e) {
+        bucket_put(ps, b, to);
+        return;
     }
-    return at;
+    for (;;) {
+        g_assert(at != PEKO__ENTRY_NONE);
+        uint32_t next = link_get(ps, at, PEKO__LINK_NEXT);
+        if (next == e) {
+            link_put(ps, at, PEKO__LINK_NEXT, to);
+            return;
+        }
+        at = next;
+    }
 }
 
-static void lru_append(peko__lru *l, uint32_t e)
+static void lru_append(peko__peers *ps, uint32_t e)
 {
-    l->order[e].older = l->tail;
-    l->order[e].newer = PEKO__ENTRY_NONE;
+    peko__lru *l = ps->lru;
+    link_put(ps, e, PEKO__LINK_OLDER, l->tail);
+    link_put(ps, e, PEKO__LINK_NEWER, PEKO__ENTRY_NONE);
     if (l->tail != PEKO__ENTRY_NONE)
-        l->order[l->tail].newer = e;
+        link_put(ps, l->tail, PEKO__LINK_NEWER, e);
     else
         l->head = e;
     l->tail = e;
 }
 
-static void lru_unlink(peko__lru *l, uint32_t e)
+static void lru_unlink(peko__peers *ps, uint32_t e)
 {
-    uint32_t prev = l->order[e].older, next = l->order[e].newer;
+    peko__lru *l = ps->lru;
+    uint32_t prev = link_get(ps, e, PEKO__LINK_OLDER);
+    uint32_t next = link_get(ps, e, PEKO__LINK_NEWER);
     if (prev != PEKO__ENTRY_NONE)
-        l->order[prev].newer = next;
+        link_put(ps, prev, PEKO__LINK_NEWER, next);
     else
         l->head = next;
     if (next != PEKO__ENTRY_NONE)
-        l->order[next].older = prev;
+        link_put(ps, next, PEKO__LINK_OLDER, prev);
     else
         l->tail = prev;
 }
 
-/* Entry `from` (linked) takes number `to` (unlinked): so do its links and
- * the links to it. */
-static void lru_renumber(peko__lru *l, uint32_t from, uint32_t to)
+/* Entry `from` (linked; fp its fingerprint) takes number `to`
+ * (unlinked): so do its links and the links to it. */
+static void lru_renumber(peko__peers *ps, uint32_t from, uint32_t to,
+                         uint32_t fp)
 {
-    *bucket_link_to(l, from, l->order[from].fingerprint) = to;
-    l->order[to] = l->order[from];
-    uint32_t prev = l->order[to].older, next = l->order[to].newer;
+    peko__lru *l = ps->lru;
+    bucket_relink(ps, from, fp, to);
+    for (int k = 0; k < PEKO__LINKS; k++)
+        link_put(ps, to, k, link_get(ps, from, k));
+    uint32_t prev = link_get(ps, to, PEKO__LINK_OLDER);
+    uint32_t next = link_get(ps, to, PEKO__LINK_NEWER);
     if (prev != PEKO__ENTRY_NONE)
-        l->order[prev].newer = to;
+        link_put(ps, prev, PEKO__LINK_NEWER, to);
     else
         l->head = to;
     if (next != PEKO__ENTRY_NONE)
-        l->order[next].older = to;
+        link_put(ps, next, PEKO__LINK_OLDER, to);
     else
         l->tail = to;
 }
@@ -217,43 +277,60 @@ void peko__peers_touch(peko__peers *ps, uint32_t e)
     g_assert(ps->lru && e < ps->n);
     if (ps->lru->tail == e)
         return;
-    lru_unlink(ps->lru, e);
-    lru_append(ps->lru, e);
+    lru_unlink(ps, e);
+    lru_append(ps, e);
 }
 
 /* ------------------------------------------------------------------ */
 
+/* Rewrites an ordered table's refresh links from the width of
+ * `was_narrow` to the table's (whose cap is already the new one); the
+ * bucket links are rebuilt after. */
+static void links_rewiden(peko__peers *ps, bool was_narrow)
+{
+    peko__lru *l = ps->lru;
+    void *old = l->links;
+    l->links = g_malloc(links_bytes(ps, room_of(ps)));
+    for (uint32_t e = 0; e < ps->n; e++)
+        for (int k = PEKO__LINK_OLDER; k <= PEKO__LINK_NEWER; k++)
+            link_put(ps, e, k,
+                     peko__ids_get(old, (size_t)e * PEKO__LINKS + k,
+                                   was_narrow));
+    g_free(old);
+}
+
 /* Rebuilds the index with `cap` slots. A plain table places its entries
  * in the old index's slot order, an ordered one in refresh order: either
  * way where they land depends only on the old index. The entries stay
- * where they are. */
+ * where they are. Stored entry numbers take the width of the new size. */
 static void rehash(peko__peers *ps, uint32_t cap)
 {
-    uint32_t *old = ps->index;
+    void *old = ps->index;
     uint32_t old_cap = ps->cap;
-    /* cap >= MIN_SLOTS, so the bits start on an 8-byte boundary. */
-    size_t n_words = ((size_t)cap + 63) / 64;
-    ps->index = g_malloc((size_t)cap * sizeof *ps->index +
-                         n_words * sizeof(uint64_t));
-    for (uint32_t i = 0; i < cap; i++)
-        ps->index[i] = PEKO__ENTRY_NONE;
-    memset(ps->index + cap, 0, n_words * sizeof(uint64_t));
+    bool was_narrow = narrow(ps);
     ps->cap = cap;
+    /* cap >= MIN_SLOTS, so the bits start on an 8-byte boundary; zeroed
+     * slots hold no entry. */
+    size_t n_words = ((size_t)cap + 63) / 64;
+    ps->index = g_malloc0((size_t)cap * peko__peers_width(ps) +
+                          n_words * sizeof(uint64_t));
     if (ps->lru == NULL) {
-        for (uint32_t i = 0; i < old_cap; i++)
-            if (old[i] != PEKO__ENTRY_NONE)
-                place(ps, old[i]);
+        for (uint32_t i = 0; i < old_cap; i++) {
+            uint32_t e = peko__ids_get(old, i, was_narrow);
+            if (e != PEKO__ENTRY_NONE)
+                place(ps, e);
+        }
     } else {
         peko__lru *l = ps->lru;
+        if (l->links != NULL && was_narrow != narrow(ps))
+            links_rewiden(ps, was_narrow);
         l->n_buckets = cap / SLOTS_PER_BUCKET;
         g_free(l->bucket);
-        l->bucket = g_new(uint32_t, l->n_buckets);
-        for (uint32_t b = 0; b < l->n_buckets; b++)
-            l->bucket[b] = PEKO__ENTRY_NONE;
+        l->bucket = g_malloc0((size_t)l->n_buckets * peko__peers_width(ps));
         for (uint32_t e = ps->n ? l->head : PEKO__ENTRY_NONE;
-             e != PEKO__ENTRY_NONE; e = l->order[e].newer) {
+             e != PEKO__ENTRY_NONE; e = link_get(ps, e, PEKO__LINK_NEWER)) {
             place(ps, e);
-            bucket_push(l, e, peko__peer_fp(ps, &ps->entries[e]));
+            bucket_push(ps, e, peko__peer_fp(ps, &ps->entries[e]));
         }
     }
     g_free(old);
@@ -282,14 +359,15 @@ peko__peer *peko__peers_find(const peko__peers *ps, const peko_addr *addr,
 {
     if (ps->n == 0)
         return NULL;
-    for (uint32_t i = slot_home(ps, fp); ps->index[i] != PEKO__ENTRY_NONE;
-         i = slot_next(ps, i)) {
-        peko__peer *p = &ps->entries[ps->index[i]];
+    for (uint32_t i = slot_home(ps, fp);; i = slot_next(ps, i)) {
+        uint32_t e = index_get(ps, i);
+        if (e == PEKO__ENTRY_NONE)
+            return NULL;
+        peko__peer *p = &ps->entries[e];
         const peko__record *r = peko__peer_record(ps, p);
         if (r->fingerprint == fp && peko_addr_equal(&r->addr, addr))
             return p;
     }
-    return NULL;
 }
 
 /* Keeps the index at most three quarters full: linear probing then reads
@@ -312,8 +390,8 @@ peko__peer *peko__peers_add(peko__peers *ps, const peko_addr *addr,
     peko__peer_init(ps, p, addr, fp);
     place(ps, e);
     if (ps->lru) {
-        lru_append(ps->lru, e);
-        bucket_push(ps->lru, e, fp);
+        lru_append(ps, e);
+        bucket_push(ps, e, fp);
     }
     return p;
 }
@@ -331,33 +409,34 @@ void peko__peers_remove(peko__peers *ps, uint32_t e)
         ps->lru->n_dead--;
     peko__peer_clear(ps, p);
     if (ps->lru) {
-        lru_unlink(ps->lru, e);
-        *bucket_link_to(ps->lru, e, fp) = ps->lru->order[e].next_in_bucket;
+        lru_unlink(ps, e);
+        bucket_relink(ps, e, fp, link_get(ps, e, PEKO__LINK_NEXT));
     }
     uint32_t hole = slot_of_entry(ps, e, fp);
-    for (uint32_t i = slot_next(ps, hole); ps->index[i] != PEKO__ENTRY_NONE;
+    for (uint32_t i = slot_next(ps, hole); index_get(ps, i) != PEKO__ENTRY_NONE;
          i = slot_next(ps, i)) {
         uint32_t home =
-            slot_home(ps, peko__peer_fp(ps, &ps->entries[ps->index[i]]));
+            slot_home(ps, peko__peer_fp(ps, &ps->entries[index_get(ps, i)]));
         /* Move slot i into the hole unless its home lies cyclically in
          * (hole, i]: then the hole is not on its probe path. */
         bool home_in_range = hole <= i ? (home > hole && home <= i)
                                        : (home > hole || home <= i);
         if (!home_in_range) {
-            ps->index[hole] = ps->index[i];
+            index_put(ps, hole, index_get(ps, i));
             hole = i;
         }
     }
-    ps->index[hole] = PEKO__ENTRY_NONE;
+    index_put(ps, hole, PEKO__ENTRY_NONE);
     mark(ps, hole, false);
 
     uint32_t last = ps->n - 1;
     if (e != last) {
         peko__peer *moved = &ps->entries[last];
-        ps->index[slot_of_entry(ps, last, peko__peer_fp(ps, moved))] = e;
+        uint32_t moved_fp = peko__peer_fp(ps, moved);
+        index_put(ps, slot_of_entry(ps, last, moved_fp), e);
         *p = *moved;
         if (ps->lru)
-            lru_renumber(ps->lru, last, e);
+            lru_renumber(ps, last, e, moved_fp);
     }
     memset(&ps->entries[last], 0, sizeof ps->entries[last]);
     ps->n--;
@@ -442,9 +521,9 @@ size_t peko__peers_collect(const peko__peers *ps, uint32_t first,
     uint64_t *keys = scratch; /* place << 32 | slot: sorts by place, slot */
     for (uint64_t d = 0; d < n_buckets && in_order <= want; d++) {
         uint32_t b = (uint32_t)((start + d) & (l->n_buckets - 1));
-        for (uint32_t e = l->bucket[b]; e != PEKO__ENTRY_NONE;
-             e = l->order[e].next_in_bucket) {
-            uint32_t fp = l->order[e].fingerprint;
+        for (uint32_t e = bucket_get(ps, b); e != PEKO__ENTRY_NONE;
+             e = link_get(ps, e, PEKO__LINK_NEXT)) {
+            uint32_t fp = peko__peer_fp(ps, &ps->entries[e]);
             uint32_t key = fp - first;
             if (key > span)
                 continue;
@@ -455,6 +534,6 @@ size_t peko__peers_collect(const peko__peers *ps, uint32_t first,
     }
     sort_nearly_sorted(keys, found);
     for (size_t k = 0; k < found; k++)
-        out[k] = ps->index[(uint32_t)keys[k]];
+        out[k] = index_get(ps, (uint32_t)keys[k]);
     return found;
 }

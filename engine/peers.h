@@ -13,7 +13,8 @@
  * a 24-byte *entry* naming that record by a 4-byte handle. The entries
  * form a dense array of exactly the peers held (numbered 0 to n - 1,
  * with room for a quarter more), and an open-addressing table with
- * linear probing, the *index*, holds an entry number (4 bytes) per slot.
+ * linear probing, the *index*, holds an entry number per slot (2 bytes
+ * in a table of up to 65,536 slots, 4 beyond).
  * Looking a peer up reads the line of index slots from its home, then
  * the entries they name and their records (few and often read, so
  * mostly in cache).
@@ -50,13 +51,14 @@
  * one more timeout, so that stale gossip cannot bring it back
  * (docs/protocol.md).
  *
- * Bytes per peer: 24 of entry, up to a quarter of that as room (only
- * what has been written of it is resident), 4 cap / n of index (5.3 to
- * 10.7 as the table grows: 1.33 to 2.7 slots a peer; up to 32 after
- * removals, as it shrinks only below an eighth full); ordered tables add
- * 16 of links and cap / n of bucket heads; the records, 48 bytes and
- * the text each, once per distinct peer in the table of records
- * (docs/simulator.md, Performance).
+ * Bytes per peer, w the width of an entry number (2 or 4): 24 of entry,
+ * up to a quarter of that as room (only what has been written of it is
+ * resident), w cap / n of index (1.33 to 2.7 slots a peer as the table
+ * grows; up to 8 after removals, as it shrinks only below an eighth
+ * full); ordered tables add 3 w of links and w cap / 4n of bucket heads;
+ * the records, 48 bytes and the text each, once per distinct peer in the
+ * table of records (docs/simulator.md, Performance). At 9,999 peers in
+ * 16,384 slots, narrow: 24 + 6 + 3.3 + 0.8 and a bit a slot, about 34.
  *
  * Bound: PEKO__PEERS_MAX peers; adding more aborts, as running out of
  * memory does (it is 24 GiB of entries at the least).
@@ -92,36 +94,63 @@ typedef struct peko__peer {
 #define PEKO__SLOT_NONE UINT32_MAX
 #define PEKO__ENTRY_NONE UINT32_MAX
 
-/* An ordered table's links for one entry: its neighbours in the refresh
- * list (least recently refreshed at the head) and, in its bucket (the
- * fingerprints whose high bits are the bucket's number), the next entry
- * and a copy of its fingerprint, so that a range is read without
- * touching the entries or records. */
-typedef struct peko__order {
-    uint32_t older;
-    uint32_t newer;
-    uint32_t next_in_bucket;
-    uint32_t fingerprint;
-} peko__order;
+/* Entry numbers as the index, the bucket heads and the links store
+ * them: one more than the number (so 0 is PEKO__ENTRY_NONE, and zeroed
+ * memory holds none), in 2 bytes while the index has at most
+ * PEKO__PEERS_NARROW_SLOTS slots, in 4 beyond. At most three quarters of
+ * the slots are in use, so a narrow table holds at most 49,152 entries,
+ * numbered below 65,535; the width changes only when the index is
+ * rebuilt (rehash in peers.c), which rewrites every stored number. A
+ * table of the member bound's default (65,536 peers) is wide; one of
+ * 10,000 peers is narrow, which halves its index and links. */
+#define PEKO__PEERS_NARROW_SLOTS 65536u
 
-/* An ordered table's indexes: the refresh list's ends, the bucket heads
- * (one for four slots) and the links, one per entry. */
+/* Stored number i of an array of them, `narrow` or not, decoded. */
+static inline uint32_t peko__ids_get(const void *ids, size_t i, bool narrow)
+{
+    return (narrow ? (uint32_t)((const uint16_t *)ids)[i]
+                   : ((const uint32_t *)ids)[i]) - 1u;
+}
+
+static inline void peko__ids_put(void *ids, size_t i, uint32_t e,
+                                 bool narrow)
+{
+    if (narrow)
+        ((uint16_t *)ids)[i] = (uint16_t)(e + 1u);
+    else
+        ((uint32_t *)ids)[i] = e + 1u;
+}
+
+/* Links of an ordered table, three stored entry numbers per entry:
+ * its neighbours in the refresh list (least recently refreshed at the
+ * head) and the next entry in its bucket (the fingerprints whose high
+ * bits are the bucket's number). A bucket's fingerprints are read from
+ * the records, which the engines of a simulation share and so mostly
+ * find in cache. */
+#define PEKO__LINK_OLDER 0
+#define PEKO__LINK_NEWER 1
+#define PEKO__LINK_NEXT 2
+#define PEKO__LINKS 3
+
+/* An ordered table's indexes: the refresh list's ends (decoded), the
+ * bucket heads (one for four slots) and the links, each of the table's
+ * width. */
 typedef struct peko__lru {
     uint32_t head;
     uint32_t tail;
     uint32_t n_dead;         /* tombstones (only ordered tables have any) */
     uint32_t n_buckets;      /* cap / 4 */
-    uint32_t *bucket;        /* n_buckets heads */
-    peko__order *order;      /* room entries */
+    void *bucket;            /* n_buckets heads */
+    void *links;             /* PEKO__LINKS per entry of room */
 } peko__lru;
 
 /* 40 bytes: it shares the node list's first cache line (nodelist.c). */
 typedef struct peko__peers {
     peko__peer *entries;     /* n entries; the 8 bytes before them hold
                               * their room (peers.c) */
-    uint32_t *index;         /* cap slots, each an entry or
-                              * PEKO__ENTRY_NONE, then cap bits: which
-                              * slots hold a peer */
+    void *index;             /* cap slots, each a stored entry number
+                              * (none when empty), then cap bits:
+                              * which slots hold a peer */
     peko__lru *lru;          /* ordered tables only; NULL for plain ones */
     peko_records *records;   /* borrowed: the records entries name */
     uint32_t n;              /* peers held, dead ones included */
@@ -232,18 +261,32 @@ static inline uint32_t peko__peers_home(const peko__peers *ps, uint32_t fp)
     return fp & (ps->cap - 1);
 }
 
+/* True while the table stores entry numbers in 2 bytes. */
+static inline bool peko__peers_narrow(const peko__peers *ps)
+{
+    return ps->cap <= PEKO__PEERS_NARROW_SLOTS;
+}
+
+/* Bytes of a stored entry number. */
+static inline size_t peko__peers_width(const peko__peers *ps)
+{
+    return peko__peers_narrow(ps) ? 2 : 4;
+}
+
 /* True if `slot` (< cap) holds a peer: a bit test, no record read. */
 static inline bool peko__peers_used(const peko__peers *ps, uint32_t slot)
 {
-    const uint64_t *used = (const uint64_t *)(ps->index + ps->cap);
+    const uint64_t *used =
+        (const uint64_t *)((const uint8_t *)ps->index +
+                           (size_t)ps->cap * peko__peers_width(ps));
     return (used[slot >> 6] >> (slot & 63)) & 1;
 }
 
-/* The entry in `slot` (which holds a peer). */
+/* The entry in `slot`, or PEKO__ENTRY_NONE if it holds none. */
 static inline uint32_t peko__peers_entry_in(const peko__peers *ps,
                                             uint32_t slot)
 {
-    return ps->index[slot];
+    return peko__ids_get(ps->index, slot, peko__peers_narrow(ps));
 }
 
 /* Entry e (< n). */
@@ -257,7 +300,7 @@ static inline peko__peer *peko__peers_entry(const peko__peers *ps,
 static inline peko__peer *peko__peers_at(const peko__peers *ps,
                                          uint32_t slot)
 {
-    return &ps->entries[ps->index[slot]];
+    return &ps->entries[peko__peers_entry_in(ps, slot)];
 }
 
 /* The entry number of an entry of the table. */
@@ -267,12 +310,29 @@ static inline uint32_t peko__peers_entry_of(const peko__peers *ps,
     return (uint32_t)(p - ps->entries);
 }
 
+/* Starts fetching index slot `slot` (< cap). */
+static inline void peko__peers_prefetch_slot(const peko__peers *ps,
+                                             uint32_t slot)
+{
+    __builtin_prefetch((const uint8_t *)ps->index +
+                       (size_t)slot * peko__peers_width(ps));
+}
+
 /* Starts fetching the index slot a lookup of fingerprint fp reads
  * first. */
 static inline void peko__peers_prefetch(const peko__peers *ps, uint32_t fp)
 {
     if (ps->cap)
-        __builtin_prefetch(&ps->index[peko__peers_home(ps, fp)]);
+        peko__peers_prefetch_slot(ps, peko__peers_home(ps, fp));
+}
+
+/* Starts fetching entry e's links (an ordered table's), which a refresh
+ * rewrites. */
+static inline void peko__peers_prefetch_links(const peko__peers *ps,
+                                              uint32_t e)
+{
+    __builtin_prefetch((const uint8_t *)ps->lru->links +
+                       (size_t)e * PEKO__LINKS * peko__peers_width(ps));
 }
 
 /* The entry of `addr` (fp is its fingerprint), or NULL. */
@@ -317,11 +377,13 @@ static inline uint32_t peko__peers_newest(const peko__peers *ps)
  * PEKO__ENTRY_NONE. */
 static inline uint32_t peko__peers_newer(const peko__peers *ps, uint32_t e)
 {
-    return ps->lru->order[e].newer;
+    return peko__ids_get(ps->lru->links, (size_t)e * PEKO__LINKS +
+                         PEKO__LINK_NEWER, peko__peers_narrow(ps));
 }
 static inline uint32_t peko__peers_older(const peko__peers *ps, uint32_t e)
 {
-    return ps->lru->order[e].older;
+    return peko__ids_get(ps->lru->links, (size_t)e * PEKO__LINKS +
+                         PEKO__LINK_OLDER, peko__peers_narrow(ps));
 }
 
 /* Writes to out[] the entries of the peers (dead ones included) whose
@@ -330,8 +392,8 @@ static inline uint32_t peko__peers_older(const peko__peers *ps, uint32_t e)
  * stops early once it holds more than `want`: then out[0 .. want] are
  * the want + 1 first of the range in that order, and the rest of the
  * range comes after them. out[] and scratch[] must have room for every
- * peer (n). Reads about as many links and index slots as it writes, and
- * no record. */
+ * peer (n). Reads about as many links, entries, records (for their
+ * fingerprints) and index slots as it writes. */
 size_t peko__peers_collect(const peko__peers *ps, uint32_t first,
                            uint32_t last, size_t want, uint32_t *out,
                            uint64_t *scratch);

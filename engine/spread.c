@@ -144,7 +144,7 @@ static size_t pick_targets(peko_nodelist *nl, const uint8_t *set,
         size_t m = MIN(MIN(want - n_picked, tries), (size_t)PICK_BATCH);
         for (size_t k = 0; k < m; k++) {
             batch[k] = peko__draw_peer_slot(nl);
-            __builtin_prefetch(&ps->index[batch[k]]);
+            peko__peers_prefetch_slot(ps, batch[k]);
         }
         for (size_t k = 0; k < m; k++)
             __builtin_prefetch(peko__peers_at(ps, batch[k]));

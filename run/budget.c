@@ -30,14 +30,16 @@ G_DEFINE_QUARK(run-budget-error-quark, run_budget_error)
 #define RECONNECT_MAX 256u
 /* A peer's entry in a node's table (engine/peers.h), counted with the
  * quarter of room the entries grow by; the ordered tables' links per
- * entry (refresh list, bucket chain, fingerprint) and bucket heads per
- * slot (one for four); the index per slot (an entry number and a bit).
- * The records the entries name (engine/records.h: address, name, data)
- * are shared by every engine of a run: one per node, text included. */
+ * entry (refresh list and bucket chain: three entry numbers) and bucket
+ * heads (one for four slots); the index per slot (an entry number and a
+ * bit). Entry numbers take 2 bytes in an index of at most 65,536 slots,
+ * 4 beyond. The records the entries name (engine/records.h: address,
+ * name, data) are shared by every engine of a run: one per node, text
+ * included. */
 #define PEER_ENTRY_BYTES 24u
-#define PEER_ORDER_BYTES 16u
-#define PEER_BUCKET_BYTES_PER_SLOT 1u
-#define PEER_SLOT_BYTES 4u
+#define PEER_LINKS 3u
+#define PEER_SLOTS_PER_BUCKET 4u
+#define PEER_NARROW_SLOTS 65536.0
 #define PEER_ROOM 1.25
 #define RECORD_BYTES 96u
 /* An event in the queue: its 16-byte key and 32-byte record, with room
@@ -83,9 +85,11 @@ static double peer_table_bytes(const shape *s)
     double cap = 8;
     while ((s->members + 1) * 4 > cap * 3)
         cap *= 2;
-    double per_entry = PEER_ENTRY_BYTES + (s->classic ? 0 : PEER_ORDER_BYTES);
-    double per_slot = PEER_SLOT_BYTES +
-                      (s->classic ? 0 : PEER_BUCKET_BYTES_PER_SLOT);
+    double width = cap <= PEER_NARROW_SLOTS ? 2 : 4;
+    double per_entry =
+        PEER_ENTRY_BYTES + (s->classic ? 0 : PEER_LINKS * width);
+    double per_slot =
+        width + (s->classic ? 0 : width / PEER_SLOTS_PER_BUCKET);
     return s->members * PEER_ROOM * per_entry + cap * per_slot + cap / 8;
 }
 

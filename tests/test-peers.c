@@ -59,7 +59,7 @@ static uint32_t entry_of(const peko__peers *ps, const peko__peer *p)
  * table's buckets hold every entry once, with its fingerprint. */
 static void assert_consistent(const peko__peers *ps)
 {
-    static uint8_t named[1u << 16];
+    static uint8_t named[1u << 17];
     cr_assert_leq(ps->n, sizeof named);
     memset(named, 0, ps->n);
     uint32_t n = 0;
@@ -87,14 +87,20 @@ static void assert_consistent(const peko__peers *ps)
     cr_assert_leq((uint64_t)ps->n * 4, (uint64_t)ps->cap * 3);
     if (ps->lru && ps->cap) {
         uint32_t in_buckets = 0;
+        bool narrow = peko__peers_narrow(ps);
         for (uint32_t b = 0; b < ps->lru->n_buckets; b++)
-            for (uint32_t e = ps->lru->bucket[b]; e != PEKO__ENTRY_NONE;
-                 e = ps->lru->order[e].next_in_bucket) {
+            for (uint32_t e = peko__ids_get(ps->lru->bucket, b, narrow);
+                 e != PEKO__ENTRY_NONE;
+                 e = peko__ids_get(ps->lru->links,
+                                   (size_t)e * PEKO__LINKS + PEKO__LINK_NEXT,
+                                   narrow)) {
                 cr_assert_lt(e, ps->n);
                 cr_assert_eq(named[e], 1, "entry %u in two buckets", e);
                 named[e] = 2;
-                cr_assert_eq(ps->lru->order[e].fingerprint,
-                             peko__peer_fp(ps, peko__peers_entry(ps, e)));
+                /* Its bucket is its fingerprint's. */
+                uint32_t fp = peko__peer_fp(ps, peko__peers_entry(ps, e));
+                cr_assert_eq(fp >> (__builtin_clz(ps->lru->n_buckets) + 1),
+                             b);
                 in_buckets++;
             }
         cr_assert_eq(in_buckets, ps->n);
@@ -381,6 +387,101 @@ Test(peers, ordered_table_keeps_its_refresh_order_through_churn)
 
 static size_t expected_range(const peko__peers *ps, uint32_t first,
                              uint32_t last, uint32_t *out);
+
+/* Grows a table past the 2-byte entry numbers and shrinks it back: the
+ * slots stay the model's, the refresh list its order, ranges their
+ * peers, and every peer findable, at both widths and across. */
+static void crosses_widths(bool ordered)
+{
+    enum { N = 60000, KEEP = 5000 };
+    peko__peers ps;
+    table_init(&ps, ordered);
+    uint32_t *order = calloc(N, sizeof *order);
+    uint32_t *got = calloc(N, sizeof *got), *want = calloc(N, sizeof *want);
+    uint64_t *scratch = calloc(N, sizeof *scratch);
+    model_table m = {NULL, 0, 0};
+    bool was_narrow = true;
+    for (uint32_t i = 0; i < N; i++) {
+        add(&ps, i);
+        model_add(&m, i, ordered ? order : NULL);
+        order[i] = i;
+        if (peko__peers_narrow(&ps) != was_narrow) {
+            /* Just rebuilt in the other width. */
+            was_narrow = false;
+            cr_assert_gt(ps.cap, PEKO__PEERS_NARROW_SLOTS);
+            assert_consistent(&ps);
+            assert_model(&ps, &m);
+            if (ordered)
+                assert_lru(&ps, order, i + 1);
+        }
+    }
+    cr_assert(!was_narrow, "never left the narrow width");
+    /* Refresh a few so the list order is not the adding order. */
+    if (ordered)
+        for (uint32_t i = 0; i < N; i += 7) {
+            peko_addr a = addr_of(i);
+            peko__peers_touch(&ps, entry_of(&ps, find(&ps, &a)));
+        }
+    uint32_t n_order = 0;
+    if (ordered) {
+        for (uint32_t i = 0; i < N; i++)
+            if (i % 7 != 0)
+                order[n_order++] = i;
+        for (uint32_t i = 0; i < N; i += 7)
+            order[n_order++] = i;
+        assert_lru(&ps, order, n_order);
+    }
+    assert_consistent(&ps);
+    assert_model(&ps, &m);
+    for (uint32_t i = KEEP; i < N; i++) {
+        peko_addr a = addr_of(i);
+        peko__peers_remove(&ps, entry_of(&ps, find(&ps, &a)));
+        model_remove(&m, i);
+    }
+    if (ordered) {
+        uint32_t k = 0;
+        for (uint32_t j = 0; j < n_order; j++)
+            if (order[j] < KEEP)
+                order[k++] = order[j];
+        n_order = k;
+    }
+    peko__peers_shrink(&ps);
+    model_shrink(&m, ordered ? order : NULL);
+    cr_assert(peko__peers_narrow(&ps), "cap %u after shrinking", ps.cap);
+    assert_consistent(&ps);
+    assert_model(&ps, &m);
+    if (ordered) {
+        assert_lru(&ps, order, n_order);
+        size_t n_want = expected_range(&ps, 0x40000000u, 0x9fffffffu, want);
+        size_t n_got = peko__peers_collect(&ps, 0x40000000u, 0x9fffffffu,
+                                           ps.n, got, scratch);
+        cr_assert_eq(n_got, n_want);
+        cr_assert_arr_eq(got, want, n_want * sizeof *got);
+    }
+    for (uint32_t i = 0; i < N; i++) {
+        peko_addr a = addr_of(i);
+        peko__peer *p = find(&ps, &a);
+        cr_assert_eq(p != NULL, i < KEEP, "peer %u", i);
+        if (p)
+            cr_assert_eq(p->seq, i);
+    }
+    free(m.slot);
+    free(order);
+    free(got);
+    free(want);
+    free(scratch);
+    table_free(&ps);
+}
+
+Test(peers, a_plain_table_crosses_entry_number_widths)
+{
+    crosses_widths(false);
+}
+
+Test(peers, an_ordered_table_crosses_entry_number_widths)
+{
+    crosses_widths(true);
+}
 
 Test(peers, ordered_table_keeps_its_buckets_through_churn)
 {
