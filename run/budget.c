@@ -29,7 +29,7 @@ G_DEFINE_QUARK(run-budget-error-quark, run_budget_error)
 #define RECONNECT_ENTRY_BYTES 56u
 #define RECONNECT_MAX 256u
 /* A peer's entry in a node's table (engine/peers.h), counted with the
- * quarter of room the entries grow by; the ordered tables' links per
+ * room the entries have grown to (by a quarter at a time, from 16); the ordered tables' links per
  * entry (refresh list and bucket chain: three entry numbers) and bucket
  * heads (one for four slots); the index per slot (an entry number and a
  * bit). Entry numbers take 2 bytes in an index of at most 65,536 slots,
@@ -40,7 +40,7 @@ G_DEFINE_QUARK(run-budget-error-quark, run_budget_error)
 #define PEER_LINKS 3u
 #define PEER_SLOTS_PER_BUCKET 4u
 #define PEER_NARROW_SLOTS 65536.0
-#define PEER_ROOM 1.25
+#define PEER_MIN_ROOM 16u
 #define RECORD_BYTES 96u
 /* An event in the queue: its 16-byte key and 32-byte record, with room
  * for the arrays' doubling. */
@@ -79,6 +79,15 @@ static double packet_class(double n_bytes)
     return (double)sim_evq_packet_footprint((size_t)n_bytes);
 }
 
+/* engine/peers.c: the entries' room once they hold `members`. */
+static double peer_room(double members)
+{
+    uint64_t room = PEER_MIN_ROOM;
+    while ((double)room < members)
+        room += room / 4;
+    return (double)room;
+}
+
 /* engine/peers.c: kept at most three quarters full, a power of two. */
 static double peer_table_bytes(const shape *s)
 {
@@ -90,7 +99,7 @@ static double peer_table_bytes(const shape *s)
         PEER_ENTRY_BYTES + (s->classic ? 0 : PEER_LINKS * width);
     double per_slot =
         width + (s->classic ? 0 : width / PEER_SLOTS_PER_BUCKET);
-    return s->members * PEER_ROOM * per_entry + cap * per_slot + cap / 8;
+    return peer_room(s->members) * per_entry + cap * per_slot + cap / 8;
 }
 
 /* The strategies with anti-entropy keep room to pick targets among
@@ -187,6 +196,12 @@ static double in_flight_bytes(const scn_scenario *sc, const shape *s)
         copies = 10 * pow(fan, MIN(n / (fan + 1), 60));
     else
         copies = n * MIN(fan, 1.7 * cbrt(250 / MAX(n, 1)));
+    /* A node that joins sends its first heartbeat to every seed at once,
+     * and each seed forwards it to its fan-out: with many seeds that
+     * generation is the peak (2,000 nodes with 1,024 seeds each: about
+     * 6 M copies in flight). */
+    if (!s->classic)
+        copies = MAX(copies, MIN((double)sc->cluster.seeds, n - 1) * fan);
     double key = s->cfg.secret_key && *s->cfg.secret_key ? 32 : 0;
     double set = s->classic ? 4 * n : 4 * (fan + 1) * hops;
     double packet = MIN((double)s->cfg.size, 64 + key + set);
