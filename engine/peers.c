@@ -413,8 +413,8 @@ void peko__peers_remove(peko__peers *ps, uint32_t e)
         bucket_relink(ps, e, fp, link_get(ps, e, PEKO__LINK_NEXT));
     }
     uint32_t hole = slot_of_entry(ps, e, fp);
-    for (uint32_t i = slot_next(ps, hole); index_get(ps, i) != PEKO__ENTRY_NONE;
-         i = slot_next(ps, i)) {
+    for (uint32_t i = slot_next(ps, hole);
+         index_get(ps, i) != PEKO__ENTRY_NONE; i = slot_next(ps, i)) {
         uint32_t home =
             slot_home(ps, peko__peer_fp(ps, &ps->entries[index_get(ps, i)]));
         /* Move slot i into the hole unless its home lies cyclically in

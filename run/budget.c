@@ -29,10 +29,10 @@ G_DEFINE_QUARK(run-budget-error-quark, run_budget_error)
 #define RECONNECT_ENTRY_BYTES 56u
 #define RECONNECT_MAX 256u
 /* A peer's entry in a node's table (engine/peers.h), counted with the
- * room the entries have grown to (by a quarter at a time, from 16); the ordered tables' links per
- * entry (refresh list and bucket chain: three entry numbers) and bucket
- * heads (one for four slots); the index per slot (an entry number and a
- * bit). Entry numbers take 2 bytes in an index of at most 65,536 slots,
+ * room the entries have grown to (by a quarter at a time, from 16); the
+ * ordered tables' links per entry (refresh list and bucket chain: three
+ * entry numbers) and bucket heads (one for four slots); the index per
+ * slot (an entry number and a bit). Entry numbers take 2 bytes in an index of at most 65,536 slots,
  * 4 beyond. The records the entries name (engine/records.h: address,
  * name, data) are shared by every engine of a run: one per node, text
  * included. */
