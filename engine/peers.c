@@ -57,19 +57,14 @@ static inline uint32_t slot_next(const peko__peers *ps, uint32_t slot)
     return (slot + 1) & (ps->cap - 1);
 }
 
-static inline bool narrow(const peko__peers *ps)
-{
-    return peko__peers_narrow(ps);
-}
-
 static inline uint32_t index_get(const peko__peers *ps, uint32_t slot)
 {
-    return peko__ids_get(ps->index, slot, narrow(ps));
+    return peko__ids_get(ps->index, slot, peko__peers_narrow(ps));
 }
 
 static inline void index_put(peko__peers *ps, uint32_t slot, uint32_t e)
 {
-    peko__ids_put(ps->index, slot, e, narrow(ps));
+    peko__ids_put(ps->index, slot, e, peko__peers_narrow(ps));
 }
 
 static inline void mark(peko__peers *ps, uint32_t slot, bool in_use)
@@ -171,13 +166,13 @@ static void lru_free(peko__lru *l)
 static inline uint32_t link_get(const peko__peers *ps, uint32_t e, int k)
 {
     return peko__ids_get(ps->lru->links, (size_t)e * PEKO__LINKS + k,
-                         narrow(ps));
+                         peko__peers_narrow(ps));
 }
 
 static inline void link_put(peko__peers *ps, uint32_t e, int k, uint32_t to)
 {
     peko__ids_put(ps->lru->links, (size_t)e * PEKO__LINKS + k, to,
-                  narrow(ps));
+                  peko__peers_narrow(ps));
 }
 
 static inline uint32_t bucket_of(const peko__lru *l, uint32_t fp)
@@ -187,12 +182,12 @@ static inline uint32_t bucket_of(const peko__lru *l, uint32_t fp)
 
 static inline uint32_t bucket_get(const peko__peers *ps, uint32_t b)
 {
-    return peko__ids_get(ps->lru->bucket, b, narrow(ps));
+    return peko__ids_get(ps->lru->bucket, b, peko__peers_narrow(ps));
 }
 
 static inline void bucket_put(peko__peers *ps, uint32_t b, uint32_t e)
 {
-    peko__ids_put(ps->lru->bucket, b, e, narrow(ps));
+    peko__ids_put(ps->lru->bucket, b, e, peko__peers_narrow(ps));
 }
 
 static void bucket_push(peko__peers *ps, uint32_t e, uint32_t fp)
@@ -307,7 +302,7 @@ static void rehash(peko__peers *ps, uint32_t cap)
 {
     void *old = ps->index;
     uint32_t old_cap = ps->cap;
-    bool was_narrow = narrow(ps);
+    bool was_narrow = peko__peers_narrow(ps);
     ps->cap = cap;
     /* cap >= MIN_SLOTS, so the bits start on an 8-byte boundary; zeroed
      * slots hold no entry. */
@@ -322,7 +317,7 @@ static void rehash(peko__peers *ps, uint32_t cap)
         }
     } else {
         peko__lru *l = ps->lru;
-        if (l->links != NULL && was_narrow != narrow(ps))
+        if (l->links != NULL && was_narrow != peko__peers_narrow(ps))
             links_rewiden(ps, was_narrow);
         l->n_buckets = cap / SLOTS_PER_BUCKET;
         g_free(l->bucket);
