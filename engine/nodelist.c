@@ -129,8 +129,23 @@ static void on_rumor(peko_nodelist *nl, const peko__msg *m, bool first)
         s->rumor_copy(nl, m);
 }
 
+/* The key is the heartbeat's origin fingerprint, never 0 (addr.c). */
+uint32_t peko_prefetch_key(const uint8_t *bytes, size_t n_bytes)
+{
+    peko_addr origin;
+    if (!peko__wire_peek_origin(bytes, n_bytes, &origin))
+        return 0;
+    return peko_addr_fingerprint(&origin);
+}
+
 void peko_nodelist_prefetch(const peko_nodelist *nl, const uint8_t *bytes,
                             size_t n_bytes, unsigned stage)
+{
+    peko_nodelist_prefetch_key(nl, peko_prefetch_key(bytes, n_bytes), stage);
+}
+
+void peko_nodelist_prefetch_key(const peko_nodelist *nl, uint32_t fp,
+                                unsigned stage)
 {
     /* Only a heartbeat's origin is worth it: every delivered heartbeat
      * looks its origin up, and in a large list neither the index line, the
@@ -141,11 +156,9 @@ void peko_nodelist_prefetch(const peko_nodelist *nl, const uint8_t *bytes,
      * index is at most three quarters full) and, in an ordered table, that
      * entry's refresh links, which a new heartbeat moves; stage 2 reads
      * the entry and fetches its record's address and fingerprint. */
-    peko_addr origin;
     const peko__peers *ps = &nl->peers;
-    if (ps->cap == 0 || !peko__wire_peek_origin(bytes, n_bytes, &origin))
+    if (ps->cap == 0 || fp == 0)
         return;
-    uint32_t fp = peko_addr_fingerprint(&origin);
     if (stage == 0) {
         peko__peers_prefetch(ps, fp);
         /* And the observer's context, which the reports of every packet

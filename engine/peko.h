@@ -518,6 +518,15 @@ PEKO_API void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,
 PEKO_API void peko_nodelist_prefetch(const peko_nodelist *nl,
                                      const uint8_t *bytes, size_t n_bytes,
                                      unsigned stage);
+/* The same in two halves, for an environment that fetches one packet
+ * ahead for several receivers or stages: what the hint needs from the
+ * bytes, computed once per packet (0 when there is nothing to fetch;
+ * reads bytes[0, n_bytes) only, never trusts them), and the hint given
+ * that key. peko_nodelist_prefetch(nl, b, n, s) is
+ * peko_nodelist_prefetch_key(nl, peko_prefetch_key(b, n), s). */
+PEKO_API uint32_t peko_prefetch_key(const uint8_t *bytes, size_t n_bytes);
+PEKO_API void peko_nodelist_prefetch_key(const peko_nodelist *nl,
+                                         uint32_t key, unsigned stage);
 /* A timer armed with env->timer_arm() fired. */
 PEKO_API void peko_nodelist_on_timer(peko_nodelist *nl, peko_timer timer);
 

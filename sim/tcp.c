@@ -113,9 +113,7 @@ int sim__tcp_send(sim_world *w, sim_node *from, sim_node *to,
     w->stats.latency_us_total += (uint64_t)delay;
     w->stats.latency_samples++;
 
-    sim_packet *pkt = sim_evq_packet_new(&w->q, n_bytes);
-    if (n_bytes)
-        memcpy(pkt->bytes, bytes, n_bytes);
+    sim_packet *pkt = sim__packet_new(w, bytes, n_bytes);
     uint64_t wire = SIM_WIRE_MAKE(c->next_seq, c->sport, 0);
     c->next_seq += (uint32_t)n_bytes;
     /* The caller checked the queue's bound: there is room. */

@@ -153,6 +153,7 @@ typedef struct sim_call {
 } sim_call;
 
 #define SIM_MAX_PARTITION_BITS 64
+#define SIM_HINTS 16 /* a power of two: sim_world.hints */
 
 struct sim_world {
     size_t n;
@@ -172,6 +173,15 @@ struct sim_world {
      * pushed between (fold in world.c): a fan-out's copies then take one
      * event, not one each. */
     sim_evq_handle fold_handle;
+    /* The engine's prefetch keys (peko_prefetch_key) of the packets the
+     * delivery pipeline looked at lately, so that each is computed once
+     * per packet rather than once per receiver and stage (fetch_delivery
+     * in world.c). Direct-mapped by the buffer's address; a buffer
+     * filled anew forgets its key (sim__packet_new). Hints only. */
+    struct {
+        const sim_packet *pkt;
+        uint32_t key;
+    } hints[SIM_HINTS];
     int64_t fold_time_us;
     uint32_t fold_from;
     uint32_t fold_copies;            /* receivers it holds */
@@ -259,6 +269,9 @@ static inline size_t sim__queued(const sim_world *w)
 /* world.c: the send path, shared by the env and sim_world_inject(). */
 int sim__send(sim_world *w, sim_node *node, const peko_addr *to,
               const uint8_t *bytes, size_t n_bytes);
+/* world.c: a new packet holding a copy of bytes[0, n_bytes). */
+sim_packet *sim__packet_new(sim_world *w, const uint8_t *bytes,
+                            size_t n_bytes);
 /* world.c: pushes a packet event; on a full queue drops the packet
  * (freeing it) with `cause` and returns false. */
 bool sim__push_packet(sim_world *w, int64_t t_us, uint16_t kind,

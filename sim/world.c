@@ -334,6 +334,35 @@ static void fire_timer(sim_world *w, const sim_event *ev)
     peko_nodelist_on_timer(node->nl, timer);
 }
 
+static inline size_t hint_of(const sim_packet *pkt)
+{
+    return (size_t)(((uintptr_t)pkt >> 4) * 0x9e3779b97f4a7c15ULL >> 32) &
+           (SIM_HINTS - 1);
+}
+
+sim_packet *sim__packet_new(sim_world *w, const uint8_t *bytes,
+                            size_t n_bytes)
+{
+    sim_packet *pkt = sim_evq_packet_new(&w->q, n_bytes);
+    if (n_bytes)
+        memcpy(pkt->bytes, bytes, n_bytes);
+    size_t h = hint_of(pkt);
+    if (w->hints[h].pkt == pkt)
+        w->hints[h].pkt = NULL;
+    return pkt;
+}
+
+/* The engine's prefetch key of pkt, from the hints if there. */
+static inline uint32_t prefetch_key(sim_world *w, const sim_packet *pkt)
+{
+    size_t h = hint_of(pkt);
+    if (w->hints[h].pkt != pkt) {
+        w->hints[h].pkt = pkt;
+        w->hints[h].key = peko_prefetch_key(pkt->bytes, pkt->n_bytes);
+    }
+    return w->hints[h].key;
+}
+
 /* Starts fetching what the next event's node will read, while this event
  * runs: in a large world a node's state is rarely still in cache when its
  * next event comes. That is the first lines of its engine, where the
@@ -398,12 +427,15 @@ static inline void fetch_delivery(sim_world *w, size_t k, unsigned stage)
     uint32_t to[SIM_FOLD_MAX];
     const sim_packet *pkt;
     unsigned n = peek_receivers(w, k, to, &pkt);
-    if (pkt == NULL)
+    if (n == 0 || pkt == NULL)
+        return;
+    uint32_t key = prefetch_key(w, pkt);
+    if (key == 0)
         return;
     for (unsigned i = 0; i < n; i++) {
         const peko_nodelist *nl = w->nodes[to[i]].nl;
         if (nl != NULL)
-            peko_nodelist_prefetch(nl, pkt->bytes, pkt->n_bytes, stage);
+            peko_nodelist_prefetch_key(nl, key, stage);
     }
 }
 
@@ -500,9 +532,7 @@ static sim_packet *wire_copy(sim_world *w, size_t sender,
             return shared;
         }
     }
-    sim_packet *pkt = sim_evq_packet_new(&w->q, n_bytes);
-    if (n_bytes)
-        memcpy(pkt->bytes, bytes, n_bytes);
+    sim_packet *pkt = sim__packet_new(w, bytes, n_bytes);
     sim_evq_packet_free(&w->q, last);
     /* A buffer just made has no holder but the caller: cannot fail. */
     w->last_sent = sim_evq_packet_share(&w->q, pkt);

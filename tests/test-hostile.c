@@ -305,8 +305,8 @@ static void capture(void *user, size_t from, const peko_addr *to,
     }
 }
 
-/* The delivery hint (peko_nodelist_prefetch) reads the peer table for
- * whatever bytes it is given, at every stage, and changes nothing: real
+/* The delivery hint (peko_nodelist_prefetch and its split form) reads
+ * the peer table for whatever bytes or key it is given, at every stage, and changes nothing: real
  * heartbeats (whose origins are listed, so stage 2 reads their records),
  * their cuts and flipped bytes. Under ASan a read beyond the index, the
  * entries or the records fails here. */
@@ -342,6 +342,24 @@ Test(hostile, the_delivery_hint_reads_any_bytes_and_changes_nothing)
             for (unsigned stage = 0; stage < 4; stage++)
                 peko_nodelist_prefetch(nl, garbled, c->n_bytes[i], stage);
         }
+    }
+    /* The split form: a heartbeat's key is its origin's fingerprint,
+     * anything else has none; and any key at all, at every stage, is
+     * only a fetch. */
+    for (size_t i = 0; i < c->n; i++) {
+        peko_addr origin;
+        uint32_t key = peko_prefetch_key(c->bytes[i], c->n_bytes[i]);
+        if (peko__wire_peek_origin(c->bytes[i], c->n_bytes[i], &origin))
+            cr_assert_eq(key, peko_addr_fingerprint(&origin));
+        else
+            cr_assert_eq(key, 0, "packet %zu is not a heartbeat", i);
+        cr_assert_eq(peko_prefetch_key(c->bytes[i], 3), 0, "a cut header");
+    }
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int k = 0; k < 100000; k++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        for (unsigned stage = 0; stage < 5; stage++)
+            peko_nodelist_prefetch_key(nl, (uint32_t)(x >> 32), stage);
     }
     peko_nodelist_stats(nl, &after);
     cr_assert_eq(memcmp(&before, &after, sizeof before), 0,
