@@ -198,21 +198,6 @@ static void sort_u32(uint32_t *v, size_t n)
     }
 }
 
-/* The position of the first of set[lo, hi) (big-endian, ascending) that
- * is not below v; hi if none. */
-static uint32_t set_lower_bound(const uint8_t *set, uint32_t lo, uint32_t hi,
-                                uint32_t v)
-{
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (peko__get_u32(set + 4 * (size_t)mid) < v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* Writes into out[] the union of the carried set (its first n_keep
  * entries) and the new fingerprints, ascending and big-endian.
  * Returns the number of entries. The carried set is already in wire form
@@ -230,7 +215,7 @@ static uint32_t merge_set(uint8_t *out, const uint8_t *carried,
         if (v == last)
             continue;
         last = v;
-        uint32_t k = set_lower_bound(carried, i, n_keep, v);
+        uint32_t k = peko__wire_set_lower_bound(carried, i, n_keep, v);
         if (k > i)
             memcpy(out + 4 * (size_t)n_out, carried + 4 * (size_t)i,
                    4 * (size_t)(k - i));

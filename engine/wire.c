@@ -650,16 +650,6 @@ bool peko__wire_peek_origin(const uint8_t *bytes, size_t n_bytes,
  * no copy, no allocation. */
 bool peko__wire_set_contains(const uint8_t *set, uint32_t n, uint32_t fp)
 {
-    uint32_t lo = 0, hi = n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        uint32_t v = peko__get_u32(set + 4 * (size_t)mid);
-        if (v < fp)
-            lo = mid + 1;
-        else if (v > fp)
-            hi = mid;
-        else
-            return true;
-    }
-    return false;
+    uint32_t k = peko__wire_set_lower_bound(set, 0, n, fp);
+    return k < n && peko__get_u32(set + 4 * (size_t)k) == fp;
 }

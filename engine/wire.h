@@ -204,6 +204,28 @@ static inline uint32_t peko__get_u32(const uint8_t *p)
            ((uint32_t)p[2] << 8) | (uint32_t)p[3];
 }
 
+/* The position of the first of set[lo, hi) (big-endian, ascending) that
+ * is not below v; hi if none. */
+static inline uint32_t peko__wire_set_lower_bound(const uint8_t *set,
+                                                  uint32_t lo, uint32_t hi,
+                                                  uint32_t v)
+{
+    /* The answer lies in [base, base + len]. Each step halves len with a
+     * conditional move rather than a branch: the comparisons go either
+     * way at random, and a mispredicted branch costs more than the
+     * fixed ceil(log2 n) steps. */
+    uint32_t base = lo;
+    uint32_t len = hi - lo;
+    while (len > 1) {
+        uint32_t half = len / 2;
+        base = peko__get_u32(set + 4 * (size_t)(base + half - 1)) < v
+                   ? base + half
+                   : base;
+        len -= half;
+    }
+    return base + (len == 1 && peko__get_u32(set + 4 * (size_t)base) < v);
+}
+
 static inline void peko__put_u32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24);

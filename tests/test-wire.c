@@ -1048,6 +1048,29 @@ Test(wire, set_contains_finds_members_by_binary_search)
                      v % 3 == 1 && v < 3 * N, "%u", v);
 }
 
+/* Every sub-range [lo, hi) of sets of 0 to 40 entries, every value
+ * around each entry: the lower bound is where a linear scan stops. */
+Test(wire, set_lower_bound_agrees_with_a_linear_scan)
+{
+    enum { N = 40 };
+    uint8_t set[4 * N];
+    for (uint32_t i = 0; i < N; i++)
+        peko__put_u32(set + 4 * i, 0x10000000u + 5 * i);
+    for (uint32_t lo = 0; lo <= N; lo++)
+        for (uint32_t hi = lo; hi <= N; hi++)
+            for (uint32_t k = 0; k <= N; k++)
+                for (int d = -1; d <= 1; d++) {
+                    uint32_t v = 0x10000000u + 5 * k + (uint32_t)d;
+                    uint32_t want = lo;
+                    while (want < hi && peko__get_u32(set + 4 * want) < v)
+                        want++;
+                    cr_assert_eq(peko__wire_set_lower_bound(set, lo, hi, v),
+                                 want, "[%u, %u) v=%#x", lo, hi, v);
+                }
+    cr_assert_eq(peko__wire_set_lower_bound(set, 0, N, 0), 0);
+    cr_assert_eq(peko__wire_set_lower_bound(set, 0, N, UINT32_MAX), N);
+}
+
 Test(wire, decoded_set_is_searchable_in_the_packet)
 {
     peko__keyring *k = keys_none();
