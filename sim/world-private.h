@@ -173,6 +173,13 @@ struct sim_world {
      * pushed between (fold in world.c): a fan-out's copies then take one
      * event, not one each. */
     sim_evq_handle fold_handle;
+    int64_t fold_time_us;
+    uint32_t fold_from;
+    uint32_t fold_copies;            /* receivers it holds */
+    uint64_t fold_u64;               /* its u64 (SIM_EV_ARRIVE_MANY) */
+    size_t folded;                   /* copies in flight beyond the events
+                                      * that carry them */
+    bool unfolded;                   /* config.unfolded: never fold */
     /* The engine's prefetch keys (peko_prefetch_key) of the packets the
      * delivery pipeline looked at lately, so that each is computed once
      * per packet rather than once per receiver and stage (fetch_delivery
@@ -182,13 +189,6 @@ struct sim_world {
         const sim_packet *pkt;
         uint32_t key;
     } hints[SIM_HINTS];
-    int64_t fold_time_us;
-    uint32_t fold_from;
-    uint32_t fold_copies;            /* receivers it holds */
-    uint64_t fold_u64;               /* its u64 (SIM_EV_ARRIVE_MANY) */
-    size_t folded;                   /* copies in flight beyond the events
-                                      * that carry them */
-    bool unfolded;                   /* config.unfolded: never fold */
     int64_t now_us;                  /* virtual time */
     size_t packet_limit;             /* events in flight (folded copies
                                       * counted, sim__queued) beyond which

@@ -334,6 +334,8 @@ static void fire_timer(sim_world *w, const sim_event *ev)
     peko_nodelist_on_timer(node->nl, timer);
 }
 
+/* A buffer's slot in sim_world.hints: its address, hashed. Only which
+ * fetches are made depends on it, never what a run computes. */
 static inline size_t hint_of(const sim_packet *pkt)
 {
     return (size_t)(((uintptr_t)pkt >> 4) * 0x9e3779b97f4a7c15ULL >> 32) &
