@@ -29,8 +29,14 @@ static void seen_alloc_slots(peko__seen *seen, size_t keys)
     size_t slots = 2;
     while (slots < keys * 2)
         slots <<= 1;
-    seen->slots = g_new0(uint64_t, slots);
+    seen->slots = g_new0(uint32_t, slots);
     seen->slot_mask = slots - 1;
+}
+
+/* The key slot i names (i holds one). */
+static inline uint64_t slot_key(const peko__seen *seen, size_t i)
+{
+    return seen->ring[seen->slots[i] - 1];
 }
 
 void peko__seen_init(peko__seen *seen, size_t capacity)
@@ -53,10 +59,11 @@ void peko__seen_clear(peko__seen *seen)
     seen->capacity = seen->count = seen->ring_head = seen->ring_len = 0;
 }
 
+/* The slot that names key, or the empty slot where it would go. */
 static size_t seen_find(const peko__seen *seen, uint64_t key)
 {
     size_t i = seen_home(seen, key);
-    while (seen->slots[i] != 0 && seen->slots[i] != key)
+    while (seen->slots[i] != 0 && slot_key(seen, i) != key)
         i = (i + 1) & seen->slot_mask;
     return i;
 }
@@ -71,16 +78,15 @@ static void seen_remove(peko__seen *seen, uint64_t key)
     size_t i = hole;
     for (;;) {
         i = (i + 1) & seen->slot_mask;
-        uint64_t k = seen->slots[i];
-        if (k == 0)
+        if (seen->slots[i] == 0)
             break;
-        size_t home = seen_home(seen, k);
-        /* Move k into the hole unless its home lies cyclically in
-         * (hole, i]: then the hole is not on its probe path. */
+        size_t home = seen_home(seen, slot_key(seen, i));
+        /* Move slot i into the hole unless its key's home lies cyclically
+         * in (hole, i]: then the hole is not on its probe path. */
         bool home_in_range = hole <= i ? (home > hole && home <= i)
                                        : (home > hole || home <= i);
         if (!home_in_range) {
-            seen->slots[hole] = k;
+            seen->slots[hole] = seen->slots[i];
             hole = i;
         }
     }
@@ -90,7 +96,7 @@ static void seen_remove(peko__seen *seen, uint64_t key)
 bool peko__seen_contains(const peko__seen *seen, uint64_t key)
 {
     key = seen_key(key);
-    return seen->slots[seen_find(seen, key)] == key;
+    return seen->slots[seen_find(seen, key)] != 0;
 }
 
 /* Doubles the room (up to the capacity) and rehashes. Only called before
@@ -104,32 +110,35 @@ static void seen_grow(peko__seen *seen)
     seen->ring_len = keys;
     g_free(seen->slots);
     seen_alloc_slots(seen, keys);
-    for (size_t i = 0; i < seen->count; i++) {
-        uint64_t k = seen->ring[i];
-        seen->slots[seen_find(seen, k)] = k;
-    }
+    for (size_t i = 0; i < seen->count; i++)
+        seen->slots[seen_find(seen, seen->ring[i])] = (uint32_t)i + 1;
 }
 
 bool peko__seen_insert(peko__seen *seen, uint64_t key)
 {
     key = seen_key(key);
     size_t i = seen_find(seen, key);
-    if (seen->slots[i] == key)
+    if (seen->slots[i] != 0)
         return false;
     if (seen->count == seen->ring_len && seen->ring_len < seen->capacity) {
         seen_grow(seen);
         i = seen_find(seen, key);
     }
+    size_t at;
     if (seen->count == seen->capacity) {
-        uint64_t oldest = seen->ring[seen->ring_head];
-        seen_remove(seen, oldest);
-        seen->ring[seen->ring_head] = key;
-        seen->ring_head = (seen->ring_head + 1) % seen->capacity;
+        /* The oldest key leaves the index while its ring entry still
+         * holds it (the index reads keys there), then the new key takes
+         * its place. */
+        at = seen->ring_head;
+        seen_remove(seen, seen->ring[at]);
+        seen->ring[at] = key;
+        seen->ring_head = (at + 1) % seen->capacity;
         i = seen_find(seen, key); /* the removal may have moved the slot */
     } else {
-        seen->ring[seen->count] = key; /* not wrapped yet: head is 0 */
+        at = seen->count; /* not wrapped yet: head is 0 */
+        seen->ring[at] = key;
         seen->count++;
     }
-    seen->slots[i] = key;
+    seen->slots[i] = (uint32_t)at + 1;
     return true;
 }

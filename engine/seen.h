@@ -14,8 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* 16 bytes a key: the key in the ring, and two 4-byte slots of the
+ * index, which name ring positions rather than hold a second copy. */
 typedef struct peko__seen {
-    uint64_t *slots;      /* open addressing, linear probing; 0 = empty */
+    uint32_t *slots;      /* open addressing, linear probing: a key's ring
+                           * position + 1; 0 = empty */
     size_t slot_mask;     /* slot count - 1 (a power of two) */
     uint64_t *ring;       /* keys in insertion order, for eviction */
     size_t ring_len;      /* allocated ring entries (grows to capacity) */

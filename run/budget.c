@@ -111,8 +111,9 @@ static double scratch_bytes(const shape *s)
     return s->classic ? 0 : 4 * s->members;
 }
 
-/* engine/seen.c: a ring of keys grown by doubling up to the capacity,
- * and a hash of at least twice as many slots, 8 bytes each. A node keys
+/* engine/seen.c: a ring of keys, 8 bytes each, grown by doubling up to
+ * the capacity, and an index of at least twice as many slots, 4 bytes
+ * each. A node keys
  * there the heartbeats it originates and the first heartbeat of each
  * origin it does not list yet (a listed peer's version answers for the
  * rest, engine/membership.c). */
@@ -132,7 +133,7 @@ static double seen_bytes(const shape *s)
     double keys = MIN(rumors, (double)s->cfg.seen_cache);
     double ring = MIN(pow2_at_least(MAX(keys, 32)), (double)s->cfg.seen_cache);
     double slots = pow2_at_least(2 * ring);
-    return 8 * (ring + slots);
+    return 8 * ring + 4 * slots;
 }
 
 /* The work space every engine of the run borrows from (engine/records.h):
