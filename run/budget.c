@@ -113,10 +113,9 @@ static double scratch_bytes(const shape *s)
 
 /* engine/seen.c: a ring of keys, 8 bytes each, grown by doubling up to
  * the capacity, and an index of at least twice as many slots, 4 bytes
- * each. A node keys
- * there the heartbeats it originates and the first heartbeat of each
- * origin it does not list yet (a listed peer's version answers for the
- * rest, engine/membership.c). */
+ * each. A node keys there the heartbeats it originates and the first
+ * heartbeat of each origin it does not list yet (a listed peer's version
+ * answers for the rest, engine/membership.c). */
 static double seen_bytes(const shape *s)
 {
     double rumors = s->n + s->restarted + s->publishes + s->hb_per_origin;
