@@ -306,10 +306,11 @@ static void capture(void *user, size_t from, const peko_addr *to,
 }
 
 /* The delivery hint (peko_nodelist_prefetch and its split form) reads
- * the peer table for whatever bytes or key it is given, at every stage, and changes nothing: real
- * heartbeats (whose origins are listed, so stage 2 reads their records),
- * their cuts and flipped bytes. Under ASan a read beyond the index, the
- * entries or the records fails here. */
+ * the peer table for whatever bytes or key it is given, at every stage,
+ * and changes nothing: real heartbeats (whose origins are listed, so
+ * stage 2 reads their records), their cuts and flipped bytes, and keys
+ * at random. Under ASan a read beyond the index, the entries or the
+ * records fails here. */
 Test(hostile, the_delivery_hint_reads_any_bytes_and_changes_nothing)
 {
     testnet *net = converged(6, PEKO_DISSEMINATION_RUMOR, 17);
