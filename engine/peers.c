@@ -57,11 +57,6 @@ static inline uint32_t slot_next(const peko__peers *ps, uint32_t slot)
     return (slot + 1) & (ps->cap - 1);
 }
 
-static inline uint32_t index_get(const peko__peers *ps, uint32_t slot)
-{
-    return peko__ids_get(ps->index, slot, peko__peers_narrow(ps));
-}
-
 static inline void index_put(peko__peers *ps, uint32_t slot, uint32_t e)
 {
     peko__ids_put(ps->index, slot, e, peko__peers_narrow(ps));
@@ -69,8 +64,7 @@ static inline void index_put(peko__peers *ps, uint32_t slot, uint32_t e)
 
 static inline void mark(peko__peers *ps, uint32_t slot, bool in_use)
 {
-    uint64_t *used = (uint64_t *)((uint8_t *)ps->index +
-                                  (size_t)ps->cap * peko__peers_width(ps));
+    uint64_t *used = peko__peers_used_bits(ps);
     uint64_t bit = (uint64_t)1 << (slot & 63);
     if (in_use)
         used[slot >> 6] |= bit;
@@ -83,8 +77,8 @@ static inline void mark(peko__peers *ps, uint32_t slot, bool in_use)
 static uint32_t slot_of_entry(const peko__peers *ps, uint32_t e, uint32_t fp)
 {
     uint32_t i = slot_home(ps, fp);
-    while (index_get(ps, i) != e) {
-        g_assert(index_get(ps, i) != PEKO__ENTRY_NONE);
+    while (peko__peers_entry_in(ps, i) != e) {
+        g_assert(peko__peers_entry_in(ps, i) != PEKO__ENTRY_NONE);
         i = slot_next(ps, i);
     }
     return i;
@@ -95,7 +89,7 @@ static uint32_t slot_of_entry(const peko__peers *ps, uint32_t e, uint32_t fp)
 static uint32_t place(peko__peers *ps, uint32_t e)
 {
     uint32_t i = slot_home(ps, peko__peer_fp(ps, &ps->entries[e]));
-    while (index_get(ps, i) != PEKO__ENTRY_NONE)
+    while (peko__peers_entry_in(ps, i) != PEKO__ENTRY_NONE)
         i = slot_next(ps, i);
     index_put(ps, i, e);
     mark(ps, i, true);
@@ -163,12 +157,6 @@ static void lru_free(peko__lru *l)
 
 /* ---- Links and buckets. ---- */
 
-static inline uint32_t link_get(const peko__peers *ps, uint32_t e, int k)
-{
-    return peko__ids_get(ps->lru->links, (size_t)e * PEKO__LINKS + k,
-                         peko__peers_narrow(ps));
-}
-
 static inline void link_put(peko__peers *ps, uint32_t e, int k, uint32_t to)
 {
     peko__ids_put(ps->lru->links, (size_t)e * PEKO__LINKS + k, to,
@@ -210,7 +198,7 @@ static void bucket_relink(peko__peers *ps, uint32_t e, uint32_t fp,
     }
     for (;;) {
         g_assert(at != PEKO__ENTRY_NONE);
-        uint32_t next = link_get(ps, at, PEKO__LINK_NEXT);
+        uint32_t next = peko__peers_link(ps, at, PEKO__LINK_NEXT);
         if (next == e) {
             link_put(ps, at, PEKO__LINK_NEXT, to);
             return;
@@ -234,8 +222,8 @@ static void lru_append(peko__peers *ps, uint32_t e)
 static void lru_unlink(peko__peers *ps, uint32_t e)
 {
     peko__lru *l = ps->lru;
-    uint32_t prev = link_get(ps, e, PEKO__LINK_OLDER);
-    uint32_t next = link_get(ps, e, PEKO__LINK_NEWER);
+    uint32_t prev = peko__peers_link(ps, e, PEKO__LINK_OLDER);
+    uint32_t next = peko__peers_link(ps, e, PEKO__LINK_NEWER);
     if (prev != PEKO__ENTRY_NONE)
         link_put(ps, prev, PEKO__LINK_NEWER, next);
     else
@@ -254,9 +242,9 @@ static void lru_renumber(peko__peers *ps, uint32_t from, uint32_t to,
     peko__lru *l = ps->lru;
     bucket_relink(ps, from, fp, to);
     for (int k = 0; k < PEKO__LINKS; k++)
-        link_put(ps, to, k, link_get(ps, from, k));
-    uint32_t prev = link_get(ps, to, PEKO__LINK_OLDER);
-    uint32_t next = link_get(ps, to, PEKO__LINK_NEWER);
+        link_put(ps, to, k, peko__peers_link(ps, from, k));
+    uint32_t prev = peko__peers_link(ps, to, PEKO__LINK_OLDER);
+    uint32_t next = peko__peers_link(ps, to, PEKO__LINK_NEWER);
     if (prev != PEKO__ENTRY_NONE)
         link_put(ps, prev, PEKO__LINK_NEWER, to);
     else
@@ -323,7 +311,7 @@ static void rehash(peko__peers *ps, uint32_t cap)
         g_free(l->bucket);
         l->bucket = g_malloc0((size_t)l->n_buckets * peko__peers_width(ps));
         for (uint32_t e = ps->n ? l->head : PEKO__ENTRY_NONE;
-             e != PEKO__ENTRY_NONE; e = link_get(ps, e, PEKO__LINK_NEWER)) {
+             e != PEKO__ENTRY_NONE; e = peko__peers_newer(ps, e)) {
             place(ps, e);
             bucket_push(ps, e, peko__peer_fp(ps, &ps->entries[e]));
         }
@@ -355,7 +343,7 @@ peko__peer *peko__peers_find(const peko__peers *ps, const peko_addr *addr,
     if (ps->n == 0)
         return NULL;
     for (uint32_t i = slot_home(ps, fp);; i = slot_next(ps, i)) {
-        uint32_t e = index_get(ps, i);
+        uint32_t e = peko__peers_entry_in(ps, i);
         if (e == PEKO__ENTRY_NONE)
             return NULL;
         peko__peer *p = &ps->entries[e];
@@ -405,19 +393,20 @@ void peko__peers_remove(peko__peers *ps, uint32_t e)
     peko__peer_clear(ps, p);
     if (ps->lru) {
         lru_unlink(ps, e);
-        bucket_relink(ps, e, fp, link_get(ps, e, PEKO__LINK_NEXT));
+        bucket_relink(ps, e, fp, peko__peers_link(ps, e, PEKO__LINK_NEXT));
     }
     uint32_t hole = slot_of_entry(ps, e, fp);
-    for (uint32_t i = slot_next(ps, hole);
-         index_get(ps, i) != PEKO__ENTRY_NONE; i = slot_next(ps, i)) {
-        uint32_t home =
-            slot_home(ps, peko__peer_fp(ps, &ps->entries[index_get(ps, i)]));
+    for (uint32_t i = slot_next(ps, hole);; i = slot_next(ps, i)) {
+        uint32_t at = peko__peers_entry_in(ps, i);
+        if (at == PEKO__ENTRY_NONE)
+            break;
+        uint32_t home = slot_home(ps, peko__peer_fp(ps, &ps->entries[at]));
         /* Move slot i into the hole unless its home lies cyclically in
          * (hole, i]: then the hole is not on its probe path. */
         bool home_in_range = hole <= i ? (home > hole && home <= i)
                                        : (home > hole || home <= i);
         if (!home_in_range) {
-            index_put(ps, hole, index_get(ps, i));
+            index_put(ps, hole, at);
             hole = i;
         }
     }
@@ -517,7 +506,7 @@ size_t peko__peers_collect(const peko__peers *ps, uint32_t first,
     for (uint64_t d = 0; d < n_buckets && in_order <= want; d++) {
         uint32_t b = (uint32_t)((start + d) & (l->n_buckets - 1));
         for (uint32_t e = bucket_get(ps, b); e != PEKO__ENTRY_NONE;
-             e = link_get(ps, e, PEKO__LINK_NEXT)) {
+             e = peko__peers_link(ps, e, PEKO__LINK_NEXT)) {
             uint32_t fp = peko__peer_fp(ps, &ps->entries[e]);
             uint32_t key = fp - first;
             if (key > span)
@@ -529,6 +518,6 @@ size_t peko__peers_collect(const peko__peers *ps, uint32_t first,
     }
     sort_nearly_sorted(keys, found);
     for (size_t k = 0; k < found; k++)
-        out[k] = index_get(ps, (uint32_t)keys[k]);
+        out[k] = peko__peers_entry_in(ps, (uint32_t)keys[k]);
     return found;
 }

@@ -273,13 +273,18 @@ static inline size_t peko__peers_width(const peko__peers *ps)
     return peko__peers_narrow(ps) ? 2 : 4;
 }
 
+/* The index's bits, one a slot, after its cap stored entry numbers:
+ * which slots hold a peer. */
+static inline uint64_t *peko__peers_used_bits(const peko__peers *ps)
+{
+    return (uint64_t *)((uint8_t *)ps->index +
+                        (size_t)ps->cap * peko__peers_width(ps));
+}
+
 /* True if `slot` (< cap) holds a peer: a bit test, no record read. */
 static inline bool peko__peers_used(const peko__peers *ps, uint32_t slot)
 {
-    const uint64_t *used =
-        (const uint64_t *)((const uint8_t *)ps->index +
-                           (size_t)ps->cap * peko__peers_width(ps));
-    return (used[slot >> 6] >> (slot & 63)) & 1;
+    return (peko__peers_used_bits(ps)[slot >> 6] >> (slot & 63)) & 1;
 }
 
 /* The entry in `slot`, or PEKO__ENTRY_NONE if it holds none. */
@@ -375,15 +380,19 @@ static inline uint32_t peko__peers_newest(const peko__peers *ps)
 }
 /* The next more (or less) recently refreshed entry, or
  * PEKO__ENTRY_NONE. */
+static inline uint32_t peko__peers_link(const peko__peers *ps, uint32_t e,
+                                        int k)
+{
+    return peko__ids_get(ps->lru->links, (size_t)e * PEKO__LINKS + k,
+                         peko__peers_narrow(ps));
+}
 static inline uint32_t peko__peers_newer(const peko__peers *ps, uint32_t e)
 {
-    return peko__ids_get(ps->lru->links, (size_t)e * PEKO__LINKS +
-                         PEKO__LINK_NEWER, peko__peers_narrow(ps));
+    return peko__peers_link(ps, e, PEKO__LINK_NEWER);
 }
 static inline uint32_t peko__peers_older(const peko__peers *ps, uint32_t e)
 {
-    return peko__ids_get(ps->lru->links, (size_t)e * PEKO__LINKS +
-                         PEKO__LINK_OLDER, peko__peers_narrow(ps));
+    return peko__peers_link(ps, e, PEKO__LINK_OLDER);
 }
 
 /* Writes to out[] the entries of the peers (dead ones included) whose

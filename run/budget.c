@@ -32,10 +32,10 @@ G_DEFINE_QUARK(run-budget-error-quark, run_budget_error)
  * room the entries have grown to (by a quarter at a time, from 16); the
  * ordered tables' links per entry (refresh list and bucket chain: three
  * entry numbers) and bucket heads (one for four slots); the index per
- * slot (an entry number and a bit). Entry numbers take 2 bytes in an index of at most 65,536 slots,
- * 4 beyond. The records the entries name (engine/records.h: address,
- * name, data) are shared by every engine of a run: one per node, text
- * included. */
+ * slot (an entry number and a bit). Entry numbers take 2 bytes in an
+ * index of at most 65,536 slots, 4 beyond. The records the entries name
+ * (engine/records.h: address, name, data) are shared by every engine of
+ * a run: one per node, text included. */
 #define PEER_ENTRY_BYTES 24u
 #define PEER_LINKS 3u
 #define PEER_SLOTS_PER_BUCKET 4u
@@ -196,10 +196,13 @@ static double in_flight_bytes(const scn_scenario *sc, const shape *s)
         copies = 10 * pow(fan, MIN(n / (fan + 1), 60));
     else
         copies = n * MIN(fan, 1.7 * cbrt(250 / MAX(n, 1)));
-    /* A node that joins sends its first heartbeat to every seed at once,
-     * and each seed forwards it to its fan-out: with many seeds that
-     * generation is the peak (2,000 nodes with 1,024 seeds each: about
-     * 6 M copies in flight). */
+    /* Nodes that start knowing many peers (seeds) spread the rumors of
+     * a start at one instant faster, so more of their copies are in
+     * flight together: fitted to 2,000 nodes with 1,024 seeds each
+     * (peak 911 MiB; the same nodes with one seed reach 622 MiB in their
+     * first second, 718 MiB with the seeds), counted as seeds x fan-out
+     * copies a rumor. A joining node itself sends a few packets, not one
+     * a seed (30,000 in the first millisecond of that run). */
     if (!s->classic)
         copies = MAX(copies, MIN((double)sc->cluster.seeds, n - 1) * fan);
     double key = s->cfg.secret_key && *s->cfg.secret_key ? 32 : 0;
