@@ -257,25 +257,38 @@ peko__heartbeat_seen peko__heartbeat_receive(peko_nodelist *nl,
     peko__peer *peer = peko__peers_find(&nl->peers, &m->origin, origin_fp);
     /* Fast path: a known peer's own heartbeat version says whether this
      * copy is new, exactly and without memory. The seen-cache answers for
-     * what the version cannot: origins not (or no longer) listed, and, in
-     * classic, another incarnation, where a late copy of the old one must
-     * not count as new twice. */
+     * what the version cannot: in classic, another incarnation, where a
+     * late copy of the old one must not count as new twice, and an origin
+     * with no version stored, which its first copy stores unless the list
+     * has no room for it. */
     bool first;
+    uint64_t key = 0;
     if (peer && peko__peer_has_heartbeat(peer) &&
         (peer->incarnation == m->incarnation ||
          peko__strategy_of(nl)->ordered))
         /* Where incarnations are ordered, a heartbeat older than the
          * known one is old news too, whatever its incarnation. */
         first = peko__version_newer(nl, peer, m->incarnation, m->seq);
-    else
-        first = peko__seen_insert(
-            &nl->seen, heartbeat_key(&m->origin, m->incarnation, m->seq));
+    else if (peer && peko__peer_has_heartbeat(peer)) {
+        key = heartbeat_key(&m->origin, m->incarnation, m->seq);
+        first = peko__seen_insert(&nl->seen, key);
+    } else {
+        /* No version yet. The copy that stores one is not keyed: the
+         * version answers for every later copy, and a key kept besides
+         * would only take room (a cold start would key nearly every
+         * origin; docs/simulator.md, "Memory"). */
+        key = heartbeat_key(&m->origin, m->incarnation, m->seq);
+        first = !peko__seen_contains(&nl->seen, key);
+    }
     if (peer == NULL &&
         (first || peko__strategy_of(nl)->copies_add_nodes)) {
         peer = peko__peer_add(nl, &m->origin, now);
         if (peer == NULL) {
             /* The list is full of members we trust more: a newcomer's
-             * rumor is not passed on either. */
+             * rumor is not passed on either, and its key answers for
+             * its later copies. */
+            if (first)
+                peko__seen_insert(&nl->seen, key);
             first = false;
         } else {
             heartbeat_store(nl, peer, m);
@@ -315,8 +328,8 @@ void peko__heartbeat_next(peko_nodelist *nl, int64_t now_us, peko__msg *msg)
     nl->self.seq++;
     nl->self.last_seen_us = now_us;
     peko__heartbeat_fill(nl, msg);
-    peko__seen_insert(&nl->seen, heartbeat_key(&msg->origin,
-                                               msg->incarnation, msg->seq));
+    /* Not keyed: copies of our own heartbeats are told apart by their
+     * origin before any key is read (peko__heartbeat_receive). */
     peko_rumor rumor = heartbeat_rumor(&msg->origin, msg->incarnation,
                                        msg->seq);
     PEKO__OBSERVE(nl, rumor_created, &rumor);

@@ -58,7 +58,6 @@ typedef struct shape {
     peko_config cfg;       /* resolved engine settings */
     bool classic;
     bool digest;
-    double hb_per_origin;  /* heartbeat rumors each node originates */
     double cycles;         /* cycles in the run */
     double publishes;      /* metadata rumors */
     double publish_bytes;  /* the largest */
@@ -111,24 +110,15 @@ static double scratch_bytes(const shape *s)
     return s->classic ? 0 : 4 * s->members;
 }
 
-/* engine/seen.c: a ring of keys, 8 bytes each, grown by doubling up to
- * the capacity, and an index of at least twice as many slots, 4 bytes
- * each. A node keys there the heartbeats it originates and the first
- * heartbeat of each origin it does not list yet (a listed peer's version
- * answers for the rest, engine/membership.c). */
+/* engine/seen.c: a ring of keys, 8 bytes each, grown by doubling from
+ * 32 up to the capacity, and an index of at least twice as many slots,
+ * 4 bytes each. A node keys only the heartbeats whose version it cannot
+ * store (engine/membership.c): in classic, another incarnation of a
+ * listed node, so a few keys for each restart (late copies of the old
+ * incarnation are keyed too), and a newcomer's when the list is full. */
 static double seen_bytes(const shape *s)
 {
-    double rumors = s->n + s->restarted + s->publishes + s->hb_per_origin;
-    if (s->digest) {
-        /* A digest node forwards a few fan-outs of announcements a
-         * cycle (peko.h), so on average it hears that many a cycle,
-         * plus its fan-out's share of first copies, however many nodes
-         * join at once. */
-        double heard = (PEKO_DIGEST_ANNOUNCE_FANOUTS * s->cycles + 1) *
-                       s->cfg.amount;
-        rumors = MIN(rumors, heard + s->restarted + s->publishes +
-                                 s->hb_per_origin);
-    }
+    double rumors = s->classic ? 4 * s->restarted : 0;
     double keys = MIN(rumors, (double)s->cfg.seen_cache);
     double ring = MIN(pow2_at_least(MAX(keys, 32)), (double)s->cfg.seen_cache);
     double slots = pow2_at_least(2 * ring);
@@ -257,7 +247,6 @@ static void shape_of(const scn_scenario *sc, shape *s)
     /* digest sends a heartbeat rumor only at join and start; the others
      * one every cycle. */
     s->cycles = floor(duration / cycle) + 1;
-    s->hb_per_origin = s->digest ? 1 : s->cycles;
     for (size_t i = 0; i < sc->n_events; i++) {
         const scn_event *ev = &sc->events[i];
         if (ev->kind == SCN_EVENT_PUBLISH) {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "nodelist-private.h"
 #include "testenv.h"
 
 #define SECOND_US 1000000LL
@@ -174,6 +175,60 @@ Test(membership, restarted_node_is_refreshed_despite_lower_sequence)
     peko_stats st;
     peko_nodelist_stats(testnet_node(net, 0), &st);
     cr_assert_eq(st.nodes_expired, 0);
+    testnet_free(net);
+}
+
+/* A heartbeat whose version a node stores is told apart from its later
+ * copies by that version, so it takes no room in the seen cache; nor do
+ * the node's own heartbeats, whose copies coming back are told apart by
+ * their origin. In a cluster of fixed members nothing is keyed at all,
+ * and copies are still counted as duplicates, not news. */
+static void no_key_for_stored_versions(peko_dissemination d)
+{
+    peko_config c = fast_config();
+    c.dissemination = d;
+    testnet *net = testnet_new(32, &c, 8);
+    testnet_join_all(net);
+    testnet_run_for(net, 12 * SECOND_US);
+    cr_assert(testnet_converged(net));
+    uint64_t duplicates = 0;
+    for (size_t i = 0; i < testnet_size(net); i++) {
+        peko_nodelist *nl = testnet_node(net, i);
+        cr_assert_eq(nl->seen.count, 0, "node %zu keeps %zu keys", i,
+                     nl->seen.count);
+        peko_stats st;
+        peko_nodelist_stats(nl, &st);
+        cr_assert_eq(st.nodes_expired, 0);
+        duplicates += st.duplicates;
+    }
+    cr_assert_gt(duplicates, 0);
+    testnet_free(net);
+}
+
+Test(membership, stored_versions_and_own_heartbeats_take_no_keys)
+{
+    no_key_for_stored_versions(PEKO_DISSEMINATION_RUMOR);
+    no_key_for_stored_versions(PEKO_DISSEMINATION_CLASSIC);
+}
+
+/* Where versions cannot answer, in classic a restart's new incarnation,
+ * the seen cache still does: a late copy of either incarnation is not
+ * news twice. */
+Test(membership, another_incarnation_is_keyed)
+{
+    peko_config c = fast_config();
+    c.dissemination = PEKO_DISSEMINATION_CLASSIC;
+    testnet *net = testnet_new(4, &c, 5);
+    testnet_join_all(net);
+    testnet_run_for(net, 10 * SECOND_US);
+    testnet_restart(net, 2, NULL);
+    testnet_join_via(net, 2, 0);
+    testnet_run_for(net, 3 * SECOND_US);
+    size_t keyed = 0;
+    for (size_t i = 0; i < testnet_size(net); i++)
+        if (i != 2)
+            keyed += testnet_node(net, i)->seen.count > 0;
+    cr_assert_gt(keyed, 0);
     testnet_free(net);
 }
 
