@@ -198,9 +198,10 @@ static void request_at_risk(peko_nodelist *nl, const peko__msg *msg,
     }
 }
 
-void peko__ae_request(peko_nodelist *nl, uint32_t slot)
+void peko__ae_request(peko_nodelist *nl, uint32_t e)
 {
-    peko_addr to = (*peko__peer_addr(&nl->peers, peko__peers_at(&nl->peers, slot)));
+    const peko__peer *peer = peko__peers_entry(&nl->peers, e);
+    peko_addr to = *peko__peer_addr(&nl->peers, peer);
     peko__ae_request_to(nl, &to);
 }
 
@@ -376,10 +377,11 @@ uint32_t peko__ae_unheard(const peko_nodelist *nl, int64_t before_us,
     return n;
 }
 
-void peko__ae_ask_stale(peko_nodelist *nl, uint32_t slot, int64_t before_us,
+void peko__ae_ask_stale(peko_nodelist *nl, uint32_t to_e, int64_t before_us,
                         uint32_t unheard)
 {
-    peko_addr to = (*peko__peer_addr(&nl->peers, peko__peers_at(&nl->peers, slot)));
+    const peko__peer *peer = peko__peers_entry(&nl->peers, to_e);
+    peko_addr to = *peko__peer_addr(&nl->peers, peer);
     peko__msg msg;
     request_init(nl, &msg);
     builder b = builder_borrow(nl, entry_room(nl, &msg));

@@ -332,8 +332,8 @@ bool peko__metadata_receive(peko_nodelist *nl, const peko__msg *m);
 
 
 /* Sends a swap request with this node's metadata version and digest to
- * the live peer in `slot`, or to an address (known or not). */
-void peko__ae_request(peko_nodelist *nl, uint32_t slot);
+ * the live peer of entry e, or to an address (known or not). */
+void peko__ae_request(peko_nodelist *nl, uint32_t e);
 void peko__ae_request_to(peko_nodelist *nl, const peko_addr *addr);
 /* Sends up to `max` requests for the gaps in the list that cut-short
  * answers left or packets named (digest), each to the peer that holds
@@ -351,12 +351,12 @@ bool peko__ae_has_stale(const peko_nodelist *nl, int64_t before_us);
  * returns how many. */
 uint32_t peko__ae_unheard(const peko_nodelist *nl, int64_t before_us,
                           uint32_t out[PEKO__STALE_LOOK]);
-/* Sends the live peer in `slot` a swap request that lists only the peers
+/* Sends the live peer of entry to_e a swap request that lists only the peers
  * last refreshed before before_us (oldest first, within Size) and, unless
  * `unheard` is PEKO__ENTRY_NONE, the range of that entry's fingerprint
  * alone (it has no version to list); otherwise no range: a targeted ask
  * for the heartbeats this node missed. */
-void peko__ae_ask_stale(peko_nodelist *nl, uint32_t slot, int64_t before_us,
+void peko__ae_ask_stale(peko_nodelist *nl, uint32_t to_e, int64_t before_us,
                         uint32_t unheard);
 /* Answers a swap request from `from`: applies its entries, replies with
  * what the requester lacks or holds older, and settles the metadata. */
@@ -450,11 +450,12 @@ void peko__reconnect_cycle(peko_nodelist *nl, int64_t now_us);
 
 /* Uniform integer in [0, n), n > 0, from the node's stream. */
 uint64_t peko__random_below(peko_nodelist *nl, uint64_t n);
-/* A slot of the peer table drawn uniformly among those holding a live
- * peer (there must be one). */
-uint32_t peko__draw_peer_slot(peko_nodelist *nl);
-/* Distinct live peers' slots in out, `want` in all at most: the first
- * `given` are chosen already, the rest drawn with peko__draw_peer_slot(),
+/* An entry number of the peer table drawn uniformly among the live
+ * peers (there must be one). */
+uint32_t peko__draw_peer_entry(peko_nodelist *nl);
+/* Distinct live peers' entry numbers in out, `want` in all at most: the
+ * first `given` are chosen already, the rest drawn with
+ * peko__draw_peer_entry(),
  * repeats skipped, a bounded number of times. Returns how many out
  * holds. */
 uint32_t peko__draw_distinct_peers(peko_nodelist *nl, uint32_t want,

@@ -19,19 +19,19 @@
  * the entries they name and their records (few and often read, so
  * mostly in cache).
  *
- * Drawing peers at random draws slots: an empty slot is drawn again. A
- * bitmap of the slots in use, after the index, answers that without
- * reading index or record, and the index is kept between an eighth and
- * three quarters full (the caller shrinks it after removing peers), so a
- * redraw is cheap and rare. Slots are the handles of draws and of sweeps
- * in slot order (peko__peers_at); entry numbers those of the refresh
- * list, of ranges and of the calls that change one peer.
+ * Drawing peers at random draws entry numbers (spread.c): the entries
+ * are dense, so a draw reads nothing but the entry it picks, where a
+ * slot would read its index line first. A bitmap of the slots in use,
+ * after the index, tells sweeps in slot order which slots hold a peer
+ * without reading the index, and the index is kept between an eighth
+ * and three quarters full (the caller shrinks it after removing peers).
+ * Slots are the handles of sweeps in slot order (peko__peers_at); entry
+ * numbers those of draws, of the refresh list, of ranges and of the
+ * calls that change one peer.
  *
- * Which slot names a peer depends only on the fingerprints and on the
- * order of adds and removes, never on pointer values or record handles,
- * so drawing by slot is deterministic; the rules are those of the table
- * whose slots were the records themselves, so slots, draws and every
- * simulation stayed the same when the records moved out. Adding,
+ * Which slot and which entry number a peer has depends only on the
+ * fingerprints and on the order of adds and removes, never on pointer
+ * values or record handles, so drawing is deterministic. Adding,
  * removing and shrinking move entries or slots: pointers to entries,
  * entry numbers and slot numbers are good until the next such call. A
  * pointer to a record is good while an entry holds its handle.
@@ -355,8 +355,7 @@ peko__peer *peko__peers_add(peko__peers *ps, const peko_addr *addr,
  * entries, the last one takes number e. Never resizes the index. */
 void peko__peers_remove(peko__peers *ps, uint32_t e);
 /* Halves the index while it is less than an eighth full (after removals),
- * so random draws keep finding peers, and gives back the room of entries
- * removed. */
+ * and gives back the room of entries removed. */
 void peko__peers_shrink(peko__peers *ps);
 
 /* Marks entry e dead or alive again. */

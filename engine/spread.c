@@ -57,39 +57,34 @@ void peko__ensure_pick_scratch(peko_nodelist *nl, size_t need)
 }
 
 #define PICK_BATCH 16 /* draws fetched together by pick_targets */
-#define REDRAW_MAX 64 /* empty slots drawn before draw_peer_slot counts
-                       * its way to a peer instead */
+#define REDRAW_MAX 64 /* tombstones drawn before draw_peer_entry counts
+                       * its way to a live peer instead */
 
-/* True if slot s holds a live peer: a bit test, and a look at the record
- * only when the table holds tombstones (never in classic). */
-static inline bool live_at(const peko__peers *ps, uint32_t s)
-{
-    return peko__peers_used(ps, s) &&
-           (peko__peers_dead(ps) == 0 ||
-            !peko__peer_is_dead(peko__peers_at(ps, s)));
-}
-
-/* A slot drawn uniformly among those that hold a live peer (there is
- * one): other slots are drawn again. The table is kept at least an eighth
- * full, but the smallest one may hold a single peer, so after REDRAW_MAX
- * failed draws the peer is chosen exactly instead: the r-th live one in
- * slot order, r drawn among them. Whether that happens does not depend
- * on which peer would have come out, so each is equally likely either
- * way. */
-uint32_t peko__draw_peer_slot(peko_nodelist *nl)
+/* An entry drawn uniformly among the live peers (there is one). Entries
+ * are dense, numbered 0 to n - 1, so without tombstones a draw is one
+ * random number and reads nothing: a forward's targets cost one fetch
+ * each, of the entry, where drawing an index slot cost two, the slot and
+ * then the entry it names. A tombstone is drawn again; a table may hold
+ * many (a node back from a partition), so after REDRAW_MAX of them the
+ * peer is chosen exactly instead: the r-th live entry, r drawn among
+ * them. Whether that happens does not depend on which peer would have
+ * come out, so each is equally likely either way. */
+uint32_t peko__draw_peer_entry(peko_nodelist *nl)
 {
     const peko__peers *ps = &nl->peers;
+    if (peko__peers_dead(ps) == 0)
+        return (uint32_t)peko__random_below(nl, ps->n);
     for (int k = 0; k < REDRAW_MAX; k++) {
-        uint32_t s = (uint32_t)peko__random_below(nl, ps->cap);
-        if (live_at(ps, s))
-            return s;
+        uint32_t e = (uint32_t)peko__random_below(nl, ps->n);
+        if (!peko__peer_is_dead(peko__peers_entry(ps, e)))
+            return e;
     }
     uint64_t r = peko__random_below(nl, peko__peers_live(ps));
-    uint32_t s = 0;
-    for (;; s++)
-        if (live_at(ps, s) && r-- == 0)
+    uint32_t e = 0;
+    for (;; e++)
+        if (!peko__peer_is_dead(peko__peers_entry(ps, e)) && r-- == 0)
             break;
-    return s;
+    return e;
 }
 
 uint32_t peko__draw_distinct_peers(peko_nodelist *nl, uint32_t want,
@@ -100,19 +95,19 @@ uint32_t peko__draw_distinct_peers(peko_nodelist *nl, uint32_t want,
         want = live;
     uint32_t n = given;
     for (uint32_t tries = 4 * want + 8; n < want && tries > 0; tries--) {
-        uint32_t s = peko__draw_peer_slot(nl);
+        uint32_t e = peko__draw_peer_entry(nl);
         uint32_t k = 0;
-        while (k < n && out[k] != s)
+        while (k < n && out[k] != e)
             k++;
         if (k == n)
-            out[n++] = s;
+            out[n++] = e;
     }
     return n;
 }
 
 /* Picks up to `amount` peers, uniformly at random without replacement,
  * among those whose fingerprint is not in the carried infected set. Writes
- * their slots to nl->pick_scratch and returns how many.
+ * their entry numbers to nl->pick_scratch and returns how many.
  *
  * The carried set holds the path the rumor took (a few entries per hop),
  * so most peers are eligible and rejection sampling finds targets in a
@@ -131,28 +126,26 @@ static size_t pick_targets(peko_nodelist *nl, const uint8_t *set,
         return 0;
 
     /* Draws come in batches of what is still wanted, and the drawn
-     * index slots, then their entries, are fetched together before any
-     * is looked at: in a large list each is a cache miss, and this way
-     * they overlap. (The shared records the entries name, whose
-     * fingerprints the infected set is checked against, are one per node
-     * of the cluster, not per node list, and mostly in cache.) Drawing ahead changes no draw: a batch holds at most the
-     * picks still wanted, all of which a draw-and-look loop would have
-     * drawn too. */
+     * entries are fetched together before any is looked at: in a large
+     * list each is a cache miss, and this way they overlap. (The shared
+     * records the entries name, whose fingerprints the infected set is
+     * checked against, are one per node of the cluster, not per node
+     * list, and mostly in cache.) Drawing ahead changes no draw: a batch
+     * holds at most the picks still wanted, all of which a draw-and-look
+     * loop would have drawn too. */
     size_t tries = 4 * want + 8;
     while (n_picked < want && tries > 0) {
         uint32_t batch[PICK_BATCH];
         size_t m = MIN(MIN(want - n_picked, tries), (size_t)PICK_BATCH);
         for (size_t k = 0; k < m; k++) {
-            batch[k] = peko__draw_peer_slot(nl);
-            peko__peers_prefetch_slot(ps, batch[k]);
+            batch[k] = peko__draw_peer_entry(nl);
+            __builtin_prefetch(peko__peers_entry(ps, batch[k]));
         }
-        for (size_t k = 0; k < m; k++)
-            __builtin_prefetch(peko__peers_at(ps, batch[k]));
         tries -= m;
         for (size_t k = 0; k < m; k++) {
             uint32_t i = batch[k];
             if (is_picked(picked, n_picked, i) ||
-                is_infected(ps, peko__peers_at(ps, i), set, n_set))
+                is_infected(ps, peko__peers_entry(ps, i), set, n_set))
                 continue;
             picked[n_picked++] = i;
         }
@@ -167,9 +160,10 @@ static size_t pick_targets(peko_nodelist *nl, const uint8_t *set,
     picked = nl->pick_scratch;
     uint32_t *cand = picked + n_picked;
     size_t n_cand = 0;
-    for (uint32_t i = 0; i < nl->peers.cap; i++) {
-        if (live_at(ps, i) && !is_picked(picked, n_picked, i) &&
-            !is_infected(ps, peko__peers_at(ps, i), set, n_set))
+    for (uint32_t i = 0; i < nl->peers.n; i++) {
+        const peko__peer *peer = peko__peers_entry(ps, i);
+        if (!peko__peer_is_dead(peer) && !is_picked(picked, n_picked, i) &&
+            !is_infected(ps, peer, set, n_set))
             cand[n_cand++] = i;
     }
     while (n_picked < want && n_cand > 0) {
@@ -248,9 +242,11 @@ size_t peko__spread(peko_nodelist *nl, peko__msg *msg, const uint8_t *carried,
     uint32_t fresh[1025]; /* amount <= 1024 (config.c) plus the local node */
     size_t n_fresh = 0;
     fresh[n_fresh++] = peko__peer_fp(&nl->peers, &nl->self);
-    for (size_t t = 0; t < n_targets; t++)
-        fresh[n_fresh++] =
-            peko__peer_fp(&nl->peers, peko__peers_at(&nl->peers, nl->pick_scratch[t]));
+    for (size_t t = 0; t < n_targets; t++) {
+        const peko__peer *p = peko__peers_entry(&nl->peers,
+                                                nl->pick_scratch[t]);
+        fresh[n_fresh++] = peko__peer_fp(&nl->peers, p);
+    }
 
     size_t fixed = peko__wire_size_without_set(msg, nl->wire_keys);
     size_t room = fixed < nl->size ? (nl->size - fixed) / 4 : 0;
@@ -280,7 +276,8 @@ size_t peko__spread(peko_nodelist *nl, peko__msg *msg, const uint8_t *carried,
      * trailer sealed for each). env->send() must not re-enter this node
      * list (peko.h), so the peer table is stable. */
     for (size_t t = 0; t < n_targets; t++) {
-        const peko__peer *p = peko__peers_at(&nl->peers, nl->pick_scratch[t]);
+        const peko__peer *p = peko__peers_entry(&nl->peers,
+                                                nl->pick_scratch[t]);
         peko__send_packet(nl, msg->type, peko__peer_addr(&nl->peers, p), tx,
                           n_bytes, NULL);
     }

@@ -34,7 +34,7 @@ static void swap_start(peko_nodelist *nl)
     if (nl->peers.n == 0)
         return;
     const peko__peer *peer =
-        peko__peers_at(&nl->peers, peko__draw_peer_slot(nl));
+        peko__peers_entry(&nl->peers, peko__draw_peer_entry(nl));
     swap_send(nl, PEKO_MSG_SWAP_REQUEST, peko__peer_addr(&nl->peers, peer), peko__self_addr(nl),
               peko__peer_addr(&nl->peers, peer), NULL);
 }
@@ -75,9 +75,9 @@ static void classic_cycle(peko_nodelist *nl, int64_t now_us)
     swap_start(nl);
 }
 
-/* Asks `amount` peers other than the swap's (in slot) about the
+/* Asks `amount` peers other than the swap's (entry e) about the
  * heartbeats this node missed, if it missed any. */
-static void ask_about_stale(peko_nodelist *nl, int64_t now_us, uint32_t slot)
+static void ask_about_stale(peko_nodelist *nl, int64_t now_us, uint32_t e)
 {
     int64_t cycle = nl->config.cycle_us;
     int64_t before_us = now_us - cycle - cycle / 2;
@@ -89,7 +89,7 @@ static void ask_about_stale(peko_nodelist *nl, int64_t now_us, uint32_t slot)
     if (want > PEKO__AE_OUTSTANDING)
         want = PEKO__AE_OUTSTANDING;
     uint32_t chosen[PEKO__AE_OUTSTANDING];
-    chosen[0] = slot;
+    chosen[0] = e;
     uint32_t n = peko__draw_distinct_peers(nl, want, chosen, 1);
     /* Peers never heard from are shared out among the asks, one each. */
     uint32_t unheard[PEKO__STALE_LOOK];
@@ -117,9 +117,9 @@ static void rumor_cycle(peko_nodelist *nl, int64_t now_us)
     heartbeat_rumor(nl, now_us);
     peko__ae_new_cycle(nl);
     if (peko__peers_live(&nl->peers) > 0) {
-        uint32_t slot = peko__draw_peer_slot(nl);
-        peko__ae_request(nl, slot);
-        ask_about_stale(nl, now_us, slot);
+        uint32_t e = peko__draw_peer_entry(nl);
+        peko__ae_request(nl, e);
+        ask_about_stale(nl, now_us, e);
     }
     peko__reconnect_cycle(nl, now_us);
 }
