@@ -62,11 +62,29 @@ static inline uint64_t trace_step(uint64_t h, uint64_t word)
 }
 
 /* Bytes as little-endian words, the last one zero-padded (the length is
- * hashed before the bytes, so padding is unambiguous). */
+ * hashed before the bytes, so padding is unambiguous). Whole 32-byte
+ * blocks go to four lanes, word k of a block to lane k, each lane its own
+ * chain of steps; the rest goes to the first lane; then the lanes fold
+ * into one, in order. Four chains run side by side where one chain waits
+ * on each multiply in turn. A run that differs in one word still ends on
+ * a different hash: that word changes one lane, and every step and fold
+ * is a bijection of the lane it changes. */
 static uint64_t trace_bytes(uint64_t h, const uint8_t *p, size_t n)
 {
     uint64_t w;
     size_t total = n;
+    if (n >= 32) {
+        uint64_t lane[4] = {h, h ^ 0x9e3779b97f4a7c15ULL,
+                            h ^ 0xbf58476d1ce4e5b9ULL,
+                            h ^ 0x94d049bb133111ebULL};
+        for (; n >= 32; p += 32, n -= 32)
+            for (int k = 0; k < 4; k++) {
+                memcpy(&w, p + 8 * k, 8);
+                lane[k] = trace_step(lane[k], GUINT64_FROM_LE(w));
+            }
+        h = trace_step(trace_step(trace_step(lane[0], lane[1]), lane[2]),
+                       lane[3]);
+    }
     for (; n >= 8; p += 8, n -= 8) {
         memcpy(&w, p, 8);
         h = trace_step(h, GUINT64_FROM_LE(w));
