@@ -351,11 +351,11 @@ bool peko__ae_has_stale(const peko_nodelist *nl, int64_t before_us);
  * returns how many. */
 uint32_t peko__ae_unheard(const peko_nodelist *nl, int64_t before_us,
                           uint32_t out[PEKO__STALE_LOOK]);
-/* Sends the live peer of entry to_e a swap request that lists only the peers
- * last refreshed before before_us (oldest first, within Size) and, unless
- * `unheard` is PEKO__ENTRY_NONE, the range of that entry's fingerprint
- * alone (it has no version to list); otherwise no range: a targeted ask
- * for the heartbeats this node missed. */
+/* Sends the live peer of entry to_e a swap request that lists only the
+ * peers last refreshed before before_us (oldest first, within Size) and,
+ * unless `unheard` is PEKO__ENTRY_NONE, the range of that entry's
+ * fingerprint alone (it has no version to list); otherwise no range: a
+ * targeted ask for the heartbeats this node missed. */
 void peko__ae_ask_stale(peko_nodelist *nl, uint32_t to_e, int64_t before_us,
                         uint32_t unheard);
 /* Answers a swap request from `from`: applies its entries, replies with
@@ -455,9 +455,8 @@ uint64_t peko__random_below(peko_nodelist *nl, uint64_t n);
 uint32_t peko__draw_peer_entry(peko_nodelist *nl);
 /* Distinct live peers' entry numbers in out, `want` in all at most: the
  * first `given` are chosen already, the rest drawn with
- * peko__draw_peer_entry(),
- * repeats skipped, a bounded number of times. Returns how many out
- * holds. */
+ * peko__draw_peer_entry(), repeats skipped, a bounded number of times.
+ * Returns how many out holds. */
 uint32_t peko__draw_distinct_peers(peko_nodelist *nl, uint32_t want,
                                    uint32_t *out, uint32_t given);
 /* Grows the pick scratch to hold `need` entries (grow only). */
