@@ -268,8 +268,13 @@ peko__heartbeat_seen peko__heartbeat_receive(peko_nodelist *nl,
          peko__strategy_of(nl)->ordered))
         /* Where incarnations are ordered, a heartbeat older than the
          * known one is old news too, whatever its incarnation. */
+    {
         first = peko__version_newer(nl, peer, m->incarnation, m->seq);
-    else if (peer && peko__peer_has_heartbeat(peer)) {
+        /* News is forwarded: its targets' entries are fetched now, and
+         * arrive while the rest of this delivery is handled. */
+        if (first)
+            peko__prefetch_draws(nl);
+    } else if (peer && peko__peer_has_heartbeat(peer)) {
         key = heartbeat_key(&m->origin, m->incarnation, m->seq);
         first = peko__seen_insert(&nl->seen, key);
     } else {

@@ -453,6 +453,10 @@ uint64_t peko__random_below(peko_nodelist *nl, uint64_t n);
 /* An entry number of the peer table drawn uniformly among the live
  * peers (there must be one). */
 uint32_t peko__draw_peer_entry(peko_nodelist *nl);
+/* Starts fetching the entries the next draws would pick (up to `amount`
+ * of them), when the environment can tell its coming random values
+ * (env->random_peek); draws nothing. */
+void peko__prefetch_draws(peko_nodelist *nl);
 /* Distinct live peers' entry numbers in out, `want` in all at most: the
  * first `given` are chosen already, the rest drawn with
  * peko__draw_peer_entry(), repeats skipped, a bounded number of times.

@@ -279,7 +279,7 @@ typedef struct peko_rumor {
 /* ------------------------------------------------------------------ */
 /* The environment: the engine's only window on the world.              */
 
-#define PEKO_ENV_VERSION 3
+#define PEKO_ENV_VERSION 4
 
 /* Timer identifiers the engine arms. */
 typedef enum peko_timer {
@@ -341,6 +341,16 @@ struct peko_env {
      * they must all run on one thread. May be NULL: the node list then
      * keeps a table of its own. */
     peko_records *records;
+
+    /* Version 4. */
+
+    /* The value random_u64() will return k calls from now (k = 0: the
+     * next one), without taking it or any other. The engine reads its
+     * coming draws this way to fetch the peers a forward will pick
+     * before it picks them (a simulator's thousands of peer tables do
+     * not stay in cache); nothing it decides depends on what it peeks.
+     * May be NULL. */
+    uint64_t (*random_peek)(peko_env *env, unsigned k);
 };
 
 /* ------------------------------------------------------------------ */

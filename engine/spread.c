@@ -26,6 +26,29 @@ uint64_t peko__random_below(peko_nodelist *nl, uint64_t n)
     return (uint64_t)(m >> 64);
 }
 
+#define PREFETCH_DRAWS 4 /* coming draws peko__prefetch_draws fetches */
+
+/* The entries the next draws would pick, fetched: peko__draw_peer_entry()
+ * without tombstones takes one value a draw, (x n) >> 64, and redraws
+ * only on a rare bias rejection, so the values the environment will hand
+ * out next name the entries of a forward's targets. A guess that comes
+ * out wrong (a rejection, a draw in between) costs a useless fetch; the
+ * stream itself is not touched. */
+void peko__prefetch_draws(peko_nodelist *nl)
+{
+    const peko_env *env = nl->env;
+    const peko__peers *ps = &nl->peers;
+    if (env->version < 4 || env->random_peek == NULL || ps->n == 0 ||
+        peko__peers_dead(ps) != 0)
+        return;
+    unsigned n = (unsigned)MIN(nl->amount, PREFETCH_DRAWS);
+    for (unsigned k = 0; k < n; k++) {
+        uint64_t x = env->random_peek(nl->env, k);
+        uint32_t e = (uint32_t)(((__uint128_t)x * ps->n) >> 64);
+        __builtin_prefetch(peko__peers_entry(ps, e));
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* Rumor spreading: fan-out to uninfected peers.                        */
 

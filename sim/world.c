@@ -728,6 +728,17 @@ static uint64_t env_random_u64(peko_env *env)
     return model_stream_u64(&node->rng);
 }
 
+/* What env_random_u64 will return k calls from now: a copy of the
+ * stream runs ahead, the node's own does not move. */
+static uint64_t env_random_peek(peko_env *env, unsigned k)
+{
+    sim_node *node = env->user;
+    model_stream copy = node->rng;
+    for (unsigned i = 0; i < k; i++)
+        (void)model_stream_u64(&copy);
+    return model_stream_u64(&copy);
+}
+
 /* The node's own wall clock: the run's epoch plus its (skewed) time. */
 static int64_t env_wall_us(peko_env *env)
 {
@@ -900,6 +911,7 @@ int sim_world_new(size_t n, const sim_world_config *config, uint64_t seed,
             .timer_cancel = env_timer_cancel,
             .send = env_send,
             .random_u64 = env_random_u64,
+            .random_peek = env_random_peek,
             .print = env_print,
             .wall_us = env_wall_us,
             .records = w->records,

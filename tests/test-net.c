@@ -1286,6 +1286,44 @@ Test(net, same_seed_same_trace_with_every_fault)
     sim_world_free(d);
 }
 
+/* The engine's look at its coming draws (env.random_peek) leaves the
+ * stream where it was, and tells exactly what random_u64 then returns. */
+Test(net, random_peek_tells_the_coming_draws)
+{
+    sim_world *w = make_world(2, 95);
+    peko_env *env = &w->nodes[1].env;
+    cr_assert_geq(env->version, 4);
+    cr_assert_not_null(env->random_peek);
+    uint64_t peeked[8];
+    for (unsigned k = 0; k < 8; k++)
+        peeked[k] = env->random_peek(env, k);
+    cr_assert_eq(env->random_peek(env, 0), peeked[0]);
+    cr_assert_neq(peeked[0], peeked[1]);
+    for (unsigned k = 0; k < 8; k++)
+        cr_assert_eq(env->random_u64(env), peeked[k]);
+    sim_world_free(w);
+}
+
+/* What the engines fetch by peeking changes nothing they decide: the
+ * same run with the peek taken away has the same trace. */
+Test(net, peeking_at_draws_changes_no_trace)
+{
+    sim_world *a = make_world(64, 96);
+    sim_world *b = make_world(64, 96);
+    for (size_t i = 0; i < 64; i++)
+        b->nodes[i].env.random_peek = NULL;
+    join_all(a);
+    join_all(b);
+    sim_world_run_until(a, 20 * SECOND_US);
+    sim_world_run_until(b, 20 * SECOND_US);
+    cr_assert_eq(sim_world_trace_hash(a), sim_world_trace_hash(b));
+    sim_world_stats st;
+    sim_world_stats_get(a, &st);
+    cr_assert_gt(st.deliveries, 10000);
+    sim_world_free(a);
+    sim_world_free(b);
+}
+
 Test(net, model_off_keeps_the_plain_world)
 {
     /* Setting the model to what it already is changes no draw: the trace
