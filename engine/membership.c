@@ -265,10 +265,9 @@ peko__heartbeat_seen peko__heartbeat_receive(peko_nodelist *nl,
     uint64_t key = 0;
     if (peer && peko__peer_has_heartbeat(peer) &&
         (peer->incarnation == m->incarnation ||
-         peko__strategy_of(nl)->ordered))
+         peko__strategy_of(nl)->ordered)) {
         /* Where incarnations are ordered, a heartbeat older than the
          * known one is old news too, whatever its incarnation. */
-    {
         first = peko__version_newer(nl, peer, m->incarnation, m->seq);
         /* News is forwarded: its targets' entries are fetched now, and
          * arrive while the rest of this delivery is handled. */
