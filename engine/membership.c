@@ -273,16 +273,16 @@ peko__heartbeat_seen peko__heartbeat_receive(peko_nodelist *nl,
          * arrive while the rest of this delivery is handled. */
         if (first)
             peko__prefetch_draws(nl);
-    } else if (peer && peko__peer_has_heartbeat(peer)) {
-        key = heartbeat_key(&m->origin, m->incarnation, m->seq);
-        first = peko__seen_insert(&nl->seen, key);
     } else {
-        /* No version yet. The copy that stores one is not keyed: the
-         * version answers for every later copy, and a key kept besides
-         * would only take room (a cold start would key nearly every
-         * origin; docs/simulator.md, "Memory"). */
+        /* Another incarnation (classic) is keyed. With no version yet,
+         * the copy that stores one is not: the version answers for every
+         * later copy, and a key kept besides would only take room (a
+         * cold start would key nearly every origin; docs/simulator.md,
+         * "Memory"). */
         key = heartbeat_key(&m->origin, m->incarnation, m->seq);
-        first = !peko__seen_contains(&nl->seen, key);
+        first = peer && peko__peer_has_heartbeat(peer)
+                    ? peko__seen_insert(&nl->seen, key)
+                    : !peko__seen_contains(&nl->seen, key);
     }
     if (peer == NULL &&
         (first || peko__strategy_of(nl)->copies_add_nodes)) {
