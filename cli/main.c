@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mem.h"
 #include "peko.h"
 
 typedef struct cli_command {
@@ -49,6 +50,15 @@ static int unknown_command(const char *name)
             "Run 'peko --help' for the list of commands.\n",
             name);
     return CLI_EXIT_USAGE;
+}
+
+/* The commands that run the simulator, whose large runs read malloc's
+ * heap at random on every delivery: they put it on huge pages (mem.h).
+ * The others, a node daemon above all, keep the C library's defaults. */
+static bool runs_simulator(const cli_command *cmd)
+{
+    return cmd->run == cli_cmd_sim || cmd->run == cli_cmd_sweep ||
+           cmd->run == cli_cmd_explore;
 }
 
 static int start_command(const cli_command *cmd, int argc, char **argv)
@@ -100,5 +110,7 @@ int main(int argc, char **argv)
     const cli_command *cmd = find_command(arg);
     if (cmd == NULL)
         return unknown_command(arg);
+    if (runs_simulator(cmd))
+        sim_mem_malloc_on_huge_pages(argv); /* returns if it did not */
     return start_command(cmd, argc - 1, argv + 1);
 }

@@ -45,6 +45,7 @@ bool peko__peer_set_text(peko__peers *ps, peko__peer *p, const uint8_t *name,
 
 #define MIN_SLOTS 16
 #define MIN_ROOM 16
+#define LARGE_ROOM 4096 /* entries from which room_for() adds a 16th */
 #define SLOTS_PER_BUCKET 4
 
 static inline uint32_t slot_home(const peko__peers *ps, uint32_t fp)
@@ -122,9 +123,22 @@ static size_t links_bytes(const peko__peers *ps, uint32_t room)
     return (size_t)room * PEKO__LINKS * peko__peers_width(ps);
 }
 
+/* The room to give n entries that need more: a quarter more, and in a
+ * large table a sixteenth. Where memory is on huge pages (as the
+ * simulator puts it) every byte of room is resident, and a quarter of a table of
+ * thousands is tens of KiB a node (a 10,000-node world, 20 % of its
+ * entries; docs/simulator.md, "Huge pages"); a sixteenth still costs
+ * only a few copies of the table over its growth. */
+static uint64_t room_for(uint32_t n)
+{
+    uint64_t room = (uint64_t)n + n / (n < LARGE_ROOM ? 4 : 16);
+    return MAX(room, MIN_ROOM);
+}
+
 /* Gives the entries (and an ordered table's links) room for `room`.
- * g_realloc keeps what is held; a large block is remapped rather than
- * copied, and its room is resident only once written. Failure aborts. */
+ * g_realloc keeps what is held; a block mapped on its own is remapped
+ * rather than copied, and on small pages its room is resident only once
+ * written. Failure aborts. */
 static void set_room(peko__peers *ps, uint32_t room)
 {
     uint8_t *base = ps->entries ? (uint8_t *)ps->entries - ROOM_HEADER
@@ -355,7 +369,8 @@ peko__peer *peko__peers_find(const peko__peers *ps, const peko_addr *addr,
 
 /* Keeps the index at most three quarters full: linear probing then reads
  * about one and a half slots per lookup. The entries grow by a quarter
- * at a time, so that little room stands empty. */
+ * at a time (a sixteenth when large), so that little room stands
+ * empty. */
 peko__peer *peko__peers_add(peko__peers *ps, const peko_addr *addr,
                             uint32_t fp)
 {
@@ -364,10 +379,8 @@ peko__peer *peko__peers_add(peko__peers *ps, const peko_addr *addr,
         g_error("peko: more than %u peers", PEKO__PEERS_MAX);
     if ((uint64_t)(ps->n + 1) * 4 > (uint64_t)ps->cap * 3)
         rehash(ps, ps->cap ? ps->cap * 2 : MIN_SLOTS);
-    if (ps->n == room_of(ps)) {
-        uint64_t room = (uint64_t)ps->n + ps->n / 4;
-        set_room(ps, (uint32_t)MIN(MAX(room, MIN_ROOM), PEKO__PEERS_MAX));
-    }
+    if (ps->n == room_of(ps))
+        set_room(ps, (uint32_t)MIN(room_for(ps->n), PEKO__PEERS_MAX));
     uint32_t e = ps->n++;
     peko__peer *p = &ps->entries[e];
     peko__peer_init(ps, p, addr, fp);
@@ -434,10 +447,8 @@ void peko__peers_shrink(peko__peers *ps)
     if (cap != ps->cap)
         rehash(ps, cap);
     /* The entries give back room once half of it stands empty. */
-    if (room_of(ps) > MIN_ROOM && (uint64_t)ps->n * 2 < room_of(ps)) {
-        uint64_t room = (uint64_t)ps->n + ps->n / 4;
-        set_room(ps, (uint32_t)MAX(room, MIN_ROOM));
-    }
+    if (room_of(ps) > MIN_ROOM && (uint64_t)ps->n * 2 < room_of(ps))
+        set_room(ps, (uint32_t)room_for(ps->n));
 }
 
 void peko__peers_set_dead(peko__peers *ps, uint32_t e, bool dead)

@@ -18,8 +18,10 @@
 
 G_DEFINE_QUARK(run-budget-error-quark, run_budget_error)
 
-/* The program before any node: code, GLib, SQLite's page cache. */
-#define BASE_BYTES (9u << 20)
+/* The program before any node: code, GLib, SQLite's page cache, and a
+ * huge page of malloc's heap beyond what it touches (sim/mem.h): a small
+ * run's peak moves by one from run to run. */
+#define BASE_BYTES (11u << 20)
 /* Per node, beyond what is counted apart: the engine's node list and
  * keyring, the simulator's node and timers, the recorder's counters,
  * allocator overhead. Fitted. */
@@ -29,18 +31,19 @@ G_DEFINE_QUARK(run-budget-error-quark, run_budget_error)
 #define RECONNECT_ENTRY_BYTES 56u
 #define RECONNECT_MAX 256u
 /* A peer's entry in a node's table (engine/peers.h), counted with the
- * room the entries have grown to (by a quarter at a time, from 16); the
- * ordered tables' links per entry (refresh list and bucket chain: three
- * entry numbers) and bucket heads (one for four slots); the index per
- * slot (an entry number and a bit). Entry numbers take 2 bytes in an
- * index of at most 65,536 slots, 4 beyond. The records the entries name
- * (engine/records.h: address, name, data) are shared by every engine of
- * a run: one per node, text included. */
+ * room the entries have grown to (by a quarter at a time from 16, a
+ * sixteenth from 4,096); the ordered tables' links per entry (refresh
+ * list and bucket chain: three entry numbers) and bucket heads (one for
+ * four slots); the index per slot (an entry number and a bit). Entry
+ * numbers take 2 bytes in an index of at most 65,536 slots, 4 beyond.
+ * The records the entries name (engine/records.h: address, name, data)
+ * are shared by every engine of a run: one per node, text included. */
 #define PEER_ENTRY_BYTES 24u
 #define PEER_LINKS 3u
 #define PEER_SLOTS_PER_BUCKET 4u
 #define PEER_NARROW_SLOTS 65536.0
 #define PEER_MIN_ROOM 16u
+#define PEER_LARGE_ROOM 4096u
 #define RECORD_BYTES 96u
 /* An event in the queue: its 16-byte key and 32-byte record, with room
  * for the arrays' doubling. */
@@ -83,7 +86,7 @@ static double peer_room(double members)
 {
     uint64_t room = PEER_MIN_ROOM;
     while ((double)room < members)
-        room += room / 4;
+        room += room / (room < PEER_LARGE_ROOM ? 4 : 16);
     return (double)room;
 }
 

@@ -15,6 +15,9 @@
 #include <stddef.h>
 
 #define SIM_MEM_HUGE ((size_t)2 << 20) /* a huge page on x86-64 and arm64 */
+/* malloc's blocks from this size up are mapped on their own: glibc's
+ * default, here kept from moving (sim_mem_malloc_on_huge_pages). */
+#define SIM_MEM_MMAP_THRESHOLD ((size_t)128 << 10)
 
 /* n_bytes (> 0) of uninitialized memory, aligned to 64 bytes, and to
  * SIM_MEM_HUGE when n_bytes is at least that. Aborts on out-of-memory,
@@ -22,5 +25,29 @@
 void *sim_mem_alloc(size_t n_bytes);
 /* NULL is a no-op. */
 void sim_mem_free(void *p);
+
+/* Everything else a large run holds comes from malloc: the engines' peer
+ * tables, the shared records, the recorder's state, blocks of a few KiB
+ * per node read at random on every delivery. glibc puts malloc's heap on
+ * huge pages only when told so as the process starts (GLIBC_TUNABLES
+ * glibc.malloc.hugetlb=1; there is no call for it), so a program that
+ * runs the simulator calls this first thing in main(): it executes the
+ * program again, same arguments, with that setting added, and with
+ * glibc.malloc.mmap_threshold fixed at SIM_MEM_MMAP_THRESHOLD. glibc
+ * otherwise raises the threshold as mapped blocks are freed, and the
+ * large blocks it then takes from the heap have all their room for
+ * growth resident once on huge pages; a block mapped on its own (small
+ * pages) holds only what was written (docs/simulator.md, "Huge pages").
+ * Returns, having done nothing, when GLIBC_TUNABLES already names
+ * glibc.malloc.hugetlb (the user's choice, and the executed program's),
+ * when the kernel has transparent huge pages off, under another C
+ * library, or when the exec fails. */
+void sim_mem_malloc_on_huge_pages(char **argv);
+
+/* The GLIBC_TUNABLES value sim_mem_malloc_on_huge_pages() executes with,
+ * given the current one (NULL if unset): that value with the two
+ * settings appended (the threshold unless it names one), or NULL
+ * when it names glibc.malloc.hugetlb already. Free with g_free(). */
+char *sim_mem_huge_tunables(const char *tunables);
 
 #endif /* SIM_MEM_H */

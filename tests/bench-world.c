@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "mem.h"
 #include "world.h"
 
 #define SECOND_US 1000000LL
@@ -388,6 +389,7 @@ static int run_case_apart(const char *c)
 
 int main(int argc, char **argv)
 {
+    sim_mem_malloc_on_huge_pages(argv); /* as peko sim runs */
     int a = 1;
     bool large = argc > a && strcmp(argv[a], "--large") == 0;
     if (large)
