@@ -269,10 +269,6 @@ peko__heartbeat_seen peko__heartbeat_receive(peko_nodelist *nl,
         /* Where incarnations are ordered, a heartbeat older than the
          * known one is old news too, whatever its incarnation. */
         first = peko__version_newer(nl, peer, m->incarnation, m->seq);
-        /* News is forwarded: its targets' entries are fetched now, and
-         * arrive while the rest of this delivery is handled. */
-        if (first)
-            peko__prefetch_draws(nl);
     } else {
         /* Another incarnation (classic) is keyed. With no version yet,
          * the copy that stores one is not: the version answers for every

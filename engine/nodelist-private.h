@@ -456,7 +456,7 @@ uint32_t peko__draw_peer_entry(peko_nodelist *nl);
 /* Starts fetching the entries the next draws would pick (up to `amount`
  * of them), when the environment can tell its coming random values
  * (env->random_peek); draws nothing. */
-void peko__prefetch_draws(peko_nodelist *nl);
+void peko__prefetch_draws(const peko_nodelist *nl);
 /* Distinct live peers' entry numbers in out, `want` in all at most: the
  * first `given` are chosen already, the rest drawn with
  * peko__draw_peer_entry(), repeats skipped, a bounded number of times.

@@ -129,13 +129,15 @@ static void on_rumor(peko_nodelist *nl, const peko__msg *m, bool first)
         s->rumor_copy(nl, m);
 }
 
-/* The key is the heartbeat's origin fingerprint, never 0 (addr.c). */
-uint32_t peko_prefetch_key(const uint8_t *bytes, size_t n_bytes)
+/* The key is the heartbeat's origin fingerprint (never 0, addr.c) in its
+ * low 32 bits, its sequence number in the high 32. */
+uint64_t peko_prefetch_key(const uint8_t *bytes, size_t n_bytes)
 {
     peko_addr origin;
-    if (!peko__wire_peek_origin(bytes, n_bytes, &origin))
+    uint32_t seq;
+    if (!peko__wire_peek_origin(bytes, n_bytes, &origin, &seq))
         return 0;
-    return peko_addr_fingerprint(&origin);
+    return (uint64_t)seq << 32 | peko_addr_fingerprint(&origin);
 }
 
 void peko_nodelist_prefetch(const peko_nodelist *nl, const uint8_t *bytes,
@@ -144,18 +146,27 @@ void peko_nodelist_prefetch(const peko_nodelist *nl, const uint8_t *bytes,
     peko_nodelist_prefetch_key(nl, peko_prefetch_key(bytes, n_bytes), stage);
 }
 
-void peko_nodelist_prefetch_key(const peko_nodelist *nl, uint32_t fp,
+#define PREFETCH_PROBES 2 /* index slots peko_nodelist_prefetch_key follows */
+
+void peko_nodelist_prefetch_key(const peko_nodelist *nl, uint64_t key,
                                 unsigned stage)
 {
+    uint32_t fp = (uint32_t)key;
+    uint32_t seq = (uint32_t)(key >> 32);
     /* Only a heartbeat's origin is worth it: every delivered heartbeat
      * looks its origin up, and in a large list neither the index line, the
      * entry nor the record is in cache. The lookup chains three reads
      * (peers.h): the index slot, the 24-byte entry it names, the shared
      * record the entry names. Stage 0 fetches the index slot; stage 1
-     * reads it and fetches the first entry it names (usually the one: the
-     * index is at most three quarters full) and, in an ordered table, that
-     * entry's refresh links, which a new heartbeat moves; stage 2 reads
-     * the entry and fetches its record's address and fingerprint. */
+     * reads it and fetches the entries its first two slots name (the
+     * second holds the one sought when a collision put it there: at half
+     * full, 76 % of the entries are in their first slot and 14 % in the
+     * second) and, in an ordered table, their refresh links, which a new
+     * heartbeat moves; stage 2 reads those entries and fetches their
+     * records' address and fingerprint. And news is forwarded: when the
+     * first entry holds an older sequence (it is most likely the origin's,
+     * and its incarnation is not checked: a guess), stage 2 also fetches
+     * the entries the forward's draws will pick (peko__prefetch_draws). */
     const peko__peers *ps = &nl->peers;
     if (ps->cap == 0 || fp == 0)
         return;
@@ -174,22 +185,30 @@ void peko_nodelist_prefetch_key(const peko_nodelist *nl, uint32_t fp,
         return;
     /* An empty slot holds PEKO__ENTRY_NONE: no need for the bitmap's
      * line. */
-    uint32_t e = peko__peers_entry_in(ps, peko__peers_home(ps, fp));
-    if (e >= ps->n)
-        return;
-    const peko__peer *p = peko__peers_entry(ps, e);
-    if (stage == 1) {
-        __builtin_prefetch(p);
-        if (ps->lru)
-            peko__peers_prefetch_links(ps, e);
-        return;
+    uint32_t slot = peko__peers_home(ps, fp);
+    for (int k = 0; k < PREFETCH_PROBES; k++) {
+        uint32_t e = peko__peers_entry_in(ps, slot);
+        if (e >= ps->n)
+            return;
+        const peko__peer *p = peko__peers_entry(ps, e);
+        if (stage == 1) {
+            /* A 24-byte entry may straddle two lines. */
+            __builtin_prefetch(p);
+            __builtin_prefetch((const char *)p + sizeof *p - 1);
+            if (ps->lru)
+                peko__peers_prefetch_links(ps, e);
+        } else {
+            /* A held entry's handle names a live record. Records are 48
+             * bytes in pages, so the address and fingerprint (the first
+             * 24) may straddle two lines. */
+            const char *r = (const char *)peko__peer_record(ps, p);
+            __builtin_prefetch(r);
+            __builtin_prefetch(r + offsetof(peko__record, fingerprint));
+            if (k == 0 && peko__peer_has_heartbeat(p) && seq > p->seq)
+                peko__prefetch_draws(nl);
+        }
+        slot = (slot + 1) & (ps->cap - 1);
     }
-    /* A held entry's handle names a live record. Records are 48 bytes
-     * in pages, so the address and fingerprint (the first 24) may
-     * straddle two lines. */
-    const char *r = (const char *)peko__peer_record(ps, p);
-    __builtin_prefetch(r);
-    __builtin_prefetch(r + offsetof(peko__record, fingerprint));
 }
 
 void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,
@@ -203,7 +222,8 @@ void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,
      * then is (wire.h). */
     peko_addr origin;
     uint32_t origin_fp = 0;
-    if (peko__wire_peek_origin(bytes, n_bytes, &origin)) {
+    uint32_t seq;
+    if (peko__wire_peek_origin(bytes, n_bytes, &origin, &seq)) {
         origin_fp = peko_addr_fingerprint(&origin);
         peko__peers_prefetch(&nl->peers, origin_fp);
     }

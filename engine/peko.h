@@ -521,8 +521,10 @@ PEKO_API void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,
  * so that the fetch overlaps the events before it. `stage` 0 fetches the
  * lookup's first lines (and the first two lines of the observer's user
  * data), stage 1 (called later, once those have had time to arrive) the
- * entry they lead to, stage 2 (later again) the record that entry names;
- * other stages do nothing. Reads, never
+ * entries they lead to, stage 2 (later again) the records those entries
+ * name and, when the packet looks like news to the node, the peers its
+ * forward will draw (env->random_peek, if given); other stages do
+ * nothing. Reads, never
  * writes: no state and no result changes, whatever the bytes; a packet
  * never delivered costs only the fetch. */
 PEKO_API void peko_nodelist_prefetch(const peko_nodelist *nl,
@@ -534,9 +536,9 @@ PEKO_API void peko_nodelist_prefetch(const peko_nodelist *nl,
  * reads bytes[0, n_bytes) only, never trusts them), and the hint given
  * that key. peko_nodelist_prefetch(nl, b, n, s) is
  * peko_nodelist_prefetch_key(nl, peko_prefetch_key(b, n), s). */
-PEKO_API uint32_t peko_prefetch_key(const uint8_t *bytes, size_t n_bytes);
+PEKO_API uint64_t peko_prefetch_key(const uint8_t *bytes, size_t n_bytes);
 PEKO_API void peko_nodelist_prefetch_key(const peko_nodelist *nl,
-                                         uint32_t key, unsigned stage);
+                                         uint64_t key, unsigned stage);
 /* A timer armed with env->timer_arm() fired. */
 PEKO_API void peko_nodelist_on_timer(peko_nodelist *nl, peko_timer timer);
 

@@ -34,7 +34,7 @@ uint64_t peko__random_below(peko_nodelist *nl, uint64_t n)
  * out next name the entries of a forward's targets. A guess that comes
  * out wrong (a rejection, a draw in between) costs a useless fetch; the
  * stream itself is not touched. */
-void peko__prefetch_draws(peko_nodelist *nl)
+void peko__prefetch_draws(const peko_nodelist *nl)
 {
     const peko_env *env = nl->env;
     const peko__peers *ps = &nl->peers;

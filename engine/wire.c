@@ -620,7 +620,7 @@ size_t peko_wire_packet_bytes(const uint8_t *header, peko_msg_type *type)
 }
 
 bool peko__wire_peek_origin(const uint8_t *bytes, size_t n_bytes,
-                            peko_addr *origin)
+                            peko_addr *origin, uint32_t *seq)
 {
     /* The body starts with the sender's address, then the origin's:
      * family, 4 or 16 ip bytes, port. */
@@ -643,6 +643,8 @@ bool peko__wire_peek_origin(const uint8_t *bytes, size_t n_bytes,
         return false;
     }
     origin->port = (uint16_t)(((unsigned)p[0] << 8) | p[1]);
+    p += 2;
+    *seq = p + 8 <= bytes + n_bytes ? peko__get_u32(p + 4) : 0;
     return true;
 }
 

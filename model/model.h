@@ -69,6 +69,17 @@ static inline uint64_t model_stream_u64(model_stream *st)
     return result;
 }
 
+/* What model_stream_u64(st) will return k calls from now (k = 0: the
+ * next), leaving the stream where it is: a copy run ahead. */
+static inline uint64_t model_stream_peek(const model_stream *st,
+                                         unsigned k)
+{
+    model_stream copy = *st;
+    for (unsigned i = 0; i < k; i++)
+        (void)model_stream_u64(&copy);
+    return model_stream_u64(&copy);
+}
+
 /* A uniform double in [0, 1) with 53 random bits: every multiple of
  * 2^-53 in [0, 1) is equally likely; 1.0 is never returned. */
 static inline double model_stream_double(model_stream *st)

@@ -187,7 +187,7 @@ struct sim_world {
      * filled anew forgets its key (sim__packet_new). Hints only. */
     struct {
         const sim_packet *pkt;
-        uint32_t key;
+        uint64_t key;
     } hints[SIM_HINTS];
     int64_t now_us;                  /* virtual time */
     size_t packet_limit;             /* events in flight (folded copies

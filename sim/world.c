@@ -373,7 +373,7 @@ sim_packet *sim__packet_new(sim_world *w, const uint8_t *bytes,
 }
 
 /* The engine's prefetch key of pkt, from the hints if there. */
-static inline uint32_t prefetch_key(sim_world *w, const sim_packet *pkt)
+static inline uint64_t prefetch_key(sim_world *w, const sim_packet *pkt)
 {
     size_t h = hint_of(pkt);
     if (w->hints[h].pkt != pkt) {
@@ -449,7 +449,7 @@ static inline void fetch_delivery(sim_world *w, size_t k, unsigned stage)
     unsigned n = peek_receivers(w, k, to, &pkt);
     if (n == 0 || pkt == NULL)
         return;
-    uint32_t key = prefetch_key(w, pkt);
+    uint64_t key = prefetch_key(w, pkt);
     if (key == 0)
         return;
     for (unsigned i = 0; i < n; i++) {
@@ -733,10 +733,7 @@ static uint64_t env_random_u64(peko_env *env)
 static uint64_t env_random_peek(peko_env *env, unsigned k)
 {
     sim_node *node = env->user;
-    model_stream copy = node->rng;
-    for (unsigned i = 0; i < k; i++)
-        (void)model_stream_u64(&copy);
-    return model_stream_u64(&copy);
+    return model_stream_peek(&node->rng, k);
 }
 
 /* The node's own wall clock: the run's epoch plus its (skewed) time. */

@@ -16,7 +16,7 @@
  *             rumor missed; run until every node holds it (at most 4
  *             simulated hours). Peak RSS and bytes per membership entry.
  *   10000     the same with 10,000 nodes: 10^8 membership entries, about
- *             5.2 GiB of memory (2026-12-06). Large: not run by default
+ *             3.5 GiB of memory (2026-12-07). Large: not run by default
  *             unless PEKO_BENCH_LARGE=1.
  * The two 1000 cases run 3 times (PEKO_BENCH_REPS) and print medians; they
  * must give the same trace every time. The 2000 case runs as often; the

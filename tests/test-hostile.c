@@ -327,8 +327,9 @@ Test(hostile, the_delivery_hint_reads_any_bytes_and_changes_nothing)
     size_t heartbeats = 0;
     for (size_t i = 0; i < c->n; i++) {
         peko_addr origin;
+        uint32_t seq;
         heartbeats += peko__wire_peek_origin(c->bytes[i], c->n_bytes[i],
-                                             &origin) &&
+                                             &origin, &seq) &&
                       !peko_addr_equal(&origin, testnet_addr(net, 0));
     }
     cr_assert_gt(heartbeats, 0, "some are heartbeats of listed peers");
@@ -344,23 +345,33 @@ Test(hostile, the_delivery_hint_reads_any_bytes_and_changes_nothing)
                 peko_nodelist_prefetch(nl, garbled, c->n_bytes[i], stage);
         }
     }
-    /* The split form: a heartbeat's key is its origin's fingerprint,
-     * anything else has none; and any key at all, at every stage, is
-     * only a fetch. */
+    /* The split form: a heartbeat's key is its origin's fingerprint and
+     * its sequence number, anything else has none; and any key at all,
+     * at every stage, is only a fetch (stage 2 peeks at the draws of a
+     * forward for keys that look like news: testenv.c gives
+     * random_peek). */
     for (size_t i = 0; i < c->n; i++) {
         peko_addr origin;
-        uint32_t key = peko_prefetch_key(c->bytes[i], c->n_bytes[i]);
-        if (peko__wire_peek_origin(c->bytes[i], c->n_bytes[i], &origin))
-            cr_assert_eq(key, peko_addr_fingerprint(&origin));
-        else
+        uint32_t seq;
+        uint64_t key = peko_prefetch_key(c->bytes[i], c->n_bytes[i]);
+        if (peko__wire_peek_origin(c->bytes[i], c->n_bytes[i], &origin,
+                                   &seq)) {
+            peko__msg m;
+            cr_assert_eq(peko__wire_decode(c->bytes[i], c->n_bytes[i],
+                                           1500, NULL, &m),
+                         PEKO_REJECT_NONE);
+            cr_assert_eq(key, (uint64_t)m.seq << 32 |
+                                  peko_addr_fingerprint(&m.origin));
+        } else {
             cr_assert_eq(key, 0, "packet %zu is not a heartbeat", i);
+        }
         cr_assert_eq(peko_prefetch_key(c->bytes[i], 3), 0, "a cut header");
     }
     uint64_t x = 0x9e3779b97f4a7c15ULL;
     for (int k = 0; k < 100000; k++) {
         x = x * 6364136223846793005ULL + 1442695040888963407ULL;
         for (unsigned stage = 0; stage < 5; stage++)
-            peko_nodelist_prefetch_key(nl, (uint32_t)(x >> 32), stage);
+            peko_nodelist_prefetch_key(nl, x, stage);
     }
     peko_nodelist_stats(nl, &after);
     cr_assert_eq(memcmp(&before, &after, sizeof before), 0,

@@ -1304,18 +1304,34 @@ Test(net, random_peek_tells_the_coming_draws)
     sim_world_free(w);
 }
 
+static uint64_t (*peek_through)(peko_env *env, unsigned k);
+static uint64_t peeks;
+
+static uint64_t counted_peek(peko_env *env, unsigned k)
+{
+    peeks++;
+    return peek_through(env, k);
+}
+
 /* What the engines fetch by peeking changes nothing they decide: the
- * same run with the peek taken away has the same trace. */
+ * same run with the peek taken away has the same trace. The peeks come
+ * from the delivery hint (peko_nodelist_prefetch_key, stage 2), called
+ * while other nodes' events run. */
 Test(net, peeking_at_draws_changes_no_trace)
 {
     sim_world *a = make_world(64, 96);
     sim_world *b = make_world(64, 96);
-    for (size_t i = 0; i < 64; i++)
+    peek_through = a->nodes[0].env.random_peek;
+    peeks = 0;
+    for (size_t i = 0; i < 64; i++) {
+        a->nodes[i].env.random_peek = counted_peek;
         b->nodes[i].env.random_peek = NULL;
+    }
     join_all(a);
     join_all(b);
     sim_world_run_until(a, 20 * SECOND_US);
     sim_world_run_until(b, 20 * SECOND_US);
+    cr_assert_gt(peeks, 1000, "the hint peeked at draws");
     cr_assert_eq(sim_world_trace_hash(a), sim_world_trace_hash(b));
     sim_world_stats st;
     sim_world_stats_get(a, &st);

@@ -1119,24 +1119,38 @@ Test(wire, peek_origin_reads_what_decoding_will)
         peko__msg m = make_msg(PEKO_MSG_HEARTBEAT, false);
         m.sender = node_a(k & 1);
         m.origin = node_b(k & 2);
+        m.seq = 0x01020304u + (uint32_t)k;
         size_t n = encode(&m, NULL);
         peko_addr origin;
-        cr_assert(peko__wire_peek_origin(buf, n, &origin), "mix %d", k);
+        uint32_t seq;
+        cr_assert(peko__wire_peek_origin(buf, n, &origin, &seq), "mix %d",
+                  k);
         cr_assert_eq(memcmp(&origin, &m.origin, sizeof origin), 0);
         peko__msg got;
         cr_assert_eq(peko__wire_decode(buf, n, MAX_BYTES, NULL, &got),
                      PEKO_REJECT_NONE);
         cr_assert_eq(memcmp(&origin, &got.origin, sizeof origin), 0);
-        /* Cut anywhere inside the origin: nothing to peek at. */
+        cr_assert_eq(seq, got.seq);
+        /* Cut anywhere inside the origin: nothing to peek at; inside the
+         * incarnation and sequence that follow it: an origin, and a
+         * sequence of 0. */
         size_t origin_end = PEKO__WIRE_HEADER_BYTES + (k & 1 ? 19 : 7) +
                             (k & 2 ? 19 : 7);
         for (size_t cut = 0; cut < origin_end; cut++)
-            cr_assert_not(peko__wire_peek_origin(buf, cut, &origin),
+            cr_assert_not(peko__wire_peek_origin(buf, cut, &origin, &seq),
                           "mix %d cut %zu", k, cut);
+        for (size_t cut = origin_end; cut < origin_end + 8; cut++) {
+            cr_assert(peko__wire_peek_origin(buf, cut, &origin, &seq));
+            cr_assert_eq(seq, 0, "mix %d cut %zu", k, cut);
+        }
+        cr_assert(peko__wire_peek_origin(buf, origin_end + 8, &origin,
+                                         &seq));
+        cr_assert_eq(seq, m.seq);
     }
     /* Other message types have no origin. */
     peko__msg m = make_msg(PEKO_MSG_METADATA, false);
     size_t n = encode(&m, NULL);
     peko_addr origin;
-    cr_assert_not(peko__wire_peek_origin(buf, n, &origin));
+    uint32_t seq;
+    cr_assert_not(peko__wire_peek_origin(buf, n, &origin, &seq));
 }

@@ -140,6 +140,13 @@ static uint64_t env_random_u64(peko_env *env)
     return model_stream_u64(&node->rng);
 }
 
+/* As the simulator's: a copy of the stream, run ahead. */
+static uint64_t env_random_peek(peko_env *env, unsigned k)
+{
+    tn_node *node = env->user;
+    return model_stream_peek(&node->rng, k);
+}
+
 static void env_print(peko_env *env, const char *line)
 {
     tn_node *node = env->user;
@@ -205,6 +212,7 @@ testnet *testnet_new(size_t n, const peko_config *config, uint64_t seed)
             .timer_cancel = env_timer_cancel,
             .send = env_send,
             .random_u64 = env_random_u64,
+            .random_peek = env_random_peek,
             .print = env_print,
             .wall_us = env_wall_us,
         };
