@@ -65,8 +65,9 @@ typedef struct peko__traffic {
  * packet reads comes first and packs into four cache lines (the node list
  * is allocated on a line boundary; nodelist.c asserts the offsets): line
  * 0 the environment and the peer table, line 1 the observer's per-packet
- * members, line 2 the config fields and the codec's keys, line 3 a
- * heartbeat's counters. */
+ * members, line 2 the config fields, the codec's keys and the local
+ * node's entry, line 3 the rest of that entry and a heartbeat's
+ * counters. */
 struct peko_nodelist {
     peko_env *env;           /* borrowed */
     peko__peers peers;       /* every other node (peers.h) */
@@ -81,9 +82,11 @@ struct peko_nodelist {
                               * peko__strategies (strategy.h) */
     peko__keyring *wire_keys; /* keys, or NULL while the keyring is empty:
                                * the codec then never reads it */
-    peko__traffic traffic __attribute__((aligned(64)));
     peko__peer self;         /* the local node; never among the peers, so
-                              * sampling peers never picks it */
+                              * sampling peers never picks it. Every
+                              * heartbeat received is checked against its
+                              * address (its handle ends line 2) */
+    peko__traffic traffic;
 
     /* Colder: per cycle, per forward, or per call. */
     uint32_t *pick_scratch;  /* fan-out picks, then candidates: amount

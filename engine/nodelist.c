@@ -22,7 +22,9 @@ G_STATIC_ASSERT(offsetof(peko_nodelist, observer.packet_received) <
                 2 * LINE);
 G_STATIC_ASSERT(offsetof(peko_nodelist, strategy) < 3 * LINE);
 G_STATIC_ASSERT(offsetof(peko_nodelist, wire_keys) + 8 <= 3 * LINE);
-G_STATIC_ASSERT(offsetof(peko_nodelist, traffic.duplicates) == 3 * LINE);
+G_STATIC_ASSERT(offsetof(peko_nodelist, self) + sizeof(peko__peer) <=
+                4 * LINE);
+G_STATIC_ASSERT(offsetof(peko_nodelist, traffic.duplicates) >= 3 * LINE);
 G_STATIC_ASSERT(offsetof(peko_nodelist, traffic.by_type[0]) + 32 <=
                 4 * LINE);
 

@@ -66,8 +66,17 @@ typedef struct sim_tcp_conn {
     uint16_t sport;          /* its ephemeral source port */
 } sim_tcp_conn;
 
+/* The bytes of a sim_node that a delivery and a forward read: the
+ * fields up to its counters of drops (static-asserted in world.c). Nodes
+ * are line-aligned. */
+#define SIM_NODE_HOT_BYTES (6 * 64)
+
 typedef struct sim_node {
-    /* Hot: read on every event that involves the node. */
+    /* Hot: read on every event that involves the node, first the
+     * delivery's (the env the engine calls, the node's state), then the
+     * streams its engine and its sends draw from, the send path's, and
+     * the counters of both: the first SIM_NODE_HOT_BYTES, which
+     * fetch_deliveries (world.c) fetches ahead of a delivery. */
     peko_env env;                /* env.user = this node */
     sim_world *world;
     peko_nodelist *nl;           /* NULL while down */
@@ -77,15 +86,8 @@ typedef struct sim_node {
     bool clock_read;             /* the engine has read its clock */
     uint32_t incarnation;        /* of the latest engine; a restart's is
                                   * always greater (sim__engine_new) */
-    uint16_t region;             /* index into the region matrix */
     uint32_t epoch;              /* bumped at each crash */
-    uint64_t part_a, part_b;     /* partition sides, one bit per cut */
-    int64_t uplink_bps;          /* 0: unlimited */
     int64_t rx_cost_us;          /* 0: packets are processed on arrival */
-    uint32_t ge_gen;             /* loss model generation of ge */
-    model_loss_chain ge;         /* Gilbert-Elliott state */
-    peko_addr addr;
-    sim_node_stats stats;
 
     /* Streams, node i's of model_purpose: rng is the engine's own
      * (MODEL_STREAM_ENGINE); lat_rng draws the latency of the packets it
@@ -93,7 +95,16 @@ typedef struct sim_node {
      * loss and chain steps of its packets and TCP retransmissions;
      * dup_rng whether a packet it sends is duplicated. */
     model_stream rng;
-    model_stream lat_rng, loss_rng, dup_rng;
+    model_stream lat_rng;
+    int64_t uplink_bps;          /* 0: unlimited */
+    uint64_t part_a, part_b;     /* partition sides, one bit per cut */
+    sim_node_stats stats;
+
+    model_stream loss_rng, dup_rng;
+    uint32_t ge_gen;             /* loss model generation of ge */
+    model_loss_chain ge;         /* Gilbert-Elliott state */
+    uint16_t region;             /* index into the region matrix */
+    peko_addr addr;
 
     /* Timers: the deadline the engine asked for, in node time. */
     sim_evq_handle timers[PEKO_TIMER_COUNT];
@@ -132,7 +143,7 @@ typedef struct sim_node {
     peko_observer observer;
     void *observer_user;
     char name[24];               /* "node-<index>" */
-} sim_node;
+} __attribute__((aligned(64))) sim_node;
 
 /* An active partition: which of the 64 side bits it owns. */
 typedef struct sim_partition {
