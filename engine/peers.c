@@ -125,9 +125,9 @@ static size_t links_bytes(const peko__peers *ps, uint32_t room)
 
 /* The room to give n entries that need more: a quarter more, and in a
  * large table a sixteenth. Where memory is on huge pages (as the
- * simulator puts it) every byte of room is resident, and a quarter of a table of
- * thousands is tens of KiB a node (a 10,000-node world, 20 % of its
- * entries; docs/simulator.md, "Huge pages"); a sixteenth still costs
+ * simulator puts it) every byte of room is resident, and a quarter of a
+ * table of thousands is tens of KiB a node (a 10,000-node world, 20 % of
+ * its entries; docs/simulator.md, "Huge pages"); a sixteenth still costs
  * only a few copies of the table over its growth. */
 static uint64_t room_for(uint32_t n)
 {

@@ -421,11 +421,12 @@ static inline void fetch_ahead(sim_world *w)
 #define SIM_STAGE_SCALE 1 /* for measuring other distances */
 #endif
 #define STAGE_SIM_NODE (7 * SIM_STAGE_SCALE)
-G_STATIC_ASSERT(offsetof(sim_node, stats.dropped_out) <= SIM_NODE_HOT_BYTES);
 #define STAGE_NODE (5 * SIM_STAGE_SCALE)
 #define STAGE_INDEX (3 * SIM_STAGE_SCALE)
 #define STAGE_ENTRY (2 * SIM_STAGE_SCALE)
 #define STAGE_RECORD (1 * SIM_STAGE_SCALE)
+/* What a delivery reads of its sim_node lies within what is fetched. */
+G_STATIC_ASSERT(offsetof(sim_node, stats.dropped_out) <= SIM_NODE_HOT_BYTES);
 
 /* The receivers of the k-th ordered delivery ahead into to[] (a folded
  * fan-out has several: the ring holds only the send path's arrivals,

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # check-determinism.sh PEKO SCENARIO_DIR: every shipped scenario, run twice
 # with the same seed (malloc on huge pages and off), must give the same
-# trace hash and the same recorded rows (wall-clock columns aside); runs with other seeds must give other
-# hashes. Large scenarios are shrunk with --set so the check stays quick:
-# determinism does not depend on size.
+# trace hash and the same recorded rows (wall-clock columns aside); runs
+# with other seeds must give other hashes. Large scenarios are shrunk with
+# --set so the check stays quick: determinism does not depend on size.
 set -euo pipefail
 
 peko="$1"
