@@ -224,8 +224,7 @@ void peko_nodelist_on_packet(peko_nodelist *nl, const peko_addr *from,
      * then is (wire.h). */
     peko_addr origin;
     uint32_t origin_fp = 0;
-    uint32_t seq;
-    if (peko__wire_peek_origin(bytes, n_bytes, &origin, &seq)) {
+    if (peko__wire_peek_origin(bytes, n_bytes, &origin, NULL)) {
         origin_fp = peko_addr_fingerprint(&origin);
         peko__peers_prefetch(&nl->peers, origin_fp);
     }

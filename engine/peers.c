@@ -368,8 +368,8 @@ peko__peer *peko__peers_find(const peko__peers *ps, const peko_addr *addr,
 }
 
 /* Keeps the index at most three quarters full: linear probing then reads
- * about one and a half slots per lookup. The entries grow by a quarter
- * at a time (a sixteenth when large), so that little room stands
+ * about one and a half slots per lookup. The entries grow by a quarter,
+ * or a sixteenth when large (room_for), so that little room stands
  * empty. */
 peko__peer *peko__peers_add(peko__peers *ps, const peko_addr *addr,
                             uint32_t fp)

@@ -644,7 +644,8 @@ bool peko__wire_peek_origin(const uint8_t *bytes, size_t n_bytes,
     }
     origin->port = (uint16_t)(((unsigned)p[0] << 8) | p[1]);
     p += 2;
-    *seq = p + 8 <= bytes + n_bytes ? peko__get_u32(p + 4) : 0;
+    if (seq != NULL)
+        *seq = p + 8 <= bytes + n_bytes ? peko__get_u32(p + 4) : 0;
     return true;
 }
 

@@ -185,9 +185,9 @@ static inline bool peko__wire_is_signed(const uint8_t *bytes)
     return (bytes[4] & PEKO__WIRE_FLAG_MAC) != 0;
 }
 
-/* Reads the origin address of what looks like a heartbeat, and its
- * sequence number (0 when the bytes end before it), checking nothing
- * else: for work ahead of decoding only. When the packet then decodes as
+/* Reads the origin address of what looks like a heartbeat, and, when seq
+ * is not NULL, its sequence number (0 when the bytes end before it),
+ * checking nothing else: for work ahead of decoding only. When the packet then decodes as
  * a heartbeat, its origin is this address (the same bytes, read the same
  * way). Returns false when the bytes cannot hold one. Never reads
  * outside bytes[0, n_bytes). */
