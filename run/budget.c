@@ -75,7 +75,8 @@ static double pow2_at_least(double x)
     return p;
 }
 
-/* The slab class a packet of n bytes is carved from (sim/evq.h). */
+/* What a packet of n bytes takes: its size class, with its share of a
+ * page (sim/packets.h). */
 static double packet_class(double n_bytes)
 {
     return (double)sim_evq_packet_footprint((size_t)n_bytes);
@@ -156,7 +157,7 @@ static double slowest_latency_us(const scn_scenario *sc)
  * One rumor has its packets in flight for about hops x latency. Nodes
  * that start at the same instant send their rumors together, and keep
  * sending them together every cycle: then C rumors are in flight at
- * once, each with a generation of up to k N copies (k fitted: 1.7 at 250
+ * once, each with a generation of up to k N copies (k fitted: 0.8 at 250
  * nodes, falling as N^-1/3). Joins spread over `stagger` overlap only by
  * the fraction of it one rumor lasts. classic forwards every copy, so
  * its copies multiply by the fan-out at each of about N / (fan-out + 1)
@@ -188,16 +189,17 @@ static double in_flight_bytes(const scn_scenario *sc, const shape *s)
     if (s->classic)
         copies = 10 * pow(fan, MIN(n / (fan + 1), 60));
     else
-        copies = n * MIN(fan, 1.7 * cbrt(250 / MAX(n, 1)));
+        copies = n * MIN(fan, 0.8 * cbrt(250 / MAX(n, 1)));
     /* Nodes that start knowing many peers (seeds) spread the rumors of
      * a start at one instant faster, so more of their copies are in
      * flight together: fitted to 2,000 nodes with 1,024 seeds each
-     * (peak 911 MiB; the same nodes with one seed reach 622 MiB in their
-     * first second, 718 MiB with the seeds), counted as seeds x fan-out
-     * copies a rumor. A joining node itself sends a few packets, not one
-     * a seed (30,000 in the first millisecond of that run). */
+     * (peak 527 MiB, its packets 184 MB in 1.2 million buffers at the
+     * worst moment), counted as 0.4 x seeds x fan-out copies a rumor. A
+     * joining node itself sends a few packets, not one a seed (30,000 in
+     * the first millisecond of that run). */
     if (!s->classic)
-        copies = MAX(copies, MIN((double)sc->cluster.seeds, n - 1) * fan);
+        copies = MAX(copies,
+                     0.4 * MIN((double)sc->cluster.seeds, n - 1) * fan);
     double key = s->cfg.secret_key && *s->cfg.secret_key ? 32 : 0;
     double set = s->classic ? 4 * n : 4 * (fan + 1) * hops;
     double packet = MIN((double)s->cfg.size, 64 + key + set);
@@ -211,9 +213,9 @@ static double in_flight_bytes(const scn_scenario *sc, const shape *s)
      * frames each. At a constant latency (no regions, no uplink, no
      * duplicates) they also share events, up to three copies an event
      * (SIM_EV_ARRIVE_MANY), but not every copy follows one of its packet
-     * (fitted: 1.5 copies an event in a burst of joins). At the queue's
-     * bound packets of several sizes each keep their slabs: count two
-     * classes. */
+     * (fitted: 1.5 copies an event in a burst of joins). The classes
+     * share their pages (sim/packets.h), so a packet costs its own
+     * class's share of a page, whatever sizes are in flight beside it. */
     bool udp = s->cfg.protocol != PEKO_PROTOCOL_TCP;
     double sharing = udp ? MAX(fan, 1) : 1;
     bool folds = udp && sc->network.latency_us.kind == MODEL_DIST_CONSTANT &&
@@ -221,8 +223,7 @@ static double in_flight_bytes(const scn_scenario *sc, const shape *s)
                  sc->network.bandwidth_bps == 0 && sc->network.duplicate == 0;
     double per_event = folds ? MIN(MAX(fan, 1), 1.5) : 1;
     double per_packet = EVENT_BYTES / per_event +
-                        packet_class(packet) / sharing *
-                            (packets >= limit ? 2 : 1);
+                        packet_class(packet) / sharing;
     double bytes = packets * per_packet;
 
     /* Metadata rumors and swap answers carry the metadata: a publish's

@@ -30,25 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SIM_EVQ_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SIM_EVQ_ASAN 1
-#endif
-#endif
-
-#ifdef SIM_EVQ_ASAN
-#include <sanitizer/asan_interface.h>
-/* Pooled packet bytes are poisoned while free, so a use after
- * sim_evq_packet_free() still trips AddressSanitizer. */
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
-
 #ifndef SIM_EVQ_ARITY
 #define SIM_EVQ_ARITY 4
 #endif
@@ -371,131 +352,11 @@ static void compact(sim_evq *q)
 }
 
 /* ------------------------------------------------------------------ */
-/* Packets.                                                             */
-
-/* Small packets, where most of a run's buffers are, come in four classes
- * a doubling up to 896 bytes: 64 << o times 4/4, 5/4, 6/4 and 7/4 for
- * class 4o + j, so a buffer is at most a quarter larger than its packet
- * and header (a 130-byte heartbeat takes 160 bytes, not 256). Larger
- * ones come in powers of two from 1 KiB: each class keeps slabs up to
- * its own high-water mark, and where the sizes in flight drift (swaps
- * come in every size up to Size) finer classes held more idle buffers
- * than their rounding saved (docs/simulator.md, Performance). Every size
- * is a multiple of 16, so buffers carved side by side stay aligned. */
-#define FINE_CLASSES 16 /* 64 to 896 bytes */
-#define FINE_MAX 896
-
-static inline size_t class_size(unsigned c)
-{
-    if (c >= FINE_CLASSES)
-        return (size_t)1024 << (c - FINE_CLASSES);
-    return ((size_t)64 << (c / 4)) / 4 * (4 + c % 4);
-}
-
-/* The smallest class whose size is at least total (which is at most
- * the largest class). */
-static inline unsigned class_of(size_t total)
-{
-    if (total <= 64)
-        return 0;
-    if (total > FINE_MAX)
-        /* total lies in (512 << k, 1024 << k]: class 16 + k. */
-        return FINE_CLASSES + (unsigned)(64 - __builtin_clzll(total - 1)) -
-               10;
-    /* total lies in (64 << o, 128 << o]: past the octave's start by
-     * r in (0, 64 << o], in steps of 16 << o. */
-    unsigned o = (unsigned)(63 - __builtin_clzll(total - 1)) - 6;
-    size_t r = total - ((size_t)64 << o);
-    return 4 * o + (unsigned)((r - 1) >> (4 + o)) + 1;
-}
-
-struct sim_evq_slab {
-    void *mem;
-    size_t n_bytes;
-};
-
-/* A class's first slab holds this many buffers. */
-#define SLAB_FIRST_BUFFERS 16
-
-static void stack_push(sim_evq *q, unsigned c, sim_packet *pkt)
-{
-    if (q->packet_free_n[c] == q->packet_free_cap[c]) {
-        size_t cap = q->packet_free_cap[c] ? q->packet_free_cap[c] * 2 : 64;
-        q->packet_free[c] = g_renew(sim_packet *, q->packet_free[c], cap);
-        q->packet_free_cap[c] = cap;
-    }
-    q->packet_free[c][q->packet_free_n[c]++] = pkt;
-}
-
-/* Fills class c's empty stack from a new slab. Slabs start small, so a
- * small world holds little, and double up to a huge page, so a large one
- * keeps its packets on few pages (mem.h). */
-static void carve_slab(sim_evq *q, unsigned c)
-{
-    size_t size = class_size(c);
-    size_t n_bytes = q->slab_bytes[c] ? q->slab_bytes[c]
-                                      : SLAB_FIRST_BUFFERS * size;
-    q->slab_bytes[c] = MAX(n_bytes, MIN(2 * n_bytes, SIM_MEM_HUGE));
-    char *mem = sim_mem_alloc(n_bytes);
-    if (q->n_slabs == q->slabs_cap) {
-        q->slabs_cap = q->slabs_cap ? q->slabs_cap * 2 : 16;
-        q->slabs = g_renew(struct sim_evq_slab, q->slabs, q->slabs_cap);
-    }
-    q->slabs[q->n_slabs++] = (struct sim_evq_slab){mem, n_bytes};
-    q->packet_bytes += n_bytes;
-    /* Pushed from the top, so they come out in address order. */
-    for (size_t k = n_bytes / size; k-- > 0;) {
-        sim_packet *pkt = (sim_packet *)(mem + k * size);
-        pkt->size_class = (uint16_t)c;
-        POISON(pkt->bytes, size - sizeof(sim_packet));
-        stack_push(q, c, pkt);
-        q->packets_pooled++;
-    }
-}
+/* Packets (packets.c).                                                 */
 
 sim_packet *sim_evq_packet_new(sim_evq *q, size_t n_bytes)
 {
-    size_t total = sizeof(sim_packet) + n_bytes;
-    sim_packet *pkt;
-    if (n_bytes > UINT32_MAX)
-        g_error("sim_evq: packet of %zu bytes", n_bytes);
-    if (total > class_size(SIM_PACKET_CLASSES - 1)) {
-        pkt = g_malloc(total);
-        pkt->size_class = SIM_PACKET_UNPOOLED;
-        q->packet_bytes += total;
-    } else {
-        unsigned c = class_of(total);
-        if (q->packet_free_n[c] == 0)
-            carve_slab(q, c);
-        size_t n_free = q->packet_free_n[c] - 1;
-        pkt = q->packet_free[c][n_free];
-        q->packet_free_n[c] = n_free;
-        /* The caller writes the bytes next; the buffer after this one
-         * is for the next allocation: start fetching it for writing. */
-        if (n_free)
-            __builtin_prefetch(q->packet_free[c][n_free - 1], 1);
-        q->packets_pooled--;
-        UNPOISON(pkt->bytes, class_size(c) - sizeof(sim_packet));
-    }
-    pkt->n_bytes = (uint32_t)n_bytes;
-    pkt->shares = 0;
-    q->packets_out++;
-    return pkt;
-}
-
-size_t sim_evq_packet_footprint(size_t n_bytes)
-{
-    size_t total = sizeof(sim_packet) + n_bytes;
-    if (total > class_size(SIM_PACKET_CLASSES - 1))
-        return total;
-    return class_size(class_of(total));
-}
-
-size_t sim_evq_packet_capacity(const sim_packet *pkt)
-{
-    if (pkt->size_class == SIM_PACKET_UNPOOLED)
-        return pkt->n_bytes;
-    return class_size(pkt->size_class) - sizeof(sim_packet);
+    return sim_packet_pool_take(&q->packets, n_bytes);
 }
 
 void sim_evq_packet_free(sim_evq *q, sim_packet *pkt)
@@ -506,18 +367,7 @@ void sim_evq_packet_free(sim_evq *q, sim_packet *pkt)
         pkt->shares--;
         return;
     }
-    g_assert(q->packets_out > 0);
-    q->packets_out--;
-    if (pkt->size_class == SIM_PACKET_UNPOOLED) {
-        q->packet_bytes -= sizeof(sim_packet) + pkt->n_bytes;
-        g_free(pkt);
-        return;
-    }
-    unsigned c = pkt->size_class;
-    g_assert(c < SIM_PACKET_CLASSES);
-    POISON(pkt->bytes, class_size(c) - sizeof(sim_packet));
-    stack_push(q, c, pkt);
-    q->packets_pooled++;
+    sim_packet_pool_give(&q->packets, pkt);
 }
 
 /* ------------------------------------------------------------------ */
@@ -555,16 +405,10 @@ void sim_evq_clear(sim_evq *q)
         for (unsigned h = 0; h < r->packet_holds; h++)
             sim_evq_packet_free(q, r->ptr);
     }
-    for (unsigned c = 0; c < SIM_PACKET_CLASSES; c++)
-        g_free(q->packet_free[c]);
-    for (size_t k = 0; k < q->n_slabs; k++) {
-        UNPOISON(q->slabs[k].mem, q->slabs[k].n_bytes);
-        sim_mem_free(q->slabs[k].mem);
-    }
-    g_free(q->slabs);
     /* A popped packet not yet freed would come back to a pool that no
      * longer knows it: the caller must free popped packets first. */
-    g_assert(q->packets_out == 0);
+    g_assert(q->packets.out == 0);
+    sim_packet_pool_clear(&q->packets);
     sim_mem_free(q->heap_base);
     sim_mem_free(q->ring);
     sim_mem_free(q->recs);
@@ -806,13 +650,11 @@ void sim_evq_stats_get(const sim_evq *q, sim_evq_stats *out)
     out->cancelled = q->cancelled;
     out->heap_cap = q->heap_cap;
     out->records_cap = q->recs_cap;
-    out->packets_out = q->packets_out;
-    out->packets_pooled = q->packets_pooled;
+    out->packets_out = q->packets.out;
+    out->packets_pooled = q->packets.room_buffers;
     out->bytes = (q->heap_cap + ARITY - 1 + q->ring_cap) * sizeof(evq_key) +
                  (size_t)q->recs_cap * sizeof(sim_evq_record) +
-                 q->packet_bytes;
-    for (unsigned c = 0; c < SIM_PACKET_CLASSES; c++)
-        out->bytes += q->packet_free_cap[c] * sizeof(sim_packet *);
+                 sim_packet_pool_bytes(&q->packets);
     out->pushed = q->pushed;
     out->compactions = q->compactions;
     out->arity = ARITY;

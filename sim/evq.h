@@ -13,9 +13,8 @@
  *   by the key's slot; freed records are reused last-in first-out, so a
  *   pop followed by a push touches memory that is already in cache;
  * - packet bytes carried by delivery events live in pooled buffers
- *   (sim_packet) carved from large slabs, recycled by size class (four
- *   a doubling up to 896 bytes, so a small buffer is at most a quarter
- *   larger than its packet and header; powers of two above);
+ *   (sim_packet, packets.h) in size classes, carved from pages that
+ *   any class takes once all their buffers are back;
  * - events the caller pushes in time order (sim_evq_push_ordered: the
  *   world's deliveries at a constant latency) skip the heap: their keys
  *   wait in a FIFO ring, and a pop takes the earlier of the ring's front
@@ -29,8 +28,8 @@
  * ring together) are held, and a push beyond that fails. Cancellation is
  * lazy (the key stays in the heap or ring until it reaches the front),
  * but when cancelled events outnumber live ones both are compacted, so
- * they never hold more than about twice the live events. Packet buffers
- * are cached up to the high-water mark of packets in flight.
+ * they never hold more than about twice the live events. Packet pages
+ * are kept up to the high-water mark of bytes in flight (packets.h).
  *
  * Not thread-safe: one queue is driven by one thread.
  */
@@ -41,6 +40,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "packets.h"
+
 /* The hard ceiling on events held at once: the key's slot field is 24
  * bits. At 48 bytes per event (key plus record) this is 768 MiB. */
 #define SIM_EVQ_MAX_EVENTS (1u << 24)
@@ -49,28 +50,6 @@
  * until its record has been reused 2^32 times. 0 is never a handle. */
 typedef uint64_t sim_evq_handle;
 #define SIM_EVQ_NONE ((sim_evq_handle)0)
-
-/* A pooled packet buffer: n_bytes of bytes[], capacity fixed by its size
- * class. Obtain with sim_evq_packet_new(), hand to an event (the queue
- * then owns it), get it back from sim_evq_pop() (the caller then owns it)
- * and return it with sim_evq_packet_free(). A buffer may have several
- * holders (sim_evq_packet_share()): its bytes are then read-only, and
- * it returns to its pool when the last holder frees it. */
-#define SIM_PACKET_CLASSES 23  /* 64, 80, 96, 112, 128, 160, ... 896,
-                                 * then 1, 2, 4 ... 64 KiB */
-#define SIM_PACKET_UNPOOLED UINT16_MAX /* larger: its own allocation */
-typedef struct sim_packet {
-    uint32_t n_bytes;             /* bytes used */
-    uint16_t size_class;          /* pool class, or SIM_PACKET_UNPOOLED */
-    uint16_t shares;              /* holders beyond the first */
-    uint8_t bytes[];              /* capacity: class size - header */
-} sim_packet;
-
-/* The bytes pkt can hold: n_bytes or more. */
-size_t sim_evq_packet_capacity(const sim_packet *pkt);
-/* The bytes a packet of n_bytes takes, header and its class's rounding
- * included (for memory estimates). */
-size_t sim_evq_packet_footprint(size_t n_bytes);
 
 /* What an event carries. The queue interprets none of it except
  * `packet`, which it owns while the event is pending and frees if the
@@ -103,7 +82,7 @@ typedef struct sim_evq_stats {
     size_t heap_cap;      /* keys the heap can hold before growing */
     size_t records_cap;   /* records in the pool before growing */
     size_t packets_out;   /* packet buffers handed out, not yet freed */
-    size_t packets_pooled; /* free buffers kept for reuse */
+    size_t packets_pooled; /* free buffers in pages held by a class */
     size_t bytes;         /* memory held by the queue and its pools */
     uint64_t pushed;      /* pushes since init */
     uint64_t compactions; /* heap rebuilds to drop cancelled keys */
@@ -133,20 +112,7 @@ typedef struct sim_evq {
     uint64_t next_seq;            /* 40 bits; renumbered before it wraps */
     uint64_t pushed;
     uint64_t compactions;
-    /* Free buffers by class, each class a stack of pointers: taking one
-     * reads the stack, not the buffer (which has gone cold since it was
-     * freed). Up to the high-water mark of packets in flight. */
-    sim_packet **packet_free[SIM_PACKET_CLASSES];
-    size_t packet_free_n[SIM_PACKET_CLASSES];
-    size_t packet_free_cap[SIM_PACKET_CLASSES];
-    /* Buffers are carved from slabs (mem.h), each class's next slab
-     * twice the last, up to 2 MiB; all are freed by sim_evq_clear(). */
-    struct sim_evq_slab *slabs;
-    size_t n_slabs, slabs_cap;
-    size_t slab_bytes[SIM_PACKET_CLASSES];
-    size_t packets_out;
-    size_t packets_pooled;
-    size_t packet_bytes;          /* bytes in pooled and handed-out buffers */
+    sim_packet_pool packets;      /* the buffers events carry */
 } sim_evq;
 
 /* Initializes an empty queue that will hold at most max_events events

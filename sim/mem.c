@@ -13,7 +13,13 @@
 
 void *sim_mem_alloc(size_t n_bytes)
 {
-    size_t align = n_bytes >= SIM_MEM_HUGE ? SIM_MEM_HUGE : CACHE_LINE;
+    return sim_mem_alloc_aligned(n_bytes, CACHE_LINE);
+}
+
+void *sim_mem_alloc_aligned(size_t n_bytes, size_t align)
+{
+    if (n_bytes >= SIM_MEM_HUGE && align < SIM_MEM_HUGE)
+        align = SIM_MEM_HUGE;
     /* aligned_alloc wants a size that is a multiple of the alignment. */
     size_t size = (n_bytes + align - 1) & ~(align - 1);
     void *p = aligned_alloc(align, size ? size : align);

@@ -23,6 +23,9 @@
  * SIM_MEM_HUGE when n_bytes is at least that. Aborts on out-of-memory,
  * as g_malloc does. Free with sim_mem_free(). */
 void *sim_mem_alloc(size_t n_bytes);
+/* The same aligned to `align` at least (a power of two): what a block's
+ * own address must tell, as a packet's page (packets.c). */
+void *sim_mem_alloc_aligned(size_t n_bytes, size_t align);
 /* NULL is a no-op. */
 void sim_mem_free(void *p);
 
