@@ -463,8 +463,9 @@ Test(evq, random_sizes_never_share_a_byte)
             continue;
         }
         /* Mostly small, sometimes up to the largest class and beyond. */
-        size_t n = model_stream_below(&rng, 8) ? model_stream_below(&rng, 400)
-                                              : model_stream_below(&rng, 60000);
+        size_t n = model_stream_below(&rng, 8)
+                       ? model_stream_below(&rng, 400)
+                       : model_stream_below(&rng, 60000);
         slot[i] = sim_evq_packet_new(&q, n);
         len[i] = n;
         memset(slot[i]->bytes, (int)(uint8_t)i, n);
