@@ -23,9 +23,10 @@
  * a huge page (mem.h), so a small world holds little. Nothing is returned
  * to the system before sim_packet_pool_clear().
  *
- * Bound: the pages held never exceed the most bytes in flight at once,
- * in pages, plus the pages partly filled (a page stays held while one of
- * its buffers is out).
+ * Bound: memory. The pages taken from the system are the most that ever
+ * had a buffer out at once; a page is held by its class while any of its
+ * buffers is out, so a few long-lived packets (held for a paused node)
+ * keep their pages. Buffers over 56 KiB are freed when their packet is.
  */
 #ifndef SIM_PACKETS_H
 #define SIM_PACKETS_H
