@@ -35,9 +35,11 @@
 #include <stdint.h>
 
 /* A pooled packet buffer: n_bytes of bytes[], capacity fixed by its size
- * class. A buffer may have several holders (sim_evq_packet_share()): its
- * bytes are then read-only, and it returns to its pool when the last
- * holder frees it. */
+ * class. Obtain one with sim_evq_packet_new() (evq.h), hand it to an
+ * event (the queue then owns it), get it back from sim_evq_pop() (the
+ * caller then owns it) and return it with sim_evq_packet_free(). A buffer
+ * may have several holders (sim_evq_packet_share()): its bytes are then
+ * read-only, and it returns to its pool when the last holder frees it. */
 #define SIM_PACKET_CLASSES 40          /* 64, 80, 96, 112, 128, 160 ...
                                         * 57,344 bytes */
 #define SIM_PACKET_UNPOOLED UINT16_MAX /* larger: its own allocation */
