@@ -187,10 +187,10 @@ static inline bool peko__wire_is_signed(const uint8_t *bytes)
 
 /* Reads the origin address of what looks like a heartbeat, and, when seq
  * is not NULL, its sequence number (0 when the bytes end before it),
- * checking nothing else: for work ahead of decoding only. When the packet then decodes as
- * a heartbeat, its origin is this address (the same bytes, read the same
- * way). Returns false when the bytes cannot hold one. Never reads
- * outside bytes[0, n_bytes). */
+ * checking nothing else: for work ahead of decoding only. When the
+ * packet then decodes as a heartbeat, its origin is this address (the
+ * same bytes, read the same way). Returns false when the bytes cannot
+ * hold one. Never reads outside bytes[0, n_bytes). */
 bool peko__wire_peek_origin(const uint8_t *bytes, size_t n_bytes,
                             peko_addr *origin, uint32_t *seq);
 

@@ -135,7 +135,6 @@ static sim_packet_page *page_for(sim_packet_pool *pool, unsigned c)
     *pg = (sim_packet_page){.capacity = page_capacity(c),
                             .size_class = (uint16_t)c};
     room_link(pool, pg);
-    pool->pages_held++;
     pool->room_buffers += pg->capacity;
     return pg;
 }
@@ -210,7 +209,6 @@ void sim_packet_pool_give(sim_packet_pool *pool, sim_packet *pkt)
     if (pool->hot[pg->size_class] == pg)
         pool->hot[pg->size_class] = NULL;
     pool->room_buffers -= pg->capacity;
-    pool->pages_held--;
     pg->next = pool->free_pages;
     pool->free_pages = pg;
 }

@@ -69,7 +69,6 @@ typedef struct sim_packet_pool {
     size_t room_buffers;          /* free buffers in pages of a class */
     size_t chunk_bytes;           /* bytes in chunks */
     size_t unpooled_bytes;        /* bytes of buffers of their own */
-    size_t pages_held;            /* pages of a class (out of free_pages) */
 } sim_packet_pool;
 
 /* A buffer for n_bytes (n_bytes set, bytes not initialized). Aborts on
